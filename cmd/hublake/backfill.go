@@ -1,0 +1,250 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"github.com/hublake/hublake/processor"
+	"github.com/hublake/hublake/sinks"
+)
+
+// storeFlags are the flags of every command that writes the lake.
+type storeFlags struct {
+	Out          string   `help:"Lake root: a directory or s3://bucket/prefix." default:"./lake"`
+	S3Endpoint   string   `name:"s3-endpoint" help:"S3 endpoint URL (a local S3 server); implies path-style addressing."`
+	S3PathStyle  bool     `name:"s3-path-style" help:"Address buckets path-style (/bucket/key)."`
+	Region       string   `help:"AWS region (default: from the environment)."`
+	SSE          string   `name:"sse" help:"Ask S3 for server-side encryption: aws:kms or AES256. Default: send no header, so the bucket's default encryption applies." enum:",aws:kms,AES256" default:""`
+	SSEKMSKeyID  string   `name:"sse-kms-key-id" help:"KMS key id or ARN for --sse aws:kms."`
+	Codec        string   `help:"Parquet compression: zstd or snappy." default:"zstd" enum:"zstd,snappy"`
+	MaxUnitBytes byteSize `help:"Units (records, lines, array elements) larger than this are not decoded but dead-lettered." default:"16MiB"`
+	DedupWindow  int      `help:"Finding keys remembered per source partition (file or shard) for deduplication." default:"65536"`
+}
+
+func (f *storeFlags) s3Options() sinks.S3Options {
+	return sinks.S3Options{
+		Region:      f.Region,
+		Endpoint:    f.S3Endpoint,
+		PathStyle:   f.S3PathStyle || f.S3Endpoint != "",
+		SSE:         f.SSE,
+		SSEKMSKeyID: f.SSEKMSKeyID,
+		HTTPClient:  sinks.HTTPClientWithTimeouts(),
+	}
+}
+
+func (f *storeFlags) open(ctx context.Context) (sinks.Store, error) {
+	if err := f.s3Options().Validate(); err != nil {
+		return nil, err
+	}
+	store, err := sinks.Open(ctx, f.Out, f.s3Options())
+	if err != nil {
+		return nil, fmt.Errorf("open lake %s: %w", f.Out, err)
+	}
+	if err := store.Ping(ctx); err != nil {
+		return nil, fmt.Errorf("lake %s is not reachable: %w", f.Out, err)
+	}
+	return store, nil
+}
+
+type backfillCmd struct {
+	storeFlags
+	FlushRecords int           `help:"Cut a batch after this many units." default:"100000"`
+	FlushBytes   byteSize      `help:"Cut a batch before it holds more than this much input; also the memory budget per worker." default:"32MiB"`
+	FlushWindow  time.Duration `help:"Cut a batch when the event time leaves the window it opened (0: no time cuts)." default:"0"`
+	Workers      int           `help:"Files processed at once (default: the number of CPUs)."`
+	Progress     string        `help:"Progress display: auto (a bar on a terminal, lines otherwise), bar, lines or none." default:"auto" enum:"auto,bar,lines,none"`
+	Sources      []string      `arg:"" name:"source" help:"Files, directories (recursive), s3://bucket/prefix, or - for stdin."`
+}
+
+func (c *backfillCmd) policy() processor.Policy {
+	return processor.Policy{
+		MaxUnits:     c.FlushRecords,
+		MaxBytes:     int64(c.FlushBytes),
+		Window:       c.FlushWindow,
+		MaxUnitBytes: int64(c.MaxUnitBytes),
+		DedupWindow:  c.DedupWindow,
+	}
+}
+
+func (c *backfillCmd) Run(ctx context.Context, g *globals) error {
+	log := g.logger
+	workers := c.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	setMemoryLimit(log, workers, c.policy())
+	store, err := c.open(ctx)
+	if err != nil {
+		return err
+	}
+	var s3opts = c.s3Options()
+	inputs, err := listInputs(ctx, c.Sources, s3opts)
+	if err != nil {
+		return err
+	}
+	processor.SortInputs(inputs)
+	var total int64
+	for _, in := range inputs {
+		if in.Size < 0 {
+			total = -1
+			break
+		}
+		total += in.Size
+	}
+	stats := &processor.Stats{}
+	prog := newProgress(c.Progress, total, log)
+	start := time.Now()
+	err = processor.Backfill(ctx, inputs, processor.BackfillOptions{
+		Policy:    c.policy(),
+		Encode:    sinks.EncodeOptions{Codec: c.Codec},
+		Store:     store,
+		Workers:   workers,
+		Stats:     stats,
+		BytesRead: prog.update,
+		Logger:    log,
+		CrashHook: crashHookFromEnv(),
+	})
+	prog.finish()
+	elapsed := time.Since(start)
+	printSummary(os.Stdout, len(inputs), stats, elapsed, store.String())
+	log.Info("backfill finished",
+		"inputs", len(inputs), "units", stats.Units.Load(), "bytes_in", stats.BytesIn.Load(),
+		"findings", stats.Findings.Load(), "insight_results", stats.InsightResults.Load(),
+		"duplicates", stats.Duplicates.Load(), "dead_letters", stats.DeadLetters.Load(),
+		"objects", stats.Objects.Load(), "bytes_out", stats.BytesOut.Load(), "seconds", elapsed.Seconds())
+	if err != nil {
+		return fmt.Errorf("backfill did not complete: %w", err)
+	}
+	return nil
+}
+
+// listInputs expands the sources, building an S3 client only when needed.
+func listInputs(ctx context.Context, sources []string, o sinks.S3Options) ([]processor.Input, error) {
+	needS3 := false
+	for _, s := range sources {
+		needS3 = needS3 || strings.HasPrefix(s, "s3://")
+	}
+	var client *s3.Client
+	if needS3 {
+		cl, err := sinks.NewS3Client(ctx, o)
+		if err != nil {
+			return nil, err
+		}
+		client = cl
+	}
+	return processor.ListInputs(ctx, sources, client, os.Stdin)
+}
+
+// setMemoryLimit sets GOMEMLIMIT from the memory budget the batch limits
+// imply, unless the user set GOMEMLIMIT. Each worker holds at most one batch
+// (input bytes plus the decoded rows that point into them, about twice the
+// input) and one object being encoded; the rest is the runtime, buffers and
+// the S3 uploader's parts.
+func setMemoryLimit(log interface{ Info(string, ...any) }, workers int, p processor.Policy) {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	budget := memoryBudget(workers, p)
+	debug.SetMemoryLimit(budget)
+	log.Info("memory limit set from the batch limits", "gomemlimit_bytes", budget)
+}
+
+func memoryBudget(workers int, p processor.Policy) int64 {
+	perBatch := p.MaxBytes
+	if perBatch <= 0 {
+		perBatch = processor.DefaultMaxBytes
+	}
+	return int64(workers)*(3*perBatch+24<<20) + 64<<20
+}
+
+// progress shows how much input has been read.
+type progress struct {
+	mu     sync.Mutex
+	bar    *progressbar.ProgressBar
+	lines  bool
+	total  int64
+	last   time.Time
+	logger interface{ Info(string, ...any) }
+}
+
+func newProgress(mode string, total int64, log interface{ Info(string, ...any) }) *progress {
+	p := &progress{total: total, logger: log}
+	if mode == "auto" {
+		mode = "lines"
+		if term.IsTerminal(int(os.Stderr.Fd())) {
+			mode = "bar"
+		}
+	}
+	switch mode {
+	case "bar":
+		p.bar = progressbar.NewOptions64(total,
+			progressbar.OptionSetWriter(os.Stderr),
+			progressbar.OptionShowBytes(true),
+			progressbar.OptionSetDescription("backfill"),
+			progressbar.OptionThrottle(100*time.Millisecond),
+			progressbar.OptionClearOnFinish(),
+		)
+	case "lines":
+		p.lines = true
+	}
+	return p
+}
+
+func (p *progress) update(n int64) {
+	if p.bar == nil && !p.lines {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.bar != nil {
+		_ = p.bar.Set64(n)
+		return
+	}
+	if time.Since(p.last) >= 5*time.Second {
+		p.last = time.Now()
+		p.logger.Info("progress", "bytes_read", n, "bytes_total", p.total)
+	}
+}
+
+func (p *progress) finish() {
+	if p.bar != nil {
+		_ = p.bar.Finish()
+	}
+}
+
+func printSummary(w io.Writer, inputs int, s *processor.Stats, elapsed time.Duration, dest string) {
+	in := s.BytesIn.Load()
+	secs := max(elapsed.Seconds(), 1e-9)
+	fmt.Fprintf(w, "hublake backfill → %s\n", dest)
+	fmt.Fprintf(w, "  inputs           %12d\n", inputs)
+	fmt.Fprintf(w, "  units read       %12d   (%s in, %.1f MB/s)\n", s.Units.Load(), humanBytes(in), float64(in)/1e6/secs)
+	fmt.Fprintf(w, "  findings         %12d rows\n", s.Findings.Load())
+	fmt.Fprintf(w, "  insight results  %12d rows\n", s.InsightResults.Load())
+	fmt.Fprintf(w, "  duplicates       %12d dropped\n", s.Duplicates.Load())
+	fmt.Fprintf(w, "  dead letters     %12d\n", s.DeadLetters.Load())
+	fmt.Fprintf(w, "  objects written  %12d   (%s)\n", s.Objects.Load(), humanBytes(s.BytesOut.Load()))
+	fmt.Fprintf(w, "  elapsed          %12.2fs\n", elapsed.Seconds())
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.2f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}

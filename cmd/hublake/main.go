@@ -1,0 +1,83 @@
+// Command hublake turns the AWS Security Hub event stream into a queryable
+// data lake of Hive-partitioned Parquet. See README.md.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/alecthomas/kong"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// globals are the flags every subcommand shares.
+type globals struct {
+	LogLevel string `help:"Log level: debug, info, warn or error. Finding contents are only ever logged at debug." default:"info" enum:"debug,info,warn,error"`
+	logger   *slog.Logger
+}
+
+type cli struct {
+	globals
+	Version kong.VersionFlag `help:"Print the version and exit."`
+
+	Backfill    backfillCmd    `cmd:"" help:"Read Security Hub events or findings from files, S3 or stdin into the lake."`
+	Ddl         ddlCmd         `cmd:"" help:"Print the Athena DDL (or the Glue columns) of the lake's tables."`
+}
+
+func main() {
+	var c cli
+	parser := kong.Parse(&c,
+		kong.Name("hublake"),
+		kong.Description("Security Hub events into a Parquet data lake for Athena."),
+		kong.Vars{"version": version},
+		kong.DefaultEnvars("HUBLAKE"),
+		kong.UsageOnError(),
+	)
+	c.logger = newLogger(c.LogLevel)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	parser.BindTo(ctx, (*context.Context)(nil))
+	if err := parser.Run(&c.globals); err != nil {
+		c.logger.Error("hublake failed", "command", parser.Command(), "err", err)
+		fmt.Fprintf(os.Stderr, "hublake: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func newLogger(level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}
+
+// byteSize is a flag value in bytes that also accepts KiB, MiB, GiB (and KB,
+// MB, GB as powers of 1000).
+type byteSize int64
+
+func (b *byteSize) UnmarshalText(text []byte) error {
+	s := strings.TrimSpace(string(text))
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}} {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return fmt.Errorf("invalid size %q (want bytes, or a number with KiB, MiB or GiB)", string(text))
+	}
+	*b = byteSize(n * mult)
+	return nil
+}

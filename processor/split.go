@@ -1,0 +1,475 @@
+package processor
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"regexp"
+)
+
+// A splitter cuts a byte stream into units without holding more than one unit
+// in memory. It understands every shape a Security Hub export takes:
+//
+//   - newline-delimited JSON (one event or finding per line);
+//   - concatenated JSON values with no separator (how Firehose writes
+//     EventBridge events to S3), or pretty-printed values one after another;
+//   - a JSON array (each element is a unit at its own offset);
+//   - a {"Findings": [...]} document (get-findings output, BatchImportFindings
+//     input): each element of Findings is a unit;
+//   - a single event or finding.
+//
+// The stream is scanned structurally (strings, escapes, nesting), so lines and
+// values of any size work. Once the first top-level value turns out to be a
+// single line followed by a newline, the rest is read line by line: a broken
+// line then costs one dead letter instead of swallowing its neighbours.
+//
+// A unit larger than the size limit is not buffered: it is handed out as a
+// reader that streams its bytes (to a dead letter) while the scan goes on.
+type splitter struct {
+	r       io.Reader
+	buf     []byte
+	end     int   // valid bytes in buf
+	base    int64 // stream offset of buf[0]
+	start   int   // first byte of the current unit (or next unread byte)
+	eof     bool
+	readErr error
+	maxUnit int
+
+	mode     splitMode
+	decided  bool // line mode decided (first top-level value seen)
+	hash     hash.Hash
+	hashed   int // bytes of buf hashed so far (buf[0:hashed])
+	oversize *oversizeReader
+}
+
+type splitMode int
+
+const (
+	modeTop splitMode = iota
+	modeArray
+	modeFindings // inside the Findings array of a document
+	modeLines
+)
+
+// piece is one unit found by the splitter.
+type piece struct {
+	data   []byte // a copy, owned by the caller
+	offset int64
+	digest string // SHA-256 of the stream up to the end of this unit (hex)
+	reject string
+	// oversize streams a unit over the size limit; the caller must read it to
+	// the end before calling next again. data is nil then, and digest is the
+	// digest of the stream before the unit.
+	oversize io.Reader
+}
+
+const readChunk = 256 << 10
+
+func newSplitter(r io.Reader, maxUnit int) *splitter {
+	return &splitter{r: r, buf: make([]byte, 0, readChunk*2), maxUnit: maxUnit, hash: sha256.New()}
+}
+
+// offset returns the stream offset of buf index i.
+func (s *splitter) offset(i int) int64 { return s.base + int64(i) }
+
+// fill reads more input, keeping buf[s.start:]. It returns false at EOF or
+// on a read error (kept in readErr).
+func (s *splitter) fill() bool {
+	if s.eof {
+		return false
+	}
+	// Drop consumed bytes (they are hashed already: consume runs first).
+	if s.start > 0 {
+		s.hashTo(s.start)
+		n := copy(s.buf[:cap(s.buf)], s.buf[s.start:s.end])
+		s.base += int64(s.start)
+		s.hashed -= s.start
+		s.end = n
+		s.start = 0
+	}
+	if cap(s.buf)-s.end < readChunk {
+		nb := make([]byte, s.end, max(2*cap(s.buf), s.end+readChunk))
+		copy(nb, s.buf[:s.end])
+		s.buf = nb
+	}
+	n, err := io.ReadFull(s.r, s.buf[s.end:s.end+readChunk])
+	s.end += n
+	s.buf = s.buf[:s.end]
+	if err != nil {
+		s.eof = true
+		if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+			s.readErr = err
+		}
+	}
+	return n > 0
+}
+
+// hashTo feeds buf[hashed:i] to the running digest.
+func (s *splitter) hashTo(i int) {
+	if i > s.hashed {
+		s.hash.Write(s.buf[s.hashed:i])
+		s.hashed = i
+	}
+}
+
+func (s *splitter) digest() string {
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(s.hash.Sum(sum[:0]))
+}
+
+// at returns buf[i], filling as needed; ok is false past the end of input.
+func (s *splitter) at(i *int) (byte, bool) {
+	for *i >= s.end {
+		before := s.start
+		if !s.fill() {
+			return 0, false
+		}
+		*i -= before - s.start
+	}
+	return s.buf[*i], true
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
+
+// skip advances start over whitespace and the separators valid in mode.
+func (s *splitter) skip(commas bool) (byte, bool) {
+	for {
+		i := s.start
+		c, ok := s.at(&i)
+		s.start = i
+		if !ok {
+			return 0, false
+		}
+		if isSpace(c) || (commas && c == ',') {
+			s.start++
+			continue
+		}
+		return c, true
+	}
+}
+
+var findingsDocPrefix = regexp.MustCompile(`^\{\s*"Findings"\s*:\s*\[`)
+
+// next returns the next unit, or io.EOF when the input is exhausted.
+func (s *splitter) next() (piece, error) {
+	if s.oversize != nil {
+		return piece{}, errors.New("splitter: oversize unit not consumed")
+	}
+	for {
+		if s.mode == modeLines {
+			return s.nextLine()
+		}
+		c, ok := s.skip(true)
+		if !ok {
+			return piece{}, s.finish()
+		}
+		switch s.mode {
+		case modeTop:
+			switch c {
+			case '{':
+				if s.findingsDoc() {
+					s.mode = modeFindings
+					continue
+				}
+				p, err := s.value()
+				if err == nil && !s.decided {
+					s.decided = true
+					s.decideLines(p)
+				}
+				return p, err
+			case '[':
+				s.start++
+				s.hashTo(s.start)
+				s.mode = modeArray
+				s.decided = true
+				continue
+			default:
+				s.decided = true
+				return s.line("not JSON: a top-level value must be an object or an array")
+			}
+		case modeArray, modeFindings:
+			switch c {
+			case ']':
+				s.start++
+				if s.mode == modeFindings {
+					// The rest of the document ("NextToken" and the like).
+					if err := s.skipRestOfObject(); err != nil {
+						return piece{}, err
+					}
+				}
+				s.hashTo(s.start)
+				s.mode = modeTop
+				continue
+			case '}':
+				// Stray closer at array level: take the rest of the line.
+				return s.line("unexpected '}' inside an array")
+			default:
+				return s.value()
+			}
+		}
+	}
+}
+
+// finish reports the end of input: a read error, or io.EOF.
+func (s *splitter) finish() error {
+	s.hashTo(s.end)
+	if s.readErr != nil {
+		return fmt.Errorf("read input at byte %d: %w", s.offset(s.end), s.readErr)
+	}
+	return io.EOF
+}
+
+// findingsDoc checks whether the object at start is a {"Findings": [ document
+// and, if so, consumes through the '['. The key must come first (it does in
+// every AWS tool's output); otherwise the object is one unit and the decoder
+// handles the document whole.
+func (s *splitter) findingsDoc() bool {
+	const look = 4096
+	for s.end-s.start < look && !s.eof {
+		s.fill()
+	}
+	m := findingsDocPrefix.FindIndex(s.buf[s.start:min(s.end, s.start+look)])
+	if m == nil {
+		return false
+	}
+	s.start += m[1]
+	s.hashTo(s.start)
+	return true
+}
+
+// decideLines switches to line mode when the first value was one line ended
+// by a newline.
+func (s *splitter) decideLines(p piece) {
+	if p.data == nil || bytes.IndexByte(p.data, '\n') >= 0 {
+		return
+	}
+	i := s.start
+	for {
+		c, ok := s.at(&i)
+		if !ok {
+			return
+		}
+		switch c {
+		case ' ', '\t', '\r':
+			i++
+			continue
+		case '\n':
+			s.mode = modeLines
+		}
+		return
+	}
+}
+
+// scanState is where a scan of one unit stands.
+type scanState struct {
+	depth  int
+	inStr  bool
+	scalar bool // a number, true/false/null or bare garbage inside an array
+	line   bool // the unit ends at the next newline
+}
+
+type scanStatus int
+
+const (
+	scanDone  scanStatus = iota // *i is one past the unit's last byte
+	scanLimit                   // the unit has grown past limit bytes
+	scanEOF                     // the input ended first
+)
+
+// scan advances *i through the unit that starts at s.start.
+func (s *splitter) scan(st *scanState, i *int, limit int) scanStatus {
+	for {
+		if *i-s.start > limit {
+			return scanLimit
+		}
+		c, ok := s.at(i)
+		if !ok {
+			return scanEOF
+		}
+		switch {
+		case st.line:
+			j := bytes.IndexByte(s.buf[*i:s.end], '\n')
+			if j < 0 {
+				*i = s.end
+				continue
+			}
+			*i += j
+			return scanDone
+		case st.inStr:
+			// Jump to the next quote or backslash.
+			j := bytes.IndexAny(s.buf[*i:s.end], "\"\\")
+			if j < 0 {
+				*i = s.end
+				continue
+			}
+			*i += j
+			if s.buf[*i] == '\\' {
+				*i += 2
+				continue
+			}
+			st.inStr = false
+			*i++
+			if st.depth == 0 {
+				return scanDone
+			}
+		case st.scalar:
+			if isSpace(c) || c == ',' || c == ']' || c == '}' {
+				return scanDone
+			}
+			*i++
+		default:
+			switch c {
+			case '"':
+				st.inStr = true
+			case '{', '[':
+				st.depth++
+			case '}', ']':
+				st.depth--
+				if st.depth <= 0 {
+					*i++
+					return scanDone
+				}
+			}
+			*i++
+		}
+	}
+}
+
+// value scans one JSON value starting at start and returns it as a unit.
+func (s *splitter) value() (piece, error) {
+	i := s.start
+	c0, _ := s.at(&i)
+	st := scanState{scalar: c0 != '{' && c0 != '[' && c0 != '"'}
+	if c0 == '"' {
+		st.inStr = true
+		i++
+	}
+	switch s.scan(&st, &i, s.maxUnit) {
+	case scanLimit:
+		return s.streamOversize(i, st)
+	case scanEOF:
+		if st.scalar {
+			return s.emit(i, "")
+		}
+		return s.emit(i, "truncated JSON: the input ends inside this value")
+	}
+	return s.emit(i, "")
+}
+
+// line returns the rest of the current line as a unit, rejected with reason
+// (or decoded, in line mode, when reason is "").
+func (s *splitter) line(reason string) (piece, error) {
+	i := s.start
+	st := scanState{line: true}
+	if s.scan(&st, &i, s.maxUnit) == scanLimit {
+		return s.streamOversize(i, st)
+	}
+	return s.emit(i, reason)
+}
+
+// streamOversize hands out the unit at start, already scanned up to i, as a
+// reader; the scan continues as the reader is read.
+func (s *splitter) streamOversize(i int, st scanState) (piece, error) {
+	s.hashTo(s.start)
+	p := piece{offset: s.offset(s.start), digest: s.digest()}
+	s.oversize = &oversizeReader{s: s, i: i, st: st}
+	p.oversize = s.oversize
+	return p, nil
+}
+
+// oversizeReader streams one unit that is too large to buffer.
+type oversizeReader struct {
+	s    *splitter
+	i    int // bytes buf[s.start:i] are scanned and not yet read out
+	st   scanState
+	done bool
+}
+
+func (o *oversizeReader) Read(p []byte) (int, error) {
+	s := o.s
+	for {
+		if s.start < o.i {
+			n := copy(p, s.buf[s.start:min(o.i, s.end)])
+			s.start += n
+			s.hashTo(s.start)
+			return n, nil
+		}
+		if o.done {
+			s.oversize = nil
+			if s.readErr != nil {
+				return 0, s.readErr
+			}
+			return 0, io.EOF
+		}
+		if s.scan(&o.st, &o.i, readChunk) != scanLimit {
+			o.i = min(o.i, s.end)
+			o.done = true
+		}
+	}
+}
+
+// emit returns buf[start:end] as a unit and moves past it.
+func (s *splitter) emit(end int, reject string) (piece, error) {
+	end = min(end, s.end)
+	p := piece{data: bytes.Clone(s.buf[s.start:end]), offset: s.offset(s.start), reject: reject}
+	s.start = end
+	s.hashTo(end)
+	p.digest = s.digest()
+	return p, nil
+}
+
+func (s *splitter) nextLine() (piece, error) {
+	for {
+		c, ok := s.skip(false)
+		if !ok {
+			return piece{}, s.finish()
+		}
+		_ = c
+		p, err := s.line("")
+		if err != nil || p.oversize != nil {
+			return p, err
+		}
+		p.data = bytes.TrimRight(p.data, " \t\r")
+		if len(p.data) == 0 {
+			continue
+		}
+		return p, nil
+	}
+}
+
+// skipRestOfObject consumes the members that follow the Findings array up to
+// the document's closing brace.
+func (s *splitter) skipRestOfObject() error {
+	i := s.start
+	depth := 1
+	inStr := false
+	for depth > 0 {
+		c, ok := s.at(&i)
+		if !ok {
+			break
+		}
+		switch {
+		case inStr && c == '\\':
+			i++
+		case c == '"':
+			inStr = !inStr
+		case inStr:
+		case c == '{' || c == '[':
+			depth++
+		case c == '}' || c == ']':
+			depth--
+		}
+		i++
+		if !inStr && i-s.start > readChunk {
+			// Keep memory flat over a long tail.
+			s.start = i
+			s.hashTo(i)
+		}
+	}
+	s.start = min(i, s.end)
+	return nil
+}

@@ -1,0 +1,101 @@
+// Package processor is hublake's pipeline and its two sources.
+//
+// A source (files in backfill, a Kinesis shard in the consumer) hands units to
+// a Batcher: one unit is one Kinesis record or one JSON value of a file. The
+// Batcher decodes each unit (schema.Decode), drops duplicates, groups rows by
+// (table, dt), cuts batches on input-derived quantities only, and flushes a
+// batch by asking the sinks to write one object per (table, dt) and then
+// telling the source's Progress that the batch is durable. The same Batcher
+// serves both sources; only naming and progress differ.
+package processor
+
+import (
+	"context"
+	"time"
+
+	"github.com/hublake/hublake/schema"
+)
+
+// Unit is one input record with its position.
+type Unit struct {
+	// Data is the unit's bytes. The Batcher keeps them (rows point into them)
+	// until the batch is flushed: the source must not reuse them.
+	Data []byte
+	// Origin is the decoding context (source column, record time, date bound).
+	Origin schema.Origin
+	// Pos is the unit's position in its source partition: the sequence number
+	// in a shard, the decimal byte offset in a file. Batch names use it.
+	Pos string
+	// Digest is, for files, the hex SHA-256 of the input from its start to the
+	// end of this unit; a batch's name uses its last unit's digest.
+	Digest string
+	// Reject, when set, is why the source already knows the unit cannot be
+	// decoded (truncated input, too large); it becomes a dead letter as is.
+	Reject string
+}
+
+// Policy is the flush policy: when a batch is cut. Every limit is a quantity
+// of the input (units, input bytes before dedup, record time), never of the
+// output or of the wall clock, so that the same input always gives the same
+// batches and therefore the same object names (see ARCHITECTURE.md).
+type Policy struct {
+	// MaxUnits cuts a batch once it holds this many units.
+	MaxUnits int
+	// MaxBytes cuts a batch before a unit that would take its input bytes over
+	// this. It is also the memory budget of a batch.
+	MaxBytes int64
+	// Window cuts a batch before a unit whose time lies at or past the end of
+	// the window (aligned to Window) that the batch's first unit opened; the
+	// stream uses ApproximateArrivalTimestamp, files the event time. 0: none.
+	Window time.Duration
+	// MaxUnitBytes: a larger unit is not decoded but dead-lettered.
+	MaxUnitBytes int64
+	// DedupWindow is how many recent finding keys a source partition remembers.
+	DedupWindow int
+}
+
+// Default limits.
+const (
+	DefaultMaxUnits     = 100_000
+	DefaultMaxBytes     = 32 << 20
+	DefaultMaxUnitBytes = 16 << 20
+	DefaultDedupWindow  = 1 << 16
+)
+
+func (p Policy) withDefaults() Policy {
+	if p.MaxUnits <= 0 {
+		p.MaxUnits = DefaultMaxUnits
+	}
+	if p.MaxBytes <= 0 {
+		p.MaxBytes = DefaultMaxBytes
+	}
+	if p.MaxUnitBytes <= 0 {
+		p.MaxUnitBytes = DefaultMaxUnitBytes
+	}
+	if p.DedupWindow <= 0 {
+		p.DedupWindow = DefaultDedupWindow
+	}
+	return p
+}
+
+// BatchInfo describes a batch to the source's Progress.
+type BatchInfo struct {
+	// Name is the object name every object of the batch gets.
+	Name string
+	// First and Last are the positions of the batch's first and last unit.
+	First, Last string
+	// Units is the number of units in the batch.
+	Units int
+}
+
+// Progress is the source's side of a flush. Begin is called before the
+// first object of a batch is written (the stream records the batch's extent
+// there), Done after every object is durable (the stream checkpoints Last).
+// An error from either stops the flush; the batch is kept.
+type Progress interface {
+	Begin(ctx context.Context, b BatchInfo) error
+	Done(ctx context.Context, b BatchInfo) error
+}
+
+// Namer names a batch from its first and last unit.
+type Namer func(first, last *Unit) string

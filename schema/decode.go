@@ -1,0 +1,417 @@
+package schema
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/bytedance/sonic/decoder"
+)
+
+// Origin says where a unit came from. It is the only context Decode needs:
+// decoding is a pure function of (bytes, origin).
+type Origin struct {
+	// Source names the unit's position: "kinesis:<stream>/<shard>/<sequence>"
+	// or "file:<path>#<offset>". It fills the source column.
+	Source string
+	// RecordTime is the Kinesis ApproximateArrivalTimestamp, zero for files.
+	// It dates dead letters that carry no usable time of their own.
+	RecordTime time.Time
+	// NotAfter is the last acceptable partition date: a dt after it is not
+	// usable (Athena's projection range ends one day after now). The stream
+	// uses the record's arrival time plus a day, so a replay decides the same;
+	// backfill uses the start of the run plus a day.
+	NotAfter time.Time
+}
+
+// Output collects what units decode to. Decode appends to it, so one Output
+// can gather a whole batch; Reset empties it while keeping capacity.
+type Output struct {
+	Findings []Finding
+	Insights []InsightResult
+	Dead     []DeadLetter
+	// Unreadable counts values that had a JSON type their column cannot hold
+	// (an object where a string belongs): they are NULL in the row and intact
+	// in raw_finding.
+	Unreadable int
+}
+
+// Reset empties the output, keeping its allocated capacity.
+func (o *Output) Reset() {
+	clear(o.Findings)
+	clear(o.Insights)
+	clear(o.Dead)
+	*o = Output{Findings: o.Findings[:0], Insights: o.Insights[:0], Dead: o.Dead[:0]}
+}
+
+// DeadLetter is a unit, or one finding of a unit, that could not become a row.
+type DeadLetter struct {
+	Source string
+	Reason string
+	Data   []byte
+	// Time is the best time known for the unit (event time, UpdatedAt or
+	// record time); zero when there is none. It dates the dead letter.
+	Time time.Time
+}
+
+// Date bounds of the dt partition: Athena's partition projection covers
+// 2015-01-01 (Security Hub did not exist before) to one day after now.
+var minPartitionTime = time.Date(2015, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// PartitionDate returns the dt value for t, or false when t is outside the
+// range Athena can read.
+func PartitionDate(t time.Time, notAfter time.Time) (string, bool) {
+	if t.IsZero() || t.Before(minPartitionTime) || (!notAfter.IsZero() && t.After(notAfter)) {
+		return "", false
+	}
+	return t.UTC().Format(time.DateOnly), true
+}
+
+// Decode turns the bytes of one unit into rows and dead letters, appending them
+// to out. It never panics and never fails: whatever cannot be a row is a dead
+// letter with its reason. Rows share memory with data, which must not change
+// while they are in use.
+func Decode(data []byte, o Origin, out *Output) {
+	d := decoderState{origin: o, out: out}
+	d.unit(data)
+}
+
+type decoderState struct {
+	origin Origin
+	out    *Output
+}
+
+func (d *decoderState) dead(data []byte, t time.Time, format string, args ...any) {
+	if t.IsZero() {
+		t = d.origin.RecordTime
+	}
+	d.out.Dead = append(d.out.Dead, DeadLetter{
+		Source: d.origin.Source,
+		Reason: fmt.Sprintf(format, args...),
+		Data:   data,
+		Time:   t,
+	})
+}
+
+// firstByte returns the first non-whitespace byte of b, or 0.
+func firstByte(b []byte) byte {
+	for _, c := range b {
+		switch c {
+		case ' ', '\t', '\r', '\n':
+			continue
+		}
+		return c
+	}
+	return 0
+}
+
+func (d *decoderState) unit(data []byte) {
+	if !utf8.Valid(data) {
+		d.dead(data, time.Time{}, "invalid UTF-8")
+		return
+	}
+	switch firstByte(data) {
+	case 0:
+		d.dead(data, time.Time{}, "empty unit")
+	case '[':
+		var elems []RawJSON
+		if err := jsonAPI.UnmarshalFromString(bytesToString(data), &elems); err != nil {
+			d.dead(data, time.Time{}, "invalid JSON: %s", jsonError(err))
+			return
+		}
+		if len(elems) == 0 {
+			d.dead(data, time.Time{}, "empty JSON array")
+			return
+		}
+		for i, e := range elems {
+			d.finding(e, i, &eventContext{DetailType: KindBackfill})
+		}
+	case '{':
+		d.object(data)
+	default:
+		// Not an object or array: a scalar, or not JSON at all.
+		if json.Valid(data) {
+			d.dead(data, time.Time{}, "not a JSON object: a %s", jsonKind(firstByte(data)))
+		} else {
+			d.dead(data, time.Time{}, "invalid JSON: not an object or array")
+		}
+	}
+}
+
+func (d *decoderState) object(data []byte) {
+	var env envelope
+	if err := jsonAPI.UnmarshalFromString(bytesToString(data), &env); err != nil && !isMismatch(err) {
+		d.dead(data, time.Time{}, "invalid JSON: %s", jsonError(err))
+		return
+	}
+	switch {
+	case env.DetailType != nil || env.Detail != nil:
+		d.event(data, &env)
+	case env.Findings != nil:
+		if len(env.Findings) == 0 {
+			d.dead(data, time.Time{}, "Findings document with no findings")
+			return
+		}
+		for i, f := range env.Findings {
+			d.finding(f, i, &eventContext{DetailType: KindBackfill})
+		}
+	default:
+		d.finding(data, 0, &eventContext{DetailType: KindBackfill})
+	}
+}
+
+func (d *decoderState) event(data []byte, env *envelope) {
+	ec := eventContext{
+		ID:         string(env.ID),
+		Region:     env.Region,
+		Account:    string(env.Account),
+		Resources:  env.Resources,
+		ActionARN:  actionARN(env.Resources),
+		DetailType: "",
+	}
+	if env.DetailType != nil {
+		ec.DetailType = *env.DetailType
+	}
+	ec.TimeRaw = env.Time
+	ec.Time, ec.TimeOK = ParseTime(env.Time)
+	if env.Source != EventSource {
+		d.dead(data, ec.Time, "unsupported event source %q (want %q)", clip(env.Source), EventSource)
+		return
+	}
+	detail := env.Detail
+	if firstByte(detail) != '{' {
+		d.dead(data, ec.Time, "event detail is not a JSON object")
+		return
+	}
+	switch ec.DetailType {
+	case DetailImported, DetailCustomAction:
+		var det findingsDetail
+		if err := jsonAPI.UnmarshalFromString(bytesToString(detail), &det); err != nil && !isMismatch(err) {
+			d.dead(data, ec.Time, "invalid event detail: %s", jsonError(err))
+			return
+		}
+		if det.Findings == nil {
+			d.dead(data, ec.Time, "event detail has no findings array")
+			return
+		}
+		if len(det.Findings) == 0 {
+			d.dead(data, ec.Time, "event carries no findings")
+			return
+		}
+		ec.ActionName, ec.ActionDescription = det.ActionName, det.ActionDescription
+		for i, f := range det.Findings {
+			d.finding(f, i, &ec)
+		}
+	case DetailInsight:
+		d.insight(data, detail, &ec)
+	default:
+		d.dead(data, ec.Time, "unsupported detail-type %q", clip(ec.DetailType))
+	}
+}
+
+// finding flattens one ASFF finding into a row, or dead-letters it.
+func (d *decoderState) finding(raw []byte, index int, ec *eventContext) {
+	if firstByte(raw) != '{' {
+		d.dead(raw, ec.Time, "finding %d is not a JSON object", index)
+		return
+	}
+	var f asffFinding
+	err := jsonAPI.UnmarshalFromString(bytesToString(raw), &f)
+	if err != nil {
+		if !isMismatch(err) {
+			d.dead(raw, ec.Time, "finding %d: invalid JSON: %s", index, jsonError(err))
+			return
+		}
+		d.out.Unreadable++
+	}
+	updated, updatedOK := ParseTime(f.UpdatedAt)
+	when := ec.Time
+	if !ec.TimeOK {
+		when = updated
+	}
+	switch {
+	case f.ID == "":
+		d.dead(raw, when, "finding %d has no Id (or it is not a string)", index)
+		return
+	case f.ProductArn == "":
+		d.dead(raw, when, "finding %d has no ProductArn (or it is not a string)", index)
+		return
+	}
+	dt, ok := PartitionDate(when, d.origin.NotAfter)
+	if !ok {
+		switch {
+		case ec.TimeOK:
+			d.dead(raw, when, "finding %d: event time %s is outside the partition range", index, ec.Time.Format(time.RFC3339))
+		case updatedOK:
+			d.dead(raw, when, "finding %d: no event time and UpdatedAt %s is outside the partition range", index, updated.Format(time.RFC3339))
+		default:
+			d.dead(raw, when, "finding %d: no usable date (neither event time nor UpdatedAt parses)", index)
+		}
+		return
+	}
+	row := flatten(&f, raw, updated)
+	row.EventID = ec.ID
+	row.EventTime = ec.Time
+	row.EventDetailType = ec.DetailType
+	row.EventRegion = ec.Region
+	row.EventAccount = ec.Account
+	row.EventResources = ec.Resources
+	row.ActionName = ec.ActionName
+	row.ActionDescription = ec.ActionDescription
+	row.ActionARN = ec.ActionARN
+	row.FindingIndex = int32(index)
+	row.Source = d.origin.Source
+	row.Date = dt
+	d.out.Findings = append(d.out.Findings, row)
+}
+
+func (d *decoderState) insight(data, detail []byte, ec *eventContext) {
+	var det insightDetail
+	if err := jsonAPI.UnmarshalFromString(bytesToString(detail), &det); err != nil {
+		if !isMismatch(err) {
+			d.dead(data, ec.Time, "invalid event detail: %s", jsonError(err))
+			return
+		}
+		d.out.Unreadable++
+	}
+	if det.InsightArn == "" {
+		d.dead(data, ec.Time, "insight event has no insightArn (or it is not a string)")
+		return
+	}
+	if !ec.TimeOK {
+		d.dead(data, time.Time{}, "insight event has no usable date: time %q does not parse", clip(ec.TimeRaw))
+		return
+	}
+	dt, ok := PartitionDate(ec.Time, d.origin.NotAfter)
+	if !ok {
+		d.dead(data, ec.Time, "insight event time %s is outside the partition range", ec.Time.Format(time.RFC3339))
+		return
+	}
+	base := InsightResult{
+		EventID:           ec.ID,
+		EventTime:         ec.Time,
+		EventRegion:       ec.Region,
+		EventAccount:      ec.Account,
+		ActionName:        det.ActionName,
+		ActionDescription: det.ActionDescription,
+		ActionARN:         ec.ActionARN,
+		InsightARN:        det.InsightArn,
+		InsightName:       det.InsightName,
+		ResultType:        det.ResultType,
+		NumberOfResults:   string(det.NumberOfResults),
+		RawDetail:         bytesToString(detail),
+		Source:            d.origin.Source,
+		Date:              dt,
+	}
+	n := 0
+	emit := func(value string, count Int) {
+		r := base
+		r.ResultIndex = int32(n)
+		r.ResultValue = value
+		r.ResultCount = count.Ptr64()
+		d.out.Insights = append(d.out.Insights, r)
+		n++
+	}
+	for i, elem := range det.InsightResults {
+		pairs, err := objectPairs(elem)
+		if err != nil {
+			d.dead(elem, ec.Time, "insightResults[%d]: %v", i, err)
+			continue
+		}
+		for _, p := range pairs {
+			var c Int
+			_ = c.UnmarshalJSON(p.value)
+			emit(p.key, c)
+		}
+	}
+	if n == 0 {
+		// An insight sent with no results is still an event an analyst sent:
+		// keep it as one row with NULL result_value and result_count.
+		emit("", Int{})
+	}
+}
+
+type pair struct {
+	key   string
+	value []byte
+}
+
+// objectPairs returns the members of a JSON object in input order (an
+// insightResults element is a single-key object; more keys are tolerated).
+func objectPairs(b []byte) ([]pair, error) {
+	if firstByte(b) != '{' {
+		return nil, errors.New("not a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if _, err := dec.Token(); err != nil {
+		return nil, fmt.Errorf("invalid JSON: %w", err)
+	}
+	var out []pair
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, fmt.Errorf("invalid JSON: %w", err)
+		}
+		key, _ := tok.(string)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, fmt.Errorf("invalid JSON: %w", err)
+		}
+		out = append(out, pair{key: key, value: v})
+	}
+	if _, err := dec.Token(); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("invalid JSON: %w", err)
+	}
+	return out, nil
+}
+
+// isMismatch reports whether err only says that some value had the wrong JSON
+// type for its field; the rest of the value was decoded.
+func isMismatch(err error) bool {
+	var m *decoder.MismatchTypeError
+	var u *json.UnmarshalTypeError
+	return errors.As(err, &m) || errors.As(err, &u)
+}
+
+// jsonError shortens a decoder error to one line without the input excerpt
+// that decoders like to quote: dead letter reasons reach logs, and finding
+// contents must not.
+func jsonError(err error) string {
+	s := err.Error()
+	if u, uerr := strconv.Unquote(s); uerr == nil {
+		s = u
+	}
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return clip(strings.TrimSpace(s))
+}
+
+func jsonKind(c byte) string {
+	switch c {
+	case '"':
+		return "string"
+	case 't', 'f':
+		return "boolean"
+	case 'n':
+		return "null"
+	default:
+		return "number"
+	}
+}
+
+// clip bounds a value quoted in a reason to something a log line can carry.
+func clip(s string) string {
+	const max = 96
+	if len(s) <= max {
+		return s
+	}
+	return s[:max] + "…"
+}

@@ -1,0 +1,83 @@
+package schema
+
+import (
+	"strings"
+	"time"
+
+	"github.com/bytedance/sonic"
+)
+
+// EventBridge detail-types that Security Hub sends (see the seed page of the
+// Security Hub user guide), and the kind used for findings that arrive without
+// an envelope.
+const (
+	DetailImported     = "Security Hub Findings - Imported"
+	DetailCustomAction = "Security Hub Findings - Custom Action"
+	DetailInsight      = "Security Hub Insight Results"
+	KindBackfill       = "backfill"
+
+	// EventSource is the only EventBridge source hublake accepts.
+	EventSource = "aws.securityhub"
+)
+
+// jsonAPI decodes ASFF and envelopes. Field names are matched case-sensitively
+// (ASFF's "Id" and the envelope's "id" are different fields), strings are not
+// copied (rows point into the unit's bytes) and skipped values are validated.
+var jsonAPI = sonic.Config{CaseSensitive: true}.Froze()
+
+// envelope is the union of the three top-level shapes a unit can have: an
+// EventBridge event (detail-type, detail), a {"Findings": [...]} document
+// (get-findings output, BatchImportFindings input) or a bare ASFF finding
+// (none of these keys). Case-sensitive matching keeps them apart.
+type envelope struct {
+	Version    string    `json:"version"`
+	ID         Text      `json:"id"`
+	DetailType *string   `json:"detail-type"`
+	Source     string    `json:"source"`
+	Account    Text      `json:"account"`
+	Time       string    `json:"time"`
+	Region     string    `json:"region"`
+	Resources  []string  `json:"resources"`
+	Detail     RawJSON   `json:"detail"`
+	Findings   []RawJSON `json:"Findings"`
+}
+
+// findingsDetail is the detail of the two findings detail-types.
+type findingsDetail struct {
+	ActionName        string    `json:"actionName"`
+	ActionDescription string    `json:"actionDescription"`
+	Findings          []RawJSON `json:"findings"`
+}
+
+// insightDetail is the detail of a "Security Hub Insight Results" event.
+type insightDetail struct {
+	ActionName        string    `json:"actionName"`
+	ActionDescription string    `json:"actionDescription"`
+	InsightArn        string    `json:"insightArn"`
+	InsightName       string    `json:"insightName"`
+	ResultType        string    `json:"resultType"`
+	NumberOfResults   Text      `json:"number of results"`
+	InsightResults    []RawJSON `json:"insightResults"`
+}
+
+// eventContext is what every row of one event shares.
+type eventContext struct {
+	ID, DetailType, Region, Account string
+	Time                            time.Time
+	TimeOK                          bool
+	TimeRaw                         string
+	Resources                       []string
+	ActionName, ActionDescription   string
+	ActionARN                       string
+}
+
+// actionARN returns the element of resources that names a Security Hub custom
+// action, or "" when there is none.
+func actionARN(resources []string) string {
+	for _, r := range resources {
+		if strings.Contains(r, ":action/custom/") {
+			return r
+		}
+	}
+	return ""
+}

@@ -1,0 +1,178 @@
+package schema
+
+import (
+	"bytes"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+	"unsafe"
+)
+
+// Real producers do not always send the JSON types the ASFF documentation
+// promises: Prowler and others send numbers as strings ("DestinationPort": "80"),
+// some send labels as numbers. The types in this file accept either form and
+// never fail: a value that cannot be read is simply absent (NULL in its column),
+// while the original text survives in raw_finding.
+
+// Int is an integer that may arrive as a JSON number or as a string holding
+// one. Valid is false when the field was missing, null or unreadable.
+type Int struct {
+	V     int64
+	Valid bool
+}
+
+// UnmarshalJSON implements json.Unmarshaler and never returns an error.
+func (n *Int) UnmarshalJSON(b []byte) error {
+	*n = Int{}
+	s := unquote(b)
+	if s == "" || s == "null" {
+		return nil
+	}
+	if v, err := strconv.ParseInt(s, 10, 64); err == nil {
+		*n = Int{V: v, Valid: true}
+		return nil
+	}
+	if f, err := strconv.ParseFloat(s, 64); err == nil && f == math.Trunc(f) && math.Abs(f) < 1<<62 {
+		*n = Int{V: int64(f), Valid: true}
+	}
+	return nil
+}
+
+// Ptr32 returns the value as an *int32 for an optional INT32 column, or nil
+// when absent or out of range.
+func (n Int) Ptr32() *int32 {
+	if !n.Valid || n.V < math.MinInt32 || n.V > math.MaxInt32 {
+		return nil
+	}
+	v := int32(n.V)
+	return &v
+}
+
+// Ptr64 returns the value as an *int64 for an optional INT64 column.
+func (n Int) Ptr64() *int64 {
+	if !n.Valid {
+		return nil
+	}
+	v := n.V
+	return &v
+}
+
+// Float is a floating point number that may arrive as a number or a string.
+type Float struct {
+	V     float64
+	Valid bool
+}
+
+// UnmarshalJSON implements json.Unmarshaler and never returns an error.
+func (f *Float) UnmarshalJSON(b []byte) error {
+	*f = Float{}
+	s := unquote(b)
+	if s == "" || s == "null" {
+		return nil
+	}
+	if v, err := strconv.ParseFloat(s, 64); err == nil && !math.IsNaN(v) && !math.IsInf(v, 0) {
+		*f = Float{V: v, Valid: true}
+	}
+	return nil
+}
+
+// Ptr returns the value as a *float64 for an optional DOUBLE column.
+func (f Float) Ptr() *float64 {
+	if !f.Valid {
+		return nil
+	}
+	v := f.V
+	return &v
+}
+
+// Text is a string that may arrive as a JSON string, number or boolean; the
+// text of a number or boolean is kept as sent. Objects, arrays and null leave
+// it empty.
+type Text string
+
+// UnmarshalJSON implements json.Unmarshaler and never returns an error.
+func (t *Text) UnmarshalJSON(b []byte) error {
+	*t = ""
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 {
+		return nil
+	}
+	switch b[0] {
+	case '"':
+		var s string
+		if err := jsonAPI.Unmarshal(b, &s); err == nil {
+			*t = Text(s)
+		}
+	case '{', '[', 'n':
+	default:
+		*t = Text(b)
+	}
+	return nil
+}
+
+// Bool is a boolean that may arrive as true/false or as the strings "true"/"false".
+type Bool struct {
+	V     bool
+	Valid bool
+}
+
+// UnmarshalJSON implements json.Unmarshaler and never returns an error.
+func (v *Bool) UnmarshalJSON(b []byte) error {
+	*v = Bool{}
+	if x, err := strconv.ParseBool(strings.ToLower(unquote(b))); err == nil {
+		*v = Bool{V: x, Valid: true}
+	}
+	return nil
+}
+
+// Ptr returns the value as a *bool for an optional BOOLEAN column.
+func (v Bool) Ptr() *bool {
+	if !v.Valid {
+		return nil
+	}
+	x := v.V
+	return &x
+}
+
+// unquote returns the text of a scalar JSON value without surrounding quotes
+// or whitespace. It does not decode escapes: numbers never contain any.
+func unquote(b []byte) string {
+	b = bytes.TrimSpace(b)
+	if len(b) >= 2 && b[0] == '"' && b[len(b)-1] == '"' {
+		b = bytes.TrimSpace(b[1 : len(b)-1])
+	}
+	return string(b)
+}
+
+// ParseTime reads an ASFF or EventBridge timestamp: RFC 3339 with any offset
+// and up to nine fraction digits. The boolean is false when s is not such a
+// time; the result is always in UTC.
+func ParseTime(s string) (time.Time, bool) {
+	if s == "" {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		// A few producers write a space instead of "T" or omit the zone.
+		alt := strings.Replace(s, " ", "T", 1)
+		if t, err = time.Parse(time.RFC3339Nano, alt); err != nil {
+			if t, err = time.Parse("2006-01-02T15:04:05.999999999", alt); err != nil {
+				return time.Time{}, false
+			}
+		}
+	}
+	if t.Year() < 1 || t.Year() > 9999 {
+		return time.Time{}, false
+	}
+	return t.UTC(), true
+}
+
+// bytesToString returns a string sharing b's memory. The caller promises that
+// b is never modified afterwards (units are immutable once read).
+func bytesToString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}

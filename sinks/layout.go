@@ -1,0 +1,107 @@
+// Package sinks turns batches of rows into objects in a lake: Parquet encoding,
+// the object layout and the stores (a local directory, S3) behind one small
+// interface, and dead letters.
+//
+// Layout (TABLES.md):
+//
+//	<root>/findings/dt=YYYY-MM-DD/<name>.parquet
+//	<root>/insight_results/dt=YYYY-MM-DD/<name>.parquet
+//	<root>/dead_letters/dt=YYYY-MM-DD/<name>.jsonl.gz
+//
+// <name> is derived from where the batch came from (stream, shard and first
+// sequence number; or a digest of the input and the batch's first byte
+// offset), never from a clock or a random id, so replaying the same input
+// overwrites the same objects instead of adding copies.
+//
+// Every part of a key that comes from data is checked against a strict
+// pattern here, and the stores check the finished key again: a finding that
+// claims to be from account "../../x" cannot write outside the root.
+package sinks
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/hublake/hublake/schema"
+)
+
+var (
+	datePattern = regexp.MustCompile(`^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$`)
+	// namePattern admits what Kinesis allows in stream names and shard ids,
+	// digits of sequence numbers and hex digests, joined by '-' or '_'.
+	namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,250}$`)
+)
+
+// UndatedPartition is the dt of dead letters that carry no usable time at all
+// (for example a line of a file that is not JSON). It is outside the tables'
+// projection range on purpose: such records are not table rows.
+const UndatedPartition = "1970-01-01"
+
+// Extensions of the objects per table.
+const (
+	ParquetExt    = ".parquet"
+	DeadLetterExt = ".jsonl.gz"
+)
+
+// ValidName reports whether s may be an object name (or a part of one).
+func ValidName(s string) bool {
+	return namePattern.MatchString(s) && !strings.Contains(s, "..")
+}
+
+// ValidDate reports whether s is a dt partition value.
+func ValidDate(s string) bool { return datePattern.MatchString(s) }
+
+// SafeNamePart maps an arbitrary string (a stream name, a shard id) onto the
+// name alphabet, so that it can be part of an object name. Kinesis names are
+// already in it; anything else is replaced, never passed through.
+func SafeNamePart(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '_', r == '-':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('_')
+		}
+	}
+	out := b.String()
+	if out == "" {
+		return "_"
+	}
+	return out
+}
+
+// ObjectKey returns the key, relative to the lake root, of the object called
+// name in partition dt of table. It refuses anything that is not a known
+// table, a valid date and a valid name.
+func ObjectKey(table, dt, name string) (string, error) {
+	var ext string
+	switch table {
+	case schema.TableFindings, schema.TableInsightResults:
+		ext = ParquetExt
+	case schema.TableDeadLetters:
+		ext = DeadLetterExt
+	default:
+		return "", fmt.Errorf("unknown table %q", table)
+	}
+	if !ValidDate(dt) {
+		return "", fmt.Errorf("invalid partition date %q", dt)
+	}
+	if !ValidName(name) {
+		return "", fmt.Errorf("invalid object name %q", name)
+	}
+	return table + "/dt=" + dt + "/" + name + ext, nil
+}
+
+// keyPattern is what every key a store accepts looks like: table, partition,
+// file name. Stores check it again so that no code path can bypass ObjectKey.
+var keyPattern = regexp.MustCompile(`^(findings|insight_results|dead_letters)/dt=[0-9]{4}-[0-9]{2}-[0-9]{2}/[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+
+// CheckKey returns an error unless key is a well-formed lake key.
+func CheckKey(key string) error {
+	if !keyPattern.MatchString(key) || strings.Contains(key, "..") {
+		return fmt.Errorf("refusing object key %q: not a lake key", key)
+	}
+	return nil
+}

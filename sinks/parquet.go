@@ -1,0 +1,142 @@
+package sinks
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/compress"
+	"github.com/parquet-go/parquet-go/compress/snappy"
+	"github.com/parquet-go/parquet-go/compress/zstd"
+
+	"github.com/hublake/hublake/schema"
+)
+
+// EncodeOptions configure Parquet files.
+type EncodeOptions struct {
+	// Codec is "zstd" (default) or "snappy".
+	Codec string
+	// RowGroupRows bounds the rows per row group, and so the writer's
+	// buffered pages (default 10,000).
+	RowGroupRows int64
+}
+
+// Validate checks the codec name.
+func (o EncodeOptions) Validate() error {
+	switch o.Codec {
+	case "", "zstd", "snappy":
+		return nil
+	}
+	return fmt.Errorf("unknown Parquet codec %q (want zstd or snappy)", o.Codec)
+}
+
+func (o EncodeOptions) codec() compress.Codec {
+	if o.Codec == "snappy" {
+		return &snappy.Codec{}
+	}
+	return &zstd.Codec{Level: zstd.SpeedDefault}
+}
+
+// tableWriter is a reusable Parquet writer for one row type. Reset lets one
+// writer (and its column buffers) serve object after object.
+type tableWriter[T any] struct {
+	w *parquet.GenericWriter[T]
+}
+
+func newTableWriter[T any](table string, o EncodeOptions) *tableWriter[T] {
+	rows := o.RowGroupRows
+	if rows <= 0 {
+		rows = 10_000
+	}
+	opts := []parquet.WriterOption{
+		schema.ParquetSchema(table),
+		parquet.Compression(o.codec()),
+		parquet.MaxRowsPerRowGroup(rows),
+		parquet.CreatedBy("hublake", "1", ""),
+	}
+	for _, path := range schema.BigTextColumns(table) {
+		opts = append(opts, parquet.SkipPageBounds(path...), parquet.SkipPageStatistics(path...))
+	}
+	return &tableWriter[T]{w: parquet.NewGenericWriter[T](io.Discard, opts...)}
+}
+
+// write encodes rows into one object at key and commits it. It returns the
+// object's size. On any error the object is aborted.
+func (t *tableWriter[T]) write(ctx context.Context, store Store, key string, rows []T) (int64, error) {
+	obj, err := store.Create(ctx, key)
+	if err != nil {
+		return 0, err
+	}
+	cw := &countingWriter{w: obj}
+	t.w.Reset(cw)
+	const chunk = 1024
+	for i := 0; i < len(rows); i += chunk {
+		if err := ctx.Err(); err != nil {
+			obj.Abort()
+			return 0, err
+		}
+		if _, err := t.w.Write(rows[i:min(i+chunk, len(rows))]); err != nil {
+			obj.Abort()
+			return 0, fmt.Errorf("encode %s: %w", key, err)
+		}
+	}
+	if err := t.w.Close(); err != nil {
+		obj.Abort()
+		return 0, fmt.Errorf("encode %s: %w", key, err)
+	}
+	if err := obj.Commit(); err != nil {
+		return 0, err
+	}
+	return cw.n, nil
+}
+
+// Encoder writes the tables' Parquet objects and the dead letters. It reuses
+// its writers between objects, so it is not safe for concurrent use: give each
+// batcher its own.
+type Encoder struct {
+	store    Store
+	findings *tableWriter[schema.Finding]
+	insights *tableWriter[schema.InsightResult]
+}
+
+// NewEncoder returns an encoder writing to store.
+func NewEncoder(store Store, o EncodeOptions) *Encoder {
+	return &Encoder{
+		store:    store,
+		findings: newTableWriter[schema.Finding](schema.TableFindings, o),
+		insights: newTableWriter[schema.InsightResult](schema.TableInsightResults, o),
+	}
+}
+
+// Store returns the store the encoder writes to.
+func (e *Encoder) Store() Store { return e.store }
+
+// WriteFindings writes rows (all of partition dt) as object name.
+func (e *Encoder) WriteFindings(ctx context.Context, dt, name string, rows []schema.Finding) (int64, error) {
+	key, err := ObjectKey(schema.TableFindings, dt, name)
+	if err != nil {
+		return 0, err
+	}
+	return e.findings.write(ctx, e.store, key, rows)
+}
+
+// WriteInsights writes rows (all of partition dt) as object name.
+func (e *Encoder) WriteInsights(ctx context.Context, dt, name string, rows []schema.InsightResult) (int64, error) {
+	key, err := ObjectKey(schema.TableInsightResults, dt, name)
+	if err != nil {
+		return 0, err
+	}
+	return e.insights.write(ctx, e.store, key, rows)
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}

@@ -1,0 +1,277 @@
+package sinks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// S3Options configure the S3 store and the S3 client the file source uses.
+type S3Options struct {
+	// Region overrides the region from the environment.
+	Region string
+	// Endpoint is a custom endpoint URL (a local S3 server).
+	Endpoint string
+	// PathStyle addresses buckets as /bucket/key (local servers need it).
+	PathStyle bool
+	// SSE is "" (no header: the bucket's default encryption applies),
+	// "aws:kms" or "AES256".
+	SSE string
+	// SSEKMSKeyID is the KMS key for SSE "aws:kms" (empty: the AWS managed key).
+	SSEKMSKeyID string
+	// PartSize is the multipart part size (default 8 MiB, minimum 5 MiB).
+	PartSize int64
+	// MaxAttempts bounds the SDK retryer's attempts per request (default 10).
+	MaxAttempts int
+	// HTTPClient replaces the SDK's HTTP client (tests inject faults with it).
+	HTTPClient aws.HTTPClient
+}
+
+// Validate checks the option combinations a user can get wrong.
+func (o S3Options) Validate() error {
+	switch o.SSE {
+	case "", "aws:kms", "AES256":
+	default:
+		return fmt.Errorf("--sse must be aws:kms or AES256, not %q", o.SSE)
+	}
+	if o.SSEKMSKeyID != "" && o.SSE != "aws:kms" {
+		return errors.New("--sse-kms-key-id needs --sse aws:kms")
+	}
+	return nil
+}
+
+// NewS3Client builds an S3 client from the default credential chain (env,
+// shared config, ECS task role, instance profile) with the SDK's standard
+// retryer: exponential backoff with jitter, retrying throttling (503
+// SlowDown), 5xx, timeouts and dropped connections.
+func NewS3Client(ctx context.Context, o S3Options) (*s3.Client, error) {
+	var loadOpts []func(*config.LoadOptions) error
+	if o.Region != "" {
+		loadOpts = append(loadOpts, config.WithRegion(o.Region))
+	}
+	if o.HTTPClient != nil {
+		loadOpts = append(loadOpts, config.WithHTTPClient(o.HTTPClient))
+	}
+	attempts := o.MaxAttempts
+	if attempts <= 0 {
+		attempts = 10
+	}
+	loadOpts = append(loadOpts, config.WithRetryer(func() aws.Retryer {
+		return retry.NewStandard(func(so *retry.StandardOptions) {
+			so.MaxAttempts = attempts
+			so.MaxBackoff = 20 * time.Second
+		})
+	}))
+	cfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1"
+	}
+	return s3.NewFromConfig(cfg, func(so *s3.Options) {
+		if o.Endpoint != "" {
+			so.BaseEndpoint = aws.String(o.Endpoint)
+		}
+		so.UsePathStyle = o.PathStyle
+	}), nil
+}
+
+// ParseS3URL splits s3://bucket/prefix into bucket and prefix (without
+// leading or trailing slashes).
+func ParseS3URL(s string) (bucket, prefix string, err error) {
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme != "s3" || u.Host == "" {
+		return "", "", fmt.Errorf("not an s3://bucket/prefix URL: %q", s)
+	}
+	prefix = strings.Trim(u.Path, "/")
+	for _, seg := range strings.Split(prefix, "/") {
+		if seg == ".." || seg == "." {
+			return "", "", fmt.Errorf("s3 prefix %q contains %q", prefix, seg)
+		}
+	}
+	return u.Host, prefix, nil
+}
+
+// S3 is a Store in an S3 bucket under a prefix. Objects are streamed with the
+// SDK's upload manager: one PutObject for small objects, a multipart upload in
+// PartSize parts for large ones, completed on Commit (atomic) and aborted on
+// failure, so no object is ever half visible and no parts are left behind.
+type S3 struct {
+	client   *s3.Client
+	uploader *manager.Uploader
+	bucket   string
+	prefix   string
+	opts     S3Options
+}
+
+// NewS3 returns a store for s3://bucket/prefix.
+func NewS3(ctx context.Context, dest string, o S3Options) (*S3, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	bucket, prefix, err := ParseS3URL(dest)
+	if err != nil {
+		return nil, err
+	}
+	client, err := NewS3Client(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	part := o.PartSize
+	if part < manager.MinUploadPartSize {
+		part = 8 << 20
+	}
+	up := manager.NewUploader(client, func(u *manager.Uploader) {
+		u.PartSize = part
+		u.Concurrency = 2
+		u.LeavePartsOnError = false
+	})
+	return &S3{client: client, uploader: up, bucket: bucket, prefix: prefix, opts: o}, nil
+}
+
+// Client returns the store's S3 client.
+func (s *S3) Client() *s3.Client { return s.client }
+
+func (s *S3) String() string { return "s3://" + s.bucket + "/" + s.prefix }
+
+func (s *S3) fullKey(key string) string {
+	if s.prefix == "" {
+		return key
+	}
+	return s.prefix + "/" + key
+}
+
+// Ping checks that the bucket is reachable with the current credentials. It
+// lists at most one key under the prefix, which the task role may do.
+func (s *S3) Ping(ctx context.Context) error {
+	_, err := s.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{
+		Bucket:  aws.String(s.bucket),
+		Prefix:  aws.String(s.fullKey("")),
+		MaxKeys: aws.Int32(1),
+	})
+	if err != nil {
+		return fmt.Errorf("reach s3://%s: %w", s.bucket, err)
+	}
+	return nil
+}
+
+// Create implements Store.
+func (s *S3) Create(ctx context.Context, key string) (ObjectWriter, error) {
+	if err := CheckKey(key); err != nil {
+		return nil, err
+	}
+	in := &s3.PutObjectInput{
+		Bucket: aws.String(s.bucket),
+		Key:    aws.String(s.fullKey(key)),
+	}
+	switch {
+	case strings.HasSuffix(key, ParquetExt):
+		in.ContentType = aws.String("application/vnd.apache.parquet")
+	case strings.HasSuffix(key, DeadLetterExt):
+		in.ContentType = aws.String("application/x-ndjson")
+		in.ContentEncoding = aws.String("gzip")
+	}
+	if s.opts.SSE != "" {
+		in.ServerSideEncryption = types.ServerSideEncryption(s.opts.SSE)
+		if s.opts.SSEKMSKeyID != "" {
+			in.SSEKMSKeyId = aws.String(s.opts.SSEKMSKeyID)
+		}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	pr, pw := io.Pipe()
+	in.Body = pr
+	o := &s3Object{pw: pw, cancel: cancel, done: make(chan struct{}), key: key}
+	go func() {
+		defer close(o.done)
+		_, err := s.uploader.Upload(ctx, in)
+		if err != nil {
+			err = fmt.Errorf("upload s3://%s/%s: %w", s.bucket, s.fullKey(key), err)
+		}
+		o.err = err
+		// Unblock a writer if the upload gave up early.
+		pr.CloseWithError(errOr(err, errUploadFinished))
+	}()
+	return o, nil
+}
+
+var (
+	errAborted        = errors.New("object aborted")
+	errUploadFinished = errors.New("upload already finished")
+)
+
+func errOr(err, def error) error {
+	if err != nil {
+		return err
+	}
+	return def
+}
+
+type s3Object struct {
+	pw       *io.PipeWriter
+	cancel   context.CancelFunc
+	done     chan struct{}
+	err      error
+	key      string
+	finished bool
+}
+
+func (o *s3Object) Write(p []byte) (int, error) {
+	n, err := o.pw.Write(p)
+	if err != nil {
+		<-o.done
+		if o.err != nil {
+			return n, o.err
+		}
+		return n, fmt.Errorf("write object %s: %w", o.key, err)
+	}
+	return n, nil
+}
+
+// Commit ends the body; the upload manager then completes the multipart
+// upload (or sends the single PutObject) and Commit waits for that.
+func (o *s3Object) Commit() error {
+	if o.finished {
+		return errors.New("object already committed or aborted")
+	}
+	o.finished = true
+	o.pw.Close()
+	<-o.done
+	o.cancel()
+	return o.err
+}
+
+// Abort fails the body, which makes the upload manager abort a multipart
+// upload it started; nothing becomes visible.
+func (o *s3Object) Abort() error {
+	if o.finished {
+		return nil
+	}
+	o.finished = true
+	o.pw.CloseWithError(errAborted)
+	<-o.done
+	o.cancel()
+	return nil
+}
+
+// HTTPClientWithTimeouts is the HTTP client hublake gives the SDK: bounded
+// connect and response-header waits, so a stalled connection is retried
+// instead of hanging a shard.
+func HTTPClientWithTimeouts() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.ResponseHeaderTimeout = 30 * time.Second
+	t.MaxIdleConnsPerHost = 16
+	return &http.Client{Transport: t}
+}
