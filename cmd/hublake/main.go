@@ -28,8 +28,8 @@ type cli struct {
 	globals
 	Version kong.VersionFlag `help:"Print the version and exit."`
 
-	Backfill    backfillCmd    `cmd:"" help:"Read Security Hub events or findings from files, S3 or stdin into the lake."`
-	Ddl         ddlCmd         `cmd:"" help:"Print the Athena DDL (or the Glue columns) of the lake's tables."`
+	Backfill backfillCmd `cmd:"" help:"Read Security Hub events or findings from files, S3 or stdin into the lake."`
+	Ddl      ddlCmd      `cmd:"" help:"Print the Athena DDL (or the Glue columns) of the lake's tables."`
 }
 
 func main() {
