@@ -189,7 +189,7 @@ func (s *splitter) next() (piece, error) {
 				continue
 			default:
 				s.decided = true
-				return s.line("not JSON: a top-level value must be an object or an array")
+				return s.garbage("not JSON: a top-level value must be an object or an array")
 			}
 		case modeArray, modeFindings:
 			switch c {
@@ -298,6 +298,9 @@ func (s *splitter) scan(st *scanState, i *int, limit int) scanStatus {
 				continue
 			}
 			*i += j
+			if *i-s.start > limit {
+				return scanLimit
+			}
 			return scanDone
 		case st.inStr:
 			// Jump to the next quote or backslash.
@@ -314,6 +317,9 @@ func (s *splitter) scan(st *scanState, i *int, limit int) scanStatus {
 			st.inStr = false
 			*i++
 			if st.depth == 0 {
+				if *i-s.start > limit {
+					return scanLimit
+				}
 				return scanDone
 			}
 		case st.scalar:
@@ -420,6 +426,36 @@ func (s *splitter) emit(end int, reject string) (piece, error) {
 	s.hashTo(end)
 	p.digest = s.digest()
 	return p, nil
+}
+
+// garbage returns a run of lines that are not JSON values, up to the next
+// line that starts (after blanks) with '{' or '[', as one rejected unit.
+func (s *splitter) garbage(reason string) (piece, error) {
+	i := s.start
+	for {
+		st := scanState{line: true}
+		switch s.scan(&st, &i, s.maxUnit) {
+		case scanLimit:
+			return s.streamOversize(i, st)
+		case scanEOF:
+			return s.emit(i, reason)
+		}
+		// i is at a newline; look at the next line's first byte.
+		rel := i - s.start
+		k := i + 1
+		for {
+			c, ok := s.at(&k)
+			if !ok || c == '{' || c == '[' {
+				return s.emit(s.start+rel, reason)
+			}
+			if c == ' ' || c == '\t' || c == '\r' || c == '\n' {
+				k++
+				continue
+			}
+			break
+		}
+		i = k
+	}
 }
 
 func (s *splitter) nextLine() (piece, error) {

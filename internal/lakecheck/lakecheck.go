@@ -1,0 +1,191 @@
+// Package lakecheck reads a lake back the way Athena would, with DuckDB, and
+// computes what each row should hold from the source JSON with gjson: two
+// pieces of code nobody in this project wrote and that share nothing with the
+// decoder under test. It is imported by tests only, so the hublake binary
+// stays free of cgo.
+package lakecheck
+
+import (
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	_ "github.com/duckdb/duckdb-go/v2" // database/sql driver "duckdb"
+)
+
+// Open returns an in-memory DuckDB.
+func Open(t testing.TB) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatalf("open duckdb: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// TableGlob returns the read_parquet source for a table under a local lake
+// root, with hive partitioning and dt kept as text (hive_types), as Athena
+// declares it.
+func TableGlob(root, table string) string {
+	return fmt.Sprintf("read_parquet('%s', hive_partitioning=true, hive_types={'dt': VARCHAR})",
+		filepath.ToSlash(filepath.Join(root, table, "*", "*.parquet")))
+}
+
+// HasTable reports whether the lake holds any object of table.
+func HasTable(root, table string) bool {
+	m, _ := filepath.Glob(filepath.Join(root, table, "*", "*.parquet"))
+	return len(m) > 0
+}
+
+// ColumnTypes returns DuckDB's type name of every column of table.
+func ColumnTypes(t testing.TB, db *sql.DB, root, table string) map[string]string {
+	t.Helper()
+	rows, err := db.Query("DESCRIBE SELECT * FROM " + TableGlob(root, table))
+	if err != nil {
+		t.Fatalf("describe %s: %v", table, err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	cols, _ := rows.Columns()
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatalf("describe %s: %v", table, err)
+		}
+		out[fmt.Sprint(vals[0])] = fmt.Sprint(vals[1])
+	}
+	return out
+}
+
+// Rows returns every row of a query as column → value maps.
+func Rows(t testing.TB, db *sql.DB, query string, args ...any) []map[string]any {
+	t.Helper()
+	rows, err := db.Query(query, args...)
+	if err != nil {
+		t.Fatalf("query %q: %v", query, err)
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	var out []map[string]any
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatalf("scan %q: %v", query, err)
+		}
+		m := make(map[string]any, len(cols))
+		for i, c := range cols {
+			m[c] = vals[i]
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("query %q: %v", query, err)
+	}
+	return out
+}
+
+// Int returns the single integer a query yields.
+func Int(t testing.TB, db *sql.DB, query string, args ...any) int64 {
+	t.Helper()
+	var n int64
+	if err := db.QueryRow(query, args...).Scan(&n); err != nil {
+		t.Fatalf("query %q: %v", query, err)
+	}
+	return n
+}
+
+// Files returns every regular file under root (relative, slash-separated)
+// with its contents, for byte-for-byte comparisons of two lakes.
+func Files(t testing.TB, root string) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	err := filepath.Walk(root, func(p string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		out[filepath.ToSlash(rel)] = b
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("walk %s: %v", root, err)
+	}
+	return out
+}
+
+// SortedKeys returns the keys of m in order.
+func SortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// SamplesDir returns ../shared/samples relative to the repository root
+// (HUBLAKE_SAMPLES overrides it). Tests that need it skip with a clear
+// message when it is absent, since a user's clone has no ../shared.
+func SamplesDir(t testing.TB) string {
+	t.Helper()
+	if d := os.Getenv("HUBLAKE_SAMPLES"); d != "" {
+		return d
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the test directory")
+		}
+		dir = parent
+	}
+	s := filepath.Join(dir, "..", "shared", "samples")
+	if _, err := os.Stat(s); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("shared samples not found at %s (CI must have ../shared)", s)
+		}
+		t.Skipf("shared samples not found at %s", s)
+	}
+	return s
+}
+
+// SampleFiles lists the sample files (not SOURCES.md).
+func SampleFiles(t testing.TB) []string {
+	t.Helper()
+	dir := SamplesDir(t)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range entries {
+		if e.IsDir() || strings.HasSuffix(e.Name(), ".md") {
+			continue
+		}
+		out = append(out, filepath.Join(dir, e.Name()))
+	}
+	return out
+}

@@ -1,0 +1,161 @@
+package processor
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"testing/iotest"
+)
+
+type splitResult struct {
+	data     string
+	offset   int64
+	reject   bool
+	oversize bool
+}
+
+func splitAll(t testing.TB, r io.Reader, maxUnit int) []splitResult {
+	t.Helper()
+	sp := newSplitter(r, maxUnit)
+	var out []splitResult
+	for {
+		p, err := sp.next()
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatalf("next: %v", err)
+		}
+		res := splitResult{data: string(p.data), offset: p.offset, reject: p.reject != ""}
+		if p.oversize != nil {
+			b, err := io.ReadAll(p.oversize)
+			if err != nil {
+				t.Fatalf("read oversize: %v", err)
+			}
+			res.data, res.oversize = string(b), true
+		}
+		out = append(out, res)
+		if len(out) > 100000 {
+			t.Fatal("splitter does not terminate")
+		}
+	}
+}
+
+func TestSplitterFormats(t *testing.T) {
+	tests := []struct {
+		name  string
+		in    string
+		max   int
+		units []splitResult
+	}{
+		{"ndjson", "{\"a\":1}\n{\"b\":2}\n", 0, []splitResult{{data: `{"a":1}`}, {data: `{"b":2}`, offset: 8}}},
+		{"ndjson crlf and blank lines", "{\"a\":1}\r\n\r\n{\"b\":2}", 0, []splitResult{{data: `{"a":1}`}, {data: `{"b":2}`, offset: 11}}},
+		{"concatenated (firehose)", `{"a":1}{"b":{"c":[1,2]}}`, 0, []splitResult{{data: `{"a":1}`}, {data: `{"b":{"c":[1,2]}}`, offset: 7}}},
+		{"pretty printed values", "{\n \"a\": 1\n}\n{\n \"b\": 2\n}\n", 0, []splitResult{{data: "{\n \"a\": 1\n}"}, {data: "{\n \"b\": 2\n}", offset: 12}}},
+		{"array", `[{"a":1}, {"b":2}]`, 0, []splitResult{{data: `{"a":1}`, offset: 1}, {data: `{"b":2}`, offset: 10}}},
+		{"array of scalars and nested", `[1, "x]", [2], {"d":"}"}]`, 0, []splitResult{{data: `1`, offset: 1}, {data: `"x]"`, offset: 4}, {data: `[2]`, offset: 10}, {data: `{"d":"}"}`, offset: 15}}},
+		{"findings document", `{"Findings": [{"Id":"a"},{"Id":"b]}"}], "NextToken": "t{"}`, 0, []splitResult{{data: `{"Id":"a"}`, offset: 14}, {data: `{"Id":"b]}"}`, offset: 25}}},
+		{"findings document then more", "{\"Findings\":[{\"Id\":1}]}\n{\"x\":2}", 0, []splitResult{{data: `{"Id":1}`, offset: 13}, {data: `{"x":2}`, offset: 24}}},
+		{"findings key not first is one unit", `{"NextToken":"t","Findings":[{"Id":"a"}]}`, 0, []splitResult{{data: `{"NextToken":"t","Findings":[{"Id":"a"}]}`}}},
+		{"escapes in strings", `{"a":"\"}{\\"}{"b":"\\\""}`, 0, []splitResult{{data: `{"a":"\"}{\\"}`}, {data: `{"b":"\\\""}`, offset: 14}}},
+		{"truncated", `{"a": [1, 2`, 0, []splitResult{{data: `{"a": [1, 2`, reject: true}}},
+		{"truncated in string", `{"a": "abc`, 0, []splitResult{{data: `{"a": "abc`, reject: true}}},
+		{"garbage run then json", "hello\nworld\n  {\"a\":1}\n", 0, []splitResult{{data: "hello\nworld", reject: true}, {data: `{"a":1}`, offset: 14}}},
+		{"stray closers after a value", "{\n\"a\":1\n}\n]\n}\n", 0, []splitResult{{data: "{\n\"a\":1\n}"}, {data: "]\n}", offset: 10, reject: true}}},
+		{"broken ndjson line stays alone", "{\"a\":1}\n{\"b\":\n{\"c\":3}\n", 0, []splitResult{{data: `{"a":1}`}, {data: `{"b":`, offset: 8}, {data: `{"c":3}`, offset: 14}}},
+		{"empty", "", 0, nil},
+		{"whitespace only", " \n\t ", 0, nil},
+		{"oversize value", `{"big":"` + strings.Repeat("x", 100) + `"}{"a":1}`, 32, []splitResult{{data: `{"big":"` + strings.Repeat("x", 100) + `"}`, oversize: true}, {data: `{"a":1}`, offset: 110}}},
+		{"oversize line", "{\"a\":1}\n{\"big\":\"" + strings.Repeat("y", 100) + "\"}\n{\"c\":3}\n", 32, []splitResult{{data: `{"a":1}`}, {data: `{"big":"` + strings.Repeat("y", 100) + `"}`, offset: 8, oversize: true}, {data: `{"c":3}`, offset: 119}}},
+		{"oversize array element", `[{"a":1},{"big":"` + strings.Repeat("z", 100) + `"},{"b":2}]`, 32, []splitResult{{data: `{"a":1}`, offset: 1}, {data: `{"big":"` + strings.Repeat("z", 100) + `"}`, offset: 9, oversize: true}, {data: `{"b":2}`, offset: 120}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			max := tt.max
+			if max == 0 {
+				max = 1 << 20
+			}
+			// One byte at a time exercises every refill boundary.
+			for _, r := range []io.Reader{strings.NewReader(tt.in), iotest.OneByteReader(strings.NewReader(tt.in))} {
+				got := splitAll(t, r, max)
+				if fmt.Sprint(got) != fmt.Sprint(tt.units) {
+					t.Errorf("got  %+v\nwant %+v", got, tt.units)
+				}
+			}
+		})
+	}
+}
+
+// TestSplitterLargeStream checks offsets, contents and digests over a stream
+// much larger than the read buffer, with units of very different sizes.
+func TestSplitterLargeStream(t *testing.T) {
+	for _, layout := range []string{"ndjson", "concat", "array", "pretty"} {
+		t.Run(layout, func(t *testing.T) {
+			var in bytes.Buffer
+			var want []splitResult
+			var ends []int
+			if layout == "array" {
+				in.WriteString("[\n")
+			}
+			for i := range 3000 {
+				if layout == "array" && i > 0 {
+					in.WriteString(",\n")
+				}
+				v := fmt.Sprintf(`{"i":%d,"pad":"%s","esc":"\"}"}`, i, strings.Repeat("p", (i*7919)%9000))
+				if layout == "pretty" {
+					v = strings.Replace(v, ",", ",\n  ", -1)
+				}
+				want = append(want, splitResult{data: v, offset: int64(in.Len())})
+				in.WriteString(v)
+				ends = append(ends, in.Len())
+				if layout != "concat" {
+					in.WriteString("\n")
+				}
+			}
+			if layout == "array" {
+				in.WriteString("]\n")
+			}
+			data := in.Bytes()
+			sp := newSplitter(bytes.NewReader(data), 1<<20)
+			running := sha256.New()
+			hashed := 0
+			for i, w := range want {
+				p, err := sp.next()
+				if err != nil {
+					t.Fatalf("unit %d: %v", i, err)
+				}
+				if string(p.data) != w.data || p.offset != w.offset {
+					t.Fatalf("unit %d: got offset %d %.40q, want offset %d %.40q", i, p.offset, p.data, w.offset, w.data)
+				}
+				running.Write(data[hashed:ends[i]])
+				hashed = ends[i]
+				if p.digest != hex.EncodeToString(running.Sum(nil)) {
+					t.Fatalf("unit %d: digest is not the digest of the input up to the unit's end", i)
+				}
+			}
+			if _, err := sp.next(); !errors.Is(err, io.EOF) {
+				t.Fatalf("want EOF after the last unit, got %v", err)
+			}
+		})
+	}
+}
+
+func TestSplitterReadError(t *testing.T) {
+	r := io.MultiReader(strings.NewReader("{\"a\":1}\n{\"b\""), iotest.ErrReader(errors.New("disk on fire")))
+	sp := newSplitter(r, 1<<20)
+	if _, err := sp.next(); err != nil {
+		t.Fatalf("first unit: %v", err)
+	}
+	var err error
+	for err == nil {
+		_, err = sp.next()
+	}
+	if errors.Is(err, io.EOF) || !strings.Contains(err.Error(), "disk on fire") {
+		t.Fatalf("a read error must surface, got %v", err)
+	}
+}
