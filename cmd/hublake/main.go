@@ -30,6 +30,7 @@ type cli struct {
 
 	Backfill backfillCmd `cmd:"" help:"Read Security Hub events or findings from files, S3 or stdin into the lake."`
 	Ddl      ddlCmd      `cmd:"" help:"Print the Athena DDL (or the Glue columns) of the lake's tables."`
+	Gen      genCmd      `cmd:"" help:"Generate realistic Security Hub events (demo and benchmark corpus)."`
 }
 
 func main() {
