@@ -10,9 +10,10 @@ export GOBIN := $(TOOLS)/bin
 export PATH := $(TOOLS)/bin:$(PATH)
 
 STATICCHECK_VERSION := v0.8.2
+VERSITYGW_VERSION   := v1.8.0
 FUZZTIME ?= 3s
 
-.PHONY: all build test lint unit fuzz-smoke demo bench clean
+.PHONY: all build tools test lint unit fuzz-smoke demo bench clean
 
 all: build
 
@@ -22,13 +23,23 @@ build:
 $(TOOLS)/bin/staticcheck:
 	$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
+$(TOOLS)/bin/versitygw:
+	$(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
+
+$(TOOLS)/node_modules/.installed:
+	npm install --prefix $(TOOLS) --no-audit --no-fund --no-save kinesis-local@0.6.2 dynalite@4.0.0
+	touch $@
+
+# The local stand-ins for Kinesis, DynamoDB and S3, and the linters.
+tools: $(TOOLS)/bin/staticcheck $(TOOLS)/bin/versitygw $(TOOLS)/node_modules/.installed
+
 lint: $(TOOLS)/bin/staticcheck
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) vet ./...
 	staticcheck ./...
 
-unit:
-	$(GO) test -count=1 ./...
+unit: tools
+	HUBLAKE_REQUIRE_STACK=1 $(GO) test -count=1 -timeout 15m ./...
 
 # Each fuzz target runs briefly; the corpus they found lives in testdata/fuzz.
 fuzz-smoke:

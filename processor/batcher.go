@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -38,6 +39,7 @@ type batch struct {
 	first, last Unit
 	units       int
 	bytes       int64
+	full        bool // a cut is due before the next unit of another position
 	windowEnd   time.Time
 	findings    map[string][]schema.Finding
 	insights    map[string][]schema.InsightResult
@@ -94,13 +96,16 @@ func (b *Batcher) ForceCutAfter(pos string) { b.forcedLast = pos }
 // Pending returns the number of units in the current batch.
 func (b *Batcher) Pending() int { return b.cur.units }
 
-// Add feeds one unit. It may flush the current batch first (when u does not
-// fit in it) or after (when u fills it). An error means a flush failed: the
-// batch is kept, and the caller must not go on (the stream stops the shard).
-func (b *Batcher) Add(ctx context.Context, u Unit) error {
-	b.stats.Units.Add(1)
-	b.stats.BytesIn.Add(int64(len(u.Data)))
+// Forced reports whether the current batch is being rebuilt to a forced end.
+func (b *Batcher) Forced() bool { return b.forcedLast != "" }
 
+// Add feeds one unit. It may flush the current batch first, when u does not
+// fit in it or the batch is full. A batch is only ever cut between units of
+// different positions: the sub-records of one KPL-aggregated Kinesis record
+// share a sequence number, and a checkpoint cannot split them. An error means
+// a flush failed: the batch (without u) is kept, and the caller must not go on
+// (the stream retries the flush; backfill gives up on the input).
+func (b *Batcher) Add(ctx context.Context, u Unit) error {
 	out := &b.scratch
 	out.Reset()
 	switch {
@@ -116,23 +121,58 @@ func (b *Batcher) Add(ctx context.Context, u Unit) error {
 	}
 	t := unitTime(&u, out)
 
-	if b.forcedLast == "" && b.cur.units > 0 && b.cutBefore(int64(len(u.Data)), t) {
+	c := &b.cur
+	if b.forcedLast != "" && c.units > 0 && posAfter(u.Pos, b.forcedLast) {
+		// The forced end is not in the input any more (trimmed by retention):
+		// end the batch where the input now resumes.
+		c.full = true
+	}
+	if c.units > 0 && u.Pos != c.last.Pos && (c.full || (b.forcedLast == "" && b.cutBefore(int64(len(u.Data)), t))) {
 		if err := b.Flush(ctx); err != nil {
 			return err
 		}
 	}
+	b.stats.Units.Add(1)
+	b.stats.BytesIn.Add(int64(len(u.Data)))
 	b.append(&u, out, t)
-	if b.forcedLast != "" {
-		if u.Pos == b.forcedLast {
-			b.forcedLast = ""
-			return b.Flush(ctx)
-		}
-		return nil
+	switch {
+	case b.forcedLast != "":
+		c.full = u.Pos == b.forcedLast
+	case c.units >= b.policy.MaxUnits:
+		c.full = true
 	}
-	if b.cur.units >= b.policy.MaxUnits {
+	return nil
+}
+
+// FlushIfFull flushes the current batch if a cut is due after its last unit
+// (it reached MaxUnits, or the forced end). The stream calls it after each
+// GetRecords response, whose sub-records of an aggregated record all arrive
+// together; files flush at the next unit or at their end.
+func (b *Batcher) FlushIfFull(ctx context.Context) error {
+	if b.cur.full {
 		return b.Flush(ctx)
 	}
 	return nil
+}
+
+// FlushOnStop flushes on shutdown or shard end, unless the batch is being
+// rebuilt to a forced end it has not reached: then nothing is written (the
+// next owner of the shard rebuilds it) and false is returned.
+func (b *Batcher) FlushOnStop(ctx context.Context) (bool, error) {
+	if b.forcedLast != "" && !b.cur.full {
+		return false, nil
+	}
+	return true, b.Flush(ctx)
+}
+
+// posAfter reports whether position a comes after b. Positions are decimal
+// numbers (sequence numbers, zero-padded offsets) of any length.
+func posAfter(a, b string) bool {
+	a, b = strings.TrimLeft(a, "0"), strings.TrimLeft(b, "0")
+	if len(a) != len(b) {
+		return len(a) > len(b)
+	}
+	return a > b
 }
 
 // unitTime is the time a unit counts at for windows: its record time in the
@@ -167,6 +207,9 @@ func (b *Batcher) cutBefore(size int64, t time.Time) bool {
 // record arriving later gets a later arrival time, this cut is where the
 // window rule would have cut anyway, so it stays input-derived.
 func (b *Batcher) FlushIfIdle(ctx context.Context, now time.Time, grace time.Duration, atTip bool) error {
+	if b.cur.full {
+		return b.Flush(ctx)
+	}
 	if b.cur.units == 0 || b.forcedLast != "" || !atTip || b.cur.windowEnd.IsZero() {
 		return nil
 	}
@@ -261,6 +304,7 @@ func (b *Batcher) Flush(ctx context.Context) error {
 		return fmt.Errorf("complete batch %s: %w", info.Name, err)
 	}
 	b.crash("after-checkpoint")
+	b.forcedLast = ""
 
 	s := b.stats
 	for _, rows := range c.findings {

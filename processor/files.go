@@ -249,22 +249,67 @@ func fileNamer(first, last *Unit) string {
 	return last.Digest[:32] + "-" + first.Pos
 }
 
-func backfillOne(ctx context.Context, in Input, enc *sinks.Encoder, opts *BackfillOptions, read *atomic.Int64) error {
+// openInput opens in, counting its raw bytes into read (and cb), and
+// decompresses it when it starts with the gzip magic number.
+func openInput(ctx context.Context, in Input, read *atomic.Int64, cb func(int64)) (io.Reader, func(), error) {
 	rc, err := in.open(ctx)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	defer rc.Close()
-	br := bufio.NewReaderSize(&countingReader{r: rc, total: read, cb: opts.BytesRead}, 64<<10)
-	var r io.Reader = br
+	if read == nil {
+		read = new(atomic.Int64)
+	}
+	br := bufio.NewReaderSize(&countingReader{r: rc, total: read, cb: cb}, 64<<10)
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
-			return fmt.Errorf("gzip: %w", err)
+			rc.Close()
+			return nil, nil, fmt.Errorf("gzip: %w", err)
 		}
-		defer zr.Close()
-		r = zr
+		return zr, func() { zr.Close(); rc.Close() }, nil
 	}
+	return br, func() { rc.Close() }, nil
+}
+
+// EachUnit calls fn with every unit of in, split as backfill splits it.
+// Units over maxUnit bytes are skipped and counted in the returned number.
+func EachUnit(ctx context.Context, in Input, maxUnit int, fn func(offset int64, data []byte) error) (oversize int, err error) {
+	r, closeIn, err := openInput(ctx, in, nil, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer closeIn()
+	sp := newSplitter(r, maxUnit)
+	for {
+		if err := ctx.Err(); err != nil {
+			return oversize, err
+		}
+		p, err := sp.next()
+		if errors.Is(err, io.EOF) {
+			return oversize, nil
+		}
+		if err != nil {
+			return oversize, err
+		}
+		if p.oversize != nil {
+			if _, err := io.Copy(io.Discard, p.oversize); err != nil {
+				return oversize, err
+			}
+			oversize++
+			continue
+		}
+		if err := fn(p.offset, p.data); err != nil {
+			return oversize, err
+		}
+	}
+}
+
+func backfillOne(ctx context.Context, in Input, enc *sinks.Encoder, opts *BackfillOptions, read *atomic.Int64) error {
+	r, closeIn, err := openInput(ctx, in, read, opts.BytesRead)
+	if err != nil {
+		return err
+	}
+	defer closeIn()
 	b := NewBatcher(opts.Policy, enc, fileNamer, WithStats(opts.Stats), WithCrashHook(opts.CrashHook))
 	sp := newSplitter(r, int(b.policy.MaxUnitBytes))
 	for {

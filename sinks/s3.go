@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -266,12 +267,13 @@ func (o *s3Object) Abort() error {
 	return nil
 }
 
-// HTTPClientWithTimeouts is the HTTP client hublake gives the SDK: bounded
-// connect and response-header waits, so a stalled connection is retried
-// instead of hanging a shard.
-func HTTPClientWithTimeouts() *http.Client {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.ResponseHeaderTimeout = 30 * time.Second
-	t.MaxIdleConnsPerHost = 16
-	return &http.Client{Transport: t}
+// HTTPClientWithTimeouts is the HTTP client hublake gives the SDK: the SDK's
+// own buildable client (it honours AWS_CA_BUNDLE) with a bound on the wait
+// for response headers, so a stalled connection is retried instead of
+// hanging a shard.
+func HTTPClientWithTimeouts() *awshttp.BuildableClient {
+	return awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+		t.ResponseHeaderTimeout = 30 * time.Second
+		t.MaxIdleConnsPerHost = 16
+	})
 }

@@ -28,9 +28,12 @@ type cli struct {
 	globals
 	Version kong.VersionFlag `help:"Print the version and exit."`
 
-	Backfill backfillCmd `cmd:"" help:"Read Security Hub events or findings from files, S3 or stdin into the lake."`
-	Ddl      ddlCmd      `cmd:"" help:"Print the Athena DDL (or the Glue columns) of the lake's tables."`
-	Gen      genCmd      `cmd:"" help:"Generate realistic Security Hub events (demo and benchmark corpus)."`
+	Backfill    backfillCmd    `cmd:"" help:"Read Security Hub events or findings from files, S3 or stdin into the lake."`
+	Consume     consumeCmd     `cmd:"" help:"Consume the Kinesis stream into the lake (the long-running ECS service)."`
+	Publish     publishCmd     `cmd:"" help:"Put events into a Kinesis stream as an EventBridge rule target does."`
+	Ddl         ddlCmd         `cmd:"" help:"Print the Athena DDL (or the Glue columns) of the lake's tables."`
+	Gen         genCmd         `cmd:"" help:"Generate realistic Security Hub events (demo and benchmark corpus)."`
+	Healthcheck healthcheckCmd `cmd:"" help:"Call a running consumer's /healthz; exit 0 when healthy (the container health check)."`
 }
 
 func main() {

@@ -1,0 +1,334 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+
+	"github.com/hublake/hublake/internal/lakecheck"
+	"github.com/hublake/hublake/internal/localstack"
+)
+
+// The end-to-end tests run the real hublake binary against the local stack
+// (kinesis-mock, dynalite, versitygw), started once for the package, and read
+// the lake back with DuckDB from versitygw's directory.
+
+var (
+	hublakeBin string
+	stack      *localstack.Stack
+	stackErr   error
+)
+
+func TestMain(m *testing.M) {
+	code := func() int {
+		dir, err := os.MkdirTemp("", "hublake-e2e-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		hublakeBin = filepath.Join(dir, "hublake")
+		build := exec.Command("go", "build", "-o", hublakeBin, ".")
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "build hublake:", err)
+			return 1
+		}
+		tools := os.Getenv("HUBLAKE_TOOLS_DIR")
+		if tools == "" {
+			tools = filepath.Join("..", "..", ".tools")
+		}
+		opts := localstack.Options{Kinesis: true, DynamoDB: true, S3: true}
+		if missing := opts.Missing(tools); len(missing) > 0 {
+			stackErr = fmt.Errorf("local stack tools missing (run `make tools`): %v", missing)
+		} else {
+			s, err := localstack.New(opts, tools, dir)
+			if s != nil {
+				defer s.Stop()
+			}
+			if err != nil {
+				stackErr = err
+				fmt.Fprintln(os.Stderr, "local stack:", err)
+			} else {
+				stack = s
+			}
+		}
+		code := m.Run()
+		if code != 0 && stack != nil {
+			fmt.Fprintf(os.Stderr, "local stack logs:\n%s\n", stack.Logs())
+		}
+		return code
+	}()
+	os.Exit(code)
+}
+
+// env is one test's corner of the shared stack: its own stream, lease table
+// and lake prefix.
+type env struct {
+	t      *testing.T
+	name   string
+	kc     *kinesis.Client
+	bucket string
+	prefix string
+}
+
+func newEnv(t *testing.T, shards int32) *env {
+	t.Helper()
+	if stack == nil {
+		if os.Getenv("CI") != "" || os.Getenv("HUBLAKE_REQUIRE_STACK") != "" {
+			t.Fatalf("local stack unavailable: %v", stackErr)
+		}
+		t.Skipf("local stack unavailable: %v", stackErr)
+	}
+	name := strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(t.Name()))
+	e := &env{t: t, name: name, bucket: "lake", prefix: name}
+	if err := os.MkdirAll(filepath.Join(stack.S3Root, e.bucket), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e.kc = kinesis.New(kinesis.Options{
+		Region:       localstack.Region,
+		BaseEndpoint: aws.String(stack.Kinesis),
+		Credentials:  credentials.NewStaticCredentialsProvider(localstack.AccessKey, localstack.SecretKey, ""),
+	})
+	ctx := context.Background()
+	if _, err := e.kc.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String(name), ShardCount: aws.Int32(shards)}); err != nil {
+		t.Fatalf("create stream: %v", err)
+	}
+	w := kinesis.NewStreamExistsWaiter(e.kc, func(o *kinesis.StreamExistsWaiterOptions) { o.MinDelay = 100 * time.Millisecond })
+	if err := w.Wait(ctx, &kinesis.DescribeStreamInput{StreamName: aws.String(name)}, time.Minute); err != nil {
+		t.Fatalf("wait for stream: %v", err)
+	}
+	return e
+}
+
+// lakeDir is where versitygw keeps the objects of this test's lake.
+func (e *env) lakeDir() string { return filepath.Join(stack.S3Root, e.bucket, e.prefix) }
+
+// proc is a running hublake process.
+type proc struct {
+	cmd  *exec.Cmd
+	out  *bytes.Buffer
+	mu   *sync.Mutex
+	done chan struct{}
+	err  error
+	addr string
+}
+
+type syncBuf struct {
+	mu *sync.Mutex
+	b  *bytes.Buffer
+}
+
+func (s syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (p *proc) output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.String()
+}
+
+// consume starts `hublake consume` for this env with extra flags and
+// environment (e.g. HUBLAKE_TEST_CRASH_AT).
+func (e *env) consume(worker string, extraEnv []string, flags ...string) *proc {
+	e.t.Helper()
+	addr := fmt.Sprintf("127.0.0.1:%d", localstack.FreePort(e.t))
+	args := append([]string{"consume",
+		"--stream", e.name, "--app", e.name + "-app", "--worker-id", worker,
+		"--out", "s3://" + e.bucket + "/" + e.prefix,
+		"--s3-endpoint", stack.S3, "--kinesis-endpoint", stack.Kinesis, "--dynamodb-endpoint", stack.DynamoDB,
+		"--metrics-addr", addr, "--shard-sync", "1s", "--lease-sync", "1s", "--lease-duration", "6s",
+		"--flush-window", "2s", "--log-level", "info",
+	}, flags...)
+	cmd := exec.Command(hublakeBin, args...)
+	cmd.Env = append(append(os.Environ(), stack.Env()...), extraEnv...)
+	p := &proc{cmd: cmd, out: &bytes.Buffer{}, mu: &sync.Mutex{}, done: make(chan struct{}), addr: addr}
+	cmd.Stdout, cmd.Stderr = syncBuf{p.mu, p.out}, syncBuf{p.mu, p.out}
+	if err := cmd.Start(); err != nil {
+		e.t.Fatalf("start consume: %v", err)
+	}
+	go func() { p.err = cmd.Wait(); close(p.done) }()
+	e.t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-p.done
+		if e.t.Failed() {
+			e.t.Logf("output of worker %s:\n%s", worker, tail(p.output(), 60))
+		}
+	})
+	return p
+}
+
+func tail(s string, lines int) string {
+	parts := strings.Split(s, "\n")
+	if len(parts) > lines {
+		parts = parts[len(parts)-lines:]
+	}
+	return strings.Join(parts, "\n")
+}
+
+// wait waits for the process to exit and returns its exit code.
+func (p *proc) wait(t *testing.T, timeout time.Duration) int {
+	t.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(timeout):
+		t.Fatalf("process did not exit within %s", timeout)
+	}
+	if p.err == nil {
+		return 0
+	}
+	if ee, ok := p.err.(*exec.ExitError); ok {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return 128 + int(ws.Signal())
+		}
+		return ee.ExitCode()
+	}
+	t.Fatalf("wait: %v", p.err)
+	return -1
+}
+
+// metric reads one Prometheus metric of a running consumer (0 when absent).
+func (p *proc) metric(name string) float64 {
+	resp, err := http.Get("http://" + p.addr + "/metrics")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var v float64
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, name+" ") {
+			fmt.Sscanf(strings.TrimPrefix(line, name+" "), "%g", &v)
+		}
+	}
+	return v
+}
+
+// publish puts files of events into this env's stream with `hublake publish`.
+func (e *env) publish(files ...string) {
+	e.t.Helper()
+	cmd := exec.Command(hublakeBin, append([]string{"publish", "--stream", e.name, "--endpoint", stack.Kinesis}, files...)...)
+	cmd.Env = append(os.Environ(), stack.Env()...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		e.t.Fatalf("publish: %v\n%s", err, out)
+	}
+}
+
+// writeEvents writes events as NDJSON into a temporary file.
+func (e *env) writeEvents(events [][]byte) string {
+	e.t.Helper()
+	f := filepath.Join(e.t.TempDir(), "events.json")
+	if err := os.WriteFile(f, append(bytes.Join(events, []byte("\n")), '\n'), 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+	return f
+}
+
+// count returns count(*) and count(DISTINCT source) of the findings table.
+func (e *env) count(db *sql.DB) (rows, sources int64) {
+	e.t.Helper()
+	if !lakecheck.HasTable(e.lakeDir(), "findings") {
+		return 0, 0
+	}
+	q := "SELECT count(*), count(DISTINCT source) FROM " + lakecheck.TableGlob(e.lakeDir(), "findings")
+	if err := db.QueryRow(q).Scan(&rows, &sources); err != nil {
+		// An object may be replaced while DuckDB reads the directory.
+		return -1, -1
+	}
+	return rows, sources
+}
+
+// waitRows waits until the findings table holds want rows, then a little
+// longer to see that no more appear.
+func (e *env) waitRows(db *sql.DB, want int64, timeout time.Duration) {
+	e.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		rows, _ := e.count(db)
+		if rows == want {
+			break
+		}
+		if time.Now().After(deadline) {
+			e.dumpLake(db)
+			e.t.Fatalf("the lake has %d finding rows after %s, want %d", rows, timeout, want)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	time.Sleep(3 * time.Second)
+	if rows, _ := e.count(db); rows != want {
+		e.dumpLake(db)
+		e.t.Fatalf("the lake grew to %d finding rows, want %d", rows, want)
+	}
+}
+
+// syntheticEvents returns n Imported events of one finding each, all
+// distinct, spread over a few days.
+func syntheticEvents(n int, salt string) [][]byte {
+	out := make([][]byte, n)
+	base := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	sev := []string{"INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL"}
+	for i := range out {
+		t := base.Add(time.Duration(i) * 37 * time.Minute)
+		account := fmt.Sprintf("%012d", 100000000000+i%7)
+		finding := map[string]any{
+			"SchemaVersion": "2018-10-08",
+			"Id":            fmt.Sprintf("arn:aws:securityhub:us-east-1:%s:finding/%s-%05d", account, salt, i),
+			"ProductArn":    "arn:aws:securityhub:us-east-1::product/aws/guardduty",
+			"ProductName":   "GuardDuty",
+			"CompanyName":   "Amazon",
+			"GeneratorId":   "arn:aws:guardduty:detector/test",
+			"AwsAccountId":  account,
+			"Region":        "us-east-1",
+			"Types":         []string{"TTPs/Discovery/Recon:EC2-PortProbeUnprotectedPort"},
+			"CreatedAt":     t.Add(-time.Hour).Format(time.RFC3339Nano),
+			"UpdatedAt":     t.Format(time.RFC3339Nano),
+			"Severity":      map[string]any{"Label": sev[i%5], "Normalized": []int{0, 20, 50, 75, 95}[i%5]},
+			"Title":         fmt.Sprintf("Unprotected port on EC2 instance i-%08x is being probed", i),
+			"Description":   strings.Repeat("An EC2 instance has an unprotected port which is being probed by a known malicious host. ", 3),
+			"Resources":     []any{map[string]any{"Type": "AwsEc2Instance", "Id": fmt.Sprintf("arn:aws:ec2:us-east-1:%s:instance/i-%08x", account, i), "Partition": "aws", "Region": "us-east-1"}},
+			"Workflow":      map[string]any{"Status": "NEW"},
+			"RecordState":   "ACTIVE",
+		}
+		ev := map[string]any{
+			"version": "0", "id": fmt.Sprintf("%s-%08d-0000-0000-000000000000", salt, i),
+			"detail-type": "Security Hub Findings - Imported", "source": "aws.securityhub",
+			"account": account, "time": t.Format(time.RFC3339), "region": "us-east-1",
+			"resources": []string{finding["Id"].(string)},
+			"detail":    map[string]any{"findings": []any{finding}},
+		}
+		b, err := json.Marshal(ev)
+		if err != nil {
+			panic(err)
+		}
+		out[i] = b
+	}
+	return out
+}
+
+// dumpLake logs each object's name and row range, to diagnose a failure.
+func (e *env) dumpLake(db *sql.DB) {
+	rows := lakecheck.Rows(e.t, db, "SELECT filename, count(*) AS n, min(source) AS first, max(source) AS last FROM read_parquet('"+
+		filepath.Join(e.lakeDir(), "findings", "*", "*.parquet")+"', filename=true) GROUP BY filename ORDER BY first")
+	for _, r := range rows {
+		e.t.Logf("%v rows=%v first=%v last=%v", filepath.Base(fmt.Sprint(r["filename"])), r["n"], r["first"], r["last"])
+	}
+}
