@@ -38,10 +38,12 @@ func (o EncodeOptions) codec() compress.Codec {
 	return &zstd.Codec{Level: zstd.SpeedDefault}
 }
 
-// tableWriter is a reusable Parquet writer for one row type. Reset lets one
-// writer (and its column buffers) serve object after object.
+// tableWriter writes objects of one row type. Each object gets a fresh
+// parquet-go writer: Reset does not reset the column writers' state
+// (dictionaries, encodings), so a reused writer's output would depend on the
+// objects it wrote before, and names are only deterministic if bytes are too.
 type tableWriter[T any] struct {
-	w *parquet.GenericWriter[T]
+	opts []parquet.WriterOption
 }
 
 func newTableWriter[T any](table string, o EncodeOptions) *tableWriter[T] {
@@ -58,7 +60,7 @@ func newTableWriter[T any](table string, o EncodeOptions) *tableWriter[T] {
 	for _, path := range schema.BigTextColumns(table) {
 		opts = append(opts, parquet.SkipPageBounds(path...), parquet.SkipPageStatistics(path...))
 	}
-	return &tableWriter[T]{w: parquet.NewGenericWriter[T](io.Discard, opts...)}
+	return &tableWriter[T]{opts: opts}
 }
 
 // write encodes rows into one object at key and commits it. It returns the
@@ -69,19 +71,19 @@ func (t *tableWriter[T]) write(ctx context.Context, store Store, key string, row
 		return 0, err
 	}
 	cw := &countingWriter{w: obj}
-	t.w.Reset(cw)
+	w := parquet.NewGenericWriter[T](cw, t.opts...)
 	const chunk = 1024
 	for i := 0; i < len(rows); i += chunk {
 		if err := ctx.Err(); err != nil {
 			obj.Abort()
 			return 0, err
 		}
-		if _, err := t.w.Write(rows[i:min(i+chunk, len(rows))]); err != nil {
+		if _, err := w.Write(rows[i:min(i+chunk, len(rows))]); err != nil {
 			obj.Abort()
 			return 0, fmt.Errorf("encode %s: %w", key, err)
 		}
 	}
-	if err := t.w.Close(); err != nil {
+	if err := w.Close(); err != nil {
 		obj.Abort()
 		return 0, fmt.Errorf("encode %s: %w", key, err)
 	}
@@ -91,9 +93,8 @@ func (t *tableWriter[T]) write(ctx context.Context, store Store, key string, row
 	return cw.n, nil
 }
 
-// Encoder writes the tables' Parquet objects and the dead letters. It reuses
-// its writers between objects, so it is not safe for concurrent use: give each
-// batcher its own.
+// Encoder writes the tables' Parquet objects and the dead letters. It is
+// safe for concurrent use.
 type Encoder struct {
 	store    Store
 	findings *tableWriter[schema.Finding]

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/hublake/hublake/processor"
 )
@@ -51,8 +52,8 @@ func newMetrics(stats *processor.Stats, leases func() int) *metrics {
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(v()) })
 	}
 	m.reg.MustRegister(
-		prometheus.NewGoCollector(),
-		prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		counter("hublake_records_total", "Input units (Kinesis records) read.", stats.Units.Load),
 		counter("hublake_input_bytes_total", "Bytes of input units read.", stats.BytesIn.Load),
 		counter("hublake_findings_total", "Finding rows written.", stats.Findings.Load),
