@@ -70,12 +70,12 @@ func TestDedup(t *testing.T) {
 	lines := [][]byte{
 		e1,
 		e1, // EventBridge retry: same bytes
-		event(t, "e2", imported, "", finding("2025-06-01T09:30:00Z", "NEW", "")),                                  // new UpdatedAt
-		event(t, "e3", imported, "", finding("2025-06-01T09:30:00Z", "NOTIFIED", "")),                             // workflow change, same UpdatedAt
-		event(t, "e4", imported, "", finding("2025-06-01T09:30:00Z", "NOTIFIED", "ticket OPS-1 opened")),          // note change, same UpdatedAt
-		event(t, "e5", custom, action, finding("2025-06-01T09:30:00Z", "NOTIFIED", "ticket OPS-1 opened")),        // same finding, sent by an analyst
-		event(t, "e5", custom, action, finding("2025-06-01T09:30:00Z", "NOTIFIED", "ticket OPS-1 opened")),        // its retry
-		event(t, "e6", imported, "", finding("2025-06-01T09:30:00Z", "NOTIFIED", "ticket OPS-1 opened")),          // re-import, same content as e4
+		event(t, "e2", imported, "", finding("2025-06-01T09:30:00Z", "NEW", "")),                                    // new UpdatedAt
+		event(t, "e3", imported, "", finding("2025-06-01T09:30:00Z", "NOTIFIED", "")),                               // workflow change, same UpdatedAt
+		event(t, "e4", imported, "", finding("2025-06-01T09:30:00Z", "NOTIFIED", "ticket OPS-1 opened")),            // note change, same UpdatedAt
+		event(t, "e5", custom, action, finding("2025-06-01T09:30:00Z", "NOTIFIED", "ticket OPS-1 opened")),          // same finding, sent by an analyst
+		event(t, "e5", custom, action, finding("2025-06-01T09:30:00Z", "NOTIFIED", "ticket OPS-1 opened")),          // its retry
+		event(t, "e6", imported, "", finding("2025-06-01T09:30:00Z", "NOTIFIED", "ticket OPS-1 opened")),            // re-import, same content as e4
 		event(t, "e7", custom, action+"-other", finding("2025-06-01T09:30:00Z", "NOTIFIED", "ticket OPS-1 opened")), // another action
 	}
 	in := filepath.Join(t.TempDir(), "events.json")

@@ -187,7 +187,7 @@ func ExpectedInsights(path string, data []byte) []map[string]any {
 				"insight_name": str(env.Get("detail.insightName")), "result_type": str(env.Get("detail.resultType")),
 				"result_value": k.String(), "result_count": v.Int(),
 				"number_of_results": str(env.Get(`detail.number of results`)),
-				"raw_detail": env.Get("detail").Raw, "source": fmt.Sprintf("file:%s#0", path),
+				"raw_detail":        env.Get("detail").Raw, "source": fmt.Sprintf("file:%s#0", path),
 			})
 			return true
 		})
