@@ -52,7 +52,7 @@ fuzz-smoke:
 
 test: lint unit fuzz-smoke
 
-demo: build
+demo: build tools
 	./scripts/demo.sh
 
 clean:

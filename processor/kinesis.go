@@ -128,6 +128,17 @@ func (c *Consumer) Shards() []string {
 	return out
 }
 
+// Buffered returns the records read but not yet durable, over all shards.
+func (c *Consumer) Buffered() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var n int64
+	for _, sp := range c.shards {
+		n += sp.buffered.Load()
+	}
+	return n
+}
+
 // Stop makes every processor stop taking records; the KCL then shuts each
 // one down (Shutdown REQUESTED), which flushes and checkpoints.
 func (c *Consumer) Stop() { c.stopping.Store(true) }
@@ -182,7 +193,9 @@ type shardProcessor struct {
 	after   string // the shard's checkpoint: the batch in progress follows it
 	cp      kcl.IRecordProcessorCheckpointer
 	lost    atomic.Bool
-	once    sync.Once
+	// buffered mirrors batcher.Pending() for other goroutines.
+	buffered atomic.Int64
+	once     sync.Once
 	done    chan struct{}
 }
 
@@ -255,6 +268,7 @@ func (sp *shardProcessor) ProcessRecords(in *kcl.ProcessRecordsInput) {
 		if !sp.retry(func(ctx context.Context) error { return sp.batcher.Add(ctx, u) }) {
 			return
 		}
+		sp.buffered.Store(int64(sp.batcher.Pending()))
 	}
 	if c.cfg.OnBehind != nil {
 		c.cfg.OnBehind(sp.shardID, in.MillisBehindLatest)
@@ -262,6 +276,7 @@ func (sp *shardProcessor) ProcessRecords(in *kcl.ProcessRecordsInput) {
 	sp.retry(func(ctx context.Context) error {
 		return sp.batcher.FlushIfIdle(ctx, time.Now(), c.cfg.IdleGrace, in.MillisBehindLatest == 0)
 	})
+	sp.buffered.Store(int64(sp.batcher.Pending()))
 }
 
 // Shutdown implements kcl.IRecordProcessor.

@@ -105,7 +105,7 @@ func (c *consumeCmd) Run(ctx context.Context, g *globals) error {
 		Logger:    log,
 		CrashHook: crashHookFromEnv(),
 	})
-	m := newMetrics(stats, func() int { return len(consumer.Shards()) })
+	m := newMetrics(stats, func() int { return len(consumer.Shards()) }, consumer.Buffered)
 	consumer.SetBehind(m.setBehind)
 	var checkpointFailures atomic.Int64
 	leases := processor.NewLeases(db, kcfg, log, func(shard string) {

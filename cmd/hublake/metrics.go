@@ -27,7 +27,7 @@ type metrics struct {
 	behindMax map[string]int64
 }
 
-func newMetrics(stats *processor.Stats, leases func() int) *metrics {
+func newMetrics(stats *processor.Stats, leases func() int, buffered func() int64) *metrics {
 	m := &metrics{
 		reg:   prometheus.NewRegistry(),
 		stats: stats,
@@ -66,6 +66,7 @@ func newMetrics(stats *processor.Stats, leases func() int) *metrics {
 		counter("hublake_bytes_written_total", "Bytes of objects written.", stats.BytesOut.Load),
 		counter("hublake_batches_total", "Batches flushed and checkpointed.", stats.Batches.Load),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hublake_leases_held", Help: "Shard leases this worker processes."}, func() float64 { return float64(leases()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hublake_buffered_records", Help: "Records read but not yet durable in the lake (unflushed batches)."}, func() float64 { return float64(buffered()) }),
 		m.flushSeconds, m.behind, m.checkpointFailures,
 	)
 	return m
