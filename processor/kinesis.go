@@ -196,7 +196,7 @@ type shardProcessor struct {
 	// buffered mirrors batcher.Pending() for other goroutines.
 	buffered atomic.Int64
 	once     sync.Once
-	done    chan struct{}
+	done     chan struct{}
 }
 
 func (sp *shardProcessor) finish() { sp.once.Do(func() { close(sp.done) }) }
