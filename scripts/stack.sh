@@ -49,7 +49,7 @@ start)
   start_one kinesis env KINESIS_MOCK_PLAIN_PORT="$KINESIS_PORT" KINESIS_MOCK_TLS_PORT="$KINESIS_TLS_PORT" \
     KINESIS_MOCK_CERT_PATH="$kdir/server.json" AWS_REGION=us-east-1 LOG_LEVEL=WARN CREATE_STREAM_DURATION=100ms \
     node "$kdir/main.js"
-  start_one dynamodb node "$TOOLS/node_modules/dynalite/cli.js" --host 127.0.0.1 --port "$DYNAMODB_PORT" --createTableMs 0
+  start_one dynamodb env NODE_PATH="$TOOLS/node_modules" node "$ROOT/scripts/dynalite.js" --host 127.0.0.1 --port "$DYNAMODB_PORT"
   start_one s3 "$TOOLS/bin/versitygw" --access "$ACCESS_KEY" --secret "$SECRET_KEY" --region us-east-1 \
     --port "127.0.0.1:$S3_PORT" --quiet posix --nometa --bucketlinks "$STACK_DIR/s3"
   wait_port "$KINESIS_PORT" kinesis

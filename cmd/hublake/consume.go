@@ -190,6 +190,7 @@ func (c *consumeCmd) awsConfig(ctx context.Context) (aws.Config, error) {
 	if conf.Region == "" {
 		return aws.Config{}, errors.New("no AWS region: set --region or AWS_REGION")
 	}
+	sinks.RecordOperations(&conf)
 	return conf, nil
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"flag"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -33,7 +34,16 @@ var (
 	hublakeBin string
 	stack      *localstack.Stack
 	stackErr   error
+	// opsFile collects "<service>:<Operation>" of every AWS call the
+	// consumers make (HUBLAKE_RECORD_AWS_OPS).
+	opsFile string
 )
+
+// opsGolden lists the AWS operations `hublake consume` calls; deploy/'s
+// tests check the task role's permissions against it. A full run of this
+// package compares what it observed with it; HUBLAKE_UPDATE_GOLDEN=1
+// rewrites it.
+const opsGolden = "../../deploy/testdata/consume-aws-operations.txt"
 
 func TestMain(m *testing.M) {
 	code := func() int {
@@ -69,9 +79,16 @@ func TestMain(m *testing.M) {
 				stack = s
 			}
 		}
+		opsFile = filepath.Join(dir, "aws-operations.txt")
 		code := m.Run()
 		if code != 0 && stack != nil {
 			fmt.Fprintf(os.Stderr, "local stack logs:\n%s\n", stack.Logs())
+		}
+		if code == 0 && stack != nil && flag.Lookup("test.run").Value.String() == "" {
+			if err := checkOperations(); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 1
+			}
 		}
 		return code
 	}()
@@ -161,6 +178,7 @@ func (e *env) consume(worker string, extraEnv []string, flags ...string) *proc {
 	}, flags...)
 	cmd := exec.Command(hublakeBin, args...)
 	cmd.Env = append(append(os.Environ(), stack.Env()...), extraEnv...)
+	cmd.Env = append(cmd.Env, "HUBLAKE_RECORD_AWS_OPS="+opsFile)
 	p := &proc{cmd: cmd, out: &bytes.Buffer{}, mu: &sync.Mutex{}, done: make(chan struct{}), addr: addr}
 	cmd.Stdout, cmd.Stderr = syncBuf{p.mu, p.out}, syncBuf{p.mu, p.out}
 	if err := cmd.Start(); err != nil {
@@ -331,4 +349,29 @@ func (e *env) dumpLake(db *sql.DB) {
 	for _, r := range rows {
 		e.t.Logf("%v rows=%v first=%v last=%v", filepath.Base(fmt.Sprint(r["filename"])), r["n"], r["first"], r["last"])
 	}
+}
+
+// checkOperations compares the AWS operations the consumers called during
+// the whole run with the golden list.
+func checkOperations() error {
+	b, err := os.ReadFile(opsFile)
+	if err != nil {
+		return fmt.Errorf("no AWS operations were recorded: %w", err)
+	}
+	seen := map[string]bool{}
+	for _, l := range strings.Fields(string(b)) {
+		seen[l] = true
+	}
+	got := strings.Join(lakecheck.SortedKeys(seen), "\n") + "\n"
+	if os.Getenv("HUBLAKE_UPDATE_GOLDEN") != "" {
+		return os.WriteFile(opsGolden, []byte(got), 0o644)
+	}
+	want, err := os.ReadFile(opsGolden)
+	if err != nil {
+		return fmt.Errorf("read %s (HUBLAKE_UPDATE_GOLDEN=1 creates it): %w", opsGolden, err)
+	}
+	if string(want) != got {
+		return fmt.Errorf("the AWS operations hublake consume calls changed; review the task role in deploy/ and run with HUBLAKE_UPDATE_GOLDEN=1.\nobserved:\n%s\ngolden:\n%s", got, want)
+	}
+	return nil
 }

@@ -190,8 +190,12 @@ func New(o Options, tools, dir string) (*Stack, error) {
 		if err != nil {
 			return s, err
 		}
-		if err := s.start("", nil, "node", filepath.Join(tools, "node_modules", "dynalite", "cli.js"),
-			"--host", "127.0.0.1", "--port", strconv.Itoa(ports), "--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0"); err != nil {
+		launcher, err := dynaliteLauncher()
+		if err != nil {
+			return s, err
+		}
+		if err := s.start("", []string{"NODE_PATH=" + filepath.Join(tools, "node_modules")}, "node", launcher,
+			"--host", "127.0.0.1", "--port", strconv.Itoa(ports)); err != nil {
 			return s, err
 		}
 		s.DynamoDB = fmt.Sprintf("http://127.0.0.1:%d", ports)
@@ -221,6 +225,26 @@ func New(o Options, tools, dir string) (*Stack, error) {
 		}
 	}
 	return s, nil
+}
+
+// dynaliteLauncher returns scripts/dynalite.js of this repository, which
+// keeps dynalite alive when a client is killed mid-request.
+func dynaliteLauncher() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		p := filepath.Join(dir, "scripts", "dynalite.js")
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("scripts/dynalite.js not found above %s", dir)
+		}
+		dir = parent
+	}
 }
 
 // freePorts returns n ports that were free on 127.0.0.1 a moment ago.
