@@ -283,7 +283,10 @@ const (
 // scan advances *i through the unit that starts at s.start.
 func (s *splitter) scan(st *scanState, i *int, limit int) scanStatus {
 	for {
-		if *i-s.start > limit {
+		// *i can be one past the buffered bytes (after a backslash that
+		// ended them); the limit is checked once they are read, or the
+		// oversize reader would wait for bytes it never reads.
+		if *i-s.start > limit && *i <= s.end {
 			return scanLimit
 		}
 		c, ok := s.at(i)
@@ -317,9 +320,8 @@ func (s *splitter) scan(st *scanState, i *int, limit int) scanStatus {
 			st.inStr = false
 			*i++
 			if st.depth == 0 {
-				if *i-s.start > limit {
-					return scanLimit
-				}
+				// The unit is a string and ends here, even past the
+				// limit: the caller checks its size.
 				return scanDone
 			}
 		case st.scalar:
@@ -354,13 +356,17 @@ func (s *splitter) value() (piece, error) {
 		st.inStr = true
 		i++
 	}
-	switch s.scan(&st, &i, s.maxUnit) {
-	case scanLimit:
+	status := s.scan(&st, &i, s.maxUnit)
+	if status == scanLimit {
 		return s.streamOversize(i, st)
-	case scanEOF:
-		if st.scalar {
-			return s.emit(i, "")
-		}
+	}
+	if i = min(i, s.end); i-s.start > s.maxUnit {
+		// Scanned to its end, but its last bytes took it over the limit.
+		p, err := s.streamOversize(i, st)
+		s.oversize.done = true
+		return p, err
+	}
+	if status == scanEOF && !st.scalar {
 		return s.emit(i, "truncated JSON: the input ends inside this value")
 	}
 	return s.emit(i, "")

@@ -162,10 +162,13 @@ func ParseTime(s string) (time.Time, bool) {
 			}
 		}
 	}
+	// Check the year in UTC: an offset can move 9999-12-31 into year 10000,
+	// which is no valid dt partition.
+	t = t.UTC()
 	if t.Year() < 1 || t.Year() > 9999 {
 		return time.Time{}, false
 	}
-	return t.UTC(), true
+	return t, true
 }
 
 // bytesToString returns a string sharing b's memory. The caller promises that
