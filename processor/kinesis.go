@@ -256,6 +256,11 @@ func (sp *shardProcessor) ProcessRecords(in *kcl.ProcessRecordsInput) {
 		r := &in.Records[i]
 		seq := aws.ToString(r.SequenceNumber)
 		arrival := aws.ToTime(r.ApproximateArrivalTimestamp).UTC()
+		if arrival.IsZero() {
+			// Kinesis always sets it; a record without one is dated now
+			// rather than refused (its date bound would be year 1).
+			arrival = time.Now().UTC()
+		}
 		u := Unit{
 			Data: r.Data,
 			Origin: schema.Origin{

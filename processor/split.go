@@ -39,11 +39,12 @@ type splitter struct {
 	readErr error
 	maxUnit int
 
-	mode     splitMode
-	decided  bool // line mode decided (first top-level value seen)
-	hash     hash.Hash
-	hashed   int // bytes of buf hashed so far (buf[0:hashed])
-	oversize *oversizeReader
+	mode       splitMode
+	decided    bool // line mode decided (first top-level value seen)
+	bomChecked bool
+	hash       hash.Hash
+	hashed     int // bytes of buf hashed so far (buf[0:hashed])
+	oversize   *oversizeReader
 }
 
 type splitMode int
@@ -159,6 +160,14 @@ func (s *splitter) next() (piece, error) {
 	if s.oversize != nil {
 		return piece{}, errors.New("splitter: oversize unit not consumed")
 	}
+	if !s.bomChecked {
+		// A UTF-8 byte order mark (Windows tools write one) is not JSON.
+		s.bomChecked = true
+		i := 2
+		if _, ok := s.at(&i); ok && bytes.HasPrefix(s.buf[s.start:], []byte("\xef\xbb\xbf")) {
+			s.start += 3
+		}
+	}
 	for {
 		if s.mode == modeLines {
 			return s.nextLine()
@@ -197,8 +206,9 @@ func (s *splitter) next() (piece, error) {
 				s.start++
 				if s.mode == modeFindings {
 					// The rest of the document ("NextToken" and the like).
-					if err := s.skipRestOfObject(); err != nil {
-						return piece{}, err
+					if p, broken := s.skipRestOfObject(); broken {
+						s.mode = modeTop
+						return p, nil
 					}
 				}
 				s.hashTo(s.start)
@@ -484,15 +494,24 @@ func (s *splitter) nextLine() (piece, error) {
 }
 
 // skipRestOfObject consumes the members that follow the Findings array up to
-// the document's closing brace.
-func (s *splitter) skipRestOfObject() error {
+// the document's closing brace. When the input ends first, what it skipped
+// (at most its last read chunk) is returned as a rejected unit, so that a
+// broken document is never dropped silently.
+func (s *splitter) skipRestOfObject() (piece, bool) {
 	i := s.start
 	depth := 1
 	inStr := false
 	for depth > 0 {
 		c, ok := s.at(&i)
 		if !ok {
-			break
+			if i-s.start > s.maxUnit {
+				p, _ := s.streamOversize(i, scanState{})
+				s.oversize.done = true
+				return p, true
+			}
+			p, _ := s.emit(i, "truncated JSON: the Findings document does not close")
+			// A missing final brace loses nothing; a cut-off member might.
+			return p, len(bytes.TrimSpace(p.data)) > 0
 		}
 		switch {
 		case inStr && c == '\\':
@@ -513,5 +532,5 @@ func (s *splitter) skipRestOfObject() error {
 		}
 	}
 	s.start = min(i, s.end)
-	return nil
+	return piece{}, false
 }

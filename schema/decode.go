@@ -130,10 +130,14 @@ func (d *decoderState) unit(data []byte) {
 			return
 		}
 		for i, e := range elems {
-			d.finding(e, i, &eventContext{DetailType: KindBackfill})
+			if firstByte(e) != '{' {
+				d.dead(e, time.Time{}, "array element %d is not a JSON object", i)
+				continue
+			}
+			d.object(e, i)
 		}
 	case '{':
-		d.object(data)
+		d.object(data, 0)
 	default:
 		// Not an object or array: a scalar, or not JSON at all.
 		if json.Valid(data) {
@@ -144,7 +148,9 @@ func (d *decoderState) unit(data []byte) {
 	}
 }
 
-func (d *decoderState) object(data []byte) {
+// object decodes one JSON object: an event, a Findings document or a bare
+// finding (index is its position when it came in an array).
+func (d *decoderState) object(data []byte, index int) {
 	var env envelope
 	if err := jsonAPI.UnmarshalFromString(bytesToString(data), &env); err != nil && !isMismatch(err) {
 		d.dead(data, time.Time{}, "invalid JSON: %s", jsonError(err))
@@ -162,7 +168,7 @@ func (d *decoderState) object(data []byte) {
 			d.finding(f, i, &eventContext{DetailType: KindBackfill})
 		}
 	default:
-		d.finding(data, 0, &eventContext{DetailType: KindBackfill})
+		d.finding(data, index, &eventContext{DetailType: KindBackfill})
 	}
 }
 
@@ -320,6 +326,9 @@ func (d *decoderState) insight(data, detail []byte, ec *eventContext) {
 	}
 	for i, elem := range det.InsightResults {
 		pairs, err := objectPairs(elem)
+		if err == nil && len(pairs) == 0 {
+			err = errors.New("empty object")
+		}
 		if err != nil {
 			d.dead(elem, ec.Time, "insightResults[%d]: %v", i, err)
 			continue
@@ -330,7 +339,7 @@ func (d *decoderState) insight(data, detail []byte, ec *eventContext) {
 			emit(p.key, c)
 		}
 	}
-	if n == 0 {
+	if len(det.InsightResults) == 0 {
 		// An insight sent with no results is still an event an analyst sent:
 		// keep it as one row with NULL result_value and result_count.
 		emit("", Int{})

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -20,8 +21,9 @@ var version = "dev"
 
 // globals are the flags every subcommand shares.
 type globals struct {
-	LogLevel string `help:"Log level: debug, info, warn or error. Finding contents are only ever logged at debug." default:"info" enum:"debug,info,warn,error"`
-	logger   *slog.Logger
+	LogLevel   string `help:"Log level: debug, info, warn or error. Finding contents are only ever logged at debug." default:"info" enum:"debug,info,warn,error"`
+	CPUProfile string `name:"cpu-profile" help:"Write a CPU profile to this file (for performance work)." type:"path"`
+	logger     *slog.Logger
 }
 
 type cli struct {
@@ -36,7 +38,11 @@ type cli struct {
 	Healthcheck healthcheckCmd `cmd:"" help:"Call a running consumer's /healthz; exit 0 when healthy (the container health check)."`
 }
 
-func main() {
+func main() { os.Exit(runMain()) }
+
+// runMain parses the command line and runs the command; deferred work (the
+// signal handler, a CPU profile) finishes before the exit status is returned.
+func runMain() int {
 	var c cli
 	parser := kong.Parse(&c,
 		kong.Name("hublake"),
@@ -49,11 +55,32 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	parser.BindTo(ctx, (*context.Context)(nil))
+	if c.CPUProfile != "" {
+		stopProfile, err := startCPUProfile(c.CPUProfile)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "hublake: %v\n", err)
+			return 1
+		}
+		defer stopProfile()
+	}
 	if err := parser.Run(&c.globals); err != nil {
 		c.logger.Error("hublake failed", "command", parser.Command(), "err", err)
 		fmt.Fprintf(os.Stderr, "hublake: %v\n", err)
-		os.Exit(1)
+		return 1
 	}
+	return 0
+}
+
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 func newLogger(level string) *slog.Logger {
