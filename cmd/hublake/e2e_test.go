@@ -2,10 +2,10 @@ package main
 
 import (
 	"bytes"
-	"flag"
 	"context"
 	"database/sql"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
