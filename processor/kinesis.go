@@ -55,11 +55,18 @@ type ConsumerConfig struct {
 	CrashHook func(string)
 }
 
+// PendingStore records the extent of the batch a shard is about to write
+// (Leases keeps it in the lease row; benchmarks use an in-memory one).
+type PendingStore interface {
+	Pending(shardID string) (PendingExtent, bool, error)
+	SetPending(shardID string, p PendingExtent) error
+}
+
 // Consumer creates the per-shard record processors of a KCL worker and
 // tracks them. It is the worker's IRecordProcessorFactory.
 type Consumer struct {
 	cfg    ConsumerConfig
-	leases *Leases
+	leases PendingStore
 
 	mu     sync.Mutex
 	shards map[string]*shardProcessor
@@ -96,7 +103,7 @@ func NewConsumer(cfg ConsumerConfig) *Consumer {
 func (c *Consumer) SetBehind(f func(shard string, millis int64)) { c.cfg.OnBehind = f }
 
 // SetLeases gives the consumer the lease table it records pending batches in.
-func (c *Consumer) SetLeases(l *Leases) { c.leases = l }
+func (c *Consumer) SetLeases(l PendingStore) { c.leases = l }
 
 // CreateProcessor implements kcl.IRecordProcessorFactory.
 func (c *Consumer) CreateProcessor() kcl.IRecordProcessor {

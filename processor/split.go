@@ -58,7 +58,7 @@ const (
 
 // piece is one unit found by the splitter.
 type piece struct {
-	data   []byte // a copy, owned by the caller
+	data   []byte // shares the splitter's buffer, which never overwrites it
 	offset int64
 	digest string // SHA-256 of the stream up to the end of this unit (hex)
 	reject string
@@ -68,10 +68,15 @@ type piece struct {
 	oversize io.Reader
 }
 
-const readChunk = 256 << 10
+// readChunk is how much is read at a time; chunkSize the size of the
+// buffers units are cut from.
+const (
+	readChunk = 256 << 10
+	chunkSize = 1 << 20
+)
 
 func newSplitter(r io.Reader, maxUnit int) *splitter {
-	return &splitter{r: r, buf: make([]byte, 0, readChunk*2), maxUnit: maxUnit, hash: sha256.New()}
+	return &splitter{r: r, buf: make([]byte, 0, chunkSize), maxUnit: maxUnit, hash: sha256.New()}
 }
 
 // offset returns the stream offset of buf index i.
@@ -79,23 +84,23 @@ func (s *splitter) offset(i int) int64 { return s.base + int64(i) }
 
 // fill reads more input, keeping buf[s.start:]. It returns false at EOF or
 // on a read error (kept in readErr).
+//
+// Units are handed out as slices of buf, not copies, so bytes before
+// s.start are never overwritten: when buf is full, the unread tail moves to
+// a new chunk and the old one lives on as long as the units that point into
+// it (until their batch is flushed).
 func (s *splitter) fill() bool {
 	if s.eof {
 		return false
 	}
-	// Drop consumed bytes (they are hashed already: consume runs first).
-	if s.start > 0 {
+	if cap(s.buf)-s.end < readChunk {
 		s.hashTo(s.start)
-		n := copy(s.buf[:cap(s.buf)], s.buf[s.start:s.end])
+		keep := s.end - s.start
+		nb := make([]byte, keep, max(chunkSize, keep+readChunk))
+		copy(nb, s.buf[s.start:s.end])
 		s.base += int64(s.start)
 		s.hashed -= s.start
-		s.end = n
-		s.start = 0
-	}
-	if cap(s.buf)-s.end < readChunk {
-		nb := make([]byte, s.end, max(2*cap(s.buf), s.end+readChunk))
-		copy(nb, s.buf[:s.end])
-		s.buf = nb
+		s.end, s.start, s.buf = keep, 0, nb
 	}
 	n, err := io.ReadFull(s.r, s.buf[s.end:s.end+readChunk])
 	s.end += n
@@ -437,7 +442,7 @@ func (o *oversizeReader) Read(p []byte) (int, error) {
 // emit returns buf[start:end] as a unit and moves past it.
 func (s *splitter) emit(end int, reject string) (piece, error) {
 	end = min(end, s.end)
-	p := piece{data: bytes.Clone(s.buf[s.start:end]), offset: s.offset(s.start), reject: reject}
+	p := piece{data: s.buf[s.start:end:end], offset: s.offset(s.start), reject: reject}
 	s.start = end
 	s.hashTo(end)
 	p.digest = s.digest()

@@ -57,7 +57,7 @@ type Policy struct {
 // Default limits.
 const (
 	DefaultMaxUnits     = 100_000
-	DefaultMaxBytes     = 32 << 20
+	DefaultMaxBytes     = 16 << 20
 	DefaultMaxUnitBytes = 16 << 20
 	DefaultDedupWindow  = 1 << 16
 )

@@ -150,15 +150,28 @@ func (d *decoderState) unit(data []byte) {
 
 // object decodes one JSON object: an event, a Findings document or a bare
 // finding (index is its position when it came in an array).
+//
+// Events of the two findings detail-types, nearly all of the stream, are
+// decoded in one pass over the envelope (findings kept as raw slices) and one
+// pass per finding. Insight events, whose raw detail is a column, and events
+// whose detail is missing or malformed take a second look at the envelope
+// with the detail kept raw.
 func (d *decoderState) object(data []byte, index int) {
 	var env envelope
-	if err := jsonAPI.UnmarshalFromString(bytesToString(data), &env); err != nil && !isMismatch(err) {
+	err := jsonAPI.UnmarshalFromString(bytesToString(data), &env)
+	if err != nil && !isMismatch(err) {
 		d.dead(data, time.Time{}, "invalid JSON: %s", jsonError(err))
 		return
 	}
 	switch {
 	case env.DetailType != nil || env.Detail != nil:
-		d.event(data, &env)
+		if err == nil && env.Detail != nil && env.DetailType != nil && *env.DetailType != DetailInsight {
+			d.event(data, &env, env.Detail, nil)
+			return
+		}
+		var raw rawEnvelope
+		_ = jsonAPI.UnmarshalFromString(bytesToString(data), &raw)
+		d.event(data, &env, nil, raw.Detail)
 	case env.Findings != nil:
 		if len(env.Findings) == 0 {
 			d.dead(data, time.Time{}, "Findings document with no findings")
@@ -172,14 +185,16 @@ func (d *decoderState) object(data []byte, index int) {
 	}
 }
 
-func (d *decoderState) event(data []byte, env *envelope) {
+// event turns an EventBridge event into rows. det is its decoded findings
+// detail when the fast path has it; otherwise rawDetail is the detail as
+// sent (or nil when absent).
+func (d *decoderState) event(data []byte, env *envelope, det *findingsDetail, rawDetail []byte) {
 	ec := eventContext{
-		ID:         string(env.ID),
-		Region:     env.Region,
-		Account:    string(env.Account),
-		Resources:  env.Resources,
-		ActionARN:  actionARN(env.Resources),
-		DetailType: "",
+		ID:        string(env.ID),
+		Region:    env.Region,
+		Account:   string(env.Account),
+		Resources: env.Resources,
+		ActionARN: actionARN(env.Resources),
 	}
 	if env.DetailType != nil {
 		ec.DetailType = *env.DetailType
@@ -190,17 +205,18 @@ func (d *decoderState) event(data []byte, env *envelope) {
 		d.dead(data, ec.Time, "unsupported event source %q (want %q)", clip(env.Source), EventSource)
 		return
 	}
-	detail := env.Detail
-	if firstByte(detail) != '{' {
+	if det == nil && firstByte(rawDetail) != '{' {
 		d.dead(data, ec.Time, "event detail is not a JSON object")
 		return
 	}
 	switch ec.DetailType {
 	case DetailImported, DetailCustomAction:
-		var det findingsDetail
-		if err := jsonAPI.UnmarshalFromString(bytesToString(detail), &det); err != nil && !isMismatch(err) {
-			d.dead(data, ec.Time, "invalid event detail: %s", jsonError(err))
-			return
+		if det == nil {
+			det = &findingsDetail{}
+			if err := jsonAPI.UnmarshalFromString(bytesToString(rawDetail), det); err != nil && !isMismatch(err) {
+				d.dead(data, ec.Time, "invalid event detail: %s", jsonError(err))
+				return
+			}
 		}
 		if det.Findings == nil {
 			d.dead(data, ec.Time, "event detail has no findings array")
@@ -215,7 +231,7 @@ func (d *decoderState) event(data []byte, env *envelope) {
 			d.finding(f, i, &ec)
 		}
 	case DetailInsight:
-		d.insight(data, detail, &ec)
+		d.insight(data, rawDetail, &ec)
 	default:
 		d.dead(data, ec.Time, "unsupported detail-type %q", clip(ec.DetailType))
 	}

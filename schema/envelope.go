@@ -30,16 +30,21 @@ var jsonAPI = sonic.Config{CaseSensitive: true}.Froze()
 // (get-findings output, BatchImportFindings input) or a bare ASFF finding
 // (none of these keys). Case-sensitive matching keeps them apart.
 type envelope struct {
-	Version    string    `json:"version"`
-	ID         Text      `json:"id"`
-	DetailType *string   `json:"detail-type"`
-	Source     string    `json:"source"`
-	Account    Text      `json:"account"`
-	Time       string    `json:"time"`
-	Region     string    `json:"region"`
-	Resources  []string  `json:"resources"`
-	Detail     RawJSON   `json:"detail"`
-	Findings   []RawJSON `json:"Findings"`
+	Version    string          `json:"version"`
+	ID         Text            `json:"id"`
+	DetailType *string         `json:"detail-type"`
+	Source     string          `json:"source"`
+	Account    Text            `json:"account"`
+	Time       string          `json:"time"`
+	Region     string          `json:"region"`
+	Resources  []string        `json:"resources"`
+	Detail     *findingsDetail `json:"detail"`
+	Findings   []RawJSON       `json:"Findings"`
+}
+
+// rawEnvelope reads an event's detail as sent.
+type rawEnvelope struct {
+	Detail RawJSON `json:"detail"`
 }
 
 // findingsDetail is the detail of the two findings detail-types.

@@ -55,8 +55,8 @@ type Finding struct {
 	SeverityLabel      string    `parquet:"severity_label,optional,dict"`
 	SeverityNormalized *int32    `parquet:"severity_normalized,optional"`
 	SeverityOriginal   string    `parquet:"severity_original,optional,dict"`
-	Title              string    `parquet:"title,optional"`
-	Description        string    `parquet:"description,optional"`
+	Title              string    `parquet:"title,optional,dict"`
+	Description        string    `parquet:"description,optional,dict"`
 	RecordState        string    `parquet:"record_state,optional,dict"`
 	WorkflowStatus     string    `parquet:"workflow_status,optional,dict"`
 
@@ -72,8 +72,8 @@ type Finding struct {
 	ResourceTypes     []string          `parquet:"resource_types,list"`
 	ResourceIDs       []string          `parquet:"resource_ids,list"`
 	Resources         []Resource        `parquet:"resources,list"`
-	ProductFields     map[string]string `parquet:"product_fields"`
-	UserDefinedFields map[string]string `parquet:"user_defined_fields"`
+	ProductFields     map[string]string `parquet:"product_fields" parquet-key:",dict" parquet-value:",dict"`
+	UserDefinedFields map[string]string `parquet:"user_defined_fields" parquet-key:",dict" parquet-value:",dict"`
 
 	// Recommended beyond the core: typed where cheap.
 	Confidence              *int32          `parquet:"confidence,optional"`
@@ -109,14 +109,14 @@ type Resource struct {
 	ID          string            `parquet:"id,optional"`
 	Partition   string            `parquet:"partition,optional,dict"`
 	Region      string            `parquet:"region,optional,dict"`
-	Tags        map[string]string `parquet:"tags"`
+	Tags        map[string]string `parquet:"tags" parquet-key:",dict" parquet-value:",dict"`
 	DetailsJSON string            `parquet:"details_json,optional"`
 }
 
 // StatusReason is one element of Compliance.StatusReasons.
 type StatusReason struct {
 	ReasonCode  string `parquet:"reason_code,optional,dict"`
-	Description string `parquet:"description,optional"`
+	Description string `parquet:"description,optional,dict"`
 }
 
 // Network is the Network object of a finding.
@@ -240,26 +240,31 @@ type InsightResult struct {
 	ResultValue       string    `parquet:"result_value,optional"`
 	ResultCount       *int64    `parquet:"result_count,optional"`
 	NumberOfResults   string    `parquet:"number_of_results,optional"`
-	RawDetail         string    `parquet:"raw_detail"`
+	RawDetail         string    `parquet:"raw_detail,dict"`
 	Source            string    `parquet:"source"`
 
 	// Date is the dt partition (YYYY-MM-DD); it lives in the object path.
 	Date string `parquet:"-"`
 }
 
-// BigTextColumns returns the columns of table whose values are long free
-// text or JSON: min/max statistics on them are useless to a query engine and
-// inflate the files, so the writer skips them.
+// BigTextColumns returns the columns of table whose values are long text,
+// JSON or identifiers without order: min/max statistics on them are useless
+// to a query engine (row groups hold random ARNs, free text) and cost time
+// and space, so the writer skips them.
 func BigTextColumns(table string) [][]string {
 	switch table {
 	case TableFindings:
 		return [][]string{
-			{"raw_finding"}, {"description"}, {"title"}, {"remediation_text"}, {"source"},
-			{"resources", "list", "element", "details_json"},
-			{"note_text"},
+			{"raw_finding"}, {"description"}, {"title"}, {"remediation_text"}, {"remediation_url"}, {"source"},
+			{"id"}, {"event_id"}, {"generator_id"}, {"resource_id"}, {"source_url"}, {"note_text"},
+			{"event_resources", "list", "element"}, {"resource_ids", "list", "element"},
+			{"resources", "list", "element", "id"}, {"resources", "list", "element", "details_json"},
+			{"product_fields", "key_value", "key"}, {"product_fields", "key_value", "value"},
+			{"user_defined_fields", "key_value", "key"}, {"user_defined_fields", "key_value", "value"},
+			{"resources", "list", "element", "tags", "key_value", "key"}, {"resources", "list", "element", "tags", "key_value", "value"},
 		}
 	case TableInsightResults:
-		return [][]string{{"raw_detail"}, {"source"}}
+		return [][]string{{"raw_detail"}, {"source"}, {"event_id"}}
 	}
 	return nil
 }

@@ -35,7 +35,7 @@ func (o EncodeOptions) codec() compress.Codec {
 	if o.Codec == "snappy" {
 		return &snappy.Codec{}
 	}
-	return &zstd.Codec{Level: zstd.SpeedDefault}
+	return &zstd.Codec{Level: zstd.SpeedFastest}
 }
 
 // tableWriter writes objects of one row type. Each object gets a fresh
@@ -56,6 +56,10 @@ func newTableWriter[T any](table string, o EncodeOptions) *tableWriter[T] {
 		parquet.Compression(o.codec()),
 		parquet.MaxRowsPerRowGroup(rows),
 		parquet.CreatedBy("hublake", "1", ""),
+		// Dictionaries pay off on repetitive text (control titles and
+		// remediation, an insight's raw_detail repeated on each of its
+		// results); past this size a column falls back to plain encoding.
+		parquet.DictionaryMaxBytes(4 << 20),
 	}
 	for _, path := range schema.BigTextColumns(table) {
 		opts = append(opts, parquet.SkipPageBounds(path...), parquet.SkipPageStatistics(path...))

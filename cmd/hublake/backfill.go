@@ -60,7 +60,7 @@ func (f *storeFlags) open(ctx context.Context) (sinks.Store, error) {
 type backfillCmd struct {
 	storeFlags
 	FlushRecords int           `help:"Cut a batch after this many units." default:"100000"`
-	FlushBytes   byteSize      `help:"Cut a batch before it holds more than this much input; also the memory budget per worker." default:"32MiB"`
+	FlushBytes   byteSize      `help:"Cut a batch before it holds more than this much input; also the memory budget per worker." default:"16MiB"`
 	FlushWindow  time.Duration `help:"Cut a batch when the event time leaves the window it opened (0: no time cuts)." default:"0"`
 	Workers      int           `help:"Files processed at once (default: the number of CPUs)."`
 	Progress     string        `help:"Progress display: auto (a bar on a terminal, lines otherwise), bar, lines or none." default:"auto" enum:"auto,bar,lines,none"`
@@ -147,21 +147,30 @@ func listInputs(ctx context.Context, sources []string, o sinks.S3Options) ([]pro
 }
 
 // setMemoryLimit sets GOMEMLIMIT from the memory budget the batch limits
-// imply, unless the user set GOMEMLIMIT. Each worker holds at most one batch
-// (input bytes plus the decoded rows that point into them, about twice the
-// input) and one object being encoded; the rest is the runtime, buffers and
-// the S3 uploader's parts.
+// imply, unless the user set GOMEMLIMIT, and turns off the collector's
+// proportional pacing (GOGC=off) unless GOGC is set: the heap may then grow
+// to the budget before a collection, which halves the GC's CPU time, and the
+// budget, not the pacing, bounds memory. The live heap stays well below the
+// budget because batches are bounded (see memoryBudget).
 func setMemoryLimit(log interface{ Info(string, ...any) }, workers int, p processor.Policy) {
 	if os.Getenv("GOMEMLIMIT") != "" {
 		return
 	}
 	budget := memoryBudget(workers, p)
 	debug.SetMemoryLimit(budget)
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(-1)
+	}
 	log.Info("memory limit set from the batch limits", "gomemlimit_bytes", budget)
 }
 
+// memoryBudget is what the batch limits let a run hold: per worker, one
+// batch (its input bytes, and the decoded rows that point into them: about
+// twice the input again) plus one object being encoded (~24 MiB of column
+// buffers and compressed pages); plus 64 MiB for the runtime, read buffers
+// and an S3 upload's parts.
 func memoryBudget(workers int, p processor.Policy) int64 {
-	perBatch := p.MaxBytes
+	perBatch := max(p.MaxBytes, p.MaxUnitBytes)
 	if perBatch <= 0 {
 		perBatch = processor.DefaultMaxBytes
 	}

@@ -1,0 +1,200 @@
+package processor
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	kcl "github.com/vmware/vmware-go-kcl-v2/clientlibrary/interfaces"
+
+	"github.com/hublake/hublake/internal/gen"
+	"github.com/hublake/hublake/sinks"
+)
+
+// benchCorpus writes a generated corpus of about n bytes in files of 8 MiB
+// (once per process) and returns its directory.
+var benchCorpusOnce sync.Map
+
+func benchCorpus(b *testing.B, n int64) string {
+	b.Helper()
+	key := strconv.FormatInt(n, 10)
+	if v, ok := benchCorpusOnce.Load(key); ok {
+		return v.(string)
+	}
+	dir, err := os.MkdirTemp("", "hublake-bench-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg := gen.DefaultConfig()
+	cfg.Bytes = n
+	if _, err := gen.WriteDir(context.Background(), dir, cfg, gen.WriteOptions{FileBytes: 8 << 20}); err != nil {
+		b.Fatal(err)
+	}
+	benchCorpusOnce.Store(key, dir)
+	return dir
+}
+
+// BenchmarkBackfill is the whole file pipeline: split, decode, dedup,
+// batch, Parquet, local store, with 1 and 2 workers.
+func BenchmarkBackfill(b *testing.B) {
+	in := benchCorpus(b, 48<<20)
+	inputs, err := ListInputs(context.Background(), []string{in}, nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var size int64
+	for _, i := range inputs {
+		size += i.Size
+	}
+	for _, workers := range []int{1, 2} {
+		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+			b.SetBytes(size)
+			for i := 0; i < b.N; i++ {
+				out := b.TempDir()
+				store, _ := sinks.NewDir(out)
+				stats := &Stats{}
+				if err := Backfill(context.Background(), inputs, BackfillOptions{Store: store, Workers: workers, Stats: stats}); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(float64(stats.Findings.Load())/b.Elapsed().Seconds()*float64(i+1), "findings/s")
+				b.ReportMetric(float64(stats.BytesOut.Load())/float64(size), "out/in")
+			}
+		})
+	}
+}
+
+// BenchmarkSplitter measures cutting NDJSON into units.
+func BenchmarkSplitter(b *testing.B) {
+	in := benchCorpus(b, 48<<20)
+	files, _ := filepath.Glob(filepath.Join(in, "*.json"))
+	data, err := os.ReadFile(files[0])
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	for i := 0; i < b.N; i++ {
+		sp := newSplitter(bytesReader(data), DefaultMaxUnitBytes)
+		for {
+			if _, err := sp.next(); err != nil {
+				break
+			}
+		}
+	}
+}
+
+// BenchmarkDedup measures the dedup key and window.
+func BenchmarkDedup(b *testing.B) {
+	raw := string(make([]byte, 4000))
+	w := newDedupWindow(DefaultDedupWindow)
+	b.SetBytes(int64(len(raw)))
+	for i := 0; i < b.N; i++ {
+		w.add(findingKey("Security Hub Findings - Imported", strconv.Itoa(i), raw))
+	}
+}
+
+// memPending is an in-memory PendingStore.
+type memPending struct {
+	mu sync.Mutex
+	m  map[string]PendingExtent
+}
+
+func (m *memPending) Pending(id string) (PendingExtent, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p, ok := m.m[id]
+	return p, ok, nil
+}
+
+func (m *memPending) SetPending(id string, p PendingExtent) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.m[id] = p
+	return nil
+}
+
+// nopCheckpointer accepts every checkpoint.
+type nopCheckpointer struct{}
+
+func (nopCheckpointer) Checkpoint(*string) error { return nil }
+func (nopCheckpointer) PrepareCheckpoint(*string) (kcl.IPreparedCheckpointer, error) {
+	return nil, nil
+}
+
+// BenchmarkConsumerPath feeds the KCL's input types to the record
+// processors of 8 shards in parallel, as the KCL would (GetRecords pages of
+// up to 500 records), through the pipeline into a local store: the
+// consumer's processing path without an emulator.
+func BenchmarkConsumerPath(b *testing.B) {
+	in := benchCorpus(b, 48<<20)
+	inputs, err := ListInputs(context.Background(), []string{in}, nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var records []types.Record
+	var size int64
+	base := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+	for _, input := range inputs {
+		_, err := EachUnit(context.Background(), input, DefaultMaxUnitBytes, func(_ int64, data []byte) error {
+			n := len(records)
+			records = append(records, types.Record{
+				Data:                        data,
+				SequenceNumber:              aws.String(fmt.Sprintf("4968%052d", n)),
+				ApproximateArrivalTimestamp: aws.Time(base.Add(time.Duration(n) * time.Millisecond)),
+				PartitionKey:                aws.String("k"),
+			})
+			size += int64(len(data))
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	const shards = 8
+	b.SetBytes(size)
+	for i := 0; i < b.N; i++ {
+		store, _ := sinks.NewDir(b.TempDir())
+		c := NewConsumer(ConsumerConfig{Stream: "bench", Store: store, Policy: Policy{Window: time.Minute}})
+		c.SetLeases(&memPending{m: map[string]PendingExtent{}})
+		var wg sync.WaitGroup
+		for s := range shards {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				p := c.CreateProcessor()
+				p.Initialize(&kcl.InitializationInput{ShardId: fmt.Sprintf("shardId-%012d", s)})
+				var page []types.Record
+				for j := s; j < len(records); j += shards {
+					page = append(page, records[j])
+					if len(page) == 500 {
+						p.ProcessRecords(&kcl.ProcessRecordsInput{Records: page, Checkpointer: nopCheckpointer{}, MillisBehindLatest: 1000})
+						page = page[:0]
+					}
+				}
+				p.ProcessRecords(&kcl.ProcessRecordsInput{Records: page, Checkpointer: nopCheckpointer{}})
+				p.Shutdown(&kcl.ShutdownInput{ShutdownReason: kcl.TERMINATE, Checkpointer: nopCheckpointer{}})
+			}()
+		}
+		wg.Wait()
+	}
+}
+
+func bytesReader(b []byte) *bytesReaderT { return &bytesReaderT{b: b} }
+
+type bytesReaderT struct{ b []byte }
+
+func (r *bytesReaderT) Read(p []byte) (int, error) {
+	if len(r.b) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, r.b)
+	r.b = r.b[n:]
+	return n, nil
+}

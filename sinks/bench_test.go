@@ -1,0 +1,73 @@
+package sinks
+
+import (
+	"context"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/hublake/hublake/internal/gen"
+	"github.com/hublake/hublake/schema"
+)
+
+// discard is a Store that throws objects away, to measure encoding alone.
+type discard struct{}
+
+func (discard) Create(context.Context, string) (ObjectWriter, error) { return discardObject{}, nil }
+func (discard) Ping(context.Context) error                           { return nil }
+func (discard) String() string                                       { return "discard" }
+
+type discardObject struct{}
+
+func (discardObject) Write(p []byte) (int, error) { return len(p), nil }
+func (discardObject) Commit() error               { return nil }
+func (discardObject) Abort() error                { return nil }
+
+var _ io.Writer = discardObject{}
+
+// benchRows decodes n generated events into finding rows.
+func benchRows(b *testing.B, n int64) ([]schema.Finding, int64) {
+	b.Helper()
+	cfg := gen.DefaultConfig()
+	cfg.Bytes, cfg.Events, cfg.DupRatio, cfg.InsightRatio = 0, n, 0, 0
+	g, err := gen.New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var out schema.Output
+	var raw int64
+	for !g.Done() {
+		u := append([]byte(nil), g.Next()...)
+		schema.Decode(u, schema.Origin{Source: "bench", NotAfter: time.Now().Add(24 * time.Hour)}, &out)
+	}
+	for i := range out.Findings {
+		raw += int64(len(out.Findings[i].RawFinding))
+	}
+	return out.Findings, raw
+}
+
+// BenchmarkParquetEncode writes finding rows into one object per size, as
+// the batcher does per partition; SetBytes is the rows' raw_finding bytes.
+func BenchmarkParquetEncode(b *testing.B) {
+	rows, raw := benchRows(b, 4000)
+	for _, tc := range []struct {
+		name string
+		per  int
+	}{{"rows=1", 1}, {"rows=100", 100}, {"rows=4000", 4000}} {
+		b.Run(tc.name, func(b *testing.B) {
+			e := NewEncoder(discard{}, EncodeOptions{})
+			b.SetBytes(raw)
+			for i := 0; i < b.N; i++ {
+				for j := 0; j < len(rows); j += tc.per {
+					if tc.per == 1 && j >= 200 {
+						b.SetBytes(raw * 200 / int64(len(rows)))
+						break
+					}
+					if _, err := e.WriteFindings(context.Background(), "2026-01-01", "bench", rows[j:min(j+tc.per, len(rows))]); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+	}
+}
