@@ -13,12 +13,22 @@ STATICCHECK_VERSION := v0.8.2
 VERSITYGW_VERSION   := v1.8.0
 FUZZTIME ?= 3s
 
-.PHONY: all build tools test lint unit fuzz-smoke demo bench clean
+.PHONY: all build static tools test lint unit fuzz-smoke demo bench clean deploy-test
 
 all: build
 
 build:
 	$(GO) build -o $(BIN)/hublake ./cmd/hublake
+
+# The binary the container image holds (deploy/Dockerfile's build stage runs
+# the same command; deploy/'s tests keep the two equal), checked to be static
+# and to run.
+static:
+	VERSION=$${VERSION:-$$(git describe --tags --always --dirty 2>/dev/null || echo dev)} && \
+	CGO_ENABLED=0 GOOS=$$($(GO) env GOOS) GOARCH=$$($(GO) env GOARCH) $(GO) build -trimpath -ldflags "-s -w -X main.version=$$VERSION" -o $(BIN)/hublake-static ./cmd/hublake
+	$(GO) version -m $(BIN)/hublake-static | grep -q 'CGO_ENABLED=0' || { echo "$(BIN)/hublake-static: not built with CGO_ENABLED=0"; exit 1; }
+	if command -v ldd >/dev/null; then ldd $(BIN)/hublake-static 2>&1 | grep -q 'not a dynamic executable' || { echo "$(BIN)/hublake-static is dynamically linked"; exit 1; }; fi
+	$(BIN)/hublake-static --version
 
 $(TOOLS)/bin/staticcheck:
 	$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
@@ -30,8 +40,16 @@ $(TOOLS)/node_modules/.installed:
 	npm install --prefix $(TOOLS) --no-audit --no-fund --no-save kinesis-local@0.6.2 dynalite@4.0.0
 	touch $@
 
+# The CloudFormation resource specification deploy/'s tests validate the
+# template against. Its own prefix: an `npm install --no-save` into .tools
+# would prune the packages above.
+CFNSPEC_VERSION := 2.72.1
+$(TOOLS)/cfnspec/node_modules/.installed:
+	npm install --prefix $(TOOLS)/cfnspec --no-audit --no-fund --no-save @aws-cdk/cfnspec@$(CFNSPEC_VERSION)
+	touch $@
+
 # The local stand-ins for Kinesis, DynamoDB and S3, and the linters.
-tools: $(TOOLS)/bin/staticcheck $(TOOLS)/bin/versitygw $(TOOLS)/node_modules/.installed
+tools: $(TOOLS)/bin/staticcheck $(TOOLS)/bin/versitygw $(TOOLS)/node_modules/.installed $(TOOLS)/cfnspec/node_modules/.installed
 
 lint: $(TOOLS)/bin/staticcheck
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
@@ -51,6 +69,10 @@ fuzz-smoke:
 	done
 
 test: lint unit fuzz-smoke
+
+# The deployment's tests alone: template, IAM, Glue columns, static image binary.
+deploy-test: $(TOOLS)/cfnspec/node_modules/.installed
+	HUBLAKE_REQUIRE_STACK=1 $(GO) test -count=1 ./deploy/...
 
 demo: build tools
 	./scripts/demo.sh

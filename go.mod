@@ -22,6 +22,7 @@ require (
 	github.com/tidwall/gjson v1.14.2
 	github.com/vmware/vmware-go-kcl-v2 v1.0.0
 	golang.org/x/term v0.44.0
+	gopkg.in/yaml.v3 v3.0.1
 )
 
 require (

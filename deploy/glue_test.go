@@ -1,0 +1,219 @@
+package deploy
+
+import (
+	"bytes"
+	"fmt"
+	"os/exec"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/hublake/hublake/deploy/internal/columns"
+	"github.com/hublake/hublake/schema"
+)
+
+// glueTable returns the logical id of the AWS::Glue::Table named table.
+func glueTable(t testing.TB, tpl *template, table string) string {
+	t.Helper()
+	for _, id := range tpl.resourcesOfType("AWS::Glue::Table") {
+		if get(tpl.props(t, id), "TableInput", "Name") == table {
+			return id
+		}
+	}
+	t.Fatalf("no AWS::Glue::Table named %s", table)
+	return ""
+}
+
+// TestGeneratedBlocksUpToDate: the text between the template's markers is
+// what the generator writes now (`go generate ./deploy/` fixes it).
+func TestGeneratedBlocksUpToDate(t *testing.T) {
+	tpl := loadTemplate(t)
+	fresh, err := columns.Rewrite(tpl.raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(fresh, tpl.raw) {
+		t.Errorf("%s is stale: the generated Glue columns or queries differ from the schema package; run `go generate ./deploy/`", templatePath)
+	}
+}
+
+// TestGlueColumns: each Glue table's columns are schema.Columns, column for
+// column (the parsed template, not its text).
+func TestGlueColumns(t *testing.T) {
+	tpl := loadTemplate(t)
+	if got := len(tpl.resourcesOfType("AWS::Glue::Table")); got != len(schema.Tables()) {
+		t.Errorf("the template has %d Glue tables, want %d (%v)", got, len(schema.Tables()), schema.Tables())
+	}
+	for _, table := range schema.Tables() {
+		id := glueTable(t, tpl, table)
+		cols, _ := get(tpl.props(t, id), "TableInput", "StorageDescriptor", "Columns").([]any)
+		want := schema.Columns(table)
+		for i := 0; i < len(cols) || i < len(want); i++ {
+			var g, w schema.Column
+			if i < len(cols) {
+				g = schema.Column{Name: fmt.Sprint(get(cols[i], "Name")), Type: fmt.Sprint(get(cols[i], "Type"))}
+			}
+			if i < len(want) {
+				w = want[i]
+			}
+			if g != w {
+				t.Errorf("%s column %d: the template has %q %q, schema.Columns has %q %q", table, i, g.Name, g.Type, w.Name, w.Type)
+			}
+		}
+		// `hublake ddl --format cloudformation` prints the same list.
+		out, err := exec.Command(staticBinary(t), "ddl", "--format", "cloudformation", "--table", table, "--location", "s3://b/p").Output()
+		if err != nil {
+			t.Fatalf("hublake ddl --format cloudformation --table %s: %v", table, err)
+		}
+		var ddl []any
+		if err := yaml.Unmarshal(out, &ddl); err != nil {
+			t.Fatalf("hublake ddl --format cloudformation: %v\n%s", err, out)
+		}
+		if !reflect.DeepEqual(ddl, cols) {
+			t.Errorf("%s: the template's columns differ from `hublake ddl --format cloudformation`", table)
+		}
+		keys, _ := get(tpl.props(t, id), "TableInput", "PartitionKeys").([]any)
+		if !reflect.DeepEqual(keys, []any{map[string]any{"Name": "dt", "Type": "string"}}) {
+			t.Errorf("%s partition keys = %v, want dt string", table, keys)
+		}
+	}
+}
+
+// TestGlueTableStorage: external Parquet tables at the lake's locations with
+// schema.PartitionProjection's properties.
+func TestGlueTableStorage(t *testing.T) {
+	tpl := loadTemplate(t)
+	e := newEvaluator(t, tpl, nil)
+	e.refs["LakeBucket"] = "example-bucket"
+	root := "s3://example-bucket/" + e.params["LakePrefix"].(string)
+	for _, table := range schema.Tables() {
+		id := glueTable(t, tpl, table)
+		in, err := e.eval(get(tpl.props(t, id), "TableInput"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if in := get(tpl.props(t, id), "DatabaseName"); !reflect.DeepEqual(in, map[string]any{"Ref": "GlueDatabase"}) {
+			t.Errorf("%s is in database %v, want the stack's", table, in)
+		}
+		sd := get(in, "StorageDescriptor")
+		checks := map[string][2]any{
+			"TableType":            {get(in, "TableType"), "EXTERNAL_TABLE"},
+			"Location":             {get(sd, "Location"), schema.TableLocation(root, table)},
+			"InputFormat":          {get(sd, "InputFormat"), "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"},
+			"OutputFormat":         {get(sd, "OutputFormat"), "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"},
+			"SerializationLibrary": {get(sd, "SerdeInfo", "SerializationLibrary"), "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"},
+		}
+		for what, c := range checks {
+			if !reflect.DeepEqual(c[0], c[1]) {
+				t.Errorf("%s %s = %v, want %v", table, what, c[0], c[1])
+			}
+		}
+		params, _ := get(in, "Parameters").(map[string]any)
+		got := map[string]string{}
+		for k, v := range params {
+			if k != "EXTERNAL" {
+				got[k] = fmt.Sprint(v)
+			}
+		}
+		if want := schema.PartitionProjection(root, table); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s table parameters\n  %v\nschema.PartitionProjection\n  %v", table, got, want)
+		}
+	}
+}
+
+// sqlWords are the SQL keywords and functions the saved queries use; every
+// other identifier must be a table, a view, an alias or a column.
+var sqlWords = map[string]bool{}
+
+func init() {
+	for _, w := range strings.Fields(`select from where and or not in is null as group by order desc asc limit
+		count max min sum over partition row_number nulls last first date_format current_date interval day
+		create replace view distinct having case when then else end`) {
+		sqlWords[w] = true
+	}
+}
+
+var (
+	sqlStringRE = regexp.MustCompile(`'(?:[^']|'')*'`)
+	sqlIdentRE  = regexp.MustCompile(`"?([A-Za-z_][A-Za-z0-9_]*)"?`)
+	sqlAliasRE  = regexp.MustCompile(`(?i)\bAS\s+"?([A-Za-z_][A-Za-z0-9_]*)`)
+)
+
+// TestNamedQueries: the saved queries exist, run in the stack's database and
+// workgroup, the latest-state ones are schema.LatestViewQuery, and every
+// column the others name is a column of the tables (so a schema change that
+// breaks a query fails here, not in an analyst's console).
+func TestNamedQueries(t *testing.T) {
+	tpl := loadTemplate(t)
+	known := map[string]bool{"dt": true, "findings": true, "insight_results": true, schema.LatestViewName: true}
+	for _, table := range schema.Tables() {
+		for _, c := range schema.Columns(table) {
+			known[c.Name] = true
+		}
+	}
+	queries := map[string]string{}
+	for _, id := range tpl.resourcesOfType("AWS::Athena::NamedQuery") {
+		p := tpl.props(t, id)
+		if !reflect.DeepEqual(p["Database"], map[string]any{"Ref": "GlueDatabase"}) || !reflect.DeepEqual(p["WorkGroup"], map[string]any{"Ref": "Workgroup"}) {
+			t.Errorf("%s does not run in the stack's database and workgroup: %v %v", id, p["Database"], p["WorkGroup"])
+		}
+		q, ok := p["QueryString"].(string)
+		if !ok {
+			t.Errorf("%s: the query is not a literal string", id)
+			continue
+		}
+		queries[id] = q
+		body := sqlStringRE.ReplaceAllString(q, "''")
+		aliases := map[string]bool{}
+		for _, m := range sqlAliasRE.FindAllStringSubmatch(body, -1) {
+			aliases[strings.ToLower(m[1])] = true
+		}
+		for _, m := range sqlIdentRE.FindAllStringSubmatch(body, -1) {
+			w := strings.ToLower(m[1])
+			if !sqlWords[w] && !aliases[w] && !known[w] {
+				t.Errorf("%s names %q, which is no column, table or alias of the lake", id, m[1])
+			}
+		}
+	}
+	want := map[string]string{
+		"LatestFindingsQuery":   columns.Queries["latest"](),
+		"CreateLatestViewQuery": columns.Queries["create-latest-view"](),
+	}
+	for id, w := range want {
+		if queries[id] != w {
+			t.Errorf("%s is not schema.LatestViewQuery (in Athena's quoting):\n%s\nwant\n%s", id, queries[id], w)
+		}
+	}
+	if !strings.Contains(columns.Queries["latest"](), "ORDER BY updated_at DESC NULLS LAST") {
+		t.Error("the latest-state query does not order by updated_at")
+	}
+	for _, id := range []string{"OpenCriticalHighByAccountQuery", "CustomActionFindingsQuery", "InsightResultsOverTimeQuery"} {
+		if queries[id] == "" {
+			t.Errorf("no saved query %s", id)
+		}
+	}
+	if strings.Contains(queries["LatestFindingsQuery"], "`") {
+		t.Error("a SELECT quotes with backticks, which Athena's SQL engine rejects")
+	}
+
+	// The workgroup keeps its results encrypted in a location of its own.
+	e := newEvaluator(t, tpl, nil)
+	e.refs["LakeBucket"] = "example-bucket"
+	wg, err := e.eval(tpl.props(t, "Workgroup"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := get(wg, "WorkGroupConfiguration", "ResultConfiguration")
+	if loc, _ := get(rc, "OutputLocation").(string); !strings.HasPrefix(loc, "s3://example-bucket/athena-results/") {
+		t.Errorf("the workgroup's results go to %q", loc)
+	}
+	if get(rc, "EncryptionConfiguration", "EncryptionOption") != "SSE_KMS" || get(rc, "EncryptionConfiguration", "KmsKey") != "<Key.Arn>" {
+		t.Errorf("the workgroup's results are not encrypted with the key: %v", get(rc, "EncryptionConfiguration"))
+	}
+	if get(wg, "WorkGroupConfiguration", "EnforceWorkGroupConfiguration") != true {
+		t.Error("the workgroup does not enforce its results location")
+	}
+}

@@ -1,0 +1,131 @@
+// Package columns keeps the parts of the CloudFormation template that are
+// derived from the code equal to it: the Glue table columns (from the lake's
+// row types, schema.GlueColumnsYAML) and the saved queries built on the
+// latest-state view (schema.LatestViewQuery). The template holds each such
+// block between marker comments,
+//
+//	# BEGIN generated columns: findings
+//	...
+//	# END generated columns: findings
+//
+// and Rewrite regenerates what is between the markers.
+package columns
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/hublake/hublake/schema"
+)
+
+// The marker lines. The indentation of the BEGIN line is the indentation of
+// the generated YAML.
+var (
+	beginRE = regexp.MustCompile(`^( *)# BEGIN generated (columns|query): ([a-z_-]+)\s*$`)
+	endRE   = regexp.MustCompile(`^ *# END generated (columns|query): ([a-z_-]+)\s*$`)
+)
+
+// Queries derived from schema.LatestViewQuery, by the name their markers use.
+// Athena's SELECT statements and views quote identifiers with double quotes
+// (backticks are for DDL only), so the query is converted; no string literal
+// of it holds a backtick.
+var Queries = map[string]func() string{
+	"latest": func() string { return AthenaSelect(schema.LatestViewQuery(schema.DDLOptions{})) },
+	"create-latest-view": func() string {
+		return "CREATE OR REPLACE VIEW " + schema.LatestViewName + " AS\n" + AthenaSelect(schema.LatestViewQuery(schema.DDLOptions{}))
+	},
+}
+
+// AthenaSelect turns Hive-style quoted identifiers (`name`) into the double
+// quotes Athena's SQL engine expects in SELECT statements and views.
+func AthenaSelect(q string) string { return strings.ReplaceAll(q, "`", `"`) }
+
+// Block returns the generated YAML of one marked block.
+func Block(kind, name string, indent int) (string, error) {
+	switch kind {
+	case "columns":
+		for _, t := range schema.Tables() {
+			if t == name {
+				return schema.GlueColumnsYAML(t, indent), nil
+			}
+		}
+		return "", fmt.Errorf("unknown table %q (tables: %v)", name, schema.Tables())
+	case "query":
+		q, ok := Queries[name]
+		if !ok {
+			return "", fmt.Errorf("unknown query %q", name)
+		}
+		pad := strings.Repeat(" ", indent)
+		var b strings.Builder
+		b.WriteString(pad + "QueryString: |-\n")
+		for _, line := range strings.Split(q(), "\n") {
+			b.WriteString(pad + "  " + line + "\n")
+		}
+		return b.String(), nil
+	}
+	return "", fmt.Errorf("unknown kind %q", kind)
+}
+
+// Rewrite returns template with every marked block regenerated. Every table
+// of schema.Tables() must be marked exactly once, and so must every query.
+func Rewrite(template []byte) ([]byte, error) {
+	var out bytes.Buffer
+	seen := map[string]bool{}
+	sc := bufio.NewScanner(bytes.NewReader(template))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	open := "" // "kind: name" of the block we are in
+	n := 0
+	for sc.Scan() {
+		n++
+		line := sc.Text()
+		if open != "" {
+			if m := endRE.FindStringSubmatch(line); m != nil {
+				if id := m[1] + ": " + m[2]; id != open {
+					return nil, fmt.Errorf("line %d: END marker of %q inside the block of %q", n, id, open)
+				}
+				open = ""
+				out.WriteString(line + "\n")
+			}
+			continue // the old generated lines are dropped
+		}
+		if m := beginRE.FindStringSubmatch(line); m != nil {
+			id := m[2] + ": " + m[3]
+			if seen[id] {
+				return nil, fmt.Errorf("line %d: %q marked twice", n, id)
+			}
+			block, err := Block(m[2], m[3], len(m[1]))
+			if err != nil {
+				return nil, fmt.Errorf("line %d: %w", n, err)
+			}
+			seen[id] = true
+			open = id
+			out.WriteString(line + "\n")
+			out.WriteString(block)
+			continue
+		}
+		if m := endRE.FindStringSubmatch(line); m != nil {
+			return nil, fmt.Errorf("line %d: END marker of %q without BEGIN", n, m[1]+": "+m[2])
+		}
+		out.WriteString(line + "\n")
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	if open != "" {
+		return nil, fmt.Errorf("no END marker for %q", open)
+	}
+	for _, t := range schema.Tables() {
+		if !seen["columns: "+t] {
+			return nil, fmt.Errorf("no generated column block for table %q", t)
+		}
+	}
+	for q := range Queries {
+		if !seen["query: "+q] {
+			return nil, fmt.Errorf("no generated block for query %q", q)
+		}
+	}
+	return out.Bytes(), nil
+}

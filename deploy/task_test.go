@@ -1,0 +1,306 @@
+package deploy
+
+import (
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+var (
+	helpFlagRE     = regexp.MustCompile(`^\s+(?:-\w, )?--(?:\[no-\])?([a-z0-9-]+)`)
+	helpEnvRE      = regexp.MustCompile(`\(\$(HUBLAKE_[A-Z0-9_]+)\)`)
+	helpDefaultURL = regexp.MustCompile(`--url="([^"]+)"`)
+)
+
+// helpFlags runs `hublake <args> --help` and returns the environment
+// variable of each flag (env → flag) and the required flags (from the usage
+// line).
+func helpFlags(t testing.TB, args ...string) (map[string]string, []string, string) {
+	t.Helper()
+	out, err := exec.Command(staticBinary(t), append(args, "--help")...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("hublake %v --help: %v\n%s", args, err, out)
+	}
+	envs := map[string]string{}
+	var required []string
+	flag := ""
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(line, "Usage:") {
+			for _, w := range strings.Fields(line) {
+				if name, ok := strings.CutPrefix(w, "--"); ok {
+					name, _, _ = strings.Cut(name, "=")
+					required = append(required, name)
+				}
+			}
+			continue
+		}
+		if m := helpFlagRE.FindStringSubmatch(line); m != nil {
+			flag = m[1]
+		}
+		if m := helpEnvRE.FindStringSubmatch(line); m != nil && flag != "" {
+			envs[m[1]] = flag
+		}
+	}
+	if len(envs) == 0 {
+		t.Fatalf("no flags with environment variables in hublake %v --help:\n%s", args, out)
+	}
+	return envs, required, string(out)
+}
+
+// forbiddenEnv are variables `hublake consume` accepts that a deployment
+// must not set.
+var forbiddenEnv = map[string]string{
+	"HUBLAKE_VERSION":           "prints the version and exits",
+	"HUBLAKE_CPU_PROFILE":       "writes a profile into the read-only filesystem",
+	"HUBLAKE_KINESIS_ENDPOINT":  "local stacks only",
+	"HUBLAKE_DYNAMODB_ENDPOINT": "local stacks only",
+	"HUBLAKE_S_3_ENDPOINT":      "local stacks only",
+	"HUBLAKE_S_3_PATH_STYLE":    "local stacks only",
+	"HUBLAKE_ENHANCED_FAN_OUT":  "untested, and the task role lacks the SubscribeToShard permissions",
+	"HUBLAKE_WORKER_ID":         "every task must have its own (the default is the ECS task id)",
+	"HUBLAKE_INITIAL_TIMESTAMP": "only with AT_TIMESTAMP, which the template does not offer",
+	"HUBLAKE_RECORD_AWS_OPS":    "a test hook",
+	"HUBLAKE_TEST_CRASH_AT":     "a test hook: the process kills itself",
+	"HUBLAKE_REQUIRE_STACK":     "a test switch",
+	"HUBLAKE_TOOLS_DIR":         "a test switch",
+	"HUBLAKE_UPDATE_GOLDEN":     "a test switch",
+}
+
+// container returns the task definition's only container definition.
+func container(t testing.TB, tpl *template) map[string]any {
+	t.Helper()
+	defs, _ := tpl.props(t, "TaskDefinition")["ContainerDefinitions"].([]any)
+	if len(defs) != 1 {
+		t.Fatalf("the task definition has %d containers, want 1", len(defs))
+	}
+	return defs[0].(map[string]any)
+}
+
+// taskEnv returns the container's environment, raw (intrinsics unresolved).
+func taskEnv(t testing.TB, tpl *template) map[string]any {
+	t.Helper()
+	env := map[string]any{}
+	for _, kv := range listOf(container(t, tpl)["Environment"]) {
+		name, _ := get(kv, "Name").(string)
+		if _, dup := env[name]; dup {
+			t.Errorf("%s is set twice", name)
+		}
+		env[name] = get(kv, "Value")
+	}
+	return env
+}
+
+// TestTaskEnvironment: every HUBLAKE_* variable of the task definition is a
+// flag `hublake consume` accepts (from its --help), every required flag is
+// set, the values name this stack's resources, and the real binary accepts
+// them (it gets past flag parsing to opening the lake).
+func TestTaskEnvironment(t *testing.T) {
+	tpl := loadTemplate(t)
+	envs, required, _ := helpFlags(t, "consume")
+	env := taskEnv(t, tpl)
+	for name := range env {
+		if why, bad := forbiddenEnv[name]; bad {
+			t.Errorf("the task sets %s: %s", name, why)
+			continue
+		}
+		if _, ok := envs[name]; !ok {
+			t.Errorf("the task sets %s, which is no flag of hublake consume", name)
+		}
+	}
+	for _, flag := range required {
+		found := false
+		for e, f := range envs {
+			if f == flag {
+				_, found = env[e]
+			}
+		}
+		if !found {
+			t.Errorf("the required flag --%s is not set by the task", flag)
+		}
+	}
+	for name := range forbiddenEnv {
+		if _, ok := envs[name]; !ok && strings.HasPrefix(forbiddenEnv[name], "local") {
+			t.Errorf("the forbidden list names %s, which hublake consume no longer has", name)
+		}
+	}
+
+	raw := map[string]any{
+		"HUBLAKE_STREAM":         map[string]any{"Ref": "Stream"},
+		"HUBLAKE_APP":            map[string]any{"Ref": "LeaseTable"},
+		"HUBLAKE_SSE":            "aws:kms",
+		"HUBLAKE_SSE_KMS_KEY_ID": keyArn,
+		"HUBLAKE_EMF":            "true",
+		"HUBLAKE_REGION":         map[string]any{"Ref": "AWS::Region"},
+	}
+	for name, want := range raw {
+		if !reflect.DeepEqual(env[name], want) {
+			t.Errorf("%s = %v, want %v", name, env[name], want)
+		}
+	}
+	// The lease table is the KCL application's name.
+	if tn := tpl.props(t, "LeaseTable")["TableName"]; !reflect.DeepEqual(tn, map[string]any{"Ref": "AppName"}) {
+		t.Errorf("the lease table is named %v", tn)
+	}
+
+	e := newEvaluator(t, tpl, nil)
+	e.refs["LakeBucket"] = "example-bucket"
+	values := map[string]string{}
+	for name, v := range env {
+		s, err := e.evalString(v)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		values[name] = s
+	}
+	if want := "s3://example-bucket/" + e.params["LakePrefix"].(string); values["HUBLAKE_OUT"] != want {
+		t.Errorf("HUBLAKE_OUT = %q, want %q", values["HUBLAKE_OUT"], want)
+	}
+
+	// The metrics port: the container's port, and the one the health check
+	// command calls by default.
+	_, _, hcHelp := helpFlags(t, "healthcheck")
+	m := helpDefaultURL.FindStringSubmatch(hcHelp)
+	if m == nil {
+		t.Fatalf("no default --url in hublake healthcheck --help:\n%s", hcHelp)
+	}
+	u, err := url.Parse(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, port, err := net.SplitHostPort(values["HUBLAKE_METRICS_ADDR"])
+	if err != nil {
+		t.Fatalf("HUBLAKE_METRICS_ADDR %q: %v", values["HUBLAKE_METRICS_ADDR"], err)
+	}
+	if port != u.Port() {
+		t.Errorf("the consumer listens on port %s, the health check calls %s", port, u.Port())
+	}
+	if p := get(container(t, tpl), "PortMappings", 0, "ContainerPort"); strconv.Itoa(toInt(p)) != port {
+		t.Errorf("the container port is %v, the metrics port %s", p, port)
+	}
+
+	// The binary accepts the values: with them (and --out pointing where no
+	// directory can be made) it fails opening the lake, after flag parsing
+	// and validation.
+	blocker := filepath.Join(tmpDir, "not-a-directory")
+	if err := os.WriteFile(blocker, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(staticBinary(t), "consume", "--out", filepath.Join(blocker, "lake"))
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + tmpDir, "AWS_EC2_METADATA_DISABLED=true",
+		"AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=x"}
+	for k, v := range values {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "open lake") {
+		t.Errorf("hublake consume with the task's environment: %v\n%s\nwant it to get as far as opening the lake", err, out)
+	}
+}
+
+func toInt(v any) int {
+	switch x := v.(type) {
+	case int:
+		return x
+	case string:
+		n, _ := strconv.Atoi(x)
+		return n
+	}
+	return -1
+}
+
+// TestTaskContainer: the health check is the binary's healthcheck
+// subcommand at the image's path, the command is the image's, SIGTERM has
+// time to flush, logs go to the stack's log group, nothing reaches the task.
+func TestTaskContainer(t *testing.T) {
+	tpl := loadTemplate(t)
+	c := container(t, tpl)
+	bin := dockerEntrypoint(t)
+	if hc := get(c, "HealthCheck", "Command"); !reflect.DeepEqual(hc, []any{"CMD", bin, "healthcheck"}) {
+		t.Errorf("the health check runs %v, want [CMD %s healthcheck]", hc, bin)
+	}
+	if cmd := c["Command"]; cmd != nil && !reflect.DeepEqual(cmd, []any{"consume"}) {
+		t.Errorf("the container runs %v, want consume", cmd)
+	}
+	stop := toInt(c["StopTimeout"])
+	if stop != 30 {
+		t.Errorf("StopTimeout %v, want 30", c["StopTimeout"])
+	}
+	e := newEvaluator(t, tpl, nil)
+	st, err := e.evalString(taskEnv(t, tpl)["HUBLAKE_SHUTDOWN_TIMEOUT"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, err := time.ParseDuration(st); err != nil || d+5*time.Second > time.Duration(stop)*time.Second {
+		t.Errorf("HUBLAKE_SHUTDOWN_TIMEOUT %q must leave a few seconds of the %d s stop timeout", st, stop)
+	}
+	lc := get(c, "LogConfiguration")
+	if get(lc, "LogDriver") != "awslogs" || !reflect.DeepEqual(get(lc, "Options", "awslogs-group"), map[string]any{"Ref": "LogGroup"}) {
+		t.Errorf("the container logs to %v", lc)
+	}
+	if get(tpl.props(t, "LogGroup"), "RetentionInDays") == nil {
+		t.Error("the log group keeps logs forever")
+	}
+	td := tpl.props(t, "TaskDefinition")
+	if !reflect.DeepEqual(td["TaskRoleArn"], map[string]any{"Fn::GetAtt": []any{"TaskRole", "Arn"}}) ||
+		!reflect.DeepEqual(td["ExecutionRoleArn"], map[string]any{"Fn::GetAtt": []any{"ExecutionRole", "Arn"}}) {
+		t.Errorf("the task runs as %v / %v", td["TaskRoleArn"], td["ExecutionRoleArn"])
+	}
+
+	// No ingress: neither in the group nor as separate rules.
+	for _, sg := range tpl.resourcesOfType("AWS::EC2::SecurityGroup") {
+		if _, ok := tpl.props(t, sg)["SecurityGroupIngress"]; ok {
+			t.Errorf("%s allows ingress", sg)
+		}
+	}
+	if ing := tpl.resourcesOfType("AWS::EC2::SecurityGroupIngress"); len(ing) > 0 {
+		t.Errorf("ingress rules %v", ing)
+	}
+	svc := tpl.props(t, "Service")
+	if !reflect.DeepEqual(get(svc, "NetworkConfiguration", "AwsvpcConfiguration", "SecurityGroups"), []any{map[string]any{"Ref": "TaskSecurityGroup"}}) {
+		t.Errorf("the service's security groups are %v", get(svc, "NetworkConfiguration", "AwsvpcConfiguration", "SecurityGroups"))
+	}
+	if !reflect.DeepEqual(svc["DesiredCount"], map[string]any{"Ref": "DesiredCount"}) {
+		t.Errorf("DesiredCount is %v, want the parameter", svc["DesiredCount"])
+	}
+}
+
+// TestAlarms: the iterator age of the stream, and the EMF metrics of hublake
+// consume (cmd/hublake/metrics.go: namespace "hublake", dimension Stream =
+// --stream) for dead letters and checkpoint failures.
+func TestAlarms(t *testing.T) {
+	tpl := loadTemplate(t)
+	type key struct{ ns, metric string }
+	found := map[key]map[string]any{}
+	for _, a := range tpl.resourcesOfType("AWS::CloudWatch::Alarm") {
+		p := tpl.props(t, a)
+		found[key{p["Namespace"].(string), p["MetricName"].(string)}] = p
+		want := map[string]any{"Fn::If": []any{"HasAlarmTopic", []any{map[string]any{"Ref": "AlarmTopicArn"}}, map[string]any{"Ref": "AWS::NoValue"}}}
+		if !reflect.DeepEqual(p["AlarmActions"], want) {
+			t.Errorf("%s: AlarmActions %v, want the optional topic", a, p["AlarmActions"])
+		}
+	}
+	stream := map[string]any{"Ref": "Stream"}
+	for k, dim := range map[key]string{
+		{"AWS/Kinesis", "GetRecords.IteratorAgeMilliseconds"}: "StreamName",
+		{"hublake", "DeadLetters"}:                            "Stream",
+		{"hublake", "CheckpointFailures"}:                     "Stream",
+	} {
+		p, ok := found[k]
+		if !ok {
+			t.Errorf("no alarm on %s %s", k.ns, k.metric)
+			continue
+		}
+		dims := listOf(p["Dimensions"])
+		if len(dims) != 1 || get(dims[0], "Name") != dim || !reflect.DeepEqual(get(dims[0], "Value"), stream) {
+			t.Errorf("the %s alarm's dimensions are %v, want %s = the stream", k.metric, dims, dim)
+		}
+	}
+}
