@@ -112,7 +112,8 @@ func ParseS3URL(s string) (bucket, prefix string, err error) {
 // PartSize parts for large ones, completed on Commit (atomic) and aborted on
 // failure, so no object is ever half visible and no parts are left behind.
 type S3 struct {
-	client   *s3.Client
+	client *s3.Client
+	//lint:ignore SA1019 The upload manager is deprecated for feature/s3/transfermanager; it is kept until the store moves (its abort and part semantics are what the fault tests prove).
 	uploader *manager.Uploader
 	bucket   string
 	prefix   string
@@ -136,6 +137,7 @@ func NewS3(ctx context.Context, dest string, o S3Options) (*S3, error) {
 	if part < manager.MinUploadPartSize {
 		part = 8 << 20
 	}
+	//lint:ignore SA1019 The upload manager is deprecated for feature/s3/transfermanager; it is kept until the store moves (its abort and part semantics are what the fault tests prove).
 	up := manager.NewUploader(client, func(u *manager.Uploader) {
 		u.PartSize = part
 		u.Concurrency = 2
@@ -198,8 +200,10 @@ func (s *S3) Create(ctx context.Context, key string) (ObjectWriter, error) {
 	o := &s3Object{pw: pw, cancel: cancel, done: make(chan struct{}), key: key}
 	go func() {
 		defer close(o.done)
+		//lint:ignore SA1019 The upload manager is deprecated for feature/s3/transfermanager; it is kept until the store moves (its abort and part semantics are what the fault tests prove).
 		_, err := s.uploader.Upload(ctx, in)
 		if err != nil {
+			s.abortUpload(ctx, in, err)
 			err = fmt.Errorf("upload s3://%s/%s: %w", s.bucket, s.fullKey(key), err)
 		}
 		o.err = err
@@ -207,6 +211,23 @@ func (s *S3) Create(ctx context.Context, key string) (ObjectWriter, error) {
 		pr.CloseWithError(errOr(err, errUploadFinished))
 	}()
 	return o, nil
+}
+
+// abortUpload aborts the multipart upload a failed Upload began. The upload
+// manager aborts it too, but with the upload's context: when that context
+// was cancelled (a shutdown that ran out of time, an abandoned flush) its
+// abort is never sent and the parts stay behind, billed and invisible. This
+// one runs on a context of its own; NoSuchUpload (already aborted) is fine.
+func (s *S3) abortUpload(ctx context.Context, in *s3.PutObjectInput, err error) {
+	var mu manager.MultiUploadFailure
+	if !errors.As(err, &mu) || mu.UploadID() == "" {
+		return
+	}
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	_, _ = s.client.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{
+		Bucket: in.Bucket, Key: in.Key, UploadId: aws.String(mu.UploadID()),
+	})
 }
 
 var (

@@ -45,6 +45,11 @@ type Stack struct {
 // Options chooses the services to start.
 type Options struct {
 	Kinesis, DynamoDB, S3 bool
+	// S3Metadata makes versitygw keep object metadata (ETags, multipart
+	// upload names) in a sidecar directory beside S3Root; without it,
+	// CompleteMultipartUpload cannot verify parts and ListMultipartUploads
+	// lists nothing. Multipart tests need it.
+	S3Metadata bool
 }
 
 // Env returns the environment a hublake process needs to reach the stack.
@@ -209,8 +214,18 @@ func New(o Options, tools, dir string) (*Stack, error) {
 		if err := os.MkdirAll(s.S3Root, 0o755); err != nil {
 			return s, err
 		}
-		if err := s.start("", nil, filepath.Join(tools, "bin", "versitygw"), "--access", AccessKey, "--secret", SecretKey, "--region", Region,
-			"--port", fmt.Sprintf("127.0.0.1:%d", port), "--quiet", "posix", "--nometa", s.S3Root); err != nil {
+		meta := []string{"--nometa"}
+		if o.S3Metadata {
+			sidecar := filepath.Join(dir, "versitygw-meta")
+			if err := os.MkdirAll(sidecar, 0o755); err != nil {
+				return s, err
+			}
+			meta = []string{"--sidecar", sidecar}
+		}
+		args := []string{"--access", AccessKey, "--secret", SecretKey, "--region", Region,
+			"--port", fmt.Sprintf("127.0.0.1:%d", port), "--quiet", "posix"}
+		args = append(append(args, meta...), s.S3Root)
+		if err := s.start("", nil, filepath.Join(tools, "bin", "versitygw"), args...); err != nil {
 			return s, err
 		}
 		s.S3 = fmt.Sprintf("http://127.0.0.1:%d", port)
@@ -284,6 +299,19 @@ func (s *Stack) start(dir string, env []string, name string, args ...string) err
 	s.logs = append(s.logs, &logs)
 	s.mu.Unlock()
 	return nil
+}
+
+// KinesisPID returns the process id of kinesis-mock (0 when not started),
+// so that benchmarks can account for the emulator's own CPU time.
+func (s *Stack) KinesisPID() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range s.procs {
+		if p.Dir != "" && p.Process != nil { // only kinesis-mock runs from its folder
+			return p.Process.Pid
+		}
+	}
+	return 0
 }
 
 // Logs returns what the services printed.

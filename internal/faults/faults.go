@@ -1,0 +1,389 @@
+// Package faults is a fault-injecting stand-in for the AWS endpoints hublake
+// talks to, for tests only: an http.Handler in front of a real server (a
+// reverse proxy to versitygw, dynalite or kinesis-mock, or gofakes3's handler
+// in process) that answers chosen requests with the failures the real
+// services produce — 500 InternalError, 503 SlowDown, a throttling error in
+// an AWS JSON body, a response that never comes, a connection dropped
+// mid-request — and records every request it saw: the operation, the SDK's
+// attempt number and invocation id, and the fault injected. Tests read the
+// record to prove that the SDK retried, that a multipart upload was aborted,
+// and so on.
+package faults
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Fault is what the proxy does instead of forwarding a request.
+type Fault int
+
+const (
+	// None forwards the request.
+	None Fault = iota
+	// InternalError answers 500 InternalError.
+	InternalError
+	// SlowDown answers 503 SlowDown (S3's throttling).
+	SlowDown
+	// Throttle answers 400 with an AWS JSON error body whose __type is the
+	// rule's ErrorType (DynamoDB's and Kinesis'
+	// ProvisionedThroughputExceededException).
+	Throttle
+	// Timeout never answers: it holds the request until the client gives up
+	// (its response header timeout or its context), or the proxy closes.
+	Timeout
+	// Drop reads part of the request and closes the connection without a
+	// response.
+	Drop
+)
+
+func (f Fault) String() string {
+	switch f {
+	case None:
+		return "none"
+	case InternalError:
+		return "500 InternalError"
+	case SlowDown:
+		return "503 SlowDown"
+	case Throttle:
+		return "400 throttling"
+	case Timeout:
+		return "timeout"
+	case Drop:
+		return "dropped connection"
+	}
+	return fmt.Sprintf("fault(%d)", int(f))
+}
+
+// Rule chooses the requests to fail and how.
+type Rule struct {
+	// Ops are the operations the rule applies to ("UploadPart",
+	// "UpdateItem", ...); empty: every request.
+	Ops []string
+	// Faults are injected in turn, one per matching request, cycling.
+	Faults []Fault
+	// Limit is how many matching requests fail; 0: every one until Heal.
+	Limit int
+	// Every fails one matching request in Every (the first, then every
+	// Every-th); 0 or 1: every matching request.
+	Every int
+	// ErrorType is the __type of a Throttle fault's body, e.g.
+	// "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException".
+	ErrorType string
+
+	matched, injected int
+}
+
+// Request is one request the proxy saw.
+type Request struct {
+	Op string
+	// Attempt is the SDK's attempt number (amz-sdk-request), 0 when absent.
+	Attempt int
+	// Invocation is the SDK's invocation id: the same for every attempt of
+	// one operation call.
+	Invocation string
+	Method     string
+	Path       string
+	Fault      Fault
+}
+
+// Proxy is the fault-injecting handler.
+type Proxy struct {
+	next   http.Handler
+	mu     sync.Mutex
+	rules  []*Rule
+	log    []Request
+	closed chan struct{}
+	once   sync.Once
+}
+
+// New returns a proxy in front of handler (gofakes3's, for example).
+func New(handler http.Handler) *Proxy {
+	return &Proxy{next: handler, closed: make(chan struct{})}
+}
+
+// NewReverse returns a proxy in front of the server at target. The Host
+// header is kept as the client sent it, so SigV4 signatures still verify.
+func NewReverse(target string) (*Proxy, error) {
+	u, err := url.Parse(target)
+	if err != nil {
+		return nil, err
+	}
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			r.SetURL(u)
+			r.Out.Host = r.In.Host
+		},
+		FlushInterval: -1,
+		// A client that gave up is not an error worth logging.
+		ErrorLog: nil,
+		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+		},
+	}
+	return New(rp), nil
+}
+
+// Add installs a rule; rules are tried in order, the first that fails a
+// request wins.
+func (p *Proxy) Add(r Rule) *Rule {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	rule := r
+	p.rules = append(p.rules, &rule)
+	return &rule
+}
+
+// Heal removes every rule: from now on every request is forwarded.
+func (p *Proxy) Heal() {
+	p.mu.Lock()
+	p.rules = nil
+	p.mu.Unlock()
+}
+
+// Close releases requests held by Timeout faults.
+func (p *Proxy) Close() { p.once.Do(func() { close(p.closed) }) }
+
+// Requests returns every request seen so far.
+func (p *Proxy) Requests() []Request {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]Request(nil), p.log...)
+}
+
+// Count returns how many requests of op were seen (all attempts).
+func (p *Proxy) Count(op string) int {
+	n := 0
+	for _, r := range p.Requests() {
+		if r.Op == op {
+			n++
+		}
+	}
+	return n
+}
+
+// Faulted returns how many requests of op (any op when "") got a fault.
+func (p *Proxy) Faulted(op string) int {
+	n := 0
+	for _, r := range p.Requests() {
+		if r.Fault != None && (op == "" || r.Op == op) {
+			n++
+		}
+	}
+	return n
+}
+
+// Retried returns how many requests of op (any op when "") were a retry:
+// an SDK attempt after the first.
+func (p *Proxy) Retried(op string) int {
+	n := 0
+	for _, r := range p.Requests() {
+		if r.Attempt > 1 && (op == "" || r.Op == op) {
+			n++
+		}
+	}
+	return n
+}
+
+// RecoveredAfterFault returns how many operation calls (invocations) of op
+// had a fault injected into one attempt and then a later attempt of the same
+// invocation that was forwarded: the SDK's retryer at work.
+func (p *Proxy) RecoveredAfterFault(op string) int {
+	faulted := map[string]int{}
+	n := 0
+	for _, r := range p.Requests() {
+		if r.Op != op || r.Invocation == "" {
+			continue
+		}
+		if r.Fault != None {
+			if _, ok := faulted[r.Invocation]; !ok {
+				faulted[r.Invocation] = r.Attempt
+			}
+			continue
+		}
+		if a, ok := faulted[r.Invocation]; ok && r.Attempt > a {
+			n++
+			delete(faulted, r.Invocation)
+		}
+	}
+	return n
+}
+
+// ServeHTTP implements http.Handler.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	req := Request{Op: Operation(r), Method: r.Method, Path: r.URL.Path, Invocation: r.Header.Get("amz-sdk-invocation-id")}
+	req.Attempt = attempt(r.Header.Get("amz-sdk-request"))
+	fault, errType := p.choose(req.Op)
+	req.Fault = fault
+	p.mu.Lock()
+	p.log = append(p.log, req)
+	p.mu.Unlock()
+	switch fault {
+	case None:
+		p.next.ServeHTTP(w, r)
+	case InternalError:
+		writeError(w, r, http.StatusInternalServerError, "InternalError", "InternalFailure", "injected: we encountered an internal error")
+	case SlowDown:
+		writeError(w, r, http.StatusServiceUnavailable, "SlowDown", "ServiceUnavailable", "injected: please reduce your request rate")
+	case Throttle:
+		if errType == "" {
+			errType = "ProvisionedThroughputExceededException"
+		}
+		writeError(w, r, http.StatusBadRequest, "SlowDown", errType, "injected: rate of requests exceeds the allowed throughput")
+	case Timeout:
+		// The server notices a client that hangs up only once the body is
+		// read; then the request's context ends.
+		_, _ = io.Copy(io.Discard, r.Body)
+		select {
+		case <-r.Context().Done():
+		case <-p.closed:
+		case <-time.After(5 * time.Minute):
+		}
+	case Drop:
+		_, _ = io.CopyN(io.Discard, r.Body, 1024)
+		hj, ok := w.(http.Hijacker)
+		if !ok {
+			panic("faults: the server does not support hijacking; cannot drop the connection")
+		}
+		conn, _, err := hj.Hijack()
+		if err == nil {
+			conn.Close()
+		}
+	}
+}
+
+func (p *Proxy) choose(op string) (Fault, string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, rule := range p.rules {
+		if len(rule.Ops) > 0 && !contains(rule.Ops, op) {
+			continue
+		}
+		if rule.Limit > 0 && rule.injected >= rule.Limit {
+			continue
+		}
+		rule.matched++
+		if rule.Every > 1 && (rule.matched-1)%rule.Every != 0 {
+			continue
+		}
+		if len(rule.Faults) == 0 {
+			continue
+		}
+		f := rule.Faults[rule.injected%len(rule.Faults)]
+		rule.injected++
+		return f, rule.ErrorType
+	}
+	return None, ""
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// writeError answers in the error format of the protocol the request used:
+// an AWS JSON body for JSON protocols (X-Amz-Target), S3's XML otherwise.
+func writeError(w http.ResponseWriter, r *http.Request, status int, s3Code, jsonType, msg string) {
+	_, _ = io.Copy(io.Discard, r.Body)
+	if target := r.Header.Get("X-Amz-Target"); target != "" {
+		ct := r.Header.Get("Content-Type")
+		if ct == "" {
+			ct = "application/x-amz-json-1.0"
+		}
+		w.Header().Set("Content-Type", ct)
+		w.Header().Set("x-amzn-RequestId", "injected-fault")
+		w.WriteHeader(status)
+		fmt.Fprintf(w, `{"__type":%q,"message":%q}`, jsonType, msg)
+		return
+	}
+	w.Header().Set("Content-Type", "application/xml")
+	w.Header().Set("x-amz-request-id", "injected-fault")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>%s</Code><Message>%s</Message><RequestId>injected-fault</RequestId></Error>`, s3Code, msg)
+}
+
+// attempt parses "attempt=2; max=10".
+func attempt(h string) int {
+	for _, part := range strings.Split(h, ";") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(part), "="); ok && k == "attempt" {
+			n, _ := strconv.Atoi(v)
+			return n
+		}
+	}
+	return 0
+}
+
+// Operation names the AWS operation of a request: the X-Amz-Target of JSON
+// protocols (DynamoDB, Kinesis), or the S3 REST operation from the method,
+// the path (path-style: /bucket/key) and the query.
+func Operation(r *http.Request) string {
+	if t := r.Header.Get("X-Amz-Target"); t != "" {
+		if _, op, ok := strings.Cut(t, "."); ok {
+			return op
+		}
+		return t
+	}
+	q := r.URL.Query()
+	_, uploads := q["uploads"]
+	uploadID := q.Has("uploadId")
+	hasKey := strings.Contains(strings.Trim(r.URL.Path, "/"), "/")
+	switch r.Method {
+	case http.MethodPut:
+		switch {
+		case uploadID && q.Has("partNumber"):
+			return "UploadPart"
+		case hasKey:
+			return "PutObject"
+		}
+		return "CreateBucket"
+	case http.MethodPost:
+		switch {
+		case uploads:
+			return "CreateMultipartUpload"
+		case uploadID:
+			return "CompleteMultipartUpload"
+		case q.Has("delete"):
+			return "DeleteObjects"
+		}
+		return "PostObject"
+	case http.MethodDelete:
+		switch {
+		case uploadID:
+			return "AbortMultipartUpload"
+		case hasKey:
+			return "DeleteObject"
+		}
+		return "DeleteBucket"
+	case http.MethodHead:
+		if hasKey {
+			return "HeadObject"
+		}
+		return "HeadBucket"
+	case http.MethodGet:
+		switch {
+		case uploads:
+			return "ListMultipartUploads"
+		case uploadID:
+			return "ListParts"
+		case hasKey:
+			return "GetObject"
+		case q.Get("list-type") == "2":
+			return "ListObjectsV2"
+		case r.URL.Path == "/" || r.URL.Path == "":
+			return "ListBuckets"
+		}
+		return "ListObjects"
+	}
+	return r.Method
+}

@@ -1,0 +1,60 @@
+package sinks
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/hublake/hublake/internal/localstack"
+)
+
+// TestMain gives every test the local stack's credentials (gofakes3 accepts
+// any; versitygw checks them), so tests can run in parallel without Setenv.
+func TestMain(m *testing.M) {
+	for k, v := range map[string]string{
+		"AWS_ACCESS_KEY_ID":         localstack.AccessKey,
+		"AWS_SECRET_ACCESS_KEY":     localstack.SecretKey,
+		"AWS_REGION":                localstack.Region,
+		"AWS_EC2_METADATA_DISABLED": "true",
+	} {
+		os.Setenv(k, v)
+	}
+	os.Unsetenv("AWS_MAX_ATTEMPTS")
+	os.Unsetenv("AWS_PROFILE")
+	os.Exit(m.Run())
+}
+
+// newTestS3 returns an S3 store at dest on the server at endpoint, with an
+// HTTP client that gives up on a response after a second (so that a
+// "timeout" fault costs a second, not the production 30).
+func newTestS3(t testing.TB, endpoint, dest string, o S3Options) *S3 {
+	t.Helper()
+	o.Endpoint, o.PathStyle, o.Region = endpoint, true, localstack.Region
+	if o.HTTPClient == nil {
+		o.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+			tr.ResponseHeaderTimeout = time.Second
+		})
+	}
+	store, err := NewS3(context.Background(), dest, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store
+}
+
+func createBucket(t testing.TB, c *s3.Client, bucket string) {
+	t.Helper()
+	if _, err := c.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		t.Fatalf("create bucket: %v", err)
+	}
+}
+
+func httpResponse(code int) *http.Response {
+	return &http.Response{StatusCode: code, Header: http.Header{}}
+}
