@@ -54,7 +54,10 @@ func ValidDate(s string) bool { return datePattern.MatchString(s) }
 
 // SafeNamePart maps an arbitrary string (a stream name, a shard id) onto the
 // name alphabet, so that it can be part of an object name. Kinesis names are
-// already in it; anything else is replaced, never passed through.
+// already in it; anything else is replaced, never passed through. The result
+// starts with a letter or digit, as object names must (Athena skips objects
+// whose names start with '_' or '.'): a legal stream name like "_events" or
+// ".events" becomes "x_events".
 func SafeNamePart(s string) string {
 	var b strings.Builder
 	for _, r := range s {
@@ -66,8 +69,8 @@ func SafeNamePart(s string) string {
 		}
 	}
 	out := b.String()
-	if out == "" {
-		return "_"
+	if out == "" || out[0] == '_' || out[0] == '-' {
+		out = "x" + out
 	}
 	return out
 }
