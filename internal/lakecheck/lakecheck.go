@@ -6,7 +6,11 @@
 package lakecheck
 
 import (
+	"bufio"
+	"compress/gzip"
 	"database/sql"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -186,6 +190,64 @@ func SampleFiles(t testing.TB) []string {
 			continue
 		}
 		out = append(out, filepath.Join(dir, e.Name()))
+	}
+	return out
+}
+
+// DeadLetter is one line of a dead_letters object, with its partition and
+// its data decoded (from data or data_base64).
+type DeadLetter struct {
+	Dt, Object     string
+	Source, Reason string
+	Data           []byte
+	Base64         bool
+}
+
+// DeadLetters reads every dead letter under a local lake root.
+func DeadLetters(t testing.TB, root string) []DeadLetter {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(root, "dead_letters", "dt=*", "*.jsonl.gz"))
+	var out []DeadLetter
+	for _, f := range files {
+		fh, err := os.Open(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		zr, err := gzip.NewReader(fh)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		sc := bufio.NewScanner(zr)
+		sc.Buffer(nil, 1<<30)
+		for sc.Scan() {
+			var l struct {
+				Source     string  `json:"source"`
+				Error      string  `json:"error"`
+				Data       *string `json:"data"`
+				DataBase64 *string `json:"data_base64"`
+			}
+			if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+				t.Fatalf("%s: dead letter line is not JSON: %v", f, err)
+			}
+			d := DeadLetter{Dt: strings.TrimPrefix(filepath.Base(filepath.Dir(f)), "dt="), Object: f, Source: l.Source, Reason: l.Error}
+			switch {
+			case l.Data != nil && l.DataBase64 != nil:
+				t.Errorf("%s: dead letter has both data and data_base64", f)
+			case l.Data != nil:
+				d.Data = []byte(*l.Data)
+			case l.DataBase64 != nil:
+				d.Base64 = true
+				if d.Data, err = base64.StdEncoding.DecodeString(*l.DataBase64); err != nil {
+					t.Fatalf("%s: data_base64: %v", f, err)
+				}
+			}
+			out = append(out, d)
+		}
+		if err := sc.Err(); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		zr.Close()
+		fh.Close()
 	}
 	return out
 }
