@@ -105,11 +105,21 @@ type DDLOptions struct {
 	Database string
 }
 
+// qualified quotes a table name for Hive DDL (backticks).
 func (o DDLOptions) qualified(name string) string {
 	if o.Database == "" {
 		return "`" + name + "`"
 	}
 	return "`" + o.Database + "`.`" + name + "`"
+}
+
+// qualifiedSQL quotes a name for Athena's SQL engine (SELECT, CREATE VIEW),
+// which takes double quotes; backticks are for DDL only.
+func (o DDLOptions) qualifiedSQL(name string) string {
+	if o.Database == "" {
+		return `"` + name + `"`
+	}
+	return `"` + o.Database + `"."` + name + `"`
 }
 
 // TableLocation returns the S3 location of a table under the lake root.
@@ -172,25 +182,26 @@ func AthenaDDL(o DDLOptions) string {
 // finding.
 const LatestViewName = "findings_latest"
 
-// LatestViewQuery is the SELECT behind the latest-state view: the newest row
+// LatestViewQuery is the SELECT behind the latest-state view, quoted for
+// Athena's SQL engine (double quotes): the newest row
 // per (product_arn, id) by updated_at, then processed_at, then event_time, as
 // TABLES.md defines it. BatchUpdateFindings changes (workflow, notes) keep
 // UpdatedAt but arrive in later events, hence event_time as the last key.
 func LatestViewQuery(o DDLOptions) string {
 	names := []string{}
 	for _, c := range Columns(TableFindings) {
-		names = append(names, "`"+c.Name+"`")
+		names = append(names, `"`+c.Name+`"`)
 	}
-	names = append(names, "`dt`")
+	names = append(names, `"dt"`)
 	return "SELECT " + strings.Join(names, ", ") + "\nFROM (\n  SELECT *, row_number() OVER (\n" +
 		"    PARTITION BY product_arn, id\n" +
 		"    ORDER BY updated_at DESC NULLS LAST, processed_at DESC NULLS LAST, event_time DESC NULLS LAST\n" +
-		"  ) AS rn\n  FROM " + o.qualified(TableFindings) + "\n)\nWHERE rn = 1"
+		"  ) AS rn\n  FROM " + o.qualifiedSQL(TableFindings) + "\n)\nWHERE rn = 1"
 }
 
 // LatestViewDDL returns the CREATE VIEW statement for the latest-state view.
 func LatestViewDDL(o DDLOptions) string {
-	return "CREATE OR REPLACE VIEW " + o.qualified(LatestViewName) + " AS\n" + LatestViewQuery(o) + ";\n"
+	return "CREATE OR REPLACE VIEW " + o.qualifiedSQL(LatestViewName) + " AS\n" + LatestViewQuery(o) + ";\n"
 }
 
 // GlueColumnsYAML renders a table's columns as the Columns list of an

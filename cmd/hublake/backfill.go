@@ -22,8 +22,8 @@ import (
 // storeFlags are the flags of every command that writes the lake.
 type storeFlags struct {
 	Out          string   `help:"Lake root: a directory or s3://bucket/prefix." default:"./lake"`
-	S3Endpoint   string   `name:"s3-endpoint" help:"S3 endpoint URL (a local S3 server); implies path-style addressing."`
-	S3PathStyle  bool     `name:"s3-path-style" help:"Address buckets path-style (/bucket/key)."`
+	S3Endpoint   string   `name:"s3-endpoint" env:"HUBLAKE_S3_ENDPOINT" help:"S3 endpoint URL (a local S3 server); implies path-style addressing."`
+	S3PathStyle  bool     `name:"s3-path-style" env:"HUBLAKE_S3_PATH_STYLE" help:"Address buckets path-style (/bucket/key)."`
 	Region       string   `help:"AWS region (default: from the environment)."`
 	SSE          string   `name:"sse" help:"Ask S3 for server-side encryption: aws:kms or AES256. Default: send no header, so the bucket's default encryption applies." enum:",aws:kms,AES256" default:""`
 	SSEKMSKeyID  string   `name:"sse-kms-key-id" help:"KMS key id or ARN for --sse aws:kms."`

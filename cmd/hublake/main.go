@@ -28,7 +28,7 @@ type globals struct {
 
 type cli struct {
 	globals
-	Version kong.VersionFlag `help:"Print the version and exit."`
+	Version kong.VersionFlag `help:"Print the version and exit." env:"-"`
 
 	Backfill    backfillCmd    `cmd:"" help:"Read Security Hub events or findings from files, S3 or stdin into the lake."`
 	Consume     consumeCmd     `cmd:"" help:"Consume the Kinesis stream into the lake (the long-running ECS service)."`

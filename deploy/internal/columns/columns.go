@@ -28,20 +28,14 @@ var (
 	endRE   = regexp.MustCompile(`^ *# END generated (columns|query): ([a-z_-]+)\s*$`)
 )
 
-// Queries derived from schema.LatestViewQuery, by the name their markers use.
-// Athena's SELECT statements and views quote identifiers with double quotes
-// (backticks are for DDL only), so the query is converted; no string literal
-// of it holds a backtick.
+// Queries derived from schema.LatestViewQuery (quoted for Athena's SQL
+// engine), by the name their markers use.
 var Queries = map[string]func() string{
-	"latest": func() string { return AthenaSelect(schema.LatestViewQuery(schema.DDLOptions{})) },
+	"latest": func() string { return schema.LatestViewQuery(schema.DDLOptions{}) },
 	"create-latest-view": func() string {
-		return "CREATE OR REPLACE VIEW " + schema.LatestViewName + " AS\n" + AthenaSelect(schema.LatestViewQuery(schema.DDLOptions{}))
+		return strings.TrimSuffix(schema.LatestViewDDL(schema.DDLOptions{}), ";\n")
 	},
 }
-
-// AthenaSelect turns Hive-style quoted identifiers (`name`) into the double
-// quotes Athena's SQL engine expects in SELECT statements and views.
-func AthenaSelect(q string) string { return strings.ReplaceAll(q, "`", `"`) }
 
 // Block returns the generated YAML of one marked block.
 func Block(kind, name string, indent int) (string, error) {
