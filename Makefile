@@ -74,6 +74,15 @@ test: lint unit fuzz-smoke
 deploy-test: $(TOOLS)/cfnspec/node_modules/.installed
 	HUBLAKE_REQUIRE_STACK=1 $(GO) test -count=1 ./deploy/...
 
+# hublake backfill against DuckDB on the same generated corpus, alternating
+# over rounds; the consumer on the local stack; the Go benchmarks. Results in
+# .bench/report.md (BENCHMARKS.md holds a committed run).
+BENCH_BYTES  ?= 200MB
+BENCH_ROUNDS ?= 3
+bench: build tools
+	$(GO) build -o $(BIN)/duckref ./internal/tools/duckref
+	$(GO) run ./internal/tools/bench -bytes $(BENCH_BYTES) -rounds $(BENCH_ROUNDS) -hublake $(BIN)/hublake -duckref $(BIN)/duckref -tools $(TOOLS)
+
 demo: build tools
 	./scripts/demo.sh
 

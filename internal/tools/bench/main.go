@@ -1,0 +1,554 @@
+// Command bench is `make bench`: hublake against DuckDB on the same corpus
+// in the same run, and the stream consumer on the local stack.
+//
+//  1. Generates a corpus of realistic events (hublake gen; deterministic).
+//  2. Runs `hublake backfill` and the DuckDB reference (duckref) on it,
+//     alternating which goes first, over several rounds, and reports for
+//     each: MB/s of input, findings/s, CPU seconds, peak RSS, output bytes,
+//     and the median of the per-round hublake/DuckDB throughput ratios. The
+//     two lakes must hold the same rows: counts per table and partition are
+//     compared with DuckDB.
+//  3. Measures the consumer from a loaded kinesis-mock stream (records/s,
+//     MB/s, MB/s per CPU second of the consumer, and the emulator's own CPU),
+//     and event-to-object latency at the default flush settings.
+//  4. Runs the in-process Go benchmarks (decode, dedup, Parquet encoding,
+//     the consumer's processing path without an emulator).
+//
+// It is a development tool (cgo, DuckDB); nothing here times tests.
+package main
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	_ "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/hublake/hublake/internal/localstack"
+)
+
+type options struct {
+	bytes, consumerBytes   string
+	rounds                 int
+	work, hublake, duckref string
+	tools                  string
+	consumer, latency, gob bool
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.bytes, "bytes", "200MB", "corpus size")
+	flag.IntVar(&o.rounds, "rounds", 3, "A/B rounds")
+	flag.StringVar(&o.work, "work", ".bench", "working directory (corpus, lakes, report)")
+	flag.StringVar(&o.hublake, "hublake", "bin/hublake", "hublake binary")
+	flag.StringVar(&o.duckref, "duckref", "bin/duckref", "DuckDB reference binary")
+	flag.StringVar(&o.tools, "tools", ".tools", "local stack tools")
+	flag.BoolVar(&o.consumer, "consumer", true, "measure the consumer on the local stack")
+	flag.StringVar(&o.consumerBytes, "consumer-bytes", "48MB", "input published to the stream for the consumer measurement")
+	flag.BoolVar(&o.latency, "latency", true, "measure event-to-object latency at default flush settings (about a minute)")
+	flag.BoolVar(&o.gob, "go-bench", true, "run the in-process Go benchmarks")
+	flag.Parse()
+	if err := run(o); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// result is one run of one tool.
+type result struct {
+	wall, cpu time.Duration
+	maxRSS    int64 // bytes
+	outBytes  int64
+}
+
+func (r result) mbps(in int64) float64 { return float64(in) / 1e6 / r.wall.Seconds() }
+
+// runMeasured runs a command and returns its wall time, CPU time and peak RSS.
+func runMeasured(name string, args ...string) (result, error) {
+	cmd := exec.Command(name, args...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	cmd.Stdout = io.Discard
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		return result{}, fmt.Errorf("%s: %w\n%s", name, err, stderr.String())
+	}
+	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	return result{
+		wall:   time.Since(start),
+		cpu:    cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(),
+		maxRSS: ru.Maxrss * 1024,
+	}, nil
+}
+
+func dirSize(dir string) (n int64) {
+	_ = filepath.Walk(dir, func(_ string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			n += info.Size()
+		}
+		return nil
+	})
+	return n
+}
+
+func run(o options) error {
+	if err := os.MkdirAll(o.work, 0o755); err != nil {
+		return err
+	}
+	corpus := filepath.Join(o.work, "corpus-"+o.bytes)
+	if _, err := os.Stat(filepath.Join(corpus, ".done")); err != nil {
+		fmt.Printf("generating a %s corpus…\n", o.bytes)
+		if out, err := exec.Command(o.hublake, "gen", "--bytes", o.bytes, "--out", corpus).CombinedOutput(); err != nil {
+			return fmt.Errorf("gen: %w\n%s", err, out)
+		}
+		if err := os.WriteFile(filepath.Join(corpus, ".done"), nil, 0o644); err != nil {
+			return err
+		}
+	}
+	in := dirSize(corpus)
+	var rep strings.Builder
+	fmt.Fprintf(&rep, "## Run of %s\n\nMachine: %d CPUs (%s), %s, Go %s. Corpus: %s in %s (generated, seed 1).\n\n",
+		time.Now().UTC().Format(time.RFC3339), runtime.NumCPU(), cpuModel(), memTotal(), strings.TrimPrefix(runtime.Version(), "go"), human(in), corpus)
+
+	// Backfill against DuckDB, A/B.
+	hubOut, duckOut := filepath.Join(o.work, "lake-hublake"), filepath.Join(o.work, "lake-duckdb")
+	var hub, duck []result
+	var ratios []float64
+	for round := range o.rounds {
+		runHub := func() error {
+			_ = os.RemoveAll(hubOut)
+			r, err := runMeasured(o.hublake, "backfill", "--progress", "none", "--log-level", "warn", "--out", hubOut, corpus)
+			r.outBytes = dirSize(hubOut)
+			hub = append(hub, r)
+			return err
+		}
+		runDuck := func() error {
+			r, err := runMeasured(o.duckref, "-in", corpus, "-out", duckOut, "-threads", strconv.Itoa(runtime.NumCPU()))
+			r.outBytes = dirSize(duckOut)
+			duck = append(duck, r)
+			return err
+		}
+		first, second := runHub, runDuck
+		if round%2 == 1 {
+			first, second = runDuck, runHub
+		}
+		if err := first(); err != nil {
+			return err
+		}
+		if err := second(); err != nil {
+			return err
+		}
+		h, d := hub[len(hub)-1], duck[len(duck)-1]
+		ratios = append(ratios, h.mbps(in)/d.mbps(in))
+		fmt.Printf("round %d: hublake %.1f MB/s (%.1fs), DuckDB %.1f MB/s (%.1fs), ratio %.2f\n",
+			round+1, h.mbps(in), h.wall.Seconds(), d.mbps(in), d.wall.Seconds(), ratios[len(ratios)-1])
+	}
+	counts, err := compareLakes(hubOut, duckOut)
+	if err != nil {
+		return err
+	}
+	findings := counts["findings"]
+	fmt.Fprintf(&rep, "### Backfill: hublake against DuckDB (%d rounds, alternating A/B)\n\n", o.rounds)
+	fmt.Fprintf(&rep, "Both lakes hold the same rows: %d findings and %d insight results in %d partitions, equal per table and partition.\n\n",
+		findings, counts["insight_results"], counts["partitions"])
+	fmt.Fprintln(&rep, "| | MB/s of input (median) | findings/s | CPU s | peak RSS | output | output/input |")
+	fmt.Fprintln(&rep, "|---|---|---|---|---|---|---|")
+	for _, t := range []struct {
+		name string
+		rs   []result
+	}{{"hublake backfill", hub}, {"DuckDB reference", duck}} {
+		mb := median(mapSlice(t.rs, func(r result) float64 { return r.mbps(in) }))
+		wall := median(mapSlice(t.rs, func(r result) float64 { return r.wall.Seconds() }))
+		cpu := median(mapSlice(t.rs, func(r result) float64 { return r.cpu.Seconds() }))
+		rss := slices.Max(mapSlice(t.rs, func(r result) float64 { return float64(r.maxRSS) }))
+		out := t.rs[len(t.rs)-1].outBytes
+		fmt.Fprintf(&rep, "| %s | %.1f | %.0f | %.1f | %s | %s | %.2f |\n", t.name, mb, float64(findings)/wall, cpu, human(int64(rss)), human(out), float64(out)/float64(in))
+	}
+	fmt.Fprintf(&rep, "\n**hublake / DuckDB throughput: %.2f×** (median of per-round ratios %s).\n\n", median(ratios), fmtList(ratios))
+
+	if o.consumer {
+		if err := benchConsumer(o, corpus, &rep); err != nil {
+			return fmt.Errorf("consumer: %w", err)
+		}
+	}
+	if o.gob {
+		if err := goBenchmarks(&rep); err != nil {
+			return err
+		}
+	}
+	report := filepath.Join(o.work, "report.md")
+	if err := os.WriteFile(report, []byte(rep.String()), 0o644); err != nil {
+		return err
+	}
+	fmt.Println()
+	fmt.Print(rep.String())
+	fmt.Printf("(written to %s)\n", report)
+	return nil
+}
+
+// compareLakes checks that both lakes hold the same number of rows per table
+// and partition.
+func compareLakes(a, b string) (map[string]int64, error) {
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	totals := map[string]int64{}
+	for _, table := range []string{"findings", "insight_results"} {
+		per := func(root string) (map[string]int64, error) {
+			rows, err := db.Query(fmt.Sprintf("SELECT dt, count(*) FROM read_parquet('%s', hive_partitioning = true, hive_types = {'dt': VARCHAR}) GROUP BY dt",
+				filepath.ToSlash(filepath.Join(root, table, "*", "*.parquet"))))
+			if err != nil {
+				return nil, err
+			}
+			defer rows.Close()
+			m := map[string]int64{}
+			for rows.Next() {
+				var dt string
+				var n int64
+				if err := rows.Scan(&dt, &n); err != nil {
+					return nil, err
+				}
+				m[dt] = n
+			}
+			return m, rows.Err()
+		}
+		x, err := per(a)
+		if err != nil {
+			return nil, err
+		}
+		y, err := per(b)
+		if err != nil {
+			return nil, err
+		}
+		if len(x) != len(y) {
+			return nil, fmt.Errorf("%s: hublake wrote %d partitions, DuckDB %d", table, len(x), len(y))
+		}
+		for dt, n := range x {
+			if y[dt] != n {
+				return nil, fmt.Errorf("%s dt=%s: hublake %d rows, DuckDB %d: the reference does not match", table, dt, n, y[dt])
+			}
+			totals[table] += n
+		}
+		if table == "findings" {
+			totals["partitions"] = int64(len(x))
+		}
+	}
+	return totals, nil
+}
+
+// benchConsumer publishes part of the corpus to a 4-shard stream and
+// measures `hublake consume` draining it, then the latency of a few events
+// at the default flush settings.
+func benchConsumer(o options, corpus string, rep *strings.Builder) error {
+	dir, err := os.MkdirTemp("", "hublake-bench-stack-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	st, err := localstack.New(localstack.Options{Kinesis: true, DynamoDB: true, S3: true}, o.tools, dir)
+	if st != nil {
+		defer st.Stop()
+	}
+	if err != nil {
+		return err
+	}
+	env := append(os.Environ(), st.Env()...)
+	if err := os.MkdirAll(filepath.Join(st.S3Root, "lake"), 0o755); err != nil {
+		return err
+	}
+	kc := kinesis.New(kinesis.Options{Region: localstack.Region, BaseEndpoint: aws.String(st.Kinesis),
+		Credentials: credentials.NewStaticCredentialsProvider(localstack.AccessKey, localstack.SecretKey, "")})
+
+	// A subset of the corpus, as NDJSON files.
+	limit, err := parseSize(o.consumerBytes)
+	if err != nil {
+		return err
+	}
+	files, _ := filepath.Glob(filepath.Join(corpus, "*.json"))
+	slices.Sort(files)
+	var pub []string
+	var pubBytes int64
+	for _, f := range files {
+		if pubBytes >= limit {
+			break
+		}
+		pub = append(pub, f)
+		pubBytes += dirSize(f)
+	}
+	ctx := context.Background()
+	create := func(name string, shards int32) error {
+		if _, err := kc.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String(name), ShardCount: aws.Int32(shards)}); err != nil {
+			return err
+		}
+		return kinesis.NewStreamExistsWaiter(kc).Wait(ctx, &kinesis.DescribeStreamInput{StreamName: aws.String(name)}, time.Minute)
+	}
+	if err := create("bench", 4); err != nil {
+		return err
+	}
+	pubStart := time.Now()
+	cmd := exec.Command(o.hublake, append([]string{"publish", "--stream", "bench", "--endpoint", st.Kinesis, "--log-level", "warn"}, pub...)...)
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("publish: %w\n%s", err, out)
+	}
+	pubTime := time.Since(pubStart)
+	var records int64
+	fmt.Sscanf(string(out), "published %d records", &records)
+
+	kinesisPID := st.KinesisPID()
+	kinesisCPU0 := procCPU(kinesisPID)
+	addr := "127.0.0.1:" + strconv.Itoa(freePort())
+	consume := exec.Command(o.hublake, "consume", "--stream", "bench", "--app", "bench-app", "--out", "s3://lake/bench",
+		"--kinesis-endpoint", st.Kinesis, "--dynamodb-endpoint", st.DynamoDB, "--s3-endpoint", st.S3,
+		"--shard-sync", "1s", "--metrics-addr", addr, "--log-level", "warn")
+	consume.Env = env
+	if err := consume.Start(); err != nil {
+		return err
+	}
+	var first, drained time.Time
+	deadline := time.Now().Add(10 * time.Minute)
+	for time.Now().Before(deadline) {
+		n, buffered := metric(addr, "hublake_records_total"), metric(addr, "hublake_buffered_records")
+		if n > 0 && first.IsZero() {
+			first = time.Now()
+		}
+		if int64(n) >= records && buffered == 0 {
+			drained = time.Now()
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	_ = consume.Process.Signal(syscall.SIGTERM)
+	_ = consume.Wait()
+	if drained.IsZero() {
+		return errors.New("the consumer did not drain the stream in 10 minutes")
+	}
+	consumerCPU := consume.ProcessState.UserTime() + consume.ProcessState.SystemTime()
+	kinesisCPU := procCPU(kinesisPID) - kinesisCPU0
+	el := drained.Sub(first)
+	fmt.Fprintf(rep, "### Consumer on the local stack\n\n")
+	fmt.Fprintf(rep, "%d records (%s) published to a 4-shard kinesis-mock stream in %.1fs, then consumed with default settings "+
+		"(flush window 60 s; an idle shard flushes once its window has passed, so the clock time includes up to a window of waiting):\n\n",
+		records, human(pubBytes), pubTime.Seconds())
+	fmt.Fprintln(rep, "| from first record read to all durable | records/s | MB/s | consumer CPU s | MB per consumer CPU second | kinesis-mock CPU s (same 2 cores) |")
+	fmt.Fprintln(rep, "|---|---|---|---|---|---|")
+	fmt.Fprintf(rep, "| %.1fs | %.0f | %.1f | %.1f | %.1f | %.1f |\n\n", el.Seconds(), float64(records)/el.Seconds(), float64(pubBytes)/1e6/el.Seconds(),
+		consumerCPU.Seconds(), float64(pubBytes)/1e6/consumerCPU.Seconds(), kinesisCPU.Seconds())
+
+	if o.latency {
+		if err := create("latency", 1); err != nil {
+			return err
+		}
+		lake := filepath.Join(st.S3Root, "lake", "latency")
+		addr := "127.0.0.1:" + strconv.Itoa(freePort())
+		c := exec.Command(o.hublake, "consume", "--stream", "latency", "--app", "latency-app", "--out", "s3://lake/latency",
+			"--kinesis-endpoint", st.Kinesis, "--dynamodb-endpoint", st.DynamoDB, "--s3-endpoint", st.S3,
+			"--shard-sync", "1s", "--metrics-addr", addr, "--log-level", "warn")
+		c.Env = env
+		if err := c.Start(); err != nil {
+			return err
+		}
+		defer func() { _ = c.Process.Signal(syscall.SIGTERM); _ = c.Wait() }()
+		for metric(addr, "hublake_leases_held") < 1 {
+			time.Sleep(200 * time.Millisecond)
+		}
+		// Four events 13 s apart, the first just after a window boundary.
+		time.Sleep(time.Until(time.Now().Truncate(time.Minute).Add(time.Minute + time.Second)))
+		var sent []time.Time
+		sample := firstLine(files[0])
+		for range 4 {
+			sent = append(sent, time.Now())
+			if _, err := kc.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String("latency"), Data: sample, PartitionKey: aws.String(strconv.Itoa(len(sent)))}); err != nil {
+				return err
+			}
+			time.Sleep(13 * time.Second)
+		}
+		var landed time.Time
+		for landed.IsZero() && time.Since(sent[0]) < 3*time.Minute {
+			if m, _ := filepath.Glob(filepath.Join(lake, "findings", "*", "*.parquet")); len(m) > 0 {
+				landed = time.Now()
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if landed.IsZero() {
+			return errors.New("latency events never landed")
+		}
+		var lat []float64
+		for _, s := range sent {
+			lat = append(lat, landed.Sub(s).Seconds())
+		}
+		fmt.Fprintf(rep, "Event-to-object latency at the default flush settings (window 60 s, 3 s grace), four events put 13 s apart in one window: %s s. "+
+			"An event waits for the end of its arrival-time window, so latency is at most the window plus the grace and the flush, and about half a window on average.\n\n", fmtList(lat))
+	}
+	return nil
+}
+
+// goBenchmarks runs the in-process benchmarks and reports their lines.
+func goBenchmarks(rep *strings.Builder) error {
+	fmt.Fprintf(rep, "### In-process Go benchmarks (`go test -bench`)\n\n```\n")
+	for _, b := range []struct{ pkg, pattern, time string }{
+		{"./schema", "BenchmarkDecode|BenchmarkFlatten", "1s"},
+		{"./processor", "BenchmarkSplitter|BenchmarkDedup|BenchmarkConsumerPath|BenchmarkBackfill", "2x"},
+		{"./sinks", "BenchmarkParquetEncode", "2x"},
+	} {
+		out, err := exec.Command("go", "test", "-run", "^$", "-bench", b.pattern, "-benchtime", b.time, b.pkg).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("go test -bench %s: %w\n%s", b.pkg, err, out)
+		}
+		sc := bufio.NewScanner(strings.NewReader(string(out)))
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "Benchmark") {
+				fmt.Fprintln(rep, sc.Text())
+			}
+		}
+	}
+	fmt.Fprintf(rep, "```\n\n")
+	return nil
+}
+
+func metric(addr, name string) float64 {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, name+" ") {
+			v, _ := strconv.ParseFloat(strings.TrimPrefix(line, name+" "), 64)
+			return v
+		}
+	}
+	return 0
+}
+
+// procCPU returns the user+system CPU time of a process from /proc.
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	if len(fields) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(fields[11], 10, 64)
+	k, _ := strconv.ParseInt(fields[12], 10, 64)
+	return time.Duration(u+k) * time.Second / 100
+}
+
+func firstLine(path string) []byte {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	r := bufio.NewReaderSize(f, 1<<20)
+	line, _ := r.ReadBytes('\n')
+	return []byte(strings.TrimSpace(string(line)))
+}
+
+func freePort() int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func mapSlice[T any](xs []T, f func(T) float64) []float64 {
+	out := make([]float64, len(xs))
+	for i, x := range xs {
+		out[i] = f(x)
+	}
+	return out
+}
+
+func fmtList(xs []float64) string {
+	parts := make([]string, len(xs))
+	for i, x := range xs {
+		parts[i] = strconv.FormatFloat(x, 'f', 2, 64)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func human(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+}
+
+var sizeRE = regexp.MustCompile(`^(\d+)\s*(KiB|MiB|GiB|KB|MB|GB)?$`)
+
+func parseSize(s string) (int64, error) {
+	m := sizeRE.FindStringSubmatch(strings.TrimSpace(s))
+	if m == nil {
+		return 0, fmt.Errorf("bad size %q", s)
+	}
+	n, _ := strconv.ParseInt(m[1], 10, 64)
+	mult := map[string]int64{"": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "KB": 1e3, "MB": 1e6, "GB": 1e9}[m[2]]
+	return n * mult, nil
+}
+
+func cpuModel() string {
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "model name") {
+			_, v, _ := strings.Cut(l, ":")
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown CPU"
+}
+
+func memTotal() string {
+	b, _ := os.ReadFile("/proc/meminfo")
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "MemTotal:") {
+			var kb int64
+			fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(l, "MemTotal:")), "%d", &kb)
+			return human(kb*1024) + " RAM"
+		}
+	}
+	return ""
+}
