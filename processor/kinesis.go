@@ -70,6 +70,9 @@ type Consumer struct {
 
 	mu     sync.Mutex
 	shards map[string]*shardProcessor
+	// poison holds the records GuardAggregated took out of the KCL's way,
+	// by sequence number, until their shard's processor takes them.
+	poison sync.Map
 
 	stopping atomic.Bool
 	// flushCtx bounds flushes; it is cancelled when shutdown runs out of time.
@@ -276,6 +279,9 @@ func (sp *shardProcessor) ProcessRecords(in *kcl.ProcessRecordsInput) {
 				NotAfter:   arrival.Add(24 * time.Hour),
 			},
 			Pos: seq,
+		}
+		if data, reason, ok := c.takePoisoned(seq, r.Data); ok {
+			u.Data, u.Reject = data, reason
 		}
 		if !sp.retry(func(ctx context.Context) error { return sp.batcher.Add(ctx, u) }) {
 			return

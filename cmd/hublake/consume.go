@@ -80,11 +80,6 @@ func (c *consumeCmd) Run(ctx context.Context, g *globals) error {
 	if err != nil {
 		return err
 	}
-	kc := kinesis.NewFromConfig(awsConf, func(o *kinesis.Options) {
-		if c.KinesisEndpoint != "" {
-			o.BaseEndpoint = aws.String(c.KinesisEndpoint)
-		}
-	})
 	db := dynamodb.NewFromConfig(awsConf, func(o *dynamodb.Options) {
 		if c.DynamodbEndpoint != "" {
 			o.BaseEndpoint = aws.String(c.DynamodbEndpoint)
@@ -105,6 +100,13 @@ func (c *consumeCmd) Run(ctx context.Context, g *globals) error {
 		Logger:    log,
 		CrashHook: crashHookFromEnv(),
 	})
+	// The KCL reads through this client; GuardAggregated keeps records it
+	// cannot de-aggregate from costing the page they came in (or a panic).
+	kc := kinesis.NewFromConfig(awsConf, func(o *kinesis.Options) {
+		if c.KinesisEndpoint != "" {
+			o.BaseEndpoint = aws.String(c.KinesisEndpoint)
+		}
+	}, consumer.GuardAggregated)
 	m := newMetrics(stats, func() int { return len(consumer.Shards()) }, consumer.Buffered)
 	consumer.SetBehind(m.setBehind)
 	var checkpointFailures atomic.Int64
