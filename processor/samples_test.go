@@ -1,8 +1,7 @@
 package processor
 
 import (
-	"bufio"
-	"compress/gzip"
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -35,37 +34,6 @@ func backfillDir(t testing.TB, out string, opts BackfillOptions, sources ...stri
 		t.Fatalf("backfill: %v", err)
 	}
 	return opts.Stats
-}
-
-// readDeadLetters returns every dead letter line under a lake root.
-func readDeadLetters(t testing.TB, root string) []sinks.DeadLetterLine {
-	t.Helper()
-	files, _ := filepath.Glob(filepath.Join(root, "dead_letters", "*", "*.jsonl.gz"))
-	var out []sinks.DeadLetterLine
-	for _, f := range files {
-		fh, err := os.Open(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		zr, err := gzip.NewReader(fh)
-		if err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		sc := bufio.NewScanner(zr)
-		sc.Buffer(nil, 1<<30)
-		for sc.Scan() {
-			var l sinks.DeadLetterLine
-			if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-				t.Fatalf("%s: dead letter line is not JSON: %v", f, err)
-			}
-			out = append(out, l)
-		}
-		if err := sc.Err(); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		fh.Close()
-	}
-	return out
 }
 
 // sampleCounts is what each shared sample must become. Every sample not
@@ -157,15 +125,15 @@ func TestSamplesReadBack(t *testing.T) {
 				}
 			}
 
-			dead := readDeadLetters(t, root)
+			dead := lakecheck.DeadLetters(t, root)
 			if len(dead) != want.dead || stats.DeadLetters.Load() != int64(want.dead) {
 				t.Fatalf("dead letters: %d in the lake, stats %d, want %d", len(dead), stats.DeadLetters.Load(), want.dead)
 			}
 			for _, d := range dead {
-				if d.Error == "" || (d.Data == "" && d.DataBase64 == "") || !strings.HasPrefix(d.Source, "file:"+file+"#") {
+				if d.Reason == "" || len(d.Data) == 0 || !strings.HasPrefix(d.Source, "file:"+file+"#") {
 					t.Errorf("dead letter lacks a reason, its data or its source: %+v", d)
 				}
-				if !strings.Contains(string(data), d.Data) {
+				if !bytes.Contains(data, d.Data) {
 					t.Errorf("dead letter data is not the original bytes: %q", d.Data)
 				}
 			}

@@ -12,34 +12,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-// splitSamplesDir is lakecheck.SamplesDir without the skip: fuzz seeding must
-// work in a clone that has no ../shared. It returns "" when there are none.
-func splitSamplesDir() string {
-	if d := os.Getenv("HUBLAKE_SAMPLES"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		return ""
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
-	s := filepath.Join(dir, "..", "shared", "samples")
-	if fi, err := os.Stat(s); err != nil || !fi.IsDir() {
-		return ""
-	}
-	return s
-}
+	"github.com/hublake/hublake/internal/repo"
+)
 
 // FuzzSplitter feeds any bytes to the splitter with a small unit limit.
 // pad moves the first read-buffer boundary into the input: when its low two
@@ -75,7 +50,7 @@ func FuzzSplitter(f *testing.F) {
 	// A backslash as the last byte of the first read, in a unit already over
 	// the limit: the oversize reader used to wait for it forever.
 	f.Add([]byte(`[{"ab\"cd"},{"e":1}]`), uint8(1), uint32(1|6<<2))
-	if dir := splitSamplesDir(); dir != "" {
+	if dir := repo.Samples(); dir != "" {
 		entries, _ := os.ReadDir(dir)
 		for _, e := range entries {
 			if e.IsDir() || strings.HasSuffix(e.Name(), ".md") {

@@ -12,6 +12,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
+
+	"github.com/hublake/hublake/internal/repo"
 )
 
 // Fuzz targets for every entry into the decoder. Each is seeded from the
@@ -19,39 +21,11 @@ import (
 // the real samples in ../shared/samples. The invariants are those of
 // checkOutput plus what each entry point promises on top.
 
-// samplesDir is lakecheck.SamplesDir without the skip: fuzz seeding must work
-// in a clone that has no ../shared. It returns "" when there are no samples.
-// (lakecheck itself is not imported: it links DuckDB into the test binary.)
-func samplesDir() string {
-	if d := os.Getenv("HUBLAKE_SAMPLES"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		return ""
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
-	s := filepath.Join(dir, "..", "shared", "samples")
-	if fi, err := os.Stat(s); err != nil || !fi.IsDir() {
-		return ""
-	}
-	return s
-}
-
 // sampleSeeds returns the contents of every sample file; files over limit
 // bytes are cut to their first limit bytes (big seeds slow the fuzzer down,
 // and a cut file is an interesting input of its own).
 func sampleSeeds(limit int) [][]byte {
-	dir := samplesDir()
+	dir := repo.Samples()
 	if dir == "" {
 		return nil
 	}

@@ -19,6 +19,8 @@ import (
 	"testing"
 
 	_ "github.com/duckdb/duckdb-go/v2" // database/sql driver "duckdb"
+
+	"github.com/hublake/hublake/internal/repo"
 )
 
 // Open returns an in-memory DuckDB.
@@ -49,23 +51,9 @@ func HasTable(root, table string) bool {
 // ColumnTypes returns DuckDB's type name of every column of table.
 func ColumnTypes(t testing.TB, db *sql.DB, root, table string) map[string]string {
 	t.Helper()
-	rows, err := db.Query("DESCRIBE SELECT * FROM " + TableGlob(root, table))
-	if err != nil {
-		t.Fatalf("describe %s: %v", table, err)
-	}
-	defer rows.Close()
 	out := map[string]string{}
-	cols, _ := rows.Columns()
-	for rows.Next() {
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			t.Fatalf("describe %s: %v", table, err)
-		}
-		out[fmt.Sprint(vals[0])] = fmt.Sprint(vals[1])
+	for _, r := range Rows(t, db, "DESCRIBE SELECT * FROM "+TableGlob(root, table)) {
+		out[fmt.Sprint(r["column_name"])] = fmt.Sprint(r["column_type"])
 	}
 	return out
 }
@@ -149,29 +137,12 @@ func SortedKeys[V any](m map[string]V) []string {
 // message when it is absent, since a user's clone has no ../shared.
 func SamplesDir(t testing.TB) string {
 	t.Helper()
-	if d := os.Getenv("HUBLAKE_SAMPLES"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test directory")
-		}
-		dir = parent
-	}
-	s := filepath.Join(dir, "..", "shared", "samples")
-	if _, err := os.Stat(s); err != nil {
+	s := repo.Samples()
+	if s == "" {
 		if os.Getenv("CI") != "" {
-			t.Fatalf("shared samples not found at %s (CI must have ../shared)", s)
+			t.Fatal("shared samples not found (CI must have ../shared beside the repository)")
 		}
-		t.Skipf("shared samples not found at %s", s)
+		t.Skip("shared samples not found (../shared/samples beside the repository)")
 	}
 	return s
 }

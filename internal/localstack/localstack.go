@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hublake/hublake/internal/repo"
 )
 
 // Credentials every stand-in accepts. kinesis-mock takes the account from a
@@ -77,20 +79,11 @@ func ToolsDir(t testing.TB) string {
 	if d := os.Getenv("HUBLAKE_TOOLS_DIR"); d != "" {
 		return d
 	}
-	dir, err := os.Getwd()
+	root, err := repo.Root()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, ".tools")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test directory")
-		}
-		dir = parent
-	}
+	return filepath.Join(root, ".tools")
 }
 
 // need returns the path of a tool, skipping the test (or failing it under
@@ -245,21 +238,11 @@ func New(o Options, tools, dir string) (*Stack, error) {
 // dynaliteLauncher returns scripts/dynalite.js of this repository, which
 // keeps dynalite alive when a client is killed mid-request.
 func dynaliteLauncher() (string, error) {
-	dir, err := os.Getwd()
+	root, err := repo.Root()
 	if err != nil {
 		return "", err
 	}
-	for {
-		p := filepath.Join(dir, "scripts", "dynalite.js")
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("scripts/dynalite.js not found above %s", dir)
-		}
-		dir = parent
-	}
+	return filepath.Join(root, "scripts", "dynalite.js"), nil
 }
 
 // freePorts returns n ports that were free on 127.0.0.1 a moment ago.

@@ -1,0 +1,46 @@
+// Package repo finds the repository's root directory, from which tests and
+// development tools reach .tools/, scripts/ and ../shared.
+package repo
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+)
+
+// Root returns the nearest directory at or above the working directory that
+// holds go.mod.
+func Root() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod at or above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// Samples returns the directory of the real-world samples: $HUBLAKE_SAMPLES,
+// else ../shared/samples beside the repository. It returns "" when there is
+// none (a user's clone has no ../shared).
+func Samples() string {
+	if d := os.Getenv("HUBLAKE_SAMPLES"); d != "" {
+		return d
+	}
+	root, err := Root()
+	if err != nil {
+		return ""
+	}
+	s := filepath.Join(root, "..", "shared", "samples")
+	if fi, err := os.Stat(s); err != nil || !fi.IsDir() {
+		return ""
+	}
+	return s
+}
