@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -67,7 +69,7 @@ func NewS3Client(ctx context.Context, o S3Options) (*s3.Client, error) {
 	}
 	attempts := o.MaxAttempts
 	if attempts <= 0 {
-		attempts = 10
+		attempts = MaxAttemptsFromEnv(10)
 	}
 	loadOpts = append(loadOpts, config.WithRetryer(func() aws.Retryer {
 		return retry.NewStandard(func(so *retry.StandardOptions) {
@@ -89,6 +91,17 @@ func NewS3Client(ctx context.Context, o S3Options) (*s3.Client, error) {
 		}
 		so.UsePathStyle = o.PathStyle
 	}), nil
+}
+
+// MaxAttemptsFromEnv returns AWS_MAX_ATTEMPTS when it is a positive number,
+// else def. Every AWS SDK reads that variable, but not when the program
+// gives it a retryer of its own, as hublake does (for the backoff): so
+// hublake reads it here.
+func MaxAttemptsFromEnv(def int) int {
+	if n, err := strconv.Atoi(os.Getenv("AWS_MAX_ATTEMPTS")); err == nil && n > 0 {
+		return n
+	}
+	return def
 }
 
 // ParseS3URL splits s3://bucket/prefix into bucket and prefix (without

@@ -334,3 +334,17 @@ func bucketSuffix(mode string) string {
 	}
 	return "-writer"
 }
+
+// TestS3HonoursMaxAttemptsEnv: AWS_MAX_ATTEMPTS, which every AWS SDK reads,
+// still sets the attempts although hublake gives the SDK its own retryer.
+func TestS3HonoursMaxAttemptsEnv(t *testing.T) {
+	t.Setenv("AWS_MAX_ATTEMPTS", "3")
+	store := newTestS3(t, "http://127.0.0.1:1", "s3://lake", S3Options{})
+	if n := store.Client().Options().Retryer.MaxAttempts(); n != 3 {
+		t.Errorf("MaxAttempts = %d with AWS_MAX_ATTEMPTS=3", n)
+	}
+	store = newTestS3(t, "http://127.0.0.1:1", "s3://lake", S3Options{MaxAttempts: 5})
+	if n := store.Client().Options().Retryer.MaxAttempts(); n != 5 {
+		t.Errorf("MaxAttempts = %d with S3Options.MaxAttempts 5", n)
+	}
+}

@@ -176,7 +176,7 @@ func (c *consumeCmd) awsConfig(ctx context.Context) (aws.Config, error) {
 	opts := []func(*awscfg.LoadOptions) error{
 		awscfg.WithRetryer(func() aws.Retryer {
 			return retry.NewStandard(func(o *retry.StandardOptions) {
-				o.MaxAttempts = 10
+				o.MaxAttempts = sinks.MaxAttemptsFromEnv(10)
 				o.MaxBackoff = 20 * time.Second
 			})
 		}),
