@@ -2,7 +2,6 @@ package processor
 
 import (
 	"bytes"
-	"crypto/md5"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,8 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/awslabs/kinesis-aggregation/go/v2/deaggregator"
-	rec "github.com/awslabs/kinesis-aggregation/go/v2/records"
-	"github.com/golang/protobuf/proto" //lint:ignore SA1019 the KCL's de-aggregator's package
 	kcl "github.com/vmware/vmware-go-kcl-v2/clientlibrary/interfaces"
 
 	"github.com/hublake/hublake/internal/hostile"
@@ -23,45 +20,11 @@ import (
 	"github.com/hublake/hublake/sinks"
 )
 
-// KPLRecord frames msg as the KPL does: magic number, body, MD5 of the body.
-func KPLRecord(msg []byte) []byte {
-	sum := md5.Sum(msg)
-	out := append(append([]byte{}, kplMagic...), msg...)
-	return append(out, sum[:]...)
-}
+// poisonRecords are records the KCL's de-aggregator cannot handle, by name.
+func poisonRecords(testing.TB) map[string][]byte { return hostile.KPLPoison() }
 
 // KPLAggregate is a valid aggregate of the user records data.
-func KPLAggregate(t testing.TB, data ...[]byte) []byte {
-	t.Helper()
-	agg := &rec.AggregatedRecord{PartitionKeyTable: []string{"pk"}}
-	for _, d := range data {
-		agg.Records = append(agg.Records, &rec.Record{PartitionKeyIndex: aws.Uint64(0), Data: d})
-	}
-	b, err := proto.Marshal(agg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return KPLRecord(b)
-}
-
-// poisonRecords are records the KCL's de-aggregator cannot handle, by name.
-func poisonRecords(t testing.TB) map[string][]byte {
-	t.Helper()
-	badIndex, err := proto.Marshal(&rec.AggregatedRecord{PartitionKeyTable: []string{"pk"},
-		Records: []*rec.Record{{PartitionKeyIndex: aws.Uint64(0), Data: []byte("{}")}, {PartitionKeyIndex: aws.Uint64(7), Data: []byte(hostile.Secrets[0])}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	empty, err := proto.Marshal(&rec.AggregatedRecord{PartitionKeyTable: []string{"pk"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return map[string][]byte{
-		"body does not decode":         KPLRecord([]byte("\xff\xff\xff\xff not protobuf " + hostile.Secrets[0])),
-		"no valid partition key index": KPLRecord(badIndex),
-		"without user records":         KPLRecord(empty),
-	}
-}
+func KPLAggregate(_ testing.TB, data ...[]byte) []byte { return hostile.KPLAggregate(data...) }
 
 // TestKPLGuard: records the KCL would take for KPL aggregates and fail on
 // are found; everything else (valid aggregates, JSON, a magic number with a
