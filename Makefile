@@ -13,7 +13,7 @@ STATICCHECK_VERSION := v0.8.2
 VERSITYGW_VERSION   := v1.8.0
 FUZZTIME ?= 3s
 
-.PHONY: all build static tools test lint unit fuzz-smoke demo bench clean deploy-test
+.PHONY: all build static tools test lint unit fuzz-smoke vulncheck demo bench clean deploy-test
 
 all: build
 
@@ -61,7 +61,7 @@ unit: tools
 
 # Each fuzz target runs briefly; the corpus they found lives in testdata/fuzz.
 fuzz-smoke:
-	@set -e; for pkg in ./schema ./processor; do \
+	@set -e; for pkg in ./schema ./processor ./sinks; do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 	    echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
 	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
@@ -69,6 +69,12 @@ fuzz-smoke:
 	done
 
 test: lint unit fuzz-smoke
+
+# Known vulnerabilities in the code paths hublake uses, from the Go
+# vulnerability database (needs network access, so not part of make test).
+GOVULNCHECK_VERSION := v1.9.0
+vulncheck:
+	$(GO) run golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION) ./...
 
 # The deployment's tests alone: template, IAM, Glue columns, static image binary.
 deploy-test: $(TOOLS)/cfnspec/node_modules/.installed
