@@ -3,6 +3,8 @@ package processor
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"hash"
+	"unsafe"
 )
 
 // dedupKey identifies a finding delivery: the event kind, the custom action
@@ -13,16 +15,24 @@ import (
 // hublake drop someone else's finding as a "duplicate" by colliding with it.
 type dedupKey [16]byte
 
-func findingKey(kind, action, raw string) dedupKey {
-	h := sha256.New()
-	h.Write([]byte(kind))
+func findingKey(h hash.Hash, kind, action, raw string) dedupKey {
+	h.Reset()
+	h.Write(stringBytes(kind))
 	h.Write([]byte{0})
-	h.Write([]byte(action))
+	h.Write(stringBytes(action))
 	h.Write([]byte{0})
-	h.Write([]byte(raw))
+	h.Write(stringBytes(raw))
 	var sum [sha256.Size]byte
 	h.Sum(sum[:0])
 	return dedupKey(sum[:16])
+}
+
+// stringBytes views s as bytes without copying; the hash only reads them.
+func stringBytes(s string) []byte {
+	if s == "" {
+		return nil
+	}
+	return unsafe.Slice(unsafe.StringData(s), len(s))
 }
 
 // insightKey identifies an insight result: its event's detail and its
@@ -41,6 +51,7 @@ func insightKey(detailSum [sha256.Size]byte, index int32) dedupKey {
 // EventBridge and producer retries land on the same shard because the rule's
 // partition key is the event id, and arrive close together.
 type dedupWindow struct {
+	hash hash.Hash // reused for the keys
 	seen map[dedupKey]struct{}
 	ring []dedupKey
 	next int
@@ -48,7 +59,7 @@ type dedupWindow struct {
 }
 
 func newDedupWindow(n int) *dedupWindow {
-	return &dedupWindow{seen: make(map[dedupKey]struct{}, min(n, 1<<12)), ring: make([]dedupKey, n)}
+	return &dedupWindow{hash: sha256.New(), seen: make(map[dedupKey]struct{}, min(n, 1<<12)), ring: make([]dedupKey, n)}
 }
 
 // add records k and reports whether it was new.

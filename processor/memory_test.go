@@ -43,14 +43,15 @@ const (
 	budgetWorkerFixed = 24 << 20
 	// budgetBatchFactor is the heap per byte of a batch's input while the
 	// batch is flushed: the input, the rows that point into it and the
-	// Parquet writer's copies of the values of the object being encoded,
-	// their plain encoding and their compressed pages. Real findings, spread
-	// over days, whose text compresses, cost about 3 (the figure
-	// cmd/hublake's GOMEMLIMIT assumes); megabytes of text that does not
-	// compress (secrets, hashes, or an attacker's padding), all in one
-	// partition, cost about 11, measured here (description and raw_finding
-	// hold the text twice).
-	budgetBatchFactor = 12
+	// Parquet writer's copies of one row group's values (sinks bounds a row
+	// group to 4 MiB of input), their plain encoding and compressed pages.
+	// Real findings, spread over days, whose text compresses, cost about 3
+	// (the figure cmd/hublake's GOMEMLIMIT assumes); megabytes of text that
+	// does not compress (secrets, hashes, an attacker's padding), all in one
+	// partition, cost about 7, measured here (description and raw_finding
+	// hold the text twice); before row groups were bounded by bytes it was
+	// 11.
+	budgetBatchFactor = 8
 )
 
 // memoryBudget is the heap a backfill with workers workers under policy p

@@ -56,7 +56,7 @@ type Finding struct {
 	SeverityNormalized *int32    `parquet:"severity_normalized,optional"`
 	SeverityOriginal   string    `parquet:"severity_original,optional,dict"`
 	Title              string    `parquet:"title,optional,dict"`
-	Description        string    `parquet:"description,optional,dict"`
+	Description        string    `parquet:"description,optional"`
 	RecordState        string    `parquet:"record_state,optional,dict"`
 	WorkflowStatus     string    `parquet:"workflow_status,optional,dict"`
 
@@ -116,7 +116,7 @@ type Resource struct {
 // StatusReason is one element of Compliance.StatusReasons.
 type StatusReason struct {
 	ReasonCode  string `parquet:"reason_code,optional,dict"`
-	Description string `parquet:"description,optional,dict"`
+	Description string `parquet:"description,optional"`
 }
 
 // Network is the Network object of a finding.

@@ -17,9 +17,14 @@ import (
 type EncodeOptions struct {
 	// Codec is "zstd" (default) or "snappy".
 	Codec string
-	// RowGroupRows bounds the rows per row group, and so the writer's
-	// buffered pages (default 10,000).
+	// RowGroupRows bounds the rows per row group (default 10,000).
 	RowGroupRows int64
+	// RowGroupBytes bounds the input bytes per row group (default 4 MiB):
+	// the writer holds a row group's values, their encoding and its
+	// compressed pages until the row group is written, so this, not the
+	// batch, bounds the encoder's memory, even for text that does not
+	// compress.
+	RowGroupBytes int64
 }
 
 // Validate checks the codec name.
@@ -43,10 +48,12 @@ func (o EncodeOptions) codec() compress.Codec {
 // (dictionaries, encodings), so a reused writer's output would depend on the
 // objects it wrote before, and names are only deterministic if bytes are too.
 type tableWriter[T any] struct {
-	opts []parquet.WriterOption
+	opts          []parquet.WriterOption
+	rowGroupBytes int
+	size          func(*T) int // a row's input bytes, roughly
 }
 
-func newTableWriter[T any](table string, o EncodeOptions) *tableWriter[T] {
+func newTableWriter[T any](table string, o EncodeOptions, size func(*T) int) *tableWriter[T] {
 	rows := o.RowGroupRows
 	if rows <= 0 {
 		rows = 10_000
@@ -64,7 +71,11 @@ func newTableWriter[T any](table string, o EncodeOptions) *tableWriter[T] {
 	for _, path := range schema.BigTextColumns(table) {
 		opts = append(opts, parquet.SkipPageBounds(path...), parquet.SkipPageStatistics(path...))
 	}
-	return &tableWriter[T]{opts: opts}
+	groupBytes := o.RowGroupBytes
+	if groupBytes <= 0 {
+		groupBytes = 4 << 20
+	}
+	return &tableWriter[T]{opts: opts, rowGroupBytes: int(groupBytes), size: size}
 }
 
 // write encodes rows into one object at key and commits it. It returns the
@@ -76,16 +87,29 @@ func (t *tableWriter[T]) write(ctx context.Context, store Store, key string, row
 	}
 	cw := &countingWriter{w: obj}
 	w := parquet.NewGenericWriter[T](cw, t.opts...)
-	const chunk = 1024
-	for i := 0; i < len(rows); i += chunk {
+	// Rows go in runs that end at a row group's byte budget; each full row
+	// group is written out (Flush) before the next one is encoded.
+	for i := 0; i < len(rows); {
 		if err := ctx.Err(); err != nil {
 			obj.Abort()
 			return 0, err
 		}
-		if _, err := w.Write(rows[i:min(i+chunk, len(rows))]); err != nil {
+		j, bytes := i, 0
+		for j < len(rows) && (j == i || bytes < t.rowGroupBytes) {
+			bytes += t.size(&rows[j])
+			j++
+		}
+		if _, err := w.Write(rows[i:j]); err != nil {
 			obj.Abort()
 			return 0, fmt.Errorf("encode %s: %w", key, err)
 		}
+		if bytes >= t.rowGroupBytes {
+			if err := w.Flush(); err != nil {
+				obj.Abort()
+				return 0, fmt.Errorf("encode %s: %w", key, err)
+			}
+		}
+		i = j
 	}
 	if err := w.Close(); err != nil {
 		obj.Abort()
@@ -109,8 +133,10 @@ type Encoder struct {
 func NewEncoder(store Store, o EncodeOptions) *Encoder {
 	return &Encoder{
 		store:    store,
-		findings: newTableWriter[schema.Finding](schema.TableFindings, o),
-		insights: newTableWriter[schema.InsightResult](schema.TableInsightResults, o),
+		findings: newTableWriter(schema.TableFindings, o, func(f *schema.Finding) int { return len(f.RawFinding) + len(f.Description) }),
+		// An insight result's raw_detail is shared with the event's other
+		// results (and dictionary-encoded); its own values are small.
+		insights: newTableWriter(schema.TableInsightResults, o, func(r *schema.InsightResult) int { return 64 + len(r.ResultValue) }),
 	}
 }
 
