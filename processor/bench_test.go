@@ -19,13 +19,14 @@ import (
 	"github.com/hublake/hublake/sinks"
 )
 
-// benchCorpus writes a generated corpus of about n bytes in files of 8 MiB
-// (once per process) and returns its directory.
+// benchCorpus writes a generated corpus of about n bytes in files of 8 MiB,
+// with event times over days days (0: the default 130), once per process,
+// and returns its directory.
 var benchCorpusOnce sync.Map
 
-func benchCorpus(b *testing.B, n int64) string {
+func benchCorpus(b *testing.B, n int64, days int) string {
 	b.Helper()
-	key := strconv.FormatInt(n, 10)
+	key := strconv.FormatInt(n, 10) + "/" + strconv.Itoa(days)
 	if v, ok := benchCorpusOnce.Load(key); ok {
 		return v.(string)
 	}
@@ -35,6 +36,9 @@ func benchCorpus(b *testing.B, n int64) string {
 	}
 	cfg := gen.DefaultConfig()
 	cfg.Bytes = n
+	if days > 0 {
+		cfg.Days = days
+	}
 	if _, err := gen.WriteDir(context.Background(), dir, cfg, gen.WriteOptions{FileBytes: 8 << 20}); err != nil {
 		b.Fatal(err)
 	}
@@ -45,7 +49,7 @@ func benchCorpus(b *testing.B, n int64) string {
 // BenchmarkBackfill is the whole file pipeline: split, decode, dedup,
 // batch, Parquet, local store, with 1 and 2 workers.
 func BenchmarkBackfill(b *testing.B) {
-	in := benchCorpus(b, 48<<20)
+	in := benchCorpus(b, 48<<20, 0)
 	inputs, err := ListInputs(context.Background(), []string{in}, nil, nil)
 	if err != nil {
 		b.Fatal(err)
@@ -73,7 +77,7 @@ func BenchmarkBackfill(b *testing.B) {
 
 // BenchmarkSplitter measures cutting NDJSON into units.
 func BenchmarkSplitter(b *testing.B) {
-	in := benchCorpus(b, 48<<20)
+	in := benchCorpus(b, 48<<20, 0)
 	files, _ := filepath.Glob(filepath.Join(in, "*.json"))
 	data, err := os.ReadFile(files[0])
 	if err != nil {
@@ -131,9 +135,11 @@ func (nopCheckpointer) PrepareCheckpoint(*string) (kcl.IPreparedCheckpointer, er
 // BenchmarkConsumerPath feeds the KCL's input types to the record
 // processors of 8 shards in parallel, as the KCL would (GetRecords pages of
 // up to 500 records), through the pipeline into a local store: the
-// consumer's processing path without an emulator.
+// consumer's processing path without an emulator. As on a live stream, the
+// events' times are close to their arrival (one day of events), so a
+// window's batch touches one or two dt partitions.
 func BenchmarkConsumerPath(b *testing.B) {
-	in := benchCorpus(b, 48<<20)
+	in := benchCorpus(b, 48<<20, 1)
 	inputs, err := ListInputs(context.Background(), []string{in}, nil, nil)
 	if err != nil {
 		b.Fatal(err)

@@ -410,7 +410,8 @@ func goBenchmarks(rep *strings.Builder) error {
 	fmt.Fprintf(rep, "### In-process Go benchmarks (`go test -bench`)\n\n```\n")
 	for _, b := range []struct{ pkg, pattern, time string }{
 		{"./schema", "BenchmarkDecode|BenchmarkFlatten", "1s"},
-		{"./processor", "BenchmarkSplitter|BenchmarkDedup|BenchmarkConsumerPath|BenchmarkBackfill", "2x"},
+		{"./processor", "BenchmarkSplitter|BenchmarkConsumerPath|BenchmarkBackfill", "2x"},
+		{"./processor", "BenchmarkDedup", "1s"},
 		{"./sinks", "BenchmarkParquetEncode", "2x"},
 	} {
 		out, err := exec.Command("go", "test", "-run", "^$", "-bench", b.pattern, "-benchtime", b.time, b.pkg).CombinedOutput()
