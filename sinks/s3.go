@@ -231,6 +231,12 @@ func (s *S3) Create(ctx context.Context, key string) (ObjectWriter, error) {
 // was cancelled (a shutdown that ran out of time, an abandoned flush) its
 // abort is never sent and the parts stay behind, billed and invisible. This
 // one runs on a context of its own; NoSuchUpload (already aborted) is fine.
+//
+// A part whose request was still being stored when the abort arrived can
+// outlive it ("it might be necessary to abort a given multipart upload
+// multiple times", says the S3 API reference), so the abort is sent a second
+// time after a short pause. What still slips through is removed by the
+// bucket's lifecycle rule (deploy/: incomplete uploads aborted after a day).
 func (s *S3) abortUpload(ctx context.Context, in *s3.PutObjectInput, err error) {
 	var mu manager.MultiUploadFailure
 	if !errors.As(err, &mu) || mu.UploadID() == "" {
@@ -238,10 +244,24 @@ func (s *S3) abortUpload(ctx context.Context, in *s3.PutObjectInput, err error) 
 	}
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	_, _ = s.client.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{
-		Bucket: in.Bucket, Key: in.Key, UploadId: aws.String(mu.UploadID()),
-	})
+	abort := &s3.AbortMultipartUploadInput{Bucket: in.Bucket, Key: in.Key, UploadId: aws.String(mu.UploadID())}
+	if _, aerr := s.client.AbortMultipartUpload(actx, abort); aerr != nil {
+		var nsu *types.NoSuchUpload
+		if errors.As(aerr, &nsu) {
+			return // the upload manager's own abort got there first
+		}
+	}
+	select {
+	case <-time.After(reabortDelay):
+	case <-actx.Done():
+		return
+	}
+	_, _ = s.client.AbortMultipartUpload(actx, abort)
 }
+
+// reabortDelay is the pause before the second AbortMultipartUpload: long
+// enough for a part request in flight at the first one to end.
+const reabortDelay = 500 * time.Millisecond
 
 var (
 	errAborted        = errors.New("object aborted")

@@ -96,17 +96,20 @@ type Request struct {
 
 // Proxy is the fault-injecting handler.
 type Proxy struct {
-	next   http.Handler
-	mu     sync.Mutex
-	rules  []*Rule
-	log    []Request
+	next  http.Handler
+	mu    sync.Mutex
+	rules []*Rule
+	log   []Request
+	// served counts, per operation, the requests forwarded to the server
+	// whose response the server has finished.
+	served map[string]int
 	closed chan struct{}
 	once   sync.Once
 }
 
 // New returns a proxy in front of handler (gofakes3's, for example).
 func New(handler http.Handler) *Proxy {
-	return &Proxy{next: handler, closed: make(chan struct{})}
+	return &Proxy{next: handler, closed: make(chan struct{}), served: map[string]int{}}
 }
 
 // NewReverse returns a proxy in front of the server at target. The Host
@@ -169,6 +172,14 @@ func (p *Proxy) Count(op string) int {
 	return n
 }
 
+// Served returns how many requests of op were forwarded and fully handled
+// by the server (its handler returned).
+func (p *Proxy) Served(op string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.served[op]
+}
+
 // Faulted returns how many requests of op (any op when "") got a fault.
 func (p *Proxy) Faulted(op string) int {
 	n := 0
@@ -228,6 +239,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch fault {
 	case None:
 		p.next.ServeHTTP(w, r)
+		p.mu.Lock()
+		p.served[req.Op]++
+		p.mu.Unlock()
 	case InternalError:
 		writeError(w, r, http.StatusInternalServerError, "InternalError", "InternalFailure", "injected: we encountered an internal error")
 	case SlowDown:
