@@ -16,6 +16,7 @@ import (
 	kcl "github.com/vmware/vmware-go-kcl-v2/clientlibrary/interfaces"
 
 	"github.com/hublake/hublake/internal/gen"
+	"github.com/hublake/hublake/schema"
 	"github.com/hublake/hublake/sinks"
 )
 
@@ -146,7 +147,9 @@ func BenchmarkConsumerPath(b *testing.B) {
 	}
 	var records []types.Record
 	var size int64
-	base := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+	// Records arrive on the generated day (its events' times are within it):
+	// the consumer places an event only up to a day after its arrival.
+	base := gen.DefaultConfig().End.Add(-24 * time.Hour)
 	for _, input := range inputs {
 		_, err := EachUnit(context.Background(), input, DefaultMaxUnitBytes, func(_ int64, data []byte) error {
 			n := len(records)
@@ -166,7 +169,8 @@ func BenchmarkConsumerPath(b *testing.B) {
 	const shards = 8
 	b.SetBytes(size)
 	for i := 0; i < b.N; i++ {
-		store, _ := sinks.NewDir(b.TempDir())
+		dir := b.TempDir()
+		store, _ := sinks.NewDir(dir)
 		c := NewConsumer(ConsumerConfig{Stream: "bench", Store: store, Policy: Policy{Window: time.Minute}})
 		c.SetLeases(&memPending{m: map[string]PendingExtent{}})
 		var wg sync.WaitGroup
@@ -189,6 +193,13 @@ func BenchmarkConsumerPath(b *testing.B) {
 			}()
 		}
 		wg.Wait()
+		// A benchmark of dead letters would measure the wrong path.
+		if _, err := os.Stat(filepath.Join(dir, "dead_letters")); err == nil {
+			b.Fatal("the benchmark's records became dead letters")
+		}
+		if _, err := os.Stat(filepath.Join(dir, schema.TableFindings)); err != nil {
+			b.Fatalf("no findings written: %v", err)
+		}
 	}
 }
 
