@@ -32,6 +32,18 @@ type storeFlags struct {
 	DedupWindow  int      `help:"Finding keys remembered per source partition (file or shard) for deduplication." default:"65536"`
 }
 
+// policy is the batching policy of a command whose batch limits are these
+// (their defaults differ between backfill and consume).
+func (f *storeFlags) policy(records int, bytes byteSize, window time.Duration) processor.Policy {
+	return processor.Policy{
+		MaxUnits:     records,
+		MaxBytes:     int64(bytes),
+		Window:       window,
+		MaxUnitBytes: int64(f.MaxUnitBytes),
+		DedupWindow:  f.DedupWindow,
+	}
+}
+
 func (f *storeFlags) s3Options() sinks.S3Options {
 	return sinks.S3Options{
 		Region:      f.Region,
@@ -68,13 +80,7 @@ type backfillCmd struct {
 }
 
 func (c *backfillCmd) policy() processor.Policy {
-	return processor.Policy{
-		MaxUnits:     c.FlushRecords,
-		MaxBytes:     int64(c.FlushBytes),
-		Window:       c.FlushWindow,
-		MaxUnitBytes: int64(c.MaxUnitBytes),
-		DedupWindow:  c.DedupWindow,
-	}
+	return c.storeFlags.policy(c.FlushRecords, c.FlushBytes, c.FlushWindow)
 }
 
 func (c *backfillCmd) Run(ctx context.Context, g *globals) error {

@@ -55,13 +55,7 @@ type consumeCmd struct {
 }
 
 func (c *consumeCmd) policy() processor.Policy {
-	return processor.Policy{
-		MaxUnits:     c.FlushRecords,
-		MaxBytes:     int64(c.FlushBytes),
-		Window:       c.FlushWindow,
-		MaxUnitBytes: int64(c.MaxUnitBytes),
-		DedupWindow:  c.DedupWindow,
-	}
+	return c.storeFlags.policy(c.FlushRecords, c.FlushBytes, c.FlushWindow)
 }
 
 func (c *consumeCmd) Run(ctx context.Context, g *globals) error {
