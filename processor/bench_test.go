@@ -16,6 +16,7 @@ import (
 	kcl "github.com/vmware/vmware-go-kcl-v2/clientlibrary/interfaces"
 
 	"github.com/hublake/hublake/internal/gen"
+	"github.com/hublake/hublake/processor/units"
 	"github.com/hublake/hublake/schema"
 	"github.com/hublake/hublake/sinks"
 )
@@ -86,9 +87,9 @@ func BenchmarkSplitter(b *testing.B) {
 	}
 	b.SetBytes(int64(len(data)))
 	for i := 0; i < b.N; i++ {
-		sp := newSplitter(bytesReader(data), DefaultMaxUnitBytes)
+		sp := units.NewSplitter(bytesReader(data), DefaultMaxUnitBytes)
 		for {
-			if _, err := sp.next(); err != nil {
+			if _, err := sp.Next(); err != nil {
 				break
 			}
 		}

@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/klauspost/compress/gzip"
 
+	"github.com/hublake/hublake/processor/units"
 	"github.com/hublake/hublake/schema"
 	"github.com/hublake/hublake/sinks"
 )
@@ -279,26 +280,26 @@ func EachUnit(ctx context.Context, in Input, maxUnit int, fn func(offset int64, 
 		return 0, err
 	}
 	defer closeIn()
-	sp := newSplitter(r, maxUnit)
+	sp := units.NewSplitter(r, maxUnit)
 	for {
 		if err := ctx.Err(); err != nil {
 			return oversize, err
 		}
-		p, err := sp.next()
+		p, err := sp.Next()
 		if errors.Is(err, io.EOF) {
 			return oversize, nil
 		}
 		if err != nil {
 			return oversize, err
 		}
-		if p.oversize != nil {
-			if _, err := io.Copy(io.Discard, p.oversize); err != nil {
+		if p.Oversize != nil {
+			if _, err := io.Copy(io.Discard, p.Oversize); err != nil {
 				return oversize, err
 			}
 			oversize++
 			continue
 		}
-		if err := fn(p.offset, p.data); err != nil {
+		if err := fn(p.Offset, p.Data); err != nil {
 			return oversize, err
 		}
 	}
@@ -311,31 +312,31 @@ func backfillOne(ctx context.Context, in Input, enc *sinks.Encoder, opts *Backfi
 	}
 	defer closeIn()
 	b := NewBatcher(opts.Policy, enc, fileNamer, WithStats(opts.Stats), WithCrashHook(opts.CrashHook))
-	sp := newSplitter(r, int(b.policy.MaxUnitBytes))
+	sp := units.NewSplitter(r, int(b.policy.MaxUnitBytes))
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		p, err := sp.next()
+		p, err := sp.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
 			return err
 		}
-		source := "file:" + in.Name + "#" + fmt.Sprint(p.offset)
-		if p.oversize != nil {
+		source := "file:" + in.Name + "#" + fmt.Sprint(p.Offset)
+		if p.Oversize != nil {
 			if err := oversizeDeadLetter(ctx, enc, opts, source, p, b.policy.MaxUnitBytes); err != nil {
 				return err
 			}
 			continue
 		}
 		u := Unit{
-			Data:   p.data,
+			Data:   p.Data,
 			Origin: schema.Origin{Source: source, NotAfter: opts.NotAfter},
-			Pos:    fmt.Sprintf("%013d", p.offset),
-			Digest: p.digest,
-			Reject: p.reject,
+			Pos:    fmt.Sprintf("%013d", p.Offset),
+			Digest: p.Digest,
+			Reject: p.Reject,
 		}
 		if err := b.Add(ctx, u); err != nil {
 			return err
@@ -348,7 +349,7 @@ func backfillOne(ctx context.Context, in Input, enc *sinks.Encoder, opts *Backfi
 // letter. The bytes pass through a temporary file so that the object name
 // can carry the unit's own digest: two inputs that share a prefix but differ
 // inside the oversized unit must not overwrite each other's dead letter.
-func oversizeDeadLetter(ctx context.Context, enc *sinks.Encoder, opts *BackfillOptions, source string, p piece, limit int64) error {
+func oversizeDeadLetter(ctx context.Context, enc *sinks.Encoder, opts *BackfillOptions, source string, p units.Piece, limit int64) error {
 	tmp, err := os.CreateTemp("", "hublake-oversize-*")
 	if err != nil {
 		return fmt.Errorf("spool oversized unit: %w", err)
@@ -356,14 +357,14 @@ func oversizeDeadLetter(ctx context.Context, enc *sinks.Encoder, opts *BackfillO
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(tmp, h), p.oversize)
+	n, err := io.Copy(io.MultiWriter(tmp, h), p.Oversize)
 	if err != nil {
 		return fmt.Errorf("spool oversized unit: %w", err)
 	}
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
 		return fmt.Errorf("spool oversized unit: %w", err)
 	}
-	name := fmt.Sprintf("%s-%013d-%s", p.digest[:32], p.offset, hex.EncodeToString(h.Sum(nil))[:16])
+	name := fmt.Sprintf("%s-%013d-%s", p.Digest[:32], p.Offset, hex.EncodeToString(h.Sum(nil))[:16])
 	reason := fmt.Sprintf("unit of %d bytes exceeds the %d byte limit (--max-unit-bytes); not decoded", n, limit)
 	written, err := enc.StreamDeadLetter(ctx, sinks.UndatedPartition, name, source, reason, tmp)
 	if err != nil {

@@ -1,17 +1,14 @@
 package processor
 
 import (
-	"bytes"
 	"context"
-	"crypto/md5"
-	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/aws/smithy-go/middleware"
-	rec "github.com/awslabs/kinesis-aggregation/go/v2/records"
-	"github.com/golang/protobuf/proto" //lint:ignore SA1019 the KCL's de-aggregator decodes with this package; the guard must agree with it exactly
+
+	"github.com/hublake/hublake/processor/units"
 )
 
 // The KCL de-aggregates KPL-aggregated records before ProcessRecords sees
@@ -34,38 +31,6 @@ import (
 // passes through as an ordinary record) and kept aside, by sequence number,
 // for the shard's processor, which turns them into dead letters with their
 // original bytes.
-
-var kplMagic = []byte{0xf3, 0x89, 0x9a, 0xc2}
-
-// kplProblem returns why data, which the KCL takes for a KPL aggregate,
-// cannot be de-aggregated, or "" when the KCL can handle it (a valid
-// aggregate, or no aggregate at all).
-func kplProblem(data []byte) string {
-	if !bytes.HasPrefix(data, kplMagic) {
-		return ""
-	}
-	body := data[len(kplMagic):]
-	if len(body) <= md5.Size {
-		return ""
-	}
-	msg, sum := body[:len(body)-md5.Size], body[len(body)-md5.Size:]
-	if want := md5.Sum(msg); !bytes.Equal(want[:], sum) {
-		return "" // not an aggregate to the KCL: handed over as it is
-	}
-	var agg rec.AggregatedRecord
-	if err := proto.Unmarshal(msg, &agg); err != nil {
-		return "KPL aggregated record (magic number and checksum) whose body does not decode"
-	}
-	if len(agg.Records) == 0 {
-		return "KPL aggregated record without user records"
-	}
-	for i, r := range agg.Records {
-		if r.PartitionKeyIndex == nil || *r.PartitionKeyIndex >= uint64(len(agg.PartitionKeyTable)) {
-			return fmt.Sprintf("KPL aggregated record: user record %d has no valid partition key index", i)
-		}
-	}
-	return ""
-}
 
 // poisoned is a record taken out of the KCL's way.
 type poisoned struct {
@@ -92,7 +57,7 @@ func (c *Consumer) GuardAggregated(o *kinesis.Options) {
 func (c *Consumer) guardRecords(records []types.Record) {
 	for i := range records {
 		r := &records[i]
-		reason := kplProblem(r.Data)
+		reason := units.KPLProblem(r.Data)
 		if reason == "" {
 			continue
 		}

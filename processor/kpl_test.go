@@ -17,6 +17,7 @@ import (
 
 	"github.com/hublake/hublake/internal/hostile"
 	"github.com/hublake/hublake/internal/lakecheck"
+	"github.com/hublake/hublake/processor/units"
 	"github.com/hublake/hublake/sinks"
 )
 
@@ -35,18 +36,18 @@ func TestKPLGuard(t *testing.T) {
 	fine := map[string][]byte{
 		"JSON":                   []byte(hostile.Imported("e", hostile.Time, hostile.Finding("f"))),
 		"valid aggregate":        KPLAggregate(t, []byte(`{"a":1}`), []byte(`{"b":2}`)),
-		"magic, wrong checksum":  append(append([]byte{}, kplMagic...), bytes.Repeat([]byte("x"), 40)...),
-		"magic only":             kplMagic,
-		"magic and a short body": append(append([]byte{}, kplMagic...), 1, 2, 3),
+		"magic, wrong checksum":  append(append([]byte{}, hostile.KPLMagic...), bytes.Repeat([]byte("x"), 40)...),
+		"magic only":             hostile.KPLMagic,
+		"magic and a short body": append(append([]byte{}, hostile.KPLMagic...), 1, 2, 3),
 	}
 	for name, data := range fine {
-		if p := kplProblem(data); p != "" {
+		if p := units.KPLProblem(data); p != "" {
 			t.Errorf("%s: %q, want it left to the KCL", name, p)
 		}
 	}
 	poison := poisonRecords(t)
 	for name, data := range poison {
-		if p := kplProblem(data); !strings.Contains(p, name) {
+		if p := units.KPLProblem(data); !strings.Contains(p, name) {
 			t.Errorf("%s: problem %q", name, p)
 		}
 		// Without the guard the KCL loses the page, or dies.

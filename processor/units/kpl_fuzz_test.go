@@ -1,4 +1,4 @@
-package processor
+package units
 
 import (
 	"testing"
@@ -10,9 +10,10 @@ import (
 	"github.com/hublake/hublake/internal/hostile"
 )
 
-// FuzzKPLGuard: the guard finds exactly the records on which the KCL's
+// FuzzKPLGuard: KPLProblem finds exactly the records on which the KCL's
 // de-aggregator fails (an error that drops the page, a panic, or a record
-// that vanishes). frame wraps the input in the KPL magic number and a
+// that vanishes). processor's TestKPLGuard checks what the consumer does
+// with them. frame wraps the input in the KPL magic number and a
 // matching checksum, so that the fuzzer explores aggregate bodies.
 func FuzzKPLGuard(f *testing.F) {
 	for _, data := range hostile.KPLPoison() {
@@ -28,7 +29,7 @@ func FuzzKPLGuard(f *testing.F) {
 		if frame {
 			data = hostile.KPLRecord(body)
 		}
-		problem := kplProblem(data)
+		problem := KPLProblem(data)
 		var out []types.Record
 		var err error
 		panicked := false
@@ -43,16 +44,6 @@ func FuzzKPLGuard(f *testing.F) {
 		fails := panicked || err != nil || len(out) == 0
 		if fails != (problem != "") {
 			t.Fatalf("guard says %q; the de-aggregator: panic %v, error %v, %d records", problem, panicked, err, len(out))
-		}
-		// After the guard the de-aggregator always copes.
-		c := NewConsumer(ConsumerConfig{})
-		page := []types.Record{{Data: data, SequenceNumber: aws.String("1")}}
-		c.guardRecords(page)
-		if out, err := deaggregator.DeaggregateRecords(page); err != nil || len(out) == 0 {
-			t.Fatalf("after the guard: %v, %d records", err, len(out))
-		}
-		if got, _, ok := c.takePoisoned("1", page[0].Data); ok != (problem != "") || (ok && string(got) != string(data)) {
-			t.Fatalf("taken aside %v (%q), want %v", ok, got, problem != "")
 		}
 	})
 }

@@ -1,4 +1,4 @@
-package processor
+package units
 
 import (
 	"bytes"
@@ -82,7 +82,7 @@ func FuzzSplitter(f *testing.F) {
 // unit's bytes at its offset, each digest the digest of the input so far.
 func checkSplit(t *testing.T, input []byte, maxUnit int) {
 	t.Helper()
-	sp := newSplitter(bytes.NewReader(input), maxUnit)
+	sp := NewSplitter(bytes.NewReader(input), maxUnit)
 	lenient := findingsDocPrefix.Match(input) || bytes.Contains(input, []byte(`"Findings"`))
 	// Input that is one valid JSON object or array must split into valid JSON
 	// values (the elements, or the object itself).
@@ -95,34 +95,34 @@ func checkSplit(t *testing.T, input []byte, maxUnit int) {
 		if n > len(input)+1 {
 			t.Fatalf("more units than input bytes: the splitter does not terminate")
 		}
-		p, err := sp.next()
+		p, err := sp.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
 			t.Fatalf("unit %d: %v", n, err)
 		}
-		off := int(p.offset)
-		if p.offset <= prevOffset || off < end || off > len(input) {
+		off := int(p.Offset)
+		if p.Offset <= prevOffset || off < end || off > len(input) {
 			t.Fatalf("unit %d at offset %d: previous unit at %d ended at %d (input %d bytes)", n, off, prevOffset, end, len(input))
 		}
-		prevOffset = p.offset
+		prevOffset = p.Offset
 		checkGap(t, input, end, off, lenient)
 
 		var unit []byte
-		if p.oversize != nil {
-			if p.data != nil {
+		if p.Oversize != nil {
+			if p.Data != nil {
 				t.Fatalf("unit %d: oversize unit with data", n)
 			}
-			if p.digest != digest.upTo(off) {
+			if p.Digest != digest.upTo(off) {
 				t.Errorf("unit %d (oversize at %d): digest is not the digest of the input before it", n, off)
 			}
-			unit = readOversize(t, p.oversize, len(input)-off)
+			unit = readOversize(t, p.Oversize, len(input)-off)
 			if len(unit) <= maxUnit {
 				t.Errorf("unit %d: %d bytes handed out as oversize with a limit of %d", n, len(unit), maxUnit)
 			}
 		} else {
-			unit = p.data
+			unit = p.Data
 			if len(unit) > maxUnit {
 				t.Errorf("unit %d: %d bytes over the limit of %d and not oversize: %.40q", n, len(unit), maxUnit, unit)
 			}
@@ -134,23 +134,23 @@ func checkSplit(t *testing.T, input []byte, maxUnit int) {
 			t.Fatalf("unit %d at %d: %.60q is not the input's bytes there", n, off, unit)
 		}
 		end = off + len(unit)
-		if p.oversize == nil {
+		if p.Oversize == nil {
 			// Line mode trims trailing blanks off a line; the digest
 			// covers them (the splitter has read up to the newline).
 			e := end
 			for e < len(input) && (input[e] == ' ' || input[e] == '\t' || input[e] == '\r') {
 				e++
 			}
-			if p.digest != digest.upTo(end) && p.digest != digest.upTo(e) {
+			if p.Digest != digest.upTo(end) && p.Digest != digest.upTo(e) {
 				t.Errorf("unit %d at %d: digest is not the digest of the input up to the unit's end", n, off)
 			}
 		}
-		if validDoc && (p.reject != "" || !json.Valid(unit)) {
-			t.Errorf("unit %d at %d of a valid JSON document: %.60q is not one JSON value (reject %q)", n, off, unit, p.reject)
+		if validDoc && (p.Reject != "" || !json.Valid(unit)) {
+			t.Errorf("unit %d at %d of a valid JSON document: %.60q is not one JSON value (reject %q)", n, off, unit, p.Reject)
 		}
 	}
 	checkGap(t, input, end, len(input), lenient)
-	if _, err := sp.next(); !errors.Is(err, io.EOF) {
+	if _, err := sp.Next(); !errors.Is(err, io.EOF) {
 		t.Errorf("next after EOF: %v", err)
 	}
 }

@@ -1,4 +1,9 @@
-package processor
+// Package units cuts raw input into units, the pieces the pipeline decodes
+// one at a time: files into JSON values or lines (Splitter), and Kinesis
+// records the KCL would take for KPL aggregates into the ones it can and
+// cannot de-aggregate (KPLProblem). It depends on nothing of AWS, so that
+// these two parsers of untrusted bytes are fuzzed in a small binary.
+package units
 
 import (
 	"bytes"
@@ -29,7 +34,7 @@ import (
 //
 // A unit larger than the size limit is not buffered: it is handed out as a
 // reader that streams its bytes (to a dead letter) while the scan goes on.
-type splitter struct {
+type Splitter struct {
 	r       io.Reader
 	buf     []byte
 	end     int   // valid bytes in buf
@@ -56,16 +61,17 @@ const (
 	modeLines
 )
 
-// piece is one unit found by the splitter.
-type piece struct {
-	data   []byte // shares the splitter's buffer, which never overwrites it
-	offset int64
-	digest string // SHA-256 of the stream up to the end of this unit (hex)
-	reject string
-	// oversize streams a unit over the size limit; the caller must read it to
-	// the end before calling next again. data is nil then, and digest is the
+// Piece is one unit found by the splitter.
+type Piece struct {
+	Data   []byte // shares the splitter's buffer, which never overwrites it
+	Offset int64
+	Digest string // SHA-256 of the stream up to the end of this unit (hex)
+	// Reject is why the unit is not a JSON value ("" when it may be one).
+	Reject string
+	// Oversize streams a unit over the size limit; the caller must read it to
+	// the end before calling Next again. Data is nil then, and Digest is the
 	// digest of the stream before the unit.
-	oversize io.Reader
+	Oversize io.Reader
 }
 
 // readChunk is how much is read at a time; chunkSize the size of the
@@ -75,12 +81,12 @@ const (
 	chunkSize = 1 << 20
 )
 
-func newSplitter(r io.Reader, maxUnit int) *splitter {
-	return &splitter{r: r, buf: make([]byte, 0, chunkSize), maxUnit: maxUnit, hash: sha256.New()}
+func NewSplitter(r io.Reader, maxUnit int) *Splitter {
+	return &Splitter{r: r, buf: make([]byte, 0, chunkSize), maxUnit: maxUnit, hash: sha256.New()}
 }
 
 // offset returns the stream offset of buf index i.
-func (s *splitter) offset(i int) int64 { return s.base + int64(i) }
+func (s *Splitter) offset(i int) int64 { return s.base + int64(i) }
 
 // fill reads more input, keeping buf[s.start:]. It returns false at EOF or
 // on a read error (kept in readErr).
@@ -89,7 +95,7 @@ func (s *splitter) offset(i int) int64 { return s.base + int64(i) }
 // s.start are never overwritten: when buf is full, the unread tail moves to
 // a new chunk and the old one lives on as long as the units that point into
 // it (until their batch is flushed).
-func (s *splitter) fill() bool {
+func (s *Splitter) fill() bool {
 	if s.eof {
 		return false
 	}
@@ -115,20 +121,20 @@ func (s *splitter) fill() bool {
 }
 
 // hashTo feeds buf[hashed:i] to the running digest.
-func (s *splitter) hashTo(i int) {
+func (s *Splitter) hashTo(i int) {
 	if i > s.hashed {
 		s.hash.Write(s.buf[s.hashed:i])
 		s.hashed = i
 	}
 }
 
-func (s *splitter) digest() string {
+func (s *Splitter) digest() string {
 	var sum [sha256.Size]byte
 	return hex.EncodeToString(s.hash.Sum(sum[:0]))
 }
 
 // at returns buf[i], filling as needed; ok is false past the end of input.
-func (s *splitter) at(i *int) (byte, bool) {
+func (s *Splitter) at(i *int) (byte, bool) {
 	for *i >= s.end {
 		before := s.start
 		if !s.fill() {
@@ -142,7 +148,7 @@ func (s *splitter) at(i *int) (byte, bool) {
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
 
 // skip advances start over whitespace and the separators valid in mode.
-func (s *splitter) skip(commas bool) (byte, bool) {
+func (s *Splitter) skip(commas bool) (byte, bool) {
 	for {
 		i := s.start
 		c, ok := s.at(&i)
@@ -161,9 +167,9 @@ func (s *splitter) skip(commas bool) (byte, bool) {
 var findingsDocPrefix = regexp.MustCompile(`^\{\s*"Findings"\s*:\s*\[`)
 
 // next returns the next unit, or io.EOF when the input is exhausted.
-func (s *splitter) next() (piece, error) {
+func (s *Splitter) Next() (Piece, error) {
 	if s.oversize != nil {
-		return piece{}, errors.New("splitter: oversize unit not consumed")
+		return Piece{}, errors.New("splitter: oversize unit not consumed")
 	}
 	if !s.bomChecked {
 		// A UTF-8 byte order mark (Windows tools write one) is not JSON.
@@ -179,7 +185,7 @@ func (s *splitter) next() (piece, error) {
 		}
 		c, ok := s.skip(true)
 		if !ok {
-			return piece{}, s.finish()
+			return Piece{}, s.finish()
 		}
 		switch s.mode {
 		case modeTop:
@@ -230,7 +236,7 @@ func (s *splitter) next() (piece, error) {
 }
 
 // finish reports the end of input: a read error, or io.EOF.
-func (s *splitter) finish() error {
+func (s *Splitter) finish() error {
 	s.hashTo(s.end)
 	if s.readErr != nil {
 		return fmt.Errorf("read input at byte %d: %w", s.offset(s.end), s.readErr)
@@ -242,7 +248,7 @@ func (s *splitter) finish() error {
 // and, if so, consumes through the '['. The key must come first (it does in
 // every AWS tool's output); otherwise the object is one unit and the decoder
 // handles the document whole.
-func (s *splitter) findingsDoc() bool {
+func (s *Splitter) findingsDoc() bool {
 	const look = 4096
 	for s.end-s.start < look && !s.eof {
 		s.fill()
@@ -258,8 +264,8 @@ func (s *splitter) findingsDoc() bool {
 
 // decideLines switches to line mode when the first value was one line ended
 // by a newline.
-func (s *splitter) decideLines(p piece) {
-	if p.data == nil || bytes.IndexByte(p.data, '\n') >= 0 {
+func (s *Splitter) decideLines(p Piece) {
+	if p.Data == nil || bytes.IndexByte(p.Data, '\n') >= 0 {
 		return
 	}
 	i := s.start
@@ -296,7 +302,7 @@ const (
 )
 
 // scan advances *i through the unit that starts at s.start.
-func (s *splitter) scan(st *scanState, i *int, limit int) scanStatus {
+func (s *Splitter) scan(st *scanState, i *int, limit int) scanStatus {
 	for {
 		// *i can be one past the buffered bytes (after a backslash that
 		// ended them); the limit is checked once they are read, or the
@@ -363,7 +369,7 @@ func (s *splitter) scan(st *scanState, i *int, limit int) scanStatus {
 }
 
 // value scans one JSON value starting at start and returns it as a unit.
-func (s *splitter) value() (piece, error) {
+func (s *Splitter) value() (Piece, error) {
 	i := s.start
 	c0, _ := s.at(&i)
 	st := scanState{scalar: c0 != '{' && c0 != '[' && c0 != '"'}
@@ -389,7 +395,7 @@ func (s *splitter) value() (piece, error) {
 
 // line returns the rest of the current line as a unit, rejected with reason
 // (or decoded, in line mode, when reason is "").
-func (s *splitter) line(reason string) (piece, error) {
+func (s *Splitter) line(reason string) (Piece, error) {
 	i := s.start
 	st := scanState{line: true}
 	if s.scan(&st, &i, s.maxUnit) == scanLimit {
@@ -400,17 +406,17 @@ func (s *splitter) line(reason string) (piece, error) {
 
 // streamOversize hands out the unit at start, already scanned up to i, as a
 // reader; the scan continues as the reader is read.
-func (s *splitter) streamOversize(i int, st scanState) (piece, error) {
+func (s *Splitter) streamOversize(i int, st scanState) (Piece, error) {
 	s.hashTo(s.start)
-	p := piece{offset: s.offset(s.start), digest: s.digest()}
+	p := Piece{Offset: s.offset(s.start), Digest: s.digest()}
 	s.oversize = &oversizeReader{s: s, i: i, st: st}
-	p.oversize = s.oversize
+	p.Oversize = s.oversize
 	return p, nil
 }
 
 // oversizeReader streams one unit that is too large to buffer.
 type oversizeReader struct {
-	s    *splitter
+	s    *Splitter
 	i    int // bytes buf[s.start:i] are scanned and not yet read out
 	st   scanState
 	done bool
@@ -440,18 +446,18 @@ func (o *oversizeReader) Read(p []byte) (int, error) {
 }
 
 // emit returns buf[start:end] as a unit and moves past it.
-func (s *splitter) emit(end int, reject string) (piece, error) {
+func (s *Splitter) emit(end int, reject string) (Piece, error) {
 	end = min(end, s.end)
-	p := piece{data: s.buf[s.start:end:end], offset: s.offset(s.start), reject: reject}
+	p := Piece{Data: s.buf[s.start:end:end], Offset: s.offset(s.start), Reject: reject}
 	s.start = end
 	s.hashTo(end)
-	p.digest = s.digest()
+	p.Digest = s.digest()
 	return p, nil
 }
 
 // garbage returns a run of lines that are not JSON values, up to the next
 // line that starts (after blanks) with '{' or '[', as one rejected unit.
-func (s *splitter) garbage(reason string) (piece, error) {
+func (s *Splitter) garbage(reason string) (Piece, error) {
 	i := s.start
 	for {
 		st := scanState{line: true}
@@ -479,19 +485,19 @@ func (s *splitter) garbage(reason string) (piece, error) {
 	}
 }
 
-func (s *splitter) nextLine() (piece, error) {
+func (s *Splitter) nextLine() (Piece, error) {
 	for {
 		c, ok := s.skip(false)
 		if !ok {
-			return piece{}, s.finish()
+			return Piece{}, s.finish()
 		}
 		_ = c
 		p, err := s.line("")
-		if err != nil || p.oversize != nil {
+		if err != nil || p.Oversize != nil {
 			return p, err
 		}
-		p.data = bytes.TrimRight(p.data, " \t\r")
-		if len(p.data) == 0 {
+		p.Data = bytes.TrimRight(p.Data, " \t\r")
+		if len(p.Data) == 0 {
 			continue
 		}
 		return p, nil
@@ -502,7 +508,7 @@ func (s *splitter) nextLine() (piece, error) {
 // the document's closing brace. When the input ends first, what it skipped
 // (at most its last read chunk) is returned as a rejected unit, so that a
 // broken document is never dropped silently.
-func (s *splitter) skipRestOfObject() (piece, bool) {
+func (s *Splitter) skipRestOfObject() (Piece, bool) {
 	i := s.start
 	depth := 1
 	inStr := false
@@ -516,7 +522,7 @@ func (s *splitter) skipRestOfObject() (piece, bool) {
 			}
 			p, _ := s.emit(i, "truncated JSON: the Findings document does not close")
 			// A missing final brace loses nothing; a cut-off member might.
-			return p, len(bytes.TrimSpace(p.data)) > 0
+			return p, len(bytes.TrimSpace(p.Data)) > 0
 		}
 		switch {
 		case inStr && c == '\\':
@@ -537,5 +543,5 @@ func (s *splitter) skipRestOfObject() (piece, bool) {
 		}
 	}
 	s.start = min(i, s.end)
-	return piece{}, false
+	return Piece{}, false
 }

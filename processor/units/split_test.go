@@ -1,4 +1,4 @@
-package processor
+package units
 
 import (
 	"bytes"
@@ -21,19 +21,19 @@ type splitResult struct {
 
 func splitAll(t testing.TB, r io.Reader, maxUnit int) []splitResult {
 	t.Helper()
-	sp := newSplitter(r, maxUnit)
+	sp := NewSplitter(r, maxUnit)
 	var out []splitResult
 	for {
-		p, err := sp.next()
+		p, err := sp.Next()
 		if errors.Is(err, io.EOF) {
 			return out
 		}
 		if err != nil {
 			t.Fatalf("next: %v", err)
 		}
-		res := splitResult{data: string(p.data), offset: p.offset, reject: p.reject != ""}
-		if p.oversize != nil {
-			b, err := io.ReadAll(p.oversize)
+		res := splitResult{data: string(p.Data), offset: p.Offset, reject: p.Reject != ""}
+		if p.Oversize != nil {
+			b, err := io.ReadAll(p.Oversize)
 			if err != nil {
 				t.Fatalf("read oversize: %v", err)
 			}
@@ -121,24 +121,24 @@ func TestSplitterLargeStream(t *testing.T) {
 				in.WriteString("]\n")
 			}
 			data := in.Bytes()
-			sp := newSplitter(bytes.NewReader(data), 1<<20)
+			sp := NewSplitter(bytes.NewReader(data), 1<<20)
 			running := sha256.New()
 			hashed := 0
 			for i, w := range want {
-				p, err := sp.next()
+				p, err := sp.Next()
 				if err != nil {
 					t.Fatalf("unit %d: %v", i, err)
 				}
-				if string(p.data) != w.data || p.offset != w.offset {
-					t.Fatalf("unit %d: got offset %d %.40q, want offset %d %.40q", i, p.offset, p.data, w.offset, w.data)
+				if string(p.Data) != w.data || p.Offset != w.offset {
+					t.Fatalf("unit %d: got offset %d %.40q, want offset %d %.40q", i, p.Offset, p.Data, w.offset, w.data)
 				}
 				running.Write(data[hashed:ends[i]])
 				hashed = ends[i]
-				if p.digest != hex.EncodeToString(running.Sum(nil)) {
+				if p.Digest != hex.EncodeToString(running.Sum(nil)) {
 					t.Fatalf("unit %d: digest is not the digest of the input up to the unit's end", i)
 				}
 			}
-			if _, err := sp.next(); !errors.Is(err, io.EOF) {
+			if _, err := sp.Next(); !errors.Is(err, io.EOF) {
 				t.Fatalf("want EOF after the last unit, got %v", err)
 			}
 		})
@@ -147,13 +147,13 @@ func TestSplitterLargeStream(t *testing.T) {
 
 func TestSplitterReadError(t *testing.T) {
 	r := io.MultiReader(strings.NewReader("{\"a\":1}\n{\"b\""), iotest.ErrReader(errors.New("disk on fire")))
-	sp := newSplitter(r, 1<<20)
-	if _, err := sp.next(); err != nil {
+	sp := NewSplitter(r, 1<<20)
+	if _, err := sp.Next(); err != nil {
 		t.Fatalf("first unit: %v", err)
 	}
 	var err error
 	for err == nil {
-		_, err = sp.next()
+		_, err = sp.Next()
 	}
 	if errors.Is(err, io.EOF) || !strings.Contains(err.Error(), "disk on fire") {
 		t.Fatalf("a read error must surface, got %v", err)
