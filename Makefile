@@ -72,12 +72,12 @@ fuzz-smoke:
 	  done; \
 	done
 
-# The tools' builds (versitygw above all) and the fuzz smoke's instrumented
-# builds use the two cores together better than one after the other; nothing
-# timing-sensitive runs while they do. Then the unit and integration tests.
-test: lint
-	$(MAKE) --no-print-directory -j2 --output-sync=target tools fuzz-smoke
-	$(MAKE) --no-print-directory unit
+# A cold run (empty Go build cache) measured 9 min on 2 cores: lint 2.9 (it
+# compiles everything once), versitygw 1.7, fuzz smoke 2.5 (an instrumented
+# build of every dependency of the fuzzed packages), tests 1.9. Building the
+# tools and the fuzz smoke side by side (make -j2) saved 12 s: both keep the
+# two cores busy on their own.
+test: lint unit fuzz-smoke
 
 # Known vulnerabilities in the code paths hublake uses, from the Go
 # vulnerability database (needs network access, so not part of make test).
