@@ -3,8 +3,6 @@ package schema
 import (
 	"bytes"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -21,40 +19,11 @@ import (
 // the real samples in ../shared/samples. The invariants are those of
 // checkOutput plus what each entry point promises on top.
 
-// sampleSeeds returns the contents of every sample file; files over limit
-// bytes are cut to their first limit bytes (big seeds slow the fuzzer down,
-// and a cut file is an interesting input of its own).
-func sampleSeeds(limit int) [][]byte {
-	dir := repo.Samples()
-	if dir == "" {
-		return nil
-	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil
-	}
-	var out [][]byte
-	for _, e := range entries {
-		if e.IsDir() || strings.HasSuffix(e.Name(), ".md") {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			continue
-		}
-		if len(b) > limit {
-			b = b[:limit]
-		}
-		out = append(out, b)
-	}
-	return out
-}
-
 // sampleFindings returns the findings inside the samples: the bare ones, the
 // elements of arrays and Findings documents, and detail.findings of events.
 func sampleFindings(limit int) [][]byte {
 	var out [][]byte
-	for _, b := range sampleSeeds(limit) {
+	for _, b := range repo.SampleSeeds(limit) {
 		var doc struct {
 			Detail *struct {
 				Findings []json.RawMessage `json:"findings"`
@@ -122,7 +91,7 @@ func FuzzDecode(f *testing.F) {
 	for _, s := range decodeSeeds() {
 		f.Add([]byte(s))
 	}
-	for _, b := range sampleSeeds(32 << 10) {
+	for _, b := range repo.SampleSeeds(32 << 10) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -240,7 +209,7 @@ func FuzzInsightResults(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	for _, b := range sampleSeeds(32 << 10) {
+	for _, b := range repo.SampleSeeds(32 << 10) {
 		if r := gjson.GetBytes(b, "detail.insightResults"); r.Exists() {
 			f.Add([]byte(r.Raw))
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // Root returns the nearest directory at or above the working directory that
@@ -43,4 +44,31 @@ func Samples() string {
 		return ""
 	}
 	return s
+}
+
+// SampleSeeds returns the contents of every sample file (fuzz seeds); files
+// over limit bytes are cut to their first limit bytes (big seeds slow the
+// fuzzer down, and a cut file is an interesting input of its own). It is nil
+// when there are no samples.
+func SampleSeeds(limit int) [][]byte {
+	dir := Samples()
+	if dir == "" {
+		return nil
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var out [][]byte
+	for _, e := range entries {
+		if e.IsDir() || strings.HasSuffix(e.Name(), ".md") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			continue
+		}
+		out = append(out, b[:min(len(b), limit)])
+	}
+	return out
 }

@@ -8,8 +8,6 @@ import (
 	"errors"
 	"hash"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -50,22 +48,9 @@ func FuzzSplitter(f *testing.F) {
 	// A backslash as the last byte of the first read, in a unit already over
 	// the limit: the oversize reader used to wait for it forever.
 	f.Add([]byte(`[{"ab\"cd"},{"e":1}]`), uint8(1), uint32(1|6<<2))
-	if dir := repo.Samples(); dir != "" {
-		entries, _ := os.ReadDir(dir)
-		for _, e := range entries {
-			if e.IsDir() || strings.HasSuffix(e.Name(), ".md") {
-				continue
-			}
-			b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-			if err != nil {
-				continue
-			}
-			if len(b) > 32<<10 {
-				b = b[:32<<10]
-			}
-			f.Add(b, uint8(255), uint32(0))
-			f.Add(b, uint8(200), uint32(1|(uint32(len(b)/3)<<2)))
-		}
+	for _, b := range repo.SampleSeeds(32 << 10) {
+		f.Add(b, uint8(255), uint32(0))
+		f.Add(b, uint8(200), uint32(1|(uint32(len(b)/3)<<2)))
 	}
 	f.Fuzz(func(t *testing.T, data []byte, maxUnit uint8, pad uint32) {
 		input := data
