@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 The upload manager is deprecated for feature/s3/transfermanager; it is kept until the store moves (its abort and part semantics are what the fault tests prove).
+
 package sinks
 
 import (
@@ -67,16 +69,7 @@ func NewS3Client(ctx context.Context, o S3Options) (*s3.Client, error) {
 	if o.HTTPClient != nil {
 		loadOpts = append(loadOpts, config.WithHTTPClient(o.HTTPClient))
 	}
-	attempts := o.MaxAttempts
-	if attempts <= 0 {
-		attempts = MaxAttemptsFromEnv(10)
-	}
-	loadOpts = append(loadOpts, config.WithRetryer(func() aws.Retryer {
-		return retry.NewStandard(func(so *retry.StandardOptions) {
-			so.MaxAttempts = attempts
-			so.MaxBackoff = 20 * time.Second
-		})
-	}))
+	loadOpts = append(loadOpts, config.WithRetryer(func() aws.Retryer { return NewRetryer(o.MaxAttempts) }))
 	cfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
@@ -93,15 +86,23 @@ func NewS3Client(ctx context.Context, o S3Options) (*s3.Client, error) {
 	}), nil
 }
 
-// MaxAttemptsFromEnv returns AWS_MAX_ATTEMPTS when it is a positive number,
-// else def. Every AWS SDK reads that variable, but not when the program
-// gives it a retryer of its own, as hublake does (for the backoff): so
-// hublake reads it here.
-func MaxAttemptsFromEnv(def int) int {
-	if n, err := strconv.Atoi(os.Getenv("AWS_MAX_ATTEMPTS")); err == nil && n > 0 {
-		return n
+// NewRetryer returns the retryer of every AWS client hublake builds: the
+// SDK's standard one (exponential backoff with jitter; throttling, 5xx,
+// timeouts and dropped connections retried) with delays capped at 20 s and
+// at most attempts attempts; 0 means AWS_MAX_ATTEMPTS when it is a positive
+// number, else 10. (Every AWS SDK reads AWS_MAX_ATTEMPTS, but not when the
+// program gives it a retryer of its own, as hublake does for the backoff.)
+func NewRetryer(attempts int) aws.Retryer {
+	if attempts <= 0 {
+		attempts = 10
+		if n, err := strconv.Atoi(os.Getenv("AWS_MAX_ATTEMPTS")); err == nil && n > 0 {
+			attempts = n
+		}
 	}
-	return def
+	return retry.NewStandard(func(o *retry.StandardOptions) {
+		o.MaxAttempts = attempts
+		o.MaxBackoff = 20 * time.Second
+	})
 }
 
 // ParseS3URL splits s3://bucket/prefix into bucket and prefix (without
@@ -125,8 +126,7 @@ func ParseS3URL(s string) (bucket, prefix string, err error) {
 // PartSize parts for large ones, completed on Commit (atomic) and aborted on
 // failure, so no object is ever half visible and no parts are left behind.
 type S3 struct {
-	client *s3.Client
-	//lint:ignore SA1019 The upload manager is deprecated for feature/s3/transfermanager; it is kept until the store moves (its abort and part semantics are what the fault tests prove).
+	client   *s3.Client
 	uploader *manager.Uploader
 	bucket   string
 	prefix   string
@@ -150,7 +150,6 @@ func NewS3(ctx context.Context, dest string, o S3Options) (*S3, error) {
 	if part < manager.MinUploadPartSize {
 		part = 8 << 20
 	}
-	//lint:ignore SA1019 The upload manager is deprecated for feature/s3/transfermanager; it is kept until the store moves (its abort and part semantics are what the fault tests prove).
 	up := manager.NewUploader(client, func(u *manager.Uploader) {
 		u.PartSize = part
 		u.Concurrency = 2
@@ -213,7 +212,6 @@ func (s *S3) Create(ctx context.Context, key string) (ObjectWriter, error) {
 	o := &s3Object{pw: pw, cancel: cancel, done: make(chan struct{}), key: key}
 	go func() {
 		defer close(o.done)
-		//lint:ignore SA1019 The upload manager is deprecated for feature/s3/transfermanager; it is kept until the store moves (its abort and part semantics are what the fault tests prove).
 		_, err := s.uploader.Upload(ctx, in)
 		if err != nil {
 			s.abortUpload(ctx, in, err)

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awscfg "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
@@ -168,12 +167,7 @@ func (c *consumeCmd) Run(ctx context.Context, g *globals) error {
 // retryer (throttling and 5xx retried with jittered backoff).
 func (c *consumeCmd) awsConfig(ctx context.Context) (aws.Config, error) {
 	opts := []func(*awscfg.LoadOptions) error{
-		awscfg.WithRetryer(func() aws.Retryer {
-			return retry.NewStandard(func(o *retry.StandardOptions) {
-				o.MaxAttempts = sinks.MaxAttemptsFromEnv(10)
-				o.MaxBackoff = 20 * time.Second
-			})
-		}),
+		awscfg.WithRetryer(func() aws.Retryer { return sinks.NewRetryer(0) }),
 		awscfg.WithHTTPClient(sinks.HTTPClientWithTimeouts()),
 	}
 	if c.Region != "" {
