@@ -235,7 +235,7 @@ func (b *Batcher) append(u *Unit, out *schema.Output, t time.Time) {
 	c.unreadable += int64(out.Unreadable)
 	for i := range out.Findings {
 		f := &out.Findings[i]
-		if !b.dedup.add(findingKey(b.dedup.hash, f.EventDetailType, f.ActionARN, f.RawFinding)) {
+		if !b.dedup.add(b.dedup.findingKey(f.EventDetailType, f.ActionARN, f.RawFinding)) {
 			c.dups++
 			continue
 		}

@@ -102,7 +102,7 @@ func BenchmarkDedup(b *testing.B) {
 	w := newDedupWindow(DefaultDedupWindow)
 	b.SetBytes(int64(len(raw)))
 	for i := 0; i < b.N; i++ {
-		w.add(findingKey(w.hash, "Security Hub Findings - Imported", strconv.Itoa(i), raw))
+		w.add(w.findingKey("Security Hub Findings - Imported", strconv.Itoa(i), raw))
 	}
 }
 

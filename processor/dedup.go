@@ -15,7 +15,8 @@ import (
 // hublake drop someone else's finding as a "duplicate" by colliding with it.
 type dedupKey [16]byte
 
-func findingKey(h hash.Hash, kind, action, raw string) dedupKey {
+func (w *dedupWindow) findingKey(kind, action, raw string) dedupKey {
+	h := w.hash
 	h.Reset()
 	h.Write(stringBytes(kind))
 	h.Write([]byte{0})
