@@ -46,25 +46,36 @@ func Samples() string {
 	return s
 }
 
+// SampleFiles lists the sample files in Samples() (not SOURCES.md or other
+// notes); it is nil when there are no samples.
+func SampleFiles() ([]string, error) {
+	dir := Samples()
+	if dir == "" {
+		return nil, nil
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range entries {
+		if e.IsDir() || strings.HasSuffix(e.Name(), ".md") {
+			continue
+		}
+		out = append(out, filepath.Join(dir, e.Name()))
+	}
+	return out, nil
+}
+
 // SampleSeeds returns the contents of every sample file (fuzz seeds); files
 // over limit bytes are cut to their first limit bytes (big seeds slow the
 // fuzzer down, and a cut file is an interesting input of its own). It is nil
 // when there are no samples.
 func SampleSeeds(limit int) [][]byte {
-	dir := Samples()
-	if dir == "" {
-		return nil
-	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil
-	}
+	files, _ := SampleFiles()
 	var out [][]byte
-	for _, e := range entries {
-		if e.IsDir() || strings.HasSuffix(e.Name(), ".md") {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
 		if err != nil {
 			continue
 		}
