@@ -303,6 +303,17 @@ func benchConsumer(o options, corpus string, rep *strings.Builder) error {
 		}
 		return kinesis.NewStreamExistsWaiter(kc).Wait(ctx, &kinesis.DescribeStreamInput{StreamName: aws.String(name)}, time.Minute)
 	}
+	// startConsume starts `hublake consume` on stream, writing to
+	// s3://lake/<stream>, with its metrics on a free port (the address
+	// returned).
+	startConsume := func(stream string) (*exec.Cmd, string, error) {
+		addr := "127.0.0.1:" + strconv.Itoa(freePort())
+		c := exec.Command(o.hublake, "consume", "--stream", stream, "--app", stream+"-app", "--out", "s3://lake/"+stream,
+			"--kinesis-endpoint", st.Kinesis, "--dynamodb-endpoint", st.DynamoDB, "--s3-endpoint", st.S3,
+			"--shard-sync", "1s", "--metrics-addr", addr, "--log-level", "warn")
+		c.Env = env
+		return c, addr, c.Start()
+	}
 	if err := create("bench", 4); err != nil {
 		return err
 	}
@@ -319,12 +330,8 @@ func benchConsumer(o options, corpus string, rep *strings.Builder) error {
 
 	kinesisPID := st.KinesisPID()
 	kinesisCPU0 := procCPU(kinesisPID)
-	addr := "127.0.0.1:" + strconv.Itoa(freePort())
-	consume := exec.Command(o.hublake, "consume", "--stream", "bench", "--app", "bench-app", "--out", "s3://lake/bench",
-		"--kinesis-endpoint", st.Kinesis, "--dynamodb-endpoint", st.DynamoDB, "--s3-endpoint", st.S3,
-		"--shard-sync", "1s", "--metrics-addr", addr, "--log-level", "warn")
-	consume.Env = env
-	if err := consume.Start(); err != nil {
+	consume, addr, err := startConsume("bench")
+	if err != nil {
 		return err
 	}
 	var first, drained time.Time
@@ -362,12 +369,8 @@ func benchConsumer(o options, corpus string, rep *strings.Builder) error {
 			return err
 		}
 		lake := filepath.Join(st.S3Root, "lake", "latency")
-		addr := "127.0.0.1:" + strconv.Itoa(freePort())
-		c := exec.Command(o.hublake, "consume", "--stream", "latency", "--app", "latency-app", "--out", "s3://lake/latency",
-			"--kinesis-endpoint", st.Kinesis, "--dynamodb-endpoint", st.DynamoDB, "--s3-endpoint", st.S3,
-			"--shard-sync", "1s", "--metrics-addr", addr, "--log-level", "warn")
-		c.Env = env
-		if err := c.Start(); err != nil {
+		c, addr, err := startConsume("latency")
+		if err != nil {
 			return err
 		}
 		defer func() { _ = c.Process.Signal(syscall.SIGTERM); _ = c.Wait() }()
