@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 	"unsafe"
 
@@ -14,8 +13,9 @@ import (
 )
 
 // Batcher is the pipeline of one source partition (one file, one shard):
-// decode → dedup → batch per (table, dt) → flush. It is not safe for
-// concurrent use; each source partition has its own.
+// decode → dedup → batch per (table, dt) → flush. Where batches end is
+// decided by cuts (policy.go); this file does what the cuts decide. It is
+// not safe for concurrent use; each source partition has its own.
 type Batcher struct {
 	policy   Policy
 	enc      *sinks.Encoder
@@ -26,26 +26,38 @@ type Batcher struct {
 	crash    func(point string)
 
 	scratch schema.Output
+	cuts    cuts
 	cur     batch
-
-	// forcedLast, when set, is the position at which the current batch must
-	// end: a batch another worker began to write before it crashed. Until it
-	// is reached no other cut applies, and nothing is flushed on shutdown.
-	forcedLast string
 }
 
 // batch is what has been read since the last flush.
 type batch struct {
 	first, last Unit
-	units       int
-	bytes       int64
-	full        bool // a cut is due before the next unit of another position
-	windowEnd   time.Time
-	findings    map[string][]schema.Finding
-	insights    map[string][]schema.InsightResult
+	findings    rowsByDate[schema.Finding]
+	insights    rowsByDate[schema.InsightResult]
 	dead        []schema.DeadLetter
 	dups        int64
 	unreadable  int64
+}
+
+// rowsByDate holds one table's rows of a batch by partition.
+type rowsByDate[T any] map[string][]T
+
+func (r rowsByDate[T]) rows() (n int64) {
+	for _, rows := range r {
+		n += int64(len(rows))
+	}
+	return n
+}
+
+// write writes one object per partition of table, in date order.
+func (r rowsByDate[T]) write(ctx context.Context, enc *sinks.Encoder, table, name string, written func(int64, error) error) error {
+	for _, dt := range sortedKeys(r) {
+		if err := written(sinks.WriteRows(ctx, enc, table, dt, name, r[dt])); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // BatcherOption configures a Batcher.
@@ -78,6 +90,7 @@ func NewBatcher(p Policy, enc *sinks.Encoder, name Namer, opts ...BatcherOption)
 		b.crash = func(string) {}
 	}
 	b.dedup = newDedupWindow(b.policy.DedupWindow)
+	b.cuts = cuts{policy: b.policy}
 	b.reset()
 	return b
 }
@@ -91,20 +104,15 @@ func (noProgress) Done(context.Context, BatchInfo) error  { return nil }
 // whatever the policy says, and forbids flushing it any earlier: the stream
 // uses it to rebuild a batch that a previous owner of the shard recorded as
 // pending before it crashed, so that the replay writes the same objects.
-func (b *Batcher) ForceCutAfter(pos string) { b.forcedLast = pos }
+func (b *Batcher) ForceCutAfter(pos string) { b.cuts.force(pos) }
 
 // Pending returns the number of units in the current batch.
-func (b *Batcher) Pending() int { return b.cur.units }
+func (b *Batcher) Pending() int { return b.cuts.units }
 
-// Forced reports whether the current batch is being rebuilt to a forced end.
-func (b *Batcher) Forced() bool { return b.forcedLast != "" }
-
-// Add feeds one unit. It may flush the current batch first, when u does not
-// fit in it or the batch is full. A batch is only ever cut between units of
-// different positions: the sub-records of one KPL-aggregated Kinesis record
-// share a sequence number, and a checkpoint cannot split them. An error means
-// a flush failed: the batch (without u) is kept, and the caller must not go on
-// (the stream retries the flush; backfill gives up on the input).
+// Add feeds one unit. It may flush the current batch first, when the cuts
+// say the batch ends before u. An error means a flush failed: the batch
+// (without u) is kept, and the caller must not go on (the stream retries the
+// flush; backfill gives up on the input).
 func (b *Batcher) Add(ctx context.Context, u Unit) error {
 	out := &b.scratch
 	out.Reset()
@@ -120,59 +128,27 @@ func (b *Batcher) Add(ctx context.Context, u Unit) error {
 		schema.Decode(u.Data, u.Origin, out)
 	}
 	t := unitTime(&u, out)
-
-	c := &b.cur
-	if b.forcedLast != "" && c.units > 0 && posAfter(u.Pos, b.forcedLast) {
-		// The forced end is not in the input any more (trimmed by retention):
-		// end the batch where the input now resumes.
-		c.full = true
-	}
-	if c.units > 0 && u.Pos != c.last.Pos && (c.full || (b.forcedLast == "" && b.cutBefore(int64(len(u.Data)), t))) {
+	size := int64(len(u.Data))
+	if b.cuts.before(u.Pos, size, t) {
 		if err := b.Flush(ctx); err != nil {
 			return err
 		}
 	}
 	b.stats.Units.Add(1)
-	b.stats.BytesIn.Add(int64(len(u.Data)))
-	b.append(&u, out, t)
-	switch {
-	case b.forcedLast != "":
-		c.full = u.Pos == b.forcedLast
-	case c.units >= b.policy.MaxUnits:
-		c.full = true
-	}
+	b.stats.BytesIn.Add(size)
+	b.append(&u, out)
+	b.cuts.add(u.Pos, size, t)
 	return nil
 }
 
-// FlushIfFull flushes the current batch if a cut is due after its last unit
-// (it reached MaxUnits, or the forced end). The stream calls it after each
-// GetRecords response, whose sub-records of an aggregated record all arrive
-// together; files flush at the next unit or at their end.
-func (b *Batcher) FlushIfFull(ctx context.Context) error {
-	if b.cur.full {
-		return b.Flush(ctx)
-	}
-	return nil
-}
-
-// FlushOnStop flushes on shutdown or shard end, unless the batch is being
-// rebuilt to a forced end it has not reached: then nothing is written (the
-// next owner of the shard rebuilds it) and false is returned.
+// FlushOnStop flushes on shutdown, unless the batch is being rebuilt to a
+// forced end it has not reached: then nothing is written (the next owner of
+// the shard rebuilds it) and false is returned.
 func (b *Batcher) FlushOnStop(ctx context.Context) (bool, error) {
-	if b.forcedLast != "" && !b.cur.full {
-		return false, nil
+	if !b.cuts.onStop() {
+		return b.cuts.units == 0, nil
 	}
 	return true, b.Flush(ctx)
-}
-
-// posAfter reports whether position a comes after b. Positions are decimal
-// numbers (sequence numbers, zero-padded offsets) of any length.
-func posAfter(a, b string) bool {
-	a, b = strings.TrimLeft(a, "0"), strings.TrimLeft(b, "0")
-	if len(a) != len(b) {
-		return len(a) > len(b)
-	}
-	return a > b
 }
 
 // unitTime is the time a unit counts at for windows: its record time in the
@@ -194,44 +170,24 @@ func unitTime(u *Unit, out *schema.Output) time.Time {
 	return time.Time{}
 }
 
-func (b *Batcher) cutBefore(size int64, t time.Time) bool {
-	if b.cur.bytes+size > b.policy.MaxBytes {
-		return true
-	}
-	return b.policy.Window > 0 && !t.IsZero() && !b.cur.windowEnd.IsZero() && !t.Before(b.cur.windowEnd)
-}
-
-// FlushIfIdle flushes the current batch when its window has closed: the
-// clock is past the window's end plus grace, and the source has been read to
-// its tip (no record that still belongs to the window can arrive). Because a
-// record arriving later gets a later arrival time, this cut is where the
-// window rule would have cut anyway, so it stays input-derived.
+// FlushIfIdle flushes the current batch when the idle rule says so (see
+// cuts.idle): its window has closed at now plus grace and the source has been
+// read to its tip, or it is full.
 func (b *Batcher) FlushIfIdle(ctx context.Context, now time.Time, grace time.Duration, atTip bool) error {
-	if b.cur.full {
-		return b.Flush(ctx)
-	}
-	if b.cur.units == 0 || b.forcedLast != "" || !atTip || b.cur.windowEnd.IsZero() {
-		return nil
-	}
-	if now.Before(b.cur.windowEnd.Add(grace)) {
+	if !b.cuts.idle(now, grace, atTip) {
 		return nil
 	}
 	return b.Flush(ctx)
 }
 
-func (b *Batcher) append(u *Unit, out *schema.Output, t time.Time) {
+func (b *Batcher) append(u *Unit, out *schema.Output) {
 	c := &b.cur
-	if c.units == 0 {
+	if b.cuts.units == 0 {
 		c.first = *u
+		c.first.Data = nil
 	}
 	c.last = *u
 	c.last.Data = nil
-	c.first.Data = nil
-	c.units++
-	c.bytes += int64(len(u.Data))
-	if b.policy.Window > 0 && c.windowEnd.IsZero() && !t.IsZero() {
-		c.windowEnd = t.Truncate(b.policy.Window).Add(b.policy.Window)
-	}
 	c.unreadable += int64(out.Unreadable)
 	for i := range out.Findings {
 		f := &out.Findings[i]
@@ -262,11 +218,11 @@ func (b *Batcher) append(u *Unit, out *schema.Output, t time.Time) {
 // is kept; a later Flush writes the same objects again.
 func (b *Batcher) Flush(ctx context.Context) error {
 	c := &b.cur
-	if c.units == 0 {
+	if b.cuts.units == 0 {
 		return nil
 	}
 	start := time.Now()
-	info := BatchInfo{Name: b.name(&c.first, &c.last), First: c.first.Pos, Last: c.last.Pos, Units: c.units}
+	info := BatchInfo{Name: b.name(&c.first, &c.last), First: c.first.Pos, Last: c.last.Pos, Units: b.cuts.units}
 	if err := b.progress.Begin(ctx, info); err != nil {
 		return fmt.Errorf("begin batch %s: %w", info.Name, err)
 	}
@@ -283,15 +239,11 @@ func (b *Batcher) Flush(ctx context.Context) error {
 		bytes += n
 		return nil
 	}
-	for _, dt := range sortedKeys(c.findings) {
-		if err := written(b.enc.WriteFindings(ctx, dt, info.Name, c.findings[dt])); err != nil {
-			return err
-		}
+	if err := c.findings.write(ctx, b.enc, schema.TableFindings, info.Name, written); err != nil {
+		return err
 	}
-	for _, dt := range sortedKeys(c.insights) {
-		if err := written(b.enc.WriteInsights(ctx, dt, info.Name, c.insights[dt])); err != nil {
-			return err
-		}
+	if err := c.insights.write(ctx, b.enc, schema.TableInsightResults, info.Name, written); err != nil {
+		return err
 	}
 	dead := groupDead(c.dead, c.first.Origin.NotAfter)
 	for _, dt := range sortedKeys(dead) {
@@ -304,15 +256,10 @@ func (b *Batcher) Flush(ctx context.Context) error {
 		return fmt.Errorf("complete batch %s: %w", info.Name, err)
 	}
 	b.crash("after-checkpoint")
-	b.forcedLast = ""
 
 	s := b.stats
-	for _, rows := range c.findings {
-		s.Findings.Add(int64(len(rows)))
-	}
-	for _, rows := range c.insights {
-		s.InsightResults.Add(int64(len(rows)))
-	}
+	s.Findings.Add(c.findings.rows())
+	s.InsightResults.Add(c.insights.rows())
 	s.DeadLetters.Add(int64(len(c.dead)))
 	s.Duplicates.Add(c.dups)
 	s.Unreadable.Add(c.unreadable)
@@ -324,6 +271,7 @@ func (b *Batcher) Flush(ctx context.Context) error {
 	if s.OnFlushDuration != nil {
 		s.OnFlushDuration(d)
 	}
+	b.cuts.flushed()
 	b.reset()
 	return nil
 }
@@ -331,14 +279,14 @@ func (b *Batcher) Flush(ctx context.Context) error {
 // Discard drops the current batch without writing it: the stream does this
 // when it has lost the shard's lease (the new owner replays the records).
 func (b *Batcher) Discard() {
+	b.cuts.discard()
 	b.reset()
-	b.forcedLast = ""
 }
 
 func (b *Batcher) reset() {
 	// Fresh maps rather than truncated slices: a batch's row slices can be
 	// large, and keeping their capacity would pin that memory between batches.
-	b.cur = batch{findings: map[string][]schema.Finding{}, insights: map[string][]schema.InsightResult{}}
+	b.cur = batch{findings: rowsByDate[schema.Finding]{}, insights: rowsByDate[schema.InsightResult]{}}
 }
 
 // groupDead sorts dead letters into partitions by their own time; those with
@@ -348,7 +296,7 @@ func groupDead(dead []schema.DeadLetter, notAfter time.Time) map[string][]schema
 	for _, d := range dead {
 		dt, ok := schema.PartitionDate(d.Time, notAfter)
 		if !ok {
-			dt = sinks.UndatedPartition
+			dt = schema.UndatedPartition
 		}
 		out[dt] = append(out[dt], d)
 	}

@@ -183,7 +183,7 @@ func Backfill(ctx context.Context, inputs []Input, opts BackfillOptions) error {
 		opts.Stats = &Stats{}
 	}
 	if opts.NotAfter.IsZero() {
-		opts.NotAfter = time.Now().UTC().Add(24 * time.Hour)
+		opts.NotAfter = schema.NotAfter(time.Now())
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -247,7 +247,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // fileNamer names a file batch: the digest of the input up to the batch's
 // end, and the batch's first byte offset.
 func fileNamer(first, last *Unit) string {
-	return last.Digest[:32] + "-" + first.Pos
+	return sinks.FileBatchName(last.Digest, first.Offset)
 }
 
 // openInput opens in, counting its raw bytes into read (and cb), and
@@ -334,7 +334,8 @@ func backfillOne(ctx context.Context, in Input, enc *sinks.Encoder, opts *Backfi
 		u := Unit{
 			Data:   p.Data,
 			Origin: schema.Origin{Source: source, NotAfter: opts.NotAfter},
-			Pos:    fmt.Sprintf("%013d", p.Offset),
+			Pos:    sinks.FileOffset(p.Offset),
+			Offset: p.Offset,
 			Digest: p.Digest,
 			Reject: p.Reject,
 		}
@@ -364,9 +365,9 @@ func oversizeDeadLetter(ctx context.Context, enc *sinks.Encoder, opts *BackfillO
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
 		return fmt.Errorf("spool oversized unit: %w", err)
 	}
-	name := fmt.Sprintf("%s-%013d-%s", p.Digest[:32], p.Offset, hex.EncodeToString(h.Sum(nil))[:16])
+	name := sinks.FileBatchName(p.Digest, p.Offset) + "-" + hex.EncodeToString(h.Sum(nil))[:16]
 	reason := fmt.Sprintf("unit of %d bytes exceeds the %d byte limit (--max-unit-bytes); not decoded", n, limit)
-	written, err := enc.StreamDeadLetter(ctx, sinks.UndatedPartition, name, source, reason, tmp)
+	written, err := enc.StreamDeadLetter(ctx, schema.UndatedPartition, name, source, reason, tmp)
 	if err != nil {
 		return err
 	}

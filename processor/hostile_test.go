@@ -11,7 +11,7 @@ import (
 
 	"github.com/hublake/hublake/internal/hostile"
 	"github.com/hublake/hublake/internal/lakecheck"
-	"github.com/hublake/hublake/sinks"
+	"github.com/hublake/hublake/schema"
 )
 
 // TestBackfillHostile puts every hostile unit of internal/hostile through
@@ -113,8 +113,8 @@ func TestBackfillHostile(t *testing.T) {
 					t.Errorf("dead letter %d: data %.120q, want the original bytes %.120q", i, d.Data, want)
 				}
 				if wantDt := hostile.Date; c.Undated {
-					if d.Dt != sinks.UndatedPartition {
-						t.Errorf("dead letter %d in dt=%s, want %s (no usable date)", i, d.Dt, sinks.UndatedPartition)
+					if d.Dt != schema.UndatedPartition {
+						t.Errorf("dead letter %d in dt=%s, want %s (no usable date)", i, d.Dt, schema.UndatedPartition)
 					}
 				} else if d.Dt != wantDt {
 					t.Errorf("dead letter %d in dt=%s, want %s (the event's date)", i, d.Dt, wantDt)

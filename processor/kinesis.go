@@ -222,8 +222,7 @@ func (sp *shardProcessor) Initialize(in *kcl.InitializationInput) {
 		sp.after = aws.ToString(in.ExtendedSequenceNumber.SequenceNumber)
 	}
 	c := sp.c
-	stream, shard := sinks.SafeNamePart(c.cfg.Stream), sinks.SafeNamePart(sp.shardID)
-	namer := func(first, _ *Unit) string { return stream + "-" + shard + "-" + first.Pos }
+	namer := func(first, _ *Unit) string { return sinks.StreamBatchName(c.cfg.Stream, sp.shardID, first.Pos) }
 	sp.batcher = NewBatcher(c.cfg.Policy, sinks.NewEncoder(c.cfg.Store, c.cfg.Encode), namer,
 		WithProgress(sp), WithStats(c.cfg.Stats), WithCrashHook(c.cfg.CrashHook))
 	c.register(sp)
@@ -276,7 +275,7 @@ func (sp *shardProcessor) ProcessRecords(in *kcl.ProcessRecordsInput) {
 			Origin: schema.Origin{
 				Source:     "kinesis:" + c.cfg.Stream + "/" + sp.shardID + "/" + seq,
 				RecordTime: arrival,
-				NotAfter:   arrival.Add(24 * time.Hour),
+				NotAfter:   schema.NotAfter(arrival),
 			},
 			Pos: seq,
 		}

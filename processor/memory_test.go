@@ -27,46 +27,9 @@ import (
 
 // The memory tests run a backfill inside the test process and sample the
 // heap with runtime/metrics while it runs: the live heap measured at each
-// garbage collection (/gc/heap/live:bytes) must stay within memoryBudget,
+// garbage collection (/gc/heap/live:bytes) must stay within MemoryBudget,
 // the budget the batch limits imply. They are not parallel: other tests'
 // heaps would count.
-
-// The budget formula, in one place: adjust it here when the pipeline's
-// memory changes.
-const (
-	// budgetBase is the process beyond its workers: the runtime, the test
-	// binary, the dedup windows' maps at their largest, slack.
-	budgetBase = 64 << 20
-	// budgetWorkerFixed is what a worker holds whatever its limits: a
-	// Parquet writer's fixed buffers, the S3 upload manager's part buffers
-	// (Concurrency+1 parts of at most 8 MiB).
-	budgetWorkerFixed = 24 << 20
-	// budgetBatchFactor is the heap per byte of a batch's input while the
-	// batch is flushed: the input, the rows that point into it and the
-	// Parquet writer's copies of one row group's values (sinks bounds a row
-	// group to 4 MiB of input), their plain encoding and compressed pages.
-	// Real findings, spread over days, whose text compresses, cost about 3
-	// (the figure cmd/hublake's GOMEMLIMIT assumes); megabytes of text that
-	// does not compress (secrets, hashes, an attacker's padding), all in one
-	// partition, cost about 7, measured here (description and raw_finding
-	// hold the text twice); before row groups were bounded by bytes it was
-	// 11.
-	budgetBatchFactor = 8
-)
-
-// memoryBudget is the heap a backfill with workers workers under policy p
-// may use: per worker, one batch of at most MaxBytes of input, or one unit
-// of up to MaxUnitBytes when that is larger (a batch is cut before a unit
-// that would overflow it), times budgetBatchFactor; plus the unit being
-// read (up to MaxUnitBytes, twice while its buffer grows). The number of
-// partitions a batch touches does not count: its objects are written one
-// after another.
-func memoryBudget(workers int, p Policy) int64 {
-	p = p.withDefaults()
-	batch := max(p.MaxBytes, p.MaxUnitBytes)
-	perWorker := budgetBatchFactor*batch + 2*p.MaxUnitBytes + budgetWorkerFixed
-	return int64(max(workers, 1))*perWorker + budgetBase
-}
 
 // heapSampler records the largest live heap, and the largest heap in use
 // (live plus not yet swept), above the baseline at its start.
@@ -251,7 +214,7 @@ func TestBackfillMemoryBound(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			store := &countingStore{keys: map[string]bool{}}
 			stats := &Stats{}
-			budget := memoryBudget(tc.workers, tc.policy)
+			budget := MemoryBudget(tc.workers, tc.policy)
 			sampler := startHeapSampler()
 			err := Backfill(context.Background(), tc.inputs, BackfillOptions{Policy: tc.policy, Store: store, Workers: tc.workers, Stats: stats})
 			live, inUse := sampler.finish()
@@ -311,7 +274,7 @@ func TestBackfillLargeObjectToS3(t *testing.T) {
 				defer proxy.Heal()
 			}
 			stats := &Stats{}
-			budget := memoryBudget(1, policy)
+			budget := MemoryBudget(1, policy)
 			sampler := startHeapSampler()
 			// 12 findings of 1.5 MiB of random text: one batch, one object
 			// holding each text twice (description and raw_finding).

@@ -11,7 +11,6 @@ package processor
 
 import (
 	"context"
-	"time"
 
 	"github.com/hublake/hublake/schema"
 )
@@ -26,56 +25,14 @@ type Unit struct {
 	// Pos is the unit's position in its source partition: the sequence number
 	// in a shard, the decimal byte offset in a file. Batch names use it.
 	Pos string
+	// Offset is, for files, the unit's byte offset (Pos is its text).
+	Offset int64
 	// Digest is, for files, the hex SHA-256 of the input from its start to the
 	// end of this unit; a batch's name uses its last unit's digest.
 	Digest string
 	// Reject, when set, is why the source already knows the unit cannot be
 	// decoded (truncated input, too large); it becomes a dead letter as is.
 	Reject string
-}
-
-// Policy is the flush policy: when a batch is cut. Every limit is a quantity
-// of the input (units, input bytes before dedup, record time), never of the
-// output or of the wall clock, so that the same input always gives the same
-// batches and therefore the same object names (see ARCHITECTURE.md).
-type Policy struct {
-	// MaxUnits cuts a batch once it holds this many units.
-	MaxUnits int
-	// MaxBytes cuts a batch before a unit that would take its input bytes over
-	// this. It is also the memory budget of a batch.
-	MaxBytes int64
-	// Window cuts a batch before a unit whose time lies at or past the end of
-	// the window (aligned to Window) that the batch's first unit opened; the
-	// stream uses ApproximateArrivalTimestamp, files the event time. 0: none.
-	Window time.Duration
-	// MaxUnitBytes: a larger unit is not decoded but dead-lettered.
-	MaxUnitBytes int64
-	// DedupWindow is how many recent finding keys a source partition remembers.
-	DedupWindow int
-}
-
-// Default limits.
-const (
-	DefaultMaxUnits     = 100_000
-	DefaultMaxBytes     = 16 << 20
-	DefaultMaxUnitBytes = 16 << 20
-	DefaultDedupWindow  = 1 << 16
-)
-
-func (p Policy) withDefaults() Policy {
-	if p.MaxUnits <= 0 {
-		p.MaxUnits = DefaultMaxUnits
-	}
-	if p.MaxBytes <= 0 {
-		p.MaxBytes = DefaultMaxBytes
-	}
-	if p.MaxUnitBytes <= 0 {
-		p.MaxUnitBytes = DefaultMaxUnitBytes
-	}
-	if p.DedupWindow <= 0 {
-		p.DedupWindow = DefaultDedupWindow
-	}
-	return p
 }
 
 // BatchInfo describes a batch to the source's Progress.

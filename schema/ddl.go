@@ -17,22 +17,6 @@ type Column struct {
 	Type string
 }
 
-// Tables lists the lake's queryable tables in a stable order.
-func Tables() []string { return []string{TableFindings, TableInsightResults} }
-
-// ParquetSchema returns the Parquet schema of a table's files: the one the
-// writer uses and the one the DDL is derived from.
-func ParquetSchema(table string) *parquet.Schema {
-	switch table {
-	case TableFindings:
-		return parquet.SchemaOf(Finding{})
-	case TableInsightResults:
-		return parquet.SchemaOf(InsightResult{})
-	default:
-		panic("schema: unknown table " + table)
-	}
-}
-
 // Columns returns the table's columns, derived from its Parquet schema.
 func Columns(table string) []Column {
 	s := ParquetSchema(table)
@@ -129,13 +113,14 @@ func TableLocation(root, table string) string {
 
 // PartitionProjection returns the table properties that let Athena find the
 // dt partitions without a crawler or MSCK REPAIR: a date projection from
-// 2015-01-01 to one day after now, and the location template.
+// PartitionRangeStart to PartitionRangeAhead after now, and the location
+// template.
 func PartitionProjection(root, table string) map[string]string {
 	return map[string]string{
 		"projection.enabled":          "true",
 		"projection.dt.type":          "date",
 		"projection.dt.format":        "yyyy-MM-dd",
-		"projection.dt.range":         "2015-01-01,NOW+1DAYS",
+		"projection.dt.range":         ProjectionRange(),
 		"projection.dt.interval":      "1",
 		"projection.dt.interval.unit": "DAYS",
 		"storage.location.template":   TableLocation(root, table) + "dt=${dt}/",

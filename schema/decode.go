@@ -60,17 +60,18 @@ type DeadLetter struct {
 	Time time.Time
 }
 
-// Date bounds of the dt partition: Athena's partition projection covers
-// 2015-01-01 (Security Hub did not exist before) to one day after now.
-var minPartitionTime = time.Date(2015, 1, 1, 0, 0, 0, 0, time.UTC)
-
 // PartitionDate returns the dt value for t, or false when t is outside the
 // range Athena can read.
 func PartitionDate(t time.Time, notAfter time.Time) (string, bool) {
-	if t.IsZero() || t.Before(minPartitionTime) || (!notAfter.IsZero() && t.After(notAfter)) {
+	if t.IsZero() || (!notAfter.IsZero() && t.After(notAfter)) {
 		return "", false
 	}
-	return t.UTC().Format(time.DateOnly), true
+	// Dates of four-digit years (ParseTime admits 1 to 9999) order as text.
+	dt := t.UTC().Format(time.DateOnly)
+	if dt < PartitionRangeStart {
+		return "", false
+	}
+	return dt, true
 }
 
 // Decode turns the bytes of one unit into rows and dead letters, appending them

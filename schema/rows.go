@@ -18,13 +18,6 @@ import "time"
 //   - Strings decoded from the input share the input's memory (no copy), so a
 //     row must not outlive the batch whose unit bytes it points into.
 
-// Table names, as they appear in object keys and DDL.
-const (
-	TableFindings       = "findings"
-	TableInsightResults = "insight_results"
-	TableDeadLetters    = "dead_letters"
-)
-
 // Finding is one row of the findings table: one finding in one delivery.
 type Finding struct {
 	EventID           string    `parquet:"event_id,optional"`
@@ -245,26 +238,4 @@ type InsightResult struct {
 
 	// Date is the dt partition (YYYY-MM-DD); it lives in the object path.
 	Date string `parquet:"-"`
-}
-
-// BigTextColumns returns the columns of table whose values are long text,
-// JSON or identifiers without order: min/max statistics on them are useless
-// to a query engine (row groups hold random ARNs, free text) and cost time
-// and space, so the writer skips them.
-func BigTextColumns(table string) [][]string {
-	switch table {
-	case TableFindings:
-		return [][]string{
-			{"raw_finding"}, {"description"}, {"title"}, {"remediation_text"}, {"remediation_url"}, {"source"},
-			{"id"}, {"event_id"}, {"generator_id"}, {"resource_id"}, {"source_url"}, {"note_text"},
-			{"event_resources", "list", "element"}, {"resource_ids", "list", "element"},
-			{"resources", "list", "element", "id"}, {"resources", "list", "element", "details_json"},
-			{"product_fields", "key_value", "key"}, {"product_fields", "key_value", "value"},
-			{"user_defined_fields", "key_value", "key"}, {"user_defined_fields", "key_value", "value"},
-			{"resources", "list", "element", "tags", "key_value", "key"}, {"resources", "list", "element", "tags", "key_value", "value"},
-		}
-	case TableInsightResults:
-		return [][]string{{"raw_detail"}, {"source"}, {"event_id"}}
-	}
-	return nil
 }

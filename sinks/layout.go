@@ -2,16 +2,17 @@
 // the object layout and the stores (a local directory, S3) behind one small
 // interface, and dead letters.
 //
-// Layout (TABLES.md):
+// Layout (TABLES.md), every part of it decided in this file:
 //
 //	<root>/findings/dt=YYYY-MM-DD/<name>.parquet
 //	<root>/insight_results/dt=YYYY-MM-DD/<name>.parquet
 //	<root>/dead_letters/dt=YYYY-MM-DD/<name>.jsonl.gz
 //
-// <name> is derived from where the batch came from (stream, shard and first
-// sequence number; or a digest of the input and the batch's first byte
-// offset), never from a clock or a random id, so replaying the same input
-// overwrites the same objects instead of adding copies.
+// The tables are schema.AllTables. <name> is derived from where the batch
+// came from (stream, shard and first sequence number; or a digest of the
+// input and the batch's first byte offset), never from a clock or a random
+// id, so replaying the same input overwrites the same objects instead of
+// adding copies.
 //
 // Every part of a key that comes from data is checked against a strict
 // pattern here, and the stores check the finished key again: a finding that
@@ -33,16 +34,37 @@ var (
 	namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,250}$`)
 )
 
-// UndatedPartition is the dt of dead letters that carry no usable time at all
-// (for example a line of a file that is not JSON). It is outside the tables'
-// projection range on purpose: such records are not table rows.
-const UndatedPartition = "1970-01-01"
-
-// Extensions of the objects per table.
+// Extensions of the objects: Parquet for the queryable tables, gzipped JSON
+// lines for dead letters.
 const (
 	ParquetExt    = ".parquet"
 	DeadLetterExt = ".jsonl.gz"
 )
+
+// Extension returns the extension of table's objects ("" for no table).
+func Extension(table string) string {
+	t, ok := schema.LookupTable(table)
+	switch {
+	case !ok:
+		return ""
+	case t.Parquet:
+		return ParquetExt
+	default:
+		return DeadLetterExt
+	}
+}
+
+// ContentType returns the Content-Type and Content-Encoding an object at key
+// is stored with.
+func ContentType(key string) (contentType, contentEncoding string) {
+	switch {
+	case strings.HasSuffix(key, ParquetExt):
+		return "application/vnd.apache.parquet", ""
+	case strings.HasSuffix(key, DeadLetterExt):
+		return "application/x-ndjson", "gzip"
+	}
+	return "application/octet-stream", ""
+}
 
 // ValidName reports whether s may be an object name (or a part of one).
 func ValidName(s string) bool {
@@ -75,17 +97,34 @@ func SafeNamePart(s string) string {
 	return out
 }
 
+// StreamBatchName names the objects of a stream batch: the stream, the shard
+// and the sequence number of the batch's first record.
+func StreamBatchName(stream, shard, firstSequence string) string {
+	return SafeNamePart(stream) + "-" + SafeNamePart(shard) + "-" + firstSequence
+}
+
+// FileBatchName names the objects of a file batch: the first 32 hex digits
+// of the digest of the input up to the batch's end, and the batch's first
+// byte offset (zero-padded, so names sort by offset).
+func FileBatchName(digest string, firstOffset int64) string {
+	return digest[:32] + "-" + FileOffset(firstOffset)
+}
+
+// FileOffset is a byte offset as file batch names and positions write it.
+func FileOffset(offset int64) string { return fmt.Sprintf("%013d", offset) }
+
+// PartitionPrefix returns the key prefix, relative to the lake root, of
+// partition dt of table ("findings/dt=2024-01-01/").
+func PartitionPrefix(table, dt string) string {
+	return table + "/dt=" + dt + "/"
+}
+
 // ObjectKey returns the key, relative to the lake root, of the object called
 // name in partition dt of table. It refuses anything that is not a known
 // table, a valid date and a valid name.
 func ObjectKey(table, dt, name string) (string, error) {
-	var ext string
-	switch table {
-	case schema.TableFindings, schema.TableInsightResults:
-		ext = ParquetExt
-	case schema.TableDeadLetters:
-		ext = DeadLetterExt
-	default:
+	ext := Extension(table)
+	if ext == "" {
 		return "", fmt.Errorf("unknown table %q", table)
 	}
 	if !ValidDate(dt) {
@@ -94,12 +133,20 @@ func ObjectKey(table, dt, name string) (string, error) {
 	if !ValidName(name) {
 		return "", fmt.Errorf("invalid object name %q", name)
 	}
-	return table + "/dt=" + dt + "/" + name + ext, nil
+	return PartitionPrefix(table, dt) + name + ext, nil
 }
 
 // keyPattern is what every key a store accepts looks like: table, partition,
 // file name. Stores check it again so that no code path can bypass ObjectKey.
-var keyPattern = regexp.MustCompile(`^(findings|insight_results|dead_letters)/dt=[0-9]{4}-[0-9]{2}-[0-9]{2}/[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+var keyPattern = regexp.MustCompile(`^(` + strings.Join(tableNames(), "|") + `)/dt=[0-9]{4}-[0-9]{2}-[0-9]{2}/[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+
+func tableNames() []string {
+	var names []string
+	for _, t := range schema.AllTables() {
+		names = append(names, regexp.QuoteMeta(t.Name))
+	}
+	return names
+}
 
 // CheckKey returns an error unless key is a well-formed lake key.
 func CheckKey(key string) error {
@@ -107,4 +154,26 @@ func CheckKey(key string) error {
 		return fmt.Errorf("refusing object key %q: not a lake key", key)
 	}
 	return nil
+}
+
+// Key is a lake key taken apart.
+type Key struct {
+	Table, Date, Name string
+}
+
+// ParseKey takes a key relative to the lake root apart, refusing anything
+// ObjectKey would not have made (a hidden temporary file, an object of an
+// unknown table or with the wrong extension).
+func ParseKey(key string) (Key, error) {
+	if err := CheckKey(key); err != nil {
+		return Key{}, err
+	}
+	table, rest, _ := strings.Cut(key, "/dt=")
+	dt, file, _ := strings.Cut(rest, "/")
+	ext := Extension(table)
+	name, ok := strings.CutSuffix(file, ext)
+	if !ok || !ValidDate(dt) || !ValidName(name) {
+		return Key{}, fmt.Errorf("refusing object key %q: not a lake key", key)
+	}
+	return Key{Table: table, Date: dt, Name: name}, nil
 }

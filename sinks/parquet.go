@@ -124,41 +124,43 @@ func (t *tableWriter[T]) write(ctx context.Context, store Store, key string, row
 // Encoder writes the tables' Parquet objects and the dead letters. It is
 // safe for concurrent use.
 type Encoder struct {
-	store    Store
-	findings *tableWriter[schema.Finding]
-	insights *tableWriter[schema.InsightResult]
+	store   Store
+	writers map[string]any // table name → *tableWriter[row type]
 }
 
 // NewEncoder returns an encoder writing to store.
 func NewEncoder(store Store, o EncodeOptions) *Encoder {
-	return &Encoder{
-		store:    store,
-		findings: newTableWriter(schema.TableFindings, o, func(f *schema.Finding) int { return len(f.RawFinding) + len(f.Description) }),
+	return &Encoder{store: store, writers: map[string]any{
+		schema.TableFindings: newTableWriter(schema.TableFindings, o, func(f *schema.Finding) int { return len(f.RawFinding) + len(f.Description) }),
 		// An insight result's raw_detail is shared with the event's other
 		// results (and dictionary-encoded); its own values are small.
-		insights: newTableWriter(schema.TableInsightResults, o, func(r *schema.InsightResult) int { return 64 + len(r.ResultValue) }),
-	}
+		schema.TableInsightResults: newTableWriter(schema.TableInsightResults, o, func(r *schema.InsightResult) int { return 64 + len(r.ResultValue) }),
+	}}
 }
 
-// Store returns the store the encoder writes to.
-func (e *Encoder) Store() Store { return e.store }
-
-// WriteFindings writes rows (all of partition dt) as object name.
-func (e *Encoder) WriteFindings(ctx context.Context, dt, name string, rows []schema.Finding) (int64, error) {
-	key, err := ObjectKey(schema.TableFindings, dt, name)
+// WriteRows writes rows of table (all of partition dt) as the object called
+// name, and returns its size. T must be the table's row type.
+func WriteRows[T any](ctx context.Context, e *Encoder, table, dt, name string, rows []T) (int64, error) {
+	w, ok := e.writers[table].(*tableWriter[T])
+	if !ok {
+		var zero T
+		return 0, fmt.Errorf("no Parquet writer for table %q with rows of type %T", table, zero)
+	}
+	key, err := ObjectKey(table, dt, name)
 	if err != nil {
 		return 0, err
 	}
-	return e.findings.write(ctx, e.store, key, rows)
+	return w.write(ctx, e.store, key, rows)
+}
+
+// WriteFindings writes rows (all of partition dt) as object name.
+func (e *Encoder) WriteFindings(ctx context.Context, dt, name string, rows []schema.Finding) (int64, error) {
+	return WriteRows(ctx, e, schema.TableFindings, dt, name, rows)
 }
 
 // WriteInsights writes rows (all of partition dt) as object name.
 func (e *Encoder) WriteInsights(ctx context.Context, dt, name string, rows []schema.InsightResult) (int64, error) {
-	key, err := ObjectKey(schema.TableInsightResults, dt, name)
-	if err != nil {
-		return 0, err
-	}
-	return e.insights.write(ctx, e.store, key, rows)
+	return WriteRows(ctx, e, schema.TableInsightResults, dt, name, rows)
 }
 
 type countingWriter struct {

@@ -193,12 +193,10 @@ func (s *S3) Create(ctx context.Context, key string) (ObjectWriter, error) {
 		Bucket: aws.String(s.bucket),
 		Key:    aws.String(s.fullKey(key)),
 	}
-	switch {
-	case strings.HasSuffix(key, ParquetExt):
-		in.ContentType = aws.String("application/vnd.apache.parquet")
-	case strings.HasSuffix(key, DeadLetterExt):
-		in.ContentType = aws.String("application/x-ndjson")
-		in.ContentEncoding = aws.String("gzip")
+	ctype, cenc := ContentType(key)
+	in.ContentType = aws.String(ctype)
+	if cenc != "" {
+		in.ContentEncoding = aws.String(cenc)
 	}
 	if s.opts.SSE != "" {
 		in.ServerSideEncryption = types.ServerSideEncryption(s.opts.SSE)

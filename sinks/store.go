@@ -57,9 +57,6 @@ func NewDir(dir string) (*Dir, error) {
 	return &Dir{root: abs}, nil
 }
 
-// Root returns the directory the store writes under.
-func (d *Dir) Root() string { return d.root }
-
 func (d *Dir) String() string { return "dir:" + d.root }
 
 // Ping checks that the root exists and is a directory.

@@ -152,35 +152,19 @@ func listInputs(ctx context.Context, sources []string, o sinks.S3Options) ([]pro
 	return processor.ListInputs(ctx, sources, client, os.Stdin)
 }
 
-// setMemoryLimit sets GOMEMLIMIT from the memory budget the batch limits
-// imply, unless the user set GOMEMLIMIT, and turns off the collector's
-// proportional pacing (GOGC=off) unless GOGC is set: the heap may then grow
-// to the budget before a collection, which halves the GC's CPU time, and the
-// budget, not the pacing, bounds memory. The live heap stays well below the
-// budget because batches are bounded (see memoryBudget).
-func setMemoryLimit(log interface{ Info(string, ...any) }, workers int, p processor.Policy) {
+// setMemoryLimit sets GOMEMLIMIT to processor.MemoryBudget for batches
+// batches open at once under policy p, unless the user set GOMEMLIMIT: the
+// live heap stays below the budget (the memory tests prove it), and the
+// collector works harder as the heap nears it instead of letting the process
+// grow. The collector's pacing (GOGC) is left as it is, so that a typical run
+// stays far below the budget, which is the worst case.
+func setMemoryLimit(log interface{ Info(string, ...any) }, batches int, p processor.Policy) {
 	if os.Getenv("GOMEMLIMIT") != "" {
 		return
 	}
-	budget := memoryBudget(workers, p)
+	budget := processor.MemoryBudget(batches, p)
 	debug.SetMemoryLimit(budget)
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(-1)
-	}
 	log.Info("memory limit set from the batch limits", "gomemlimit_bytes", budget)
-}
-
-// memoryBudget is what the batch limits let a run hold: per worker, one
-// batch (its input bytes, and the decoded rows that point into them: about
-// twice the input again) plus one object being encoded (~24 MiB of column
-// buffers and compressed pages); plus 64 MiB for the runtime, read buffers
-// and an S3 upload's parts.
-func memoryBudget(workers int, p processor.Policy) int64 {
-	perBatch := max(p.MaxBytes, p.MaxUnitBytes)
-	if perBatch <= 0 {
-		perBatch = processor.DefaultMaxBytes
-	}
-	return int64(workers)*(3*perBatch+24<<20) + 64<<20
 }
 
 // progress shows how much input has been read.
