@@ -176,11 +176,7 @@ func TestBackfillS3MatchesLocal(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
-			o := sinks.S3Options{Endpoint: tc.endpoint, PathStyle: true, Region: localstack.Region, HTTPClient: sinks.HTTPClientWithTimeouts()}
-			store, err := sinks.NewS3(ctx, "s3://lake/pfx", o)
-			if err != nil {
-				t.Fatal(err)
-			}
+			store := testS3(t, tc.endpoint, "s3://lake/pfx", sinks.S3Options{}, 0)
 			if tc.name == "gofakes3" {
 				createBucket(t, store.Client(), "lake")
 			}
@@ -210,11 +206,7 @@ func TestBackfillFromS3Input(t *testing.T) {
 	t.Setenv("AWS_ACCESS_KEY_ID", "test")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
 	ctx := context.Background()
-	o := sinks.S3Options{Endpoint: fake.URL, PathStyle: true, Region: "us-east-1", HTTPClient: sinks.HTTPClientWithTimeouts()}
-	client, err := sinks.NewS3Client(ctx, o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	client := testS3(t, fake.URL, "s3://archive", sinks.S3Options{}, 0).Client()
 	createBucket(t, client, "archive")
 	in := corpus(t, 500, 2)
 	files, _ := filepath.Glob(filepath.Join(in, "*"))

@@ -106,34 +106,6 @@ func BenchmarkDedup(b *testing.B) {
 	}
 }
 
-// memPending is an in-memory PendingStore.
-type memPending struct {
-	mu sync.Mutex
-	m  map[string]PendingExtent
-}
-
-func (m *memPending) Pending(id string) (PendingExtent, bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	p, ok := m.m[id]
-	return p, ok, nil
-}
-
-func (m *memPending) SetPending(id string, p PendingExtent) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.m[id] = p
-	return nil
-}
-
-// nopCheckpointer accepts every checkpoint.
-type nopCheckpointer struct{}
-
-func (nopCheckpointer) Checkpoint(*string) error { return nil }
-func (nopCheckpointer) PrepareCheckpoint(*string) (kcl.IPreparedCheckpointer, error) {
-	return nil, nil
-}
-
 // BenchmarkConsumerPath feeds the KCL's input types to the record
 // processors of 8 shards in parallel, as the KCL would (GetRecords pages of
 // up to 500 records), through the pipeline into a local store: the
@@ -172,8 +144,7 @@ func BenchmarkConsumerPath(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		dir := b.TempDir()
 		store, _ := sinks.NewDir(dir)
-		c := NewConsumer(ConsumerConfig{Stream: "bench", Store: store, Policy: Policy{Window: time.Minute}})
-		c.SetLeases(&memPending{m: map[string]PendingExtent{}})
+		c := newTestShards("bench", store, &Stats{}, Policy{Window: time.Minute}, newMemLeases())
 		var wg sync.WaitGroup
 		for s := range shards {
 			wg.Add(1)
@@ -185,12 +156,12 @@ func BenchmarkConsumerPath(b *testing.B) {
 				for j := s; j < len(records); j += shards {
 					page = append(page, records[j])
 					if len(page) == 500 {
-						p.ProcessRecords(&kcl.ProcessRecordsInput{Records: page, Checkpointer: nopCheckpointer{}, MillisBehindLatest: 1000})
+						p.ProcessRecords(&kcl.ProcessRecordsInput{Records: page, MillisBehindLatest: 1000})
 						page = page[:0]
 					}
 				}
-				p.ProcessRecords(&kcl.ProcessRecordsInput{Records: page, Checkpointer: nopCheckpointer{}})
-				p.Shutdown(&kcl.ShutdownInput{ShutdownReason: kcl.TERMINATE, Checkpointer: nopCheckpointer{}})
+				p.ProcessRecords(&kcl.ProcessRecordsInput{Records: page})
+				p.Shutdown(&kcl.ShutdownInput{ShutdownReason: kcl.TERMINATE})
 			}()
 		}
 		wg.Wait()

@@ -25,7 +25,7 @@ import (
 //     panic, which kills the worker, and the next one, on the same record.
 //
 // An aggregate without user records simply disappears. Anyone who can put
-// records into the stream can send such a record. GuardAggregated inspects
+// records into the stream can send such a record. guardAggregated inspects
 // every GetRecords response before the KCL does and takes these records out
 // of its way: their data is replaced by nothing (which the de-aggregator
 // passes through as an ordinary record) and kept aside, by sequence number,
@@ -38,9 +38,9 @@ type poisoned struct {
 	reason string
 }
 
-// GuardAggregated is an option of the Kinesis client the KCL reads with:
-// kinesis.NewFromConfig(cfg, consumer.GuardAggregated).
-func (c *Consumer) GuardAggregated(o *kinesis.Options) {
+// guardAggregated is an option of the Kinesis client the KCL reads with:
+// kinesis.NewFromConfig(cfg, shards.guardAggregated).
+func (c *shards) guardAggregated(o *kinesis.Options) {
 	o.APIOptions = append(o.APIOptions, func(stack *middleware.Stack) error {
 		return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("hublakeGuardAggregated",
 			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
@@ -54,7 +54,7 @@ func (c *Consumer) GuardAggregated(o *kinesis.Options) {
 }
 
 // guardRecords takes the records the KCL cannot de-aggregate out of its way.
-func (c *Consumer) guardRecords(records []types.Record) {
+func (c *shards) guardRecords(records []types.Record) {
 	for i := range records {
 		r := &records[i]
 		reason := units.KPLProblem(r.Data)
@@ -68,7 +68,7 @@ func (c *Consumer) guardRecords(records []types.Record) {
 
 // takePoisoned returns the original data of a record guardRecords emptied,
 // and why it cannot be de-aggregated.
-func (c *Consumer) takePoisoned(seq string, data []byte) ([]byte, string, bool) {
+func (c *shards) takePoisoned(seq string, data []byte) ([]byte, string, bool) {
 	if len(data) != 0 {
 		return nil, "", false
 	}

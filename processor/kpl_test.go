@@ -6,13 +6,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/awslabs/kinesis-aggregation/go/v2/deaggregator"
+	chk "github.com/vmware/vmware-go-kcl-v2/clientlibrary/checkpoint"
 	kcl "github.com/vmware/vmware-go-kcl-v2/clientlibrary/interfaces"
 
 	"github.com/hublake/hublake/internal/hostile"
@@ -61,7 +61,7 @@ func TestKPLGuard(t *testing.T) {
 		}()
 	}
 
-	c := NewConsumer(ConsumerConfig{})
+	c := newTestShards("s", nil, &Stats{}, Policy{}, newMemLeases())
 	var page []types.Record
 	var names []string
 	seq := 0
@@ -97,37 +97,6 @@ func TestKPLGuard(t *testing.T) {
 	}
 }
 
-// testPending is an in-memory pending-extent store.
-type testPending struct {
-	mu sync.Mutex
-	m  map[string]PendingExtent
-}
-
-func (p *testPending) Pending(id string) (PendingExtent, bool, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	e, ok := p.m[id]
-	return e, ok, nil
-}
-
-func (p *testPending) SetPending(id string, e PendingExtent) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.m[id] = e
-	return nil
-}
-
-// testCheckpointer records checkpoints.
-type testCheckpointer struct{ last []string }
-
-func (c *testCheckpointer) Checkpoint(s *string) error {
-	c.last = append(c.last, aws.ToString(s))
-	return nil
-}
-func (c *testCheckpointer) PrepareCheckpoint(*string) (kcl.IPreparedCheckpointer, error) {
-	return nil, nil
-}
-
 // TestConsumerHostileStreamAndShard drives the stream source as the KCL
 // does, with a stream name and a shard id full of path syntax and a page
 // with records the KCL's de-aggregator cannot handle (passed through the
@@ -143,8 +112,8 @@ func TestConsumerHostileStreamAndShard(t *testing.T) {
 	}
 	stats := &Stats{}
 	const stream, shard = "../../_evil/..stream", "shardId-../../../x"
-	c := NewConsumer(ConsumerConfig{Stream: stream, Store: store, Stats: stats, Policy: Policy{MaxUnits: 3}})
-	c.SetLeases(&testPending{m: map[string]PendingExtent{}})
+	ml := newMemLeases()
+	c := newTestShards(stream, store, stats, Policy{MaxUnits: 3}, ml)
 	sp := c.CreateProcessor()
 	sp.Initialize(&kcl.InitializationInput{ShardId: shard})
 
@@ -169,12 +138,11 @@ func TestConsumerHostileStreamAndShard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cp := &testCheckpointer{}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		sp.ProcessRecords(&kcl.ProcessRecordsInput{Records: records, Checkpointer: cp, MillisBehindLatest: 0})
-		sp.Shutdown(&kcl.ShutdownInput{ShutdownReason: kcl.TERMINATE, Checkpointer: cp})
+		sp.ProcessRecords(&kcl.ProcessRecordsInput{Records: records, MillisBehindLatest: 0})
+		sp.Shutdown(&kcl.ShutdownInput{ShutdownReason: kcl.TERMINATE})
 	}()
 	select {
 	case <-done:
@@ -205,8 +173,8 @@ func TestConsumerHostileStreamAndShard(t *testing.T) {
 			t.Errorf("dead letter source %q", d.Source)
 		}
 	}
-	if len(cp.last) == 0 || cp.last[len(cp.last)-1] != "" {
-		t.Errorf("checkpoints %q, want SHARD_END (nil) last", cp.last)
+	if cps := ml.checkpoints(shard); len(cps) == 0 || cps[len(cps)-1] != chk.ShardEnd {
+		t.Errorf("checkpoints %q, want SHARD_END last", cps)
 	}
 	var objects int
 	err = filepath.Walk(parent, func(p string, info os.FileInfo, err error) error {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -17,69 +18,128 @@ import (
 	par "github.com/vmware/vmware-go-kcl-v2/clientlibrary/partition"
 )
 
-// Leases is hublake's implementation of the KCL's Checkpointer: the lease
-// table in DynamoDB (the KCL's own layout: ShardID, AssignedTo, LeaseTimeout,
-// Checkpoint, ParentShardId, ClaimRequest, so existing tables and tools keep
-// working), with three differences that the exactly-once argument needs:
+// leases is hublake's implementation of the KCL's Checkpointer: the lease
+// table in DynamoDB, in the KCL's own layout (ShardID, AssignedTo,
+// LeaseTimeout, Checkpoint, ParentShardId, ClaimRequest, so existing tables
+// and tools keep working) plus four attributes of its own. It is the fence
+// that keeps a zombie worker from doing harm; the argument:
 //
-//  1. Every write is an UpdateItem of named attributes, never a PutItem of
-//     the whole item, so a lease renewal cannot erase what else the row holds
-//     (the library's renewal rewrites the row, checkpoint included).
-//  2. The checkpoint is a conditional update on AssignedTo = this worker. The
-//     library's write is unconditional: a zombie that lost its lease could
-//     move the checkpoint of a shard someone else now owns. A failed
-//     condition is ErrLeaseLost: the caller drops the shard's buffer.
-//  3. Before a batch is uploaded, its extent (first and last sequence number,
-//     and the checkpoint it follows) is recorded in the row, under the same
-//     condition. A worker that takes the shard over and finds an extent that
-//     follows the current checkpoint rebuilds exactly that batch, so even a
-//     batch cut by shutdown or shard end is replayed into the same objects.
+//  1. Lease tokens. Every take of a lease increments HublakeLeaseToken; a
+//     renewal never does. The pending extent and the checkpoint are written
+//     only on condition that AssignedTo is this worker and the token is the
+//     one the shard's processor was initialised with. A worker paused past
+//     its lease (GC, VM pause, SIGSTOP) whose lease was taken by another
+//     worker, even if that worker released it again since, holds a stale
+//     token: each of its writes fails, and a failed condition means the
+//     lease is gone (see 4).
+//  2. A renewal is not a take. The KCL renews through the same GetLease as
+//     it takes, and cannot tell them apart; this type can: a shard this
+//     worker took and whose shard consumer has not ended yet is held (see
+//     held), and GetLease for a held shard is a renewal. A renewal succeeds
+//     only if this worker held the lease without interruption: the table
+//     still names it and its token, and the previous successful take or
+//     renewal started less than a lease duration ago by this process's
+//     monotonic clock (a lease that expired, even one nobody took, is not
+//     renewed: the worker may only resume the shard through a fresh take,
+//     hence a fresh processor that reads the checkpoint and the pending
+//     extent again). A take happens only for a shard that is not held, so a
+//     new processor never shares the shard with an old one.
+//  3. The checkpoint only moves forward. HublakeCheckpointKey is the
+//     checkpoint as a fixed-width key that orders like the sequence number
+//     (SHARD_END above all); the checkpoint write is conditional on the new
+//     key not being lower. The pending extent is conditional on the
+//     checkpoint being the one the batch follows.
+//  4. A lost lease stops its shard consumer. When a write's condition fails,
+//     or a renewal is refused, the lease is revoked: the processor is
+//     dropped (its buffer is read again by the next owner), the table's
+//     AssignedTo is removed (token-conditional, so another worker can take
+//     the shard at once), and every further renewal by the shard consumer
+//     behind it fails, which ends that consumer (the KCL then calls
+//     RemoveLeaseOwner, which ends the held state). No lease stays held
+//     without a processor behind it, whatever the KCL does on its own.
+//  5. Every write is an UpdateItem of named attributes, never a PutItem of
+//     the whole item, so a renewal cannot erase what else the row holds.
 //
-// Lease renewal never writes the checkpoint either: only CheckpointSequence
-// does.
-type Leases struct {
+// What a zombie can still do: finish an object upload it began before it
+// was paused. That object has the name and the rows of the batch recorded
+// as pending (the new owner rebuilds exactly that batch and writes the same
+// names), so the lake stays right; its checkpoint write then fails.
+type leases struct {
 	db       *dynamodb.Client
 	table    string
 	workerID string
 	cfg      *config.KinesisClientLibConfiguration
 	log      *slog.Logger
+	watch    leaseWatcher
+	// now is the clock (tests replace it); its readings must carry Go's
+	// monotonic reading, as time.Now's do.
+	now func() time.Time
 
 	mu       sync.Mutex
+	held     map[string]*heldLease
 	lastSync time.Time
-	onLost   func(shardID string)
-	onFail   func()
+}
+
+// heldLease is a lease this worker took and whose shard consumer has not
+// ended.
+type heldLease struct {
+	shard *par.ShardStatus
+	token int64
+	// renewed is when the last successful take or renewal was sent (a
+	// monotonic reading): the lease is ours until renewed + lease duration.
+	renewed time.Time
+	// started: a processor took the lease over (Initialize).
+	started bool
+	// revoked: the lease is lost; nothing may be written and no renewal
+	// succeeds. The shard consumer behind it is ending.
+	revoked bool
+}
+
+// leaseWatcher is told when a lease of this worker ends (revoked, or its
+// shard consumer ended): the stream drops the shard's processor, if it still
+// runs under that token, and forgets the shard's metrics.
+type leaseWatcher interface {
+	leaseEnded(shardID string, token int64)
 }
 
 // Lease row attributes beyond the KCL's.
 const (
-	attrPendingFirst = "HublakePendingFirst"
-	attrPendingLast  = "HublakePendingLast"
-	attrPendingAfter = "HublakePendingAfter"
+	attrPendingFirst  = "HublakePendingFirst"
+	attrPendingLast   = "HublakePendingLast"
+	attrPendingAfter  = "HublakePendingAfter"
+	attrLeaseToken    = "HublakeLeaseToken"
+	attrCheckpointKey = "HublakeCheckpointKey"
 )
 
-// ErrLeaseLost means a conditional write found the lease owned by another
-// worker (or by nobody): this worker must stop processing the shard.
+// ErrLeaseLost means this worker no longer holds the shard's lease (a
+// conditional write failed, or the lease expired or was revoked): it must
+// stop processing the shard.
 var ErrLeaseLost = errors.New("lease lost: the shard is owned by another worker")
 
-// NewLeases returns the checkpointer for the KCL worker configured by cfg.
-// onLost is called when this worker stops owning a shard (released after its
-// consumer ended, or a conditional write failed); onCheckpointFailure when a
-// checkpoint write fails for any reason.
-func NewLeases(db *dynamodb.Client, cfg *config.KinesisClientLibConfiguration, log *slog.Logger, onLost func(string), onCheckpointFailure func()) *Leases {
-	if onLost == nil {
-		onLost = func(string) {}
+// errNotAcquired is what GetLease returns when a lease cannot be taken or
+// renewed; the KCL treats it as "not ours".
+var errNotAcquired = chk.ErrLeaseNotAcquired{}
+
+func newLeases(db *dynamodb.Client, cfg *config.KinesisClientLibConfiguration, log *slog.Logger, watch leaseWatcher) *leases {
+	return &leases{
+		db: db, table: cfg.TableName, workerID: cfg.WorkerID, cfg: cfg, log: log, watch: watch,
+		now: time.Now, held: map[string]*heldLease{},
 	}
-	if onCheckpointFailure == nil {
-		onCheckpointFailure = func() {}
-	}
-	return &Leases{db: db, table: cfg.TableName, workerID: cfg.WorkerID, cfg: cfg, log: log, onLost: onLost, onFail: onCheckpointFailure}
 }
 
-func (l *Leases) key(shardID string) map[string]types.AttributeValue {
+func (l *leases) duration() time.Duration {
+	return time.Duration(l.cfg.FailoverTimeMillis) * time.Millisecond
+}
+
+func (l *leases) key(shardID string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{chk.LeaseKeyKey: &types.AttributeValueMemberS{Value: shardID}}
 }
 
 func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+
+func n(v int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
+}
 
 func str(item map[string]types.AttributeValue, k string) (string, bool) {
 	v, ok := item[k].(*types.AttributeValueMemberS)
@@ -89,21 +149,44 @@ func str(item map[string]types.AttributeValue, k string) (string, bool) {
 	return v.Value, true
 }
 
+func num(item map[string]types.AttributeValue, k string) (int64, bool) {
+	v, ok := item[k].(*types.AttributeValueMemberN)
+	if !ok {
+		return 0, false
+	}
+	x, err := strconv.ParseInt(v.Value, 10, 64)
+	return x, err == nil
+}
+
 func isConditionFailed(err error) bool {
 	var cf *types.ConditionalCheckFailedException
 	return errors.As(err, &cf)
 }
 
-// ctx bounds every DynamoDB call: the KCL's interface has no context.
-func (l *Leases) ctx() (context.Context, context.CancelFunc) {
+// checkpointKey maps a checkpoint onto a key that orders as the checkpoints
+// do: sequence numbers (decimal, at most 128 digits) zero-padded to 128
+// digits, and SHARD_END after all of them.
+func checkpointKey(cp string) (string, error) {
+	if cp == chk.ShardEnd {
+		return "~", nil
+	}
+	if cp == "" || len(cp) > 128 || strings.Trim(cp, "0123456789") != "" {
+		return "", fmt.Errorf("checkpoint %q is not a sequence number", cp)
+	}
+	return strings.Repeat("0", 128-len(cp)) + cp, nil
+}
+
+// callCtx bounds a DynamoDB call made for the KCL, whose interface has no
+// context.
+func callCtx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), 30*time.Second)
 }
 
 // Init checks that the lease table exists and creates it (on-demand
 // billing) when it does not; in AWS the deployment creates it, so the task
 // role needs no CreateTable.
-func (l *Leases) Init() error {
-	ctx, cancel := l.ctx()
+func (l *leases) Init() error {
+	ctx, cancel := callCtx()
 	defer cancel()
 	_, err := l.db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(l.table)})
 	if err == nil {
@@ -130,9 +213,7 @@ func (l *Leases) Init() error {
 	return nil
 }
 
-func (l *Leases) getItem(shardID string) (map[string]types.AttributeValue, error) {
-	ctx, cancel := l.ctx()
-	defer cancel()
+func (l *leases) getItem(ctx context.Context, shardID string) (map[string]types.AttributeValue, error) {
 	out, err := l.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(l.table), Key: l.key(shardID), ConsistentRead: aws.Bool(true)})
 	if err != nil {
 		return nil, fmt.Errorf("read lease of %s: %w", shardID, err)
@@ -140,108 +221,291 @@ func (l *Leases) getItem(shardID string) (map[string]types.AttributeValue, error
 	return out.Item, nil
 }
 
-func (l *Leases) update(in *dynamodb.UpdateItemInput) error {
-	ctx, cancel := l.ctx()
-	defer cancel()
+func (l *leases) update(ctx context.Context, in *dynamodb.UpdateItemInput) (*dynamodb.UpdateItemOutput, error) {
 	in.TableName = aws.String(l.table)
-	_, err := l.db.UpdateItem(ctx, in)
-	return err
+	return l.db.UpdateItem(ctx, in)
 }
 
-// GetLease takes or renews the lease of shard for newOwner, with the same
-// rules as the KCL's: a lease can be taken when it has no owner or has timed
-// out, renewed by its owner, and, with lease stealing, is held back for the
-// worker that claimed it.
-func (l *Leases) GetLease(shard *par.ShardStatus, newOwner string) error {
-	item, err := l.getItem(shard.ID)
+// GetLease takes or renews the lease of shard for owner (always this
+// worker: the KCL passes its own id). A held shard is renewed, any other
+// taken, with the KCL's rules: a lease can be taken when it has no owner or
+// has timed out and, with lease stealing, is held back for the worker that
+// claimed it.
+func (l *leases) GetLease(shard *par.ShardStatus, owner string) error {
+	if owner != l.workerID {
+		return fmt.Errorf("lease of %s asked for worker %q by worker %q", shard.ID, owner, l.workerID)
+	}
+	l.mu.Lock()
+	h := l.held[shard.ID]
+	l.mu.Unlock()
+	if h != nil {
+		return l.renew(shard, h)
+	}
+	return l.take(shard)
+}
+
+// take takes shard's lease with a fresh token.
+func (l *leases) take(shard *par.ShardStatus) error {
+	ctx, cancel := callCtx()
+	defer cancel()
+	start := l.now()
+	item, err := l.getItem(ctx, shard.ID)
 	if err != nil {
 		return err
 	}
-	claimExpired := shard.IsClaimRequestExpired(l.cfg)
 	claim, _ := str(item, chk.ClaimRequestKey)
-	if l.cfg.EnableLeaseStealing && claim != "" && claim != newOwner && !claimExpired {
-		l.lostIfMine(shard.ID, newOwner)
+	claimExpired := shard.IsClaimRequestExpired(l.cfg)
+	if l.cfg.EnableLeaseStealing && claim != "" && claim != l.workerID && !claimExpired {
 		return errors.New(chk.ErrShardClaimed)
 	}
 	owner, hasOwner := str(item, chk.LeaseOwnerKey)
 	timeout, hasTimeout := str(item, chk.LeaseTimeoutKey)
-	newTimeout := time.Now().UTC().Add(time.Duration(l.cfg.FailoverTimeMillis) * time.Millisecond)
-
+	newTimeout := time.Now().UTC().Add(l.duration())
 	values := map[string]types.AttributeValue{
-		":owner":   s(newOwner),
+		":owner":   s(l.workerID),
 		":timeout": s(newTimeout.Format(time.RFC3339Nano)),
+		":one":     n(1),
 	}
 	set := []string{"AssignedTo = :owner", "LeaseTimeout = :timeout"}
-	var cond string
+	var cond []string
 	if !hasOwner || !hasTimeout {
-		cond = "attribute_not_exists(AssignedTo)"
+		cond = append(cond, "attribute_not_exists(AssignedTo)")
 	} else {
 		current, err := time.Parse(time.RFC3339Nano, timeout)
 		if err != nil {
 			return fmt.Errorf("lease of %s: bad LeaseTimeout %q: %w", shard.ID, timeout, err)
 		}
-		if time.Now().UTC().Before(current) && owner != newOwner {
-			return chk.ErrLeaseNotAcquired{}
+		// A lease this worker's id still holds is ours only if this
+		// process holds it (see held); otherwise it was a previous life of
+		// this id, and the lease is taken over like anyone else's.
+		if time.Now().UTC().Before(current) && owner != l.workerID {
+			return errNotAcquired
 		}
-		cond = "AssignedTo = :prev_owner AND LeaseTimeout = :prev_timeout"
+		cond = append(cond, "AssignedTo = :prev_owner", "LeaseTimeout = :prev_timeout")
 		values[":prev_owner"] = s(owner)
 		values[":prev_timeout"] = s(timeout)
+	}
+	if token, ok := num(item, attrLeaseToken); ok {
+		cond = append(cond, attrLeaseToken+" = :prev_token")
+		values[":prev_token"] = n(token)
+	} else {
+		cond = append(cond, "attribute_not_exists("+attrLeaseToken+")")
 	}
 	if shard.ParentShardId != "" {
 		set = append(set, "ParentShardId = :parent")
 		values[":parent"] = s(shard.ParentShardId)
 	}
-	if l.cfg.EnableLeaseStealing && claim != "" && claim == newOwner && !claimExpired {
-		cond += " AND ClaimRequest = :claim"
+	if l.cfg.EnableLeaseStealing && claim != "" && claim == l.workerID && !claimExpired {
+		cond = append(cond, "ClaimRequest = :claim")
 		values[":claim"] = s(claim)
 	}
-	err = l.update(&dynamodb.UpdateItemInput{
+	out, err := l.update(ctx, &dynamodb.UpdateItemInput{
 		Key:                       l.key(shard.ID),
-		UpdateExpression:          aws.String("SET " + strings.Join(set, ", ") + " REMOVE ClaimRequest"),
-		ConditionExpression:       aws.String(cond),
+		UpdateExpression:          aws.String("SET " + strings.Join(set, ", ") + " REMOVE ClaimRequest ADD " + attrLeaseToken + " :one"),
+		ConditionExpression:       aws.String(strings.Join(cond, " AND ")),
 		ExpressionAttributeValues: values,
+		ReturnValues:              types.ReturnValueUpdatedNew,
 	})
 	if err != nil {
 		if isConditionFailed(err) {
-			l.lostIfMine(shard.ID, newOwner)
-			return chk.ErrLeaseNotAcquired{}
+			return errNotAcquired
 		}
 		return fmt.Errorf("take lease of %s: %w", shard.ID, err)
 	}
+	token, ok := num(out.Attributes, attrLeaseToken)
+	if !ok {
+		return fmt.Errorf("take lease of %s: the table returned no %s", shard.ID, attrLeaseToken)
+	}
+	l.mu.Lock()
+	l.held[shard.ID] = &heldLease{shard: shard, token: token, renewed: start}
+	l.mu.Unlock()
 	shard.Mux.Lock()
-	shard.AssignedTo = newOwner
+	shard.AssignedTo = l.workerID
 	shard.LeaseTimeout = newTimeout
 	shard.Mux.Unlock()
+	l.log.Debug("lease taken", "shard", shard.ID, "token", token)
 	return nil
 }
 
-// lostIfMine reports a lost lease when a renewal by this worker failed.
-func (l *Leases) lostIfMine(shardID, owner string) {
-	if owner == l.workerID {
-		l.onLost(shardID)
+// renew extends a held lease; any doubt revokes it.
+func (l *leases) renew(shard *par.ShardStatus, h *heldLease) error {
+	l.mu.Lock()
+	revoked, renewed, token := h.revoked, h.renewed, h.token
+	l.mu.Unlock()
+	if revoked {
+		return fmt.Errorf("renew lease of %s: %w", shard.ID, ErrLeaseLost)
 	}
-}
-
-// CheckpointSequence records shard's checkpoint, on condition that this
-// worker still owns the lease, and clears the pending extent it completes.
-func (l *Leases) CheckpointSequence(shard *par.ShardStatus) error {
-	err := l.update(&dynamodb.UpdateItemInput{
+	if shard.GetLeaseOwner() != l.workerID {
+		// Between the KCL's release of a lease (it clears the owner first)
+		// and RemoveLeaseOwner, its event loop may ask for the shard: that
+		// is a take, and the shard is still held.
+		return errNotAcquired
+	}
+	start := l.now()
+	if start.Sub(renewed) >= l.duration() {
+		l.log.Warn("lease expired before it was renewed (the worker was paused or starved); giving the shard up",
+			"shard", shard.ID, "since_renewal", start.Sub(renewed).String())
+		l.revoke(shard.ID, token)
+		return fmt.Errorf("renew lease of %s: %w", shard.ID, ErrLeaseLost)
+	}
+	ctx, cancel := callCtx()
+	defer cancel()
+	item, err := l.getItem(ctx, shard.ID)
+	if err != nil {
+		l.revoke(shard.ID, token)
+		return err
+	}
+	owner, _ := str(item, chk.LeaseOwnerKey)
+	current, _ := num(item, attrLeaseToken)
+	if owner != l.workerID || current != token {
+		l.log.Warn("lease taken by another worker", "shard", shard.ID, "owner", owner)
+		l.revoke(shard.ID, token)
+		return fmt.Errorf("renew lease of %s: %w", shard.ID, ErrLeaseLost)
+	}
+	if claim, _ := str(item, chk.ClaimRequestKey); l.cfg.EnableLeaseStealing && claim != "" && claim != l.workerID && !shard.IsClaimRequestExpired(l.cfg) {
+		l.log.Info("shard claimed by another worker (lease stealing); giving it up", "shard", shard.ID, "claimed_by", claim)
+		l.revoke(shard.ID, token)
+		return errors.New(chk.ErrShardClaimed)
+	}
+	newTimeout := time.Now().UTC().Add(l.duration())
+	_, err = l.update(ctx, &dynamodb.UpdateItemInput{
 		Key:                 l.key(shard.ID),
-		UpdateExpression:    aws.String("SET Checkpoint = :cp REMOVE " + attrPendingFirst + ", " + attrPendingLast + ", " + attrPendingAfter),
-		ConditionExpression: aws.String("AssignedTo = :me"),
+		UpdateExpression:    aws.String("SET LeaseTimeout = :timeout"),
+		ConditionExpression: aws.String("AssignedTo = :me AND " + attrLeaseToken + " = :token"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":cp": s(shard.GetCheckpoint()),
-			":me": s(l.workerID),
+			":timeout": s(newTimeout.Format(time.RFC3339Nano)), ":me": s(l.workerID), ":token": n(token),
 		},
 	})
 	if err != nil {
-		l.onFail()
+		l.revoke(shard.ID, token)
 		if isConditionFailed(err) {
-			l.onLost(shard.ID)
-			return fmt.Errorf("checkpoint %s: %w", shard.ID, ErrLeaseLost)
+			return fmt.Errorf("renew lease of %s: %w", shard.ID, ErrLeaseLost)
 		}
-		return fmt.Errorf("checkpoint %s: %w", shard.ID, err)
+		return fmt.Errorf("renew lease of %s: %w", shard.ID, err)
 	}
+	l.mu.Lock()
+	if l.held[shard.ID] == h && !h.revoked {
+		h.renewed = start
+	}
+	l.mu.Unlock()
+	shard.SetLeaseTimeout(newTimeout)
+	return nil
+}
+
+// started hands the lease of shardID over to a new processor (the KCL's
+// Initialize) and returns its token. It fails unless the shard was just
+// taken and no processor has started on that take yet.
+//
+// A lease that expired between the take and now (the KCL does not renew
+// while a child shard waits for its parent) is revoked instead: the shard is
+// taken again, and then started afresh.
+func (l *leases) started(shardID string) (int64, bool) {
+	l.mu.Lock()
+	h := l.held[shardID]
+	if h == nil || h.started || h.revoked {
+		l.mu.Unlock()
+		return 0, false
+	}
+	h.started = true
+	token, expired := h.token, l.now().Sub(h.renewed) >= l.duration()
+	l.mu.Unlock()
+	if expired {
+		l.log.Info("lease expired before its processor started; giving the shard up to take it again", "shard", shardID)
+		l.revoke(shardID, token)
+		return 0, false
+	}
+	return token, true
+}
+
+// valid reports whether this worker may still write for shardID under
+// token: the lease is held under that token, not revoked, and not expired by
+// this process's clock.
+func (l *leases) valid(shardID string, token int64) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	h := l.held[shardID]
+	return h != nil && h.token == token && !h.revoked && l.now().Sub(h.renewed) < l.duration()
+}
+
+// revoke gives up the lease of shardID taken under token: see the type's
+// point 4. It is idempotent.
+func (l *leases) revoke(shardID string, token int64) {
+	l.mu.Lock()
+	h := l.held[shardID]
+	first := h != nil && h.token == token && !h.revoked
+	if first {
+		h.revoked = true
+	}
+	l.mu.Unlock()
+	if !first {
+		return
+	}
+	l.watch.leaseEnded(shardID, token)
+	ctx, cancel := callCtx()
+	defer cancel()
+	if err := l.release(ctx, shardID, token); err != nil {
+		l.log.Warn("cannot release the lease; it expires on its own", "shard", shardID, "err", err)
+	}
+}
+
+// release removes this worker as the owner of shardID, if it still is under
+// token.
+func (l *leases) release(ctx context.Context, shardID string, token int64) error {
+	_, err := l.update(ctx, &dynamodb.UpdateItemInput{
+		Key:                 l.key(shardID),
+		UpdateExpression:    aws.String("REMOVE AssignedTo"),
+		ConditionExpression: aws.String("AssignedTo = :me AND " + attrLeaseToken + " = :token"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":me": s(l.workerID), ":token": n(token),
+		},
+	})
+	if err != nil && !isConditionFailed(err) {
+		return fmt.Errorf("release lease of %s: %w", shardID, err)
+	}
+	return nil
+}
+
+// lost turns a failed write into ErrLeaseLost (revoking the lease) when its
+// condition failed.
+func (l *leases) lost(shardID string, token int64, what string, err error) error {
+	if isConditionFailed(err) {
+		l.revoke(shardID, token)
+		return fmt.Errorf("%s of %s: %w", what, shardID, ErrLeaseLost)
+	}
+	return fmt.Errorf("%s of %s: %w", what, shardID, err)
+}
+
+// Checkpoint records cp (a sequence number, or chk.ShardEnd) as shardID's
+// checkpoint and clears the pending extent it completes, on condition that
+// this worker holds the lease under token and the checkpoint does not move
+// backwards.
+func (l *leases) Checkpoint(ctx context.Context, shardID string, token int64, cp string) error {
+	key, err := checkpointKey(cp)
+	if err != nil {
+		return err
+	}
+	if !l.valid(shardID, token) {
+		l.revoke(shardID, token)
+		return fmt.Errorf("checkpoint of %s: %w", shardID, ErrLeaseLost)
+	}
+	_, err = l.update(ctx, &dynamodb.UpdateItemInput{
+		Key: l.key(shardID),
+		UpdateExpression: aws.String("SET Checkpoint = :cp, " + attrCheckpointKey + " = :key REMOVE " +
+			attrPendingFirst + ", " + attrPendingLast + ", " + attrPendingAfter),
+		ConditionExpression: aws.String("AssignedTo = :me AND " + attrLeaseToken + " = :token AND (attribute_not_exists(" +
+			attrCheckpointKey + ") OR " + attrCheckpointKey + " <= :key)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":cp": s(cp), ":key": s(key), ":me": s(l.workerID), ":token": n(token),
+		},
+	})
+	if err != nil {
+		return l.lost(shardID, token, "checkpoint", err)
+	}
+	l.mu.Lock()
+	if h := l.held[shardID]; h != nil && h.token == token {
+		h.shard.SetCheckpoint(cp)
+	}
+	l.mu.Unlock()
 	return nil
 }
 
@@ -254,34 +518,40 @@ type PendingExtent struct {
 }
 
 // SetPending records the extent of the batch about to be uploaded, on
-// condition that this worker owns the lease.
-func (l *Leases) SetPending(shardID string, p PendingExtent) error {
-	after := p.After
-	if after == "" {
-		after = "-" // no checkpoint yet
+// condition that this worker holds the lease under token and the shard's
+// checkpoint is the one the batch follows.
+func (l *leases) SetPending(ctx context.Context, shardID string, token int64, p PendingExtent) error {
+	if !l.valid(shardID, token) {
+		l.revoke(shardID, token)
+		return fmt.Errorf("record pending batch of %s: %w", shardID, ErrLeaseLost)
 	}
-	err := l.update(&dynamodb.UpdateItemInput{
-		Key:                 l.key(shardID),
-		UpdateExpression:    aws.String("SET " + attrPendingFirst + " = :first, " + attrPendingLast + " = :last, " + attrPendingAfter + " = :after"),
-		ConditionExpression: aws.String("AssignedTo = :me"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":first": s(p.First), ":last": s(p.Last), ":after": s(after), ":me": s(l.workerID),
-		},
+	values := map[string]types.AttributeValue{
+		":first": s(p.First), ":last": s(p.Last), ":me": s(l.workerID), ":token": n(token),
+	}
+	cond := "AssignedTo = :me AND " + attrLeaseToken + " = :token AND "
+	if p.After == "" {
+		values[":after"] = s("-") // no checkpoint yet
+		cond += "attribute_not_exists(Checkpoint)"
+	} else {
+		values[":after"] = s(p.After)
+		cond += "Checkpoint = :after"
+	}
+	_, err := l.update(ctx, &dynamodb.UpdateItemInput{
+		Key:                       l.key(shardID),
+		UpdateExpression:          aws.String("SET " + attrPendingFirst + " = :first, " + attrPendingLast + " = :last, " + attrPendingAfter + " = :after"),
+		ConditionExpression:       aws.String(cond),
+		ExpressionAttributeValues: values,
 	})
 	if err != nil {
-		if isConditionFailed(err) {
-			l.onLost(shardID)
-			return fmt.Errorf("record pending batch of %s: %w", shardID, ErrLeaseLost)
-		}
-		return fmt.Errorf("record pending batch of %s: %w", shardID, err)
+		return l.lost(shardID, token, "record pending batch", err)
 	}
 	return nil
 }
 
 // Pending returns the pending extent recorded for shardID, if it follows
 // the shard's current checkpoint.
-func (l *Leases) Pending(shardID string) (PendingExtent, bool, error) {
-	item, err := l.getItem(shardID)
+func (l *leases) Pending(ctx context.Context, shardID string) (PendingExtent, bool, error) {
+	item, err := l.getItem(ctx, shardID)
 	if err != nil {
 		return PendingExtent{}, false, err
 	}
@@ -301,9 +571,36 @@ func (l *Leases) Pending(shardID string) (PendingExtent, bool, error) {
 	return PendingExtent{First: first, Last: last, After: after}, true, nil
 }
 
-// FetchCheckpoint reads shard's checkpoint and owner into shard.
-func (l *Leases) FetchCheckpoint(shard *par.ShardStatus) error {
-	item, err := l.getItem(shard.ID)
+// CheckpointSequence implements the KCL's checkpoint write (its record
+// processor checkpointer; hublake's processors call Checkpoint instead) with
+// the same conditions, under the token this worker holds the shard with.
+func (l *leases) CheckpointSequence(shard *par.ShardStatus) error {
+	l.mu.Lock()
+	h := l.held[shard.ID]
+	l.mu.Unlock()
+	if h == nil {
+		return fmt.Errorf("checkpoint of %s: %w", shard.ID, ErrLeaseLost)
+	}
+	ctx, cancel := callCtx()
+	defer cancel()
+	return l.Checkpoint(ctx, shard.ID, h.token, shard.GetCheckpoint())
+}
+
+// FetchCheckpoint reads shard's checkpoint, owner and lease timeout into
+// shard. For a shard whose consumer runs in this worker it is the KCL's
+// event loop looking for shards to take: it gets an error, so that it
+// leaves the shard alone; the owner of a held shard is never overwritten.
+func (l *leases) FetchCheckpoint(shard *par.ShardStatus) error {
+	l.mu.Lock()
+	h := l.held[shard.ID]
+	busy := h != nil && (h.started || h.revoked)
+	l.mu.Unlock()
+	if busy {
+		return fmt.Errorf("shard %s is being consumed by this worker", shard.ID)
+	}
+	ctx, cancel := callCtx()
+	defer cancel()
+	item, err := l.getItem(ctx, shard.ID)
 	if err != nil {
 		return err
 	}
@@ -312,7 +609,8 @@ func (l *Leases) FetchCheckpoint(shard *par.ShardStatus) error {
 		return chk.ErrSequenceIDNotFound
 	}
 	shard.SetCheckpoint(cp)
-	if owner, ok := str(item, chk.LeaseOwnerKey); ok {
+	if h == nil {
+		owner, _ := str(item, chk.LeaseOwnerKey)
 		shard.SetLeaseOwner(owner)
 	}
 	if timeout, ok := str(item, chk.LeaseTimeoutKey); ok && timeout != "" {
@@ -326,8 +624,8 @@ func (l *Leases) FetchCheckpoint(shard *par.ShardStatus) error {
 }
 
 // RemoveLeaseInfo deletes the row of a shard that no longer exists.
-func (l *Leases) RemoveLeaseInfo(shardID string) error {
-	ctx, cancel := l.ctx()
+func (l *leases) RemoveLeaseInfo(shardID string) error {
+	ctx, cancel := callCtx()
 	defer cancel()
 	_, err := l.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(l.table), Key: l.key(shardID)})
 	if err != nil {
@@ -337,25 +635,29 @@ func (l *Leases) RemoveLeaseInfo(shardID string) error {
 }
 
 // RemoveLeaseOwner releases this worker's lease on shardID. The KCL calls it
-// when a shard's consumer ends for whatever reason, including a lost lease
-// it does not report otherwise: the shard's processor is dropped here.
-func (l *Leases) RemoveLeaseOwner(shardID string) error {
-	l.onLost(shardID)
-	err := l.update(&dynamodb.UpdateItemInput{
-		Key:                       l.key(shardID),
-		UpdateExpression:          aws.String("REMOVE AssignedTo"),
-		ConditionExpression:       aws.String("AssignedTo = :me"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":me": s(l.workerID)},
-	})
-	if err != nil && !isConditionFailed(err) {
-		return fmt.Errorf("release lease of %s: %w", shardID, err)
+// once its shard consumer has ended, for whatever reason (including a lost
+// lease it does not report otherwise): the shard is no longer held, its
+// processor is dropped, and the lease is released if this worker still has
+// it under the token it took it with.
+func (l *leases) RemoveLeaseOwner(shardID string) error {
+	l.mu.Lock()
+	h := l.held[shardID]
+	delete(l.held, shardID)
+	l.mu.Unlock()
+	if h == nil {
+		return nil
 	}
-	return nil
+	l.watch.leaseEnded(shardID, h.token)
+	ctx, cancel := callCtx()
+	defer cancel()
+	return l.release(ctx, shardID, h.token)
 }
 
 // GetLeaseOwner returns the owner of shardID's lease.
-func (l *Leases) GetLeaseOwner(shardID string) (string, error) {
-	item, err := l.getItem(shardID)
+func (l *leases) GetLeaseOwner(shardID string) (string, error) {
+	ctx, cancel := callCtx()
+	defer cancel()
+	item, err := l.getItem(ctx, shardID)
 	if err != nil {
 		return "", err
 	}
@@ -369,7 +671,7 @@ func (l *Leases) GetLeaseOwner(shardID string) (string, error) {
 // ListActiveWorkers returns the shards (not ended) each worker owns, for
 // lease stealing. Like the KCL's, it syncs from a table scan at most once per
 // LeaseSyncingTimeIntervalMillis and fails while a shard has no owner.
-func (l *Leases) ListActiveWorkers(shards map[string]*par.ShardStatus) (map[string][]*par.ShardStatus, error) {
+func (l *leases) ListActiveWorkers(shards map[string]*par.ShardStatus) (map[string][]*par.ShardStatus, error) {
 	if err := l.syncLeases(shards); err != nil {
 		return nil, err
 	}
@@ -387,7 +689,7 @@ func (l *Leases) ListActiveWorkers(shards map[string]*par.ShardStatus) (map[stri
 	return workers, nil
 }
 
-func (l *Leases) syncLeases(shards map[string]*par.ShardStatus) error {
+func (l *leases) syncLeases(shards map[string]*par.ShardStatus) error {
 	l.mu.Lock()
 	due := time.Since(l.lastSync) >= time.Duration(l.cfg.LeaseSyncingTimeIntervalMillis)*time.Millisecond
 	if due {
@@ -397,7 +699,7 @@ func (l *Leases) syncLeases(shards map[string]*par.ShardStatus) error {
 	if !due {
 		return nil
 	}
-	ctx, cancel := l.ctx()
+	ctx, cancel := callCtx()
 	defer cancel()
 	p := dynamodb.NewScanPaginator(l.db, &dynamodb.ScanInput{
 		TableName:            aws.String(l.table),
@@ -416,10 +718,24 @@ func (l *Leases) syncLeases(shards map[string]*par.ShardStatus) error {
 			if !ok1 || !ok2 || !ok3 {
 				continue
 			}
-			if sh, ok := shards[id]; ok {
-				sh.SetLeaseOwner(owner)
-				sh.SetCheckpoint(cp)
+			sh, ok := shards[id]
+			if !ok {
+				continue
 			}
+			l.mu.Lock()
+			_, held := l.held[id]
+			l.mu.Unlock()
+			// The table naming this worker for a shard it does not hold is a
+			// lease of a previous life of this id: the shard must look free
+			// to the event loop, or it would never take it. A held shard's
+			// owner is this worker's to set.
+			if !held {
+				if owner == l.workerID {
+					owner = ""
+				}
+				sh.SetLeaseOwner(owner)
+			}
+			sh.SetCheckpoint(cp)
 		}
 	}
 	return nil
@@ -427,7 +743,7 @@ func (l *Leases) syncLeases(shards map[string]*par.ShardStatus) error {
 
 // ClaimShard asks the owner of shard to give it up to claimID (lease
 // stealing): the owner's next renewal fails and the claimer takes it over.
-func (l *Leases) ClaimShard(shard *par.ShardStatus, claimID string) error {
+func (l *leases) ClaimShard(shard *par.ShardStatus, claimID string) error {
 	if err := l.FetchCheckpoint(shard); err != nil && !errors.Is(err, chk.ErrSequenceIDNotFound) {
 		return err
 	}
@@ -452,7 +768,9 @@ func (l *Leases) ClaimShard(shard *par.ShardStatus, claimID string) error {
 		cond = append(cond, "Checkpoint = :cp")
 		values[":cp"] = s(cp)
 	}
-	err := l.update(&dynamodb.UpdateItemInput{
+	ctx, cancel := callCtx()
+	defer cancel()
+	_, err := l.update(ctx, &dynamodb.UpdateItemInput{
 		Key:                       l.key(shard.ID),
 		UpdateExpression:          aws.String("SET ClaimRequest = :claim"),
 		ConditionExpression:       aws.String(strings.Join(cond, " AND ")),
@@ -464,4 +782,4 @@ func (l *Leases) ClaimShard(shard *par.ShardStatus, claimID string) error {
 	return nil
 }
 
-var _ chk.Checkpointer = (*Leases)(nil)
+var _ chk.Checkpointer = (*leases)(nil)

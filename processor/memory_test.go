@@ -257,13 +257,7 @@ func TestBackfillLargeObjectToS3(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			prefix := strings.ReplaceAll(name, " ", "-")
-			store, err := sinks.NewS3(ctx, "s3://big/"+prefix, sinks.S3Options{
-				Endpoint: srv.URL, PathStyle: true, Region: localstack.Region, PartSize: 5 << 20, MaxAttempts: 2,
-				HTTPClient: sinks.HTTPClientWithTimeouts(),
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
+			store := testS3(t, srv.URL, "s3://big/"+prefix, sinks.S3Options{PartSize: 5 << 20}, 2)
 			before := map[string]int{}
 			for _, op := range []string{"CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload", "AbortMultipartUpload"} {
 				before[op] = proxy.Count(op)

@@ -125,10 +125,7 @@ func TestBackfillStaysInsideTheRoot(t *testing.T) {
 	fake := httptest.NewServer(gofakes3.New(s3mem.New()).Server())
 	t.Cleanup(fake.Close)
 	ctx := context.Background()
-	store, err := sinks.NewS3(ctx, "s3://lake/pfx", sinks.S3Options{Endpoint: fake.URL, PathStyle: true, Region: "us-east-1", HTTPClient: sinks.HTTPClientWithTimeouts()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	store := testS3(t, fake.URL, "s3://lake/pfx", sinks.S3Options{}, 0)
 	createBucket(t, store.Client(), "lake")
 	inputs, err := ListInputs(ctx, []string{in}, nil, nil)
 	if err != nil {

@@ -9,7 +9,25 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/hublake/hublake/internal/localstack"
+	"github.com/hublake/hublake/sinks"
 )
+
+// testS3 returns an S3 store at dest on the server at endpoint.
+func testS3(t testing.TB, endpoint, dest string, o sinks.S3Options, attempts int) *sinks.S3 {
+	t.Helper()
+	cfg, err := sinks.LoadAWSConfig(context.Background(), sinks.AWSOptions{Region: localstack.Region, MaxAttempts: attempts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Endpoint, o.PathStyle = endpoint, true
+	store, err := sinks.NewS3(cfg, dest, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store
+}
 
 func createBucket(t testing.TB, c *s3.Client, bucket string) {
 	t.Helper()

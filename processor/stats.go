@@ -9,16 +9,19 @@ import (
 // and safe for concurrent use. cmd/hublake exports them as metrics and prints
 // them in summaries; the pipeline itself only adds.
 type Stats struct {
-	Units           atomic.Int64 // input units read
-	BytesIn         atomic.Int64 // input bytes of those units
-	Findings        atomic.Int64 // finding rows written
-	InsightResults  atomic.Int64 // insight result rows written
-	Duplicates      atomic.Int64 // rows dropped as duplicates
-	DeadLetters     atomic.Int64 // dead letters written
-	Unreadable      atomic.Int64 // values of the wrong JSON type, kept as NULL
-	Objects         atomic.Int64 // objects written (Parquet and dead letters)
-	BytesOut        atomic.Int64 // bytes of those objects
-	Batches         atomic.Int64 // batches flushed
-	FlushNanos      atomic.Int64 // time spent flushing
-	OnFlushDuration func(time.Duration)
+	Units          atomic.Int64 // input units read
+	BytesIn        atomic.Int64 // input bytes of those units
+	Findings       atomic.Int64 // finding rows written
+	InsightResults atomic.Int64 // insight result rows written
+	Duplicates     atomic.Int64 // rows dropped as duplicates
+	DeadLetters    atomic.Int64 // dead letters written
+	Unreadable     atomic.Int64 // values of the wrong JSON type, kept as NULL
+	Objects        atomic.Int64 // objects written (Parquet and dead letters)
+	BytesOut       atomic.Int64 // bytes of those objects
+	Batches        atomic.Int64 // batches flushed
+	FlushNanos     atomic.Int64 // time spent flushing
+	// CheckpointFailures counts checkpoint writes that failed, lost leases
+	// included (the stream only).
+	CheckpointFailures atomic.Int64
+	OnFlushDuration    func(time.Duration)
 }

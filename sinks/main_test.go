@@ -34,14 +34,23 @@ func TestMain(m *testing.M) {
 // HTTP client that gives up on a response after a second (so that a
 // "timeout" fault costs a second, not the production 30).
 func newTestS3(t testing.TB, endpoint, dest string, o S3Options) *S3 {
+	return newTestS3Attempts(t, endpoint, dest, o, 0)
+}
+
+// newTestS3Attempts is newTestS3 with the retryer's attempts (0: default).
+func newTestS3Attempts(t testing.TB, endpoint, dest string, o S3Options, attempts int) *S3 {
 	t.Helper()
-	o.Endpoint, o.PathStyle, o.Region = endpoint, true, localstack.Region
-	if o.HTTPClient == nil {
-		o.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+	o.Endpoint, o.PathStyle = endpoint, true
+	cfg, err := LoadAWSConfig(context.Background(), AWSOptions{
+		Region: localstack.Region, MaxAttempts: attempts,
+		HTTPClient: awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
 			tr.ResponseHeaderTimeout = time.Second
-		})
+		}),
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
-	store, err := NewS3(context.Background(), dest, o)
+	store, err := NewS3(cfg, dest, o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -191,7 +191,7 @@ func TestS3RefusesHostileKeys(t *testing.T) {
 		t.Errorf("objects in the bucket: %d, want none", len(out.Contents))
 	}
 	for _, dest := range []string{"s3://lake/../other", "s3://lake/a/../../b", "s3://lake/./x", "s3:///x", "s3://"} {
-		if _, err := NewS3(context.Background(), dest, S3Options{Endpoint: srv.URL, PathStyle: true, Region: "us-east-1"}); err == nil {
+		if _, err := NewS3(aws.Config{Region: "us-east-1"}, dest, S3Options{Endpoint: srv.URL, PathStyle: true}); err == nil {
 			t.Errorf("NewS3(%q) accepted it", dest)
 		}
 	}

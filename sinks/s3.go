@@ -7,17 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
-	"os"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -25,8 +19,6 @@ import (
 
 // S3Options configure the S3 store and the S3 client the file source uses.
 type S3Options struct {
-	// Region overrides the region from the environment.
-	Region string
 	// Endpoint is a custom endpoint URL (a local S3 server).
 	Endpoint string
 	// PathStyle addresses buckets as /bucket/key (local servers need it).
@@ -38,10 +30,6 @@ type S3Options struct {
 	SSEKMSKeyID string
 	// PartSize is the multipart part size (default 8 MiB, minimum 5 MiB).
 	PartSize int64
-	// MaxAttempts bounds the SDK retryer's attempts per request (default 10).
-	MaxAttempts int
-	// HTTPClient replaces the SDK's HTTP client (tests inject faults with it).
-	HTTPClient aws.HTTPClient
 }
 
 // Validate checks the option combinations a user can get wrong.
@@ -57,51 +45,14 @@ func (o S3Options) Validate() error {
 	return nil
 }
 
-// NewS3Client builds an S3 client from the default credential chain (env,
-// shared config, ECS task role, instance profile) with the SDK's standard
-// retryer: exponential backoff with jitter, retrying throttling (503
-// SlowDown), 5xx, timeouts and dropped connections.
-func NewS3Client(ctx context.Context, o S3Options) (*s3.Client, error) {
-	var loadOpts []func(*config.LoadOptions) error
-	if o.Region != "" {
-		loadOpts = append(loadOpts, config.WithRegion(o.Region))
-	}
-	if o.HTTPClient != nil {
-		loadOpts = append(loadOpts, config.WithHTTPClient(o.HTTPClient))
-	}
-	loadOpts = append(loadOpts, config.WithRetryer(func() aws.Retryer { return NewRetryer(o.MaxAttempts) }))
-	cfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
-	if err != nil {
-		return nil, fmt.Errorf("load AWS configuration: %w", err)
-	}
-	if cfg.Region == "" {
-		cfg.Region = "us-east-1"
-	}
-	RecordOperations(&cfg)
+// NewS3Client builds an S3 client from cfg (see LoadAWSConfig) with the
+// options' endpoint and addressing.
+func NewS3Client(cfg aws.Config, o S3Options) *s3.Client {
 	return s3.NewFromConfig(cfg, func(so *s3.Options) {
 		if o.Endpoint != "" {
 			so.BaseEndpoint = aws.String(o.Endpoint)
 		}
 		so.UsePathStyle = o.PathStyle
-	}), nil
-}
-
-// NewRetryer returns the retryer of every AWS client hublake builds: the
-// SDK's standard one (exponential backoff with jitter; throttling, 5xx,
-// timeouts and dropped connections retried) with delays capped at 20 s and
-// at most attempts attempts; 0 means AWS_MAX_ATTEMPTS when it is a positive
-// number, else 10. (Every AWS SDK reads AWS_MAX_ATTEMPTS, but not when the
-// program gives it a retryer of its own, as hublake does for the backoff.)
-func NewRetryer(attempts int) aws.Retryer {
-	if attempts <= 0 {
-		attempts = 10
-		if n, err := strconv.Atoi(os.Getenv("AWS_MAX_ATTEMPTS")); err == nil && n > 0 {
-			attempts = n
-		}
-	}
-	return retry.NewStandard(func(o *retry.StandardOptions) {
-		o.MaxAttempts = attempts
-		o.MaxBackoff = 20 * time.Second
 	})
 }
 
@@ -133,8 +84,9 @@ type S3 struct {
 	opts     S3Options
 }
 
-// NewS3 returns a store for s3://bucket/prefix.
-func NewS3(ctx context.Context, dest string, o S3Options) (*S3, error) {
+// NewS3 returns a store for s3://bucket/prefix whose client is built from
+// cfg (see LoadAWSConfig).
+func NewS3(cfg aws.Config, dest string, o S3Options) (*S3, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
@@ -142,10 +94,7 @@ func NewS3(ctx context.Context, dest string, o S3Options) (*S3, error) {
 	if err != nil {
 		return nil, err
 	}
-	client, err := NewS3Client(ctx, o)
-	if err != nil {
-		return nil, err
-	}
+	client := NewS3Client(cfg, o)
 	part := o.PartSize
 	if part < manager.MinUploadPartSize {
 		part = 8 << 20
@@ -316,15 +265,4 @@ func (o *s3Object) Abort() error {
 	<-o.done
 	o.cancel()
 	return nil
-}
-
-// HTTPClientWithTimeouts is the HTTP client hublake gives the SDK: the SDK's
-// own buildable client (it honours AWS_CA_BUNDLE) with a bound on the wait
-// for response headers, so a stalled connection is retried instead of
-// hanging a shard.
-func HTTPClientWithTimeouts() *awshttp.BuildableClient {
-	return awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
-		t.ResponseHeaderTimeout = 30 * time.Second
-		t.MaxIdleConnsPerHost = 16
-	})
 }

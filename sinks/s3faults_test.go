@@ -259,7 +259,7 @@ func TestS3MultipartAbortedOnFailure(t *testing.T) {
 				t.Parallel()
 				srv := newServer(t)
 				t.Logf("server: %s", srv.name)
-				store := newTestS3(t, srv.url, "s3://abort"+bucketSuffix(mode)+"/pfx", S3Options{PartSize: 5 << 20, MaxAttempts: 3})
+				store := newTestS3Attempts(t, srv.url, "s3://abort"+bucketSuffix(mode)+"/pfx", S3Options{PartSize: 5 << 20}, 3)
 				bucket := "abort" + bucketSuffix(mode)
 				createBucket(t, store.Client(), bucket)
 				const key = "findings/dt=2024-01-01/big.parquet"
@@ -348,7 +348,7 @@ func TestS3HonoursMaxAttemptsEnv(t *testing.T) {
 	if n := store.Client().Options().Retryer.MaxAttempts(); n != 3 {
 		t.Errorf("MaxAttempts = %d with AWS_MAX_ATTEMPTS=3", n)
 	}
-	store = newTestS3(t, "http://127.0.0.1:1", "s3://lake", S3Options{MaxAttempts: 5})
+	store = newTestS3Attempts(t, "http://127.0.0.1:1", "s3://lake", S3Options{}, 5)
 	if n := store.Client().Options().Retryer.MaxAttempts(); n != 5 {
 		t.Errorf("MaxAttempts = %d with S3Options.MaxAttempts 5", n)
 	}

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 )
 
 // Store is where objects go. An object becomes visible to readers only when
@@ -31,10 +33,11 @@ type ObjectWriter interface {
 	Abort() error
 }
 
-// Open returns the store for dest: "s3://bucket/prefix" or a directory.
-func Open(ctx context.Context, dest string, s3opts S3Options) (Store, error) {
+// Open returns the store for dest: "s3://bucket/prefix" (its client built
+// from cfg) or a directory.
+func Open(cfg aws.Config, dest string, s3opts S3Options) (Store, error) {
 	if strings.HasPrefix(dest, "s3://") {
-		return NewS3(ctx, dest, s3opts)
+		return NewS3(cfg, dest, s3opts)
 	}
 	return NewDir(dest)
 }

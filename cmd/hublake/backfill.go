@@ -7,11 +7,10 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
@@ -28,8 +27,8 @@ type storeFlags struct {
 	SSE          string   `name:"sse" help:"Ask S3 for server-side encryption: aws:kms or AES256. Default: send no header, so the bucket's default encryption applies." enum:",aws:kms,AES256" default:""`
 	SSEKMSKeyID  string   `name:"sse-kms-key-id" help:"KMS key id or ARN for --sse aws:kms."`
 	Codec        string   `help:"Parquet compression: zstd or snappy." default:"zstd" enum:"zstd,snappy"`
-	MaxUnitBytes byteSize `help:"Units (records, lines, array elements) larger than this are not decoded but dead-lettered." default:"16MiB"`
-	DedupWindow  int      `help:"Finding keys remembered per source partition (file or shard) for deduplication." default:"65536"`
+	MaxUnitBytes byteSize `help:"Units (records, lines, array elements) larger than this are not decoded but dead-lettered." default:"${max_unit_bytes}"`
+	DedupWindow  int      `help:"Finding keys remembered per source partition (file or shard) for deduplication." default:"${dedup_window}"`
 }
 
 // policy is the batching policy of a command whose batch limits are these
@@ -44,22 +43,28 @@ func (f *storeFlags) policy(records int, bytes byteSize, window time.Duration) p
 	}
 }
 
+func (f *storeFlags) encodeOptions() sinks.EncodeOptions { return sinks.EncodeOptions{Codec: f.Codec} }
+
 func (f *storeFlags) s3Options() sinks.S3Options {
 	return sinks.S3Options{
-		Region:      f.Region,
 		Endpoint:    f.S3Endpoint,
 		PathStyle:   f.S3PathStyle || f.S3Endpoint != "",
 		SSE:         f.SSE,
 		SSEKMSKeyID: f.SSEKMSKeyID,
-		HTTPClient:  sinks.HTTPClientWithTimeouts(),
 	}
 }
 
-func (f *storeFlags) open(ctx context.Context) (sinks.Store, error) {
+// awsConfig loads the process's one AWS configuration.
+func (f *storeFlags) awsConfig(ctx context.Context) (aws.Config, error) {
+	return sinks.LoadAWSConfig(ctx, sinks.AWSOptions{Region: f.Region})
+}
+
+// open opens the lake and checks that it is reachable.
+func (f *storeFlags) open(ctx context.Context, cfg aws.Config) (sinks.Store, error) {
 	if err := f.s3Options().Validate(); err != nil {
 		return nil, err
 	}
-	store, err := sinks.Open(ctx, f.Out, f.s3Options())
+	store, err := sinks.Open(cfg, f.Out, f.s3Options())
 	if err != nil {
 		return nil, fmt.Errorf("open lake %s: %w", f.Out, err)
 	}
@@ -71,8 +76,8 @@ func (f *storeFlags) open(ctx context.Context) (sinks.Store, error) {
 
 type backfillCmd struct {
 	storeFlags
-	FlushRecords int           `help:"Cut a batch after this many units." default:"100000"`
-	FlushBytes   byteSize      `help:"Cut a batch before it holds more than this much input; also the memory budget per worker." default:"16MiB"`
+	FlushRecords int           `help:"Cut a batch after this many units." default:"${flush_records}"`
+	FlushBytes   byteSize      `help:"Cut a batch before it holds more than this much input; the memory budget is about workers × (${batch_factor} × this + 2 × --max-unit-bytes + 24 MiB) + 64 MiB." default:"${flush_bytes}"`
 	FlushWindow  time.Duration `help:"Cut a batch when the event time leaves the window it opened (0: no time cuts)." default:"0"`
 	Workers      int           `help:"Files processed at once (default: the number of CPUs)."`
 	Progress     string        `help:"Progress display: auto (a bar on a terminal, lines otherwise), bar, lines or none." default:"auto" enum:"auto,bar,lines,none"`
@@ -90,12 +95,15 @@ func (c *backfillCmd) Run(ctx context.Context, g *globals) error {
 		workers = runtime.GOMAXPROCS(0)
 	}
 	setMemoryLimit(log, workers, c.policy())
-	store, err := c.open(ctx)
+	awsConf, err := c.awsConfig(ctx)
 	if err != nil {
 		return err
 	}
-	var s3opts = c.s3Options()
-	inputs, err := listInputs(ctx, c.Sources, s3opts)
+	store, err := c.open(ctx, awsConf)
+	if err != nil {
+		return err
+	}
+	inputs, err := listInputs(ctx, c.Sources, awsConf, c.s3Options())
 	if err != nil {
 		return err
 	}
@@ -113,7 +121,7 @@ func (c *backfillCmd) Run(ctx context.Context, g *globals) error {
 	start := time.Now()
 	err = processor.Backfill(ctx, inputs, processor.BackfillOptions{
 		Policy:    c.policy(),
-		Encode:    sinks.EncodeOptions{Codec: c.Codec},
+		Encode:    c.encodeOptions(),
 		Store:     store,
 		Workers:   workers,
 		Stats:     stats,
@@ -135,21 +143,9 @@ func (c *backfillCmd) Run(ctx context.Context, g *globals) error {
 	return nil
 }
 
-// listInputs expands the sources, building an S3 client only when needed.
-func listInputs(ctx context.Context, sources []string, o sinks.S3Options) ([]processor.Input, error) {
-	needS3 := false
-	for _, s := range sources {
-		needS3 = needS3 || strings.HasPrefix(s, "s3://")
-	}
-	var client *s3.Client
-	if needS3 {
-		cl, err := sinks.NewS3Client(ctx, o)
-		if err != nil {
-			return nil, err
-		}
-		client = cl
-	}
-	return processor.ListInputs(ctx, sources, client, os.Stdin)
+// listInputs expands the sources, with an S3 client built from cfg.
+func listInputs(ctx context.Context, sources []string, cfg aws.Config, o sinks.S3Options) ([]processor.Input, error) {
+	return processor.ListInputs(ctx, sources, sinks.NewS3Client(cfg, o), os.Stdin)
 }
 
 // setMemoryLimit sets GOMEMLIMIT to processor.MemoryBudget for batches

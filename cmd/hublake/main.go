@@ -14,6 +14,8 @@ import (
 	"syscall"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/hublake/hublake/processor"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -47,7 +49,7 @@ func runMain() int {
 	parser := kong.Parse(&c,
 		kong.Name("hublake"),
 		kong.Description("Security Hub events into a Parquet data lake for Athena."),
-		kong.Vars{"version": version},
+		flagDefaults(),
 		kong.DefaultEnvars("HUBLAKE"),
 		kong.UsageOnError(),
 	)
@@ -71,6 +73,24 @@ func runMain() int {
 	return 0
 }
 
+// flagDefaults are the defaults the flags take (${name} in their tags): each
+// is declared once, as a constant of the package whose configuration it is.
+func flagDefaults() kong.Vars {
+	return kong.Vars{
+		"version":          version,
+		"flush_records":    strconv.Itoa(processor.DefaultMaxUnits),
+		"flush_bytes":      byteSize(processor.DefaultMaxBytes).String(),
+		"max_unit_bytes":   byteSize(processor.DefaultMaxUnitBytes).String(),
+		"dedup_window":     strconv.Itoa(processor.DefaultDedupWindow),
+		"batch_factor":     strconv.Itoa(processor.BudgetBatchFactor),
+		"stream_window":    processor.DefaultStreamWindow.String(),
+		"shard_sync":       processor.DefaultShardSync.String(),
+		"lease_duration":   processor.DefaultLeaseDuration.String(),
+		"lease_sync":       processor.DefaultLeaseSync.String(),
+		"shutdown_timeout": processor.DefaultShutdownTimeout.String(),
+	}
+}
+
 func startCPUProfile(path string) (func(), error) {
 	f, err := os.Create(path)
 	if err != nil {
@@ -87,6 +107,20 @@ func newLogger(level string) *slog.Logger {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level))
 	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}
+
+// String renders b as UnmarshalText reads it, in the largest binary unit
+// that divides it.
+func (b byteSize) String() string {
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if b != 0 && int64(b)%u.mult == 0 {
+			return strconv.FormatInt(int64(b)/u.mult, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(int64(b), 10)
 }
 
 // byteSize is a flag value in bytes that also accepts KiB, MiB, GiB (and KB,

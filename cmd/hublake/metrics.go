@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -13,21 +15,24 @@ import (
 )
 
 // metrics are the consumer's Prometheus metrics. The pipeline's counters
-// live in processor.Stats; this exports them, plus what only the service
-// knows (leases, lag per shard, checkpoint failures).
+// live in processor.Stats; this exports them, plus what only the stream
+// knows (leases, buffered records, lag per shard), which it is told as the
+// stream's processor.Observer.
 type metrics struct {
-	reg                *prometheus.Registry
-	stats              *processor.Stats
-	flushSeconds       prometheus.Histogram
-	behind             *prometheus.GaugeVec
-	checkpointFailures prometheus.Counter
-	leases             func() int
+	reg          *prometheus.Registry
+	stats        *processor.Stats
+	flushSeconds prometheus.Histogram
+	behind       *prometheus.GaugeVec
+	stream       interface {
+		Leases() int
+		Buffered() int64
+	}
 
 	mu        sync.Mutex
 	behindMax map[string]int64
 }
 
-func newMetrics(stats *processor.Stats, leases func() int, buffered func() int64) *metrics {
+func newMetrics(stats *processor.Stats) *metrics {
 	m := &metrics{
 		reg:   prometheus.NewRegistry(),
 		stats: stats,
@@ -40,11 +45,6 @@ func newMetrics(stats *processor.Stats, leases func() int, buffered func() int64
 			Name: "hublake_millis_behind_latest",
 			Help: "How far the last read of each shard was behind the tip of the stream.",
 		}, []string{"shard"}),
-		checkpointFailures: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "hublake_checkpoint_failures_total",
-			Help: "Checkpoint writes that failed (including lost leases).",
-		}),
-		leases:    leases,
 		behindMax: map[string]int64{},
 	}
 	stats.OnFlushDuration = func(d time.Duration) { m.flushSeconds.Observe(d.Seconds()) }
@@ -65,12 +65,49 @@ func newMetrics(stats *processor.Stats, leases func() int, buffered func() int64
 		counter("hublake_objects_written_total", "Objects written (Parquet and dead letters).", stats.Objects.Load),
 		counter("hublake_bytes_written_total", "Bytes of objects written.", stats.BytesOut.Load),
 		counter("hublake_batches_total", "Batches flushed and checkpointed.", stats.Batches.Load),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hublake_leases_held", Help: "Shard leases this worker processes."}, func() float64 { return float64(leases()) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hublake_buffered_records", Help: "Records read but not yet durable in the lake (unflushed batches)."}, func() float64 { return float64(buffered()) }),
-		m.flushSeconds, m.behind, m.checkpointFailures,
+		counter("hublake_checkpoint_failures_total", "Checkpoint writes that failed (including lost leases).", stats.CheckpointFailures.Load),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hublake_leases_held", Help: "Shard leases this worker processes."}, func() float64 { return float64(m.leases()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hublake_buffered_records", Help: "Records read but not yet durable in the lake (unflushed batches)."}, func() float64 { return float64(m.buffered()) }),
+		m.flushSeconds, m.behind,
 	)
 	return m
 }
+
+// bind gives the metrics the stream whose leases and buffer they export.
+func (m *metrics) bind(st interface {
+	Leases() int
+	Buffered() int64
+}) {
+	m.mu.Lock()
+	m.stream = st
+	m.mu.Unlock()
+}
+
+func (m *metrics) leases() int {
+	m.mu.Lock()
+	st := m.stream
+	m.mu.Unlock()
+	if st == nil {
+		return 0
+	}
+	return st.Leases()
+}
+
+func (m *metrics) buffered() int64 {
+	m.mu.Lock()
+	st := m.stream
+	m.mu.Unlock()
+	if st == nil {
+		return 0
+	}
+	return st.Buffered()
+}
+
+// ShardBehind implements processor.Observer.
+func (m *metrics) ShardBehind(shard string, millis int64) { m.setBehind(shard, millis) }
+
+// ShardReleased implements processor.Observer.
+func (m *metrics) ShardReleased(shard string) { m.dropShard(shard) }
 
 func (m *metrics) setBehind(shard string, millis int64) {
 	m.behind.WithLabelValues(shard).Set(float64(millis))
@@ -96,6 +133,23 @@ func (m *metrics) maxBehind() int64 {
 	return most
 }
 
+// emitEMF writes an EMF line every interval until ctx ends.
+func (m *metrics) emitEMF(ctx context.Context, w io.Writer, stream string, interval time.Duration, log *slog.Logger) {
+	e := &emf{w: w, stream: stream, m: m}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			if err := e.emit(now); err != nil {
+				log.Warn("cannot write EMF metrics", "err", err)
+			}
+		}
+	}
+}
+
 // emf writes the key metrics as CloudWatch Embedded Metric Format lines, one
 // per interval, with the counters as deltas: on Fargate there is no
 // Prometheus scraper, and awslogs turns these lines into CloudWatch metrics.
@@ -103,7 +157,6 @@ type emf struct {
 	w      io.Writer
 	stream string
 	m      *metrics
-	failed func() int64
 	last   map[string]int64
 }
 
@@ -116,7 +169,7 @@ func (e *emf) emit(now time.Time) error {
 		"Duplicates":         s.Duplicates.Load(),
 		"DeadLetters":        s.DeadLetters.Load(),
 		"BytesWritten":       s.BytesOut.Load(),
-		"CheckpointFailures": e.failed(),
+		"CheckpointFailures": s.CheckpointFailures.Load(),
 	}
 	if e.last == nil {
 		e.last = map[string]int64{}

@@ -14,6 +14,7 @@ import (
 	"github.com/bytedance/sonic"
 
 	"github.com/hublake/hublake/processor"
+	"github.com/hublake/hublake/sinks"
 )
 
 type publishCmd struct {
@@ -30,7 +31,7 @@ type publishCmd struct {
 // digest of the record when it has none), in file order, failed records of
 // a PutRecords call retried with backoff.
 func (c *publishCmd) Run(ctx context.Context, g *globals) error {
-	conf, err := (&consumeCmd{storeFlags: storeFlags{Region: c.Region}}).awsConfig(ctx)
+	conf, err := sinks.LoadAWSConfig(ctx, sinks.AWSOptions{Region: c.Region, RequireRegion: true})
 	if err != nil {
 		return err
 	}
@@ -44,11 +45,11 @@ func (c *publishCmd) Run(ctx context.Context, g *globals) error {
 			return err
 		}
 	}
-	inputs, err := listInputs(ctx, c.Files, (&storeFlags{Region: c.Region}).s3Options())
+	inputs, err := listInputs(ctx, c.Files, conf, sinks.S3Options{})
 	if err != nil {
 		return err
 	}
-	p := &putter{kc: kc, stream: c.Stream}
+	p := &putter{kc: kc, stream: c.Stream, backoff: sinks.NewBackoff(5 * time.Second)}
 	var skipped int
 	start := time.Now()
 	for _, in := range inputs {
@@ -77,6 +78,7 @@ func (c *publishCmd) Run(ctx context.Context, g *globals) error {
 type putter struct {
 	kc      *kinesis.Client
 	stream  string
+	backoff sinks.Backoff
 	pending []types.PutRecordsRequestEntry
 	size    int
 	sent    int64
@@ -108,12 +110,8 @@ func (p *putter) add(ctx context.Context, data []byte) error {
 func (p *putter) flush(ctx context.Context) error {
 	entries := p.pending
 	for attempt := 0; len(entries) > 0; attempt++ {
-		if attempt > 0 {
-			select {
-			case <-time.After(min(time.Duration(1<<min(attempt, 6))*100*time.Millisecond, 5*time.Second)):
-			case <-ctx.Done():
-				return ctx.Err()
-			}
+		if attempt > 0 && !p.backoff.Sleep(ctx, attempt, nil) {
+			return ctx.Err()
 		}
 		if attempt > 20 {
 			return errors.New("put records: giving up after 20 attempts")
