@@ -16,31 +16,6 @@ import (
 	"github.com/hublake/hublake/sinks"
 )
 
-// The record processor of one shard lease: Kinesis records in, a Batcher,
-// pending extents and checkpoints out. What makes it exactly-once, together
-// with leases (leases.go):
-//
-//   - Batches are cut on input-derived quantities only (cuts, policy.go), so
-//     a replay of the same records cuts the same batches.
-//   - Objects are named <stream>-<shard>-<first sequence number>
-//     (sinks.StreamBatchName), so a replayed batch overwrites its own
-//     objects.
-//   - Before uploading, the batch's extent is recorded in the lease row
-//     (conditional on holding the lease under this processor's token, and
-//     on the checkpoint being the one the batch follows); a new owner that
-//     finds it rebuilds exactly that batch. This also covers the cuts that
-//     are not input-derived: shutdown and shard end.
-//   - The checkpoint is written after every object of the batch is durable,
-//     under the same token, and never backwards; a failed condition means
-//     the lease is gone: the buffer is dropped and the lease revoked.
-//   - A batch that cannot be stored is retried, blocking the shard, never
-//     skipped: the shard stops until the store takes it (or the worker
-//     stops, and the next owner reads the records again).
-//   - A processor serves one take of a lease (one token). The lease table
-//     never renews a lease for it after an interruption; the shard is taken
-//     again and gets a new processor, which reads the checkpoint and the
-//     pending extent afresh.
-
 // shardLeases is what a shard processor needs of the lease table.
 type shardLeases interface {
 	// started hands the lease just taken for shardID to a new processor
@@ -181,7 +156,30 @@ func (c *shards) deregister(sp *shardProcessor) {
 	sp.finish()
 }
 
-// shardProcessor is the KCL record processor of one take of a shard lease.
+// shardProcessor is the KCL record processor of one take of a shard lease: Kinesis records in, a Batcher,
+// pending extents and checkpoints out. What makes it exactly-once, together
+// with leases (leases.go):
+//
+//   - Batches are cut on input-derived quantities only (cuts, policy.go), so
+//     a replay of the same records cuts the same batches.
+//   - Objects are named <stream>-<shard>-<first sequence number>
+//     (sinks.StreamBatchName), so a replayed batch overwrites its own
+//     objects.
+//   - Before uploading, the batch's extent is recorded in the lease row
+//     (conditional on holding the lease under this processor's token, and
+//     on the checkpoint being the one the batch follows); a new owner that
+//     finds it rebuilds exactly that batch. This also covers the cuts that
+//     are not input-derived: shutdown and shard end.
+//   - The checkpoint is written after every object of the batch is durable,
+//     under the same token, and never backwards; a failed condition means
+//     the lease is gone: the buffer is dropped and the lease revoked.
+//   - A batch that cannot be stored is retried, blocking the shard, never
+//     skipped: the shard stops until the store takes it (or the worker
+//     stops, and the next owner reads the records again).
+//   - A processor serves one take of a lease (one token). The lease table
+//     never renews a lease for it after an interruption; the shard is taken
+//     again and gets a new processor, which reads the checkpoint and the
+//     pending extent afresh.
 type shardProcessor struct {
 	c       *shards
 	shardID string

@@ -77,7 +77,7 @@ func (f *storeFlags) open(ctx context.Context, cfg aws.Config) (sinks.Store, err
 type backfillCmd struct {
 	storeFlags
 	FlushRecords int           `help:"Cut a batch after this many units." default:"${flush_records}"`
-	FlushBytes   byteSize      `help:"Cut a batch before it holds more than this much input; the memory budget is about workers × (${batch_factor} × this + 2 × --max-unit-bytes + 24 MiB) + 64 MiB." default:"${flush_bytes}"`
+	FlushBytes   byteSize      `help:"Cut a batch before it holds more than this much input; the memory budget is about workers × (${batch_factor} × this + 2 × --max-unit-bytes + ${budget_fixed_mib} MiB) + ${budget_base_mib} MiB." default:"${flush_bytes}"`
 	FlushWindow  time.Duration `help:"Cut a batch when the event time leaves the window it opened (0: no time cuts)." default:"0"`
 	Workers      int           `help:"Files processed at once (default: the number of CPUs)."`
 	Progress     string        `help:"Progress display: auto (a bar on a terminal, lines otherwise), bar, lines or none." default:"auto" enum:"auto,bar,lines,none"`

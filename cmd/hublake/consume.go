@@ -31,7 +31,7 @@ type consumeCmd struct {
 	KinesisEndpoint  string        `name:"kinesis-endpoint" help:"Kinesis endpoint URL (a local stack)."`
 	DynamodbEndpoint string        `name:"dynamodb-endpoint" help:"DynamoDB endpoint URL (a local stack)."`
 	FlushRecords     int           `help:"Cut a shard's batch after this many records." default:"${flush_records}"`
-	FlushBytes       byteSize      `help:"Cut a shard's batch before it holds more than this much input; the memory budget is about leases × (${batch_factor} × this + 2 × --max-unit-bytes + 24 MiB) + 64 MiB." default:"${flush_bytes}"`
+	FlushBytes       byteSize      `help:"Cut a shard's batch before it holds more than this much input; the memory budget is about leases × (${batch_factor} × this + 2 × --max-unit-bytes + ${budget_fixed_mib} MiB) + ${budget_base_mib} MiB." default:"${flush_bytes}"`
 	FlushWindow      time.Duration `help:"Cut a shard's batch when record arrival time leaves the window it opened; an idle shard's window is flushed once past." default:"${stream_window}"`
 	MetricsAddr      string        `help:"Address of the HTTP server for /metrics, /healthz and /readyz." default:":9090"`
 	EMF              bool          `name:"emf" help:"Also write the key metrics as CloudWatch Embedded Metric Format lines to stdout."`

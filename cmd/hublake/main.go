@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/alecthomas/kong"
 
@@ -83,12 +84,23 @@ func flagDefaults() kong.Vars {
 		"max_unit_bytes":   byteSize(processor.DefaultMaxUnitBytes).String(),
 		"dedup_window":     strconv.Itoa(processor.DefaultDedupWindow),
 		"batch_factor":     strconv.Itoa(processor.BudgetBatchFactor),
-		"stream_window":    processor.DefaultStreamWindow.String(),
-		"shard_sync":       processor.DefaultShardSync.String(),
-		"lease_duration":   processor.DefaultLeaseDuration.String(),
-		"lease_sync":       processor.DefaultLeaseSync.String(),
-		"shutdown_timeout": processor.DefaultShutdownTimeout.String(),
+		"budget_fixed_mib": strconv.Itoa(processor.BudgetBatchFixed >> 20),
+		"budget_base_mib":  strconv.Itoa(processor.BudgetBase >> 20),
+		"stream_window":    seconds(processor.DefaultStreamWindow),
+		"shard_sync":       seconds(processor.DefaultShardSync),
+		"lease_duration":   seconds(processor.DefaultLeaseDuration),
+		"lease_sync":       seconds(processor.DefaultLeaseSync),
+		"shutdown_timeout": seconds(processor.DefaultShutdownTimeout),
 	}
+}
+
+// seconds renders a whole number of seconds as "60s" (time.Duration's
+// String says "1m0s"), anything else as Duration does.
+func seconds(d time.Duration) string {
+	if d%time.Second == 0 {
+		return strconv.FormatInt(int64(d/time.Second), 10) + "s"
+	}
+	return d.String()
 }
 
 func startCPUProfile(path string) (func(), error) {
