@@ -230,6 +230,9 @@ func (b *Batcher) Flush(ctx context.Context) error {
 	var objects, bytes int64
 	written := func(n int64, err error) error {
 		if err != nil {
+			if ctx.Err() == nil { // not a shutdown: the store refused the object
+				b.stats.StoreErrors.Add(1)
+			}
 			return err
 		}
 		if objects > 0 {

@@ -9,6 +9,7 @@ import (
 // and safe for concurrent use. cmd/hublake exports them as metrics and prints
 // them in summaries; the pipeline itself only adds.
 type Stats struct {
+	Inputs         atomic.Int64 // backfill: inputs (files, objects) read
 	Units          atomic.Int64 // input units read
 	BytesIn        atomic.Int64 // input bytes of those units
 	Findings       atomic.Int64 // finding rows written
@@ -23,5 +24,16 @@ type Stats struct {
 	// CheckpointFailures counts checkpoint writes that failed, lost leases
 	// included (the stream only).
 	CheckpointFailures atomic.Int64
-	OnFlushDuration    func(time.Duration)
+	// StoreErrors counts batch writes the store refused after the SDK's own
+	// retries: the batch is kept and written again (the stream's shard waits
+	// meanwhile; backfill gives up on the input).
+	StoreErrors atomic.Int64
+	// StoreRetries counts S3 requests the AWS SDK retried (throttling, 5xx,
+	// dropped connections); cmd/hublake counts them with sinks.CountAttempts.
+	StoreRetries atomic.Int64
+	// KinesisThrottles counts Kinesis requests refused for throttling
+	// (GetRecords' ProvisionedThroughputExceeded, ListShards'
+	// LimitExceeded), the same way.
+	KinesisThrottles atomic.Int64
+	OnFlushDuration  func(time.Duration)
 }

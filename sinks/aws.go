@@ -153,3 +153,47 @@ func RecordOperations(cfg *aws.Config) {
 			}), middleware.After)
 	})
 }
+
+// Attempts are what the SDK's retryer did for one AWS operation call.
+type Attempts struct {
+	Service, Operation string
+	// Retries is the number of attempts that failed and were tried again.
+	Retries int
+	// Throttles is the number of attempts refused for throttling (SlowDown,
+	// ProvisionedThroughputExceededException, LimitExceededException, …),
+	// retried or not.
+	Throttles int
+}
+
+// CountAttempts returns an API option (for aws.Config.APIOptions) that
+// reports, after every operation call that needed more than one attempt or
+// was throttled, how many of its attempts the SDK's retryer retried and how
+// many were throttled. It reads the retryer's own attempt results, so it
+// counts exactly what the standard retryer (NewRetryer) did, without
+// wrapping it.
+func CountAttempts(report func(Attempts)) func(*middleware.Stack) error {
+	throttles := retry.IsErrorThrottles(retry.DefaultThrottles)
+	return func(stack *middleware.Stack) error {
+		return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("hublakeCountAttempts",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				out, md, err := next.HandleInitialize(ctx, in)
+				results, ok := retry.GetAttemptResults(md)
+				if !ok {
+					return out, md, err
+				}
+				a := Attempts{Service: awsmiddleware.GetServiceID(ctx), Operation: awsmiddleware.GetOperationName(ctx)}
+				for _, r := range results.Results {
+					if r.Retried {
+						a.Retries++
+					}
+					if r.Err != nil && throttles.IsErrorThrottle(r.Err) == aws.TrueTernary {
+						a.Throttles++
+					}
+				}
+				if a.Retries > 0 || a.Throttles > 0 {
+					report(a)
+				}
+				return out, md, err
+			}), middleware.Before)
+	}
+}

@@ -64,11 +64,12 @@ func (c *consumeCmd) Run(ctx context.Context, g *globals) error {
 	if err != nil {
 		return err
 	}
+	stats := &processor.Stats{}
+	awsConf.APIOptions = append(awsConf.APIOptions, countAttempts(stats))
 	store, err := c.open(ctx, awsConf)
 	if err != nil {
 		return err
 	}
-	stats := &processor.Stats{}
 	m := newMetrics(stats)
 	st, err := processor.NewStream(processor.StreamConfig{
 		Stream: c.Stream, App: c.App, WorkerID: c.WorkerID,
@@ -95,7 +96,7 @@ func (c *consumeCmd) Run(ctx context.Context, g *globals) error {
 	defer srv.Close()
 	go watchStore(ctx, store, &storeOK, log)
 	if c.EMF {
-		go m.emitEMF(ctx, os.Stdout, c.Stream, c.EMFInterval, log)
+		go m.emitEMF(ctx, os.Stdout, c.Stream, c.WorkerID, c.EMFInterval, log)
 	}
 	return st.Run(ctx, func() {
 		started.Store(true)
