@@ -11,3 +11,7 @@ package deploy
 // The template's Glue columns and latest-state queries are generated from
 // the schema package.
 //go:generate go run ./internal/gencolumns -template cloudformation/hublake.yaml
+
+// The dashboards (the CloudWatch dashboard's body in the template, and
+// grafana/hublake.json) are generated from internal/dashboards.
+//go:generate go run ./internal/gendashboards -template cloudformation/hublake.yaml -grafana grafana/hublake.json

@@ -573,6 +573,7 @@ func TestEveryOptionCombination(t *testing.T) {
 		{"TableRetentionDays", []string{"0", "365"}},
 		{"CreateCustomAction", []string{"true", "false"}},
 		{"CustomActionArns", []string{"", seedActionArn}},
+		{"DesiredCount", []string{"1", "0"}},
 	}
 	seen := map[string]map[bool]bool{}
 	for n := 0; n < 1<<len(options); n++ {

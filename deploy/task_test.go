@@ -271,36 +271,3 @@ func TestTaskContainer(t *testing.T) {
 		t.Errorf("DesiredCount is %v, want the parameter", svc["DesiredCount"])
 	}
 }
-
-// TestAlarms: the iterator age of the stream, and the EMF metrics of hublake
-// consume (cmd/hublake/metrics.go: namespace "hublake", dimension Stream =
-// --stream) for dead letters and checkpoint failures.
-func TestAlarms(t *testing.T) {
-	tpl := loadTemplate(t)
-	type key struct{ ns, metric string }
-	found := map[key]map[string]any{}
-	for _, a := range tpl.resourcesOfType("AWS::CloudWatch::Alarm") {
-		p := tpl.props(t, a)
-		found[key{p["Namespace"].(string), p["MetricName"].(string)}] = p
-		want := map[string]any{"Fn::If": []any{"HasAlarmTopic", []any{map[string]any{"Ref": "AlarmTopicArn"}}, map[string]any{"Ref": "AWS::NoValue"}}}
-		if !reflect.DeepEqual(p["AlarmActions"], want) {
-			t.Errorf("%s: AlarmActions %v, want the optional topic", a, p["AlarmActions"])
-		}
-	}
-	stream := map[string]any{"Ref": "Stream"}
-	for k, dim := range map[key]string{
-		{"AWS/Kinesis", "GetRecords.IteratorAgeMilliseconds"}: "StreamName",
-		{"hublake", "DeadLetters"}:                            "Stream",
-		{"hublake", "CheckpointFailures"}:                     "Stream",
-	} {
-		p, ok := found[k]
-		if !ok {
-			t.Errorf("no alarm on %s %s", k.ns, k.metric)
-			continue
-		}
-		dims := listOf(p["Dimensions"])
-		if len(dims) != 1 || get(dims[0], "Name") != dim || !reflect.DeepEqual(get(dims[0], "Value"), stream) {
-			t.Errorf("the %s alarm's dimensions are %v, want %s = the stream", k.metric, dims, dim)
-		}
-	}
-}
