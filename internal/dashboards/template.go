@@ -111,3 +111,49 @@ func mappingValue(n *yaml.Node, key string) *yaml.Node {
 	}
 	return nil
 }
+
+// TemplateAlarmMetrics returns the metrics the template's alarms watch (in
+// both of an Fn::If's branches), by namespace, name and dimension names
+// (their values are left empty: they are intrinsic functions).
+func TemplateAlarmMetrics(template []byte) ([]Ref, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(template, &doc); err != nil {
+		return nil, fmt.Errorf("the template is not YAML: %w", err)
+	}
+	if len(doc.Content) != 1 {
+		return nil, errors.New("the template is not one YAML document")
+	}
+	resources := mappingValue(doc.Content[0], "Resources")
+	if resources == nil {
+		return nil, errors.New("the template has no Resources")
+	}
+	var refs []Ref
+	for i := 0; i+1 < len(resources.Content); i += 2 {
+		name, res := resources.Content[i].Value, resources.Content[i+1]
+		if t := mappingValue(res, "Type"); t == nil || t.Value != "AWS::CloudWatch::Alarm" {
+			continue
+		}
+		var walk func(n *yaml.Node)
+		walk = func(n *yaml.Node) {
+			if n == nil {
+				return
+			}
+			if ns, metric := mappingValue(n, "Namespace"), mappingValue(n, "MetricName"); ns != nil && metric != nil {
+				r := Ref{Widget: name, Namespace: ns.Value, Name: metric.Value, Dims: map[string]string{}}
+				if dims := mappingValue(n, "Dimensions"); dims != nil {
+					for _, d := range dims.Content {
+						if dn := mappingValue(d, "Name"); dn != nil {
+							r.Dims[dn.Value] = ""
+						}
+					}
+				}
+				refs = append(refs, r)
+			}
+			for _, c := range n.Content {
+				walk(c)
+			}
+		}
+		walk(mappingValue(res, "Properties"))
+	}
+	return refs, nil
+}
