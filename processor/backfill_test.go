@@ -180,11 +180,7 @@ func TestBackfillS3MatchesLocal(t *testing.T) {
 			if tc.name == "gofakes3" {
 				createBucket(t, store.Client(), "lake")
 			}
-			inputs, err := ListInputs(ctx, sources, nil, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := Backfill(ctx, inputs, BackfillOptions{Policy: policy, Store: store}); err != nil {
+			if err := Backfill(ctx, Inputs(ctx, sources, nil, nil), BackfillOptions{Policy: policy, Store: store}); err != nil {
 				t.Fatal(err)
 			}
 			got := tc.objects(t, store)
@@ -214,13 +210,9 @@ func TestBackfillFromS3Input(t *testing.T) {
 		putFile(t, client, "archive", "firehose/2025/"+filepath.Base(f), f)
 	}
 	fromS3, fromDisk := t.TempDir(), t.TempDir()
-	inputs, err := ListInputs(ctx, []string{"s3://archive/firehose/"}, client, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	store, _ := sinks.NewDir(fromS3)
 	stats := &Stats{}
-	if err := Backfill(ctx, inputs, BackfillOptions{Store: store, Stats: stats}); err != nil {
+	if err := Backfill(ctx, Inputs(ctx, []string{"s3://archive/firehose/"}, client, nil), BackfillOptions{Store: store, Stats: stats}); err != nil {
 		t.Fatal(err)
 	}
 	backfillDir(t, fromDisk, BackfillOptions{}, in)

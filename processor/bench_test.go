@@ -52,7 +52,7 @@ func benchCorpus(b *testing.B, n int64, days int) string {
 // batch, Parquet, local store, with 1 and 2 workers.
 func BenchmarkBackfill(b *testing.B) {
 	in := benchCorpus(b, 48<<20, 0)
-	inputs, err := ListInputs(context.Background(), []string{in}, nil, nil)
+	inputs, err := collect(context.Background(), []string{in})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func BenchmarkBackfill(b *testing.B) {
 				out := b.TempDir()
 				store, _ := sinks.NewDir(out)
 				stats := &Stats{}
-				if err := Backfill(context.Background(), inputs, BackfillOptions{Store: store, Workers: workers, Stats: stats}); err != nil {
+				if err := Backfill(context.Background(), InputsOf(inputs...), BackfillOptions{Store: store, Workers: workers, Stats: stats}); err != nil {
 					b.Fatal(err)
 				}
 				b.ReportMetric(float64(stats.Findings.Load())/b.Elapsed().Seconds()*float64(i+1), "findings/s")
@@ -114,7 +114,7 @@ func BenchmarkDedup(b *testing.B) {
 // window's batch touches one or two dt partitions.
 func BenchmarkConsumerPath(b *testing.B) {
 	in := benchCorpus(b, 48<<20, 1)
-	inputs, err := ListInputs(context.Background(), []string{in}, nil, nil)
+	inputs, err := collect(context.Background(), []string{in})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -8,19 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
+	"iter"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"runtime"
-	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/hublake/hublake/processor/units"
@@ -36,15 +31,6 @@ import (
 // byte offset (a path is not an identity: files get renamed, and stdin has
 // none), so a re-run overwrites the same objects.
 
-// Input is one file to read.
-type Input struct {
-	// Name is what the source column shows: a path, s3://bucket/key or "-".
-	Name string
-	// Size is the input's size in bytes, -1 when unknown (stdin).
-	Size int64
-	open func(ctx context.Context) (io.ReadCloser, error)
-}
-
 // BackfillOptions configure Backfill.
 type BackfillOptions struct {
 	Policy  Policy
@@ -56,125 +42,33 @@ type BackfillOptions struct {
 	NotAfter time.Time
 	// BytesRead is called with the input bytes read so far (progress).
 	BytesRead func(n int64)
+	// Part takes only this part's share of the inputs (the zero Part takes
+	// them all).
+	Part Part
+	// LookAhead bounds the inputs listed ahead of the workers (default
+	// DefaultLookAhead).
+	LookAhead int
+	// Listed is called once the listing is complete, with the number of
+	// inputs of this part and their total size (-1 when a size is unknown).
+	Listed    func(inputs int64, bytes int64)
 	Logger    *slog.Logger
-	S3        *s3.Client   // for s3:// inputs
-	Stdin     io.Reader    // for "-"
 	CrashHook func(string) // tests only
 }
 
-// ListInputs expands sources (files, directories read recursively,
-// s3://bucket/prefix, "-") into inputs, in a stable order. Hidden files
-// (names starting with ".") in directories are skipped.
-func ListInputs(ctx context.Context, sources []string, client *s3.Client, stdin io.Reader) ([]Input, error) {
-	var out []Input
-	for _, src := range sources {
-		switch {
-		case src == "-":
-			if stdin == nil {
-				stdin = os.Stdin
-			}
-			r := stdin
-			out = append(out, Input{Name: "-", Size: -1, open: func(context.Context) (io.ReadCloser, error) {
-				return io.NopCloser(r), nil
-			}})
-		case strings.HasPrefix(src, "s3://"):
-			ins, err := listS3(ctx, client, src)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, ins...)
-		default:
-			ins, err := listLocal(src)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, ins...)
-		}
-	}
-	return out, nil
-}
-
-func localInput(path string, size int64) Input {
-	return Input{Name: path, Size: size, open: func(context.Context) (io.ReadCloser, error) {
-		f, err := os.Open(path)
-		if err != nil {
-			return nil, fmt.Errorf("open input: %w", err)
-		}
-		return f, nil
-	}}
-}
-
-func listLocal(src string) ([]Input, error) {
-	st, err := os.Stat(src)
-	if err != nil {
-		return nil, fmt.Errorf("input %s: %w", src, err)
-	}
-	if !st.IsDir() {
-		return []Input{localInput(src, st.Size())}, nil
-	}
-	var out []Input
-	err = filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return fmt.Errorf("read input directory: %w", err)
-		}
-		if path != src && strings.HasPrefix(d.Name(), ".") {
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !d.Type().IsRegular() {
-			return nil
-		}
-		info, err := d.Info()
-		if err != nil {
-			return fmt.Errorf("input %s: %w", path, err)
-		}
-		out = append(out, localInput(path, info.Size()))
-		return nil
-	})
-	return out, err
-}
-
-func listS3(ctx context.Context, client *s3.Client, src string) ([]Input, error) {
-	if client == nil {
-		return nil, errors.New("s3 input needs an S3 client")
-	}
-	bucket, prefix, err := sinks.ParseS3URL(src)
-	if err != nil {
-		return nil, err
-	}
-	var out []Input
-	p := s3.NewListObjectsV2Paginator(client, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("list %s: %w", src, err)
-		}
-		for _, o := range page.Contents {
-			key := aws.ToString(o.Key)
-			if strings.HasSuffix(key, "/") {
-				continue
-			}
-			out = append(out, Input{Name: "s3://" + bucket + "/" + key, Size: aws.ToInt64(o.Size), open: func(ctx context.Context) (io.ReadCloser, error) {
-				obj, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
-				if err != nil {
-					return nil, fmt.Errorf("get s3://%s/%s: %w", bucket, key, err)
-				}
-				return obj.Body, nil
-			}})
-		}
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("input %s: no objects under this prefix", src)
-	}
-	return out, nil
-}
-
-// Backfill reads every input through the pipeline into opts.Store. It
-// returns an error when an input could not be read or the store refused a
-// write; bad records are dead letters, not errors.
-func Backfill(ctx context.Context, inputs []Input, opts BackfillOptions) error {
+// Backfill reads every input through the pipeline into opts.Store, on
+// opts.Workers workers. It returns an error when the listing failed, an
+// input could not be read or the store refused a write; bad records are
+// dead letters, not errors.
+//
+// The inputs are consumed as they are listed (see Inputs): a window of at
+// most opts.LookAhead inputs is read ahead, and the largest input of the
+// window goes to the next free worker, so that long files start early and
+// the workers finish together. A source that fits the window (the usual
+// directory or prefix) is thus processed largest first, as if sorted; a
+// larger one is sorted only within the window, the price of never holding
+// its listing. The order changes no object: names and bytes depend on each
+// input's content only.
+func Backfill(ctx context.Context, inputs iter.Seq2[Input, error], opts BackfillOptions) error {
 	workers := opts.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -190,9 +84,10 @@ func Backfill(ctx context.Context, inputs []Input, opts BackfillOptions) error {
 	}
 	var read atomic.Int64
 	next := make(chan Input)
-	errs := make(chan error, len(inputs))
+	var mu sync.Mutex
+	var all []error
 	var wg sync.WaitGroup
-	for range min(workers, max(len(inputs), 1)) {
+	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -200,25 +95,18 @@ func Backfill(ctx context.Context, inputs []Input, opts BackfillOptions) error {
 			for in := range next {
 				if err := backfillOne(ctx, in, enc, &opts, &read); err != nil {
 					opts.Logger.Error("input failed", "input", in.Name, "err", err)
-					errs <- fmt.Errorf("%s: %w", in.Name, err)
+					mu.Lock()
+					all = append(all, fmt.Errorf("%s: %w", in.Name, err))
+					mu.Unlock()
 				}
 			}
 		}()
 	}
-feed:
-	for _, in := range inputs {
-		select {
-		case next <- in:
-		case <-ctx.Done():
-			break feed
-		}
-	}
+	listErr := feed(ctx, inputs, next, &opts)
 	close(next)
 	wg.Wait()
-	close(errs)
-	var all []error
-	for err := range errs {
-		all = append(all, err)
+	if listErr != nil {
+		all = append(all, listErr)
 	}
 	if err := ctx.Err(); err != nil {
 		all = append(all, err)
@@ -377,10 +265,4 @@ func oversizeDeadLetter(ctx context.Context, enc *sinks.Encoder, opts *BackfillO
 	opts.Stats.Objects.Add(1)
 	opts.Stats.BytesOut.Add(written)
 	return nil
-}
-
-// SortInputs orders inputs largest first, so that the longest file starts
-// first and the workers finish together.
-func SortInputs(in []Input) {
-	sort.SliceStable(in, func(i, j int) bool { return in[i].Size > in[j].Size })
 }

@@ -216,7 +216,7 @@ func TestBackfillMemoryBound(t *testing.T) {
 			stats := &Stats{}
 			budget := MemoryBudget(tc.workers, tc.policy)
 			sampler := startHeapSampler()
-			err := Backfill(context.Background(), tc.inputs, BackfillOptions{Policy: tc.policy, Store: store, Workers: tc.workers, Stats: stats})
+			err := Backfill(context.Background(), InputsOf(tc.inputs...), BackfillOptions{Policy: tc.policy, Store: store, Workers: tc.workers, Stats: stats})
 			live, inUse := sampler.finish()
 			if err != nil {
 				t.Fatal(err)
@@ -272,7 +272,7 @@ func TestBackfillLargeObjectToS3(t *testing.T) {
 			sampler := startHeapSampler()
 			// 12 findings of 1.5 MiB of random text: one batch, one object
 			// holding each text twice (description and raw_finding).
-			err = Backfill(ctx, []Input{generatedInput("large", hugeFlood(12, 1536<<10))}, BackfillOptions{Policy: policy, Store: store, Workers: 1, Stats: stats})
+			err = Backfill(ctx, InputsOf(generatedInput("large", hugeFlood(12, 1536<<10))), BackfillOptions{Policy: policy, Store: store, Workers: 1, Stats: stats})
 			live, inUse := sampler.finish()
 			count := func(op string) int { return proxy.Count(op) - before[op] }
 			t.Logf("backfill: %v; %d objects, %d MiB written; parts %d, peak live heap %d MiB, in use %d MiB; budget %d MiB",

@@ -127,12 +127,8 @@ func TestBackfillStaysInsideTheRoot(t *testing.T) {
 	ctx := context.Background()
 	store := testS3(t, fake.URL, "s3://lake/pfx", sinks.S3Options{}, 0)
 	createBucket(t, store.Client(), "lake")
-	inputs, err := ListInputs(ctx, []string{in}, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	s3stats := &Stats{}
-	if err := Backfill(ctx, inputs, BackfillOptions{Policy: Policy{MaxUnits: 7}, Store: store, Stats: s3stats}); err != nil {
+	if err := Backfill(ctx, Inputs(ctx, []string{in}, nil, nil), BackfillOptions{Policy: Policy{MaxUnits: 7}, Store: store, Stats: s3stats}); err != nil {
 		t.Fatal(err)
 	}
 	out, err := store.Client().ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("lake")})

@@ -22,15 +22,11 @@ func backfillDir(t testing.TB, out string, opts BackfillOptions, sources ...stri
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	inputs, err := ListInputs(ctx, sources, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	opts.Store = store
 	if opts.Stats == nil {
 		opts.Stats = &Stats{}
 	}
-	if err := Backfill(ctx, inputs, opts); err != nil {
+	if err := Backfill(ctx, Inputs(ctx, sources, nil, nil), opts); err != nil {
 		t.Fatalf("backfill: %v", err)
 	}
 	return opts.Stats
@@ -177,4 +173,16 @@ func jsonEqual(a, b any) bool {
 	x, _ := json.Marshal(a)
 	y, _ := json.Marshal(b)
 	return string(x) == string(y)
+}
+
+// collect lists local sources into a slice.
+func collect(ctx context.Context, sources []string) ([]Input, error) {
+	var out []Input
+	for in, err := range Inputs(ctx, sources, nil, nil) {
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, in)
+	}
+	return out, nil
 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"sync"
 	"time"
 
@@ -81,7 +83,54 @@ type backfillCmd struct {
 	FlushWindow  time.Duration `help:"Cut a batch when the event time leaves the window it opened (0: no time cuts)." default:"0"`
 	Workers      int           `help:"Files processed at once (default: the number of CPUs)."`
 	Progress     string        `help:"Progress display: auto (a bar on a terminal, lines otherwise), bar, lines or none." default:"auto" enum:"auto,bar,lines,none"`
+	Part         partFlag      `help:"Read only part K of N of the inputs (K from 0 to N-1), chosen by a hash of each input's key (its path under the source directory, or its S3 key): N runs with the same sources and the parts 0/N … N-1/N read every input exactly once and together write what one run writes. Default: in an AWS Batch array job, part AWS_BATCH_JOB_ARRAY_INDEX of --parts." placeholder:"K/N"`
+	Parts        int           `help:"The size of the AWS Batch array job this runs in (Batch does not tell a job): with AWS_BATCH_JOB_ARRAY_INDEX set, read part INDEX/N of the inputs (see --part)." placeholder:"N"`
 	Sources      []string      `arg:"" name:"source" help:"Files, directories (recursive), s3://bucket/prefix, or - for stdin."`
+}
+
+// partFlag is --part K/N.
+type partFlag struct{ processor.Part }
+
+func (p *partFlag) UnmarshalText(text []byte) error {
+	part, err := processor.ParsePart(string(text))
+	if err != nil {
+		return err
+	}
+	p.Part = part
+	return nil
+}
+
+// batchArrayIndex is the variable AWS Batch sets in each child of an array
+// job: its index, from 0 to the array's size - 1.
+const batchArrayIndex = "AWS_BATCH_JOB_ARRAY_INDEX"
+
+// resolvePart is the part to read: --part K/N, else the AWS Batch array
+// index of --parts, else everything.
+func resolvePart(flag processor.Part, parts int, getenv func(string) string) (processor.Part, error) {
+	index := getenv(batchArrayIndex)
+	switch {
+	case flag.N > 0:
+		if parts != 0 && parts != flag.N {
+			return processor.Part{}, fmt.Errorf("--part %s and --parts %d disagree", flag, parts)
+		}
+		return flag, nil
+	case index != "":
+		if parts < 1 {
+			return processor.Part{}, fmt.Errorf("%s is %s: give --parts (HUBLAKE_PARTS) the array job's size", batchArrayIndex, index)
+		}
+		k, err := strconv.Atoi(index)
+		if err != nil {
+			return processor.Part{}, fmt.Errorf("%s %q is not a number", batchArrayIndex, index)
+		}
+		p := processor.Part{K: k, N: parts}
+		if err := p.Validate(); err != nil {
+			return processor.Part{}, fmt.Errorf("%s %d of --parts %d: %w", batchArrayIndex, k, parts, err)
+		}
+		return p, nil
+	case parts > 1:
+		return processor.Part{}, fmt.Errorf("--parts %d without %s: say which part with --part K/%d", parts, batchArrayIndex, parts)
+	}
+	return processor.Part{}, nil
 }
 
 func (c *backfillCmd) policy() processor.Policy {
@@ -103,37 +152,36 @@ func (c *backfillCmd) Run(ctx context.Context, g *globals) error {
 	if err != nil {
 		return err
 	}
-	inputs, err := listInputs(ctx, c.Sources, awsConf, c.s3Options())
+	part, err := resolvePart(c.Part.Part, c.Parts, os.Getenv)
 	if err != nil {
 		return err
 	}
-	processor.SortInputs(inputs)
-	var total int64
-	for _, in := range inputs {
-		if in.Size < 0 {
-			total = -1
-			break
-		}
-		total += in.Size
+	if !part.Whole() {
+		log = log.With("part", part.String())
+		log.Info("backfill of one part of the inputs", "part", part.String())
 	}
 	stats := &processor.Stats{}
-	prog := newProgress(c.Progress, total, log)
+	// The total is known once the listing is: at once for a source that
+	// fits the look-ahead window, at the end of the listing otherwise.
+	prog := newProgress(c.Progress, -1, log)
 	start := time.Now()
-	err = processor.Backfill(ctx, inputs, processor.BackfillOptions{
+	err = processor.Backfill(ctx, inputs(ctx, c.Sources, awsConf, c.s3Options()), processor.BackfillOptions{
 		Policy:    c.policy(),
 		Encode:    c.encodeOptions(),
 		Store:     store,
 		Workers:   workers,
 		Stats:     stats,
+		Part:      part,
+		Listed:    func(_, bytes int64) { prog.setTotal(bytes) },
 		BytesRead: prog.update,
 		Logger:    log,
 		CrashHook: crashHookFromEnv(),
 	})
 	prog.finish()
 	elapsed := time.Since(start)
-	printSummary(os.Stdout, len(inputs), stats, elapsed, store.String())
+	printSummary(os.Stdout, part, stats, elapsed, store.String())
 	log.Info("backfill finished",
-		"inputs", len(inputs), "units", stats.Units.Load(), "bytes_in", stats.BytesIn.Load(),
+		"inputs", stats.Inputs.Load(), "units", stats.Units.Load(), "bytes_in", stats.BytesIn.Load(),
 		"findings", stats.Findings.Load(), "insight_results", stats.InsightResults.Load(),
 		"duplicates", stats.Duplicates.Load(), "dead_letters", stats.DeadLetters.Load(),
 		"objects", stats.Objects.Load(), "bytes_out", stats.BytesOut.Load(), "seconds", elapsed.Seconds())
@@ -143,9 +191,9 @@ func (c *backfillCmd) Run(ctx context.Context, g *globals) error {
 	return nil
 }
 
-// listInputs expands the sources, with an S3 client built from cfg.
-func listInputs(ctx context.Context, sources []string, cfg aws.Config, o sinks.S3Options) ([]processor.Input, error) {
-	return processor.ListInputs(ctx, sources, sinks.NewS3Client(cfg, o), os.Stdin)
+// inputs streams the sources' inputs, with an S3 client built from cfg.
+func inputs(ctx context.Context, sources []string, cfg aws.Config, o sinks.S3Options) iter.Seq2[processor.Input, error] {
+	return processor.Inputs(ctx, sources, sinks.NewS3Client(cfg, o), os.Stdin)
 }
 
 // setMemoryLimit sets GOMEMLIMIT to processor.MemoryBudget for batches
@@ -212,17 +260,30 @@ func (p *progress) update(n int64) {
 	}
 }
 
+// setTotal sets the bytes to read (-1: unknown), once the listing is done.
+func (p *progress) setTotal(n int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.total = n
+	if p.bar != nil {
+		p.bar.ChangeMax64(n)
+	}
+}
+
 func (p *progress) finish() {
 	if p.bar != nil {
 		_ = p.bar.Finish()
 	}
 }
 
-func printSummary(w io.Writer, inputs int, s *processor.Stats, elapsed time.Duration, dest string) {
+func printSummary(w io.Writer, part processor.Part, s *processor.Stats, elapsed time.Duration, dest string) {
 	in := s.BytesIn.Load()
 	secs := max(elapsed.Seconds(), 1e-9)
 	fmt.Fprintf(w, "hublake backfill → %s\n", dest)
-	fmt.Fprintf(w, "  inputs           %12d\n", inputs)
+	if !part.Whole() {
+		fmt.Fprintf(w, "  part             %12s\n", part)
+	}
+	fmt.Fprintf(w, "  inputs           %12d\n", s.Inputs.Load())
 	fmt.Fprintf(w, "  units read       %12d   (%s in, %.1f MB/s)\n", s.Units.Load(), humanBytes(in), float64(in)/1e6/secs)
 	fmt.Fprintf(w, "  findings         %12d rows\n", s.Findings.Load())
 	fmt.Fprintf(w, "  insight results  %12d rows\n", s.InsightResults.Load())

@@ -35,15 +35,20 @@ var (
 	stack      *localstack.Stack
 	stackErr   error
 	// opsFile collects "<service>:<Operation>" of every AWS call the
-	// consumers make (HUBLAKE_RECORD_AWS_OPS).
-	opsFile string
+	// consumers make (HUBLAKE_RECORD_AWS_OPS), backfillOpsFile those of
+	// the backfills over S3.
+	opsFile, backfillOpsFile string
 )
 
-// opsGolden lists the AWS operations `hublake consume` calls; deploy/'s
-// tests check the task role's permissions against it. A full run of this
-// package compares what it observed with it; HUBLAKE_UPDATE_GOLDEN=1
-// rewrites it.
-const opsGolden = "../../deploy/testdata/consume-aws-operations.txt"
+// opsGolden lists the AWS operations `hublake consume` calls, and
+// backfillOpsGolden those of `hublake backfill` from S3 into S3; deploy/'s
+// tests check the task role's and the Batch job role's permissions against
+// them. A full run of this package compares what it observed with them;
+// HUBLAKE_UPDATE_GOLDEN=1 rewrites them.
+const (
+	opsGolden         = "../../deploy/testdata/consume-aws-operations.txt"
+	backfillOpsGolden = "../../deploy/testdata/backfill-aws-operations.txt"
+)
 
 func TestMain(m *testing.M) {
 	code := func() int {
@@ -80,14 +85,20 @@ func TestMain(m *testing.M) {
 			}
 		}
 		opsFile = filepath.Join(dir, "aws-operations.txt")
+		backfillOpsFile = filepath.Join(dir, "backfill-aws-operations.txt")
 		code := m.Run()
 		if code != 0 && stack != nil {
 			fmt.Fprintf(os.Stderr, "local stack logs:\n%s\n", stack.Logs())
 		}
 		if code == 0 && stack != nil && flag.Lookup("test.run").Value.String() == "" {
-			if err := checkOperations(); err != nil {
-				fmt.Fprintln(os.Stderr, err)
-				return 1
+			for _, c := range []struct{ file, golden, cmd, role string }{
+				{opsFile, opsGolden, "consume", "the task role"},
+				{backfillOpsFile, backfillOpsGolden, "backfill", "the Batch job role"},
+			} {
+				if err := checkOperations(c.file, c.golden, c.cmd, c.role); err != nil {
+					fmt.Fprintln(os.Stderr, err)
+					return 1
+				}
 			}
 		}
 		return code
@@ -351,10 +362,10 @@ func (e *env) dumpLake(db *sql.DB) {
 	}
 }
 
-// checkOperations compares the AWS operations the consumers called during
-// the whole run with the golden list.
-func checkOperations() error {
-	b, err := os.ReadFile(opsFile)
+// checkOperations compares the AWS operations recorded in file during the
+// whole run with the golden list.
+func checkOperations(file, golden, cmd, role string) error {
+	b, err := os.ReadFile(file)
 	if err != nil {
 		return fmt.Errorf("no AWS operations were recorded: %w", err)
 	}
@@ -364,14 +375,14 @@ func checkOperations() error {
 	}
 	got := strings.Join(lakecheck.SortedKeys(seen), "\n") + "\n"
 	if os.Getenv("HUBLAKE_UPDATE_GOLDEN") != "" {
-		return os.WriteFile(opsGolden, []byte(got), 0o644)
+		return os.WriteFile(golden, []byte(got), 0o644)
 	}
-	want, err := os.ReadFile(opsGolden)
+	want, err := os.ReadFile(golden)
 	if err != nil {
-		return fmt.Errorf("read %s (HUBLAKE_UPDATE_GOLDEN=1 creates it): %w", opsGolden, err)
+		return fmt.Errorf("read %s (HUBLAKE_UPDATE_GOLDEN=1 creates it): %w", golden, err)
 	}
 	if string(want) != got {
-		return fmt.Errorf("the AWS operations hublake consume calls changed; review the task role in deploy/ and run with HUBLAKE_UPDATE_GOLDEN=1.\nobserved:\n%s\ngolden:\n%s", got, want)
+		return fmt.Errorf("the AWS operations hublake %s calls changed; review %s in deploy/ and run with HUBLAKE_UPDATE_GOLDEN=1.\nobserved:\n%s\ngolden:\n%s", cmd, role, got, want)
 	}
 	return nil
 }

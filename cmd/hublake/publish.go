@@ -45,14 +45,13 @@ func (c *publishCmd) Run(ctx context.Context, g *globals) error {
 			return err
 		}
 	}
-	inputs, err := listInputs(ctx, c.Files, conf, sinks.S3Options{})
-	if err != nil {
-		return err
-	}
 	p := &putter{kc: kc, stream: c.Stream, backoff: sinks.NewBackoff(5 * time.Second)}
 	var skipped int
 	start := time.Now()
-	for _, in := range inputs {
+	for in, err := range inputs(ctx, c.Files, conf, sinks.S3Options{}) {
+		if err != nil {
+			return err
+		}
 		n, err := processor.EachUnit(ctx, in, int(c.MaxBytes), func(_ int64, data []byte) error {
 			return p.add(ctx, data)
 		})
