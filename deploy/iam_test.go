@@ -31,7 +31,7 @@ var allowedActions = map[string]string{
 	"s3:ListBucket":                 "consume pings the lake; analysts' queries list partitions",
 	"s3:PutObject":                  "consume writes the lake (single and multipart uploads); Athena writes results",
 	"s3:AbortMultipartUpload":       "a failed multipart upload is aborted",
-	"s3:GetObject":                  "analysts read the tables and query results",
+	"s3:GetObject":                  "analysts read the tables and query results; the backfill job reads its archive",
 	"s3:GetBucketLocation":          "Athena locates the results bucket",
 	"s3:ListBucketMultipartUploads": "Athena's result uploads",
 	"s3:ListMultipartUploadParts":   "Athena's result uploads",
@@ -100,8 +100,10 @@ var resourceExceptions = map[string]string{
 // paramRefs are parameters that name resources the stack uses instead of
 // creating them.
 var paramRefs = map[string]string{
-	"KmsKeyArn":        "a customer managed key given instead of the stack's",
-	"EcrRepositoryArn": "the repository the image is pulled from",
+	"KmsKeyArn":               "a customer managed key given instead of the stack's",
+	"EcrRepositoryArn":        "the repository the image is pulled from",
+	"BackfillSourceBucket":    "the archive the backfill job reads",
+	"BackfillSourceKmsKeyArn": "the key the archive is encrypted with",
 }
 
 // allowedPrincipals are the principals resource policies and trust policies
@@ -263,7 +265,9 @@ func refersToStack(tpl *template, v any) bool {
 		}
 		for _, name := range subVars(s) {
 			res, _, _ := strings.Cut(name, ".")
-			if _, ok := tpl.Resources[res]; ok {
+			_, isRes := tpl.Resources[res]
+			_, isParam := paramRefs[name]
+			if isRes || isParam {
 				return true
 			}
 		}
@@ -405,8 +409,9 @@ func TestIAMStatements(t *testing.T) {
 	}
 }
 
-// operationActions maps the AWS operations `hublake consume` calls (as
-// sinks.RecordOperations names them) to the IAM actions they need.
+// operationActions maps the AWS operations `hublake consume` and `hublake
+// backfill` call (as sinks.RecordOperations names them) to the IAM actions
+// they need.
 var operationActions = map[string][]string{
 	"Kinesis:GetRecords":       {"kinesis:GetRecords"},
 	"Kinesis:GetShardIterator": {"kinesis:GetShardIterator"},
@@ -418,6 +423,7 @@ var operationActions = map[string][]string{
 	"DynamoDB:DeleteItem":      {"dynamodb:DeleteItem"},
 	"S3:ListObjectsV2":         {"s3:ListBucket"},
 	"S3:PutObject":             {"s3:PutObject"},
+	"S3:GetObject":             {"s3:GetObject"}, // backfill reads its archive
 	// The upload manager switches to a multipart upload for objects larger
 	// than one part (8 MiB); a multipart upload is authorized by s3:PutObject,
 	// and the abort of a failed one by s3:AbortMultipartUpload.

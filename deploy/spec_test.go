@@ -9,6 +9,7 @@ package deploy
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
@@ -60,6 +61,56 @@ var newerTypes = map[string]specType{
 	},
 }
 
+// newerProperties are properties (by property type) and newerPropertyTypes
+// property types that the packaged specification does not have yet, with
+// their documented types; loadSpec adds them. One the specification gains
+// must leave these lists (the test says so).
+var (
+	newerProperties = map[string]map[string]specProp{
+		// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-batch-jobdefinition-containerproperties.html
+		// (RuntimePlatform: the CPU architecture of a Fargate job, for ARM64 images).
+		"AWS::Batch::JobDefinition.ContainerProperties": {"RuntimePlatform": {Type: "RuntimePlatform"}},
+	}
+	newerPropertyTypes = map[string]specType{
+		// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-batch-jobdefinition-runtimeplatform.html
+		"AWS::Batch::JobDefinition.RuntimePlatform": {Properties: map[string]specProp{
+			"CpuArchitecture":       {PrimitiveType: "String"},
+			"OperatingSystemFamily": {PrimitiveType: "String"},
+		}},
+	}
+	// specHasNewer lists the entries of those the specification already has.
+	specHasNewer []string
+)
+
+// addNewer adds newerProperties and newerPropertyTypes to s, noting the ones
+// it already has.
+func addNewer(s *cfnSpec) {
+	for name, pt := range newerPropertyTypes {
+		if _, ok := s.PropertyTypes[name]; ok {
+			specHasNewer = append(specHasNewer, name)
+			continue
+		}
+		s.PropertyTypes[name] = pt
+	}
+	for typ, props := range newerProperties {
+		pt, ok := s.PropertyTypes[typ]
+		if !ok {
+			specHasNewer = append(specHasNewer, typ+" (the property type is gone)")
+			continue
+		}
+		merged := maps.Clone(pt.Properties)
+		for name, p := range props {
+			if _, ok := merged[name]; ok {
+				specHasNewer = append(specHasNewer, typ+"."+name)
+				continue
+			}
+			merged[name] = p
+		}
+		pt.Properties = merged
+		s.PropertyTypes[typ] = pt
+	}
+}
+
 // specPath is where `make tools` installs the specification.
 func specPath(t testing.TB) string {
 	tools := os.Getenv("HUBLAKE_TOOLS_DIR")
@@ -98,6 +149,7 @@ func loadSpec(t testing.TB) *cfnSpec {
 			specErr = err
 			return
 		}
+		addNewer(&s)
 		specVal = &s
 	})
 	if specErr != nil {
@@ -452,6 +504,9 @@ func TestTemplateAgainstSpecification(t *testing.T) {
 			t.Errorf("the specification (%s) now has %s: remove it from newerTypes", spec.ResourceSpecificationVersion, typ)
 		}
 	}
+	for _, name := range specHasNewer {
+		t.Errorf("the specification (%s) now has %s: remove it from newerProperties or newerPropertyTypes", spec.ResourceSpecificationVersion, name)
+	}
 	for _, e := range validateTemplate(spec, tpl) {
 		t.Error(e)
 	}
@@ -574,6 +629,8 @@ func TestEveryOptionCombination(t *testing.T) {
 		{"CreateCustomAction", []string{"true", "false"}},
 		{"CustomActionArns", []string{"", seedActionArn}},
 		{"DesiredCount", []string{"1", "0"}},
+		{"Backfill", []string{"false", "true"}},
+		{"BackfillSourceKmsKeyArn", []string{"", "arn:aws:kms:eu-west-1:123456789012:key/archive"}},
 	}
 	seen := map[string]map[bool]bool{}
 	for n := 0; n < 1<<len(options); n++ {

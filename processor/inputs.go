@@ -166,6 +166,11 @@ func listS3(ctx context.Context, client *s3.Client, src string, yield func(Input
 	if err != nil {
 		return fail(yield, err)
 	}
+	// The prefix is S3's: s3://b/firehose/ lists firehose/… but not
+	// firehose-old/… (ParseS3URL trims the slash, as the lake's root wants).
+	if strings.HasSuffix(src, "/") && prefix != "" {
+		prefix += "/"
+	}
 	found := false
 	p := s3.NewListObjectsV2Paginator(client, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
 	for p.HasMorePages() {

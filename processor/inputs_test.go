@@ -240,6 +240,22 @@ func TestInputsS3Streams(t *testing.T) {
 	if seen != objects || lists.Load() != 3 {
 		t.Errorf("%d inputs from %d list requests, want %d from 3", seen, lists.Load(), objects)
 	}
+	// The prefix is a key prefix; a trailing slash is part of it.
+	if _, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("archive"), Key: aws.String("firehose-old/x.json"), Body: strings.NewReader("{}")}); err != nil {
+		t.Fatal(err)
+	}
+	for src, want := range map[string]int{"s3://archive/firehose/": objects, "s3://archive/firehose": objects + 1, "s3://archive/firehose-": 1} {
+		n := 0
+		for _, err := range Inputs(ctx, []string{src}, client, nil) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			n++
+		}
+		if n != want {
+			t.Errorf("%s lists %d inputs, want %d", src, n, want)
+		}
+	}
 	for _, err := range Inputs(ctx, []string{"s3://archive/nothing-here"}, client, nil) {
 		if err == nil || !strings.Contains(err.Error(), "no objects") {
 			t.Errorf("an empty prefix: %v", err)

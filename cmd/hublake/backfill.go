@@ -143,16 +143,16 @@ func (c *backfillCmd) Run(ctx context.Context, g *globals) error {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
+	part, err := resolvePart(c.Part.Part, c.Parts, os.Getenv)
+	if err != nil {
+		return err
+	}
 	setMemoryLimit(log, workers, c.policy())
 	awsConf, err := c.awsConfig(ctx)
 	if err != nil {
 		return err
 	}
 	store, err := c.open(ctx, awsConf)
-	if err != nil {
-		return err
-	}
-	part, err := resolvePart(c.Part.Part, c.Parts, os.Getenv)
 	if err != nil {
 		return err
 	}
