@@ -52,13 +52,7 @@ var emfDims = map[string]bool{"Stream": true, "Stream,Table": true, "Stream,Work
 // take, by dimension name, under the evaluator e.
 func stackNames(t *testing.T, tpl *template, e *evaluator) map[string][]string {
 	t.Helper()
-	eval := func(v any) string {
-		s, err := e.evalString(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
+	eval := func(v any) string { return e.mustString(t, v) }
 	names := map[string][]string{
 		"StreamName":  {eval(map[string]any{"Ref": "Stream"})},
 		"Stream":      {eval(map[string]any{"Ref": "Stream"})},
@@ -72,6 +66,16 @@ func stackNames(t *testing.T, tpl *template, e *evaluator) map[string][]string {
 		names["RuleName"] = append(names["RuleName"], eval(tpl.props(t, r)["Name"]), "<Ref "+r+">")
 	}
 	return names
+}
+
+// mustString evaluates v to a string, failing the test when it cannot.
+func (e *evaluator) mustString(t testing.TB, v any) string {
+	t.Helper()
+	s, err := e.evalString(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 // checkMetric checks one metric an alarm or a dashboard names: an AWS
@@ -411,13 +415,7 @@ func TestGrafanaDashboard(t *testing.T) {
 	tpl := loadTemplate(t)
 	e := newEvaluator(t, tpl, nil)
 	app := e.params["AppName"].(string)
-	eval := func(v any) string {
-		s, err := e.evalString(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
+	eval := func(v any) string { return e.mustString(t, v) }
 	values := map[string][]string{
 		"StreamName": {eval(tpl.props(t, "Stream")["Name"])},
 		"QueueName":  {eval(tpl.props(t, "EventsDeadLetterQueue")["QueueName"])},

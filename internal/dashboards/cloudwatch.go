@@ -21,21 +21,33 @@ const (
 	regionVar    = "${AWS::Region}"
 )
 
+// spellings are how each renderer names the stack's resources: a
+// CloudFormation ${...} variable of the template's Fn::Sub, and a Grafana
+// expression of the dashboard's $app variable (the names the stack derives
+// from AppName). A rule's name follows its prefix.
+var spellings = map[Resource]struct{ cfn, grafana string }{
+	Stream:  {"${Stream}", "${app}-securityhub"},
+	Rule:    {"${AppName}-", "${app}-"},
+	DLQ:     {"${EventsDeadLetterQueue.QueueName}", "${app}-eventbridge-dlq"},
+	Cluster: {"${Cluster}", "${app}"},
+	Service: {"${Service.Name}", "${app}"},
+}
+
 // cfnValue spells a dimension value as the template's Fn::Sub does.
-func cfnValue(d Dim) string {
+func cfnValue(d Dim) string { return spell(d, spellings[d.Of].cfn) }
+
+// grafanaValue spells a dimension value with the Grafana dashboard's
+// variables.
+func grafanaValue(d Dim) string { return spell(d, spellings[d.Of].grafana) }
+
+func spell(d Dim, s string) string {
 	switch d.Of {
-	case Stream:
-		return "${Stream}"
+	case Literal:
+		return d.Value
 	case Rule:
-		return "${AppName}-" + d.Value
-	case DLQ:
-		return "${EventsDeadLetterQueue.QueueName}"
-	case Cluster:
-		return "${Cluster}"
-	case Service:
-		return "${Service.Name}"
+		return s + d.Value
 	}
-	return d.Value
+	return s
 }
 
 // Grid of both dashboards: 24 columns; panels two per row.

@@ -20,22 +20,6 @@ const (
 	GrafanaUID = "hublake"
 )
 
-// grafanaValue spells a dimension value with the dashboard's variables (the
-// names the stack gives its resources from AppName).
-func grafanaValue(d Dim) string {
-	switch d.Of {
-	case Stream:
-		return "${app}-securityhub"
-	case Rule:
-		return "${app}-" + d.Value
-	case DLQ:
-		return "${app}-eventbridge-dlq"
-	case Cluster, Service:
-		return "${app}"
-	}
-	return d.Value
-}
-
 // Grafana renders the Grafana dashboard (JSON, schema version 39).
 func Grafana() []byte {
 	ds := func(typ, v string) map[string]any { return map[string]any{"type": typ, "uid": "${" + v + "}"} }

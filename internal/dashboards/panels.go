@@ -95,6 +95,24 @@ const job = `{job=~"$job"}`
 
 func sel(metric string) string { return metric + job }
 
+// perSec is the per-second rate of a counter summed over the consumers,
+// count5m its increase per 5 minutes.
+func perSec(counter string) string {
+	return "sum(rate(" + sel(counter) + "[$__rate_interval]))"
+}
+
+func count5m(counter string) string { return "sum(increase(" + sel(counter) + "[5m]))" }
+
+// quantile is a quantile of a histogram over the consumers.
+func quantile(q, histogram string) string {
+	return "histogram_quantile(" + q + ", sum by (le) (rate(" + sel(histogram+"_bucket") + "[$__rate_interval])))"
+}
+
+// counts is a panel of counts per 5 minutes.
+func counts(title, description string, cw []Metric, grafana ...Query) Panel {
+	return Panel{Title: title + " (per 5 minutes)", Description: description, Unit: "short", Period: 300, CloudWatch: cw, Grafana: grafana}
+}
+
 // emf is one of the consumer's EMF metrics by Stream.
 func emf(name, stat, label string) Metric {
 	return Metric{Namespace: Namespace, Name: name, Dims: []Dim{{Name: "Stream", Of: Stream}}, Stat: stat, Label: label}
@@ -142,7 +160,7 @@ func Panels() []Panel {
 			Description: "Records the consumers read, and records arriving in the stream. Read below arriving for long means the consumers fall behind.",
 			Unit:        "short",
 			CloudWatch:  []Metric{perSecond(emf("Records", "Sum", "read by the consumers")), perSecond(kinesis("IncomingRecords", "Sum", "arriving in the stream"))},
-			Grafana:     []Query{{PromQL: "sum(rate(" + sel("hublake_records_total") + "[$__rate_interval]))", Legend: "read by the consumers"}},
+			Grafana:     []Query{{PromQL: perSec("hublake_records_total"), Legend: "read by the consumers"}},
 		},
 		{
 			Title:       "Bytes per second",
@@ -150,8 +168,8 @@ func Panels() []Panel {
 			Unit:        "Bps",
 			CloudWatch:  []Metric{perSecond(emf("InputBytes", "Sum", "read")), perSecond(emf("BytesWritten", "Sum", "written to the lake"))},
 			Grafana: []Query{
-				{PromQL: "sum(rate(" + sel("hublake_input_bytes_total") + "[$__rate_interval]))", Legend: "read"},
-				{PromQL: "sum(rate(" + sel("hublake_bytes_written_total") + "[$__rate_interval]))", Legend: "written to the lake"},
+				{PromQL: perSec("hublake_input_bytes_total"), Legend: "read"},
+				{PromQL: perSec("hublake_bytes_written_total"), Legend: "written to the lake"},
 			},
 		},
 		{
@@ -191,25 +209,12 @@ func Panels() []Panel {
 			CloudWatch:  rowsCW,
 			Grafana:     []Query{{PromQL: "sum by (table) (rate(" + sel("hublake_rows_written_total") + "[$__rate_interval]))", Legend: "{{table}}"}},
 		},
-		{
-			Title:       "Duplicates and dead letters (per 5 minutes)",
-			Description: "Rows dropped as duplicate deliveries (EventBridge retries), and units that could not become rows (dead_letters/ in the lake says why).",
-			Unit:        "short",
-			Period:      300,
-			CloudWatch:  []Metric{emf("Duplicates", "Sum", "duplicates dropped"), emf("DeadLetters", "Sum", "dead letters")},
-			Grafana: []Query{
-				{PromQL: "sum(increase(" + sel("hublake_duplicates_total") + "[5m]))", Legend: "duplicates dropped"},
-				{PromQL: "sum(increase(" + sel("hublake_dead_letters_total") + "[5m]))", Legend: "dead letters"},
-			},
-		},
-		{
-			Title:       "Checkpoint failures (per 5 minutes)",
-			Description: "Checkpoints that could not be written: a lease lost to another worker now and then, the lease table unreachable when they persist.",
-			Unit:        "short",
-			Period:      300,
-			CloudWatch:  []Metric{emf("CheckpointFailures", "Sum", "checkpoint failures")},
-			Grafana:     []Query{{PromQL: "sum(increase(" + sel("hublake_checkpoint_failures_total") + "[5m]))", Legend: "checkpoint failures"}},
-		},
+		counts("Duplicates and dead letters", "Rows dropped as duplicate deliveries (EventBridge retries), and units that could not become rows (dead_letters/ in the lake says why).",
+			[]Metric{emf("Duplicates", "Sum", "duplicates dropped"), emf("DeadLetters", "Sum", "dead letters")},
+			Query{PromQL: count5m("hublake_duplicates_total"), Legend: "duplicates dropped"}, Query{PromQL: count5m("hublake_dead_letters_total"), Legend: "dead letters"}),
+		counts("Checkpoint failures", "Checkpoints that could not be written: a lease lost to another worker now and then, the lease table unreachable when they persist.",
+			[]Metric{emf("CheckpointFailures", "Sum", "checkpoint failures")},
+			Query{PromQL: count5m("hublake_checkpoint_failures_total"), Legend: "checkpoint failures"}),
 		{
 			Title:       "Flush duration",
 			Description: "Time to write one batch's objects and checkpoint it.",
@@ -217,29 +222,16 @@ func Panels() []Panel {
 			CloudWatch: []Metric{emf("FlushDuration", "p50", "median (ms)"), emf("FlushDuration", "p99", "p99 (ms)"),
 				emf("FlushDuration", "Maximum", "slowest (ms)")},
 			Grafana: []Query{
-				{PromQL: "histogram_quantile(0.5, sum by (le) (rate(" + sel("hublake_flush_duration_seconds_bucket") + "[$__rate_interval])))", Legend: "median"},
-				{PromQL: "histogram_quantile(0.99, sum by (le) (rate(" + sel("hublake_flush_duration_seconds_bucket") + "[$__rate_interval])))", Legend: "p99"},
+				{PromQL: quantile("0.5", "hublake_flush_duration_seconds"), Legend: "median"},
+				{PromQL: quantile("0.99", "hublake_flush_duration_seconds"), Legend: "p99"},
 			},
 		},
-		{
-			Title:       "Store errors and retries (per 5 minutes)",
-			Description: "S3 requests the SDK retried (throttling, 5xx, dropped connections), and batch writes that still failed: those block their shard until the store takes them.",
-			Unit:        "short",
-			Period:      300,
-			CloudWatch:  []Metric{emf("StoreRetries", "Sum", "requests retried"), emf("StoreErrors", "Sum", "batch writes failed")},
-			Grafana: []Query{
-				{PromQL: "sum(increase(" + sel("hublake_store_retries_total") + "[5m]))", Legend: "requests retried"},
-				{PromQL: "sum(increase(" + sel("hublake_store_errors_total") + "[5m]))", Legend: "batch writes failed"},
-			},
-		},
-		{
-			Title:       "GetRecords throttling (per 5 minutes)",
-			Description: "GetRecords calls refused because the shards' read throughput was exceeded (by every consumer of the stream).",
-			Unit:        "short",
-			Period:      300,
-			CloudWatch:  []Metric{kinesis("ReadProvisionedThroughputExceeded", "Sum", "throttled GetRecords")},
-			Grafana:     []Query{{PromQL: "sum(increase(" + sel("hublake_kinesis_throttles_total") + "[5m]))", Legend: "throttled Kinesis requests"}},
-		},
+		counts("Store errors and retries", "S3 requests the SDK retried (throttling, 5xx, dropped connections), and batch writes that still failed: those block their shard until the store takes them.",
+			[]Metric{emf("StoreRetries", "Sum", "requests retried"), emf("StoreErrors", "Sum", "batch writes failed")},
+			Query{PromQL: count5m("hublake_store_retries_total"), Legend: "requests retried"}, Query{PromQL: count5m("hublake_store_errors_total"), Legend: "batch writes failed"}),
+		counts("GetRecords throttling", "GetRecords calls refused because the shards' read throughput was exceeded (by every consumer of the stream).",
+			[]Metric{kinesis("ReadProvisionedThroughputExceeded", "Sum", "throttled GetRecords")},
+			Query{PromQL: count5m("hublake_kinesis_throttles_total"), Legend: "throttled Kinesis requests"}),
 		{
 			Title:       "EventBridge: failed invocations and dead-letter queue",
 			Description: "Events the rules could not put into the stream after their retries, and what waits in the dead-letter queue for a redrive.",
