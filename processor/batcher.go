@@ -35,6 +35,7 @@ type batch struct {
 	first, last Unit
 	findings    rowsByDate[schema.Finding]
 	insights    rowsByDate[schema.InsightResult]
+	ocsf        rowsByDate[schema.OCSFFinding]
 	dead        []schema.DeadLetter
 	dups        int64
 	unreadable  int64
@@ -152,19 +153,28 @@ func (b *Batcher) FlushOnStop(ctx context.Context) (bool, error) {
 }
 
 // unitTime is the time a unit counts at for windows: its record time in the
-// stream, else the time of its first row.
+// stream, else the time of its first row (its event's time, else the time
+// that placed it).
 func unitTime(u *Unit, out *schema.Output) time.Time {
 	if !u.Origin.RecordTime.IsZero() {
 		return u.Origin.RecordTime
 	}
-	if len(out.Findings) > 0 {
-		if f := &out.Findings[0]; !f.EventTime.IsZero() {
-			return f.EventTime
-		} else {
-			return f.UpdatedAt
+	first := func(times ...time.Time) time.Time {
+		for _, t := range times {
+			if !t.IsZero() {
+				return t
+			}
 		}
+		return time.Time{}
 	}
-	if len(out.Insights) > 0 {
+	switch {
+	case len(out.Findings) > 0:
+		f := &out.Findings[0]
+		return first(f.EventTime, f.UpdatedAt)
+	case len(out.OCSF) > 0:
+		f := &out.OCSF[0]
+		return first(f.EventTime, f.Time, f.ModifiedTime)
+	case len(out.Insights) > 0:
 		return out.Insights[0].EventTime
 	}
 	return time.Time{}
@@ -196,6 +206,17 @@ func (b *Batcher) append(u *Unit, out *schema.Output) {
 			continue
 		}
 		c.findings[f.Date] = append(c.findings[f.Date], *f)
+	}
+	// OCSF findings are keyed like ASFF ones: BatchUpdateFindingsV2 and
+	// automation rules change status, severity and comment without moving
+	// time or modified_time, and such a change is new content.
+	for i := range out.OCSF {
+		f := &out.OCSF[i]
+		if !b.dedup.add(b.dedup.findingKey(f.EventDetailType, "", f.RawFinding)) {
+			c.dups++
+			continue
+		}
+		c.ocsf[f.Date] = append(c.ocsf[f.Date], *f)
 	}
 	var detailSum [sha256.Size]byte
 	var detailPtr *byte
@@ -248,6 +269,9 @@ func (b *Batcher) Flush(ctx context.Context) error {
 	if err := c.insights.write(ctx, b.enc, schema.TableInsightResults, info.Name, written); err != nil {
 		return err
 	}
+	if err := c.ocsf.write(ctx, b.enc, schema.TableOCSFFindings, info.Name, written); err != nil {
+		return err
+	}
 	dead := groupDead(c.dead, c.first.Origin.NotAfter)
 	for _, dt := range sortedKeys(dead) {
 		if err := written(b.enc.WriteDeadLetters(ctx, dt, info.Name, dead[dt])); err != nil {
@@ -263,6 +287,7 @@ func (b *Batcher) Flush(ctx context.Context) error {
 	s := b.stats
 	s.Findings.Add(c.findings.rows())
 	s.InsightResults.Add(c.insights.rows())
+	s.OCSFFindings.Add(c.ocsf.rows())
 	s.DeadLetters.Add(int64(len(c.dead)))
 	s.Duplicates.Add(c.dups)
 	s.Unreadable.Add(c.unreadable)
@@ -289,7 +314,7 @@ func (b *Batcher) Discard() {
 func (b *Batcher) reset() {
 	// Fresh maps rather than truncated slices: a batch's row slices can be
 	// large, and keeping their capacity would pin that memory between batches.
-	b.cur = batch{findings: rowsByDate[schema.Finding]{}, insights: rowsByDate[schema.InsightResult]{}}
+	b.cur = batch{findings: rowsByDate[schema.Finding]{}, insights: rowsByDate[schema.InsightResult]{}, ocsf: rowsByDate[schema.OCSFFinding]{}}
 }
 
 // groupDead sorts dead letters into partitions by their own time; those with

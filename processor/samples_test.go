@@ -186,3 +186,108 @@ func collect(ctx context.Context, sources []string) ([]Input, error) {
 	}
 	return out, nil
 }
+
+// ocsfSampleCounts is the number of ocsf_findings rows each OCSF sample must
+// become (SOURCES.md: one finding per file). A sample not listed fails the
+// test: whoever adds one states what it holds.
+var ocsfSampleCounts = map[string]int{
+	"compliance__securityhub-cspm__cruxstack-slack-go-fixtures-1.json":                            1,
+	"compliance__securityhub-cspm__elastic-integrations-test-findings-L1-SQS3.json":               1,
+	"compliance__securityhub-cspm__elastic-integrations-test-findings-L3-IAM1.json":               1,
+	"compliance__securityhub-cspm__elastic-integrations-test-findings-L8-SSM1.json":               1,
+	"detection-event__guardduty__sumologic-docs.json":                                             1,
+	"detection__guardduty__cruxstack-slack-go-fixtures-0.json":                                    1,
+	"vulnerability__inspector__elastic-integrations-test-findings-L10-CVE-2025-47906-lambda.json": 1,
+	"vulnerability__inspector__elastic-integrations-test-findings-L6-CVE-2025-8194-ec2.json":      1,
+}
+
+// TestOCSFSamplesReadBack puts every OCSF sample through backfill and reads
+// the lake back with DuckDB: the exact number of ocsf_findings rows per
+// sample (and nothing in the other tables), the column types Athena
+// expects, every column of every row against gjson's reading of the source
+// file, raw_finding re-parsing to the input finding, and dt.
+func TestOCSFSamplesReadBack(t *testing.T) {
+	files := lakecheck.OCSFSampleFiles(t)
+	db := lakecheck.Open(t)
+	for _, file := range files {
+		name := filepath.Base(file)
+		t.Run(name, func(t *testing.T) {
+			want, ok := ocsfSampleCounts[name]
+			if !ok {
+				t.Fatalf("OCSF sample %s is not in ocsfSampleCounts", name)
+			}
+			root := t.TempDir()
+			stats := backfillDir(t, root, BackfillOptions{}, file)
+			data, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if stats.Findings.Load() != 0 || stats.InsightResults.Load() != 0 || stats.DeadLetters.Load() != 0 ||
+				lakecheck.HasTable(root, "findings") || lakecheck.HasTable(root, "insight_results") || len(lakecheck.DeadLetters(t, root)) != 0 {
+				t.Fatalf("an OCSF sample made ASFF rows, insight rows or dead letters: stats %d, %d, %d", stats.Findings.Load(), stats.InsightResults.Load(), stats.DeadLetters.Load())
+			}
+			if !lakecheck.HasTable(root, "ocsf_findings") {
+				t.Fatal("no ocsf_findings object")
+			}
+			got := lakecheck.Rows(t, db, "SELECT * FROM "+lakecheck.TableGlob(root, "ocsf_findings"))
+			if len(got) != want || stats.OCSFFindings.Load() != int64(want) {
+				t.Fatalf("ocsf_findings rows: table has %d, stats %d, want %d", len(got), stats.OCSFFindings.Load(), want)
+			}
+			expected := lakecheck.ExpectedOCSF(file, data)
+			if len(expected) != want {
+				t.Fatalf("gjson finds %d findings in the sample, the test expects %d", len(expected), want)
+			}
+			lakecheck.SortRows(got, "source", "finding_index")
+			lakecheck.SortRows(expected, "source", "finding_index")
+			for i := range expected {
+				if len(got[i]) != len(lakecheck.OCSFColumns)+1 {
+					t.Errorf("the table has %d columns, TABLES.md %d and dt", len(got[i]), len(lakecheck.OCSFColumns))
+				}
+				lakecheck.CompareRow(t, name, got[i], expected[i], lakecheck.OCSFColumns)
+				var a, b any
+				if err := json.Unmarshal([]byte(got[i]["raw_finding"].(string)), &a); err != nil {
+					t.Fatalf("raw_finding does not parse: %v", err)
+				}
+				_ = json.Unmarshal([]byte(expected[i]["raw_finding"].(string)), &b)
+				if !jsonEqual(a, b) {
+					t.Errorf("raw_finding does not re-parse to the input finding")
+				}
+				if dt := got[i]["dt"]; dt != ocsfDateOf(expected[i]) {
+					t.Errorf("dt = %v, want %v", dt, ocsfDateOf(expected[i]))
+				}
+			}
+			checkOCSFTypes(t, lakecheck.ColumnTypes(t, db, root, "ocsf_findings"))
+		})
+	}
+}
+
+func checkOCSFTypes(t *testing.T, types map[string]string) {
+	t.Helper()
+	const tz = "TIMESTAMP WITH TIME ZONE"
+	want := map[string]string{
+		"event_time": tz, "time": tz, "created_time": tz, "modified_time": tz, "first_seen_time": tz, "last_seen_time": tz,
+		"event_resources": "VARCHAR[]", "profiles": "VARCHAR[]", "types": "VARCHAR[]", "compliance_standards": "VARCHAR[]",
+		"finding_index": "INTEGER", "class_uid": "INTEGER", "severity_id": "INTEGER", "status_id": "INTEGER", "type_uid": "BIGINT",
+		"account_uid": "VARCHAR", "metadata_uid": "VARCHAR", "raw_finding": "VARCHAR", "dt": "VARCHAR",
+		"resources": `STRUCT("type" VARCHAR, uid VARCHAR, uid_alt VARCHAR, "name" VARCHAR, region VARCHAR, cloud_partition VARCHAR, owner_account_uid VARCHAR, tags MAP(VARCHAR, VARCHAR), data_json VARCHAR)[]`,
+		"vulnerabilities": "STRUCT(cve_uid VARCHAR, title VARCHAR, severity VARCHAR, cvss_base_score DOUBLE, cvss_vector VARCHAR, epss_score DOUBLE, " +
+			"is_fix_available BOOLEAN, is_exploit_available BOOLEAN, fix_coverage VARCHAR, " +
+			"affected_packages STRUCT(\"name\" VARCHAR, \"version\" VARCHAR, fixed_in_version VARCHAR, package_manager VARCHAR, architecture VARCHAR)[], \"references\" VARCHAR[])[]",
+	}
+	for col, typ := range want {
+		if types[col] != typ {
+			t.Errorf("ocsf_findings.%s is %s, want %s", col, types[col], typ)
+		}
+	}
+}
+
+// ocsfDateOf is the dt an OCSF row belongs in: the event's date, else the
+// finding's time's, else its modified_time's.
+func ocsfDateOf(row map[string]any) string {
+	for _, c := range []string{"event_time", "time", "modified_time"} {
+		if t, ok := row[c].(time.Time); ok {
+			return t.UTC().Format(time.DateOnly)
+		}
+	}
+	return ""
+}

@@ -14,6 +14,7 @@ type Stats struct {
 	BytesIn        atomic.Int64 // input bytes of those units
 	Findings       atomic.Int64 // finding rows written
 	InsightResults atomic.Int64 // insight result rows written
+	OCSFFindings   atomic.Int64 // OCSF finding rows written (ocsf_findings)
 	Duplicates     atomic.Int64 // rows dropped as duplicates
 	DeadLetters    atomic.Int64 // dead letters written
 	Unreadable     atomic.Int64 // values of the wrong JSON type, kept as NULL

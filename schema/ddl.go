@@ -128,8 +128,9 @@ func PartitionProjection(root, table string) map[string]string {
 	}
 }
 
-// AthenaDDL returns CREATE EXTERNAL TABLE statements for both tables and the
-// latest-state view, separated by blank lines, each ending with ";".
+// AthenaDDL returns CREATE EXTERNAL TABLE statements for every table and
+// CREATE VIEW statements for every view (Views), separated by blank lines,
+// each ending with ";".
 func AthenaDDL(o DDLOptions) string {
 	var b strings.Builder
 	for _, t := range Tables() {
@@ -159,34 +160,122 @@ func AthenaDDL(o DDLOptions) string {
 		}
 		b.WriteString(");\n\n")
 	}
-	b.WriteString(LatestViewDDL(o))
+	for i, v := range Views() {
+		if i > 0 {
+			b.WriteString("\n")
+		}
+		b.WriteString(v.DDL(o))
+	}
 	return b.String()
 }
 
-// LatestViewName is the name of the view that keeps the latest state of each
-// finding.
-const LatestViewName = "findings_latest"
+// View is one view of the lake: a name and the SELECT behind it, quoted for
+// Athena's SQL engine (double quotes; backticks are for DDL only).
+type View struct {
+	Name  string
+	Query func(DDLOptions) string
+}
 
-// LatestViewQuery is the SELECT behind the latest-state view, quoted for
-// Athena's SQL engine (double quotes): the newest row
-// per (product_arn, id) by updated_at, then processed_at, then event_time, as
+// DDL returns the CREATE OR REPLACE VIEW statement of the view.
+func (v View) DDL(o DDLOptions) string {
+	return "CREATE OR REPLACE VIEW " + o.qualifiedSQL(v.Name) + " AS\n" + v.Query(o) + ";\n"
+}
+
+// Names of the views.
+const (
+	// LatestViewName keeps the latest state of each ASFF finding.
+	LatestViewName = "findings_latest"
+	// OCSFLatestViewName keeps the latest state of each OCSF finding.
+	OCSFLatestViewName = "ocsf_findings_latest"
+	// AllFindingsViewName is findings and ocsf_findings under shared names.
+	AllFindingsViewName = "findings_all"
+)
+
+// Views returns the lake's views in a stable order.
+func Views() []View {
+	return []View{
+		{LatestViewName, LatestViewQuery},
+		{OCSFLatestViewName, OCSFLatestViewQuery},
+		{AllFindingsViewName, AllFindingsViewQuery},
+	}
+}
+
+// LatestViewQuery is the SELECT behind findings_latest: the newest row per
+// (product_arn, id) by updated_at, then processed_at, then event_time, as
 // TABLES.md defines it. BatchUpdateFindings changes (workflow, notes) keep
 // UpdatedAt but arrive in later events, hence event_time as the last key.
 func LatestViewQuery(o DDLOptions) string {
+	return latestQuery(o, TableFindings, "product_arn, id",
+		"updated_at DESC NULLS LAST, processed_at DESC NULLS LAST, event_time DESC NULLS LAST")
+}
+
+// OCSFLatestViewQuery is the SELECT behind ocsf_findings_latest: the newest
+// row per finding (metadata.uid, which Security Hub keeps for the life of a
+// finding; else account, product and finding_info.uid) by
+// finding_info.modified_time, then event_time, as TABLES.md defines it.
+// BatchUpdateFindingsV2 and automation rules change status, severity and
+// comment without moving modified_time; their events are later.
+func OCSFLatestViewQuery(o DDLOptions) string {
+	return latestQuery(o, TableOCSFFindings, "coalesce(metadata_uid, account_uid || '/' || product_uid || '/' || finding_uid)",
+		"modified_time DESC NULLS LAST, event_time DESC NULLS LAST")
+}
+
+// latestQuery selects every column of table (and dt) from the first row of
+// each partition by the order.
+func latestQuery(o DDLOptions, table, partitionBy, orderBy string) string {
 	names := []string{}
-	for _, c := range Columns(TableFindings) {
+	for _, c := range Columns(table) {
 		names = append(names, `"`+c.Name+`"`)
 	}
 	names = append(names, `"dt"`)
 	return "SELECT " + strings.Join(names, ", ") + "\nFROM (\n  SELECT *, row_number() OVER (\n" +
-		"    PARTITION BY product_arn, id\n" +
-		"    ORDER BY updated_at DESC NULLS LAST, processed_at DESC NULLS LAST, event_time DESC NULLS LAST\n" +
-		"  ) AS rn\n  FROM " + o.qualifiedSQL(TableFindings) + "\n)\nWHERE rn = 1"
+		"    PARTITION BY " + partitionBy + "\n" +
+		"    ORDER BY " + orderBy + "\n" +
+		"  ) AS rn\n  FROM " + o.qualifiedSQL(table) + "\n)\nWHERE rn = 1"
 }
 
-// LatestViewDDL returns the CREATE VIEW statement for the latest-state view.
-func LatestViewDDL(o DDLOptions) string {
-	return "CREATE OR REPLACE VIEW " + o.qualifiedSQL(LatestViewName) + " AS\n" + LatestViewQuery(o) + ";\n"
+// AllFindingsColumns are the columns of findings_all, in order, with the
+// expression each takes from findings (ASFF) and from ocsf_findings (OCSF).
+// Severity and status are upper case with "_" for spaces (OCSF's "In
+// Progress" is IN_PROGRESS, its Fatal is CRITICAL); OCSF's compliance
+// statuses Pass and Fail read PASSED and FAILED, as in ASFF.
+var AllFindingsColumns = []struct{ Name, ASFF, OCSF string }{
+	{"format", "'asff'", "'ocsf'"},
+	{"finding_id", `"id"`, `"finding_uid"`},
+	{"product_name", `"product_name"`, `"product_name"`},
+	{"account_id", `"aws_account_id"`, `"account_uid"`},
+	{"region", `"region"`, `"region"`},
+	{"severity", `upper("severity_label")`, `CASE upper("severity") WHEN 'FATAL' THEN 'CRITICAL' ELSE upper("severity") END`},
+	{"status", `upper(replace("workflow_status", ' ', '_'))`, `upper(replace("status", ' ', '_'))`},
+	{"compliance_status", `upper(replace("compliance_status", ' ', '_'))`,
+		`CASE upper(replace("compliance_status", ' ', '_')) WHEN 'PASS' THEN 'PASSED' WHEN 'FAIL' THEN 'FAILED' ELSE upper(replace("compliance_status", ' ', '_')) END`},
+	{"compliance_control", `"compliance_security_control_id"`, `"compliance_control"`},
+	{"title", `"title"`, `"title"`},
+	{"resource_type", `"resource_type"`, `"resource_type"`},
+	{"resource_id", `"resource_id"`, `"resource_uid"`},
+	{"created_at", `"created_at"`, `"created_time"`},
+	{"updated_at", `"updated_at"`, `"modified_time"`},
+	{"event_time", `"event_time"`, `"event_time"`},
+	{"dt", `"dt"`, `"dt"`},
+}
+
+// AllFindingsViewQuery is the SELECT behind findings_all: every row of both
+// tables (the history, like the tables; the latest views are per format)
+// with the columns TABLES.md lists.
+func AllFindingsViewQuery(o DDLOptions) string {
+	asff := make([]string, len(AllFindingsColumns))
+	ocsf := make([]string, len(AllFindingsColumns))
+	as := func(expr, name string) string {
+		if expr == `"`+name+`"` {
+			return expr
+		}
+		return expr + ` AS "` + name + `"`
+	}
+	for i, c := range AllFindingsColumns {
+		asff[i], ocsf[i] = as(c.ASFF, c.Name), as(c.OCSF, c.Name)
+	}
+	return "SELECT " + strings.Join(asff, ",\n  ") + "\nFROM " + o.qualifiedSQL(TableFindings) +
+		"\nUNION ALL\nSELECT " + strings.Join(ocsf, ",\n  ") + "\nFROM " + o.qualifiedSQL(TableOCSFFindings)
 }
 
 // GlueColumnsYAML renders a table's columns as the Columns list of an

@@ -36,6 +36,55 @@ var contractColumns = map[string]map[string]string{
 		"result_value": "string", "result_count": "bigint", "number_of_results": "string",
 		"raw_detail": "string", "source": "string",
 	},
+	TableOCSFFindings: {
+		"event_id": "string", "event_time": "timestamp", "event_detail_type": "string",
+		"event_region": "string", "event_account": "string", "event_resources": "array<string>",
+		"finding_index": "int", "metadata_uid": "string", "finding_uid": "string",
+		"product_uid": "string", "product_name": "string", "vendor_name": "string", "product_feature": "string",
+		"ocsf_version": "string", "profiles": "array<string>",
+		"class_uid": "int", "category_uid": "int", "activity_id": "int",
+		"class_name": "string", "category_name": "string", "activity_name": "string", "type_name": "string",
+		"type_uid": "bigint", "severity": "string", "severity_id": "int", "status": "string", "status_id": "int",
+		"confidence_score": "int", "title": "string", "description": "string", "types": "array<string>",
+		"time": "timestamp", "created_time": "timestamp", "modified_time": "timestamp",
+		"first_seen_time": "timestamp", "last_seen_time": "timestamp",
+		"cloud_provider": "string", "account_uid": "string", "region": "string",
+		"compliance_control": "string", "compliance_status": "string", "compliance_status_id": "int",
+		"compliance_standards": "array<string>", "compliance_requirements": "array<string>",
+		"remediation_desc": "string", "remediation_references": "array<string>",
+		"resource_type": "string", "resource_uid": "string", "resource_region": "string",
+		"resource_types": "array<string>", "resource_uids": "array<string>",
+		"resources": "array<struct<type:string,uid:string,uid_alt:string,name:string,region:string,cloud_partition:string,owner_account_uid:string,tags:map<string,string>,data_json:string>>",
+		"vulnerabilities": "array<struct<cve_uid:string,title:string,severity:string,cvss_base_score:double,cvss_vector:string,epss_score:double," +
+			"is_fix_available:boolean,is_exploit_available:boolean,fix_coverage:string," +
+			"affected_packages:array<struct<name:string,version:string,fixed_in_version:string,package_manager:string,architecture:string>>,references:array<string>>>",
+		"comment": "string", "evidences_json": "string", "unmapped_json": "string",
+		"raw_finding": "string", "source": "string",
+	},
+}
+
+// TestOCSFColumnsExactly: ocsf_findings has exactly TABLES.md's columns, in
+// its order (no column beyond the contract, unlike findings' recommended
+// extras).
+func TestOCSFColumnsExactly(t *testing.T) {
+	want := []string{
+		"event_id", "event_time", "event_detail_type", "event_region", "event_account", "event_resources",
+		"finding_index", "metadata_uid", "finding_uid", "product_uid", "product_name", "vendor_name", "product_feature",
+		"ocsf_version", "profiles", "class_uid", "category_uid", "activity_id", "class_name", "category_name",
+		"activity_name", "type_name", "type_uid", "severity", "severity_id", "status", "status_id", "confidence_score",
+		"title", "description", "types", "time", "created_time", "modified_time", "first_seen_time", "last_seen_time",
+		"cloud_provider", "account_uid", "region", "compliance_control", "compliance_status", "compliance_status_id",
+		"compliance_standards", "compliance_requirements", "remediation_desc", "remediation_references",
+		"resource_type", "resource_uid", "resource_region", "resource_types", "resource_uids", "resources",
+		"vulnerabilities", "comment", "evidences_json", "unmapped_json", "raw_finding", "source",
+	}
+	var got []string
+	for _, c := range Columns(TableOCSFFindings) {
+		got = append(got, c.Name)
+	}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("ocsf_findings columns\n  %v\nTABLES.md\n  %v", got, want)
+	}
 }
 
 var columnName = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
@@ -55,7 +104,7 @@ func TestColumnsFollowTheContract(t *testing.T) {
 				if c.Name == "dt" {
 					t.Errorf("dt is the partition key and must not be a column of the files")
 				}
-				if strings.HasSuffix(c.Name, "_at") && c.Type != "timestamp" {
+				if (strings.HasSuffix(c.Name, "_at") || strings.HasSuffix(c.Name, "_time") || c.Name == "time") && c.Type != "timestamp" {
 					t.Errorf("column %s is %s, want timestamp", c.Name, c.Type)
 				}
 				if strings.ContainsAny(c.Type, "`\" ") {
@@ -93,16 +142,17 @@ var (
 	fieldRe  = regexp.MustCompile("[<,]([^<>,:]*):")
 )
 
-func parseDDL(t *testing.T, ddl string) (tables []ddlTable, view string) {
+func parseDDL(t *testing.T, ddl string) (tables []ddlTable, views []string) {
 	t.Helper()
 	if !strings.HasSuffix(ddl, ";\n") {
 		t.Fatalf("DDL does not end with a statement terminator: %q", ddl[max(0, len(ddl)-40):])
 	}
 	stmts := strings.Split(strings.TrimSuffix(ddl, ";\n"), ";\n\n")
-	if len(stmts) != 3 {
-		t.Fatalf("want 2 tables and a view, got %d statements", len(stmts))
+	nt, nv := len(Tables()), len(Views())
+	if len(stmts) != nt+nv {
+		t.Fatalf("want %d tables and %d views, got %d statements", nt, nv, len(stmts))
 	}
-	for _, s := range stmts[:2] {
+	for _, s := range stmts[:nt] {
 		m := createRe.FindStringSubmatch(s)
 		if m == nil {
 			t.Fatalf("not a CREATE EXTERNAL TABLE statement of the expected form:\n%s", s)
@@ -128,7 +178,7 @@ func parseDDL(t *testing.T, ddl string) (tables []ddlTable, view string) {
 		}
 		tables = append(tables, tb)
 	}
-	return tables, stmts[2]
+	return tables, stmts[nt:]
 }
 
 func TestAthenaDDL(t *testing.T) {
@@ -138,7 +188,7 @@ func TestAthenaDDL(t *testing.T) {
 	} {
 		t.Run(fmt.Sprintf("%s %s", o.Location, o.Database), func(t *testing.T) {
 			root := strings.TrimSuffix(o.Location, "/")
-			tables, view := parseDDL(t, AthenaDDL(o))
+			tables, views := parseDDL(t, AthenaDDL(o))
 			for i, table := range Tables() {
 				tb := tables[i]
 				wantName := "`" + table + "`"
@@ -206,30 +256,90 @@ func TestAthenaDDL(t *testing.T) {
 				}
 			}
 
-			// The view is SQL, not DDL: Athena's engine takes double quotes.
-			sqlName := strings.ReplaceAll(tables[0].name, "`", `"`)
-			wantView := "CREATE OR REPLACE VIEW " + strings.Replace(sqlName, "findings", LatestViewName, 1) + " AS\n"
-			if !strings.HasPrefix(view, wantView) {
-				t.Errorf("view statement starts %.80q, want %q", view, wantView)
-			}
-			for _, frag := range []string{
-				"PARTITION BY product_arn, id",
-				"ORDER BY updated_at DESC NULLS LAST, processed_at DESC NULLS LAST, event_time DESC NULLS LAST",
-				"FROM " + sqlName + "\n", "WHERE rn = 1", `, "dt"` + "\nFROM",
-			} {
-				if !strings.Contains(view, frag) {
-					t.Errorf("view lacks %q", frag)
+			// The views are SQL, not DDL: Athena's engine takes double quotes.
+			sqlName := func(name string) string {
+				if o.Database == "" {
+					return `"` + name + `"`
 				}
+				return `"` + o.Database + `"."` + name + `"`
 			}
-			for _, c := range Columns(TableFindings) {
-				if !strings.Contains(view, `"`+c.Name+`",`) {
-					t.Errorf("view does not select %s", c.Name)
+			frags := map[string][]string{
+				LatestViewName: {
+					"PARTITION BY product_arn, id",
+					"ORDER BY updated_at DESC NULLS LAST, processed_at DESC NULLS LAST, event_time DESC NULLS LAST",
+					"FROM " + sqlName("findings") + "\n", "WHERE rn = 1", `, "dt"` + "\nFROM",
+				},
+				OCSFLatestViewName: {
+					"PARTITION BY coalesce(metadata_uid, account_uid || '/' || product_uid || '/' || finding_uid)",
+					"ORDER BY modified_time DESC NULLS LAST, event_time DESC NULLS LAST",
+					"FROM " + sqlName("ocsf_findings") + "\n", "WHERE rn = 1", `, "dt"` + "\nFROM",
+				},
+				AllFindingsViewName: {
+					"SELECT 'asff' AS \"format\",", "FROM " + sqlName("findings") + "\nUNION ALL\nSELECT 'ocsf' AS \"format\",",
+					"\nFROM " + sqlName("ocsf_findings"),
+				},
+			}
+			selects := map[string]string{LatestViewName: TableFindings, OCSFLatestViewName: TableOCSFFindings}
+			for i, v := range Views() {
+				view := views[i]
+				if want := "CREATE OR REPLACE VIEW " + sqlName(v.Name) + " AS\n"; !strings.HasPrefix(view, want) {
+					t.Errorf("view statement starts %.80q, want %q", view, want)
 				}
-			}
-			if strings.Contains(view, "`") {
-				t.Error("the view quotes with backticks, which Athena's SQL engine rejects")
+				if len(frags[v.Name]) == 0 {
+					t.Errorf("view %s is not tested", v.Name)
+				}
+				for _, frag := range frags[v.Name] {
+					if !strings.Contains(view, frag) {
+						t.Errorf("view %s lacks %q", v.Name, frag)
+					}
+				}
+				if table, ok := selects[v.Name]; ok {
+					for _, c := range Columns(table) {
+						if !strings.Contains(view, `"`+c.Name+`",`) {
+							t.Errorf("view %s does not select %s", v.Name, c.Name)
+						}
+					}
+				}
+				if strings.Contains(view, "`") {
+					t.Errorf("view %s quotes with backticks, which Athena's SQL engine rejects", v.Name)
+				}
 			}
 		})
+	}
+}
+
+// TestAllFindingsViewColumns: findings_all has TABLES.md's columns in its
+// order, and every column it reads exists in its table.
+func TestAllFindingsViewColumns(t *testing.T) {
+	want := []string{"format", "finding_id", "product_name", "account_id", "region", "severity", "status",
+		"compliance_status", "compliance_control", "title", "resource_type", "resource_id", "created_at",
+		"updated_at", "event_time", "dt"}
+	var got []string
+	for _, c := range AllFindingsColumns {
+		got = append(got, c.Name)
+	}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("findings_all columns %v, TABLES.md %v", got, want)
+	}
+	quoted := regexp.MustCompile(`"([a-z_]+)"`)
+	for _, side := range []struct {
+		table string
+		expr  func(i int) string
+	}{
+		{TableFindings, func(i int) string { return AllFindingsColumns[i].ASFF }},
+		{TableOCSFFindings, func(i int) string { return AllFindingsColumns[i].OCSF }},
+	} {
+		cols := map[string]bool{"dt": true}
+		for _, c := range Columns(side.table) {
+			cols[c.Name] = true
+		}
+		for i := range AllFindingsColumns {
+			for _, m := range quoted.FindAllStringSubmatch(side.expr(i), -1) {
+				if !cols[m[1]] {
+					t.Errorf("findings_all.%s reads %s, which %s does not have", AllFindingsColumns[i].Name, m[1], side.table)
+				}
+			}
+		}
 	}
 }
 

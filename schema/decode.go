@@ -35,6 +35,7 @@ type Origin struct {
 type Output struct {
 	Findings []Finding
 	Insights []InsightResult
+	OCSF     []OCSFFinding
 	Dead     []DeadLetter
 	// Unreadable counts values that had a JSON type their column cannot hold
 	// (an object where a string belongs): they are NULL in the row and intact
@@ -46,8 +47,9 @@ type Output struct {
 func (o *Output) Reset() {
 	clear(o.Findings)
 	clear(o.Insights)
+	clear(o.OCSF)
 	clear(o.Dead)
-	*o = Output{Findings: o.Findings[:0], Insights: o.Insights[:0], Dead: o.Dead[:0]}
+	*o = Output{Findings: o.Findings[:0], Insights: o.Insights[:0], OCSF: o.OCSF[:0], Dead: o.Dead[:0]}
 }
 
 // DeadLetter is a unit, or one finding of a unit, that could not become a row.
@@ -150,9 +152,11 @@ func (d *decoderState) unit(data []byte) {
 }
 
 // object decodes one JSON object: an event, a Findings document or a bare
-// finding (index is its position when it came in an array).
+// finding (index is its position when it came in an array). A finding is
+// ASFF or OCSF by its own keys (formatOf), wherever it is, so one file or
+// stream may mix both.
 //
-// Events of the two findings detail-types, nearly all of the stream, are
+// Events of the findings detail-types, nearly all of the stream, are
 // decoded in one pass over the envelope (findings kept as raw slices) and one
 // pass per finding. Insight events, whose raw detail is a column, and events
 // whose detail is missing or malformed take a second look at the envelope
@@ -179,10 +183,10 @@ func (d *decoderState) object(data []byte, index int) {
 			return
 		}
 		for i, f := range env.Findings {
-			d.finding(f, i, &eventContext{DetailType: KindBackfill})
+			d.anyFinding(f, i, &eventContext{DetailType: KindBackfill}, formatASFF)
 		}
 	default:
-		d.finding(data, index, &eventContext{DetailType: KindBackfill})
+		d.anyFinding(data, index, &eventContext{DetailType: KindBackfill}, formatASFF)
 	}
 }
 
@@ -211,7 +215,7 @@ func (d *decoderState) event(data []byte, env *envelope, det *findingsDetail, ra
 		return
 	}
 	switch ec.DetailType {
-	case DetailImported, DetailCustomAction:
+	case DetailImported, DetailCustomAction, DetailImportedV2:
 		if det == nil {
 			det = &findingsDetail{}
 			if err := jsonAPI.UnmarshalFromString(bytesToString(rawDetail), det); err != nil && !isMismatch(err) {
@@ -228,8 +232,12 @@ func (d *decoderState) event(data []byte, env *envelope, det *findingsDetail, ra
 			return
 		}
 		ec.ActionName, ec.ActionDescription = det.ActionName, det.ActionDescription
+		dflt := formatASFF
+		if ec.DetailType == DetailImportedV2 {
+			dflt = formatOCSF
+		}
 		for i, f := range det.Findings {
-			d.finding(f, i, &ec)
+			d.anyFinding(f, i, &ec, dflt)
 		}
 	case DetailInsight:
 		d.insight(data, rawDetail, &ec)
@@ -238,12 +246,22 @@ func (d *decoderState) event(data []byte, env *envelope, det *findingsDetail, ra
 	}
 }
 
-// finding flattens one ASFF finding into a row, or dead-letters it.
-func (d *decoderState) finding(raw []byte, index int, ec *eventContext) {
+// anyFinding decodes one finding of either format: dflt unless its own keys
+// say otherwise (formatOf).
+func (d *decoderState) anyFinding(raw []byte, index int, ec *eventContext, dflt findingFormat) {
 	if firstByte(raw) != '{' {
 		d.dead(raw, ec.Time, "finding %d is not a JSON object", index)
 		return
 	}
+	if formatOf(raw, dflt) == formatOCSF {
+		d.ocsfFinding(raw, index, ec)
+		return
+	}
+	d.finding(raw, index, ec)
+}
+
+// finding flattens one ASFF finding into a row, or dead-letters it.
+func (d *decoderState) finding(raw []byte, index int, ec *eventContext) {
 	var f asffFinding
 	err := jsonAPI.UnmarshalFromString(bytesToString(raw), &f)
 	if err != nil {

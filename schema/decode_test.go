@@ -52,6 +52,7 @@ type decodeCase struct {
 	origin   *Origin
 	findings int
 	insights int
+	ocsf     int
 	// dead lists one reason fragment per expected dead letter, in order.
 	dead       []string
 	unreadable int // -1: don't care
@@ -69,9 +70,9 @@ func runDecodeCases(t *testing.T, cases []decodeCase) {
 			in := []byte(tc.in)
 			var out Output
 			Decode(in, o, &out)
-			if len(out.Findings) != tc.findings || len(out.Insights) != tc.insights || len(out.Dead) != len(tc.dead) {
-				t.Fatalf("got %d findings, %d insights, %d dead letters %q; want %d, %d, %d",
-					len(out.Findings), len(out.Insights), len(out.Dead), reasons(&out), tc.findings, tc.insights, len(tc.dead))
+			if len(out.Findings) != tc.findings || len(out.Insights) != tc.insights || len(out.OCSF) != tc.ocsf || len(out.Dead) != len(tc.dead) {
+				t.Fatalf("got %d findings, %d insights, %d OCSF findings, %d dead letters %q; want %d, %d, %d, %d",
+					len(out.Findings), len(out.Insights), len(out.OCSF), len(out.Dead), reasons(&out), tc.findings, tc.insights, tc.ocsf, len(tc.dead))
 			}
 			for i, want := range tc.dead {
 				if !strings.Contains(out.Dead[i].Reason, want) {
@@ -119,7 +120,7 @@ func subString(sub string, whole []byte) bool {
 // and reasons are short readable text.
 func checkOutput(t testing.TB, in []byte, o Origin, out *Output) {
 	t.Helper()
-	if len(out.Findings)+len(out.Insights)+len(out.Dead) == 0 {
+	if len(out.Findings)+len(out.Insights)+len(out.OCSF)+len(out.Dead) == 0 {
 		t.Errorf("input %.80q produced neither rows nor dead letters", in)
 	}
 	minDate := "2015-01-01"
@@ -148,9 +149,35 @@ func checkOutput(t testing.TB, in []byte, o Origin, out *Output) {
 			t.Errorf("%s: finding_index %d", what, f.FindingIndex)
 		}
 		switch f.EventDetailType {
-		case DetailImported, DetailCustomAction, KindBackfill:
+		case DetailImported, DetailCustomAction, DetailImportedV2, KindBackfill:
 		default:
 			t.Errorf("%s: event_detail_type %q", what, f.EventDetailType)
+		}
+		checkDate(what, f.Date)
+	}
+	for i, f := range out.OCSF {
+		what := fmt.Sprintf("OCSF row %d", i)
+		if f.MetadataUID == "" && f.FindingUID == "" {
+			t.Errorf("%s: a row needs metadata.uid or finding_info.uid", what)
+		}
+		if f.Source != o.Source {
+			t.Errorf("%s: source %q, want %q", what, f.Source, o.Source)
+		}
+		if !subString(f.RawFinding, in) {
+			t.Errorf("%s: raw_finding is not a piece of the input", what)
+		}
+		if f.FindingIndex < 0 {
+			t.Errorf("%s: finding_index %d", what, f.FindingIndex)
+		}
+		switch f.EventDetailType {
+		case DetailImported, DetailCustomAction, DetailImportedV2, KindBackfill:
+		default:
+			t.Errorf("%s: event_detail_type %q", what, f.EventDetailType)
+		}
+		for _, ts := range []time.Time{f.EventTime, f.Time, f.CreatedTime, f.ModifiedTime, f.FirstSeenTime, f.LastSeenTime} {
+			if !ts.IsZero() && (ts.Location() != time.UTC || ts.Year() < 1 || ts.Year() > 9999) {
+				t.Errorf("%s: timestamp %v is not a UTC time of years 1 to 9999", what, ts)
+			}
 		}
 		checkDate(what, f.Date)
 	}

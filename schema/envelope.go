@@ -8,13 +8,15 @@ import (
 )
 
 // EventBridge detail-types that Security Hub sends (see the seed page of the
-// Security Hub user guide), and the kind used for findings that arrive without
-// an envelope.
+// Security Hub user guide; the OCSF one from the Security Hub launched in
+// 2025), and the kind used for findings that arrive without an envelope.
 const (
 	DetailImported     = "Security Hub Findings - Imported"
 	DetailCustomAction = "Security Hub Findings - Custom Action"
 	DetailInsight      = "Security Hub Insight Results"
-	KindBackfill       = "backfill"
+	// DetailImportedV2 carries one OCSF finding in detail.findings.
+	DetailImportedV2 = "Findings Imported V2"
+	KindBackfill     = "backfill"
 
 	// EventSource is the only EventBridge source hublake accepts.
 	EventSource = "aws.securityhub"
@@ -27,8 +29,11 @@ var jsonAPI = sonic.Config{CaseSensitive: true}.Froze()
 
 // envelope is the union of the three top-level shapes a unit can have: an
 // EventBridge event (detail-type, detail), a {"Findings": [...]} document
-// (get-findings output, BatchImportFindings input) or a bare ASFF finding
-// (none of these keys). Case-sensitive matching keeps them apart.
+// (get-findings and get-findings-v2 output, BatchImportFindings input) or a
+// bare ASFF or OCSF finding (none of these keys). Case-sensitive matching
+// keeps them apart. A bare OCSF finding's own time and resources do not fit
+// the envelope's types: the decoder reports a mismatch, which object()
+// tolerates, and they are read again as the finding's.
 type envelope struct {
 	Version    string          `json:"version"`
 	ID         Text            `json:"id"`
@@ -47,7 +52,8 @@ type rawEnvelope struct {
 	Detail RawJSON `json:"detail"`
 }
 
-// findingsDetail is the detail of the two findings detail-types.
+// findingsDetail is the detail of the findings detail-types (both ASFF ones
+// and Findings Imported V2).
 type findingsDetail struct {
 	ActionName        string    `json:"actionName"`
 	ActionDescription string    `json:"actionDescription"`

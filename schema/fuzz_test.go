@@ -91,7 +91,7 @@ func FuzzDecode(f *testing.F) {
 	for _, s := range decodeSeeds() {
 		f.Add([]byte(s))
 	}
-	for _, b := range repo.SampleSeeds(32 << 10) {
+	for _, b := range append(repo.SampleSeeds(32<<10), repo.OCSFSampleSeeds(32<<10)...) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -12,6 +12,7 @@ import (
 const (
 	TableFindings       = "findings"
 	TableInsightResults = "insight_results"
+	TableOCSFFindings   = "ocsf_findings"
 	TableDeadLetters    = "dead_letters"
 )
 
@@ -54,6 +55,22 @@ func AllTables() []Table {
 		{
 			Name: TableInsightResults, Parquet: true, row: InsightResult{},
 			BigText: [][]string{{"raw_detail"}, {"source"}, {"event_id"}},
+		},
+		{
+			Name: TableOCSFFindings, Parquet: true, row: OCSFFinding{},
+			BigText: [][]string{
+				{"raw_finding"}, {"description"}, {"title"}, {"remediation_desc"}, {"source"}, {"comment"},
+				{"event_id"}, {"metadata_uid"}, {"finding_uid"}, {"resource_uid"},
+				{"evidences_json"}, {"unmapped_json"},
+				{"event_resources", "list", "element"}, {"resource_uids", "list", "element"},
+				{"remediation_references", "list", "element"},
+				{"resources", "list", "element", "uid"}, {"resources", "list", "element", "uid_alt"},
+				{"resources", "list", "element", "name"}, {"resources", "list", "element", "data_json"},
+				{"resources", "list", "element", "tags", "key_value", "key"}, {"resources", "list", "element", "tags", "key_value", "value"},
+				{"vulnerabilities", "list", "element", "title"}, {"vulnerabilities", "list", "element", "cvss_vector"},
+				{"vulnerabilities", "list", "element", "references", "list", "element"},
+				{"vulnerabilities", "list", "element", "affected_packages", "list", "element", "fixed_in_version"},
+			},
 		},
 		{Name: TableDeadLetters},
 	}

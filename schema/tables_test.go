@@ -49,7 +49,7 @@ func TestTableList(t *testing.T) {
 	if _, ok := LookupTable("nope"); ok {
 		t.Error("LookupTable found a table that does not exist")
 	}
-	if got := strings.Join(Tables(), ","); got != "findings,insight_results" {
+	if got := strings.Join(Tables(), ","); got != "findings,insight_results,ocsf_findings" {
 		t.Errorf("Tables() = %s", got)
 	}
 }

@@ -135,6 +135,7 @@ func NewEncoder(store Store, o EncodeOptions) *Encoder {
 		// An insight result's raw_detail is shared with the event's other
 		// results (and dictionary-encoded); its own values are small.
 		schema.TableInsightResults: newTableWriter(schema.TableInsightResults, o, func(r *schema.InsightResult) int { return 64 + len(r.ResultValue) }),
+		schema.TableOCSFFindings:   newTableWriter(schema.TableOCSFFindings, o, func(f *schema.OCSFFinding) int { return len(f.RawFinding) + len(f.Description) }),
 	}}
 }
 

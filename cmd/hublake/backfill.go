@@ -182,7 +182,7 @@ func (c *backfillCmd) Run(ctx context.Context, g *globals) error {
 	printSummary(os.Stdout, part, stats, elapsed, store.String())
 	log.Info("backfill finished",
 		"inputs", stats.Inputs.Load(), "units", stats.Units.Load(), "bytes_in", stats.BytesIn.Load(),
-		"findings", stats.Findings.Load(), "insight_results", stats.InsightResults.Load(),
+		"findings", stats.Findings.Load(), "insight_results", stats.InsightResults.Load(), "ocsf_findings", stats.OCSFFindings.Load(),
 		"duplicates", stats.Duplicates.Load(), "dead_letters", stats.DeadLetters.Load(),
 		"objects", stats.Objects.Load(), "bytes_out", stats.BytesOut.Load(), "seconds", elapsed.Seconds())
 	if err != nil {
@@ -287,6 +287,7 @@ func printSummary(w io.Writer, part processor.Part, s *processor.Stats, elapsed 
 	fmt.Fprintf(w, "  units read       %12d   (%s in, %.1f MB/s)\n", s.Units.Load(), humanBytes(in), float64(in)/1e6/secs)
 	fmt.Fprintf(w, "  findings         %12d rows\n", s.Findings.Load())
 	fmt.Fprintf(w, "  insight results  %12d rows\n", s.InsightResults.Load())
+	fmt.Fprintf(w, "  OCSF findings    %12d rows\n", s.OCSFFindings.Load())
 	fmt.Fprintf(w, "  duplicates       %12d dropped\n", s.Duplicates.Load())
 	fmt.Fprintf(w, "  dead letters     %12d\n", s.DeadLetters.Load())
 	fmt.Fprintf(w, "  objects written  %12d   (%s)\n", s.Objects.Load(), humanBytes(s.BytesOut.Load()))

@@ -13,7 +13,7 @@ type ddlCmd struct {
 	Location string `help:"Lake root the tables point at." default:"s3://YOUR-BUCKET/lake"`
 	Database string `help:"Database to qualify the table names with (optional)."`
 	Format   string `help:"athena: CREATE TABLE and CREATE VIEW statements; cloudformation: the Glue table columns as CloudFormation YAML." default:"athena" enum:"athena,cloudformation"`
-	Table    string `help:"With --format cloudformation: the table (findings or insight_results)." default:"findings"`
+	Table    string `help:"With --format cloudformation: the table (findings, insight_results or ocsf_findings)." default:"findings"`
 	Indent   int    `help:"With --format cloudformation: indentation of the column list." default:"10"`
 }
 

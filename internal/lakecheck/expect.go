@@ -35,12 +35,19 @@ var InsightColumns = []string{
 	"number_of_results", "raw_detail", "source",
 }
 
-// ExpectedFindings computes, with gjson, the row each finding of one source
-// document should become when the document is read from a file named path:
-// an EventBridge event, a bare finding, a JSON array of findings or a
-// {"Findings": [...]} document. Elements of arrays and documents are units of
-// their own (finding_index 0, source at the element's byte offset).
-func ExpectedFindings(path string, data []byte) []map[string]any {
+// docFinding is one finding of a source document with the columns every
+// finding table shares: the envelope, finding_index, source and the kind.
+type docFinding struct {
+	f      gjson.Result
+	common map[string]any
+}
+
+// documentFindings walks a source document read from a file named path, as
+// the file source and the decoder do: an EventBridge event (its
+// detail.findings), a bare finding, a JSON array of findings or a
+// {"Findings": [...]} document. Elements of arrays and documents are units
+// of their own (finding_index 0, source at the element's byte offset).
+func documentFindings(path string, data []byte) []docFinding {
 	root := gjson.ParseBytes(data)
 	var env gjson.Result
 	var findings []gjson.Result
@@ -65,7 +72,7 @@ func ExpectedFindings(path string, data []byte) []map[string]any {
 		}
 		findings = []gjson.Result{root}
 	}
-	var out []map[string]any
+	var out []docFinding
 	for i, f := range findings {
 		m := map[string]any{}
 		if env.Exists() {
@@ -99,6 +106,18 @@ func ExpectedFindings(path string, data []byte) []map[string]any {
 			m["source"] = fmt.Sprintf("file:%s#%d", path, off)
 		}
 		m["event_detail_type"] = kind
+		out = append(out, docFinding{f: f, common: m})
+	}
+	return out
+}
+
+// ExpectedFindings computes, with gjson, the findings row each (ASFF)
+// finding of one source document should become when the document is read
+// from a file named path (see documentFindings).
+func ExpectedFindings(path string, data []byte) []map[string]any {
+	var out []map[string]any
+	for _, d := range documentFindings(path, data) {
+		f, m := d.f, d.common
 		m["id"] = str(f.Get("Id"))
 		m["product_arn"] = str(f.Get("ProductArn"))
 		m["product_name"] = firstStr(f.Get("ProductName"), f.Get(`ProductFields.aws/securityhub/ProductName`))

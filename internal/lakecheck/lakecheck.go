@@ -159,6 +159,21 @@ func SampleFiles(t testing.TB) []string {
 	return files
 }
 
+// OCSFSampleFiles lists the OCSF sample files (samples/ocsf, not
+// SOURCES.md), skipping or failing as SampleFiles does.
+func OCSFSampleFiles(t testing.TB) []string {
+	t.Helper()
+	SamplesDir(t)
+	files, err := repo.OCSFSampleFiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatal("no OCSF samples in " + repo.OCSFSamplesDir + "/ of the shared samples")
+	}
+	return files
+}
+
 // DeadLetter is one line of a dead_letters object, with its partition and
 // its data decoded (from data or data_base64).
 type DeadLetter struct {

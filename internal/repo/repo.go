@@ -46,13 +46,27 @@ func Samples() string {
 	return s
 }
 
+// OCSFSamplesDir is the subdirectory of Samples() that holds the OCSF
+// samples (Security Hub's Findings Imported V2 events and GetFindingsV2
+// findings).
+const OCSFSamplesDir = "ocsf"
+
 // SampleFiles lists the sample files in Samples() (not SOURCES.md or other
-// notes); it is nil when there are no samples.
-func SampleFiles() ([]string, error) {
+// notes, nor the OCSF samples in their subdirectory); it is nil when there
+// are no samples.
+func SampleFiles() ([]string, error) { return sampleFiles("") }
+
+// OCSFSampleFiles lists the OCSF sample files (Samples()/ocsf); nil when
+// there are none.
+func OCSFSampleFiles() ([]string, error) { return sampleFiles(OCSFSamplesDir) }
+
+// sampleFiles lists the sample files in the subdirectory sub of Samples().
+func sampleFiles(sub string) ([]string, error) {
 	dir := Samples()
 	if dir == "" {
 		return nil, nil
 	}
+	dir = filepath.Join(dir, sub)
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
@@ -67,12 +81,22 @@ func SampleFiles() ([]string, error) {
 	return out, nil
 }
 
-// SampleSeeds returns the contents of every sample file (fuzz seeds); files
-// over limit bytes are cut to their first limit bytes (big seeds slow the
-// fuzzer down, and a cut file is an interesting input of its own). It is nil
-// when there are no samples.
+// SampleSeeds returns the contents of every sample file of SampleFiles (fuzz
+// seeds); files over limit bytes are cut to their first limit bytes (big
+// seeds slow the fuzzer down, and a cut file is an interesting input of its
+// own). It is nil when there are no samples.
 func SampleSeeds(limit int) [][]byte {
 	files, _ := SampleFiles()
+	return readSeeds(files, limit)
+}
+
+// OCSFSampleSeeds is SampleSeeds for the OCSF samples.
+func OCSFSampleSeeds(limit int) [][]byte {
+	files, _ := OCSFSampleFiles()
+	return readSeeds(files, limit)
+}
+
+func readSeeds(files []string, limit int) [][]byte {
 	var out [][]byte
 	for _, f := range files {
 		b, err := os.ReadFile(f)

@@ -28,13 +28,29 @@ var (
 	endRE   = regexp.MustCompile(`^ *# END generated (columns|query): ([a-z_-]+)\s*$`)
 )
 
-// Queries derived from schema.LatestViewQuery (quoted for Athena's SQL
-// engine), by the name their markers use.
+// Queries derived from the views of schema.Views (quoted for Athena's SQL
+// engine), by the name their markers use: each view's SELECT and its CREATE
+// VIEW statement.
 var Queries = map[string]func() string{
-	"latest": func() string { return schema.LatestViewQuery(schema.DDLOptions{}) },
-	"create-latest-view": func() string {
-		return strings.TrimSuffix(schema.LatestViewDDL(schema.DDLOptions{}), ";\n")
-	},
+	"latest":             viewQuery(schema.LatestViewName),
+	"create-latest-view": viewDDL(schema.LatestViewName),
+}
+
+func view(name string) schema.View {
+	for _, v := range schema.Views() {
+		if v.Name == name {
+			return v
+		}
+	}
+	panic("columns: no view " + name)
+}
+
+func viewQuery(name string) func() string {
+	return func() string { return view(name).Query(schema.DDLOptions{}) }
+}
+
+func viewDDL(name string) func() string {
+	return func() string { return strings.TrimSuffix(view(name).DDL(schema.DDLOptions{}), ";\n") }
 }
 
 // Block returns the generated YAML of one marked block.

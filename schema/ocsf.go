@@ -1,0 +1,426 @@
+package schema
+
+import (
+	"bytes"
+	"math"
+	"strconv"
+	"time"
+)
+
+// This file is the part of the Open Cybersecurity Schema Framework (OCSF)
+// that hublake reads into the typed columns of ocsf_findings: the findings
+// the Security Hub launched in 2025 sends as "Findings Imported V2" events
+// and GetFindingsV2 returns (OCSF 1.5 to 1.9 seen in the wild; classes 2002
+// Vulnerability, 2003 Compliance, 2004 Detection and 2006 Data Security
+// Finding share these attributes). As with ASFF it is a subset: whatever no
+// column names (evidences and unmapped aside, which are columns as JSON
+// text) is skipped and survives in raw_finding, so versions and classes
+// hublake does not know are rows like any other.
+//
+// Real producers send every *_time as integer epoch milliseconds beside a
+// *_dt RFC 3339 twin; some send only the twin, some numbers as strings
+// (epss.score), ids as numbers. The tolerant types of flex.go and
+// ocsfTimestamp below read all of that; a value of a type no column can
+// hold is NULL in the row (Output.Unreadable counts it).
+
+type ocsfFinding struct {
+	ActivityID      Int             `json:"activity_id"`
+	ActivityName    string          `json:"activity_name"`
+	CategoryName    string          `json:"category_name"`
+	CategoryUID     Int             `json:"category_uid"`
+	ClassName       string          `json:"class_name"`
+	ClassUID        Int             `json:"class_uid"`
+	Cloud           ocsfCloud       `json:"cloud"`
+	Comment         string          `json:"comment"`
+	Compliance      ocsfCompliance  `json:"compliance"`
+	ConfidenceScore Int             `json:"confidence_score"`
+	Evidences       RawJSON         `json:"evidences"`
+	FindingInfo     ocsfFindingInfo `json:"finding_info"`
+	Metadata        ocsfMetadata    `json:"metadata"`
+	Remediation     ocsfRemediation `json:"remediation"`
+	Resources       []ocsfResource  `json:"resources"`
+	Severity        string          `json:"severity"`
+	SeverityID      Int             `json:"severity_id"`
+	Status          string          `json:"status"`
+	StatusID        Int             `json:"status_id"`
+	Time            ocsfTimestamp   `json:"time"`
+	TimeDt          string          `json:"time_dt"`
+	TypeName        string          `json:"type_name"`
+	TypeUID         Int             `json:"type_uid"`
+	Unmapped        RawJSON         `json:"unmapped"`
+	Vulnerabilities []ocsfVuln      `json:"vulnerabilities"`
+}
+
+type ocsfCloud struct {
+	Account struct {
+		UID Text `json:"uid"`
+	} `json:"account"`
+	Provider string `json:"provider"`
+	Region   string `json:"region"`
+}
+
+type ocsfCompliance struct {
+	Control      string   `json:"control"`
+	Requirements []string `json:"requirements"`
+	Standards    []string `json:"standards"`
+	Status       string   `json:"status"`
+	StatusID     Int      `json:"status_id"`
+}
+
+type ocsfFindingInfo struct {
+	CreatedTime     ocsfTimestamp `json:"created_time"`
+	CreatedTimeDt   string        `json:"created_time_dt"`
+	Desc            string        `json:"desc"`
+	FirstSeenTime   ocsfTimestamp `json:"first_seen_time"`
+	FirstSeenTimeDt string        `json:"first_seen_time_dt"`
+	LastSeenTime    ocsfTimestamp `json:"last_seen_time"`
+	LastSeenTimeDt  string        `json:"last_seen_time_dt"`
+	ModifiedTime    ocsfTimestamp `json:"modified_time"`
+	ModifiedTimeDt  string        `json:"modified_time_dt"`
+	Title           string        `json:"title"`
+	Types           []string      `json:"types"`
+	UID             Text          `json:"uid"`
+}
+
+type ocsfMetadata struct {
+	Product struct {
+		Feature struct {
+			Name string `json:"name"`
+		} `json:"feature"`
+		Name       string `json:"name"`
+		UID        Text   `json:"uid"`
+		VendorName string `json:"vendor_name"`
+	} `json:"product"`
+	Profiles []string `json:"profiles"`
+	UID      Text     `json:"uid"`
+	Version  string   `json:"version"`
+}
+
+type ocsfRemediation struct {
+	Desc       string   `json:"desc"`
+	References []string `json:"references"`
+}
+
+type ocsfResource struct {
+	CloudPartition string  `json:"cloud_partition"`
+	Data           RawJSON `json:"data"`
+	Name           string  `json:"name"`
+	Owner          struct {
+		Account struct {
+			UID Text `json:"uid"`
+		} `json:"account"`
+	} `json:"owner"`
+	Region string    `json:"region"`
+	Tags   []ocsfTag `json:"tags"`
+	Type   string    `json:"type"`
+	UID    Text      `json:"uid"`
+	UIDAlt Text      `json:"uid_alt"`
+}
+
+// ocsfTag is one element of a resource's tags (OCSF's key_value_object);
+// value may be missing.
+type ocsfTag struct {
+	Name  Text `json:"name"`
+	Value Text `json:"value"`
+}
+
+type ocsfVuln struct {
+	AffectedPackages   []ocsfPackage `json:"affected_packages"`
+	CVE                ocsfCVE       `json:"cve"`
+	FixCoverage        string        `json:"fix_coverage"`
+	IsExploitAvailable Bool          `json:"is_exploit_available"`
+	IsFixAvailable     Bool          `json:"is_fix_available"`
+	References         []string      `json:"references"`
+	Severity           string        `json:"severity"`
+	Title              string        `json:"title"`
+}
+
+type ocsfCVE struct {
+	CVSS []struct {
+		BaseScore    Float  `json:"base_score"`
+		VectorString string `json:"vector_string"`
+	} `json:"cvss"`
+	EPSS struct {
+		Score Float `json:"score"`
+	} `json:"epss"`
+	Title string `json:"title"`
+	UID   string `json:"uid"`
+}
+
+type ocsfPackage struct {
+	Architecture   string `json:"architecture"`
+	FixedInVersion string `json:"fixed_in_version"`
+	Name           string `json:"name"`
+	PackageManager string `json:"package_manager"`
+	Version        string `json:"version"`
+}
+
+// ocsfTimestamp is an OCSF timestamp attribute (*_time): integer epoch
+// milliseconds, also accepted as a string of digits, an integral float or,
+// from producers that put the *_dt text in the wrong attribute, an RFC 3339
+// string. It never fails; a value it cannot read is zero, and the caller
+// falls back to the *_dt twin.
+type ocsfTimestamp struct{ T time.Time }
+
+// UnmarshalJSON implements json.Unmarshaler and never returns an error.
+func (ts *ocsfTimestamp) UnmarshalJSON(b []byte) error {
+	*ts = ocsfTimestamp{}
+	var ms Int
+	_ = ms.UnmarshalJSON(b)
+	if ms.Valid {
+		ts.T, _ = fromMillis(ms.V)
+		return nil
+	}
+	if b = bytes.TrimSpace(b); len(b) > 1 && b[0] == '"' {
+		if s, err := strconv.Unquote(string(b)); err == nil {
+			ts.T, _ = ParseTime(s)
+		}
+	}
+	return nil
+}
+
+// The epoch milliseconds of the first and last instant of the years 1 to
+// 9999, the range ParseTime admits too.
+const (
+	minMillis = -62135596800000
+	maxMillis = 253402300799999
+)
+
+// fromMillis returns the UTC time of epoch milliseconds, false outside the
+// years 1 to 9999.
+func fromMillis(ms int64) (time.Time, bool) {
+	if ms < minMillis || ms > maxMillis {
+		return time.Time{}, false
+	}
+	return time.UnixMilli(ms).UTC(), true
+}
+
+// at returns the time of an OCSF timestamp: the *_time attribute when it is
+// a time, else its *_dt twin (RFC 3339 with up to nine fraction digits).
+func (ts ocsfTimestamp) at(dt string) time.Time {
+	if !ts.T.IsZero() {
+		return ts.T
+	}
+	t, _ := ParseTime(dt)
+	return t
+}
+
+// Format of a finding, decided by its own keys (findingFormat).
+type findingFormat uint8
+
+const (
+	formatASFF findingFormat = iota
+	formatOCSF
+)
+
+// formatOf returns the format of the finding object b: the format named by
+// the first of its top-level keys that belongs to one of them (class_uid,
+// finding_info or metadata: OCSF; SchemaVersion or ProductArn: ASFF), else
+// dflt (the format of the container: OCSF in a "Findings Imported V2" event,
+// ASFF elsewhere). It reads keys and skips values without decoding them, and
+// stops at the first telling key, which comes early in both formats (ASFF
+// starts with SchemaVersion; AWS writes OCSF keys in alphabetical order).
+// Malformed input gives dflt, whose decoder then says what is wrong.
+func formatOf(b []byte, dflt findingFormat) findingFormat {
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return dflt
+	}
+	i++
+	for {
+		i = skipSpace(b, i)
+		if i >= len(b) || b[i] != '"' {
+			return dflt
+		}
+		end := stringEnd(b, i)
+		if end < 0 {
+			return dflt
+		}
+		key := b[i+1 : end-1]
+		if bytes.IndexByte(key, '\\') >= 0 {
+			s, err := strconv.Unquote(string(b[i:end]))
+			if err != nil {
+				return dflt
+			}
+			key = []byte(s)
+		}
+		switch string(key) {
+		case "class_uid", "finding_info", "metadata":
+			return formatOCSF
+		case "SchemaVersion", "ProductArn":
+			return formatASFF
+		}
+		i = skipSpace(b, end)
+		if i >= len(b) || b[i] != ':' {
+			return dflt
+		}
+		if i = valueEnd(b, i+1); i < 0 {
+			return dflt
+		}
+		i = skipSpace(b, i)
+		if i >= len(b) || b[i] != ',' {
+			return dflt
+		}
+		i++
+	}
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) {
+		switch b[i] {
+		case ' ', '\t', '\r', '\n':
+			i++
+			continue
+		}
+		break
+	}
+	return i
+}
+
+// stringEnd returns the index after the JSON string that starts at b[i]
+// (a '"'), or -1 when it does not end.
+func stringEnd(b []byte, i int) int {
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1
+		}
+	}
+	return -1
+}
+
+// valueEnd returns the index after the JSON value that starts at or after
+// b[i], or -1 when it does not end. Objects and arrays are skipped by
+// counting brackets outside strings (no recursion: nesting depth costs
+// nothing); it does not validate.
+func valueEnd(b []byte, i int) int {
+	i = skipSpace(b, i)
+	if i >= len(b) {
+		return -1
+	}
+	switch b[i] {
+	case '"':
+		return stringEnd(b, i)
+	case '{', '[':
+		depth := 0
+		for ; i < len(b); i++ {
+			switch b[i] {
+			case '"':
+				if i = stringEnd(b, i); i < 0 {
+					return -1
+				}
+				i--
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return i + 1
+				}
+			}
+		}
+		return -1
+	}
+	for ; i < len(b); i++ { // a number, true, false or null
+		switch b[i] {
+		case ',', '}', ']', ' ', '\t', '\r', '\n':
+			return i
+		}
+	}
+	return i
+}
+
+// ocsfFinding flattens one OCSF finding into an ocsf_findings row, or
+// dead-letters it: a row needs a key (metadata.uid or finding_info.uid) and
+// a date (the event's time, else the finding's time, else its
+// finding_info.modified_time).
+func (d *decoderState) ocsfFinding(raw []byte, index int, ec *eventContext) {
+	var f ocsfFinding
+	if err := jsonAPI.UnmarshalFromString(bytesToString(raw), &f); err != nil {
+		if !isMismatch(err) {
+			d.dead(raw, ec.Time, "OCSF finding %d: invalid JSON: %s", index, jsonError(err))
+			return
+		}
+		d.out.Unreadable++
+	}
+	at := f.Time.at(f.TimeDt)
+	modified := f.FindingInfo.ModifiedTime.at(f.FindingInfo.ModifiedTimeDt)
+	when := ec.Time
+	if !ec.TimeOK {
+		when = at
+		if when.IsZero() {
+			when = modified
+		}
+	}
+	if f.Metadata.UID == "" && f.FindingInfo.UID == "" {
+		d.dead(raw, when, "OCSF finding %d has neither metadata.uid nor finding_info.uid", index)
+		return
+	}
+	dt, ok := PartitionDate(when, d.origin.NotAfter)
+	if !ok {
+		const outside = "is outside the partition range"
+		switch {
+		case ec.TimeOK:
+			d.dead(raw, when, "OCSF finding %d: event time %s "+outside, index, when.Format(time.RFC3339))
+		case !at.IsZero():
+			d.dead(raw, when, "OCSF finding %d: no event time and time %s "+outside, index, when.Format(time.RFC3339))
+		case !modified.IsZero():
+			d.dead(raw, when, "OCSF finding %d: no event time or time, and finding_info.modified_time %s "+outside, index, when.Format(time.RFC3339))
+		default:
+			d.dead(raw, when, "OCSF finding %d: no usable date (neither event time, time nor finding_info.modified_time parses)", index)
+		}
+		return
+	}
+	row := flattenOCSF(&f, raw, at, modified)
+	row.EventID = ec.ID
+	row.EventTime = ec.Time
+	row.EventDetailType = ec.DetailType
+	row.EventRegion = ec.Region
+	row.EventAccount = ec.Account
+	row.EventResources = ec.Resources
+	row.FindingIndex = int32(index)
+	row.Source = d.origin.Source
+	row.Date = dt
+	d.out.OCSF = append(d.out.OCSF, row)
+}
+
+// OCSFSeverity is the caption of an OCSF severity_id (the same table in
+// every finding class): 0 Unknown, 1 Informational, 2 Low, 3 Medium, 4 High,
+// 5 Critical, 6 Fatal, 99 Other; "" for any other value.
+func OCSFSeverity(id int64) string {
+	switch id {
+	case 0:
+		return "Unknown"
+	case 1:
+		return "Informational"
+	case 2:
+		return "Low"
+	case 3:
+		return "Medium"
+	case 4:
+		return "High"
+	case 5:
+		return "Critical"
+	case 6:
+		return "Fatal"
+	case 99:
+		return "Other"
+	}
+	return ""
+}
+
+// highestCVSS returns the highest base score of a CVE's CVSS entries and
+// the vector of the first entry with that score.
+func highestCVSS(c *ocsfCVE) (*float64, string) {
+	best, vector := math.Inf(-1), ""
+	for _, s := range c.CVSS {
+		if s.BaseScore.Valid && s.BaseScore.V > best {
+			best, vector = s.BaseScore.V, s.VectorString
+		}
+	}
+	if math.IsInf(best, -1) {
+		return nil, ""
+	}
+	return &best, vector
+}
