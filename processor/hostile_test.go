@@ -53,6 +53,15 @@ func TestBackfillHostile(t *testing.T) {
 	hugeSum := sha256.Sum256(huge)
 	huge = nil
 
+	// An OCSF finding with 10 MiB of resources[].data, under the limit: a
+	// row, its data as JSON text.
+	hugeDataFile := filepath.Join(dir, "huge-data.json")
+	hugeData := `{"blob":"` + strings.Repeat("D", 10<<20) + `","nested":` + strings.Repeat(`{"a":[`, 100) + strings.Repeat(`]}`, 100) + `}`
+	if err := os.WriteFile(hugeDataFile, []byte(hostile.OCSFEvent("huge-data", hostile.Time, hostile.OCSFFinding("ocsf/huge-data",
+		`"resources":[{"type":"AWS::EC2::Instance","uid":"i-huge","data":`+hugeData+`}]`))), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
 	// A pretty-printed event cut off in the middle: the splitter rejects it.
 	truncFile := filepath.Join(dir, "truncated.json")
 	pretty := strings.ReplaceAll(string(cases[0].Data), `,"`, ",\n  \"")
@@ -62,7 +71,7 @@ func TestBackfillHostile(t *testing.T) {
 	}
 
 	root := filepath.Join(t.TempDir(), "lake")
-	stats := backfillDir(t, root, BackfillOptions{}, linesFile, hugeFile, truncFile)
+	stats := backfillDir(t, root, BackfillOptions{}, linesFile, hugeFile, truncFile, hugeDataFile)
 
 	dead := lakecheck.DeadLetters(t, root)
 	bySource := map[string][]lakecheck.DeadLetter{}
@@ -75,20 +84,16 @@ func TestBackfillHostile(t *testing.T) {
 		}
 	}
 	db := lakecheck.Open(t)
-	findingRows := map[string]int{}
-	for _, r := range lakecheck.Rows(t, db, "SELECT source, count(*) AS n FROM "+lakecheck.TableGlob(root, "findings")+" GROUP BY source") {
-		findingRows[r["source"].(string)] = int(r["n"].(int64))
-	}
-	insightRows := map[string]int{}
-	for _, r := range lakecheck.Rows(t, db, "SELECT source, count(*) AS n FROM "+lakecheck.TableGlob(root, "insight_results")+" GROUP BY source") {
-		insightRows[r["source"].(string)] = int(r["n"].(int64))
-	}
+	findingRows := lakecheck.RowsBySource(t, db, root, "findings")
+	insightRows := lakecheck.RowsBySource(t, db, root, "insight_results")
+	ocsfRows := lakecheck.RowsBySource(t, db, root, "ocsf_findings")
 
-	var wantFindings, wantInsights, wantDead int
+	var wantFindings, wantInsights, wantOCSF, wantDead int
 	for _, u := range units {
 		c := u.c
 		wantFindings += c.Findings
 		wantInsights += c.Insights
+		wantOCSF += c.OCSF
 		wantDead += len(c.Dead)
 		t.Run(c.Name, func(t *testing.T) {
 			if got := findingRows[u.source]; got != c.Findings {
@@ -96,6 +101,9 @@ func TestBackfillHostile(t *testing.T) {
 			}
 			if got := insightRows[u.source]; got != c.Insights {
 				t.Errorf("insight rows %d, want %d", got, c.Insights)
+			}
+			if got := ocsfRows[u.source]; got != c.OCSF {
+				t.Errorf("OCSF rows %d, want %d", got, c.OCSF)
 			}
 			got := bySource[u.source]
 			if len(got) != len(c.Dead) {
@@ -134,17 +142,26 @@ func TestBackfillHostile(t *testing.T) {
 		t.Errorf("the truncated file: %+v, want one dead letter with its bytes and a truncation reason", truncDead)
 	}
 	wantDead += 2
+	// The huge data: one row, the data intact.
+	if n := lakecheck.Int(t, db, "SELECT count(*) FROM "+lakecheck.TableGlob(root, "ocsf_findings")+" WHERE source = ? AND resources[1].data_json = ?",
+		"file:"+hugeDataFile+"#0", hugeData); n != 1 || ocsfRows["file:"+hugeDataFile+"#0"] != 1 {
+		t.Errorf("the OCSF finding with 10 MiB of resources[].data: %d rows holding its data, want 1", n)
+	}
+	wantOCSF++
 
 	// Accounting: every unit is counted, and rows, dead letters and
 	// duplicates add up in the counters and in the lake.
-	if got, want := stats.Units.Load(), int64(len(units)+2); got != want {
+	if got, want := stats.Units.Load(), int64(len(units)+3); got != want {
 		t.Errorf("units counted %d, want %d", got, want)
 	}
-	if got := stats.Findings.Load(); got != int64(wantFindings) || sum(findingRows) != wantFindings {
-		t.Errorf("findings: stats %d, lake %d, want %d", got, sum(findingRows), wantFindings)
+	if got := stats.Findings.Load(); got != int64(wantFindings) || lakecheck.Total(findingRows) != wantFindings {
+		t.Errorf("findings: stats %d, lake %d, want %d", got, lakecheck.Total(findingRows), wantFindings)
 	}
-	if got := stats.InsightResults.Load(); got != int64(wantInsights) || sum(insightRows) != wantInsights {
-		t.Errorf("insight results: stats %d, lake %d, want %d", got, sum(insightRows), wantInsights)
+	if got := stats.InsightResults.Load(); got != int64(wantInsights) || lakecheck.Total(insightRows) != wantInsights {
+		t.Errorf("insight results: stats %d, lake %d, want %d", got, lakecheck.Total(insightRows), wantInsights)
+	}
+	if got := stats.OCSFFindings.Load(); got != int64(wantOCSF) || lakecheck.Total(ocsfRows) != wantOCSF || wantOCSF < 5 {
+		t.Errorf("OCSF findings: stats %d, lake %d, want %d", got, lakecheck.Total(ocsfRows), wantOCSF)
 	}
 	if got := stats.DeadLetters.Load(); got != int64(wantDead) || len(dead) != wantDead {
 		t.Errorf("dead letters: stats %d, lake %d, want %d", got, len(dead), wantDead)
@@ -166,16 +183,13 @@ func TestBackfillHostile(t *testing.T) {
 	if len(counts) != 2 || counts[0]["result_value"] != "i-1" || counts[0]["result_count"] != nil || counts[1]["result_count"] != int64(7) || counts[0]["number_of_results"] != "many" {
 		t.Errorf("insight rows %v, want i-1 with a NULL count, i-2 with 7, number_of_results as sent", counts)
 	}
+	// OCSF: the wrong types are NULL in the kept row, the text in raw_finding.
+	if n := lakecheck.Int(t, db, "SELECT count(*) FROM "+lakecheck.TableGlob(root, "ocsf_findings")+" WHERE metadata_uid = 'ocsf/types' AND class_uid IS NULL AND severity IS NULL AND "+
+		"severity_id IS NULL AND status IS NULL AND time IS NULL AND len(resources) = 0 AND len(vulnerabilities) = 0 AND modified_time IS NOT NULL AND raw_finding LIKE '%two thousand%'"); n != 1 {
+		t.Errorf("the OCSF finding with wrong types: %d rows with NULLs and the text in raw_finding, want 1", n)
+	}
 	// A finding whose event time is not a time is placed by its UpdatedAt.
 	if dt := lakecheck.Rows(t, db, "SELECT dt, event_time FROM "+lakecheck.TableGlob(root, "findings")+" WHERE id = 'finding/badtime'"); len(dt) != 1 || dt[0]["dt"] != hostile.Date || dt[0]["event_time"] != nil {
 		t.Errorf("finding with a bad event time: %v, want dt %s from UpdatedAt and a NULL event_time", dt, hostile.Date)
 	}
-}
-
-func sum(m map[string]int) int {
-	n := 0
-	for _, v := range m {
-		n += v
-	}
-	return n
 }

@@ -26,8 +26,9 @@ type Case struct {
 	// in order; DeadData their data when it is not the whole unit.
 	Dead     []string
 	DeadData []string
-	// Findings and Insights are the rows the unit makes.
-	Findings, Insights int
+	// Findings, Insights and OCSF are the rows the unit makes (findings,
+	// insight_results, ocsf_findings).
+	Findings, Insights, OCSF int
 	// Undated: the dead letters have no usable date (dt=1970-01-01) in
 	// backfill, where no record arrival time dates them.
 	Undated bool
@@ -64,6 +65,13 @@ func Finding(id string, extra ...string) string {
 			"Tags": map[string]string{"config": "password=hunter2"},
 		}},
 	}
+	return withMembers(f, extra)
+}
+
+// withMembers renders f with extra members (JSON text without braces)
+// replacing or adding fields; an extra that is not valid on its own is
+// appended verbatim.
+func withMembers(f map[string]any, extra []string) string {
 	drop := map[string]bool{}
 	var add []string
 	for _, e := range extra {
@@ -109,13 +117,43 @@ func Imported(id, time string, findings ...string) string {
 	return Event(id, "Security Hub Findings - Imported", time, `{"findings":[`+strings.Join(findings, ",")+`]}`)
 }
 
+// OCSFFinding returns an OCSF finding (Security Hub's Findings Imported V2
+// shape: a CSPM control finding) that becomes an ocsf_findings row, carrying
+// the secrets, with extra members replacing or adding fields.
+func OCSFFinding(uid string, extra ...string) string {
+	f := map[string]any{
+		"activity_id": 1, "activity_name": "Create", "category_name": "Findings", "category_uid": 2,
+		"class_name": "Compliance Finding", "class_uid": 2003,
+		"cloud":      map[string]any{"account": map[string]any{"uid": "111122223333"}, "provider": "AWS", "region": "us-east-1"},
+		"compliance": map[string]any{"control": "SecretsManager.1", "status": "Fail", "status_id": 3},
+		"finding_info": map[string]any{
+			"created_time": 1741064400000, "modified_time": 1741064760000, "desc": secretDetails, "title": secretTitle,
+			"uid": "arn:aws:securityhub:us-east-1:111122223333:security-control/SecretsManager.1/finding/" + uid,
+		},
+		"metadata": map[string]any{"product": map[string]any{"name": "Security Hub", "uid": "arn:aws:securityhub:us-east-1::productv2/aws/securityhub"}, "uid": uid, "version": "1.6.0"},
+		"resources": []any{map[string]any{
+			"type": "AWS::SecretsManager::Secret", "uid": "arn:aws:secretsmanager:us-east-1:111122223333:secret:app", "region": "us-east-1",
+			"tags": []any{map[string]string{"name": "config", "value": "password=hunter2"}},
+		}},
+		"severity": "Critical", "severity_id": 5, "status": "New", "status_id": 1,
+		"time": 1741064760000, "type_uid": 200301,
+	}
+	return withMembers(f, extra)
+}
+
+// OCSFEvent is a "Findings Imported V2" event around OCSF findings.
+func OCSFEvent(id, time string, findings ...string) string {
+	return Event(id, "Findings Imported V2", time, `{"findings":[`+strings.Join(findings, ",")+`]}`)
+}
+
 // Insight is an "Insight Results" event with the given detail members.
 func Insight(id, time, members string) string {
 	return Event(id, "Security Hub Insight Results", time, `{"actionName":"share","actionDescription":"send","insightName":"secrets `+Secrets[0]+`","resultType":"ResourceId",`+members+`}`)
 }
 
-// Cases returns the hostile units. None is larger than a few hundred KiB:
-// units over the size limit are made by the tests for their own limit.
+// Cases returns the hostile units. None is larger than 64 KiB (the limit the
+// consumer's test runs with): units over a size limit, and huge ones under
+// the default limit, are made by the tests for their own limit.
 func Cases() []Case {
 	deep := strings.Repeat(`{"a":[`, 5000) + strings.Repeat(`]}`, 5000)
 	valid := Imported("hostile-valid", Time, Finding("finding/valid"))
@@ -156,6 +194,25 @@ func Cases() []Case {
 			Insights: 2},
 		{Name: "a malformed CreatedAt: NULL in a kept row", Data: []byte(Imported("hostile-createdat", Time, Finding("finding/createdat", `"CreatedAt":"2025-02-30T25:61:00Z"`))), Findings: 1},
 		{Name: "path-like account, region and ids: a row, written inside the lake", Data: []byte(Imported("../../../../tmp/x", Time, Finding("../../../etc/passwd", `"AwsAccountId":"../../x"`, `"Region":"us-east-1/../../../x"`))), Findings: 1},
+
+		// OCSF (Findings Imported V2).
+		{Name: "OCSF: a valid V2 event", Data: []byte(OCSFEvent("hostile-ocsf-valid", Time, OCSFFinding("ocsf/valid"))), OCSF: 1},
+		{Name: "OCSF: a V2 event mixing a good finding, one without a key and one that is not an object",
+			Data: []byte(OCSFEvent("hostile-ocsf-nokey", Time, OCSFFinding("ocsf/beside-nokey"), OCSFFinding("", `"metadata":{"version":"1.6.0"}`, `"finding_info":{"title":"`+Secrets[0]+`"}`), `"`+Secrets[0]+`"`)),
+			OCSF: 1, Dead: []string{"OCSF finding 1 has neither metadata.uid nor finding_info.uid", "finding 2 is not a JSON object"},
+			DeadData: []string{OCSFFinding("", `"metadata":{"version":"1.6.0"}`, `"finding_info":{"title":"`+Secrets[0]+`"}`), `"` + Secrets[0] + `"`}},
+		{Name: "OCSF: nesting thousands deep inside a finding", Data: []byte(OCSFEvent("hostile-ocsf-deep", Time, OCSFFinding("ocsf/deep", `"unmapped":`+deep))),
+			Dead: []string{"invalid JSON"}, Undated: true},
+		{Name: "OCSF: a large resources[].data (a row; data_json holds it)", Data: []byte(OCSFEvent("hostile-ocsf-large", Time, OCSFFinding("ocsf/large",
+			`"resources":[{"type":"AWS::EC2::Instance","uid":"i-1","data":{"blob":"`+strings.Repeat("D", 40<<10)+`","tags":[`+strings.Repeat(`{"key":"k"},`, 1000)+`{"key":"k"}]}}]`))), OCSF: 1},
+		{Name: "OCSF: wrong types everywhere (NULLs in a kept row)", Data: []byte(OCSFEvent("hostile-ocsf-types", Time, OCSFFinding("ocsf/types",
+			`"class_uid":"two thousand"`, `"cloud":["aws"]`, `"compliance":"Fail"`, `"resources":{"uid":7}`, `"vulnerabilities":{"cve":1}`,
+			`"severity":{"label":"`+Secrets[0]+`"}`, `"severity_id":true`, `"status":404`, `"time":"yesterday"`, `"comment":["`+Secrets[2]+`"]`))), OCSF: 1},
+		{Name: "OCSF: event time not a time, no usable time of its own", Data: []byte(OCSFEvent("hostile-ocsf-notime", "../../..",
+			OCSFFinding("ocsf/notime", `"time":"later `+Secrets[0]+`"`, `"finding_info":{"uid":"f","modified_time_dt":"never"}`))),
+			Dead: []string{"OCSF finding 0: no usable date"}, DeadData: []string{OCSFFinding("ocsf/notime", `"time":"later `+Secrets[0]+`"`, `"finding_info":{"uid":"f","modified_time_dt":"never"}`)}, Undated: true},
+		{Name: "OCSF: path-like account, region and ids (a row, written inside the lake)", Data: []byte(OCSFEvent("../../../tmp/y", "../x",
+			OCSFFinding("../../../etc/shadow", `"cloud":{"account":{"uid":"../../x"},"region":"us-east-1/../../../x"}`))), OCSF: 1},
 	}
 	return cases
 }

@@ -99,6 +99,29 @@ func Int(t testing.TB, db *sql.DB, query string, args ...any) int64 {
 	return n
 }
 
+// RowsBySource returns the number of rows of table per source column value
+// (empty when the lake has no object of table).
+func RowsBySource(t testing.TB, db *sql.DB, root, table string) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	if !HasTable(root, table) {
+		return out
+	}
+	for _, r := range Rows(t, db, "SELECT source, count(*) AS n FROM "+TableGlob(root, table)+" GROUP BY source") {
+		out[r["source"].(string)] = int(r["n"].(int64))
+	}
+	return out
+}
+
+// Total adds up the values of m.
+func Total(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
 // Files returns every regular file under root (relative, slash-separated)
 // with its contents, for byte-for-byte comparisons of two lakes.
 func Files(t testing.TB, root string) map[string][]byte {
