@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # make demo: the main job end to end on the local stack. Starts kinesis-mock,
 # dynalite and versitygw; starts `hublake consume`; publishes a generated set
-# of realistic Security Hub events (all three detail-types, duplicates, a few
-# broken records) as an EventBridge rule would; waits until every record is
-# durable in the lake; queries the lake with DuckDB; stops everything.
+# of realistic Security Hub events (all four detail-types: the three ASFF ones
+# and the OCSF feed's Findings Imported V2, duplicates, a few broken records)
+# as EventBridge rules would; waits until every record is durable in the
+# lake; queries the lake with DuckDB (the tables and the views hublake ddl
+# prints: findings_latest, ocsf_findings_latest, findings_all); stops
+# everything.
 # The lake ends up in ./lake (the bucket "lake" of the local S3 server).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,7 +39,7 @@ mkdir -p "$DEMO" "$STACK_DIR/s3" lake
 ln -s "$ROOT/lake" "$STACK_DIR/s3/lake"   # bucket "lake" is ./lake
 scripts/stack.sh start
 
-step "generating $EVENTS realistic Security Hub events (seeded, so every run is the same)"
+step "generating $EVENTS realistic Security Hub events, 30% of new findings from the OCSF feed (seeded, so every run is the same)"
 "$BIN" gen --events "$EVENTS" --days 14 --accounts 12 --bad-ratio 0.005 --file-bytes 4MiB --out "$DEMO/events" --log-level warn
 
 step "creating the Kinesis stream and starting hublake consume"

@@ -29,7 +29,7 @@ var _ io.Writer = discardObject{}
 func benchRows(b *testing.B, n int64) ([]schema.Finding, int64) {
 	b.Helper()
 	cfg := gen.DefaultConfig()
-	cfg.Bytes, cfg.Events, cfg.DupRatio, cfg.InsightRatio = 0, n, 0, 0
+	cfg.Bytes, cfg.Events, cfg.DupRatio, cfg.InsightRatio, cfg.OCSFRatio = 0, n, 0, 0, 0
 	g, err := gen.New(cfg)
 	if err != nil {
 		b.Fatal(err)

@@ -32,6 +32,7 @@ type genCmd struct {
 	BadRatio          float64  `help:"Share of units that are broken or not Security Hub events (each must become a dead letter)." default:"0"`
 	CustomActionRatio float64  `help:"Share of units that are Custom Action events (1 to 20 findings)." default:"0.03"`
 	InsightRatio      float64  `help:"Share of units that are Insight Results events." default:"0.02"`
+	OCSFRatio         float64  `name:"ocsf-ratio" help:"Share of new findings from Security Hub's OCSF feed (Findings Imported V2 events; their updates and retries follow them). 0 gives the ASFF-only corpus." default:"0.3"`
 }
 
 func (c *genCmd) Run(ctx context.Context, _ *globals) error {
@@ -43,7 +44,7 @@ func (c *genCmd) Run(ctx context.Context, _ *globals) error {
 		Seed: c.Seed, Events: c.Events, Bytes: int64(c.Bytes),
 		Accounts: c.Accounts, Regions: c.Regions, Days: c.Days, End: end,
 		DupRatio: c.DupRatio, UpdateRatio: c.UpdateRatio, BadRatio: c.BadRatio,
-		CustomActionRatio: c.CustomActionRatio, InsightRatio: c.InsightRatio,
+		CustomActionRatio: c.CustomActionRatio, InsightRatio: c.InsightRatio, OCSFRatio: c.OCSFRatio,
 	}
 	if cfg.Events == 0 && cfg.Bytes == 0 {
 		cfg.Bytes = gen.DefaultConfig().Bytes
@@ -93,8 +94,8 @@ func printGenStats(w io.Writer, out string, st gen.Stats, took time.Duration) {
 	}
 	fmt.Fprintf(w, "hublake gen: %d units, %.1f MB (%s) in %.1fs, %.0f MB/s\n",
 		st.Units, float64(st.Bytes)/1e6, where, took.Seconds(), float64(st.Bytes)/1e6/max(took.Seconds(), 1e-9))
-	fmt.Fprintf(w, "  events %d: imported %d, custom action %d, insight %d; %d findings, %d insight results\n",
-		st.Events, st.Imported, st.CustomAction, st.Insight, st.Findings, st.InsightResults)
+	fmt.Fprintf(w, "  events %d: imported %d, custom action %d, insight %d, imported V2 (OCSF) %d; %d ASFF findings, %d OCSF findings (%d sent in both feeds), %d insight results\n",
+		st.Events, st.Imported, st.CustomAction, st.Insight, st.ImportedV2, st.Findings, st.OCSFFindings, st.BothFeeds, st.InsightResults)
 	fmt.Fprintf(w, "  exact duplicates %d (%.1f%%), updates %d (%.1f%%), bad units %d (%.1f%%); average unit %d bytes, largest %d\n",
 		st.Duplicates, pct(st.Duplicates), st.Updates, pct(st.Updates), st.Bad, pct(st.Bad), st.Bytes/max(st.Units, 1), st.MaxUnit)
 }

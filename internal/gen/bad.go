@@ -1,6 +1,9 @@
 package gen
 
-import "strconv"
+import (
+	"bytes"
+	"strconv"
+)
 
 // Bad units: what a reader of a real stream or archive meets sooner or later.
 // Each one must become exactly one dead letter. In NDJSON they are lines of
@@ -17,11 +20,18 @@ const (
 	badNoID                // a finding without Id
 	badNoInsightARN        // an insight event without insightArn
 	badLatin1              // a finding encoded in Latin-1, not UTF-8
+	nBadASFF
+	badOCSFNoKey      = nBadASFF + iota - nBadASFF - 1 // a V2 finding without metadata.uid and finding_info.uid
+	badOCSFNotAnArray                                  // a V2 event whose findings is an object
 	nBad
 )
 
 func (g *Generator) bad() []byte {
-	k := g.rng.IntN(nBad)
+	n := nBadASFF
+	if g.cfg.OCSFRatio > 0 {
+		n = nBad
+	}
+	k := g.rng.IntN(n)
 	if g.cfg.Format == Concat && (k == badMalformed || k == badTruncated) {
 		k = badOtherSource
 	}
@@ -52,6 +62,19 @@ func (g *Generator) bad() []byte {
 		b = g.insight(true)
 	case badLatin1:
 		b = g.latin1()
+	case badOCSFNoKey:
+		t := g.now()
+		g.buildV2(g.scratchOCSF(t), t, true)
+		b = g.out.b
+	case badOCSFNotAnArray:
+		t := g.now()
+		g.buildV2(g.scratchOCSF(t), t, false)
+		b = g.out.b
+		const arr = `"findings":[`
+		if i := bytes.Index(b, []byte(arr)); i >= 0 {
+			b = append(append(b[:i:i], `"findings":`...), b[i+len(arr):len(b)-3]...)
+			b = append(b, "}}"...)
+		}
 	}
 	if g.cfg.Format == Concat && (k == badNotJSON || k == badScalar) {
 		b = append(b, '\n')
@@ -59,6 +82,19 @@ func (g *Generator) bad() []byte {
 	g.count(b)
 	g.stats.Bad++
 	return b
+}
+
+// scratchOCSF returns a throwaway OCSF finding first seen at t, for bad
+// units: it is not remembered, so no later event carries it.
+func (g *Generator) scratchOCSF(t int64) *finding {
+	r := g.rng
+	g.scratch = finding{
+		seed: r.Uint64(), product: uint8(ocsfProducts[r.IntN(len(ocsfProducts))].product), feed: feedOCSF,
+		account: uint16(skewed(r, len(g.accounts))), region: uint8(skewed(r, len(g.regions))),
+		compliance: stFailed, prev: noStatus, note: -1, count: 1, evt: t,
+		created: t - 3600e9, firstObs: t - 3600e9, lastObs: t - 60e9, updated: t - 30e9, processed: t - 20e9,
+	}
+	return &g.scratch
 }
 
 // malformed returns an event-looking line that is not valid JSON.
@@ -149,7 +185,7 @@ func (g *Generator) cloudTrailEvent() []byte {
 	if len(g.pool) > 0 {
 		f = &g.pool[r.IntN(len(g.pool))]
 	} else {
-		f = g.newFinding(t)
+		f = g.newFinding(t, false)
 	}
 	g.fb.b, g.fb.more = g.fb.b[:0], false
 	pa, id := g.renderFinding(&g.fb, f, false)

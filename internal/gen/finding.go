@@ -21,6 +21,9 @@ type finding struct {
 	note       int8 // index into notes, -1 when none
 	noteBy     uint8
 	udf        uint8 // 0: no UserDefinedFields, else how many
+	feed       uint8 // feedASFF, feedOCSF or feedBoth
+	ocsfSev    int8  // an OCSF severity_id an analyst set, 0 when none
+	updates    uint16
 	count      int32
 	ticket     int32
 	created    int64 // Unix nanoseconds
@@ -70,8 +73,10 @@ const (
 var productWeights = [nProducts]int{44, 20, 10, 7, 7, 5, 4, 3}
 
 // newFinding creates a finding first seen in an event at time t and
-// remembers it for later updates and custom actions.
-func (g *Generator) newFinding(t int64) *finding {
+// remembers it for later updates and custom actions. With ocsfOK it comes
+// from the OCSF feed for a share of Config.OCSFRatio (a quarter of its CSPM
+// control findings from accounts that run both feeds).
+func (g *Generator) newFinding(t int64, ocsfOK bool) *finding {
 	var f *finding
 	if len(g.pool) < cap(g.pool) {
 		g.pool = append(g.pool, finding{})
@@ -81,12 +86,26 @@ func (g *Generator) newFinding(t int64) *finding {
 		g.poolNext = (g.poolNext + 1) % len(g.pool)
 	}
 	r := g.rng
+	feed := feedASFF
+	if ocsfOK && g.cfg.OCSFRatio > 0 && r.Float64() < g.cfg.OCSFRatio {
+		feed = feedOCSF
+	}
 	p, x := 0, r.IntN(100)
-	for ; x >= productWeights[p]; p++ {
-		x -= productWeights[p]
+	if feed == feedOCSF {
+		i := 0
+		for ; x >= ocsfProducts[i].weight; i++ {
+			x -= ocsfProducts[i].weight
+		}
+		if p = ocsfProducts[i].product; p == pCSPM && r.IntN(4) == 0 {
+			feed = feedBoth
+		}
+	} else {
+		for ; x >= productWeights[p]; p++ {
+			x -= productWeights[p]
+		}
 	}
 	*f = finding{
-		seed: r.Uint64(), product: uint8(p), note: -1, count: 1,
+		seed: r.Uint64(), product: uint8(p), note: -1, count: 1, feed: feed,
 		account: uint16(skewed(r, len(g.accounts))), region: uint8(skewed(r, len(g.regions))),
 		compliance: noStatus, prev: noStatus, evt: t,
 	}
@@ -157,6 +176,7 @@ func pickStatus(x int, weights ...int) int {
 func (g *Generator) changeFinding(f *finding, t int64) {
 	r := g.rng
 	f.evt = t
+	f.updates++
 	if r.IntN(10) < 6 {
 		// The product imported it again.
 		f.updated = max(t-(1+r.Int64N(30))*1e9-r.Int64N(1e9), f.updated+1e6)
@@ -176,7 +196,9 @@ func (g *Generator) changeFinding(f *finding, t int64) {
 		}
 		return
 	}
-	// BatchUpdateFindings: UpdatedAt stays, workflow or note changes.
+	// BatchUpdateFindings (BatchUpdateFindingsV2 for OCSF): UpdatedAt
+	// (modified_time) stays, workflow status or note (status or comment)
+	// changes; in the OCSF feed an analyst sets the severity now and then.
 	op := r.IntN(3)
 	if op != 1 {
 		f.workflow = uint8((int(f.workflow) + 1 + r.IntN(3)) % len(workflowStatus))
@@ -186,6 +208,9 @@ func (g *Generator) changeFinding(f *finding, t int64) {
 	}
 	if r.IntN(4) == 0 {
 		f.udf = uint8(1 + r.IntN(3))
+	}
+	if f.feed != feedASFF && r.IntN(4) == 0 {
+		f.ocsfSev = int8(1 + r.IntN(5))
 	}
 }
 

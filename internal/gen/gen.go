@@ -10,10 +10,17 @@
 // accounts and regions, and the event times spread over a number of days that
 // end at a fixed date, so the corpus fills that many dt partitions.
 //
+// A share of new findings (OCSFRatio) come from the OCSF feed of the Security
+// Hub launched in 2025: "Findings Imported V2" events carrying one OCSF
+// finding each (ocsf.go), some of them CSPM control findings that an account
+// running both feeds also sends as ASFF.
+//
 // A share of units are exact duplicates of an event sent shortly before (a
 // producer retry), a share re-send an earlier finding with a new UpdatedAt or
-// a changed workflow status or note (BatchUpdateFindings), and optionally a
-// share are broken or hostile units that a reader must dead-letter.
+// a changed workflow status or note (BatchUpdateFindings; for OCSF, a new
+// modified_time or a status, severity or comment change under the same one),
+// and optionally a share are broken or hostile units that a reader must
+// dead-letter.
 //
 // Everything is a function of the Config: the same Config gives the same bytes
 // on every machine. Nothing depends on the clock or on map order.
@@ -59,20 +66,32 @@ type Config struct {
 	BadRatio          float64 // share of units that are broken or not Security Hub events
 	CustomActionRatio float64 // share of units that are Custom Action events
 	InsightRatio      float64 // share of units that are Insight Results events
+	// OCSFRatio is the share of new findings that come from the OCSF feed
+	// (Findings Imported V2 events); their updates and retries follow them.
+	// It is a share of findings, not of units: 0 gives the ASFF-only corpus
+	// of earlier versions byte for byte.
+	OCSFRatio float64
 
 	// Format restricts bad units to those a concatenated stream can carry
 	// without swallowing its neighbours (no truncated objects).
 	Format Format
 }
 
+// DefaultOCSFRatio is the default OCSFRatio: three in ten new findings come
+// from the OCSF feed, an organisation part way through the move to the
+// Security Hub launched in 2025 (both feeds run side by side, and the OCSF
+// one carries the services that send there first).
+const DefaultOCSFRatio = 0.3
+
 // DefaultConfig returns the configuration of the default corpus: 200 MB of
 // events from 60 accounts in 16 regions over the 130 days before 2026-11-01,
-// with 10% duplicates and 10% updates.
+// with 10% duplicates and 10% updates, and 30% of new findings from the
+// OCSF feed.
 func DefaultConfig() Config {
 	return Config{
 		Seed: 1, Bytes: 200e6,
 		Accounts: 60, Regions: 16, Days: 130, End: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC),
-		DupRatio: 0.10, UpdateRatio: 0.10, CustomActionRatio: 0.03, InsightRatio: 0.02,
+		DupRatio: 0.10, UpdateRatio: 0.10, CustomActionRatio: 0.03, InsightRatio: 0.02, OCSFRatio: DefaultOCSFRatio,
 	}
 }
 
@@ -84,10 +103,13 @@ type Stats struct {
 	Imported       int64 // events by detail-type
 	CustomAction   int64
 	Insight        int64
-	Findings       int64 // findings inside those events (rows before dedup)
+	ImportedV2     int64 // Findings Imported V2 events (OCSF)
+	Findings       int64 // ASFF findings inside those events (rows before dedup)
+	OCSFFindings   int64 // OCSF findings inside V2 events (rows before dedup)
 	InsightResults int64 // insightResults elements inside those events
 	Duplicates     int64 // units that repeat an earlier event byte for byte
-	Updates        int64 // Imported events that re-send an earlier finding
+	Updates        int64 // Imported and V2 events that re-send an earlier finding
+	BothFeeds      int64 // V2 events that repeat an ASFF event's finding (both feeds)
 	Bad            int64 // broken or foreign units (each one dead letter)
 	MaxUnit        int64 // size of the largest unit
 	Files          int64 // files written (WriteDir only)
@@ -106,6 +128,7 @@ const (
 	kindImported unitKind = iota
 	kindCustom
 	kindInsight
+	kindV2
 )
 
 // recentEvent is an event that a duplicate may repeat.
@@ -130,6 +153,12 @@ type Generator struct {
 
 	out enc // the unit being built
 	fb  enc // findings of the event being built
+
+	// pending is the V2 twin of the ASFF event just returned (a finding of
+	// an account that runs both feeds): the next unit.
+	pending    enc
+	hasPending bool
+	scratch    finding // the finding of a bad OCSF unit
 
 	recent           [dupWindow]recentEvent
 	nRecent, recent0 int  // filled slots, next slot
@@ -175,6 +204,9 @@ func New(cfg Config) (*Generator, error) {
 	if sum > 0.95 {
 		return nil, fmt.Errorf("gen: the ratios add up to %.2f; they must leave room for new findings (at most 0.95)", sum)
 	}
+	if r := cfg.OCSFRatio; r < 0 || r > 1 || math.IsNaN(r) {
+		return nil, fmt.Errorf("gen: OCSF ratio %v out of range 0..1", r)
+	}
 	g := &Generator{
 		cfg:     cfg,
 		rng:     rand.New(rand.NewPCG(cfg.Seed, 0x9e3779b97f4a7c15)),
@@ -214,6 +246,10 @@ func (g *Generator) Cut() {
 // (bad units may not be JSON at all). The slice is valid until the next call.
 // Next keeps going after Done: the size only tells writers when to stop.
 func (g *Generator) Next() []byte {
+	if g.hasPending {
+		g.hasPending = false
+		return g.emit(g.pending.b, kindV2, 1, 0)
+	}
 	c := &g.cfg
 	u := g.rng.Float64()
 	var b []byte
@@ -222,12 +258,12 @@ func (g *Generator) Next() []byte {
 		if !g.cut && g.nRecent > 0 {
 			return g.duplicate()
 		}
-		b = g.imported(nil, g.now())
+		b = g.newEvent(g.now())
 	case u < c.DupRatio+c.BadRatio:
 		if !g.cut {
 			return g.bad()
 		}
-		b = g.imported(nil, g.now())
+		b = g.newEvent(g.now())
 	case u < c.DupRatio+c.BadRatio+c.UpdateRatio:
 		b = g.update()
 	case u < c.DupRatio+c.BadRatio+c.UpdateRatio+c.CustomActionRatio:
@@ -235,7 +271,7 @@ func (g *Generator) Next() []byte {
 	case u < c.DupRatio+c.BadRatio+c.UpdateRatio+c.CustomActionRatio+c.InsightRatio:
 		b = g.insight(false)
 	default:
-		b = g.imported(nil, g.now())
+		b = g.newEvent(g.now())
 	}
 	g.cut = false
 	return b
@@ -248,9 +284,15 @@ func (g *Generator) count(b []byte) {
 	g.stats.MaxUnit = max(g.stats.MaxUnit, int64(len(b)))
 }
 
-// emitted records a well-formed original event and keeps it for duplicates.
+// emitted records the well-formed original event in g.out and keeps it for
+// duplicates.
 func (g *Generator) emitted(kind unitKind, findings, results int64) []byte {
-	b := g.out.b
+	return g.emit(g.out.b, kind, findings, results)
+}
+
+// emit records the well-formed original event b and keeps it for
+// duplicates.
+func (g *Generator) emit(b []byte, kind unitKind, findings, results int64) []byte {
 	g.count(b)
 	g.tally(kind, findings, results)
 	r := &g.recent[g.recent0]
@@ -270,6 +312,10 @@ func (g *Generator) tally(kind unitKind, findings, results int64) {
 		g.stats.CustomAction++
 	case kindInsight:
 		g.stats.Insight++
+	case kindV2:
+		g.stats.ImportedV2++
+		g.stats.OCSFFindings += findings
+		return
 	}
 	g.stats.Findings += findings
 	g.stats.InsightResults += results
@@ -321,8 +367,29 @@ func (g *Generator) envelope(detailType string, t int64, acct, region string, re
 	return e
 }
 
-// imported returns an Imported event at time t for f, or for a new finding
-// when f is nil.
+// newEvent returns the first event of a new finding at time t.
+func (g *Generator) newEvent(t int64) []byte {
+	return g.findingEvent(g.newFinding(t, true), t)
+}
+
+// findingEvent returns the event that carries f at time t in its feed: an
+// Imported event, a V2 event, or (both feeds) the Imported event now and
+// its V2 twin, a few seconds later, as the next unit.
+func (g *Generator) findingEvent(f *finding, t int64) []byte {
+	switch f.feed {
+	case feedOCSF:
+		return g.v2(f, t)
+	case feedBoth:
+		twin := min(t+(1+g.rng.Int64N(5))*1e9, g.end-1e9)
+		g.buildV2(f, twin, false)
+		g.pending.b = append(g.pending.b[:0], g.out.b...)
+		g.hasPending = true
+		g.stats.BothFeeds++
+	}
+	return g.imported(f, t)
+}
+
+// imported returns an Imported event at time t for f.
 func (g *Generator) imported(f *finding, t int64) []byte {
 	g.buildImported(f, t, false)
 	return g.emitted(kindImported, 1, 0)
@@ -332,7 +399,7 @@ func (g *Generator) imported(f *finding, t int64) []byte {
 // noID leaves out the finding's Id (a bad unit).
 func (g *Generator) buildImported(f *finding, t int64, noID bool) {
 	if f == nil {
-		f = g.newFinding(t)
+		f = g.newFinding(t, false)
 	}
 	g.fb.b, g.fb.more = g.fb.b[:0], false
 	pa, id := g.renderFinding(&g.fb, f, noID)
@@ -350,13 +417,13 @@ func (g *Generator) buildImported(f *finding, t int64, noID bool) {
 // status or the note and keeps UpdatedAt.
 func (g *Generator) update() []byte {
 	if len(g.pool) == 0 {
-		return g.imported(nil, g.now())
+		return g.newEvent(g.now())
 	}
 	f := &g.pool[g.rng.IntN(len(g.pool))]
 	t := min(max(g.now(), f.evt+60e9), g.end-1e9)
 	g.changeFinding(f, t)
 	g.stats.Updates++
-	return g.imported(f, t)
+	return g.findingEvent(f, t)
 }
 
 // customAction returns a Custom Action event: an analyst in the
@@ -374,9 +441,9 @@ func (g *Generator) customAction() []byte {
 	for range n {
 		var f *finding
 		if len(g.pool) == 0 || g.rng.IntN(20) == 0 {
-			f = g.newFinding(t)
-		} else {
-			f = &g.pool[g.rng.IntN(len(g.pool))]
+			f = g.newFinding(t, false)
+		} else if f = &g.pool[g.rng.IntN(len(g.pool))]; f.feed == feedOCSF {
+			f = g.newFinding(t, false) // the CSPM console shows only the ASFF feed
 		}
 		g.fb.key("")
 		g.renderFinding(&g.fb, f, false)

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tidwall/gjson"
+
 	"github.com/hublake/hublake/schema"
 )
 
@@ -114,15 +116,24 @@ func TestEnvelopes(t *testing.T) {
 		case len(ev.Detail) == 0 || ev.Detail[0] != '{':
 			t.Fatalf("unit %d: no detail object", i)
 		}
-		if ev.DetailType != schema.DetailImported && !strings.Contains(ev.Resources[0], ":action/custom/") {
-			t.Fatalf("unit %d: %s without a custom action ARN", i, ev.DetailType)
+		switch ev.DetailType {
+		case schema.DetailImported:
+		case schema.DetailImportedV2:
+			// The finding's metadata.uid, as Security Hub sends it.
+			if uid := gjson.GetBytes(u, "detail.findings.0.metadata.uid").String(); ev.Resources[0] != uid || len(uid) != 64 {
+				t.Fatalf("unit %d: V2 event resources %v, finding metadata.uid %q", i, ev.Resources, uid)
+			}
+		default:
+			if !strings.Contains(ev.Resources[0], ":action/custom/") {
+				t.Fatalf("unit %d: %s without a custom action ARN", i, ev.DetailType)
+			}
 		}
 		if ev.Account[0] == '0' {
 			leadingZero++
 		}
 		types[ev.DetailType]++
 	}
-	if types[schema.DetailImported] == 0 || types[schema.DetailCustomAction] == 0 || types[schema.DetailInsight] == 0 || len(types) != 3 {
+	if types[schema.DetailImported] == 0 || types[schema.DetailCustomAction] == 0 || types[schema.DetailInsight] == 0 || types[schema.DetailImportedV2] == 0 || len(types) != 4 {
 		t.Fatalf("detail-types %v", types)
 	}
 	if leadingZero == 0 {
@@ -140,10 +151,12 @@ func TestDecode(t *testing.T) {
 	us, _, st := units(t, c)
 	o := schema.Origin{Source: "t", NotAfter: c.End.AddDate(0, 0, 1)}
 	var out schema.Output
-	var findings, results int64
+	var findings, results, ocsf int64
 	dates := map[string]bool{}
 	products := map[string]int{}
 	last := map[string]*schema.Finding{}
+	lastOCSF := map[string]*schema.OCSFFinding{}
+	seenOCSF := map[string]bool{} // raw findings: a retry may come after a newer update
 	resent, bigs := 0, 0
 	for i, u := range us {
 		schema.Decode(u, o, &out)
@@ -158,6 +171,27 @@ func TestDecode(t *testing.T) {
 		}
 		findings += int64(len(out.Findings))
 		results += int64(len(out.Insights))
+		ocsf += int64(len(out.OCSF))
+		for j := range out.OCSF {
+			f := &out.OCSF[j]
+			dates[f.Date] = true
+			products[f.ProductName+"|"+f.VendorName]++
+			if f.MetadataUID == "" || f.FindingUID == "" || f.AccountUID == "" || f.Time.IsZero() || f.ModifiedTime.IsZero() ||
+				f.CreatedTime.After(f.ModifiedTime) || f.Severity == "" || f.Status == "" || len(f.Resources) == 0 || f.ClassUID == nil {
+				t.Fatalf("unit %d: incomplete OCSF finding %.300s", i, f.RawFinding)
+			}
+			if seenOCSF[f.RawFinding] {
+				continue
+			}
+			seenOCSF[f.RawFinding] = true
+			if prev := lastOCSF[f.MetadataUID]; prev != nil {
+				resent++
+				if f.ModifiedTime.Before(prev.ModifiedTime) {
+					t.Fatalf("unit %d: an OCSF update goes back in time", i)
+				}
+			}
+			lastOCSF[f.MetadataUID] = f
+		}
 		for j := range out.Findings {
 			f := &out.Findings[j]
 			dates[f.Date] = true
@@ -188,8 +222,9 @@ func TestDecode(t *testing.T) {
 		// Rows point into u, which stays alive in us; keep the last rows.
 		out = schema.Output{}
 	}
-	if findings != st.Findings || results != st.InsightResults {
-		t.Fatalf("decoded %d findings and %d insight results, stats say %d and %d", findings, results, st.Findings, st.InsightResults)
+	if findings != st.Findings || results != st.InsightResults || ocsf != st.OCSFFindings {
+		t.Fatalf("decoded %d findings, %d insight results and %d OCSF findings, stats say %d, %d and %d",
+			findings, results, ocsf, st.Findings, st.InsightResults, st.OCSFFindings)
 	}
 	if len(dates) < c.Days-2 {
 		t.Errorf("findings span %d dt partitions, want about %d", len(dates), c.Days)
@@ -197,9 +232,10 @@ func TestDecode(t *testing.T) {
 	if len(products) < 7 {
 		t.Errorf("product mix too narrow: %v", products)
 	}
-	// Each update re-sends a finding; a few re-send one whose bytes did not
-	// change (a custom action in between does not count).
-	if want := float64(st.Updates); float64(resent) < 0.8*want || float64(resent) > 1.05*want {
+	// Each update re-sends a finding (a finding of both feeds twice); a few
+	// re-send one whose bytes did not change (a custom action in between
+	// does not count).
+	if want := float64(st.Updates); float64(resent) < 0.8*want || float64(resent) > 1.3*want {
 		t.Errorf("%d findings re-sent changed, %d updates generated", resent, st.Updates)
 	}
 	if r := float64(st.Updates) / float64(st.Units); r < 0.08 || r > 0.12 {
@@ -210,6 +246,115 @@ func TestDecode(t *testing.T) {
 	}
 	if bigs == 0 {
 		t.Error("no unit over 16 KiB: the size distribution has no tail")
+	}
+}
+
+// TestOCSFFeed checks the OCSF part of the corpus: Findings Imported V2
+// events of all four classes, in about the configured share; updates that
+// change status, severity or comment under an unchanged modified_time;
+// redeliveries; the same CSPM control finding in both feeds (ASFF Id =
+// finding_info.uid); a few findings with only the *_dt twins; broken V2
+// units that are dead letters; and none of it with a ratio of 0.
+func TestOCSFFeed(t *testing.T) {
+	c := testConfig(12000)
+	c.BadRatio = 0.05
+	us, bad, st := units(t, c)
+	o := schema.Origin{Source: "t", NotAfter: c.End.AddDate(0, 0, 1)}
+	classes := map[int32]int{}
+	asffByID := map[string]*schema.Finding{}
+	type change struct{ status, severity, comment bool }
+	byUID := map[string][]*schema.OCSFFinding{}
+	v2Units := map[string]int{}
+	both, twinOnly, v2Dead := 0, 0, map[string]int{}
+	for i, u := range us {
+		var out schema.Output
+		schema.Decode(u, o, &out)
+		if bad[i] {
+			for _, d := range out.Dead {
+				if strings.Contains(string(u), `"Findings Imported V2"`) {
+					v2Dead[d.Reason]++
+				}
+			}
+			continue
+		}
+		for j := range out.Findings {
+			asffByID[out.Findings[j].ID] = &out.Findings[j]
+		}
+		for j := range out.OCSF {
+			f := &out.OCSF[j]
+			v2Units[string(u)]++
+			classes[*f.ClassUID]++
+			byUID[f.MetadataUID] = append(byUID[f.MetadataUID], f)
+			if a := asffByID[f.FindingUID]; a != nil && i > 0 && bytes.Contains(us[i-1], []byte(f.FindingUID)) {
+				both++
+				// (ASFF's legacy CIS findings name no control; OCSF always does.)
+				if !a.UpdatedAt.Equal(f.ModifiedTime) || a.ComplianceSecurityControlID != "" && a.ComplianceSecurityControlID != f.ComplianceControl || a.Title != f.Title {
+					t.Errorf("unit %d: the two feeds disagree: ASFF UpdatedAt %v control %s title %q, OCSF %v %s %q",
+						i, a.UpdatedAt, a.ComplianceSecurityControlID, a.Title, f.ModifiedTime, f.ComplianceControl, f.Title)
+				}
+			}
+			if !strings.Contains(f.RawFinding, `"time":`) && strings.Contains(f.RawFinding, `"time_dt":`) {
+				twinOnly++
+			}
+		}
+	}
+	for _, class := range []int32{2002, 2003, 2004, 2006} {
+		if classes[class] == 0 {
+			t.Errorf("no OCSF finding of class %d: %v", class, classes)
+		}
+	}
+	if share := float64(st.OCSFFindings) / float64(st.OCSFFindings+st.Findings); share < 0.2 || share > 0.45 {
+		t.Errorf("OCSF findings are %.2f of all findings (%d of %d), want about %.1f", share, st.OCSFFindings, st.OCSFFindings+st.Findings, c.OCSFRatio)
+	}
+	if both == 0 || int64(both) < st.BothFeeds*9/10 {
+		t.Errorf("%d V2 events follow their ASFF twin with the same Id, the generator sent %d", both, st.BothFeeds)
+	}
+	if twinOnly == 0 {
+		t.Error("no OCSF finding with only the *_dt twins")
+	}
+	dups := 0
+	for _, n := range v2Units {
+		dups += n - 1
+	}
+	if dups == 0 {
+		t.Error("no V2 event redelivered byte for byte")
+	}
+	var seen change
+	for _, fs := range byUID {
+		for i := 1; i < len(fs); i++ {
+			a, b := fs[i-1], fs[i]
+			if !a.ModifiedTime.Equal(b.ModifiedTime) || !a.Time.Equal(b.Time) || a.RawFinding == b.RawFinding {
+				continue
+			}
+			seen.status = seen.status || a.Status != b.Status
+			seen.severity = seen.severity || a.Severity != b.Severity
+			seen.comment = seen.comment || a.Comment != b.Comment
+		}
+	}
+	if !seen.status || !seen.severity || !seen.comment {
+		t.Errorf("changes under an unchanged modified_time: %+v; want status, severity and comment changes", seen)
+	}
+	for _, want := range []string{"neither metadata.uid nor finding_info.uid", "event detail has no findings array"} {
+		n := 0
+		for r, k := range v2Dead {
+			if strings.Contains(r, want) {
+				n += k
+			}
+		}
+		if n == 0 {
+			t.Errorf("no broken V2 unit dead-lettered as %q: %v", want, v2Dead)
+		}
+	}
+
+	c.OCSFRatio = 0
+	us, _, st = units(t, c)
+	for i, u := range us {
+		if bytes.Contains(u, []byte(`"Findings Imported V2"`)) {
+			t.Fatalf("unit %d is a V2 event with an OCSF ratio of 0", i)
+		}
+	}
+	if st.ImportedV2 != 0 || st.OCSFFindings != 0 {
+		t.Errorf("stats with an OCSF ratio of 0: %+v", st)
 	}
 }
 
@@ -445,6 +590,7 @@ func TestConfigErrors(t *testing.T) {
 		{Events: 1, Regions: 99},
 		{Events: 1, DupRatio: 0.5, UpdateRatio: 0.5},
 		{Events: 1, BadRatio: -1},
+		{Events: 1, OCSFRatio: 1.5},
 	} {
 		if _, err := New(c); err == nil {
 			t.Errorf("New(%+v) accepted", c)

@@ -20,38 +20,62 @@ func productArn(region, product string) string {
 	return "arn:aws:securityhub:" + region + "::product/" + product
 }
 
+// cspmFinding is what the producer of a Security Hub CSPM control finding
+// decided: the control, the resource, the finding format, its Id. Both
+// feeds render a control finding from it, so the ASFF Id and the OCSF
+// finding_info.uid of one finding are the same.
+type cspmFinding struct {
+	ci                    int
+	ctl                   *control
+	rs                    res
+	legacy, cis           bool
+	annot, details, extra bool
+	id, gen, typ, title   string
+}
+
+// cspmFacts draws a control finding's facts from g.fr (reseeded from the
+// finding's seed by the caller).
+func (g *Generator) cspmFacts(c *fctx) cspmFinding {
+	r := g.fr
+	ci := r.IntN(len(controls))
+	ctl := &controls[ci]
+	x := cspmFinding{ci: ci, ctl: ctl, rs: res{kind: ctl.kind, k: r.IntN(kinds[ctl.kind].pool), a: c.a, region: c.region}}
+	legacy, cisPick := r.IntN(5) < 2, r.IntN(2) == 0
+	uuid := string(appendUUID(nil, r.Uint64(), r.Uint64()))
+	x.annot, x.details, x.extra = r.IntN(2) == 0, r.IntN(5) > 0, r.IntN(8) == 0
+	x.legacy, x.cis = legacy, legacy && cisPick && ctl.cis != ""
+	acct, rg := c.a.id, c.region
+	switch {
+	case x.cis:
+		x.id = "arn:aws:securityhub:" + rg + ":" + acct + ":subscription/cis-aws-foundations-benchmark/v/1.2.0/" + ctl.cis + "/finding/" + uuid
+		x.gen = "arn:aws:securityhub:::ruleset/cis-aws-foundations-benchmark/v/1.2.0/rule/" + ctl.cis
+		x.typ = "Software and Configuration Checks/Industry and Regulatory Standards/CIS AWS Foundations Benchmark"
+		x.title = ctl.cis + " " + ctl.title
+	case legacy:
+		x.id = "arn:aws:securityhub:" + rg + ":" + acct + ":subscription/aws-foundational-security-best-practices/v/1.0.0/" + ctl.id + "/finding/" + uuid
+		x.gen = "aws-foundational-security-best-practices/v/1.0.0/" + ctl.id
+		x.typ = "Software and Configuration Checks/Industry and Regulatory Standards/AWS-Foundational-Security-Best-Practices"
+		x.title = ctl.id + " " + ctl.title
+	default:
+		x.id = "arn:aws:securityhub:" + rg + ":" + acct + ":security-control/" + ctl.id + "/finding/" + uuid
+		x.gen = "security-control/" + ctl.id
+		x.typ = "Software and Configuration Checks/Industry and Regulatory Standards"
+		x.title = ctl.title
+	}
+	return x
+}
+
 // cspm renders a Security Hub CSPM control finding: consolidated
 // (security-control/...) or, for two in five, the legacy per-standard
 // format of FSBP or CIS 1.2.0.
 func (g *Generator) cspm(e *enc, c *fctx) (string, string) {
-	r, f := g.fr, c.f
-	ci := r.IntN(len(controls))
-	ctl := &controls[ci]
-	rs := res{kind: ctl.kind, k: r.IntN(kinds[ctl.kind].pool), a: c.a, region: c.region}
-	legacy, cisPick := r.IntN(5) < 2, r.IntN(2) == 0
-	uuid := string(appendUUID(nil, r.Uint64(), r.Uint64()))
-	annot, details, extra := r.IntN(2) == 0, r.IntN(5) > 0, r.IntN(8) == 0
-	cis := legacy && cisPick && ctl.cis != ""
+	f := c.f
+	x := g.cspmFacts(c)
+	ci, ctl, rs := x.ci, x.ctl, x.rs
+	legacy, cis, annot, details, extra := x.legacy, x.cis, x.annot, x.details, x.extra
+	id, gen, typ, title := x.id, x.gen, x.typ, x.title
 	acct, rg := c.a.id, c.region
 	pa := productArn(rg, "aws/securityhub")
-	var id, gen, typ, title string
-	switch {
-	case cis:
-		id = "arn:aws:securityhub:" + rg + ":" + acct + ":subscription/cis-aws-foundations-benchmark/v/1.2.0/" + ctl.cis + "/finding/" + uuid
-		gen = "arn:aws:securityhub:::ruleset/cis-aws-foundations-benchmark/v/1.2.0/rule/" + ctl.cis
-		typ = "Software and Configuration Checks/Industry and Regulatory Standards/CIS AWS Foundations Benchmark"
-		title = ctl.cis + " " + ctl.title
-	case legacy:
-		id = "arn:aws:securityhub:" + rg + ":" + acct + ":subscription/aws-foundational-security-best-practices/v/1.0.0/" + ctl.id + "/finding/" + uuid
-		gen = "aws-foundational-security-best-practices/v/1.0.0/" + ctl.id
-		typ = "Software and Configuration Checks/Industry and Regulatory Standards/AWS-Foundational-Security-Best-Practices"
-		title = ctl.id + " " + ctl.title
-	default:
-		id = "arn:aws:securityhub:" + rg + ":" + acct + ":security-control/" + ctl.id + "/finding/" + uuid
-		gen = "security-control/" + ctl.id
-		typ = "Software and Configuration Checks/Industry and Regulatory Standards"
-		title = ctl.title
-	}
 	status := complianceStatus[f.compliance]
 	label, norm := ctl.sev, normFor(ctl.sev)
 	if f.compliance == stPassed {

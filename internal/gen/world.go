@@ -301,26 +301,36 @@ func (g *Generator) resource(e *enc, r res, details bool) {
 }
 
 func (g *Generator) tags(e *enc, r res) {
-	h := hs{mix(r.a.seed ^ uint64(r.k)<<20 ^ uint64(r.kind)<<8 ^ 0x7a65)}
 	e.open("Tags")
-	e.str("Name", r.appName())
-	e.str("Environment", pick(&h, envs))
-	if h.n(2) == 0 {
-		e.str("Owner", pick(&h, tagOwners))
-	}
-	if h.n(2) == 0 {
-		e.str("CostCenter", "CC-"+strconv.Itoa(1000+h.n(9000)))
-	}
-	if h.n(3) == 0 {
-		e.str("ManagedBy", pick(&h, []string{"Terraform", "CloudFormation", "CDK", "Pulumi"}))
-	}
-	if h.n(4) == 0 {
-		e.str("aws:cloudformation:stack-name", r.appName()+"-stack")
-	}
-	if h.n(8) == 0 {
-		e.str("Projet", "refonte-site-été") // a French team's tag, with accents
+	for _, t := range resourceTags(r) {
+		e.str(t.name, t.value)
 	}
 	e.close()
+}
+
+// tag is one resource tag.
+type tag struct{ name, value string }
+
+// resourceTags returns a resource's tags (a function of the resource).
+func resourceTags(r res) []tag {
+	h := hs{mix(r.a.seed ^ uint64(r.k)<<20 ^ uint64(r.kind)<<8 ^ 0x7a65)}
+	tags := []tag{{"Name", r.appName()}, {"Environment", pick(&h, envs)}}
+	if h.n(2) == 0 {
+		tags = append(tags, tag{"Owner", pick(&h, tagOwners)})
+	}
+	if h.n(2) == 0 {
+		tags = append(tags, tag{"CostCenter", "CC-" + strconv.Itoa(1000+h.n(9000))})
+	}
+	if h.n(3) == 0 {
+		tags = append(tags, tag{"ManagedBy", pick(&h, []string{"Terraform", "CloudFormation", "CDK", "Pulumi"})})
+	}
+	if h.n(4) == 0 {
+		tags = append(tags, tag{"aws:cloudformation:stack-name", r.appName() + "-stack"})
+	}
+	if h.n(8) == 0 {
+		tags = append(tags, tag{"Projet", "refonte-site-été"}) // a French team's tag, with accents
+	}
+	return tags
 }
 
 // details writes the Details sub-tree of a resource, keyed by its type.

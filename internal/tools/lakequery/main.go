@@ -20,6 +20,8 @@ import (
 	"text/tabwriter"
 
 	_ "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/hublake/hublake/schema"
 )
 
 func main() {
@@ -57,8 +59,12 @@ func run(lake string, countOnly bool) error {
 		fmt.Println(n)
 		return nil
 	}
-	if !ok {
+	ocsf, hasOCSF := table(lake, "ocsf_findings")
+	if !ok && !hasOCSF {
 		return fmt.Errorf("no findings under %s", lake)
+	}
+	if err := createViews(db, lake); err != nil {
+		return err
 	}
 	w := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
 	section := func(title, q string) error {
@@ -91,18 +97,41 @@ func run(lake string, countOnly bool) error {
 		w.Flush()
 		return rows.Err()
 	}
-	steps := []struct{ title, q string }{
-		{"rows per table", "SELECT 'findings' AS table_name, count(*) AS rows, count(DISTINCT dt) AS partitions, min(dt) AS first_dt, max(dt) AS last_dt FROM " + findings},
-		{"findings by severity", "SELECT coalesce(severity_label, '∅') AS severity, count(*) AS rows, count(DISTINCT product_arn || id) AS distinct_findings FROM " + findings + " GROUP BY 1 ORDER BY rows DESC"},
-		{"findings by product", "SELECT coalesce(product_name, '∅') AS product, count(*) AS rows, count(DISTINCT aws_account_id) AS accounts FROM " + findings + " GROUP BY 1 ORDER BY rows DESC"},
-		{"busiest partitions", "SELECT dt, count(*) AS rows FROM " + findings + " GROUP BY dt ORDER BY rows DESC, dt LIMIT 5"},
-		{"open critical findings, latest state (top accounts)", "WITH latest AS (SELECT *, row_number() OVER (PARTITION BY product_arn, id ORDER BY updated_at DESC NULLS LAST, processed_at DESC NULLS LAST, event_time DESC NULLS LAST) AS rn FROM " + findings + ") " +
-			"SELECT aws_account_id, count(*) AS open_critical FROM latest WHERE rn = 1 AND severity_label = 'CRITICAL' AND coalesce(workflow_status, 'NEW') IN ('NEW', 'NOTIFIED') AND coalesce(record_state, 'ACTIVE') = 'ACTIVE' GROUP BY 1 ORDER BY 2 DESC LIMIT 5"},
-		{"sent by custom actions", "SELECT action_name, count(*) AS findings, min(event_time) AS first_sent FROM " + findings + " WHERE action_arn IS NOT NULL GROUP BY 1 ORDER BY 2 DESC LIMIT 5"},
-		{"latest critical and high findings", "SELECT updated_at, severity_label, product_name, aws_account_id, title FROM " + findings + " WHERE severity_label IN ('CRITICAL', 'HIGH') ORDER BY updated_at DESC NULLS LAST, id LIMIT 6"},
+	type step struct{ title, q string }
+	var steps []step
+	var counts []string
+	for _, t := range schema.Tables() {
+		if q, ok := table(lake, t); ok {
+			counts = append(counts, "SELECT '"+t+"' AS table_name, count(*) AS rows, count(DISTINCT dt) AS partitions, min(dt) AS first_dt, max(dt) AS last_dt FROM "+q)
+		}
+	}
+	steps = append(steps, step{"rows per table", strings.Join(counts, " UNION ALL ")})
+	if ok {
+		steps = append(steps,
+			step{"findings by severity", "SELECT coalesce(severity_label, '∅') AS severity, count(*) AS rows, count(DISTINCT product_arn || id) AS distinct_findings FROM " + findings + " GROUP BY 1 ORDER BY rows DESC"},
+			step{"findings by product", "SELECT coalesce(product_name, '∅') AS product, count(*) AS rows, count(DISTINCT aws_account_id) AS accounts FROM " + findings + " GROUP BY 1 ORDER BY rows DESC"},
+			step{"busiest partitions", "SELECT dt, count(*) AS rows FROM " + findings + " GROUP BY dt ORDER BY rows DESC, dt LIMIT 5"},
+			step{"open critical findings, latest state (top accounts)", "SELECT aws_account_id, count(*) AS open_critical FROM findings_latest WHERE severity_label = 'CRITICAL' AND coalesce(workflow_status, 'NEW') IN ('NEW', 'NOTIFIED') AND coalesce(record_state, 'ACTIVE') = 'ACTIVE' GROUP BY 1 ORDER BY 2 DESC LIMIT 5"},
+			step{"sent by custom actions", "SELECT action_name, count(*) AS findings, min(event_time) AS first_sent FROM " + findings + " WHERE action_arn IS NOT NULL GROUP BY 1 ORDER BY 2 DESC LIMIT 5"},
+			step{"latest critical and high findings", "SELECT updated_at, severity_label, product_name, aws_account_id, title FROM " + findings + " WHERE severity_label IN ('CRITICAL', 'HIGH') ORDER BY updated_at DESC NULLS LAST, id LIMIT 6"},
+		)
+	}
+	if hasOCSF {
+		steps = append(steps,
+			step{"OCSF findings (Findings Imported V2) by class and severity", "SELECT class_uid, class_name, severity, count(*) AS rows, count(DISTINCT metadata_uid) AS distinct_findings FROM " + ocsf + " GROUP BY ALL ORDER BY class_uid, max(severity_id) DESC"},
+			step{"OCSF findings by status, latest state (an analyst's or automation rule's later change wins)", "SELECT status, count(*) AS findings, count(comment) AS with_comment FROM ocsf_findings_latest GROUP BY 1 ORDER BY 2 DESC"},
+			step{"OCSF: failed controls by standard, latest state", "SELECT s.standard, count(*) AS failed FROM (SELECT unnest(compliance_standards) AS standard FROM ocsf_findings_latest WHERE compliance_status = 'Fail') s GROUP BY 1 ORDER BY 2 DESC LIMIT 5"},
+			step{"OCSF: exploitable vulnerabilities with a fix, latest state", "SELECT v.cve_uid, max(v.cvss_base_score) AS cvss, max(v.epss_score) AS epss, count(*) AS findings FROM (SELECT unnest(vulnerabilities) AS v FROM ocsf_findings_latest WHERE status NOT IN ('Resolved', 'Suppressed')) WHERE v.is_exploit_available AND v.is_fix_available GROUP BY 1 ORDER BY cvss DESC, epss DESC, 1 LIMIT 5"},
+		)
+	}
+	if ok && hasOCSF {
+		steps = append(steps,
+			step{"findings_all: both formats under shared names, by severity", "SELECT severity, count(*) FILTER (format = 'asff') AS asff, count(*) FILTER (format = 'ocsf') AS ocsf, count(*) AS rows FROM findings_all GROUP BY 1 ORDER BY rows DESC"},
+			step{"findings_all: the same CSPM control finding from both feeds", "SELECT count(*) AS findings, min(a.compliance_control) AS example_control FROM (SELECT DISTINCT finding_id, compliance_control FROM findings_all WHERE format = 'asff') a JOIN (SELECT DISTINCT finding_id FROM findings_all WHERE format = 'ocsf') o USING (finding_id)"},
+		)
 	}
 	if insights, ok := table(lake, "insight_results"); ok {
-		steps = append(steps, struct{ title, q string }{"insight results", "SELECT insight_name, result_type, count(*) AS results, sum(result_count) AS total FROM " + insights + " GROUP BY 1, 2 ORDER BY results DESC LIMIT 5"})
+		steps = append(steps, step{"insight results", "SELECT insight_name, result_type, count(*) AS results, sum(result_count) AS total FROM " + insights + " GROUP BY 1, 2 ORDER BY results DESC LIMIT 5"})
 	}
 	for _, s := range steps {
 		if err := section(s.title, s.q); err != nil {
@@ -110,6 +139,40 @@ func run(lake string, countOnly bool) error {
 		}
 	}
 	return deadLetters(lake)
+}
+
+// createViews makes the lake's tables queryable under their Athena names and
+// creates the views `hublake ddl` prints, with the very same statements,
+// over the tables that have objects.
+func createViews(db *sql.DB, lake string) error {
+	have := map[string]bool{}
+	for _, t := range schema.Tables() {
+		q, ok := table(lake, t)
+		if !ok {
+			continue
+		}
+		have[t] = true
+		if _, err := db.Exec(`CREATE VIEW "` + t + `" AS SELECT * FROM ` + q); err != nil {
+			return fmt.Errorf("view %s: %w", t, err)
+		}
+	}
+	needs := map[string][]string{
+		schema.LatestViewName:      {schema.TableFindings},
+		schema.OCSFLatestViewName:  {schema.TableOCSFFindings},
+		schema.AllFindingsViewName: {schema.TableFindings, schema.TableOCSFFindings},
+	}
+views:
+	for _, v := range schema.Views() {
+		for _, t := range needs[v.Name] {
+			if !have[t] {
+				continue views
+			}
+		}
+		if _, err := db.Exec(v.DDL(schema.DDLOptions{})); err != nil {
+			return fmt.Errorf("view %s: %w", v.Name, err)
+		}
+	}
+	return nil
 }
 
 // deadLetters prints the dead letters' reasons, counted.
