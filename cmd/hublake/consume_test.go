@@ -120,6 +120,72 @@ func TestConsumeCrashPoints(t *testing.T) {
 	}
 }
 
+// TestConsumeOCSF: a stream mixing ASFF events, Findings Imported V2 events
+// (analysts' changes under an unchanged modified_time among them) and the
+// OCSF sample event, consumed by a worker killed (SIGKILL) between the
+// objects of a batch and a second one: both tables hold every row exactly
+// once, and the sample's row holds what gjson reads from the sample file.
+func TestConsumeOCSF(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 2)
+	db := lakecheck.Open(t)
+	sample := filepath.Join(lakecheck.SamplesDir(t), "ocsf", "detection-event__guardduty__sumologic-docs.json")
+	data, err := os.ReadFile(sample)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := lakecheck.ExpectedOCSF(sample, data)
+	if len(want) != 1 {
+		t.Fatalf("the OCSF sample event holds %d findings, want 1", len(want))
+	}
+	asff, ocsf := syntheticEvents(100, "mixed"), syntheticOCSFEvents(150, "mixed")
+	var mixed [][]byte
+	for i := range ocsf {
+		mixed = append(mixed, ocsf[i])
+		if i%3 != 2 && len(asff) > 0 {
+			mixed, asff = append(mixed, asff[0]), asff[1:]
+		}
+	}
+	mixed = append(mixed, asff...)
+	e.publish(e.writeEvents(mixed), sample)
+
+	first := e.consume("doomed", []string{"HUBLAKE_TEST_CRASH_AT=between-objects:3"}, "--flush-records", "40")
+	if code := first.wait(t, 90*time.Second); code != 128+int(syscall.SIGKILL) {
+		t.Fatalf("the first worker exited %d, want to be killed between the objects of a batch", code)
+	}
+	second := e.consume("survivor", nil, "--flush-records", "40")
+	e.waitTables(db, map[string]int64{"findings": 100, "ocsf_findings": int64(len(ocsf) + 1)}, 90*time.Second)
+	for _, table := range []string{"findings", "ocsf_findings"} {
+		if rows, sources := e.countTable(db, table); rows != sources {
+			t.Errorf("%s: rows %d != distinct sources %d: some record landed twice", table, rows, sources)
+		}
+	}
+	changed := lakecheck.Int(t, db, "SELECT count(*) FROM "+lakecheck.TableGlob(e.lakeDir(), "ocsf_findings")+" WHERE status = 'Suppressed' AND comment LIKE 'accepted risk%'")
+	if changed != int64(len(ocsf)/5) {
+		t.Errorf("%d rows carry an analyst's change, want %d", changed, len(ocsf)/5)
+	}
+
+	// The sample's row, column by column (source names the record here).
+	var cols []string
+	for _, c := range lakecheck.OCSFColumns {
+		if c != "source" {
+			cols = append(cols, c)
+		}
+	}
+	rows := lakecheck.Rows(t, db, "SELECT * FROM "+lakecheck.TableGlob(e.lakeDir(), "ocsf_findings")+" WHERE metadata_uid = ?", want[0]["metadata_uid"])
+	if len(rows) != 1 {
+		t.Fatalf("the sample's finding: %d rows, want 1", len(rows))
+	}
+	lakecheck.CompareRow(t, "OCSF sample event", rows[0], want[0], cols)
+	if src := rows[0]["source"].(string); !strings.HasPrefix(src, "kinesis:"+e.name+"/shardId-") {
+		t.Errorf("source = %q, want kinesis:%s/<shard>/<sequence>", src, e.name)
+	}
+	second.cmd.Process.Signal(syscall.SIGTERM)
+	if code := second.wait(t, 30*time.Second); code != 0 {
+		t.Fatalf("consume exited %d after SIGTERM", code)
+	}
+}
+
 // TestConsumeSIGTERM: SIGTERM with records read but not yet flushed exits 0
 // within the ECS stop timeout, having flushed and checkpointed them; a
 // restart neither loses nor doubles anything. Then the same, but the worker

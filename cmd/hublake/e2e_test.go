@@ -273,12 +273,15 @@ func (e *env) writeEvents(events [][]byte) string {
 }
 
 // count returns count(*) and count(DISTINCT source) of the findings table.
-func (e *env) count(db *sql.DB) (rows, sources int64) {
+func (e *env) count(db *sql.DB) (rows, sources int64) { return e.countTable(db, "findings") }
+
+// countTable returns count(*) and count(DISTINCT source) of a table.
+func (e *env) countTable(db *sql.DB, table string) (rows, sources int64) {
 	e.t.Helper()
-	if !lakecheck.HasTable(e.lakeDir(), "findings") {
+	if !lakecheck.HasTable(e.lakeDir(), table) {
 		return 0, 0
 	}
-	q := "SELECT count(*), count(DISTINCT source) FROM " + lakecheck.TableGlob(e.lakeDir(), "findings")
+	q := "SELECT count(*), count(DISTINCT source) FROM " + lakecheck.TableGlob(e.lakeDir(), table)
 	if err := db.QueryRow(q).Scan(&rows, &sources); err != nil {
 		// An object may be replaced while DuckDB reads the directory.
 		return -1, -1
@@ -290,22 +293,39 @@ func (e *env) count(db *sql.DB) (rows, sources int64) {
 // longer to see that no more appear.
 func (e *env) waitRows(db *sql.DB, want int64, timeout time.Duration) {
 	e.t.Helper()
+	e.waitTables(db, map[string]int64{"findings": want}, timeout)
+}
+
+// waitTables waits until each table holds its number of rows, then a
+// little longer to see that no more appear.
+func (e *env) waitTables(db *sql.DB, want map[string]int64, timeout time.Duration) {
+	e.t.Helper()
 	deadline := time.Now().Add(timeout)
+	got := func() (string, bool) {
+		var b strings.Builder
+		ok := true
+		for _, table := range lakecheck.SortedKeys(want) {
+			rows, _ := e.countTable(db, table)
+			fmt.Fprintf(&b, "%s %d rows (want %d); ", table, rows, want[table])
+			ok = ok && rows == want[table]
+		}
+		return b.String(), ok
+	}
 	for {
-		rows, _ := e.count(db)
-		if rows == want {
+		msg, ok := got()
+		if ok {
 			break
 		}
 		if time.Now().After(deadline) {
 			e.dumpLake(db)
-			e.t.Fatalf("the lake has %d finding rows after %s, want %d", rows, timeout, want)
+			e.t.Fatalf("after %s the lake has %s", timeout, msg)
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
 	time.Sleep(3 * time.Second)
-	if rows, _ := e.count(db); rows != want {
+	if msg, ok := got(); !ok {
 		e.dumpLake(db)
-		e.t.Fatalf("the lake grew to %d finding rows, want %d", rows, want)
+		e.t.Fatalf("the lake grew: %s", msg)
 	}
 }
 
@@ -342,6 +362,63 @@ func syntheticEvents(n int, salt string) [][]byte {
 			"detail-type": "Security Hub Findings - Imported", "source": "aws.securityhub",
 			"account": account, "time": t.Format(time.RFC3339), "region": "us-east-1",
 			"resources": []string{finding["Id"].(string)},
+			"detail":    map[string]any{"findings": []any{finding}},
+		}
+		b, err := json.Marshal(ev)
+		if err != nil {
+			panic(err)
+		}
+		out[i] = b
+	}
+	return out
+}
+
+// syntheticOCSFEvents returns n Findings Imported V2 events of one OCSF
+// finding each, all distinct, spread over a few days. Every fifth one is an
+// analyst's change of the finding before it (a new status and comment,
+// modified_time and time unchanged, a later event): content of its own.
+func syntheticOCSFEvents(n int, salt string) [][]byte {
+	out := make([][]byte, n)
+	base := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	sev := []string{"Informational", "Low", "Medium", "High", "Critical"}
+	var modified time.Time
+	for i := range out {
+		t := base.Add(time.Duration(i) * 37 * time.Minute)
+		k, status, comment := i, "New", ""
+		if i%5 == 4 {
+			k, status, comment = i-1, "Suppressed", "accepted risk, ticket SEC-"+fmt.Sprint(i)
+		} else {
+			modified = t.Add(-20 * time.Second)
+		}
+		account := fmt.Sprintf("%012d", 200000000000+k%7)
+		ms := modified.UnixMilli()
+		finding := map[string]any{
+			"activity_id": 1, "activity_name": "Create", "category_name": "Findings", "category_uid": 2,
+			"class_name": "Compliance Finding", "class_uid": 2003,
+			"cloud":      map[string]any{"account": map[string]any{"uid": account}, "provider": "AWS", "region": "us-east-1"},
+			"compliance": map[string]any{"control": "S3.8", "standards": []string{"standards/aws-foundational-security-best-practices/v/1.0.0"}, "status": "Fail", "status_id": 3},
+			"finding_info": map[string]any{
+				"created_time": ms - 3600000, "modified_time": ms, "modified_time_dt": modified.Format("2006-01-02T15:04:05.000Z"),
+				"title": "S3 general purpose buckets should block public access", "types": []string{"Posture Management"},
+				"uid": fmt.Sprintf("arn:aws:securityhub:us-east-1:%s:security-control/S3.8/finding/%s-%05d", account, salt, k),
+			},
+			"metadata": map[string]any{
+				"product":  map[string]any{"name": "Security Hub", "uid": "arn:aws:securityhub:us-east-1::productv2/aws/securityhub", "vendor_name": "AWS"},
+				"profiles": []string{"cloud", "datetime"}, "uid": fmt.Sprintf("%s-meta-%05d", salt, k), "version": "1.6.0",
+			},
+			"resources": []any{map[string]any{"type": "AWS::S3::Bucket", "uid": fmt.Sprintf("bucket-%05d", k), "region": "us-east-1",
+				"tags": []any{map[string]string{"name": "env", "value": "prod"}, map[string]string{"name": "owner"}}}},
+			"severity": sev[k%5], "severity_id": 1 + k%5, "status": status, "status_id": map[string]int{"New": 1, "Suppressed": 3}[status],
+			"time": ms, "time_dt": modified.Format("2006-01-02T15:04:05.000Z"), "type_name": "Compliance Finding: Create", "type_uid": 200301,
+		}
+		if comment != "" {
+			finding["comment"] = comment
+		}
+		ev := map[string]any{
+			"version": "0", "id": fmt.Sprintf("%s-v2-%08d-0000-0000-000000000000", salt, i),
+			"detail-type": "Findings Imported V2", "source": "aws.securityhub",
+			"account": account, "time": t.Format(time.RFC3339), "region": "us-east-1",
+			"resources": []string{finding["metadata"].(map[string]any)["uid"].(string)},
 			"detail":    map[string]any{"findings": []any{finding}},
 		}
 		b, err := json.Marshal(ev)
