@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/parquet-go/parquet-go"
 	"gopkg.in/yaml.v3"
 
 	"github.com/hublake/hublake/deploy/internal/columns"
@@ -131,7 +132,8 @@ var sqlWords = map[string]bool{}
 func init() {
 	for _, w := range strings.Fields(`select from where and or not in is null as group by order desc asc limit
 		count max min sum over partition row_number nulls last first date_format current_date interval day
-		create replace view distinct having case when then else end`) {
+		create replace view distinct having case when then else end union all coalesce upper
+		cross join unnest transform filter array_max any_match`) {
 		sqlWords[w] = true
 	}
 }
@@ -139,8 +141,20 @@ func init() {
 var (
 	sqlStringRE = regexp.MustCompile(`'(?:[^']|'')*'`)
 	sqlIdentRE  = regexp.MustCompile(`"?([A-Za-z_][A-Za-z0-9_]*)"?`)
-	sqlAliasRE  = regexp.MustCompile(`(?i)\bAS\s+"?([A-Za-z_][A-Za-z0-9_]*)`)
+	// An alias: AS name, or AS name (column, ...) after UNNEST.
+	sqlAliasRE = regexp.MustCompile(`(?i)\bAS\s+"?([A-Za-z_][A-Za-z0-9_]*)"?(?:\s*\(([^)]*)\))?`)
+	// A lambda's parameter: v -> ...
+	sqlLambdaRE = regexp.MustCompile(`\b([A-Za-z_][A-Za-z0-9_]*)\s*->`)
 )
+
+// fieldNames adds the names of every column and struct field of a Parquet
+// node's children (saved queries read fields of structs: v.cve_uid).
+func fieldNames(n parquet.Node, known map[string]bool) {
+	for _, f := range n.Fields() {
+		known[f.Name()] = true
+		fieldNames(f, known)
+	}
+}
 
 // TestNamedQueries: the saved queries exist, run in the stack's database and
 // workgroup, the latest-state ones are schema.LatestViewQuery, and every
@@ -148,11 +162,16 @@ var (
 // breaks a query fails here, not in an analyst's console).
 func TestNamedQueries(t *testing.T) {
 	tpl := loadTemplate(t)
-	known := map[string]bool{"dt": true, "findings": true, "insight_results": true, schema.LatestViewName: true}
+	known := map[string]bool{"dt": true}
 	for _, table := range schema.Tables() {
-		for _, c := range schema.Columns(table) {
-			known[c.Name] = true
-		}
+		known[table] = true
+		fieldNames(schema.ParquetSchema(table), known)
+	}
+	for _, v := range schema.Views() {
+		known[v.Name] = true
+	}
+	for _, c := range schema.AllFindingsColumns {
+		known[c.Name] = true
 	}
 	queries := map[string]string{}
 	for _, id := range tpl.resourcesOfType("AWS::Athena::NamedQuery") {
@@ -170,6 +189,12 @@ func TestNamedQueries(t *testing.T) {
 		aliases := map[string]bool{}
 		for _, m := range sqlAliasRE.FindAllStringSubmatch(body, -1) {
 			aliases[strings.ToLower(m[1])] = true
+			for _, c := range strings.Split(m[2], ",") {
+				aliases[strings.ToLower(strings.Trim(strings.TrimSpace(c), `"`))] = true
+			}
+		}
+		for _, m := range sqlLambdaRE.FindAllStringSubmatch(body, -1) {
+			aliases[strings.ToLower(m[1])] = true
 		}
 		for _, m := range sqlIdentRE.FindAllStringSubmatch(body, -1) {
 			w := strings.ToLower(m[1])
@@ -178,25 +203,38 @@ func TestNamedQueries(t *testing.T) {
 			}
 		}
 	}
-	want := map[string]string{
-		"LatestFindingsQuery":   columns.Queries["latest"](),
-		"CreateLatestViewQuery": columns.Queries["create-latest-view"](),
+	// Every view has its SELECT and its CREATE VIEW saved, as generated.
+	views := []struct{ view, selectID, createID, marker string }{
+		{schema.LatestViewName, "LatestFindingsQuery", "CreateLatestViewQuery", "latest"},
+		{schema.OCSFLatestViewName, "OcsfLatestFindingsQuery", "CreateOcsfLatestViewQuery", "ocsf-latest"},
+		{schema.AllFindingsViewName, "AllFindingsQuery", "CreateAllFindingsViewQuery", "findings-all"},
 	}
-	for id, w := range want {
-		if queries[id] != w {
-			t.Errorf("%s is not schema.LatestViewQuery (in Athena's quoting):\n%s\nwant\n%s", id, queries[id], w)
+	if len(views) != len(schema.Views()) {
+		t.Errorf("the test knows %d views, schema.Views has %d", len(views), len(schema.Views()))
+	}
+	for _, v := range views {
+		for id, w := range map[string]string{v.selectID: columns.Queries[v.marker](), v.createID: columns.Queries["create-"+v.marker+"-view"]()} {
+			if queries[id] != w {
+				t.Errorf("%s is not the query of the view %s (in Athena's quoting):\n%s\nwant\n%s", id, v.view, queries[id], w)
+			}
+		}
+		if !strings.HasPrefix(queries[v.createID], `CREATE OR REPLACE VIEW "`+v.view+`" AS`) {
+			t.Errorf("%s does not create the view %s", v.createID, v.view)
 		}
 	}
 	if !strings.Contains(columns.Queries["latest"](), "ORDER BY updated_at DESC NULLS LAST") {
 		t.Error("the latest-state query does not order by updated_at")
 	}
-	for _, id := range []string{"OpenCriticalHighByAccountQuery", "CustomActionFindingsQuery", "InsightResultsOverTimeQuery"} {
+	for _, id := range []string{"OpenCriticalHighByAccountQuery", "CustomActionFindingsQuery", "InsightResultsOverTimeQuery",
+		"OcsfOpenCriticalByAccountQuery", "OcsfFailedControlsByStandardQuery", "OcsfExploitableWithFixQuery"} {
 		if queries[id] == "" {
 			t.Errorf("no saved query %s", id)
 		}
 	}
-	if strings.Contains(queries["LatestFindingsQuery"], "`") {
-		t.Error("a SELECT quotes with backticks, which Athena's SQL engine rejects")
+	for id, q := range queries {
+		if strings.Contains(q, "`") {
+			t.Errorf("%s quotes with backticks, which Athena's SQL engine rejects", id)
+		}
 	}
 
 	// The workgroup keeps its results encrypted in a location of its own.
@@ -215,5 +253,50 @@ func TestNamedQueries(t *testing.T) {
 	}
 	if get(wg, "WorkGroupConfiguration", "EnforceWorkGroupConfiguration") != true {
 		t.Error("the workgroup does not enforce its results location")
+	}
+}
+
+// TestEveryTableIsReadableAndExpires: analysts may read the objects of every
+// table of the lake (and of nothing else under it: not the dead letters),
+// and TableRetentionDays expires every table.
+func TestEveryTableIsReadableAndExpires(t *testing.T) {
+	tpl := loadTemplate(t)
+	e := newEvaluator(t, tpl, map[string]string{"TableRetentionDays": "365"})
+	e.refs["LakeBucket"] = "example-bucket"
+	e.attrs["LakeBucket.Arn"] = "arn:aws:s3:::example-bucket"
+	prefix := e.params["LakePrefix"].(string)
+	policy, err := e.eval(get(tpl.props(t, "AnalystPolicy"), "PolicyDocument"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var read []string
+	for _, st := range get(policy, "Statement").([]any) {
+		if get(st, "Sid") == "ReadTheTables" {
+			for _, r := range get(st, "Resource").([]any) {
+				read = append(read, fmt.Sprint(r))
+			}
+		}
+	}
+	var want []string
+	for _, table := range schema.Tables() {
+		want = append(want, "arn:aws:s3:::example-bucket/"+prefix+"/"+table+"/*")
+	}
+	if !reflect.DeepEqual(read, want) {
+		t.Errorf("analysts read %v, want the tables' objects %v", read, want)
+	}
+	bucket, err := e.eval(tpl.props(t, "LakeBucket"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	expires := map[string]bool{}
+	for _, r := range get(bucket, "LifecycleConfiguration", "Rules").([]any) {
+		if p, ok := get(r, "Prefix").(string); ok && get(r, "ExpirationInDays") != nil {
+			expires[p] = true
+		}
+	}
+	for _, table := range schema.Tables() {
+		if !expires[prefix+"/"+table+"/"] {
+			t.Errorf("TableRetentionDays does not expire %s (lifecycle prefixes %v)", table, expires)
+		}
 	}
 }

@@ -70,8 +70,8 @@ var allowedActions = map[string]string{
 	"glue:GetTables":                "Athena reads the catalog",
 	"glue:GetPartition":             "Athena reads the catalog",
 	"glue:GetPartitions":            "Athena reads the catalog",
-	"glue:CreateTable":              "creating the findings_latest view",
-	"glue:UpdateTable":              "replacing the findings_latest view",
+	"glue:CreateTable":              "creating the views (findings_latest, ocsf_findings_latest, findings_all)",
+	"glue:UpdateTable":              "replacing the views",
 }
 
 // deniedActions may appear in Deny statements (the TLS-only policies).

@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -17,6 +18,14 @@ var seedPatterns = map[string]string{
 	"FindingsImportedRule":     `{ "source": [ "aws.securityhub" ], "detail-type": [ "Security Hub Findings - Imported" ] }`,
 	"FindingsCustomActionRule": `{ "source": [ "aws.securityhub" ], "detail-type": [ "Security Hub Findings - Custom Action" ], "resources": [ "arn:aws:securityhub:us-west-2:123456789012:action/custom/test-action1" ] }`,
 	"InsightResultsRule":       `{ "source": [ "aws.securityhub" ], "detail-type": [ "Security Hub Insight Results" ], "resources": [ "arn:aws:securityhub:us-west-2:123456789012:action/custom/test-action1" ] }`,
+}
+
+// v2Patterns are the rules of the Security Hub launched in 2025, which the
+// seed (written before it) does not have: its "Findings Imported V2" events
+// carry OCSF findings (EventBridge pattern as in the Security Hub user
+// guide, "EventBridge event formats for Security Hub").
+var v2Patterns = map[string]string{
+	"FindingsImportedV2Rule": `{ "source": [ "aws.securityhub" ], "detail-type": [ "Findings Imported V2" ] }`,
 }
 
 // The custom action ARN of the seed's examples.
@@ -81,11 +90,13 @@ func TestSeedPatterns(t *testing.T) {
 func TestEventPatterns(t *testing.T) {
 	tpl := loadTemplate(t)
 	rules := tpl.resourcesOfType("AWS::Events::Rule")
-	if len(rules) != len(seedPatterns) {
-		t.Errorf("the template has rules %v, want one per seed pattern", rules)
+	if len(rules) != len(seedPatterns)+len(v2Patterns) {
+		t.Errorf("the template has rules %v, want one per seed pattern and the V2 one", rules)
 	}
 	e := newEvaluator(t, tpl, map[string]string{"CreateCustomAction": "false", "CustomActionArns": seedActionArn})
-	for rule, want := range seedPatterns {
+	all := maps.Clone(seedPatterns)
+	maps.Copy(all, v2Patterns)
+	for rule, want := range all {
 		if !e.created(rule) {
 			t.Errorf("%s is not created with CustomActionArns set", rule)
 			continue
@@ -134,6 +145,26 @@ func TestEventPatterns(t *testing.T) {
 		}
 		if (c.create == "true") != e.created("SendToLakeAction") {
 			t.Errorf("CreateCustomAction=%s: the action target is created: %v", c.create, e.created("SendToLakeAction"))
+		}
+	}
+
+	// Each feed's rule is there by default and goes when its parameter says
+	// so; the other feed's rule stays.
+	feeds := map[string]string{"AsffFeedEnabled": "FindingsImportedRule", "OcsfFeedEnabled": "FindingsImportedV2Rule"}
+	for param, rule := range feeds {
+		if d, _ := tpl.Parameters[param]["Default"].(string); d != "true" {
+			t.Errorf("%s defaults to %q, want true (both feeds on)", param, d)
+		}
+		for _, on := range []string{"true", "false"} {
+			e := newEvaluator(t, tpl, map[string]string{param: on})
+			if e.created(rule) != (on == "true") {
+				t.Errorf("%s=%s: %s created: %v", param, on, rule, e.created(rule))
+			}
+			for other, r := range feeds {
+				if other != param && !e.created(r) {
+					t.Errorf("%s=%s removes %s too", param, on, r)
+				}
+			}
 		}
 	}
 

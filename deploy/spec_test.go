@@ -631,6 +631,8 @@ func TestEveryOptionCombination(t *testing.T) {
 		{"DesiredCount", []string{"1", "0"}},
 		{"Backfill", []string{"false", "true"}},
 		{"BackfillSourceKmsKeyArn", []string{"", "arn:aws:kms:eu-west-1:123456789012:key/archive"}},
+		{"AsffFeedEnabled", []string{"true", "false"}},
+		{"OcsfFeedEnabled", []string{"true", "false"}},
 	}
 	seen := map[string]map[bool]bool{}
 	for n := 0; n < 1<<len(options); n++ {

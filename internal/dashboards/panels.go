@@ -123,7 +123,7 @@ func perSecond(m Metric) Metric { m.PerSecond = true; return m }
 func right(m Metric) Metric { m.RightAxis = true; return m }
 
 // Rules are the stack's EventBridge rules by their name after "<AppName>-".
-var Rules = []string{"findings-imported", "findings-custom-action", "insight-results"}
+var Rules = []string{"findings-imported", "findings-imported-v2", "findings-custom-action", "insight-results"}
 
 // Panels are the graphs of both dashboards, in order (two per row).
 func Panels() []Panel {

@@ -1,7 +1,7 @@
 // Package columns keeps the parts of the CloudFormation template that are
 // derived from the code equal to it: the Glue table columns (from the lake's
-// row types, schema.GlueColumnsYAML) and the saved queries built on the
-// latest-state view (schema.LatestViewQuery). The template holds each such
+// row types, schema.GlueColumnsYAML) and the saved queries of the views
+// (schema.Views: findings_latest, ocsf_findings_latest, findings_all). The template holds each such
 // block between marker comments,
 //
 //	# BEGIN generated columns: findings
@@ -32,8 +32,12 @@ var (
 // engine), by the name their markers use: each view's SELECT and its CREATE
 // VIEW statement.
 var Queries = map[string]func() string{
-	"latest":             viewQuery(schema.LatestViewName),
-	"create-latest-view": viewDDL(schema.LatestViewName),
+	"latest":                   viewQuery(schema.LatestViewName),
+	"create-latest-view":       viewDDL(schema.LatestViewName),
+	"ocsf-latest":              viewQuery(schema.OCSFLatestViewName),
+	"create-ocsf-latest-view":  viewDDL(schema.OCSFLatestViewName),
+	"findings-all":             viewQuery(schema.AllFindingsViewName),
+	"create-findings-all-view": viewDDL(schema.AllFindingsViewName),
 }
 
 func view(name string) schema.View {

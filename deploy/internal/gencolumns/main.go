@@ -1,6 +1,6 @@
 // Command gencolumns regenerates the parts of the CloudFormation template
 // that come from the code: the Glue table columns (schema.Columns) and the
-// saved queries built on schema.LatestViewQuery (see package columns):
+// saved queries of the views of schema.Views (see package columns):
 //
 //	go run ./deploy/internal/gencolumns            # rewrite deploy/cloudformation/hublake.yaml
 //	go run ./deploy/internal/gencolumns -check     # exit 1 when the template is stale
