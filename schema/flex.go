@@ -100,6 +100,12 @@ func (t *Text) UnmarshalJSON(b []byte) error {
 	}
 	switch b[0] {
 	case '"':
+		// Most values have no escapes: the text between the quotes (the
+		// decoder has validated the JSON) without a second decoder pass.
+		if n := len(b); n >= 2 && b[n-1] == '"' && bytes.IndexByte(b[1:n-1], '\\') < 0 {
+			*t = Text(b[1 : n-1])
+			return nil
+		}
 		var s string
 		if err := jsonAPI.Unmarshal(b, &s); err == nil {
 			*t = Text(s)

@@ -475,3 +475,19 @@ func TestFormatOf(t *testing.T) {
 		}
 	}
 }
+
+// TestText: the tolerant string reads JSON strings (with or without
+// escapes), keeps the text of numbers and booleans, and leaves objects,
+// arrays and null empty.
+func TestText(t *testing.T) {
+	for in, want := range map[string]string{
+		`"plain"`: "plain", `""`: "", `"a\"b"`: `a"b`, `"caf\u00e9 \\ /"`: `café \ /`, `"tab\tend"`: "tab\tend",
+		` "spaced" `: "spaced", `123456789012`: "123456789012", `-1.5e3`: "-1.5e3", `true`: "true",
+		`null`: "", `{"a":1}`: "", `[1]`: "", ``: "", `"unterminated`: "",
+	} {
+		var got Text
+		if err := got.UnmarshalJSON([]byte(in)); err != nil || string(got) != want {
+			t.Errorf("Text(%s) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+}

@@ -169,7 +169,7 @@ func run(o options) error {
 	findings := counts["findings"] + counts["ocsf_findings"] // rows of both formats
 	fmt.Fprintf(&rep, "### Backfill: hublake against DuckDB (%d rounds, alternating A/B)\n\n", o.rounds)
 	fmt.Fprintf(&rep, "Both lakes hold the same rows: %d findings, %d OCSF findings and %d insight results in %d partitions, equal per table and partition.\n\n",
-		findings, counts["ocsf_findings"], counts["insight_results"], counts["partitions"])
+		counts["findings"], counts["ocsf_findings"], counts["insight_results"], counts["partitions"])
 	fmt.Fprintln(&rep, "| | MB/s of input (median) | finding rows/s (both formats) | CPU s | peak RSS | output | output/input |")
 	fmt.Fprintln(&rep, "|---|---|---|---|---|---|---|")
 	for _, t := range []struct {
