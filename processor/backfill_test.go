@@ -78,10 +78,7 @@ func TestDedup(t *testing.T) {
 		event(t, "e6", imported, "", finding("2025-06-01T09:30:00Z", "NOTIFIED", "ticket OPS-1 opened")),            // re-import, same content as e4
 		event(t, "e7", custom, action+"-other", finding("2025-06-01T09:30:00Z", "NOTIFIED", "ticket OPS-1 opened")), // another action
 	}
-	in := filepath.Join(t.TempDir(), "events.json")
-	if err := os.WriteFile(in, bytes.Join(lines, []byte("\n")), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	in := writeLines(t, lines...)
 	root := t.TempDir()
 	stats := backfillDir(t, root, BackfillOptions{}, in)
 	db := lakecheck.Open(t)
@@ -97,6 +94,17 @@ func TestDedup(t *testing.T) {
 	if stats.Duplicates.Load() != 3 {
 		t.Errorf("duplicates = %d, want 3 (e1 retry, e5 retry, e6 re-import of e4's content)", stats.Duplicates.Load())
 	}
+}
+
+// writeLines writes units as NDJSON into a temporary file and returns its
+// path.
+func writeLines(t testing.TB, lines ...[]byte) string {
+	t.Helper()
+	in := filepath.Join(t.TempDir(), "events.json")
+	if err := os.WriteFile(in, append(bytes.Join(lines, []byte("\n")), '\n'), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return in
 }
 
 // corpus writes a generated corpus of several files and returns its dir.

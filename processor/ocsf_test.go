@@ -1,12 +1,9 @@
 package processor
 
 import (
-	"bytes"
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -60,15 +57,6 @@ func ocsfFinding(uid string, modified time.Time, status, severity, comment strin
 		f["comment"] = comment
 	}
 	return f
-}
-
-func writeLines(t testing.TB, lines ...[]byte) string {
-	t.Helper()
-	in := filepath.Join(t.TempDir(), "events.json")
-	if err := os.WriteFile(in, append(bytes.Join(lines, []byte("\n")), '\n'), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return in
 }
 
 // TestDedupOCSF: OCSF findings are keyed like ASFF ones (event kind and

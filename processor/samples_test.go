@@ -82,17 +82,7 @@ func TestSamplesReadBack(t *testing.T) {
 				lakecheck.SortRows(expected, "source", "finding_index")
 				for i := range expected {
 					lakecheck.CompareRow(t, expected[i]["id"].(string), got[i], expected[i], lakecheck.CoreColumns)
-					var a, b any
-					if err := json.Unmarshal([]byte(got[i]["raw_finding"].(string)), &a); err != nil {
-						t.Fatalf("raw_finding does not parse: %v", err)
-					}
-					_ = json.Unmarshal([]byte(expected[i]["raw_finding"].(string)), &b)
-					if !jsonEqual(a, b) {
-						t.Errorf("raw_finding does not re-parse to the input finding")
-					}
-					if dt := got[i]["dt"]; dt != dateOf(expected[i]) {
-						t.Errorf("dt = %v, want %v", dt, dateOf(expected[i]))
-					}
+					checkRawAndDate(t, got[i], expected[i], dateOf(expected[i]))
 				}
 				if !checkedTypes {
 					checkedTypes = true
@@ -134,6 +124,23 @@ func TestSamplesReadBack(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// checkRawAndDate: a row's raw_finding re-parses to the input finding, and
+// its dt is the date the row belongs in.
+func checkRawAndDate(t *testing.T, got, want map[string]any, dt string) {
+	t.Helper()
+	var a, b any
+	if err := json.Unmarshal([]byte(got["raw_finding"].(string)), &a); err != nil {
+		t.Fatalf("raw_finding does not parse: %v", err)
+	}
+	_ = json.Unmarshal([]byte(want["raw_finding"].(string)), &b)
+	if !jsonEqual(a, b) {
+		t.Errorf("raw_finding does not re-parse to the input finding")
+	}
+	if got["dt"] != dt {
+		t.Errorf("dt = %v, want %v", got["dt"], dt)
 	}
 }
 
@@ -244,17 +251,7 @@ func TestOCSFSamplesReadBack(t *testing.T) {
 					t.Errorf("the table has %d columns, TABLES.md %d and dt", len(got[i]), len(lakecheck.OCSFColumns))
 				}
 				lakecheck.CompareRow(t, name, got[i], expected[i], lakecheck.OCSFColumns)
-				var a, b any
-				if err := json.Unmarshal([]byte(got[i]["raw_finding"].(string)), &a); err != nil {
-					t.Fatalf("raw_finding does not parse: %v", err)
-				}
-				_ = json.Unmarshal([]byte(expected[i]["raw_finding"].(string)), &b)
-				if !jsonEqual(a, b) {
-					t.Errorf("raw_finding does not re-parse to the input finding")
-				}
-				if dt := got[i]["dt"]; dt != ocsfDateOf(expected[i]) {
-					t.Errorf("dt = %v, want %v", dt, ocsfDateOf(expected[i]))
-				}
+				checkRawAndDate(t, got[i], expected[i], ocsfDateOf(expected[i]))
 			}
 			checkOCSFTypes(t, lakecheck.ColumnTypes(t, db, root, "ocsf_findings"))
 		})

@@ -263,13 +263,9 @@ func (d *decoderState) anyFinding(raw []byte, index int, ec *eventContext, dflt 
 // finding flattens one ASFF finding into a row, or dead-letters it.
 func (d *decoderState) finding(raw []byte, index int, ec *eventContext) {
 	var f asffFinding
-	err := jsonAPI.UnmarshalFromString(bytesToString(raw), &f)
-	if err != nil {
-		if !isMismatch(err) {
-			d.dead(raw, ec.Time, "finding %d: invalid JSON: %s", index, jsonError(err))
-			return
-		}
-		d.out.Unreadable++
+	if err := d.decode(raw, &f); err != nil {
+		d.dead(raw, ec.Time, "finding %d: invalid JSON: %s", index, jsonError(err))
+		return
 	}
 	updated, updatedOK := ParseTime(f.UpdatedAt)
 	when := ec.Time
@@ -314,12 +310,9 @@ func (d *decoderState) finding(raw []byte, index int, ec *eventContext) {
 
 func (d *decoderState) insight(data, detail []byte, ec *eventContext) {
 	var det insightDetail
-	if err := jsonAPI.UnmarshalFromString(bytesToString(detail), &det); err != nil {
-		if !isMismatch(err) {
-			d.dead(data, ec.Time, "invalid event detail: %s", jsonError(err))
-			return
-		}
-		d.out.Unreadable++
+	if err := d.decode(detail, &det); err != nil {
+		d.dead(data, ec.Time, "invalid event detail: %s", jsonError(err))
+		return
 	}
 	if det.InsightArn == "" {
 		d.dead(data, ec.Time, "insight event has no insightArn (or it is not a string)")
@@ -414,6 +407,18 @@ func objectPairs(b []byte) ([]pair, error) {
 		return nil, fmt.Errorf("invalid JSON: %w", err)
 	}
 	return out, nil
+}
+
+// decode decodes raw into v. A value of the wrong JSON type for its field
+// is tolerated (NULL in the row, counted in Output.Unreadable); any other
+// error is returned for the caller to dead-letter.
+func (d *decoderState) decode(raw []byte, v any) error {
+	err := jsonAPI.UnmarshalFromString(bytesToString(raw), v)
+	if err != nil && isMismatch(err) {
+		d.out.Unreadable++
+		return nil
+	}
+	return err
 }
 
 // isMismatch reports whether err only says that some value had the wrong JSON

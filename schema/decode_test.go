@@ -134,52 +134,43 @@ func checkOutput(t testing.TB, in []byte, o Origin, out *Output) {
 			t.Errorf("%s: dt %q is not a date in [%s, %s]", what, d, minDate, maxDate)
 		}
 	}
+	// What every finding row of either table must be.
+	checkFindingRow := func(what, source, raw string, index int32, kind, dt string) {
+		t.Helper()
+		if source != o.Source {
+			t.Errorf("%s: source %q, want %q", what, source, o.Source)
+		}
+		if !subString(raw, in) {
+			t.Errorf("%s: raw_finding is not a piece of the input", what)
+		}
+		if index < 0 {
+			t.Errorf("%s: finding_index %d", what, index)
+		}
+		switch kind {
+		case DetailImported, DetailCustomAction, DetailImportedV2, KindBackfill:
+		default:
+			t.Errorf("%s: event_detail_type %q", what, kind)
+		}
+		checkDate(what, dt)
+	}
 	for i, f := range out.Findings {
 		what := fmt.Sprintf("finding row %d", i)
 		if f.ID == "" || f.ProductARN == "" {
 			t.Errorf("%s: a row needs Id and ProductArn, got %q, %q", what, f.ID, f.ProductARN)
 		}
-		if f.Source != o.Source {
-			t.Errorf("%s: source %q, want %q", what, f.Source, o.Source)
-		}
-		if !subString(f.RawFinding, in) {
-			t.Errorf("%s: raw_finding is not a piece of the input", what)
-		}
-		if f.FindingIndex < 0 {
-			t.Errorf("%s: finding_index %d", what, f.FindingIndex)
-		}
-		switch f.EventDetailType {
-		case DetailImported, DetailCustomAction, DetailImportedV2, KindBackfill:
-		default:
-			t.Errorf("%s: event_detail_type %q", what, f.EventDetailType)
-		}
-		checkDate(what, f.Date)
+		checkFindingRow(what, f.Source, f.RawFinding, f.FindingIndex, f.EventDetailType, f.Date)
 	}
 	for i, f := range out.OCSF {
 		what := fmt.Sprintf("OCSF row %d", i)
 		if f.MetadataUID == "" && f.FindingUID == "" {
 			t.Errorf("%s: a row needs metadata.uid or finding_info.uid", what)
 		}
-		if f.Source != o.Source {
-			t.Errorf("%s: source %q, want %q", what, f.Source, o.Source)
-		}
-		if !subString(f.RawFinding, in) {
-			t.Errorf("%s: raw_finding is not a piece of the input", what)
-		}
-		if f.FindingIndex < 0 {
-			t.Errorf("%s: finding_index %d", what, f.FindingIndex)
-		}
-		switch f.EventDetailType {
-		case DetailImported, DetailCustomAction, DetailImportedV2, KindBackfill:
-		default:
-			t.Errorf("%s: event_detail_type %q", what, f.EventDetailType)
-		}
 		for _, ts := range []time.Time{f.EventTime, f.Time, f.CreatedTime, f.ModifiedTime, f.FirstSeenTime, f.LastSeenTime} {
 			if !ts.IsZero() && (ts.Location() != time.UTC || ts.Year() < 1 || ts.Year() > 9999) {
 				t.Errorf("%s: timestamp %v is not a UTC time of years 1 to 9999", what, ts)
 			}
 		}
-		checkDate(what, f.Date)
+		checkFindingRow(what, f.Source, f.RawFinding, f.FindingIndex, f.EventDetailType, f.Date)
 	}
 	for i, r := range out.Insights {
 		what := fmt.Sprintf("insight row %d", i)

@@ -121,6 +121,32 @@ func checkValidJSONAccepted(t *testing.T, data []byte, out *Output) {
 	}
 }
 
+// decodeInEvent decodes finding inside a fixed event (prefix, finding,
+// suffix) and on its own, checking the invariants of checkOutput and
+// checkValidJSONAccepted for both, and that a dead letter of the event holds
+// either the whole event or bytes inside the finding. It returns the
+// finding's bytes inside the event and the two outputs.
+func decodeInEvent(t *testing.T, prefix string, finding []byte, suffix string) (part []byte, out, bare *Output) {
+	t.Helper()
+	in := make([]byte, 0, len(prefix)+len(finding)+len(suffix))
+	in = append(append(append(in, prefix...), finding...), suffix...)
+	part = in[len(prefix) : len(in)-len(suffix)]
+	o := fuzzOrigin(finding)
+	out, bare = &Output{}, &Output{}
+	Decode(in, o, out)
+	checkOutput(t, in, o, out)
+	checkValidJSONAccepted(t, in, out)
+	for _, d := range out.Dead {
+		if len(d.Data) != len(in) && !subSlice(d.Data, part) {
+			t.Errorf("dead letter %q: data is neither the event nor inside the finding", d.Reason)
+		}
+	}
+	Decode(finding, o, bare)
+	checkOutput(t, finding, o, bare)
+	checkValidJSONAccepted(t, finding, bare)
+	return part, out, bare
+}
+
 const (
 	findingPrefix = `{"version":"0","id":"e-1","detail-type":"Security Hub Findings - Imported","source":"aws.securityhub","account":"111122223333","time":"2024-01-02T03:04:05Z","region":"us-east-1","resources":[],"detail":{"findings":[`
 	findingSuffix = `]}}`
@@ -142,14 +168,7 @@ func FuzzDecodeFinding(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, finding []byte) {
-		in := make([]byte, 0, len(findingPrefix)+len(finding)+len(findingSuffix))
-		in = append(append(append(in, findingPrefix...), finding...), findingSuffix...)
-		part := in[len(findingPrefix) : len(in)-len(findingSuffix)]
-		o := fuzzOrigin(finding)
-		var out Output
-		Decode(in, o, &out)
-		checkOutput(t, in, o, &out)
-		checkValidJSONAccepted(t, in, &out)
+		part, out, bare := decodeInEvent(t, findingPrefix, finding, findingSuffix)
 		for _, r := range out.Findings {
 			if r.EventID != "e-1" || r.EventDetailType != DetailImported || r.Date != "2024-01-02" || r.EventAccount != "111122223333" {
 				t.Errorf("row lost its event: id %q type %q dt %q account %q", r.EventID, r.EventDetailType, r.Date, r.EventAccount)
@@ -158,16 +177,6 @@ func FuzzDecodeFinding(f *testing.F) {
 				t.Errorf("raw_finding %.60q is not inside the finding's bytes", r.RawFinding)
 			}
 		}
-		for _, d := range out.Dead {
-			if len(d.Data) != len(in) && !subSlice(d.Data, part) {
-				t.Errorf("dead letter %q: data is neither the event nor inside the finding", d.Reason)
-			}
-		}
-
-		var bare Output
-		Decode(finding, o, &bare)
-		checkOutput(t, finding, o, &bare)
-		checkValidJSONAccepted(t, finding, &bare)
 		if len(bare.Findings) != 1 || len(bare.Dead) != 0 || bare.Findings[0].RawFinding != string(finding) {
 			return // not a lone bare finding that became a row
 		}
@@ -175,7 +184,7 @@ func FuzzDecodeFinding(f *testing.F) {
 			return // the event adds three levels of nesting
 		}
 		if len(out.Findings) != 1 || len(out.Dead) != 0 {
-			t.Fatalf("a bare finding that is a row becomes %d rows and dead letters %q inside an event", len(out.Findings), reasons(&out))
+			t.Fatalf("a bare finding that is a row becomes %d rows and dead letters %q inside an event", len(out.Findings), reasons(out))
 		}
 		want, got := bare.Findings[0], out.Findings[0]
 		if got.RawFinding != string(bytes.Trim(finding, " \t\r\n")) {

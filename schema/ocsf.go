@@ -337,12 +337,9 @@ func valueEnd(b []byte, i int) int {
 // finding_info.modified_time).
 func (d *decoderState) ocsfFinding(raw []byte, index int, ec *eventContext) {
 	var f ocsfFinding
-	if err := jsonAPI.UnmarshalFromString(bytesToString(raw), &f); err != nil {
-		if !isMismatch(err) {
-			d.dead(raw, ec.Time, "OCSF finding %d: invalid JSON: %s", index, jsonError(err))
-			return
-		}
-		d.out.Unreadable++
+	if err := d.decode(raw, &f); err != nil {
+		d.dead(raw, ec.Time, "OCSF finding %d: invalid JSON: %s", index, jsonError(err))
+		return
 	}
 	at := f.Time.at(f.TimeDt)
 	modified := f.FindingInfo.ModifiedTime.at(f.FindingInfo.ModifiedTimeDt)

@@ -357,20 +357,24 @@ func syntheticEvents(n int, salt string) [][]byte {
 			"Workflow":      map[string]any{"Status": "NEW"},
 			"RecordState":   "ACTIVE",
 		}
-		ev := map[string]any{
-			"version": "0", "id": fmt.Sprintf("%s-%08d-0000-0000-000000000000", salt, i),
-			"detail-type": "Security Hub Findings - Imported", "source": "aws.securityhub",
-			"account": account, "time": t.Format(time.RFC3339), "region": "us-east-1",
-			"resources": []string{finding["Id"].(string)},
-			"detail":    map[string]any{"findings": []any{finding}},
-		}
-		b, err := json.Marshal(ev)
-		if err != nil {
-			panic(err)
-		}
-		out[i] = b
+		out[i] = eventJSON(fmt.Sprintf("%s-%08d-0000-0000-000000000000", salt, i), "Security Hub Findings - Imported", account, t, finding["Id"].(string), finding)
 	}
 	return out
+}
+
+// eventJSON is an EventBridge event from aws.securityhub in us-east-1 at
+// time t carrying one finding, with one resource.
+func eventJSON(id, detailType, account string, t time.Time, resource string, finding map[string]any) []byte {
+	b, err := json.Marshal(map[string]any{
+		"version": "0", "id": id, "detail-type": detailType, "source": "aws.securityhub",
+		"account": account, "time": t.Format(time.RFC3339), "region": "us-east-1",
+		"resources": []string{resource},
+		"detail":    map[string]any{"findings": []any{finding}},
+	})
+	if err != nil {
+		panic(err)
+	}
+	return b
 }
 
 // syntheticOCSFEvents returns n Findings Imported V2 events of one OCSF
@@ -414,18 +418,8 @@ func syntheticOCSFEvents(n int, salt string) [][]byte {
 		if comment != "" {
 			finding["comment"] = comment
 		}
-		ev := map[string]any{
-			"version": "0", "id": fmt.Sprintf("%s-v2-%08d-0000-0000-000000000000", salt, i),
-			"detail-type": "Findings Imported V2", "source": "aws.securityhub",
-			"account": account, "time": t.Format(time.RFC3339), "region": "us-east-1",
-			"resources": []string{finding["metadata"].(map[string]any)["uid"].(string)},
-			"detail":    map[string]any{"findings": []any{finding}},
-		}
-		b, err := json.Marshal(ev)
-		if err != nil {
-			panic(err)
-		}
-		out[i] = b
+		out[i] = eventJSON(fmt.Sprintf("%s-v2-%08d-0000-0000-000000000000", salt, i), "Findings Imported V2", account, t,
+			finding["metadata"].(map[string]any)["uid"].(string), finding)
 	}
 	return out
 }

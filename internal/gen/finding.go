@@ -222,11 +222,17 @@ type fctx struct {
 	noID   bool // leave out Id (a bad unit)
 }
 
+// renderContext reseeds the finding generator from f's seed (everything a
+// renderer draws is a function of it) and returns what a renderer needs.
+func (g *Generator) renderContext(f *finding, noID bool) *fctx {
+	g.fpcg.Seed(f.seed, 0x5851f42d4c957f2d)
+	return &fctx{f: f, a: &g.accounts[f.account], region: g.regions[f.region], noID: noID}
+}
+
 // renderFinding writes f as an ASFF object and returns its ProductArn and
 // Id.
 func (g *Generator) renderFinding(e *enc, f *finding, noID bool) (productArn, id string) {
-	g.fpcg.Seed(f.seed, 0x5851f42d4c957f2d)
-	c := &fctx{f: f, a: &g.accounts[f.account], region: g.regions[f.region], noID: noID}
+	c := g.renderContext(f, noID)
 	switch f.product {
 	case pInspector:
 		return g.inspector(e, c)
@@ -355,11 +361,7 @@ func recordState(f *finding) string {
 func (g *Generator) annotations(e *enc, f *finding) {
 	if f.note >= 0 {
 		e.open("Note")
-		text := notes[f.note]
-		if f.note == 3 {
-			text = "Ticket SEC-" + strconv.Itoa(int(f.ticket)) + " opened, owner notified."
-		}
-		e.str("Text", text)
+		e.str("Text", noteText(f))
 		e.str("UpdatedBy", strings.Replace(noteAuthors[f.noteBy], "%A", g.accounts[0].id, 1))
 		e.ts("UpdatedAt", f.noteAt, tsMilli, false)
 		e.close()
@@ -375,6 +377,14 @@ func (g *Generator) annotations(e *enc, f *finding) {
 		}
 		e.close()
 	}
+}
+
+// noteText is the text of the finding's note (ASFF) or comment (OCSF).
+func noteText(f *finding) string {
+	if f.note == 3 {
+		return "Ticket SEC-" + strconv.Itoa(int(f.ticket)) + " opened, owner notified."
+	}
+	return notes[f.note]
 }
 
 // providerFields writes FindingProviderFields.

@@ -131,8 +131,7 @@ type ocsfFacts struct {
 // renders the same until its changing fields change. noID leaves out both
 // keys (metadata.uid and finding_info.uid: a bad unit).
 func (g *Generator) renderOCSF(e *enc, f *finding, noID bool) string {
-	g.fpcg.Seed(f.seed, 0x5851f42d4c957f2d)
-	c := &fctx{f: f, a: &g.accounts[f.account], region: g.regions[f.region], noID: noID}
+	c := g.renderContext(f, noID)
 	switch f.product {
 	case pInspector:
 		return g.ocsfVulnerability(e, c)
@@ -142,6 +141,16 @@ func (g *Generator) renderOCSF(e *enc, f *finding, noID bool) string {
 		return g.ocsfDataSecurity(e, c)
 	}
 	return g.ocsfCompliance(e, c)
+}
+
+// ocsfOpen starts the finding object and writes its members up to cloud and
+// comment; it returns the finding's metadata.uid.
+func (g *Generator) ocsfOpen(e *enc, c *fctx, x *ocsfFacts) string {
+	x.noID = c.noID
+	e.open("")
+	e.ocsfHead(c.f, x)
+	g.ocsfCloud(e, c, x)
+	return ocsfUID(c.f)
 }
 
 // ocsfHead writes the members before cloud, in key order: activity, category
@@ -177,11 +186,7 @@ func (g *Generator) ocsfCloud(e *enc, c *fctx, x *ocsfFacts) {
 	e.str("region", c.region)
 	e.close()
 	if f := c.f; f.note >= 0 {
-		text := notes[f.note]
-		if f.note == 3 {
-			text = "Ticket SEC-" + strconv.Itoa(int(f.ticket)) + " opened, owner notified."
-		}
-		e.str("comment", text)
+		e.str("comment", noteText(f))
 	}
 }
 
@@ -334,11 +339,7 @@ func (g *Generator) ocsfCompliance(e *enc, c *fctx) string {
 	if f.compliance == stPassed {
 		x.label = "INFORMATIONAL"
 	}
-	uid := ocsfUID(f)
-	x.noID = c.noID
-	e.open("")
-	e.ocsfHead(f, x)
-	g.ocsfCloud(e, c, x)
+	uid := g.ocsfOpen(e, c, x)
 	e.open("compliance")
 	if f.compliance == stFailed && cf.annot {
 		e.openArr("assessments")
@@ -386,13 +387,7 @@ func (g *Generator) ocsfCompliance(e *enc, c *fctx) string {
 	g.ocsfFindingInfo(e, f, x, func() {
 		e.open("analytic")
 		e.str("category", "AWS::Config::ConfigRule")
-		e.key("name")
-		e.b = append(e.b, `"securityhub-`...)
-		e.b = append(e.b, ctl.rule...)
-		e.b = append(e.b, '-')
-		e.b = appendHex(e.b, rh.next(), 8)
-		e.b = append(e.b, '"')
-		e.more = true
+		e.configRuleName("name", ctl, &rh)
 		e.str("type", "Rule")
 		e.int("type_id", 1)
 		e.close()
@@ -410,18 +405,8 @@ func (g *Generator) ocsfCompliance(e *enc, c *fctx) string {
 // ocsfVulnerability renders an Inspector package vulnerability (class 2002).
 func (g *Generator) ocsfVulnerability(e *enc, c *fctx) string {
 	r, f := g.fr, c.f
-	v := &g.vulns[skewed(r, len(g.vulns))]
-	p := &pkgs[v.pkg]
-	osPkg := p.manager == "OS"
-	kind := kECRImage
-	switch x := r.IntN(100); {
-	case osPkg && x < 60, !osPkg && x < 25:
-		kind = kInstance
-	case !osPkg && x < 35:
-		kind = kLambda
-	}
-	rs := res{kind: kind, k: r.IntN(kinds[kind].pool), a: c.a, region: c.region}
-	fid := hex32(g)
+	v, p, rs, fid := g.inspectorTarget(c)
+	osPkg, kind := p.manager == "OS", rs.kind
 	var names []string
 	if osPkg {
 		names = p.subs[:1+skewed(r, len(p.subs))]
@@ -429,16 +414,9 @@ func (g *Generator) ocsfVulnerability(e *enc, c *fctx) string {
 		names = []string{p.name}
 	}
 	arch := pick(&hs{r.Uint64()}, []string{"X86_64", "X86_64", "ARM64"})
-	title := v.id + " - " + names[0]
-	if len(names) > 1 {
-		title += ", " + names[1]
-	}
-	if len(names) > 2 {
-		title += " and " + strconv.Itoa(len(names)-2) + " more"
-	}
 	x := &ocsfFacts{
 		classUID: 2002, className: "Vulnerability Finding", label: v.sev,
-		uid: "arn:aws:inspector2:" + c.region + ":" + c.a.id + ":finding/" + fid, title: title, desc: v.desc,
+		uid: "arn:aws:inspector2:" + c.region + ":" + c.a.id + ":finding/" + fid, title: inspectorTitle(v, names), desc: v.desc,
 		types: []string{"Software and Configuration Checks/Vulnerabilities/CVE"}, product: "Inspector", productPath: "aws/inspector",
 		remedy: "Remediation is available. Please refer to the Fixed version in the vulnerability details section.", refs: v.refs[:1],
 		twinOnly: r.IntN(40) == 0, typedCloud: true,
@@ -449,11 +427,7 @@ func (g *Generator) ocsfVulnerability(e *enc, c *fctx) string {
 	if len(names) > 1 {
 		x.types = append(x.types, "Vulnerabilities")
 	}
-	uid := ocsfUID(f)
-	x.noID = c.noID
-	e.open("")
-	e.ocsfHead(f, x)
-	g.ocsfCloud(e, c, x)
+	uid := g.ocsfOpen(e, c, x)
 	g.ocsfFindingInfo(e, f, x, nil, "")
 	g.ocsfMetadata(e, c, x, uid)
 	e.openArr("resources")
@@ -572,18 +546,8 @@ func (g *Generator) ocsfVulnerability(e *enc, c *fctx) string {
 // ocsfDetection renders a GuardDuty finding (class 2004).
 func (g *Generator) ocsfDetection(e *enc, c *fctx) string {
 	r, f := g.fr, c.f
-	gt := &gdTypes[r.IntN(len(gdTypes))]
-	dh := hs{mix(c.a.seed ^ uint64(f.region)<<40 ^ 0x6775617264)}
-	detector := string(appendHex(appendHex(nil, dh.next(), 16), dh.next(), 16))
-	fid := hex32(g)
-	sev10 := gt.sevLo + r.IntN((gt.sevHi-gt.sevLo)/10+1)*10
-	label := "LOW"
-	if sev10 >= 70 {
-		label = "HIGH"
-	} else if sev10 >= 40 {
-		label = "MEDIUM"
-	}
-	rs := res{kind: gt.kind, k: r.IntN(kinds[gt.kind].pool), a: c.a, region: c.region}
+	gd := g.guardDutyTarget(c)
+	gt, detector, fid, label, rs := gd.gt, gd.detector, gd.fid, gd.label, gd.rs
 	ih := hs{r.Uint64()}
 	remote, local := publicIP(&ih), privateIP(&ih)
 	domain := badDomains[r.IntN(len(badDomains))]
@@ -608,11 +572,7 @@ func (g *Generator) ocsfDetection(e *enc, c *fctx) string {
 		refs:       []string{"https://docs.aws.amazon.com/guardduty/latest/ug/guardduty_finding-types-active.html#" + anchor},
 		typedCloud: true,
 	}
-	uid := ocsfUID(f)
-	x.noID = c.noID
-	e.open("")
-	e.ocsfHead(f, x)
-	g.ocsfCloud(e, c, x)
+	uid := g.ocsfOpen(e, c, x)
 	e.int("count", int64(f.count))
 	e.openArr("evidences")
 	e.open("")
@@ -709,11 +669,7 @@ func (g *Generator) ocsfDataSecurity(e *enc, c *fctx) string {
 		remedy: "Review the object and restrict access to it, or remove the sensitive data.",
 		refs:   []string{"https://docs.aws.amazon.com/macie/latest/user/findings-types.html"},
 	}
-	uid := ocsfUID(f)
-	x.noID = c.noID
-	e.open("")
-	e.ocsfHead(f, x)
-	g.ocsfCloud(e, c, x)
+	uid := g.ocsfOpen(e, c, x)
 	e.open("data_security")
 	e.str("category", "Personal")
 	e.str("data_lifecycle_state", "Data at-Rest")

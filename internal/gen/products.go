@@ -113,13 +113,7 @@ func (g *Generator) cspm(e *enc, c *fctx) (string, string) {
 		e.str("aws/securityhub/SeverityLabel", label)
 	}
 	rh := hs{mix(c.a.seed ^ uint64(ci)<<32 ^ uint64(f.region))}
-	e.key("RelatedAWSResources:0/name")
-	e.b = append(e.b, `"securityhub-`...)
-	e.b = append(e.b, ctl.rule...)
-	e.b = append(e.b, '-')
-	e.b = appendHex(e.b, rh.next(), 8)
-	e.b = append(e.b, '"')
-	e.more = true
+	e.configRuleName("RelatedAWSResources:0/name", ctl, &rh)
 	e.str("RelatedAWSResources:0/type", "AWS::Config::ConfigRule")
 	e.str("Resources:0/Id", arn)
 	if f.prev != noStatus {
@@ -199,6 +193,18 @@ func (g *Generator) cspm(e *enc, c *fctx) (string, string) {
 	e.ts("ProcessedAt", f.processed, tsMilli, false)
 	e.close()
 	return pa, id
+}
+
+// configRuleName writes the name of the AWS Config rule Security Hub made
+// for a control in one account and region: securityhub-<rule>-<8 hex>.
+func (e *enc) configRuleName(k string, ctl *control, h *hs) {
+	e.key(k)
+	e.b = append(e.b, `"securityhub-`...)
+	e.b = append(e.b, ctl.rule...)
+	e.b = append(e.b, '-')
+	e.b = appendHex(e.b, h.next(), 8)
+	e.b = append(e.b, '"')
+	e.more = true
 }
 
 var annotations = []string{
@@ -295,25 +301,42 @@ func (g *Generator) apiList(n int) string {
 	return b.String()
 }
 
+// guardDutyFinding is what a GuardDuty finding is about, for both feeds.
+type guardDutyFinding struct {
+	gt            *gdType
+	detector, fid string
+	sev10         int // GuardDuty's severity, tenths
+	label         string
+	rs            res
+}
+
+// guardDutyTarget draws a GuardDuty finding's type, detector, id, severity
+// and resource.
+func (g *Generator) guardDutyTarget(c *fctx) guardDutyFinding {
+	r, f := g.fr, c.f
+	gt := &gdTypes[r.IntN(len(gdTypes))]
+	dh := hs{mix(c.a.seed ^ uint64(f.region)<<40 ^ 0x6775617264)}
+	x := guardDutyFinding{gt: gt, detector: string(appendHex(appendHex(nil, dh.next(), 16), dh.next(), 16)), fid: hex32(g)}
+	x.sev10 = gt.sevLo + r.IntN((gt.sevHi-gt.sevLo)/10+1)*10
+	x.label = "LOW"
+	if x.sev10 >= 70 {
+		x.label = "HIGH"
+	} else if x.sev10 >= 40 {
+		x.label = "MEDIUM"
+	}
+	x.rs = res{kind: gt.kind, k: r.IntN(kinds[gt.kind].pool), a: c.a, region: c.region}
+	return x
+}
+
 // guardDuty renders a GuardDuty finding: 30 to 50 flattened ProductFields,
 // Network, Action and a resource with details.
 func (g *Generator) guardDuty(e *enc, c *fctx) (string, string) {
 	r, f := g.fr, c.f
-	gt := &gdTypes[r.IntN(len(gdTypes))]
 	acct, rg := c.a.id, c.region
-	dh := hs{mix(c.a.seed ^ uint64(f.region)<<40 ^ 0x6775617264)}
-	detector := string(appendHex(appendHex(nil, dh.next(), 16), dh.next(), 16))
-	fid := hex32(g)
+	gd := g.guardDutyTarget(c)
+	gt, detector, fid, sev10, label, rs := gd.gt, gd.detector, gd.fid, gd.sev10, gd.label, gd.rs
 	id := "arn:aws:guardduty:" + rg + ":" + acct + ":detector/" + detector + "/finding/" + fid
 	pa := productArn(rg, "aws/guardduty")
-	sev10 := gt.sevLo + r.IntN((gt.sevHi-gt.sevLo)/10+1)*10
-	label := "LOW"
-	if sev10 >= 70 {
-		label = "HIGH"
-	} else if sev10 >= 40 {
-		label = "MEDIUM"
-	}
-	rs := res{kind: gt.kind, k: r.IntN(kinds[gt.kind].pool), a: c.a, region: rg}
 	geo := &geos[r.IntN(len(geos))]
 	ih := hs{r.Uint64()}
 	remote, local := publicIP(&ih), privateIP(&ih)
@@ -542,11 +565,11 @@ func (g *Generator) guardDuty(e *enc, c *fctx) (string, string) {
 	return pa, id
 }
 
-// inspector renders an Inspector (v2) package vulnerability finding for an
-// EC2 instance, an ECR image or a Lambda function. With the CVE's reference
-// URLs and several vulnerable packages these are the corpus's big findings.
-func (g *Generator) inspector(e *enc, c *fctx) (string, string) {
-	r, f := g.fr, c.f
+// inspectorTarget draws what an Inspector finding is about, for both feeds:
+// the vulnerability and its package, the EC2 instance, ECR image or Lambda
+// function, and the finding's id.
+func (g *Generator) inspectorTarget(c *fctx) (*vuln, *pkg, res, string) {
+	r := g.fr
 	v := &g.vulns[skewed(r, len(g.vulns))]
 	p := &pkgs[v.pkg]
 	osPkg := p.manager == "OS"
@@ -558,7 +581,28 @@ func (g *Generator) inspector(e *enc, c *fctx) (string, string) {
 		kind = kLambda
 	}
 	rs := res{kind: kind, k: r.IntN(kinds[kind].pool), a: c.a, region: c.region}
-	fid := hex32(g)
+	return v, p, rs, hex32(g)
+}
+
+// inspectorTitle is Inspector's title: the CVE and the packages it names.
+func inspectorTitle(v *vuln, names []string) string {
+	title := v.id + " - " + names[0]
+	if len(names) > 1 {
+		title += ", " + names[1]
+	}
+	if len(names) > 2 {
+		title += " and " + strconv.Itoa(len(names)-2) + " more"
+	}
+	return title
+}
+
+// inspector renders an Inspector (v2) package vulnerability finding for an
+// EC2 instance, an ECR image or a Lambda function. With the CVE's reference
+// URLs and several vulnerable packages these are the corpus's big findings.
+func (g *Generator) inspector(e *enc, c *fctx) (string, string) {
+	r, f := g.fr, c.f
+	v, p, rs, fid := g.inspectorTarget(c)
+	osPkg, kind := p.manager == "OS", rs.kind
 	id := "arn:aws:inspector2:" + c.region + ":" + c.a.id + ":finding/" + fid
 	pa := productArn(c.region, "aws/inspector")
 	var names []string
@@ -587,14 +631,7 @@ func (g *Generator) inspector(e *enc, c *fctx) (string, string) {
 	e.strs("Types", "Software and Configuration Checks/Vulnerabilities/CVE")
 	g.times(e, f, tsSec, false)
 	e.severity(v.sev, normFor(v.sev), "")
-	title := v.id + " - " + names[0]
-	if len(names) > 1 {
-		title += ", " + names[1]
-	}
-	if len(names) > 2 {
-		title += " and " + strconv.Itoa(len(names)-2) + " more"
-	}
-	e.str("Title", title)
+	e.str("Title", inspectorTitle(v, names))
 	e.str("Description", v.desc)
 	if v.fix == "NO" {
 		e.remediation("None Provided", "")
