@@ -203,7 +203,9 @@ func (l *leases) Init() error {
 		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String(chk.LeaseKeyKey), KeyType: types.KeyTypeHash}},
 		BillingMode:          types.BillingModePayPerRequest,
 	})
-	if err != nil {
+	var inUse *types.ResourceInUseException
+	if err != nil && !errors.As(err, &inUse) {
+		// ResourceInUse: another worker created it at the same moment.
 		return fmt.Errorf("create lease table %s (create it beforehand, or allow dynamodb:CreateTable): %w", l.table, err)
 	}
 	w := dynamodb.NewTableExistsWaiter(l.db)
@@ -343,28 +345,24 @@ func (l *leases) renew(shard *par.ShardStatus, h *heldLease) error {
 	}
 	start := l.now()
 	if start.Sub(renewed) >= l.duration() {
-		l.log.Warn("lease expired before it was renewed (the worker was paused or starved); giving the shard up",
-			"shard", shard.ID, "since_renewal", start.Sub(renewed).String())
-		l.revoke(shard.ID, token)
+		l.revoke(shard.ID, token, "the lease expired before it was renewed (the worker was paused or starved) after "+start.Sub(renewed).Round(time.Millisecond).String())
 		return fmt.Errorf("renew lease of %s: %w", shard.ID, ErrLeaseLost)
 	}
 	ctx, cancel := callCtx()
 	defer cancel()
 	item, err := l.getItem(ctx, shard.ID)
 	if err != nil {
-		l.revoke(shard.ID, token)
+		l.revoke(shard.ID, token, "the lease cannot be read to renew it")
 		return err
 	}
 	owner, _ := str(item, chk.LeaseOwnerKey)
 	current, _ := num(item, attrLeaseToken)
 	if owner != l.workerID || current != token {
-		l.log.Warn("lease taken by another worker", "shard", shard.ID, "owner", owner)
-		l.revoke(shard.ID, token)
+		l.revoke(shard.ID, token, "the lease was taken by another worker ("+owner+") or another take of this one")
 		return fmt.Errorf("renew lease of %s: %w", shard.ID, ErrLeaseLost)
 	}
 	if claim, _ := str(item, chk.ClaimRequestKey); l.cfg.EnableLeaseStealing && claim != "" && claim != l.workerID && !shard.IsClaimRequestExpired(l.cfg) {
-		l.log.Info("shard claimed by another worker (lease stealing); giving it up", "shard", shard.ID, "claimed_by", claim)
-		l.revoke(shard.ID, token)
+		l.revoke(shard.ID, token, "the shard is claimed by "+claim+" (lease stealing)")
 		return errors.New(chk.ErrShardClaimed)
 	}
 	newTimeout := time.Now().UTC().Add(l.duration())
@@ -377,7 +375,7 @@ func (l *leases) renew(shard *par.ShardStatus, h *heldLease) error {
 		},
 	})
 	if err != nil {
-		l.revoke(shard.ID, token)
+		l.revoke(shard.ID, token, "the renewal failed: "+err.Error())
 		if isConditionFailed(err) {
 			return fmt.Errorf("renew lease of %s: %w", shard.ID, ErrLeaseLost)
 		}
@@ -410,8 +408,7 @@ func (l *leases) started(shardID string) (int64, bool) {
 	token, expired := h.token, l.now().Sub(h.renewed) >= l.duration()
 	l.mu.Unlock()
 	if expired {
-		l.log.Info("lease expired before its processor started; giving the shard up to take it again", "shard", shardID)
-		l.revoke(shardID, token)
+		l.revoke(shardID, token, "the lease expired before its processor started; the shard is taken again")
 		return 0, false
 	}
 	return token, true
@@ -427,9 +424,9 @@ func (l *leases) valid(shardID string, token int64) bool {
 	return h != nil && h.token == token && !h.revoked && l.now().Sub(h.renewed) < l.duration()
 }
 
-// revoke gives up the lease of shardID taken under token: see the type's
-// point 4. It is idempotent.
-func (l *leases) revoke(shardID string, token int64) {
+// revoke gives up the lease of shardID taken under token, for reason: see
+// the type's point 4. It is idempotent.
+func (l *leases) revoke(shardID string, token int64, reason string) {
 	l.mu.Lock()
 	h := l.held[shardID]
 	first := h != nil && h.token == token && !h.revoked
@@ -440,6 +437,7 @@ func (l *leases) revoke(shardID string, token int64) {
 	if !first {
 		return
 	}
+	l.log.Warn("giving the shard's lease up", "shard", shardID, "token", token, "reason", reason)
 	l.watch.leaseEnded(shardID, token)
 	ctx, cancel := callCtx()
 	defer cancel()
@@ -469,7 +467,7 @@ func (l *leases) release(ctx context.Context, shardID string, token int64) error
 // condition failed.
 func (l *leases) lost(shardID string, token int64, what string, err error) error {
 	if isConditionFailed(err) {
-		l.revoke(shardID, token)
+		l.revoke(shardID, token, "the condition of the "+what+" failed: the lease is gone or the checkpoint moved")
 		return fmt.Errorf("%s of %s: %w", what, shardID, ErrLeaseLost)
 	}
 	return fmt.Errorf("%s of %s: %w", what, shardID, err)
@@ -485,7 +483,7 @@ func (l *leases) Checkpoint(ctx context.Context, shardID string, token int64, cp
 		return err
 	}
 	if !l.valid(shardID, token) {
-		l.revoke(shardID, token)
+		l.revoke(shardID, token, "the lease expired or was lost before the checkpoint")
 		return fmt.Errorf("checkpoint of %s: %w", shardID, ErrLeaseLost)
 	}
 	_, err = l.update(ctx, &dynamodb.UpdateItemInput{
@@ -522,7 +520,7 @@ type PendingExtent struct {
 // checkpoint is the one the batch follows.
 func (l *leases) SetPending(ctx context.Context, shardID string, token int64, p PendingExtent) error {
 	if !l.valid(shardID, token) {
-		l.revoke(shardID, token)
+		l.revoke(shardID, token, "the lease expired or was lost before the batch began")
 		return fmt.Errorf("record pending batch of %s: %w", shardID, ErrLeaseLost)
 	}
 	values := map[string]types.AttributeValue{
@@ -604,11 +602,6 @@ func (l *leases) FetchCheckpoint(shard *par.ShardStatus) error {
 	if err != nil {
 		return err
 	}
-	cp, ok := str(item, chk.SequenceNumberKey)
-	if !ok {
-		return chk.ErrSequenceIDNotFound
-	}
-	shard.SetCheckpoint(cp)
 	if h == nil {
 		owner, _ := str(item, chk.LeaseOwnerKey)
 		shard.SetLeaseOwner(owner)
@@ -620,6 +613,13 @@ func (l *leases) FetchCheckpoint(shard *par.ShardStatus) error {
 		}
 		shard.SetLeaseTimeout(t)
 	}
+	cp, ok := str(item, chk.SequenceNumberKey)
+	if !ok {
+		// The owner and timeout above are still what the table says: lease
+		// stealing compares them, also for a shard not yet checkpointed.
+		return chk.ErrSequenceIDNotFound
+	}
+	shard.SetCheckpoint(cp)
 	return nil
 }
 

@@ -69,10 +69,11 @@ func (w *testWorker) pause(d time.Duration) {
 }
 
 type leaseTable struct {
-	t     *testing.T
-	db    *dynamodb.Client
-	table string
-	lease time.Duration
+	t        *testing.T
+	db       *dynamodb.Client
+	table    string
+	lease    time.Duration
+	stealing bool
 }
 
 func newLeaseTable(t *testing.T, stack *localstack.Stack, lease time.Duration) *leaseTable {
@@ -93,7 +94,8 @@ func (lt *leaseTable) worker(id string) *testWorker {
 	cfg := config.NewKinesisClientLibConfig(lt.table, "stream", localstack.Region, id).
 		WithTableName(lt.table).
 		WithFailoverTimeMillis(int(lt.lease.Milliseconds())).
-		WithLeaseStealing(false)
+		WithLeaseStealing(lt.stealing)
+	cfg.LeaseStealingClaimTimeoutMillis = int(2 * lt.lease.Milliseconds())
 	w := &testWorker{ended: &ended{}, shard: &par.ShardStatus{ID: "shardId-000000000000", Mux: &sync.RWMutex{}}}
 	w.l = newLeases(lt.db, cfg, slog.New(slog.DiscardHandler), w.ended)
 	base := time.Now()
@@ -339,6 +341,38 @@ func TestLeaseFencing(t *testing.T) {
 		}
 		if owner, token, _ := lt.item(); owner != "W" || token != tokNow {
 			t.Errorf("row: owner %q token %d, want W %d (the old take's revocation must not release the new one)", owner, token, tokNow)
+		}
+	})
+
+	t.Run("a claim by a worker that died does not hold the shard forever", func(t *testing.T) {
+		lt := newLeaseTable(t, stack, 1500*time.Millisecond)
+		lt.stealing = true
+		a, b := lt.worker("A"), lt.worker("B")
+		if _, err := a.take(t); err != nil {
+			t.Fatal(err)
+		}
+		// B claims the shard (lease stealing) and dies before taking it.
+		if err := b.l.ClaimShard(b.shard, "B"); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.renew(); err == nil {
+			t.Fatal("A renewed a lease another worker claimed")
+		}
+		a.exit(t)
+		if _, err := a.take(t); err == nil {
+			t.Fatal("A took a shard B claimed a moment ago")
+		}
+		a.exit(t)
+		deadline := time.Now().Add(4 * lt.lease)
+		for {
+			_, err := a.take(t)
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the dead claimant still holds the shard after %s: %v", 4*lt.lease, err)
+			}
+			time.Sleep(200 * time.Millisecond)
 		}
 	})
 

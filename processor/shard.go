@@ -25,7 +25,7 @@ type shardLeases interface {
 	SetPending(ctx context.Context, shardID string, token int64, p PendingExtent) error
 	Checkpoint(ctx context.Context, shardID string, token int64, cp string) error
 	// revoke gives the lease up (the processor dropped its buffer).
-	revoke(shardID string, token int64)
+	revoke(shardID string, token int64, reason string)
 }
 
 // shards creates the per-shard record processors of a KCL worker and
@@ -373,7 +373,7 @@ func (sp *shardProcessor) retry(f func(ctx context.Context) error) bool {
 func (sp *shardProcessor) drop() {
 	sp.batcher.Discard()
 	sp.buffered.Store(0)
-	sp.c.leases.revoke(sp.shardID, sp.token)
+	sp.c.leases.revoke(sp.shardID, sp.token, "the shard's processor lost its lease")
 	sp.c.leaseEnded(sp.shardID, sp.token)
 }
 

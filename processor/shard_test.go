@@ -59,7 +59,7 @@ func (m *memLeases) Checkpoint(_ context.Context, shardID string, token int64, c
 	return nil
 }
 
-func (m *memLeases) revoke(shardID string, token int64) {
+func (m *memLeases) revoke(shardID string, token int64, _ string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.tokens[shardID] == token {

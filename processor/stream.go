@@ -212,6 +212,11 @@ func kclConfig(cfg *StreamConfig) (*kclcfg.KinesisClientLibConfiguration, error)
 	// Children of a split or merged shard start once their parent is
 	// checkpointed at SHARD_END; look for that every 2 s, not 10 s.
 	k.ParentShardPollIntervalMillis = 2000
+	// A worker that claims a shard (lease stealing) takes it within a few
+	// seconds of its owner giving it up; a claim left by a worker that died
+	// in between must not keep the shard from everyone else for the KCL's
+	// default two minutes: it expires two lease durations after the lease.
+	k.LeaseStealingClaimTimeoutMillis = int(2 * cfg.LeaseDuration.Milliseconds())
 	if cfg.MaxLeases > 0 {
 		k = k.WithMaxLeasesForWorker(cfg.MaxLeases)
 	}

@@ -77,6 +77,7 @@ func tableRows(s *processor.Stats) []tableCounter {
 	return []tableCounter{
 		{schema.TableFindings, &s.Findings},
 		{schema.TableInsightResults, &s.InsightResults},
+		{schema.TableOCSFFindings, &s.OCSFFindings},
 	}
 }
 
