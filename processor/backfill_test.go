@@ -125,12 +125,16 @@ func corpus(t testing.TB, events int64, files int64) string {
 func TestBackfillDeterministic(t *testing.T) {
 	in := corpus(t, 3000, 3)
 	policy := Policy{MaxBytes: 2 << 20, MaxUnits: 700}
-	a, b := t.TempDir(), t.TempDir()
-	backfillDir(t, a, BackfillOptions{Policy: policy, Workers: 1}, in)
+	a, b, c := t.TempDir(), t.TempDir(), t.TempDir()
+	// Sequential: one file at a time, decoded on its own goroutine.
+	backfillDir(t, a, BackfillOptions{Policy: policy, Workers: 1, Decoders: 1}, in)
 	first := lakecheck.Files(t, a)
-	backfillDir(t, a, BackfillOptions{Policy: policy, Workers: 1}, in) // re-run into the same lake
+	backfillDir(t, a, BackfillOptions{Policy: policy, Workers: 1, Decoders: 1}, in) // re-run into the same lake
 	backfillDir(t, b, BackfillOptions{Policy: policy, Workers: 3}, in)
-	again, other := lakecheck.Files(t, a), lakecheck.Files(t, b)
+	// One file at a time, each decoded by many goroutines and its objects
+	// written side by side.
+	backfillDir(t, c, BackfillOptions{Policy: policy, Workers: 1, Decoders: 8}, in)
+	again, other, decoders := lakecheck.Files(t, a), lakecheck.Files(t, b), lakecheck.Files(t, c)
 	if len(first) < 10 {
 		t.Fatalf("only %d objects: the test needs several batches per file", len(first))
 	}
@@ -141,9 +145,12 @@ func TestBackfillDeterministic(t *testing.T) {
 		if !bytes.Equal(other[name], want) {
 			t.Errorf("3 workers wrote %s differently (or not at all)", name)
 		}
+		if !bytes.Equal(decoders[name], want) {
+			t.Errorf("8 decoders wrote %s differently (or not at all)", name)
+		}
 	}
-	if len(again) != len(first) || len(other) != len(first) {
-		t.Errorf("object counts: first %d, re-run %d, 3 workers %d", len(first), len(again), len(other))
+	if len(again) != len(first) || len(other) != len(first) || len(decoders) != len(first) {
+		t.Errorf("object counts: first %d, re-run %d, 3 workers %d, 8 decoders %d", len(first), len(again), len(other), len(decoders))
 	}
 	for name := range first {
 		if strings.Contains(name, ".tmp-") {

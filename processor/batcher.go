@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -25,7 +26,9 @@ type Batcher struct {
 	dedup    *dedupWindow
 	crash    func(point string)
 
-	scratch schema.Output
+	slots   chan struct{}
+	keyer   *keyer
+	scratch decoded
 	cuts    cuts
 	cur     batch
 }
@@ -51,15 +54,21 @@ func (r rowsByDate[T]) rows() (n int64) {
 	return n
 }
 
-// write writes one object per partition of table, in date order.
-func (r rowsByDate[T]) write(ctx context.Context, enc *sinks.Encoder, table, name string, written func(int64, error) error) error {
+// writes returns the writes of one object per partition of table, in date
+// order.
+func (r rowsByDate[T]) writes(enc *sinks.Encoder, table, name string) []objectWrite {
+	var out []objectWrite
 	for _, dt := range sortedKeys(r) {
-		if err := written(sinks.WriteRows(ctx, enc, table, dt, name, r[dt])); err != nil {
-			return err
-		}
+		rows := r[dt]
+		out = append(out, func(ctx context.Context) (int64, error) {
+			return sinks.WriteRows(ctx, enc, table, dt, name, rows)
+		})
 	}
-	return nil
+	return out
 }
+
+// objectWrite writes one object of a batch and returns its size.
+type objectWrite func(ctx context.Context) (int64, error)
 
 // BatcherOption configures a Batcher.
 type BatcherOption func(*Batcher)
@@ -69,6 +78,13 @@ func WithProgress(p Progress) BatcherOption { return func(b *Batcher) { b.progre
 
 // WithStats sets the counters to add to (default: private ones).
 func WithStats(s *Stats) BatcherOption { return func(b *Batcher) { b.stats = s } }
+
+// WithFlushSlots lets a flush write the batch's objects side by side, each
+// holding one of slots while it is encoded and stored (several batchers may
+// share the slots, which bound the encoders working at once, hence their
+// memory). Without slots, a batch's objects are written one after another.
+// The objects are the same either way.
+func WithFlushSlots(slots chan struct{}) BatcherOption { return func(b *Batcher) { b.slots = slots } }
 
 // WithCrashHook calls f at named points of a flush; tests use it to kill the
 // process there ("before-upload", "between-objects", "before-checkpoint",
@@ -91,6 +107,7 @@ func NewBatcher(p Policy, enc *sinks.Encoder, name Namer, opts ...BatcherOption)
 		b.crash = func(string) {}
 	}
 	b.dedup = newDedupWindow(b.policy.DedupWindow)
+	b.keyer = newKeyer()
 	b.cuts = cuts{policy: b.policy}
 	b.reset()
 	return b
@@ -115,30 +132,73 @@ func (b *Batcher) Pending() int { return b.cuts.units }
 // (without u) is kept, and the caller must not go on (the stream retries the
 // flush; backfill gives up on the input).
 func (b *Batcher) Add(ctx context.Context, u Unit) error {
-	out := &b.scratch
+	decodeUnit(&u, b.policy.MaxUnitBytes, b.keyer, &b.scratch)
+	return b.addDecoded(ctx, &u, &b.scratch)
+}
+
+// decoded is what one unit decodes to: its rows and dead letters, the time
+// it counts at for windows, and the dedup key of each row. It is a pure
+// function of the unit (decodeUnit), so the file source computes it on
+// several goroutines and hands the results to the batcher in input order.
+type decoded struct {
+	out                                schema.Output
+	t                                  time.Time
+	findingKeys, ocsfKeys, insightKeys []dedupKey
+}
+
+// decodeUnit decodes u into d (reusing d's memory).
+func decodeUnit(u *Unit, maxUnitBytes int64, k *keyer, d *decoded) {
+	out := &d.out
 	out.Reset()
 	switch {
 	case u.Reject != "":
 		out.Dead = append(out.Dead, schema.DeadLetter{Source: u.Origin.Source, Reason: u.Reject, Data: u.Data, Time: u.Origin.RecordTime})
-	case int64(len(u.Data)) > b.policy.MaxUnitBytes:
+	case int64(len(u.Data)) > maxUnitBytes:
 		out.Dead = append(out.Dead, schema.DeadLetter{
 			Source: u.Origin.Source, Data: u.Data, Time: u.Origin.RecordTime,
-			Reason: fmt.Sprintf("unit of %d bytes exceeds the %d byte limit (--max-unit-bytes)", len(u.Data), b.policy.MaxUnitBytes),
+			Reason: fmt.Sprintf("unit of %d bytes exceeds the %d byte limit (--max-unit-bytes)", len(u.Data), maxUnitBytes),
 		})
 	default:
 		schema.Decode(u.Data, u.Origin, out)
 	}
-	t := unitTime(&u, out)
+	d.t = unitTime(u, out)
+	d.findingKeys = d.findingKeys[:0]
+	for i := range out.Findings {
+		f := &out.Findings[i]
+		d.findingKeys = append(d.findingKeys, k.finding(f.EventDetailType, f.ActionARN, f.RawFinding))
+	}
+	// OCSF findings are keyed like ASFF ones: BatchUpdateFindingsV2 and
+	// automation rules change status, severity and comment without moving
+	// time or modified_time, and such a change is new content.
+	d.ocsfKeys = d.ocsfKeys[:0]
+	for i := range out.OCSF {
+		f := &out.OCSF[i]
+		d.ocsfKeys = append(d.ocsfKeys, k.finding(f.EventDetailType, "", f.RawFinding))
+	}
+	d.insightKeys = d.insightKeys[:0]
+	var detailSum [sha256.Size]byte
+	var detailPtr *byte
+	for i := range out.Insights {
+		r := &out.Insights[i]
+		if p := unsafe.StringData(r.RawDetail); p != detailPtr || i == 0 {
+			detailPtr, detailSum = p, sha256.Sum256(unsafe.Slice(p, len(r.RawDetail)))
+		}
+		d.insightKeys = append(d.insightKeys, insightKey(detailSum, r.ResultIndex))
+	}
+}
+
+// addDecoded is Add for a unit decoded already.
+func (b *Batcher) addDecoded(ctx context.Context, u *Unit, d *decoded) error {
 	size := int64(len(u.Data))
-	if b.cuts.before(u.Pos, size, t) {
+	if b.cuts.before(u.Pos, size, d.t) {
 		if err := b.Flush(ctx); err != nil {
 			return err
 		}
 	}
 	b.stats.Units.Add(1)
 	b.stats.BytesIn.Add(size)
-	b.append(&u, out)
-	b.cuts.add(u.Pos, size, t)
+	b.append(u, d)
+	b.cuts.add(u.Pos, size, d.t)
 	return nil
 }
 
@@ -190,8 +250,9 @@ func (b *Batcher) FlushIfIdle(ctx context.Context, now time.Time, grace time.Dur
 	return b.Flush(ctx)
 }
 
-func (b *Batcher) append(u *Unit, out *schema.Output) {
+func (b *Batcher) append(u *Unit, d *decoded) {
 	c := &b.cur
+	out := &d.out
 	if b.cuts.units == 0 {
 		c.first = *u
 		c.first.Data = nil
@@ -200,35 +261,27 @@ func (b *Batcher) append(u *Unit, out *schema.Output) {
 	c.last.Data = nil
 	c.unreadable += int64(out.Unreadable)
 	for i := range out.Findings {
-		f := &out.Findings[i]
-		if !b.dedup.add(b.dedup.findingKey(f.EventDetailType, f.ActionARN, f.RawFinding)) {
+		if !b.dedup.add(d.findingKeys[i]) {
 			c.dups++
 			continue
 		}
+		f := &out.Findings[i]
 		c.findings[f.Date] = append(c.findings[f.Date], *f)
 	}
-	// OCSF findings are keyed like ASFF ones: BatchUpdateFindingsV2 and
-	// automation rules change status, severity and comment without moving
-	// time or modified_time, and such a change is new content.
 	for i := range out.OCSF {
-		f := &out.OCSF[i]
-		if !b.dedup.add(b.dedup.findingKey(f.EventDetailType, "", f.RawFinding)) {
+		if !b.dedup.add(d.ocsfKeys[i]) {
 			c.dups++
 			continue
 		}
+		f := &out.OCSF[i]
 		c.ocsf[f.Date] = append(c.ocsf[f.Date], *f)
 	}
-	var detailSum [sha256.Size]byte
-	var detailPtr *byte
 	for i := range out.Insights {
-		r := &out.Insights[i]
-		if p := unsafe.StringData(r.RawDetail); p != detailPtr || i == 0 {
-			detailPtr, detailSum = p, sha256.Sum256(unsafe.Slice(p, len(r.RawDetail)))
-		}
-		if !b.dedup.add(insightKey(detailSum, r.ResultIndex)) {
+		if !b.dedup.add(d.insightKeys[i]) {
 			c.dups++
 			continue
 		}
+		r := &out.Insights[i]
 		c.insights[r.Date] = append(c.insights[r.Date], *r)
 	}
 	c.dead = append(c.dead, out.Dead...)
@@ -248,35 +301,20 @@ func (b *Batcher) Flush(ctx context.Context) error {
 		return fmt.Errorf("begin batch %s: %w", info.Name, err)
 	}
 	b.crash("before-upload")
-	var objects, bytes int64
-	written := func(n int64, err error) error {
-		if err != nil {
-			if ctx.Err() == nil { // not a shutdown: the store refused the object
-				b.stats.StoreErrors.Add(1)
-			}
-			return err
-		}
-		if objects > 0 {
-			b.crash("between-objects")
-		}
-		objects++
-		bytes += n
-		return nil
-	}
-	if err := c.findings.write(ctx, b.enc, schema.TableFindings, info.Name, written); err != nil {
-		return err
-	}
-	if err := c.insights.write(ctx, b.enc, schema.TableInsightResults, info.Name, written); err != nil {
-		return err
-	}
-	if err := c.ocsf.write(ctx, b.enc, schema.TableOCSFFindings, info.Name, written); err != nil {
-		return err
-	}
+	var writes []objectWrite
+	writes = append(writes, c.findings.writes(b.enc, schema.TableFindings, info.Name)...)
+	writes = append(writes, c.insights.writes(b.enc, schema.TableInsightResults, info.Name)...)
+	writes = append(writes, c.ocsf.writes(b.enc, schema.TableOCSFFindings, info.Name)...)
 	dead := groupDead(c.dead, c.first.Origin.NotAfter)
 	for _, dt := range sortedKeys(dead) {
-		if err := written(b.enc.WriteDeadLetters(ctx, dt, info.Name, dead[dt])); err != nil {
-			return err
-		}
+		letters := dead[dt]
+		writes = append(writes, func(ctx context.Context) (int64, error) {
+			return b.enc.WriteDeadLetters(ctx, dt, info.Name, letters)
+		})
+	}
+	objects, bytes, err := b.writeObjects(ctx, writes)
+	if err != nil {
+		return err
 	}
 	b.crash("before-checkpoint")
 	if err := b.progress.Done(ctx, info); err != nil {
@@ -302,6 +340,66 @@ func (b *Batcher) Flush(ctx context.Context) error {
 	b.cuts.flushed()
 	b.reset()
 	return nil
+}
+
+// writeObjects runs a batch's writes, side by side when the batcher has
+// flush slots, and returns the objects and bytes written. On error it
+// returns once no write is running any more, so that nothing of a failed
+// flush is written after it (a retry writes the same objects again).
+func (b *Batcher) writeObjects(ctx context.Context, writes []objectWrite) (objects, bytes int64, err error) {
+	var mu sync.Mutex
+	done := func(n int64, werr error) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if werr != nil {
+			if ctx.Err() == nil { // not a shutdown: the store refused the object
+				b.stats.StoreErrors.Add(1)
+			}
+			if err == nil {
+				err = werr
+			}
+			return werr
+		}
+		if objects > 0 {
+			b.crash("between-objects")
+		}
+		objects++
+		bytes += n
+		return nil
+	}
+	if b.slots == nil || len(writes) < 2 {
+		for _, w := range writes {
+			if done(w(ctx)) != nil {
+				break
+			}
+		}
+		return objects, bytes, err
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, w := range writes {
+		select {
+		case b.slots <- struct{}{}:
+		case <-wctx.Done():
+		}
+		if wctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-b.slots }()
+			if done(w(wctx)) != nil {
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	if err == nil && ctx.Err() != nil {
+		err = ctx.Err()
+	}
+	return objects, bytes, err
 }
 
 // Discard drops the current batch without writing it: the stream does this

@@ -99,10 +99,10 @@ func BenchmarkSplitter(b *testing.B) {
 // BenchmarkDedup measures the dedup key and window.
 func BenchmarkDedup(b *testing.B) {
 	raw := string(make([]byte, 4000))
-	w := newDedupWindow(DefaultDedupWindow)
+	w, k := newDedupWindow(DefaultDedupWindow), newKeyer()
 	b.SetBytes(int64(len(raw)))
 	for i := 0; i < b.N; i++ {
-		w.add(w.findingKey("Security Hub Findings - Imported", strconv.Itoa(i), raw))
+		w.add(k.finding("Security Hub Findings - Imported", strconv.Itoa(i), raw))
 	}
 }
 

@@ -15,8 +15,14 @@ import (
 // hublake drop someone else's finding as a "duplicate" by colliding with it.
 type dedupKey [16]byte
 
-func (w *dedupWindow) findingKey(kind, action, raw string) dedupKey {
-	h := w.hash
+// keyer computes dedup keys with a hasher it reuses; each goroutine that
+// decodes units has its own.
+type keyer struct{ h hash.Hash }
+
+func newKeyer() *keyer { return &keyer{h: sha256.New()} }
+
+func (k *keyer) finding(kind, action, raw string) dedupKey {
+	h := k.h
 	h.Reset()
 	h.Write(stringBytes(kind))
 	h.Write([]byte{0})
@@ -52,7 +58,6 @@ func insightKey(detailSum [sha256.Size]byte, index int32) dedupKey {
 // EventBridge and producer retries land on the same shard because the rule's
 // partition key is the event id, and arrive close together.
 type dedupWindow struct {
-	hash hash.Hash // reused for the keys
 	seen map[dedupKey]struct{}
 	ring []dedupKey
 	next int
@@ -60,7 +65,7 @@ type dedupWindow struct {
 }
 
 func newDedupWindow(n int) *dedupWindow {
-	return &dedupWindow{hash: sha256.New(), seen: make(map[dedupKey]struct{}, min(n, 1<<12)), ring: make([]dedupKey, n)}
+	return &dedupWindow{seen: make(map[dedupKey]struct{}, min(n, 1<<12)), ring: make([]dedupKey, n)}
 }
 
 // add records k and reports whether it was new.

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,7 +38,14 @@ type BackfillOptions struct {
 	Encode  sinks.EncodeOptions
 	Store   sinks.Store
 	Workers int // default GOMAXPROCS
-	Stats   *Stats
+	// Decoders is how many goroutines decode the units of each input
+	// (default GOMAXPROCS): the output does not depend on it (see
+	// orderedDecode); 1 decodes on the input's own goroutine.
+	Decoders int
+	// flushSlots bound the objects encoded at once over all inputs
+	// (GOMAXPROCS of them): a batch's objects are written side by side.
+	flushSlots chan struct{}
+	Stats      *Stats
 	// NotAfter bounds partition dates (default: now plus one day).
 	NotAfter time.Time
 	// BytesRead is called with the input bytes read so far (progress).
@@ -76,6 +84,10 @@ func Backfill(ctx context.Context, inputs iter.Seq2[Input, error], opts Backfill
 	if opts.Stats == nil {
 		opts.Stats = &Stats{}
 	}
+	if opts.Decoders <= 0 {
+		opts.Decoders = runtime.GOMAXPROCS(0)
+	}
+	opts.flushSlots = make(chan struct{}, runtime.GOMAXPROCS(0))
 	if opts.NotAfter.IsZero() {
 		opts.NotAfter = schema.NotAfter(time.Now())
 	}
@@ -199,37 +211,40 @@ func backfillOne(ctx context.Context, in Input, enc *sinks.Encoder, opts *Backfi
 		return err
 	}
 	defer closeIn()
-	b := NewBatcher(opts.Policy, enc, fileNamer, WithStats(opts.Stats), WithCrashHook(opts.CrashHook))
+	b := NewBatcher(opts.Policy, enc, fileNamer, WithStats(opts.Stats), WithCrashHook(opts.CrashHook), WithFlushSlots(opts.flushSlots))
 	sp := units.NewSplitter(r, int(b.policy.MaxUnitBytes))
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		p, err := sp.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return err
-		}
-		source := "file:" + in.Name + "#" + fmt.Sprint(p.Offset)
-		if p.Oversize != nil {
-			if err := oversizeDeadLetter(ctx, enc, opts, source, p, b.policy.MaxUnitBytes); err != nil {
-				return err
+	prefix := "file:" + in.Name + "#"
+	next := func() (Unit, bool, error) {
+		for {
+			p, err := sp.Next()
+			if errors.Is(err, io.EOF) {
+				return Unit{}, false, nil
 			}
-			continue
+			if err != nil {
+				return Unit{}, false, err
+			}
+			source := prefix + strconv.FormatInt(p.Offset, 10)
+			if p.Oversize != nil {
+				if err := oversizeDeadLetter(ctx, enc, opts, source, p, b.policy.MaxUnitBytes); err != nil {
+					return Unit{}, false, err
+				}
+				continue
+			}
+			return Unit{
+				Data:   p.Data,
+				Origin: schema.Origin{Source: source, NotAfter: opts.NotAfter},
+				Pos:    sinks.FileOffset(p.Offset),
+				Offset: p.Offset,
+				Digest: p.Digest,
+				Reject: p.Reject,
+			}, true, nil
 		}
-		u := Unit{
-			Data:   p.Data,
-			Origin: schema.Origin{Source: source, NotAfter: opts.NotAfter},
-			Pos:    sinks.FileOffset(p.Offset),
-			Offset: p.Offset,
-			Digest: p.Digest,
-			Reject: p.Reject,
-		}
-		if err := b.Add(ctx, u); err != nil {
-			return err
-		}
+	}
+	err = orderedDecode(ctx, opts.Decoders, b.policy.MaxUnitBytes, next, func(u *Unit, d *decoded) error {
+		return b.addDecoded(ctx, u, d)
+	})
+	if err != nil {
+		return err
 	}
 	return b.Flush(ctx)
 }

@@ -163,8 +163,8 @@ func TestPosAfter(t *testing.T) {
 // TestDedupWindowEviction: the window remembers exactly the last n keys; a
 // key evicted from it is new again.
 func TestDedupWindowEviction(t *testing.T) {
-	w := newDedupWindow(3)
-	key := func(i int) dedupKey { return w.findingKey("k", "", fmt.Sprint(i)) }
+	w, k := newDedupWindow(3), newKeyer()
+	key := func(i int) dedupKey { return k.finding("k", "", fmt.Sprint(i)) }
 	for i := range 3 {
 		if !w.add(key(i)) {
 			t.Fatalf("key %d reported as a duplicate", i)
@@ -189,7 +189,7 @@ func TestDedupWindowEviction(t *testing.T) {
 		t.Errorf("the window holds %d keys, want 3", len(w.seen))
 	}
 	// The kind and the action are part of the key.
-	if w.findingKey("a", "", "x") == w.findingKey("b", "", "x") || w.findingKey("a", "x", "") == w.findingKey("a", "", "x") {
+	if k.finding("a", "", "x") == k.finding("b", "", "x") || k.finding("a", "x", "") == k.finding("a", "", "x") {
 		t.Error("keys of different kinds or actions collide")
 	}
 }

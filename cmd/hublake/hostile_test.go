@@ -254,7 +254,10 @@ func TestBackfillLogsHideSecrets(t *testing.T) {
 	if err == nil {
 		t.Fatalf("backfill into a failing store succeeded:\n%s", out)
 	}
-	if !strings.Contains(out, "injected") {
+	// Which object fails first, and with which of the faults, depends on
+	// how the batch's objects are written side by side; the SDK's verdict
+	// is the same.
+	if !strings.Contains(out, "exceeded maximum number of attempts") {
 		t.Errorf("the SDK's errors are not in the output:\n%s", out)
 	}
 	assertNoSecrets(t, "backfill's output with store errors", out)
