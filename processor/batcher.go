@@ -44,12 +44,41 @@ type batch struct {
 	unreadable  int64
 }
 
-// rowsByDate holds one table's rows of a batch by partition.
-type rowsByDate[T any] map[string][]T
+// rowsByDate holds one table's rows of a batch by partition, in chunks of
+// up to rowChunk rows: appending never moves the rows already there (a row
+// is about a kilobyte, and a growing slice copied each one several times).
+type rowsByDate[T any] map[string]*rowChunks[T]
+
+type rowChunks[T any] struct {
+	chunks [][]T
+	n      int64
+}
+
+const rowChunk = 256
+
+func (r rowsByDate[T]) add(dt string, row *T) {
+	c := r[dt]
+	if c == nil {
+		c = &rowChunks[T]{}
+		r[dt] = c
+	}
+	if k := len(c.chunks); k == 0 || len(c.chunks[k-1]) == cap(c.chunks[k-1]) {
+		// Chunks grow from a few rows (a batch may touch thousands of
+		// partitions with a row or two each) to rowChunk.
+		size := 4
+		if k > 0 {
+			size = min(2*cap(c.chunks[k-1]), rowChunk)
+		}
+		c.chunks = append(c.chunks, make([]T, 0, size))
+	}
+	last := &c.chunks[len(c.chunks)-1]
+	*last = append(*last, *row)
+	c.n++
+}
 
 func (r rowsByDate[T]) rows() (n int64) {
-	for _, rows := range r {
-		n += int64(len(rows))
+	for _, c := range r {
+		n += c.n
 	}
 	return n
 }
@@ -57,11 +86,16 @@ func (r rowsByDate[T]) rows() (n int64) {
 // writes returns the writes of one object per partition of table, in date
 // order.
 func (r rowsByDate[T]) writes(enc *sinks.Encoder, table, name string) []objectWrite {
+	dates := make([]string, 0, len(r))
+	for dt := range r {
+		dates = append(dates, dt)
+	}
+	slices.Sort(dates)
 	var out []objectWrite
-	for _, dt := range sortedKeys(r) {
-		rows := r[dt]
+	for _, dt := range dates {
+		chunks := r[dt].chunks
 		out = append(out, func(ctx context.Context) (int64, error) {
-			return sinks.WriteRows(ctx, enc, table, dt, name, rows)
+			return sinks.WriteRowChunks(ctx, enc, table, dt, name, chunks)
 		})
 	}
 	return out
@@ -266,7 +300,7 @@ func (b *Batcher) append(u *Unit, d *decoded) {
 			continue
 		}
 		f := &out.Findings[i]
-		c.findings[f.Date] = append(c.findings[f.Date], *f)
+		c.findings.add(f.Date, f)
 	}
 	for i := range out.OCSF {
 		if !b.dedup.add(d.ocsfKeys[i]) {
@@ -274,7 +308,7 @@ func (b *Batcher) append(u *Unit, d *decoded) {
 			continue
 		}
 		f := &out.OCSF[i]
-		c.ocsf[f.Date] = append(c.ocsf[f.Date], *f)
+		c.ocsf.add(f.Date, f)
 	}
 	for i := range out.Insights {
 		if !b.dedup.add(d.insightKeys[i]) {
@@ -282,7 +316,7 @@ func (b *Batcher) append(u *Unit, d *decoded) {
 			continue
 		}
 		r := &out.Insights[i]
-		c.insights[r.Date] = append(c.insights[r.Date], *r)
+		c.insights.add(r.Date, r)
 	}
 	c.dead = append(c.dead, out.Dead...)
 }

@@ -8,7 +8,6 @@ import (
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress"
 	"github.com/parquet-go/parquet-go/compress/snappy"
-	"github.com/parquet-go/parquet-go/compress/zstd"
 
 	"github.com/hublake/hublake/schema"
 )
@@ -40,7 +39,7 @@ func (o EncodeOptions) codec() compress.Codec {
 	if o.Codec == "snappy" {
 		return &snappy.Codec{}
 	}
-	return &zstd.Codec{Level: zstd.SpeedFastest}
+	return newZstdCodec()
 }
 
 // tableWriter writes objects of one row type. Each object gets a fresh
@@ -78,42 +77,48 @@ func newTableWriter[T any](table string, o EncodeOptions, size func(*T) int) *ta
 	return &tableWriter[T]{opts: opts, rowGroupBytes: int(groupBytes), size: size}
 }
 
-// write encodes rows into one object at key and commits it. It returns the
-// object's size. On any error the object is aborted.
-func (t *tableWriter[T]) write(ctx context.Context, store Store, key string, rows []T) (int64, error) {
+// writeChunks encodes rows (held in chunks, one after another) into one
+// object at key and commits it. It returns the object's size. On any error
+// the object is aborted.
+func (t *tableWriter[T]) writeChunks(ctx context.Context, store Store, key string, chunks [][]T) (int64, error) {
 	obj, err := store.Create(ctx, key)
 	if err != nil {
 		return 0, err
 	}
 	cw := &countingWriter{w: obj}
 	w := parquet.NewGenericWriter[T](cw, t.opts...)
-	// Rows go in runs that end at a row group's byte budget; each full row
-	// group is written out (Flush) before the next one is encoded.
-	for i := 0; i < len(rows); {
-		if err := ctx.Err(); err != nil {
-			obj.Abort()
-			return 0, err
-		}
-		j, bytes := i, 0
-		for j < len(rows) && (j == i || bytes < t.rowGroupBytes) {
-			bytes += t.size(&rows[j])
-			j++
-		}
-		if _, err := w.Write(rows[i:j]); err != nil {
-			obj.Abort()
-			return 0, fmt.Errorf("encode %s: %w", key, err)
-		}
-		if bytes >= t.rowGroupBytes {
-			if err := w.Flush(); err != nil {
-				obj.Abort()
-				return 0, fmt.Errorf("encode %s: %w", key, err)
+	fail := func(err error) (int64, error) {
+		obj.Abort()
+		return 0, err
+	}
+	// Rows go in runs that end at a row group's byte budget (or a chunk's
+	// end); each full row group is written out (Flush) before the next one
+	// is encoded.
+	bytes := 0
+	for _, rows := range chunks {
+		for i := 0; i < len(rows); {
+			if err := ctx.Err(); err != nil {
+				return fail(err)
 			}
+			j := i
+			for j < len(rows) && (j == i || bytes < t.rowGroupBytes) {
+				bytes += t.size(&rows[j])
+				j++
+			}
+			if _, err := w.Write(rows[i:j]); err != nil {
+				return fail(fmt.Errorf("encode %s: %w", key, err))
+			}
+			if bytes >= t.rowGroupBytes {
+				if err := w.Flush(); err != nil {
+					return fail(fmt.Errorf("encode %s: %w", key, err))
+				}
+				bytes = 0
+			}
+			i = j
 		}
-		i = j
 	}
 	if err := w.Close(); err != nil {
-		obj.Abort()
-		return 0, fmt.Errorf("encode %s: %w", key, err)
+		return fail(fmt.Errorf("encode %s: %w", key, err))
 	}
 	if err := obj.Commit(); err != nil {
 		return 0, err
@@ -142,6 +147,11 @@ func NewEncoder(store Store, o EncodeOptions) *Encoder {
 // WriteRows writes rows of table (all of partition dt) as the object called
 // name, and returns its size. T must be the table's row type.
 func WriteRows[T any](ctx context.Context, e *Encoder, table, dt, name string, rows []T) (int64, error) {
+	return WriteRowChunks(ctx, e, table, dt, name, [][]T{rows})
+}
+
+// WriteRowChunks is WriteRows for rows held in chunks, one after another.
+func WriteRowChunks[T any](ctx context.Context, e *Encoder, table, dt, name string, chunks [][]T) (int64, error) {
 	w, ok := e.writers[table].(*tableWriter[T])
 	if !ok {
 		var zero T
@@ -151,7 +161,7 @@ func WriteRows[T any](ctx context.Context, e *Encoder, table, dt, name string, r
 	if err != nil {
 		return 0, err
 	}
-	return w.write(ctx, e.store, key, rows)
+	return w.writeChunks(ctx, e.store, key, chunks)
 }
 
 // WriteFindings writes rows (all of partition dt) as object name.
