@@ -13,15 +13,15 @@ import (
 	"github.com/hublake/hublake/sinks"
 )
 
-// Batcher is the pipeline of one source partition (one file, one shard):
+// batcher is the pipeline of one source partition (one file, one shard):
 // decode → dedup → batch per (table, dt) → flush. Where batches end is
 // decided by cuts (policy.go); this file does what the cuts decide. It is
 // not safe for concurrent use; each source partition has its own.
-type Batcher struct {
+type batcher struct {
 	policy   Policy
 	enc      *sinks.Encoder
-	name     Namer
-	progress Progress
+	name     namer
+	progress progress
 	stats    *Stats
 	dedup    *dedupWindow
 	crash    func(point string)
@@ -35,7 +35,7 @@ type Batcher struct {
 
 // batch is what has been read since the last flush.
 type batch struct {
-	first, last Unit
+	first, last unit
 	findings    rowsByDate[schema.Finding]
 	insights    rowsByDate[schema.InsightResult]
 	ocsf        rowsByDate[schema.OCSFFinding]
@@ -104,30 +104,30 @@ func (r rowsByDate[T]) writes(enc *sinks.Encoder, table, name string) []objectWr
 // objectWrite writes one object of a batch and returns its size.
 type objectWrite func(ctx context.Context) (int64, error)
 
-// BatcherOption configures a Batcher.
-type BatcherOption func(*Batcher)
+// batcherOption configures a batcher.
+type batcherOption func(*batcher)
 
 // WithProgress sets the source's progress hooks (default: none).
-func WithProgress(p Progress) BatcherOption { return func(b *Batcher) { b.progress = p } }
+func withProgress(p progress) batcherOption { return func(b *batcher) { b.progress = p } }
 
 // WithStats sets the counters to add to (default: private ones).
-func WithStats(s *Stats) BatcherOption { return func(b *Batcher) { b.stats = s } }
+func withStats(s *Stats) batcherOption { return func(b *batcher) { b.stats = s } }
 
 // WithFlushSlots lets a flush write the batch's objects side by side, each
 // holding one of slots while it is encoded and stored (several batchers may
 // share the slots, which bound the encoders working at once, hence their
 // memory). Without slots, a batch's objects are written one after another.
 // The objects are the same either way.
-func WithFlushSlots(slots chan struct{}) BatcherOption { return func(b *Batcher) { b.slots = slots } }
+func withFlushSlots(slots chan struct{}) batcherOption { return func(b *batcher) { b.slots = slots } }
 
 // WithCrashHook calls f at named points of a flush; tests use it to kill the
 // process there ("before-upload", "between-objects", "before-checkpoint",
 // "after-checkpoint").
-func WithCrashHook(f func(point string)) BatcherOption { return func(b *Batcher) { b.crash = f } }
+func withCrashHook(f func(point string)) batcherOption { return func(b *batcher) { b.crash = f } }
 
-// NewBatcher returns the pipeline for one source partition.
-func NewBatcher(p Policy, enc *sinks.Encoder, name Namer, opts ...BatcherOption) *Batcher {
-	b := &Batcher{policy: p.withDefaults(), enc: enc, name: name}
+// newBatcher returns the pipeline for one source partition.
+func newBatcher(p Policy, enc *sinks.Encoder, name namer, opts ...batcherOption) *batcher {
+	b := &batcher{policy: p.withDefaults(), enc: enc, name: name}
 	for _, o := range opts {
 		o(b)
 	}
@@ -149,23 +149,23 @@ func NewBatcher(p Policy, enc *sinks.Encoder, name Namer, opts ...BatcherOption)
 
 type noProgress struct{}
 
-func (noProgress) Begin(context.Context, BatchInfo) error { return nil }
-func (noProgress) Done(context.Context, BatchInfo) error  { return nil }
+func (noProgress) Begin(context.Context, batchInfo) error { return nil }
+func (noProgress) Done(context.Context, batchInfo) error  { return nil }
 
 // ForceCutAfter makes the current batch end exactly after the unit at pos,
 // whatever the policy says, and forbids flushing it any earlier: the stream
 // uses it to rebuild a batch that a previous owner of the shard recorded as
 // pending before it crashed, so that the replay writes the same objects.
-func (b *Batcher) ForceCutAfter(pos string) { b.cuts.force(pos) }
+func (b *batcher) ForceCutAfter(pos string) { b.cuts.force(pos) }
 
 // Pending returns the number of units in the current batch.
-func (b *Batcher) Pending() int { return b.cuts.units }
+func (b *batcher) Pending() int { return b.cuts.units }
 
 // Add feeds one unit. It may flush the current batch first, when the cuts
 // say the batch ends before u. An error means a flush failed: the batch
 // (without u) is kept, and the caller must not go on (the stream retries the
 // flush; backfill gives up on the input).
-func (b *Batcher) Add(ctx context.Context, u Unit) error {
+func (b *batcher) Add(ctx context.Context, u unit) error {
 	decodeUnit(&u, b.policy.MaxUnitBytes, b.keyer, &b.scratch)
 	return b.addDecoded(ctx, &u, &b.scratch)
 }
@@ -181,7 +181,7 @@ type decoded struct {
 }
 
 // decodeUnit decodes u into d (reusing d's memory).
-func decodeUnit(u *Unit, maxUnitBytes int64, k *keyer, d *decoded) {
+func decodeUnit(u *unit, maxUnitBytes int64, k *keyer, d *decoded) {
 	out := &d.out
 	out.Reset()
 	switch {
@@ -222,7 +222,7 @@ func decodeUnit(u *Unit, maxUnitBytes int64, k *keyer, d *decoded) {
 }
 
 // addDecoded is Add for a unit decoded already.
-func (b *Batcher) addDecoded(ctx context.Context, u *Unit, d *decoded) error {
+func (b *batcher) addDecoded(ctx context.Context, u *unit, d *decoded) error {
 	size := int64(len(u.Data))
 	if b.cuts.before(u.Pos, size, d.t) {
 		if err := b.Flush(ctx); err != nil {
@@ -239,7 +239,7 @@ func (b *Batcher) addDecoded(ctx context.Context, u *Unit, d *decoded) error {
 // FlushOnStop flushes on shutdown, unless the batch is being rebuilt to a
 // forced end it has not reached: then nothing is written (the next owner of
 // the shard rebuilds it) and false is returned.
-func (b *Batcher) FlushOnStop(ctx context.Context) (bool, error) {
+func (b *batcher) FlushOnStop(ctx context.Context) (bool, error) {
 	if !b.cuts.onStop() {
 		return b.cuts.units == 0, nil
 	}
@@ -249,7 +249,7 @@ func (b *Batcher) FlushOnStop(ctx context.Context) (bool, error) {
 // unitTime is the time a unit counts at for windows: its record time in the
 // stream, else the time of its first row (its event's time, else the time
 // that placed it).
-func unitTime(u *Unit, out *schema.Output) time.Time {
+func unitTime(u *unit, out *schema.Output) time.Time {
 	if !u.Origin.RecordTime.IsZero() {
 		return u.Origin.RecordTime
 	}
@@ -277,14 +277,14 @@ func unitTime(u *Unit, out *schema.Output) time.Time {
 // FlushIfIdle flushes the current batch when the idle rule says so (see
 // cuts.idle): its window has closed at now plus grace and the source has been
 // read to its tip, or it is full.
-func (b *Batcher) FlushIfIdle(ctx context.Context, now time.Time, grace time.Duration, atTip bool) error {
+func (b *batcher) FlushIfIdle(ctx context.Context, now time.Time, grace time.Duration, atTip bool) error {
 	if !b.cuts.idle(now, grace, atTip) {
 		return nil
 	}
 	return b.Flush(ctx)
 }
 
-func (b *Batcher) append(u *Unit, d *decoded) {
+func (b *batcher) append(u *unit, d *decoded) {
 	c := &b.cur
 	out := &d.out
 	if b.cuts.units == 0 {
@@ -322,15 +322,15 @@ func (b *Batcher) append(u *Unit, d *decoded) {
 }
 
 // Flush makes the current batch durable: one object per (table, dt), named
-// after the batch's source position, then Progress.Done. On error the batch
+// after the batch's source position, then progress.Done. On error the batch
 // is kept; a later Flush writes the same objects again.
-func (b *Batcher) Flush(ctx context.Context) error {
+func (b *batcher) Flush(ctx context.Context) error {
 	c := &b.cur
 	if b.cuts.units == 0 {
 		return nil
 	}
 	start := time.Now()
-	info := BatchInfo{Name: b.name(&c.first, &c.last), First: c.first.Pos, Last: c.last.Pos, Units: b.cuts.units}
+	info := batchInfo{Name: b.name(&c.first, &c.last), First: c.first.Pos, Last: c.last.Pos, Units: b.cuts.units}
 	if err := b.progress.Begin(ctx, info); err != nil {
 		return fmt.Errorf("begin batch %s: %w", info.Name, err)
 	}
@@ -380,7 +380,7 @@ func (b *Batcher) Flush(ctx context.Context) error {
 // flush slots, and returns the objects and bytes written. On error it
 // returns once no write is running any more, so that nothing of a failed
 // flush is written after it (a retry writes the same objects again).
-func (b *Batcher) writeObjects(ctx context.Context, writes []objectWrite) (objects, bytes int64, err error) {
+func (b *batcher) writeObjects(ctx context.Context, writes []objectWrite) (objects, bytes int64, err error) {
 	var mu sync.Mutex
 	done := func(n int64, werr error) error {
 		mu.Lock()
@@ -438,12 +438,12 @@ func (b *Batcher) writeObjects(ctx context.Context, writes []objectWrite) (objec
 
 // Discard drops the current batch without writing it: the stream does this
 // when it has lost the shard's lease (the new owner replays the records).
-func (b *Batcher) Discard() {
+func (b *batcher) Discard() {
 	b.cuts.discard()
 	b.reset()
 }
 
-func (b *Batcher) reset() {
+func (b *batcher) reset() {
 	// Fresh maps rather than truncated slices: a batch's row slices can be
 	// large, and keeping their capacity would pin that memory between batches.
 	b.cur = batch{findings: rowsByDate[schema.Finding]{}, insights: rowsByDate[schema.InsightResult]{}, ocsf: rowsByDate[schema.OCSFFinding]{}}

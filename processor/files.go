@@ -25,7 +25,7 @@ import (
 )
 
 // The file source: backfill reads files (local, S3 or stdin), splits each
-// into units and runs one Batcher per file, several files at a time. A file
+// into units and runs one batcher per file, several files at a time. A file
 // is a source partition: dedup and batch cuts depend only on its bytes, so the
 // output is the same whatever the number of workers. Object names carry the
 // digest of the file's bytes up to the end of the batch and the batch's first
@@ -146,7 +146,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 
 // fileNamer names a file batch: the digest of the input up to the batch's
 // end, and the batch's first byte offset.
-func fileNamer(first, last *Unit) string {
+func fileNamer(first, last *unit) string {
 	return sinks.FileBatchName(last.Digest, first.Offset)
 }
 
@@ -211,26 +211,26 @@ func backfillOne(ctx context.Context, in Input, enc *sinks.Encoder, opts *Backfi
 		return err
 	}
 	defer closeIn()
-	b := NewBatcher(opts.Policy, enc, fileNamer, WithStats(opts.Stats), WithCrashHook(opts.CrashHook), WithFlushSlots(opts.flushSlots))
+	b := newBatcher(opts.Policy, enc, fileNamer, withStats(opts.Stats), withCrashHook(opts.CrashHook), withFlushSlots(opts.flushSlots))
 	sp := units.NewSplitter(r, int(b.policy.MaxUnitBytes))
 	prefix := "file:" + in.Name + "#"
-	next := func() (Unit, bool, error) {
+	next := func() (unit, bool, error) {
 		for {
 			p, err := sp.Next()
 			if errors.Is(err, io.EOF) {
-				return Unit{}, false, nil
+				return unit{}, false, nil
 			}
 			if err != nil {
-				return Unit{}, false, err
+				return unit{}, false, err
 			}
 			source := prefix + strconv.FormatInt(p.Offset, 10)
 			if p.Oversize != nil {
 				if err := oversizeDeadLetter(ctx, enc, opts, source, p, b.policy.MaxUnitBytes); err != nil {
-					return Unit{}, false, err
+					return unit{}, false, err
 				}
 				continue
 			}
-			return Unit{
+			return unit{
 				Data:   p.Data,
 				Origin: schema.Origin{Source: source, NotAfter: opts.NotAfter},
 				Pos:    sinks.FileOffset(p.Offset),
@@ -240,7 +240,7 @@ func backfillOne(ctx context.Context, in Input, enc *sinks.Encoder, opts *Backfi
 			}, true, nil
 		}
 	}
-	err = orderedDecode(ctx, opts.Decoders, b.policy.MaxUnitBytes, next, func(u *Unit, d *decoded) error {
+	err = orderedDecode(ctx, opts.Decoders, b.policy.MaxUnitBytes, next, func(u *unit, d *decoded) error {
 		return b.addDecoded(ctx, u, d)
 	})
 	if err != nil {

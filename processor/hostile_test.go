@@ -27,14 +27,14 @@ func TestBackfillHostile(t *testing.T) {
 
 	// One unit per line; the control event again at the end is a duplicate.
 	var lines bytes.Buffer
-	type unit struct {
+	type hostileUnit struct {
 		c      hostile.Case
 		source string
 	}
-	var units []unit
+	var units []hostileUnit
 	linesFile := filepath.Join(dir, "hostile.json")
 	for _, c := range append(cases, cases[0]) {
-		units = append(units, unit{c, fmt.Sprintf("file:%s#%d", linesFile, lines.Len())})
+		units = append(units, hostileUnit{c, fmt.Sprintf("file:%s#%d", linesFile, lines.Len())})
 		lines.Write(c.Data)
 		lines.WriteByte('\n')
 	}

@@ -111,10 +111,10 @@ const (
 	attrCheckpointKey = "HublakeCheckpointKey"
 )
 
-// ErrLeaseLost means this worker no longer holds the shard's lease (a
+// errLeaseLost means this worker no longer holds the shard's lease (a
 // conditional write failed, or the lease expired or was revoked): it must
 // stop processing the shard.
-var ErrLeaseLost = errors.New("lease lost: the shard is owned by another worker")
+var errLeaseLost = errors.New("lease lost: the shard is owned by another worker")
 
 // errNotAcquired is what GetLease returns when a lease cannot be taken or
 // renewed; the KCL treats it as "not ours".
@@ -335,7 +335,7 @@ func (l *leases) renew(shard *par.ShardStatus, h *heldLease) error {
 	revoked, renewed, token := h.revoked, h.renewed, h.token
 	l.mu.Unlock()
 	if revoked {
-		return fmt.Errorf("renew lease of %s: %w", shard.ID, ErrLeaseLost)
+		return fmt.Errorf("renew lease of %s: %w", shard.ID, errLeaseLost)
 	}
 	if shard.GetLeaseOwner() != l.workerID {
 		// Between the KCL's release of a lease (it clears the owner first)
@@ -346,7 +346,7 @@ func (l *leases) renew(shard *par.ShardStatus, h *heldLease) error {
 	start := l.now()
 	if start.Sub(renewed) >= l.duration() {
 		l.revoke(shard.ID, token, "the lease expired before it was renewed (the worker was paused or starved) after "+start.Sub(renewed).Round(time.Millisecond).String())
-		return fmt.Errorf("renew lease of %s: %w", shard.ID, ErrLeaseLost)
+		return fmt.Errorf("renew lease of %s: %w", shard.ID, errLeaseLost)
 	}
 	ctx, cancel := callCtx()
 	defer cancel()
@@ -359,7 +359,7 @@ func (l *leases) renew(shard *par.ShardStatus, h *heldLease) error {
 	current, _ := num(item, attrLeaseToken)
 	if owner != l.workerID || current != token {
 		l.revoke(shard.ID, token, "the lease was taken by another worker ("+owner+") or another take of this one")
-		return fmt.Errorf("renew lease of %s: %w", shard.ID, ErrLeaseLost)
+		return fmt.Errorf("renew lease of %s: %w", shard.ID, errLeaseLost)
 	}
 	if claim, _ := str(item, chk.ClaimRequestKey); l.cfg.EnableLeaseStealing && claim != "" && claim != l.workerID && !shard.IsClaimRequestExpired(l.cfg) {
 		l.revoke(shard.ID, token, "the shard is claimed by "+claim+" (lease stealing)")
@@ -377,7 +377,7 @@ func (l *leases) renew(shard *par.ShardStatus, h *heldLease) error {
 	if err != nil {
 		l.revoke(shard.ID, token, "the renewal failed: "+err.Error())
 		if isConditionFailed(err) {
-			return fmt.Errorf("renew lease of %s: %w", shard.ID, ErrLeaseLost)
+			return fmt.Errorf("renew lease of %s: %w", shard.ID, errLeaseLost)
 		}
 		return fmt.Errorf("renew lease of %s: %w", shard.ID, err)
 	}
@@ -463,12 +463,12 @@ func (l *leases) release(ctx context.Context, shardID string, token int64) error
 	return nil
 }
 
-// lost turns a failed write into ErrLeaseLost (revoking the lease) when its
+// lost turns a failed write into errLeaseLost (revoking the lease) when its
 // condition failed.
 func (l *leases) lost(shardID string, token int64, what string, err error) error {
 	if isConditionFailed(err) {
 		l.revoke(shardID, token, "the condition of the "+what+" failed: the lease is gone or the checkpoint moved")
-		return fmt.Errorf("%s of %s: %w", what, shardID, ErrLeaseLost)
+		return fmt.Errorf("%s of %s: %w", what, shardID, errLeaseLost)
 	}
 	return fmt.Errorf("%s of %s: %w", what, shardID, err)
 }
@@ -484,7 +484,7 @@ func (l *leases) Checkpoint(ctx context.Context, shardID string, token int64, cp
 	}
 	if !l.valid(shardID, token) {
 		l.revoke(shardID, token, "the lease expired or was lost before the checkpoint")
-		return fmt.Errorf("checkpoint of %s: %w", shardID, ErrLeaseLost)
+		return fmt.Errorf("checkpoint of %s: %w", shardID, errLeaseLost)
 	}
 	_, err = l.update(ctx, &dynamodb.UpdateItemInput{
 		Key: l.key(shardID),
@@ -507,8 +507,8 @@ func (l *leases) Checkpoint(ctx context.Context, shardID string, token int64, cp
 	return nil
 }
 
-// PendingExtent is a batch that was being written when its worker stopped.
-type PendingExtent struct {
+// pendingExtent is a batch that was being written when its worker stopped.
+type pendingExtent struct {
 	First, Last string
 	// After is the checkpoint the batch follows; the extent only applies
 	// while the shard's checkpoint is still this value.
@@ -518,10 +518,10 @@ type PendingExtent struct {
 // SetPending records the extent of the batch about to be uploaded, on
 // condition that this worker holds the lease under token and the shard's
 // checkpoint is the one the batch follows.
-func (l *leases) SetPending(ctx context.Context, shardID string, token int64, p PendingExtent) error {
+func (l *leases) SetPending(ctx context.Context, shardID string, token int64, p pendingExtent) error {
 	if !l.valid(shardID, token) {
 		l.revoke(shardID, token, "the lease expired or was lost before the batch began")
-		return fmt.Errorf("record pending batch of %s: %w", shardID, ErrLeaseLost)
+		return fmt.Errorf("record pending batch of %s: %w", shardID, errLeaseLost)
 	}
 	values := map[string]types.AttributeValue{
 		":first": s(p.First), ":last": s(p.Last), ":me": s(l.workerID), ":token": n(token),
@@ -548,25 +548,25 @@ func (l *leases) SetPending(ctx context.Context, shardID string, token int64, p 
 
 // Pending returns the pending extent recorded for shardID, if it follows
 // the shard's current checkpoint.
-func (l *leases) Pending(ctx context.Context, shardID string) (PendingExtent, bool, error) {
+func (l *leases) Pending(ctx context.Context, shardID string) (pendingExtent, bool, error) {
 	item, err := l.getItem(ctx, shardID)
 	if err != nil {
-		return PendingExtent{}, false, err
+		return pendingExtent{}, false, err
 	}
 	first, ok1 := str(item, attrPendingFirst)
 	last, ok2 := str(item, attrPendingLast)
 	after, ok3 := str(item, attrPendingAfter)
 	if !ok1 || !ok2 || !ok3 {
-		return PendingExtent{}, false, nil
+		return pendingExtent{}, false, nil
 	}
 	if after == "-" {
 		after = ""
 	}
 	cp, _ := str(item, chk.SequenceNumberKey)
 	if cp != after {
-		return PendingExtent{}, false, nil
+		return pendingExtent{}, false, nil
 	}
-	return PendingExtent{First: first, Last: last, After: after}, true, nil
+	return pendingExtent{First: first, Last: last, After: after}, true, nil
 }
 
 // CheckpointSequence implements the KCL's checkpoint write (its record
@@ -577,7 +577,7 @@ func (l *leases) CheckpointSequence(shard *par.ShardStatus) error {
 	h := l.held[shard.ID]
 	l.mu.Unlock()
 	if h == nil {
-		return fmt.Errorf("checkpoint of %s: %w", shard.ID, ErrLeaseLost)
+		return fmt.Errorf("checkpoint of %s: %w", shard.ID, errLeaseLost)
 	}
 	ctx, cancel := callCtx()
 	defer cancel()

@@ -24,7 +24,7 @@ const decodeAhead = 4 << 20
 //
 // next returns false at the end of the input. The first error of next or
 // use stops the pipeline and is returned.
-func orderedDecode(ctx context.Context, decoders int, maxUnitBytes int64, next func() (Unit, bool, error), use func(*Unit, *decoded) error) error {
+func orderedDecode(ctx context.Context, decoders int, maxUnitBytes int64, next func() (unit, bool, error), use func(*unit, *decoded) error) error {
 	if decoders <= 1 {
 		k, d := newKeyer(), &decoded{}
 		for {
@@ -42,7 +42,7 @@ func orderedDecode(ctx context.Context, decoders int, maxUnitBytes int64, next f
 		}
 	}
 	type job struct {
-		u    Unit
+		u    unit
 		d    decoded
 		done chan struct{}
 	}

@@ -197,11 +197,11 @@ func TestDedupWindowEviction(t *testing.T) {
 // TestBatcherFlushOnStopForced: the batcher's shutdown path writes nothing
 // for an incomplete forced batch and reports it.
 func TestBatcherFlushOnStopForced(t *testing.T) {
-	b := NewBatcher(Policy{}, nil, func(first, _ *Unit) string { return first.Pos })
+	b := newBatcher(Policy{}, nil, func(first, _ *unit) string { return first.Pos })
 	b.ForceCutAfter("105")
 	ctx := context.Background()
 	for _, pos := range []string{"100", "101"} {
-		if err := b.Add(ctx, Unit{Pos: pos, Data: []byte("not json")}); err != nil {
+		if err := b.Add(ctx, unit{Pos: pos, Data: []byte("not json")}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -21,8 +21,8 @@ type shardLeases interface {
 	// started hands the lease just taken for shardID to a new processor
 	// and returns its token; false when there is no such lease.
 	started(shardID string) (token int64, ok bool)
-	Pending(ctx context.Context, shardID string) (PendingExtent, bool, error)
-	SetPending(ctx context.Context, shardID string, token int64, p PendingExtent) error
+	Pending(ctx context.Context, shardID string) (pendingExtent, bool, error)
+	SetPending(ctx context.Context, shardID string, token int64, p pendingExtent) error
 	Checkpoint(ctx context.Context, shardID string, token int64, cp string) error
 	// revoke gives the lease up (the processor dropped its buffer).
 	revoke(shardID string, token int64, reason string)
@@ -156,7 +156,7 @@ func (c *shards) deregister(sp *shardProcessor) {
 	sp.finish()
 }
 
-// shardProcessor is the KCL record processor of one take of a shard lease: Kinesis records in, a Batcher,
+// shardProcessor is the KCL record processor of one take of a shard lease: Kinesis records in, a batcher,
 // pending extents and checkpoints out. What makes it exactly-once, together
 // with leases (leases.go):
 //
@@ -184,7 +184,7 @@ type shardProcessor struct {
 	c       *shards
 	shardID string
 	token   int64
-	batcher *Batcher
+	batcher *batcher
 	ready   bool   // pending extent read
 	after   string // the shard's checkpoint: the batch in progress follows it
 	lost    atomic.Bool
@@ -218,8 +218,8 @@ func (sp *shardProcessor) Initialize(in *kcl.InitializationInput) {
 		return
 	}
 	sp.token = token
-	namer := func(first, _ *Unit) string { return sinks.StreamBatchName(c.stream, sp.shardID, first.Pos) }
-	sp.batcher = NewBatcher(c.policy, c.enc, namer, WithProgress(sp), WithStats(c.stats), WithCrashHook(c.crash))
+	namer := func(first, _ *unit) string { return sinks.StreamBatchName(c.stream, sp.shardID, first.Pos) }
+	sp.batcher = newBatcher(c.policy, c.enc, namer, withProgress(sp), withStats(c.stats), withCrashHook(c.crash))
 	c.register(sp)
 	sp.log().Info("shard lease taken", "checkpoint", sp.after, "token", token)
 }
@@ -264,7 +264,7 @@ func (sp *shardProcessor) ProcessRecords(in *kcl.ProcessRecordsInput) {
 			// rather than refused (its date bound would be year 1).
 			arrival = time.Now().UTC()
 		}
-		u := Unit{
+		u := unit{
 			Data: r.Data,
 			Origin: schema.Origin{
 				Source:     "kinesis:" + c.stream + "/" + sp.shardID + "/" + seq,
@@ -326,12 +326,12 @@ func (sp *shardProcessor) Shutdown(in *kcl.ShutdownInput) {
 }
 
 // Begin implements Progress: record the batch's extent in the lease row.
-func (sp *shardProcessor) Begin(ctx context.Context, b BatchInfo) error {
-	return sp.c.leases.SetPending(ctx, sp.shardID, sp.token, PendingExtent{First: b.First, Last: b.Last, After: sp.after})
+func (sp *shardProcessor) Begin(ctx context.Context, b batchInfo) error {
+	return sp.c.leases.SetPending(ctx, sp.shardID, sp.token, pendingExtent{First: b.First, Last: b.Last, After: sp.after})
 }
 
 // Done implements Progress: checkpoint the batch's last record.
-func (sp *shardProcessor) Done(ctx context.Context, b BatchInfo) error {
+func (sp *shardProcessor) Done(ctx context.Context, b batchInfo) error {
 	if err := sp.checkpoint(ctx, b.Last); err != nil {
 		return err
 	}
@@ -356,7 +356,7 @@ func (sp *shardProcessor) retry(f func(ctx context.Context) error) bool {
 		if err == nil {
 			return true
 		}
-		if errors.Is(err, ErrLeaseLost) || sp.lost.Load() {
+		if errors.Is(err, errLeaseLost) || sp.lost.Load() {
 			sp.drop()
 			return false
 		}

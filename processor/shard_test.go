@@ -15,12 +15,12 @@ type memLeases struct {
 	mu      sync.Mutex
 	token   int64
 	tokens  map[string]int64
-	pending map[string]PendingExtent
+	pending map[string]pendingExtent
 	cps     map[string][]string
 }
 
 func newMemLeases() *memLeases {
-	return &memLeases{tokens: map[string]int64{}, pending: map[string]PendingExtent{}, cps: map[string][]string{}}
+	return &memLeases{tokens: map[string]int64{}, pending: map[string]pendingExtent{}, cps: map[string][]string{}}
 }
 
 func (m *memLeases) started(shardID string) (int64, bool) {
@@ -31,18 +31,18 @@ func (m *memLeases) started(shardID string) (int64, bool) {
 	return m.token, true
 }
 
-func (m *memLeases) Pending(_ context.Context, shardID string) (PendingExtent, bool, error) {
+func (m *memLeases) Pending(_ context.Context, shardID string) (pendingExtent, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	p, ok := m.pending[shardID]
 	return p, ok, nil
 }
 
-func (m *memLeases) SetPending(_ context.Context, shardID string, token int64, p PendingExtent) error {
+func (m *memLeases) SetPending(_ context.Context, shardID string, token int64, p pendingExtent) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.tokens[shardID] != token {
-		return ErrLeaseLost
+		return errLeaseLost
 	}
 	m.pending[shardID] = p
 	return nil
@@ -52,7 +52,7 @@ func (m *memLeases) Checkpoint(_ context.Context, shardID string, token int64, c
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.tokens[shardID] != token {
-		return ErrLeaseLost
+		return errLeaseLost
 	}
 	delete(m.pending, shardID)
 	m.cps[shardID] = append(m.cps[shardID], cp)

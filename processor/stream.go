@@ -21,13 +21,13 @@ import (
 
 // Stream is the stream consumer: a KCL worker whose shard leases live in
 // DynamoDB (leases.go), one record processor per lease (shard.go) feeding
-// a Batcher, and the shutdown sequence. NewStream + Run is all a caller
+// a batcher, and the shutdown sequence. NewStream + Run is all a caller
 // needs; cancelling Run's context is the stop signal.
 //
 // One Kinesis record's path: the KCL's polling shard consumer calls
-// shardProcessor.ProcessRecords (shard.go) → Batcher.Add (batcher.go) →
+// shardProcessor.ProcessRecords (shard.go) → batcher.Add (batcher.go) →
 // schema.Decode → dedup and rows per (table, dt) → a cut (policy.go) →
-// Batcher.Flush: leases.SetPending (the extent) → sinks.WriteRows per
+// batcher.Flush: leases.SetPending (the extent) → sinks.WriteRows per
 // partition (parquet.go) → Store.Create/Commit (store.go, s3.go) →
 // leases.Checkpoint.
 type Stream struct {

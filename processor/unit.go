@@ -1,11 +1,11 @@
 // Package processor is hublake's pipeline and its two sources.
 //
 // A source (files in backfill, a Kinesis shard in the consumer) hands units to
-// a Batcher: one unit is one Kinesis record or one JSON value of a file. The
-// Batcher decodes each unit (schema.Decode), drops duplicates, groups rows by
+// a batcher: one unit is one Kinesis record or one JSON value of a file. The
+// batcher decodes each unit (schema.Decode), drops duplicates, groups rows by
 // (table, dt), cuts batches on input-derived quantities only, and flushes a
 // batch by asking the sinks to write one object per (table, dt) and then
-// telling the source's Progress that the batch is durable. The same Batcher
+// telling the source's progress that the batch is durable. The same batcher
 // serves both sources; only naming and progress differ.
 package processor
 
@@ -15,9 +15,9 @@ import (
 	"github.com/hublake/hublake/schema"
 )
 
-// Unit is one input record with its position.
-type Unit struct {
-	// Data is the unit's bytes. The Batcher keeps them (rows point into them)
+// unit is one input record with its position.
+type unit struct {
+	// Data is the unit's bytes. The batcher keeps them (rows point into them)
 	// until the batch is flushed: the source must not reuse them.
 	Data []byte
 	// Origin is the decoding context (source column, record time, date bound).
@@ -35,8 +35,8 @@ type Unit struct {
 	Reject string
 }
 
-// BatchInfo describes a batch to the source's Progress.
-type BatchInfo struct {
+// batchInfo describes a batch to the source's progress.
+type batchInfo struct {
 	// Name is the object name every object of the batch gets.
 	Name string
 	// First and Last are the positions of the batch's first and last unit.
@@ -49,10 +49,10 @@ type BatchInfo struct {
 // first object of a batch is written (the stream records the batch's extent
 // there), Done after every object is durable (the stream checkpoints Last).
 // An error from either stops the flush; the batch is kept.
-type Progress interface {
-	Begin(ctx context.Context, b BatchInfo) error
-	Done(ctx context.Context, b BatchInfo) error
+type progress interface {
+	Begin(ctx context.Context, b batchInfo) error
+	Done(ctx context.Context, b batchInfo) error
 }
 
-// Namer names a batch from its first and last unit.
-type Namer func(first, last *Unit) string
+// namer names a batch from its first and last unit.
+type namer func(first, last *unit) string
