@@ -14,6 +14,8 @@ import (
 type discard struct{}
 
 func (discard) Create(context.Context, string) (ObjectWriter, error) { return discardObject{}, nil }
+func (discard) Stat(context.Context, string) (ObjectInfo, error)     { return ObjectInfo{}, ErrNotExist }
+func (discard) Delete(context.Context, string) error                 { return nil }
 func (discard) Ping(context.Context) error                           { return nil }
 func (discard) String() string                                       { return "discard" }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"unicode/utf8"
@@ -30,7 +31,10 @@ func (e *Encoder) WriteDeadLetters(ctx context.Context, dt, name string, letters
 	if err != nil {
 		return 0, err
 	}
-	obj, err := e.store.Create(ctx, key)
+	obj, err := e.create(ctx, key)
+	if errors.Is(err, errAbsorbed) {
+		return 0, nil
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -73,7 +77,10 @@ func (e *Encoder) StreamDeadLetter(ctx context.Context, dt, name, source, reason
 	if err != nil {
 		return 0, err
 	}
-	obj, err := e.store.Create(ctx, key)
+	obj, err := e.create(ctx, key)
+	if errors.Is(err, errAbsorbed) {
+		return 0, nil
+	}
 	if err != nil {
 		return 0, err
 	}

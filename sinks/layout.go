@@ -8,6 +8,13 @@
 //	<root>/insight_results/dt=YYYY-MM-DD/<name>.parquet
 //	<root>/dead_letters/dt=YYYY-MM-DD/<name>.jsonl.gz
 //
+// and, outside the tables (Athena reads neither; a name starting with '_' is
+// hidden from it anyway), the bookkeeping of compaction (package compact):
+//
+//	<root>/_hublake/absorbed/<table>/dt=YYYY-MM-DD/<name><ext>     an object a compaction absorbed
+//	<root>/_hublake/compactions/<table>/dt=YYYY-MM-DD/<run>.json   a compaction's manifest
+//	<root>/_hublake/locks/<table>/dt=YYYY-MM-DD                    a partition's compaction lock
+//
 // The tables are schema.AllTables. <name> is derived from where the batch
 // came from (stream, shard and first sequence number; or a digest of the
 // input and the batch's first byte offset), never from a clock or a random
@@ -136,9 +143,21 @@ func ObjectKey(table, dt, name string) (string, error) {
 	return PartitionPrefix(table, dt) + name + ext, nil
 }
 
-// keyPattern is what every key a store accepts looks like: table, partition,
-// file name. Stores check it again so that no code path can bypass ObjectKey.
+// keyPattern is what every table key a store accepts looks like: table,
+// partition, file name. Stores check it again so that no code path can bypass
+// ObjectKey.
 var keyPattern = regexp.MustCompile(`^(` + strings.Join(tableNames(), "|") + `)/dt=[0-9]{4}-[0-9]{2}-[0-9]{2}/[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+
+// metaKeyPattern is what every key of compaction's bookkeeping looks like
+// (the layout above): an absorbed-name marker, a manifest or a lock, each of
+// one partition of one table.
+var metaKeyPattern = regexp.MustCompile(`^` + MetaPrefix + `(absorbed/(` + strings.Join(tableNames(), "|") + `)/dt=[0-9]{4}-[0-9]{2}-[0-9]{2}/[A-Za-z0-9][A-Za-z0-9_.-]*` +
+	`|compactions/(` + strings.Join(tableNames(), "|") + `)/dt=[0-9]{4}-[0-9]{2}-[0-9]{2}/[0-9a-f]{32}\.json` +
+	`|locks/(` + strings.Join(tableNames(), "|") + `)/dt=[0-9]{4}-[0-9]{2}-[0-9]{2})$`)
+
+// prefixPattern is what a listing may ask for: a table, a partition, or the
+// markers or manifests of a table or of a partition.
+var prefixPattern = regexp.MustCompile(`^(` + MetaPrefix + `(absorbed|compactions)/)?(` + strings.Join(tableNames(), "|") + `)/(dt=[0-9]{4}-[0-9]{2}-[0-9]{2}/)?$`)
 
 func tableNames() []string {
 	var names []string
@@ -148,12 +167,90 @@ func tableNames() []string {
 	return names
 }
 
-// CheckKey returns an error unless key is a well-formed lake key.
+// CheckKey returns an error unless key is a well-formed lake key: an object
+// of a table, or a key of compaction's bookkeeping under MetaPrefix.
 func CheckKey(key string) error {
-	if !keyPattern.MatchString(key) || strings.Contains(key, "..") {
+	if !(keyPattern.MatchString(key) || metaKeyPattern.MatchString(key)) || strings.Contains(key, "..") {
 		return fmt.Errorf("refusing object key %q: not a lake key", key)
 	}
 	return nil
+}
+
+// CheckPrefix returns an error unless prefix is one a store may list: a
+// table, a partition (PartitionPrefix), or the absorbed-name markers or the
+// manifests of a table or a partition.
+func CheckPrefix(prefix string) error {
+	if !prefixPattern.MatchString(prefix) || strings.Contains(prefix, "..") {
+		return fmt.Errorf("refusing listing prefix %q: not a lake prefix", prefix)
+	}
+	return nil
+}
+
+// MetaPrefix is where compaction keeps its bookkeeping, outside the tables.
+const MetaPrefix = "_hublake/"
+
+// AbsorbedKey returns the key of the marker that records that a compaction
+// absorbed the object at key (a table key): its rows are in a compacted
+// object, so it must never be written again, and a copy of it that appears
+// anyway is removed (see the package compact documentation). The marker
+// lives outside the table, so that neither readers nor a listing of the
+// table see it.
+func AbsorbedKey(key string) (string, error) {
+	if err := CheckKey(key); err != nil || !keyPattern.MatchString(key) {
+		return "", fmt.Errorf("refusing object key %q: not a table key", key)
+	}
+	return MetaPrefix + "absorbed/" + key, nil
+}
+
+// AbsorbedPrefix returns the prefix of the absorbed-name markers of
+// partition dt of table.
+func AbsorbedPrefix(table, dt string) string {
+	return MetaPrefix + "absorbed/" + PartitionPrefix(table, dt)
+}
+
+// ManifestPrefix returns the prefix of the compaction manifests of
+// partition dt of table.
+func ManifestPrefix(table, dt string) string {
+	return MetaPrefix + "compactions/" + PartitionPrefix(table, dt)
+}
+
+// ManifestKey returns the key of the manifest of compaction run (32 hex
+// digits) of partition dt of table.
+func ManifestKey(table, dt, run string) (string, error) {
+	if !runPattern.MatchString(run) {
+		return "", fmt.Errorf("invalid compaction run id %q", run)
+	}
+	key := ManifestPrefix(table, dt) + run + ".json"
+	return key, CheckKey(key)
+}
+
+// LockKey returns the key of the compaction lock of partition dt of table.
+func LockKey(table, dt string) (string, error) {
+	key := MetaPrefix + "locks/" + table + "/dt=" + dt
+	return key, CheckKey(key)
+}
+
+var (
+	runPattern       = regexp.MustCompile(`^[0-9a-f]{32}$`)
+	compactedPattern = regexp.MustCompile(`^compacted-([0-9a-f]{32})-([0-9]{4})$`)
+)
+
+// CompactedName names the k-th output (from 0) of compaction run (32 hex
+// digits, derived from the run's inputs): "compacted-<run>-<kkkk>". Batch
+// names never look like this (stream batch names end in a sequence number
+// after a shard id, file batch names are 32 hex digits and an offset).
+func CompactedName(run string, k int) string {
+	return fmt.Sprintf("compacted-%s-%04d", run, k)
+}
+
+// ParseCompactedName returns the run and index of a CompactedName.
+func ParseCompactedName(name string) (run string, k int, ok bool) {
+	m := compactedPattern.FindStringSubmatch(name)
+	if m == nil {
+		return "", 0, false
+	}
+	_, err := fmt.Sscanf(m[2], "%d", &k)
+	return m[1], k, err == nil
 }
 
 // Key is a lake key taken apart.
@@ -161,12 +258,13 @@ type Key struct {
 	Table, Date, Name string
 }
 
-// ParseKey takes a key relative to the lake root apart, refusing anything
-// ObjectKey would not have made (a hidden temporary file, an object of an
-// unknown table or with the wrong extension).
+// ParseKey takes a table key relative to the lake root apart, refusing
+// anything ObjectKey would not have made (a hidden temporary file, an object
+// of an unknown table or with the wrong extension, a key of compaction's
+// bookkeeping).
 func ParseKey(key string) (Key, error) {
-	if err := CheckKey(key); err != nil {
-		return Key{}, err
+	if err := CheckKey(key); err != nil || !keyPattern.MatchString(key) {
+		return Key{}, fmt.Errorf("refusing object key %q: not a table key", key)
 	}
 	table, rest, _ := strings.Cut(key, "/dt=")
 	dt, file, _ := strings.Cut(rest, "/")

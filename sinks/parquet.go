@@ -2,6 +2,7 @@ package sinks
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
@@ -24,6 +25,9 @@ type EncodeOptions struct {
 	// batch, bounds the encoder's memory, even for text that does not
 	// compress.
 	RowGroupBytes int64
+	// Absorbed, if set, counts the objects the writers' marker checks kept
+	// out of the lake (see AbsorbedCounts).
+	Absorbed *AbsorbedCounts
 }
 
 // Validate checks the codec name.
@@ -42,17 +46,10 @@ func (o EncodeOptions) codec() compress.Codec {
 	return newZstdCodec()
 }
 
-// tableWriter writes objects of one row type. Each object gets a fresh
-// parquet-go writer: Reset does not reset the column writers' state
-// (dictionaries, encodings), so a reused writer's output would depend on the
-// objects it wrote before, and names are only deterministic if bytes are too.
-type tableWriter[T any] struct {
-	opts          []parquet.WriterOption
-	rowGroupBytes int
-	size          func(*T) int // a row's input bytes, roughly
-}
-
-func newTableWriter[T any](table string, o EncodeOptions, size func(*T) int) *tableWriter[T] {
+// WriterOptions are the Parquet settings of table's objects, for every
+// writer of them (the Encoder, compaction): its schema, the codec, the row
+// group bound, and no statistics on its big text columns.
+func WriterOptions(table string, o EncodeOptions) []parquet.WriterOption {
 	rows := o.RowGroupRows
 	if rows <= 0 {
 		rows = 10_000
@@ -70,21 +67,36 @@ func newTableWriter[T any](table string, o EncodeOptions, size func(*T) int) *ta
 	for _, path := range schema.BigTextColumns(table) {
 		opts = append(opts, parquet.SkipPageBounds(path...), parquet.SkipPageStatistics(path...))
 	}
-	groupBytes := o.RowGroupBytes
-	if groupBytes <= 0 {
-		groupBytes = 4 << 20
-	}
-	return &tableWriter[T]{opts: opts, rowGroupBytes: int(groupBytes), size: size}
+	return opts
 }
 
-// writeChunks encodes rows (held in chunks, one after another) into one
-// object at key and commits it. It returns the object's size. On any error
-// the object is aborted.
-func (t *tableWriter[T]) writeChunks(ctx context.Context, store Store, key string, chunks [][]T) (int64, error) {
-	obj, err := store.Create(ctx, key)
-	if err != nil {
-		return 0, err
+// RowGroupBytesOrDefault is the bound on a row group's input bytes (see
+// EncodeOptions.RowGroupBytes).
+func (o EncodeOptions) RowGroupBytesOrDefault() int64 {
+	if o.RowGroupBytes <= 0 {
+		return 4 << 20
 	}
+	return o.RowGroupBytes
+}
+
+// tableWriter writes objects of one row type. Each object gets a fresh
+// parquet-go writer: Reset does not reset the column writers' state
+// (dictionaries, encodings), so a reused writer's output would depend on the
+// objects it wrote before, and names are only deterministic if bytes are too.
+type tableWriter[T any] struct {
+	opts          []parquet.WriterOption
+	rowGroupBytes int
+	size          func(*T) int // a row's input bytes, roughly
+}
+
+func newTableWriter[T any](table string, o EncodeOptions, size func(*T) int) *tableWriter[T] {
+	return &tableWriter[T]{opts: WriterOptions(table, o), rowGroupBytes: int(o.RowGroupBytesOrDefault()), size: size}
+}
+
+// writeChunks encodes rows (held in chunks, one after another) into obj
+// (the object at key) and commits it. It returns the object's size. On any
+// error the object is aborted.
+func (t *tableWriter[T]) writeChunks(ctx context.Context, obj ObjectWriter, key string, chunks [][]T) (int64, error) {
 	cw := &countingWriter{w: obj}
 	w := parquet.NewGenericWriter[T](cw, t.opts...)
 	fail := func(err error) (int64, error) {
@@ -126,22 +138,31 @@ func (t *tableWriter[T]) writeChunks(ctx context.Context, store Store, key strin
 	return cw.n, nil
 }
 
-// Encoder writes the tables' Parquet objects and the dead letters. It is
-// safe for concurrent use.
+// Encoder writes the tables' Parquet objects and the dead letters, each
+// through the absorbed-name check (absorbed.go). It is safe for concurrent
+// use.
 type Encoder struct {
-	store   Store
-	writers map[string]any // table name → *tableWriter[row type]
+	store    Store
+	writers  map[string]any // table name → *tableWriter[row type]
+	absorbed *AbsorbedCounts
 }
 
 // NewEncoder returns an encoder writing to store.
 func NewEncoder(store Store, o EncodeOptions) *Encoder {
-	return &Encoder{store: store, writers: map[string]any{
+	return &Encoder{store: store, absorbed: o.Absorbed, writers: map[string]any{
 		schema.TableFindings: newTableWriter(schema.TableFindings, o, func(f *schema.Finding) int { return len(f.RawFinding) + len(f.Description) }),
 		// An insight result's raw_detail is shared with the event's other
 		// results (and dictionary-encoded); its own values are small.
 		schema.TableInsightResults: newTableWriter(schema.TableInsightResults, o, func(r *schema.InsightResult) int { return 64 + len(r.ResultValue) }),
 		schema.TableOCSFFindings:   newTableWriter(schema.TableOCSFFindings, o, func(f *schema.OCSFFinding) int { return len(f.RawFinding) + len(f.Description) }),
 	}}
+}
+
+// create starts the object at key, or returns errAbsorbed when a compaction
+// absorbed it (then the object counts as written, with 0 bytes: its rows are
+// in the lake).
+func (e *Encoder) create(ctx context.Context, key string) (ObjectWriter, error) {
+	return createGuarded(ctx, e.store, key, e.absorbed)
 }
 
 // WriteRows writes rows of table (all of partition dt) as the object called
@@ -161,7 +182,14 @@ func WriteRowChunks[T any](ctx context.Context, e *Encoder, table, dt, name stri
 	if err != nil {
 		return 0, err
 	}
-	return w.writeChunks(ctx, e.store, key, chunks)
+	obj, err := e.create(ctx, key)
+	if errors.Is(err, errAbsorbed) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return w.writeChunks(ctx, obj, key, chunks)
 }
 
 // WriteFindings writes rows (all of partition dt) as object name.
