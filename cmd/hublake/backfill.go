@@ -20,15 +20,21 @@ import (
 	"github.com/hublake/hublake/sinks"
 )
 
-// storeFlags are the flags of every command that writes the lake.
+// lakeFlags are the flags of every command that writes the lake: where it
+// is, and how its objects are written.
+type lakeFlags struct {
+	Out         string `help:"Lake root: a directory or s3://bucket/prefix." default:"./lake"`
+	S3Endpoint  string `name:"s3-endpoint" env:"HUBLAKE_S3_ENDPOINT" help:"S3 endpoint URL (a local S3 server); implies path-style addressing."`
+	S3PathStyle bool   `name:"s3-path-style" env:"HUBLAKE_S3_PATH_STYLE" help:"Address buckets path-style (/bucket/key)."`
+	Region      string `help:"AWS region (default: from the environment)."`
+	SSE         string `name:"sse" help:"Ask S3 for server-side encryption: aws:kms or AES256. Default: send no header, so the bucket's default encryption applies." enum:",aws:kms,AES256" default:""`
+	SSEKMSKeyID string `name:"sse-kms-key-id" help:"KMS key id or ARN for --sse aws:kms."`
+	Codec       string `help:"Parquet compression: zstd or snappy." default:"zstd" enum:"zstd,snappy"`
+}
+
+// storeFlags are the flags of the commands that turn input into the lake.
 type storeFlags struct {
-	Out          string   `help:"Lake root: a directory or s3://bucket/prefix." default:"./lake"`
-	S3Endpoint   string   `name:"s3-endpoint" env:"HUBLAKE_S3_ENDPOINT" help:"S3 endpoint URL (a local S3 server); implies path-style addressing."`
-	S3PathStyle  bool     `name:"s3-path-style" env:"HUBLAKE_S3_PATH_STYLE" help:"Address buckets path-style (/bucket/key)."`
-	Region       string   `help:"AWS region (default: from the environment)."`
-	SSE          string   `name:"sse" help:"Ask S3 for server-side encryption: aws:kms or AES256. Default: send no header, so the bucket's default encryption applies." enum:",aws:kms,AES256" default:""`
-	SSEKMSKeyID  string   `name:"sse-kms-key-id" help:"KMS key id or ARN for --sse aws:kms."`
-	Codec        string   `help:"Parquet compression: zstd or snappy." default:"zstd" enum:"zstd,snappy"`
+	lakeFlags
 	MaxUnitBytes byteSize `help:"Units (records, lines, array elements) larger than this are not decoded but dead-lettered." default:"${max_unit_bytes}"`
 	DedupWindow  int      `help:"Finding keys remembered per source partition (file or shard) for deduplication." default:"${dedup_window}"`
 }
@@ -45,9 +51,9 @@ func (f *storeFlags) policy(records int, bytes byteSize, window time.Duration) p
 	}
 }
 
-func (f *storeFlags) encodeOptions() sinks.EncodeOptions { return sinks.EncodeOptions{Codec: f.Codec} }
+func (f *lakeFlags) encodeOptions() sinks.EncodeOptions { return sinks.EncodeOptions{Codec: f.Codec} }
 
-func (f *storeFlags) s3Options() sinks.S3Options {
+func (f *lakeFlags) s3Options() sinks.S3Options {
 	return sinks.S3Options{
 		Endpoint:    f.S3Endpoint,
 		PathStyle:   f.S3PathStyle || f.S3Endpoint != "",
@@ -57,12 +63,12 @@ func (f *storeFlags) s3Options() sinks.S3Options {
 }
 
 // awsConfig loads the process's one AWS configuration.
-func (f *storeFlags) awsConfig(ctx context.Context) (aws.Config, error) {
+func (f *lakeFlags) awsConfig(ctx context.Context) (aws.Config, error) {
 	return sinks.LoadAWSConfig(ctx, sinks.AWSOptions{Region: f.Region})
 }
 
 // open opens the lake and checks that it is reachable.
-func (f *storeFlags) open(ctx context.Context, cfg aws.Config) (sinks.Store, error) {
+func (f *lakeFlags) open(ctx context.Context, cfg aws.Config) (sinks.Lake, error) {
 	if err := f.s3Options().Validate(); err != nil {
 		return nil, err
 	}
@@ -161,13 +167,16 @@ func (c *backfillCmd) Run(ctx context.Context, g *globals) error {
 		log.Info("backfill of one part of the inputs", "part", part.String())
 	}
 	stats := &processor.Stats{}
+	var absorbed sinks.AbsorbedCounts
+	encode := c.encodeOptions()
+	encode.Absorbed = &absorbed
 	// The total is known once the listing is: at once for a source that
 	// fits the look-ahead window, at the end of the listing otherwise.
-	prog := newProgress(c.Progress, -1, log)
+	prog := newProgress(c.Progress, "backfill", "bytes", -1, log)
 	start := time.Now()
 	err = processor.Backfill(ctx, inputs(ctx, c.Sources, awsConf, c.s3Options()), processor.BackfillOptions{
 		Policy:    c.policy(),
-		Encode:    c.encodeOptions(),
+		Encode:    encode,
 		Store:     store,
 		Workers:   workers,
 		Stats:     stats,
@@ -179,12 +188,13 @@ func (c *backfillCmd) Run(ctx context.Context, g *globals) error {
 	})
 	prog.finish()
 	elapsed := time.Since(start)
-	printSummary(os.Stdout, part, stats, elapsed, store.String())
+	printSummary(os.Stdout, part, stats, &absorbed, elapsed, store.String())
 	log.Info("backfill finished",
 		"inputs", stats.Inputs.Load(), "units", stats.Units.Load(), "bytes_in", stats.BytesIn.Load(),
 		"findings", stats.Findings.Load(), "insight_results", stats.InsightResults.Load(), "ocsf_findings", stats.OCSFFindings.Load(),
 		"duplicates", stats.Duplicates.Load(), "dead_letters", stats.DeadLetters.Load(),
-		"objects", stats.Objects.Load(), "bytes_out", stats.BytesOut.Load(), "seconds", elapsed.Seconds())
+		"objects", stats.Objects.Load(), "bytes_out", stats.BytesOut.Load(),
+		"already_compacted", absorbed.Skipped.Load()+absorbed.Removed.Load(), "seconds", elapsed.Seconds())
 	if err != nil {
 		return fmt.Errorf("backfill did not complete: %w", err)
 	}
@@ -211,18 +221,20 @@ func setMemoryLimit(log interface{ Info(string, ...any) }, batches int, p proces
 	log.Info("memory limit set from the batch limits", "gomemlimit_bytes", budget)
 }
 
-// progress shows how much input has been read.
+// progress shows how far a command is: bytes of input read (backfill) or
+// partitions visited (compact).
 type progress struct {
 	mu     sync.Mutex
 	bar    *progressbar.ProgressBar
 	lines  bool
+	unit   string // "bytes" or "partitions"
 	total  int64
 	last   time.Time
 	logger interface{ Info(string, ...any) }
 }
 
-func newProgress(mode string, total int64, log interface{ Info(string, ...any) }) *progress {
-	p := &progress{total: total, logger: log}
+func newProgress(mode, desc, unit string, total int64, log interface{ Info(string, ...any) }) *progress {
+	p := &progress{total: total, unit: unit, logger: log}
 	if mode == "auto" {
 		mode = "lines"
 		if term.IsTerminal(int(os.Stderr.Fd())) {
@@ -231,13 +243,16 @@ func newProgress(mode string, total int64, log interface{ Info(string, ...any) }
 	}
 	switch mode {
 	case "bar":
-		p.bar = progressbar.NewOptions64(total,
+		opts := []progressbar.Option{progressbar.OptionShowBytes(true)}
+		if unit != "bytes" {
+			opts = []progressbar.Option{progressbar.OptionShowCount()}
+		}
+		p.bar = progressbar.NewOptions64(total, append(opts,
 			progressbar.OptionSetWriter(os.Stderr),
-			progressbar.OptionShowBytes(true),
-			progressbar.OptionSetDescription("backfill"),
+			progressbar.OptionSetDescription(desc),
 			progressbar.OptionThrottle(100*time.Millisecond),
 			progressbar.OptionClearOnFinish(),
-		)
+		)...)
 	case "lines":
 		p.lines = true
 	}
@@ -256,11 +271,16 @@ func (p *progress) update(n int64) {
 	}
 	if time.Since(p.last) >= 5*time.Second {
 		p.last = time.Now()
-		p.logger.Info("progress", "bytes_read", n, "bytes_total", p.total)
+		done := p.unit + "_done"
+		if p.unit == "bytes" {
+			done = "bytes_read"
+		}
+		p.logger.Info("progress", done, n, p.unit+"_total", p.total)
 	}
 }
 
-// setTotal sets the bytes to read (-1: unknown), once the listing is done.
+// setTotal sets the bytes to read (partitions to visit; -1: unknown), once
+// the listing is done.
 func (p *progress) setTotal(n int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -276,7 +296,7 @@ func (p *progress) finish() {
 	}
 }
 
-func printSummary(w io.Writer, part processor.Part, s *processor.Stats, elapsed time.Duration, dest string) {
+func printSummary(w io.Writer, part processor.Part, s *processor.Stats, absorbed *sinks.AbsorbedCounts, elapsed time.Duration, dest string) {
 	in := s.BytesIn.Load()
 	secs := max(elapsed.Seconds(), 1e-9)
 	fmt.Fprintf(w, "hublake backfill → %s\n", dest)
@@ -291,6 +311,9 @@ func printSummary(w io.Writer, part processor.Part, s *processor.Stats, elapsed 
 	fmt.Fprintf(w, "  duplicates       %12d dropped\n", s.Duplicates.Load())
 	fmt.Fprintf(w, "  dead letters     %12d\n", s.DeadLetters.Load())
 	fmt.Fprintf(w, "  objects written  %12d   (%s)\n", s.Objects.Load(), humanBytes(s.BytesOut.Load()))
+	if n := absorbed.Skipped.Load() + absorbed.Removed.Load(); n > 0 {
+		fmt.Fprintf(w, "    of which       %12d   already compacted: not written again (their rows are in the lake)\n", n)
+	}
 	fmt.Fprintf(w, "  elapsed          %12.2fs\n", elapsed.Seconds())
 }
 

@@ -35,6 +35,7 @@ type cli struct {
 
 	Backfill    backfillCmd    `cmd:"" help:"Read Security Hub events or findings from files, S3 or stdin into the lake."`
 	Consume     consumeCmd     `cmd:"" help:"Consume the Kinesis stream into the lake (the long-running ECS service)."`
+	Compact     compactCmd     `cmd:"" help:"Replace the lake's many small batch objects with few large sorted ones, exactly once (the scheduled ECS task)."`
 	Publish     publishCmd     `cmd:"" help:"Put events into a Kinesis stream as an EventBridge rule target does."`
 	Ddl         ddlCmd         `cmd:"" help:"Print the Athena DDL (or the Glue columns) of the lake's tables."`
 	Gen         genCmd         `cmd:"" help:"Generate realistic Security Hub events (demo and benchmark corpus)."`

@@ -12,6 +12,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
+	"math/big"
 	"os"
 	"path/filepath"
 	"sort"
@@ -21,6 +23,7 @@ import (
 	_ "github.com/duckdb/duckdb-go/v2" // database/sql driver "duckdb"
 
 	"github.com/hublake/hublake/internal/repo"
+	"github.com/hublake/hublake/schema"
 )
 
 // Open returns an in-memory DuckDB.
@@ -251,6 +254,47 @@ func DeadLetters(t testing.TB, root string) []DeadLetter {
 		}
 		zr.Close()
 		fh.Close()
+	}
+	return out
+}
+
+// Digest is the rows of one partition of one table as a multiset: how many,
+// and a sum of a hash of each whole row (DuckDB's hash of the row as a
+// struct for the Parquet tables; FNV-1a of each line for dead letters).
+// Two lakes hold the same rows exactly when their digests are equal.
+type Digest struct {
+	Rows int64
+	Sum  string
+}
+
+// LakeDigest returns the digest of every partition of every table under a
+// local lake root, keyed "<table>/dt=<D>".
+func LakeDigest(t testing.TB, db *sql.DB, root string) map[string]Digest {
+	t.Helper()
+	out := map[string]Digest{}
+	for _, table := range schema.Tables() {
+		if !HasTable(root, table) {
+			continue
+		}
+		q := "SELECT dt, count(*), sum(hash(t)::HUGEINT)::VARCHAR FROM " + TableGlob(root, table) + " t GROUP BY dt"
+		for _, r := range Rows(t, db, q) {
+			out[table+"/dt="+fmt.Sprint(r["dt"])] = Digest{Rows: r["count_star()"].(int64), Sum: fmt.Sprint(r[`CAST(sum(CAST(hash(t) AS "HUGEINT")) AS VARCHAR)`])}
+		}
+	}
+	sums := map[string]*big.Int{}
+	counts := map[string]int64{}
+	for _, d := range DeadLetters(t, root) {
+		k := schema.TableDeadLetters + "/dt=" + d.Dt
+		h := fnv.New64a()
+		fmt.Fprintf(h, "%q %q %v %q", d.Source, d.Reason, d.Base64, d.Data)
+		if sums[k] == nil {
+			sums[k] = new(big.Int)
+		}
+		sums[k].Add(sums[k], new(big.Int).SetUint64(h.Sum64()))
+		counts[k]++
+	}
+	for k, s := range sums {
+		out[k] = Digest{Rows: counts[k], Sum: s.String()}
 	}
 	return out
 }

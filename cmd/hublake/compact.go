@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/hublake/hublake/compact"
+	"github.com/hublake/hublake/processor"
+)
+
+// compactCmd is `hublake compact`: see package compact.
+type compactCmd struct {
+	lakeFlags
+	Table      []string      `help:"Tables to compact (default: all)." placeholder:"TABLE"`
+	OlderThan  time.Duration `help:"Compact only batch objects written longer ago than this." default:"15m"`
+	TargetSize byteSize      `help:"Largest compacted object." default:"256MiB"`
+	LockTTL    time.Duration `name:"lock-ttl" help:"A partition's lock expires this long after its holder last renewed it (every third of it)." default:"10m"`
+	Progress   string        `help:"Progress display: auto (a bar on a terminal, lines otherwise), bar, lines or none." default:"auto" enum:"auto,bar,lines,none"`
+	EMF        bool          `name:"emf" help:"Write the run's metrics as a CloudWatch Embedded Metric Format line to stdout at the end."`
+	// For experiments and tests.
+	Sort       []string `help:"Override a table's sort keys: table=col,col,... (repeatable)." hidden:""`
+	SortBuffer byteSize `name:"sort-buffer" help:"Rows sorted in memory before spilling to disk." default:"64MiB" hidden:""`
+	TempDir    string   `name:"temp-dir" help:"Directory for spilled runs (default: the system's)." hidden:""`
+}
+
+func (c *compactCmd) Run(ctx context.Context, g *globals) error {
+	log := g.logger
+	// The writer's budget for one batch: compaction stays inside it however
+	// large a partition is (its sort buffer, one row group being encoded,
+	// the merge's readers).
+	setMemoryLimit(log, 1, processor.Policy{})
+	sortKeys := map[string][]string{}
+	for _, s := range c.Sort {
+		table, cols, ok := strings.Cut(s, "=")
+		if !ok {
+			return fmt.Errorf("--sort %q: want table=column,column", s)
+		}
+		sortKeys[table] = nil
+		if cols != "" {
+			sortKeys[table] = strings.Split(cols, ",")
+		}
+	}
+	awsConf, err := c.awsConfig(ctx)
+	if err != nil {
+		return err
+	}
+	lake, err := c.open(ctx, awsConf)
+	if err != nil {
+		return err
+	}
+	prog := newProgress(c.Progress, "compact", "partitions", -1, log)
+	start := time.Now()
+	sum, err := compact.Run(ctx, lake, compact.Options{
+		Tables:     c.Table,
+		OlderThan:  c.OlderThan,
+		TargetSize: int64(c.TargetSize),
+		Encode:     c.encodeOptions(),
+		SortBuffer: int64(c.SortBuffer),
+		TempDir:    c.TempDir,
+		LockTTL:    c.LockTTL,
+		Holder:     defaultWorkerID(ctx),
+		SortKeys:   sortKeys,
+		Logger:     log,
+		Progress: func(done, total int) {
+			if done == 1 {
+				prog.setTotal(int64(total))
+			}
+			prog.update(int64(done))
+		},
+		CrashHook: crashHookFromEnv(),
+	})
+	prog.finish()
+	elapsed := time.Since(start)
+	printCompactSummary(os.Stdout, sum, elapsed, lake.String())
+	log.Info("compact finished",
+		"partitions", sum.Partitions, "compacted", sum.Compacted, "up_to_date", sum.UpToDate, "too_recent", sum.TooRecent,
+		"locked", sum.Locked, "failed", sum.Failed, "objects_in", sum.ObjectsIn, "objects_out", sum.ObjectsOut,
+		"bytes_in", sum.BytesIn, "bytes_out", sum.BytesOut, "rows", sum.Rows, "spilled_runs", sum.Spilled,
+		"recovered", sum.Recovered, "reappeared_removed", sum.Reappeared, "unrecognised", sum.Unrecognised,
+		"temp_removed", sum.TempRemoved, "seconds", elapsed.Seconds())
+	if c.EMF {
+		if werr := writeCompactEMF(os.Stdout, sum, time.Now()); werr != nil {
+			log.Warn("could not write the EMF line", "err", werr)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("compact did not complete: %w", err)
+	}
+	return nil
+}
+
+func printCompactSummary(w io.Writer, s *compact.Summary, elapsed time.Duration, dest string) {
+	fmt.Fprintf(w, "hublake compact → %s\n", dest)
+	fmt.Fprintf(w, "  partitions seen        %10d\n", s.Partitions)
+	fmt.Fprintf(w, "  compacted              %10d\n", s.Compacted)
+	fmt.Fprintf(w, "  up to date             %10d\n", s.UpToDate)
+	fmt.Fprintf(w, "  too recent             %10d   (only objects younger than --older-than)\n", s.TooRecent)
+	fmt.Fprintf(w, "  locked                 %10d   (another compaction was at them)\n", s.Locked)
+	fmt.Fprintf(w, "  failed                 %10d\n", s.Failed)
+	fmt.Fprintf(w, "  objects in → out       %10d → %d   (%s → %s)\n", s.ObjectsIn, s.ObjectsOut, humanBytes(s.BytesIn), humanBytes(s.BytesOut))
+	fmt.Fprintf(w, "  rows                   %10d\n", s.Rows)
+	fmt.Fprintf(w, "  recovered runs         %10d   (interrupted by a crash; rolled back or finished)\n", s.Recovered)
+	fmt.Fprintf(w, "  absorbed names removed %10d   (late or replayed writes of compacted objects)\n", s.Reappeared)
+	fmt.Fprintf(w, "  unrecognised objects   %10d   (kept; see the log)\n", s.Unrecognised)
+	fmt.Fprintf(w, "  temporary files removed%10d\n", s.TempRemoved)
+	fmt.Fprintf(w, "  elapsed                %10.2fs\n", elapsed.Seconds())
+}
+
+// writeCompactEMF writes one CloudWatch Embedded Metric Format line with the
+// run's metrics (namespace hublake, no dimensions): CompactionRuns
+// (partitions compacted), CompactedObjects (objects replaced),
+// CompactionBytes (their bytes) and CompactionErrors (partitions failed).
+func writeCompactEMF(w io.Writer, s *compact.Summary, now time.Time) error {
+	type metricDef struct {
+		Name string `json:"Name"`
+		Unit string `json:"Unit"`
+	}
+	line := map[string]any{
+		"CompactionRuns":   s.Compacted,
+		"CompactedObjects": s.ObjectsIn,
+		"CompactionBytes":  s.BytesIn,
+		"CompactionErrors": s.Failed,
+		"_aws": map[string]any{
+			"Timestamp": now.UnixMilli(),
+			"CloudWatchMetrics": []any{map[string]any{
+				"Namespace":  "hublake",
+				"Dimensions": [][]string{{}},
+				"Metrics": []metricDef{
+					{"CompactionRuns", "Count"}, {"CompactedObjects", "Count"},
+					{"CompactionBytes", "Bytes"}, {"CompactionErrors", "Count"},
+				},
+			}},
+		},
+	}
+	b, err := json.Marshal(line)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}

@@ -1,0 +1,348 @@
+package compact
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hublake/hublake/schema"
+	"github.com/hublake/hublake/sinks"
+)
+
+// Options configure a compaction.
+type Options struct {
+	// Tables to compact (default: every table of schema.AllTables).
+	Tables []string
+	// OlderThan: only batch objects written longer ago than this are
+	// compacted (default 15 minutes): a younger one may still be rewritten by
+	// the batch that wrote it, and compacting it would only be undone by the
+	// next batches.
+	OlderThan time.Duration
+	// TargetSize bounds an output's size (default 256 MiB).
+	TargetSize int64
+	// Encode are the Parquet settings (those of the writer: the codec).
+	Encode sinks.EncodeOptions
+	// SortBuffer bounds the rows held in memory for sorting (default 64 MiB
+	// of estimated heap); more are spilled to TempDir.
+	SortBuffer int64
+	// TempDir holds spilled runs (default: the system's).
+	TempDir string
+	// LockTTL is how long a partition's lock lasts unrenewed (default 10
+	// minutes); it is renewed every third of that.
+	LockTTL time.Duration
+	// Holder names this run in locks and manifests.
+	Holder string
+	// SortKeys overrides the sort keys of some tables (see SortKeys).
+	SortKeys map[string][]string
+	// Logger gets a line per partition compacted and per problem.
+	Logger *slog.Logger
+	// Progress is called after each partition visited, with how many of
+	// the partitions that need a visit are done.
+	Progress func(done, total int)
+	// CrashHook is for tests: it is called at named points of a run
+	// ("after-manifest", "after-output", "after-commit", "between-markers",
+	// "between-deletes", "before-done").
+	CrashHook func(point string)
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Defaults.
+const (
+	DefaultOlderThan  = 15 * time.Minute
+	DefaultTargetSize = 256 << 20
+	DefaultSortBuffer = 64 << 20
+	DefaultLockTTL    = 10 * time.Minute
+	// remergeDays: compacted objects of a partition whose date is at most
+	// this many days before today are merged again with what arrives later
+	// (when smaller than half the target); older partitions' compacted
+	// objects are never rewritten, so the cost of a run does not grow with
+	// the lake, and age-based lifecycle rules see their objects age.
+	remergeDays = 2
+	// tempMinAge: a directory store's temporary file is a dead writer's
+	// leftover only if no writer holds it and it is older than this.
+	tempMinAge = time.Minute
+	// parallel is how many markers, deletes or reads are in flight at once.
+	parallel = 16
+	// readAhead is how many inputs are fetched ahead of the one being read.
+	readAhead = 4
+)
+
+func (o Options) withDefaults() Options {
+	if len(o.Tables) == 0 {
+		for _, t := range schema.AllTables() {
+			o.Tables = append(o.Tables, t.Name)
+		}
+	}
+	if o.OlderThan < 0 {
+		o.OlderThan = 0
+	}
+	if o.TargetSize <= 0 {
+		o.TargetSize = DefaultTargetSize
+	}
+	if o.SortBuffer <= 0 {
+		o.SortBuffer = DefaultSortBuffer
+	}
+	if o.LockTTL <= 0 {
+		o.LockTTL = DefaultLockTTL
+	}
+	if o.Holder == "" {
+		o.Holder = "hublake compact"
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Progress == nil {
+		o.Progress = func(int, int) {}
+	}
+	if o.CrashHook == nil {
+		o.CrashHook = func(string) {}
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
+// Summary is what a compaction did.
+type Summary struct {
+	Partitions int // partitions seen
+	Compacted  int // partitions compacted
+	UpToDate   int // already compacted and untouched since: nothing to do
+	TooRecent  int // only objects younger than OlderThan: left for a later run
+	Locked     int // skipped: another compaction held the partition's lock
+	Failed     int // partitions whose compaction failed (logged; nothing lost)
+
+	ObjectsIn, ObjectsOut int   // objects replaced, objects written
+	BytesIn, BytesOut     int64 // their bytes
+	Rows                  int64 // rows written into compacted objects
+	Spilled               int   // sorted runs spilled to temporary files
+
+	Recovered    int // runs a crash had interrupted, rolled back or finished
+	Reappeared   int // objects whose name a compaction had absorbed, found again and removed
+	Unrecognised int // objects kept and reported: not a batch or compacted object
+	TempRemoved  int // dead writers' temporary files removed
+}
+
+// Run compacts every partition of the chosen tables of lake. It returns an
+// error only when it could not run (a table cannot be listed, an option is
+// wrong); a partition that fails is logged, counted in Summary.Failed and
+// left as it was, and the others are still compacted.
+func Run(ctx context.Context, lake sinks.Lake, opts Options) (*Summary, error) {
+	opts = opts.withDefaults()
+	c := &compactor{lake: lake, opts: opts, log: opts.Logger, sum: &Summary{}}
+	var tables []schema.Table
+	for _, name := range opts.Tables {
+		t, ok := schema.LookupTable(name)
+		if !ok {
+			return c.sum, fmt.Errorf("unknown table %q (tables: %s)", name, strings.Join(tableNames(), ", "))
+		}
+		if t.Parquet {
+			keys := SortKeys[t.Name]
+			if k, ok := opts.SortKeys[t.Name]; ok {
+				keys = k
+			}
+			if _, err := sortColumns(t.Schema(), keys); err != nil {
+				return c.sum, err
+			}
+		}
+		tables = append(tables, t)
+	}
+	// Pass 1: one listing of each table (a page per 1,000 objects) finds the
+	// partitions that need a visit; a compacted, untouched partition costs
+	// nothing more.
+	type visit struct {
+		table schema.Table
+		dt    string
+	}
+	var visits []visit
+	for _, t := range tables {
+		dts, err := c.survey(ctx, t)
+		if err != nil {
+			return c.sum, err
+		}
+		for _, dt := range dts {
+			visits = append(visits, visit{t, dt})
+		}
+	}
+	// Pass 2: each partition under its lock, one after another (the memory
+	// bound is per partition).
+	for i, v := range visits {
+		if err := ctx.Err(); err != nil {
+			return c.sum, err
+		}
+		if err := c.partition(ctx, v.table, v.dt); err != nil {
+			if ctx.Err() != nil {
+				return c.sum, ctx.Err()
+			}
+			c.sum.Failed++
+			c.log.Error("partition compaction failed; it is left as it was", "table", v.table.Name, "dt", v.dt, "err", err)
+		}
+		opts.Progress(i+1, len(visits))
+	}
+	return c.sum, nil
+}
+
+func tableNames() []string {
+	var out []string
+	for _, t := range schema.AllTables() {
+		out = append(out, t.Name)
+	}
+	return out
+}
+
+type compactor struct {
+	lake sinks.Lake
+	opts Options
+	log  *slog.Logger
+	sum  *Summary
+}
+
+// survey lists table once and returns the partitions to visit: those holding
+// anything but compacted objects (batch objects, temporary files, objects to
+// report), and recent ones holding several small compacted objects. Objects
+// outside any partition are reported here.
+func (c *compactor) survey(ctx context.Context, t schema.Table) ([]string, error) {
+	type partStats struct{ other, small int }
+	parts := map[string]*partStats{}
+	for o, err := range c.lake.List(ctx, t.Name+"/") {
+		if err != nil {
+			return nil, fmt.Errorf("list table %s: %w", t.Name, err)
+		}
+		rest := strings.TrimPrefix(o.Key, t.Name+"/")
+		part, file, ok := strings.Cut(rest, "/")
+		dt, isDate := strings.CutPrefix(part, "dt=")
+		if !ok || !isDate || !sinks.ValidDate(dt) {
+			c.unrecognised(o, "outside any partition")
+			continue
+		}
+		p := parts[dt]
+		if p == nil {
+			p = &partStats{}
+			parts[dt] = p
+		}
+		name, _ := strings.CutSuffix(file, sinks.Extension(t.Name))
+		if _, _, ok := sinks.ParseCompactedName(name); ok && !o.Irregular && !strings.Contains(file, "/") {
+			if o.Size < c.opts.TargetSize/2 {
+				p.small++
+			}
+			continue
+		}
+		p.other++
+	}
+	c.sum.Partitions += len(parts)
+	var out []string
+	for dt, p := range parts {
+		if p.other > 0 || (c.recent(dt) && p.small >= 2) {
+			out = append(out, dt)
+		} else {
+			c.sum.UpToDate++
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// recent reports whether partition dt may still receive objects and its
+// compacted objects are merged again (see remergeDays).
+func (c *compactor) recent(dt string) bool {
+	return dt >= c.opts.Now().UTC().AddDate(0, 0, -remergeDays).Format(time.DateOnly)
+}
+
+// unrecognised reports an object that is neither a batch object nor a
+// compacted one: it is kept, never read.
+func (c *compactor) unrecognised(o sinks.ObjectInfo, why string) {
+	c.sum.Unrecognised++
+	c.log.Warn("unrecognised object kept (neither a batch object nor a compacted one; never read or deleted)", "key", fmt.Sprintf("%q", o.Key), "why", why, "bytes", o.Size)
+}
+
+// parallelDo calls fn for every item, at most parallel at once, and returns
+// the first error (the others stop as soon as they see it).
+func parallelDo[T any](ctx context.Context, items []T, fn func(context.Context, T) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	sem := make(chan struct{}, parallel)
+	var wg sync.WaitGroup
+	var once sync.Once
+	var first error
+	for _, it := range items {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := fn(ctx, it); err != nil {
+				once.Do(func() { first = err; cancel(err) })
+			}
+		}()
+	}
+	wg.Wait()
+	if first != nil {
+		return first
+	}
+	return context.Cause(ctx)
+}
+
+// eachOpened opens the inputs in order, up to readAhead of them ahead of
+// the one fn is reading (an S3 input is fetched as it is opened), and calls
+// fn with each.
+func eachOpened(ctx context.Context, lake sinks.Lake, inputs []object, fn func(object, sinks.ReadObject) error) error {
+	type opened struct {
+		obj sinks.ReadObject
+		err error
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	queue := make(chan chan opened, readAhead)
+	go func() {
+		defer close(queue)
+		for _, in := range inputs {
+			ch := make(chan opened, 1)
+			select {
+			case queue <- ch:
+			case <-ctx.Done():
+				return
+			}
+			go func() {
+				obj, err := lake.Open(ctx, in.Key)
+				ch <- opened{obj, err}
+			}()
+		}
+	}()
+	var err error
+	i := 0
+	for ch := range queue {
+		o := <-ch
+		switch {
+		case err != nil:
+			// Draining after an error: close what was opened.
+		case o.err != nil:
+			err = o.err
+			cancel()
+		default:
+			err = fn(inputs[i], o.obj)
+			if err != nil {
+				cancel()
+			}
+		}
+		if o.obj != nil {
+			o.obj.Close()
+		}
+		i++
+	}
+	if err == nil && i < len(inputs) {
+		err = errors.Join(ctx.Err(), errors.New("inputs not all read"))
+	}
+	return err
+}

@@ -1,0 +1,507 @@
+package compact
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hublake/hublake/internal/gen"
+	"github.com/hublake/hublake/internal/lakecheck"
+	"github.com/hublake/hublake/processor"
+	"github.com/hublake/hublake/schema"
+	"github.com/hublake/hublake/sinks"
+)
+
+// The in-process tests of the protocol and the merge. cmd/hublake's tests run
+// the real binary against the local stack (kill -9 at every step, zombies,
+// replays, concurrent runs, a consumer writing meanwhile).
+
+// corpus writes a generated corpus of n units over days days ending at end.
+func corpus(t *testing.T, n int64, days int, end time.Time, bad float64) string {
+	t.Helper()
+	cfg := gen.DefaultConfig()
+	cfg.Bytes, cfg.Events, cfg.Days, cfg.End, cfg.BadRatio = 0, n, days, end, bad
+	dir := filepath.Join(t.TempDir(), "corpus")
+	if _, err := gen.WriteDir(context.Background(), dir, cfg, gen.WriteOptions{FileBytes: 1 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// backfill writes the corpus into the lake at root in small batches (many
+// objects per partition, as the stream writes them).
+func backfill(t *testing.T, root, corpus string, units int, counts *sinks.AbsorbedCounts) *sinks.Dir {
+	t.Helper()
+	lake, err := sinks.NewDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inputs := processor.Inputs(context.Background(), []string{corpus}, nil, nil)
+	err = processor.Backfill(context.Background(), inputs, processor.BackfillOptions{
+		Policy: processor.Policy{MaxUnits: units}, Store: lake, Encode: sinks.EncodeOptions{Absorbed: counts},
+		NotAfter: time.Now().Add(48 * time.Hour),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lake
+}
+
+// objects lists the files of each partition directory of the lake's tables.
+func objects(t *testing.T, root string) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	for _, table := range schema.AllTables() {
+		dirs, _ := filepath.Glob(filepath.Join(root, table.Name, "dt=*"))
+		for _, d := range dirs {
+			entries, err := os.ReadDir(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			key := table.Name + "/" + filepath.Base(d)
+			for _, e := range entries {
+				out[key] = append(out[key], e.Name())
+			}
+		}
+	}
+	return out
+}
+
+func run(t *testing.T, lake sinks.Lake, o Options) *Summary {
+	t.Helper()
+	sum, err := Run(context.Background(), lake, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Failed != 0 {
+		t.Fatalf("%d partitions failed: %+v", sum.Failed, sum)
+	}
+	return sum
+}
+
+var past = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+
+// TestCompactKeepsRows: a lake of many small objects compacts into one
+// object per partition with the same multiset of rows (count and hash of
+// every row, per table and partition), sorted by the table's sort keys; a
+// second run does nothing; a backfill re-run over the same input afterwards
+// writes nothing (every name is absorbed) and the lake is unchanged.
+func TestCompactKeepsRows(t *testing.T) {
+	t.Parallel()
+	src := corpus(t, 1500, 3, past, 0.02)
+	root := filepath.Join(t.TempDir(), "lake")
+	lake := backfill(t, root, src, 15, nil)
+	db := lakecheck.Open(t)
+	before := lakecheck.LakeDigest(t, db, root)
+	objsBefore := objects(t, root)
+	var batchObjects int
+	for _, names := range objsBefore {
+		batchObjects += len(names)
+	}
+
+	sum := run(t, lake, Options{})
+	if got := lakecheck.LakeDigest(t, db, root); !reflect.DeepEqual(got, before) {
+		t.Fatalf("rows changed:\nbefore %v\nafter  %v", before, got)
+	}
+	for part, names := range objects(t, root) {
+		if len(names) != 1 || !strings.HasPrefix(names[0], "compacted-") {
+			t.Errorf("%s holds %v, want one compacted object", part, names)
+		}
+	}
+	if sum.Compacted != len(objsBefore) || sum.ObjectsIn != batchObjects || sum.ObjectsOut != len(objsBefore) {
+		t.Errorf("summary %+v: want %d partitions compacted, %d objects in", sum, len(objsBefore), batchObjects)
+	}
+	checkSorted(t, db, root)
+
+	again := run(t, lake, Options{})
+	if again.Compacted != 0 || again.UpToDate != again.Partitions {
+		t.Errorf("a second run: %+v, want every partition up to date", again)
+	}
+
+	// The same input again, as a backfill re-run weeks later: every object
+	// it writes was absorbed, so it writes none and adds no row.
+	var counts sinks.AbsorbedCounts
+	backfill(t, root, src, 15, &counts)
+	if got := lakecheck.LakeDigest(t, db, root); !reflect.DeepEqual(got, before) {
+		t.Fatalf("a backfill re-run changed the rows:\nbefore %v\nafter  %v", before, got)
+	}
+	if int(counts.Skipped.Load()) != batchObjects {
+		t.Errorf("the re-run skipped %d objects, want all %d", counts.Skipped.Load(), batchObjects)
+	}
+	for part, names := range objects(t, root) {
+		if len(names) != 1 {
+			t.Errorf("after the re-run %s holds %v", part, names)
+		}
+	}
+}
+
+// checkSorted checks that each compacted findings object's rows are in sort
+// key order.
+func checkSorted(t *testing.T, db *sql.DB, root string) {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(root, "findings", "dt=*", "compacted-*.parquet"))
+	if len(files) == 0 {
+		t.Fatal("no compacted findings objects")
+	}
+	keys := strings.Join(SortKeys[schema.TableFindings], ", ")
+	for _, f := range files {
+		q := fmt.Sprintf(`SELECT count(*) FROM (
+			SELECT file_row_number AS n, row_number() OVER (ORDER BY %s, file_row_number) - 1 AS want
+			FROM read_parquet('%s', file_row_number = true)) WHERE n <> want`, sortOrder(keys), f)
+		if n := lakecheck.Int(t, db, q); n != 0 {
+			t.Errorf("%s: %d rows out of sort order", f, n)
+		}
+	}
+}
+
+// sortOrder is keys as an ORDER BY with nulls last (as the merge orders).
+func sortOrder(keys string) string {
+	var parts []string
+	for _, k := range strings.Split(keys, ", ") {
+		parts = append(parts, k+" ASC NULLS LAST")
+	}
+	return strings.Join(parts, ", ")
+}
+
+// TestCompactSpillsAndSplits: with a sort buffer far smaller than the
+// partition and a small target, the rows go through spilled runs (more than
+// the merge's fan-in, so runs are merged in passes) into several objects;
+// the rows are the same, sorted across the objects in their order, and the
+// same lake compacted twice gives the same names and bytes.
+func TestCompactSpillsAndSplits(t *testing.T) {
+	t.Parallel()
+	src := corpus(t, 1200, 1, past, 0)
+	root := filepath.Join(t.TempDir(), "lake")
+	lake := backfill(t, root, src, 40, nil)
+	twin := filepath.Join(t.TempDir(), "twin")
+	if out, err := exec.Command("cp", "-a", root, twin).CombinedOutput(); err != nil {
+		t.Fatalf("copy lake: %v %s", err, out)
+	}
+	db := lakecheck.Open(t)
+	before := lakecheck.LakeDigest(t, db, root)
+	opts := Options{SortBuffer: 64 << 10, TargetSize: 400 << 10, Encode: sinks.EncodeOptions{RowGroupBytes: 64 << 10}}
+	sum := run(t, lake, opts)
+	if sum.Spilled <= mergeFanIn {
+		t.Errorf("%d runs spilled, want more than the fan-in %d", sum.Spilled, mergeFanIn)
+	}
+	if got := lakecheck.LakeDigest(t, db, root); !reflect.DeepEqual(got, before) {
+		t.Fatalf("rows changed:\nbefore %v\nafter  %v", before, got)
+	}
+	files, _ := filepath.Glob(filepath.Join(root, "findings", "dt=*", "compacted-*.parquet"))
+	if len(files) < 3 {
+		t.Fatalf("%d findings objects, want several", len(files))
+	}
+	for _, f := range files {
+		if st, _ := os.Stat(f); st.Size() > opts.TargetSize {
+			t.Errorf("%s: %d bytes, more than the target %d", f, st.Size(), opts.TargetSize)
+		}
+	}
+	// In object order, the keys never go back.
+	slices.Sort(files)
+	var list []string
+	for _, f := range files {
+		list = append(list, "'"+f+"'")
+	}
+	keys := strings.Join(SortKeys[schema.TableFindings], ", ")
+	q := fmt.Sprintf(`SELECT count(*) FROM (
+		SELECT filename, file_row_number, row_number() OVER (ORDER BY %s, filename, file_row_number) AS want,
+		       row_number() OVER (ORDER BY filename, file_row_number) AS got
+		FROM read_parquet([%s], filename = true, file_row_number = true)) WHERE got <> want`, sortOrder(keys), strings.Join(list, ", "))
+	if n := lakecheck.Int(t, db, q); n != 0 {
+		t.Errorf("%d rows out of order across the objects", n)
+	}
+	twinLake, _ := sinks.NewDir(twin)
+	run(t, twinLake, opts)
+	a, b := lakecheck.Files(t, filepath.Join(root, "findings")), lakecheck.Files(t, filepath.Join(twin, "findings"))
+	if !reflect.DeepEqual(lakecheck.SortedKeys(a), lakecheck.SortedKeys(b)) {
+		t.Fatalf("the same lake compacted twice gave different names:\n%v\n%v", lakecheck.SortedKeys(a), lakecheck.SortedKeys(b))
+	}
+	for k := range a {
+		if !bytes.Equal(a[k], b[k]) {
+			t.Errorf("%s differs between the two compactions", k)
+		}
+	}
+}
+
+// TestCompactCrashPoints: a run that stops at each step (a panic from the
+// crash hook, as close to kill -9 as a process can get without dying)
+// leaves a lake that holds every row (a reader never misses one), and the
+// next run converges: the same rows, once, one object per partition.
+func TestCompactCrashPoints(t *testing.T) {
+	t.Parallel()
+	src := corpus(t, 600, 2, past, 0.02)
+	for _, point := range []string{"after-manifest", "after-output", "after-commit", "between-markers", "between-deletes", "before-done"} {
+		t.Run(point, func(t *testing.T) {
+			t.Parallel()
+			root := filepath.Join(t.TempDir(), "lake")
+			lake := backfill(t, root, src, 10, nil)
+			snapshot := filepath.Join(t.TempDir(), "before")
+			if out, err := exec.Command("cp", "-a", root, snapshot).CombinedOutput(); err != nil {
+				t.Fatalf("copy lake: %v %s", err, out)
+			}
+			db := lakecheck.Open(t)
+			before := lakecheck.LakeDigest(t, db, root)
+			crashed := func() (crashed bool) {
+				defer func() { crashed = recover() == errCrash }()
+				_, _ = Run(context.Background(), lake, Options{TargetSize: 64 << 10, CrashHook: func(p string) {
+					if p == point {
+						panic(errCrash)
+					}
+				}})
+				return false
+			}()
+			if !crashed {
+				t.Fatalf("the run never reached %s", point)
+			}
+			for _, table := range schema.Tables() {
+				if n := missing(t, db, snapshot, root, table); n != 0 {
+					t.Errorf("after a crash at %s, %d %s rows are missing", point, n, table)
+				}
+			}
+			sum := run(t, lake, Options{TargetSize: 64 << 10})
+			if sum.Recovered+sum.Reappeared == 0 {
+				t.Errorf("the next run recovered nothing: %+v", sum)
+			}
+			run(t, lake, Options{TargetSize: 64 << 10})
+			if got := lakecheck.LakeDigest(t, db, root); !reflect.DeepEqual(got, before) {
+				t.Fatalf("after recovery the rows differ:\nbefore %v\nafter  %v", before, got)
+			}
+			for part, names := range objects(t, root) {
+				for _, n := range names {
+					if !strings.HasPrefix(n, "compacted-") {
+						t.Errorf("%s still holds %s", part, n)
+					}
+				}
+			}
+			manifests, _ := filepath.Glob(filepath.Join(root, "_hublake", "compactions", "*", "*", "*.json"))
+			for _, m := range manifests {
+				if b, _ := os.ReadFile(m); !bytes.Contains(b, []byte(`"state": "done"`)) {
+					t.Errorf("manifest %s is not done:\n%s", m, b)
+				}
+			}
+		})
+	}
+}
+
+var errCrash = errors.New("crash")
+
+// missing counts the rows of table in the lake at a that the lake at b lacks
+// (as a multiset).
+func missing(t *testing.T, db *sql.DB, a, b, table string) int64 {
+	t.Helper()
+	if !lakecheck.HasTable(a, table) {
+		return 0
+	}
+	if !lakecheck.HasTable(b, table) {
+		return lakecheck.Int(t, db, "SELECT count(*) FROM "+lakecheck.TableGlob(a, table))
+	}
+	return lakecheck.Int(t, db, "SELECT count(*) FROM (SELECT * FROM "+lakecheck.TableGlob(a, table)+" EXCEPT ALL SELECT * FROM "+lakecheck.TableGlob(b, table)+")")
+}
+
+// TestCompactKeepsWhatItDoesNotKnow: objects that are not batch or compacted
+// objects are reported and kept, never read: another file, an object named
+// like a compacted one that no manifest names, a nested directory, an object
+// outside any partition, a symbolic link (to a file outside the lake). Dead
+// writers' temporary files are removed; a live writer's is kept.
+func TestCompactKeepsWhatItDoesNotKnow(t *testing.T) {
+	t.Parallel()
+	src := corpus(t, 300, 1, past, 0)
+	root := filepath.Join(t.TempDir(), "lake")
+	lake := backfill(t, root, src, 50, nil)
+	parts, _ := filepath.Glob(filepath.Join(root, "findings", "dt=*"))
+	part := parts[0]
+	outside := filepath.Join(t.TempDir(), "secret.parquet")
+	write := func(p string, age time.Duration) {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("not for compaction"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		old := time.Now().Add(-age)
+		if err := os.Chtimes(p, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(outside, 0)
+	kept := []string{
+		filepath.Join(part, "notes.txt"),
+		filepath.Join(part, "compacted-0123456789abcdef0123456789abcdef-0000.parquet"),
+		filepath.Join(part, "sub", "x.parquet"),
+		filepath.Join(root, "findings", "junk", "x.parquet"),
+	}
+	for _, p := range kept {
+		write(p, time.Hour)
+	}
+	link := filepath.Join(part, "link.parquet")
+	if err := os.Symlink(outside, link); err != nil {
+		t.Fatal(err)
+	}
+	kept = append(kept, link)
+	young := filepath.Join(part, ".a.parquet.tmp-1")
+	write(young, 0)
+	dead := filepath.Join(part, ".b.parquet.tmp-2")
+	write(dead, time.Hour)
+	live := filepath.Join(part, ".c.parquet.tmp-3")
+	write(live, time.Hour)
+	f, err := os.Open(live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	kept = append(kept, young, live)
+
+	sum := run(t, lake, Options{})
+	if sum.Unrecognised != 5 {
+		t.Errorf("%d objects reported as unrecognised, want 5", sum.Unrecognised)
+	}
+	if sum.TempRemoved != 1 {
+		t.Errorf("%d temporary files removed, want 1 (the dead writer's)", sum.TempRemoved)
+	}
+	for _, p := range kept {
+		if _, err := os.Lstat(p); err != nil {
+			t.Errorf("%s was not kept: %v", p, err)
+		}
+	}
+	if _, err := os.Lstat(dead); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the dead writer's temporary file is still there: %v", err)
+	}
+	if b, _ := os.ReadFile(outside); string(b) != "not for compaction" {
+		t.Errorf("the file outside the lake changed: %q", b)
+	}
+}
+
+// TestCompactRefusesForeignManifests: a manifest that names objects of
+// another partition, or keys outside the layout, stops the partition's
+// compaction; nothing is deleted.
+func TestCompactRefusesForeignManifests(t *testing.T) {
+	t.Parallel()
+	src := corpus(t, 300, 2, past, 0)
+	root := filepath.Join(t.TempDir(), "lake")
+	lake := backfill(t, root, src, 50, nil)
+	parts, _ := filepath.Glob(filepath.Join(root, "findings", "dt=*"))
+	dt := strings.TrimPrefix(filepath.Base(parts[0]), "dt=")
+	other := strings.TrimPrefix(filepath.Base(parts[1]), "dt=")
+	victims, _ := filepath.Glob(filepath.Join(parts[1], "*.parquet"))
+	victim := "findings/dt=" + other + "/" + filepath.Base(victims[0])
+	lake.Delete(context.Background(), "x") // (refused: not a key)
+	run := "0123456789abcdef0123456789abcdef"
+	key, _ := sinks.ManifestKey("findings", dt, run)
+	for _, inputs := range []string{victim, "../../etc/passwd", "findings/dt=" + dt + "/../../x.parquet"} {
+		body := fmt.Sprintf(`{"version":1,"run":%q,"table":"findings","dt":%q,"state":"committed","holder":"x","started":"2026-01-01T00:00:00Z","inputs":[{"key":%q,"size":1}]}`, run, dt, inputs)
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(root, key)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, key), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		db := lakecheck.Open(t)
+		rows := lakecheck.LakeDigest(t, db, root)
+		before := objects(t, root)["findings/dt="+dt]
+		sum, err := Run(context.Background(), lake, Options{Tables: []string{"findings"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum.Failed != 1 {
+			t.Errorf("manifest naming %q: %d partitions failed, want 1", inputs, sum.Failed)
+		}
+		if after := objects(t, root)["findings/dt="+dt]; !reflect.DeepEqual(before, after) {
+			t.Errorf("manifest naming %q: the partition changed", inputs)
+		}
+		if got := lakecheck.LakeDigest(t, db, root); !reflect.DeepEqual(got, rows) {
+			t.Errorf("manifest naming %q: rows changed", inputs)
+		}
+	}
+}
+
+// TestCompactSkipsLockedPartitions: a partition whose lock another holder
+// has is skipped and untouched; once it is released, it is compacted.
+func TestCompactSkipsLockedPartitions(t *testing.T) {
+	t.Parallel()
+	src := corpus(t, 300, 1, past, 0)
+	root := filepath.Join(t.TempDir(), "lake")
+	lake := backfill(t, root, src, 50, nil)
+	parts, _ := filepath.Glob(filepath.Join(root, "findings", "dt=*"))
+	dt := strings.TrimPrefix(filepath.Base(parts[0]), "dt=")
+	key, _ := sinks.LockKey("findings", dt)
+	other, _ := sinks.NewDir(root)
+	lock, err := other.TryLock(context.Background(), key, "someone else", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := objects(t, root)["findings/dt="+dt]
+	sum := run(t, lake, Options{Tables: []string{"findings"}})
+	if sum.Locked != 1 || !reflect.DeepEqual(objects(t, root)["findings/dt="+dt], before) {
+		t.Errorf("locked partition: %+v, objects changed: %v", sum, !reflect.DeepEqual(objects(t, root)["findings/dt="+dt], before))
+	}
+	if err := lock.Release(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if sum := run(t, lake, Options{Tables: []string{"findings"}}); sum.Compacted != 1 {
+		t.Errorf("after the release: %+v", sum)
+	}
+}
+
+// TestCompactRecentPartitions: in a partition that still receives objects
+// (today's), a later run merges the compacted object with what arrived
+// since, so the partition stays one object; in an old partition, late
+// objects get a compacted object of their own and the old one is left as it
+// was. Objects younger than OlderThan wait.
+func TestCompactRecentPartitions(t *testing.T) {
+	t.Parallel()
+	tomorrow := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, 1)
+	for _, tc := range []struct {
+		name   string
+		end    time.Time
+		remerg bool
+	}{{"today", tomorrow, true}, {"old", past, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			root := filepath.Join(t.TempDir(), "lake")
+			backfill(t, root, corpus(t, 200, 1, tc.end, 0), 20, nil)
+			lake, _ := sinks.NewDir(root)
+			if sum := run(t, lake, Options{OlderThan: time.Hour}); sum.TooRecent == 0 || sum.Compacted != 0 {
+				t.Errorf("objects younger than --older-than: %+v, want them left", sum)
+			}
+			run(t, lake, Options{})
+			db := lakecheck.Open(t)
+			cfg := gen.DefaultConfig()
+			cfg.Seed = 7
+			more := filepath.Join(t.TempDir(), "more")
+			cfg.Bytes, cfg.Events, cfg.Days, cfg.End = 0, 200, 1, tc.end
+			if _, err := gen.WriteDir(context.Background(), more, cfg, gen.WriteOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			backfill(t, root, more, 20, nil)
+			before := lakecheck.LakeDigest(t, db, root)
+			run(t, lake, Options{})
+			if got := lakecheck.LakeDigest(t, db, root); !reflect.DeepEqual(got, before) {
+				t.Fatalf("rows changed:\nbefore %v\nafter  %v", before, got)
+			}
+			want := 2
+			if tc.remerg {
+				want = 1
+			}
+			for part, names := range objects(t, root) {
+				if strings.HasPrefix(part, "findings/") && len(names) != want {
+					t.Errorf("%s holds %d objects, want %d: %v", part, len(names), want, names)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,172 @@
+package compact
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hublake/hublake/sinks"
+)
+
+// A manifest is a run's durable record, written before anything else the
+// run writes, at sinks.ManifestKey(table, dt, run). Its state moves
+// pending → committed → done; recovery (the next run that takes the
+// partition's lock) rolls a pending run back and a committed one forward.
+type manifest struct {
+	Version int       `json:"version"`
+	Run     string    `json:"run"`
+	Table   string    `json:"table"`
+	Date    string    `json:"dt"`
+	State   string    `json:"state"`
+	Holder  string    `json:"holder"`
+	Started time.Time `json:"started"`
+	Sort    []string  `json:"sort,omitempty"`
+	Inputs  []object  `json:"inputs"`
+	// Outputs are known once the run is committed; a pending run's outputs
+	// are the objects named CompactedName(Run, k).
+	Outputs []object `json:"outputs,omitempty"`
+	Rows    int64    `json:"rows,omitempty"`
+
+	key string // where it was read from or is written to
+}
+
+// object is an input or output of a run.
+type object struct {
+	Key  string `json:"key"`
+	Size int64  `json:"size"`
+	ETag string `json:"etag,omitempty"`
+}
+
+const (
+	statePending   = "pending"
+	stateCommitted = "committed"
+	stateDone      = "done"
+
+	manifestVersion = 1
+)
+
+// runID derives a run's id from what determines its outputs: the partition,
+// the inputs (key and size, in key order), the sort keys and the settings
+// that shape the files. The same inputs compacted the same way get the same
+// id, hence the same output names and manifest key: a run that is rolled
+// back and done again writes the same objects.
+func runID(table, dt string, inputs []object, sortKeys []string, settings string) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "hublake compaction %d\n%s\n%s\n%s\n%s\n", manifestVersion, table, dt, strings.Join(sortKeys, ","), settings)
+	keys := slices.Clone(inputs)
+	slices.SortFunc(keys, func(a, b object) int { return strings.Compare(a.Key, b.Key) })
+	for _, in := range keys {
+		fmt.Fprintf(h, "%s %d\n", in.Key, in.Size)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:32]
+}
+
+// validate refuses a manifest that does not describe a run of this
+// partition: every key it names must be a key of this table and partition
+// (outputs: of this run), so that acting on a damaged or planted manifest
+// can never touch anything else.
+func (m *manifest) validate(table, dt string) error {
+	if m.Version != manifestVersion {
+		return fmt.Errorf("manifest %s: version %d, want %d", m.key, m.Version, manifestVersion)
+	}
+	want, err := sinks.ManifestKey(table, dt, m.Run)
+	if err != nil || want != m.key || m.Table != table || m.Date != dt {
+		return fmt.Errorf("manifest %s does not describe a run of %s dt=%s", m.key, table, dt)
+	}
+	switch m.State {
+	case statePending, stateCommitted, stateDone:
+	default:
+		return fmt.Errorf("manifest %s: unknown state %q", m.key, m.State)
+	}
+	for _, in := range m.Inputs {
+		k, err := sinks.ParseKey(in.Key)
+		if err != nil || k.Table != table || k.Date != dt {
+			return fmt.Errorf("manifest %s: input %q is not an object of %s dt=%s", m.key, in.Key, table, dt)
+		}
+	}
+	for _, out := range m.Outputs {
+		k, err := sinks.ParseKey(out.Key)
+		if err != nil || k.Table != table || k.Date != dt {
+			return fmt.Errorf("manifest %s: output %q is not an object of %s dt=%s", m.key, out.Key, table, dt)
+		}
+		if run, _, ok := sinks.ParseCompactedName(k.Name); !ok || run != m.Run {
+			return fmt.Errorf("manifest %s: output %q is not one of run %s", m.key, out.Key, m.Run)
+		}
+	}
+	return nil
+}
+
+// readManifest reads and validates the manifest at key.
+func readManifest(ctx context.Context, lake sinks.Lake, key, table, dt string) (*manifest, error) {
+	b, err := readSmall(ctx, lake, key, 64<<20)
+	if err != nil {
+		return nil, err
+	}
+	m := &manifest{}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(m); err != nil {
+		return nil, fmt.Errorf("manifest %s: %w", key, err)
+	}
+	m.key = key
+	if err := m.validate(table, dt); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// readSmall reads a whole object of at most limit bytes.
+func readSmall(ctx context.Context, lake sinks.Lake, key string, limit int64) ([]byte, error) {
+	r, err := lake.Open(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	if r.Size() > limit {
+		return nil, fmt.Errorf("%s: %d bytes, more than the %d expected", key, r.Size(), limit)
+	}
+	b := make([]byte, r.Size())
+	if _, err := r.ReadAt(b, 0); err != nil && err != io.EOF {
+		return nil, fmt.Errorf("read %s: %w", key, err)
+	}
+	return b, nil
+}
+
+// write stores the manifest in its current state.
+func (m *manifest) write(ctx context.Context, lake sinks.Lake) error {
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := putSmall(ctx, lake, m.key, append(b, '\n')); err != nil {
+		return fmt.Errorf("write manifest (%s): %w", m.State, err)
+	}
+	return nil
+}
+
+// putSmall writes a small object whole.
+func putSmall(ctx context.Context, lake sinks.Lake, key string, body []byte) error {
+	w, err := lake.Create(ctx, key)
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(body); err != nil {
+		_ = w.Abort()
+		return err
+	}
+	return w.Commit()
+}
+
+// marker is the body of an absorbed-name marker: which run absorbed the
+// object, for people (writers only check that the marker exists).
+type marker struct {
+	Run      string `json:"run"`
+	Manifest string `json:"manifest"`
+}

@@ -1,0 +1,522 @@
+package compact
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/hublake/hublake/schema"
+	"github.com/hublake/hublake/sinks"
+)
+
+// partition runs the protocol (package documentation) on partition dt of
+// table t: lock, recover, classify, and compact what there is to compact.
+func (c *compactor) partition(ctx context.Context, t schema.Table, dt string) error {
+	log := c.log.With("table", t.Name, "dt", dt)
+	start := time.Now()
+	lockKey, err := sinks.LockKey(t.Name, dt)
+	if err != nil {
+		return err
+	}
+	lock, err := c.lake.TryLock(ctx, lockKey, c.opts.Holder, c.opts.LockTTL)
+	if errors.Is(err, sinks.ErrLocked) {
+		c.sum.Locked++
+		log.Info("partition skipped: another compaction holds its lock", "lock", err.Error())
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("lock: %w", err)
+	}
+	f := newFence(ctx, lock, c.opts.LockTTL, log)
+	defer f.release()
+	p := &partRun{c: c, t: t, dt: dt, log: log, fence: f, ctx: f.ctx, prefix: sinks.PartitionPrefix(t.Name, dt)}
+	if err := p.run(); err != nil {
+		return err
+	}
+	if p.compacted {
+		log.Info("partition compacted", "inputs", p.objectsIn, "outputs", p.objectsOut, "bytes_in", p.bytesIn, "bytes_out", p.bytesOut,
+			"rows", p.rows, "spilled_runs", p.spilled, "seconds", time.Since(start).Seconds())
+	}
+	return nil
+}
+
+// partRun is one visit of one partition, under its lock.
+type partRun struct {
+	c      *compactor
+	t      schema.Table
+	dt     string
+	prefix string
+	log    *slog.Logger
+	fence  *fence
+	ctx    context.Context
+
+	listing map[string]sinks.ObjectInfo // the partition's objects
+
+	compacted               bool
+	objectsIn, objectsOut   int
+	bytesIn, bytesOut, rows int64
+	spilled                 int
+}
+
+func (p *partRun) run() error {
+	ctx, c := p.ctx, p.c
+	removed, err := c.lake.CleanTemp(ctx, p.prefix, tempMinAge)
+	if err != nil {
+		return err
+	}
+	c.sum.TempRemoved += removed
+	if removed > 0 {
+		p.log.Info("removed dead writers' temporary files", "files", removed)
+	}
+	if err := p.list(); err != nil {
+		return err
+	}
+
+	// Recover first: a run a crash interrupted is rolled back (pending) or
+	// finished (committed). Only the lock holder acts on a partition, so
+	// nothing races these steps.
+	manifests, err := p.manifests()
+	if err != nil {
+		return err
+	}
+	known := map[string]bool{} // compacted objects: outputs of finished runs
+	var finished []*manifest
+	for _, m := range manifests {
+		switch m.State {
+		case statePending:
+			if err := p.rollback(m); err != nil {
+				return err
+			}
+			c.sum.Recovered++
+			p.log.Info("rolled back a compaction a crash interrupted before it committed", "run", m.Run)
+			continue
+		case stateCommitted:
+			if err := p.finish(m); err != nil {
+				return err
+			}
+			c.sum.Recovered++
+			p.log.Info("finished a compaction a crash interrupted after it committed", "run", m.Run)
+		}
+		finished = append(finished, m)
+		for _, o := range m.Outputs {
+			known[o.Key] = true
+		}
+	}
+
+	// Classify.
+	var batches, compacted []sinks.ObjectInfo
+	for _, key := range sortedKeys(p.listing) {
+		o := p.listing[key]
+		file := strings.TrimPrefix(key, p.prefix)
+		switch k, err := sinks.ParseKey(key); {
+		case o.Irregular:
+			c.unrecognised(o, "not a regular file")
+		case err != nil && sinks.IsTempName(file):
+			// A live writer's object in the making (dead writers' ones were
+			// removed above).
+		case err != nil:
+			c.unrecognised(o, "not a key of this table")
+		case known[key]:
+			compacted = append(compacted, o)
+		default:
+			if _, _, ok := sinks.ParseCompactedName(k.Name); ok {
+				c.unrecognised(o, "named like a compacted object, but no manifest names it")
+				continue
+			}
+			batches = append(batches, o)
+		}
+	}
+	// An object whose name a compaction absorbed is in the partition again:
+	// a late or replayed write (a writer killed between its commit and its
+	// second marker check, or one that bypassed the check), or an input a
+	// run died before deleting (batch or compacted). Its rows are in a
+	// compacted object, so it goes, whatever its age.
+	batches, err = p.dropAbsorbed(batches)
+	if err != nil {
+		return err
+	}
+	if compacted, err = p.dropAbsorbed(compacted); err != nil {
+		return err
+	}
+	// Forget finished runs none of whose outputs is left (a later run
+	// absorbed them all): the markers are the durable record.
+	for _, m := range finished {
+		if !slices.ContainsFunc(m.Outputs, func(o object) bool { _, ok := p.listing[o.Key]; return ok }) {
+			if err := c.lake.Delete(ctx, m.key); err != nil {
+				return err
+			}
+		}
+	}
+
+	var inputs []object
+	young := 0
+	cutoff := c.opts.Now().Add(-c.opts.OlderThan)
+	for _, o := range batches {
+		if o.Modified.After(cutoff) {
+			young++
+			continue
+		}
+		inputs = append(inputs, object{Key: o.Key, Size: o.Size, ETag: o.ETag})
+	}
+	if c.recent(p.dt) {
+		for _, o := range compacted {
+			if o.Size < c.opts.TargetSize/2 {
+				inputs = append(inputs, object{Key: o.Key, Size: o.Size, ETag: o.ETag})
+			}
+		}
+	}
+	switch {
+	case len(inputs) == 0 && young > 0:
+		c.sum.TooRecent++
+		return nil
+	case len(inputs) == 0, len(inputs) == 1 && known[inputs[0].Key]:
+		c.sum.UpToDate++
+		return nil
+	}
+	slices.SortFunc(inputs, func(a, b object) int { return strings.Compare(a.Key, b.Key) })
+	return p.compact(inputs)
+}
+
+// dropAbsorbed deletes the objects that have a marker and returns the
+// others.
+func (p *partRun) dropAbsorbed(objs []sinks.ObjectInfo) ([]sinks.ObjectInfo, error) {
+	c := p.c
+	isAbsorbed := make([]bool, len(objs))
+	err := parallelDo(p.ctx, indexes(objs), func(ctx context.Context, i int) error {
+		marker, err := sinks.AbsorbedKey(objs[i].Key)
+		if err != nil {
+			return err
+		}
+		_, err = c.lake.Stat(ctx, marker)
+		switch {
+		case err == nil:
+			isAbsorbed[i] = true
+			return nil
+		case errors.Is(err, sinks.ErrNotExist):
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	var keep []sinks.ObjectInfo
+	for i, o := range objs {
+		if !isAbsorbed[i] {
+			keep = append(keep, o)
+			continue
+		}
+		if err := c.lake.Delete(p.ctx, o.Key); err != nil {
+			return nil, err
+		}
+		delete(p.listing, o.Key)
+		c.sum.Reappeared++
+		p.log.Info("removed an object whose name a compaction had absorbed (its rows are in a compacted object): a late or replayed write, or an input of an interrupted run", "key", o.Key)
+	}
+	return keep, nil
+}
+
+// list reads the partition's listing.
+func (p *partRun) list() error {
+	p.listing = map[string]sinks.ObjectInfo{}
+	for o, err := range p.c.lake.List(p.ctx, p.prefix) {
+		if err != nil {
+			return err
+		}
+		p.listing[o.Key] = o
+	}
+	return nil
+}
+
+// manifests reads the partition's manifests, oldest first. A manifest that
+// does not describe a run of this partition stops the visit: acting on it
+// could touch what it names, and skipping it could lose a run to recover.
+func (p *partRun) manifests() ([]*manifest, error) {
+	var out []*manifest
+	for o, err := range p.c.lake.List(p.ctx, sinks.ManifestPrefix(p.t.Name, p.dt)) {
+		if err != nil {
+			return nil, err
+		}
+		m, err := readManifest(p.ctx, p.c.lake, o.Key, p.t.Name, p.dt)
+		if err != nil {
+			return nil, fmt.Errorf("refusing to act on the partition: %w", err)
+		}
+		out = append(out, m)
+	}
+	slices.SortStableFunc(out, func(a, b *manifest) int { return a.Started.Compare(b.Started) })
+	return out, nil
+}
+
+// rollback undoes a run that had not committed: its outputs (any object of
+// its name) are deleted, then its manifest. The inputs are all still there:
+// nothing is deleted before a run commits.
+func (p *partRun) rollback(m *manifest) error {
+	for _, key := range sortedKeys(p.listing) {
+		k, err := sinks.ParseKey(key)
+		if err != nil {
+			continue
+		}
+		if run, _, ok := sinks.ParseCompactedName(k.Name); ok && run == m.Run {
+			if err := p.c.lake.Delete(p.ctx, key); err != nil {
+				return err
+			}
+			delete(p.listing, key)
+		}
+	}
+	return p.c.lake.Delete(p.ctx, m.key)
+}
+
+// finish is the part of a run after its commit: the markers of every input,
+// then the manifest marked done, then the inputs' deletion. Each step is
+// idempotent, so a run that dies anywhere here is finished by the next.
+func (p *partRun) finish(m *manifest) error {
+	ctx, c := p.ctx, p.c
+	if err := p.fence.check(); err != nil {
+		return err
+	}
+	body, _ := json.Marshal(marker{Run: m.Run, Manifest: m.key})
+	// The first of each step alone, then the rest side by side: a crash
+	// "between" the markers (or the deletes) leaves some done, some not.
+	inTwo := func(point string, fn func(context.Context, object) error) error {
+		if len(m.Inputs) == 0 {
+			return nil
+		}
+		if err := fn(ctx, m.Inputs[0]); err != nil {
+			return err
+		}
+		c.opts.CrashHook(point)
+		return parallelDo(ctx, m.Inputs[1:], fn)
+	}
+	err := inTwo("between-markers", func(ctx context.Context, in object) error {
+		key, err := sinks.AbsorbedKey(in.Key)
+		if err != nil {
+			return err
+		}
+		if err := putSmall(ctx, c.lake, key, body); err != nil {
+			return fmt.Errorf("write marker: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// Done before the deletes: from here on, an input that is still there
+	// (this run died while deleting) has a marker, so the next visit deletes
+	// it as it deletes any absorbed name; nothing else is left to do.
+	c.opts.CrashHook("before-done")
+	m.State = stateDone
+	if err := m.write(ctx, c.lake); err != nil {
+		return err
+	}
+	if err := p.fence.check(); err != nil {
+		return err
+	}
+	err = inTwo("between-deletes", func(ctx context.Context, in object) error {
+		return c.lake.Delete(ctx, in.Key)
+	})
+	if err != nil {
+		return err
+	}
+	for _, in := range m.Inputs {
+		delete(p.listing, in.Key)
+	}
+	return nil
+}
+
+// compact replaces inputs (in key order) with compacted objects.
+func (p *partRun) compact(inputs []object) error {
+	ctx, c := p.ctx, p.c
+	sortKeys := SortKeys[p.t.Name]
+	if k, ok := c.opts.SortKeys[p.t.Name]; ok {
+		sortKeys = k
+	}
+	settings := fmt.Sprintf("codec=%s target=%d rowgroup=%d/%d", c.opts.Encode.Codec, c.opts.TargetSize, c.opts.Encode.RowGroupRows, c.opts.Encode.RowGroupBytesOrDefault())
+	run := runID(p.t.Name, p.dt, inputs, sortKeys, settings)
+	key, err := sinks.ManifestKey(p.t.Name, p.dt, run)
+	if err != nil {
+		return err
+	}
+	m := &manifest{
+		Version: manifestVersion, Run: run, Table: p.t.Name, Date: p.dt, State: statePending,
+		Holder: c.opts.Holder, Started: c.opts.Now().UTC(), Inputs: inputs, key: key,
+	}
+	if p.t.Parquet {
+		m.Sort = sortKeys
+	}
+	for _, in := range inputs {
+		p.bytesIn += in.Size
+	}
+
+	// Read everything before writing anything: a damaged input fails the
+	// run while the lake is untouched.
+	tmp, err := os.MkdirTemp(c.opts.TempDir, "hublake-compact-")
+	if err != nil {
+		return fmt.Errorf("temporary directory: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	var writeOutputs func(written func(object) error) error
+	if p.t.Parquet {
+		w, rows, err := p.readParquet(inputs, sortKeys, tmp, run)
+		if err != nil {
+			return err
+		}
+		writeOutputs, m.Rows = w, rows
+	} else {
+		spool, spooled, lines, err := spoolDeadLetters(ctx, c.lake, inputs, tmp)
+		if err != nil {
+			return err
+		}
+		defer spool.Close()
+		m.Rows = lines
+		writeOutputs = func(written func(object) error) error {
+			return writeDeadLetters(ctx, c.lake, p.t.Name, p.dt, run, spool, spooled, c.opts.TargetSize, written)
+		}
+	}
+
+	// The manifest before any output: a crash from here on leaves a record
+	// that recovery acts on.
+	if err := p.fence.check(); err != nil {
+		return err
+	}
+	if err := m.write(ctx, c.lake); err != nil {
+		return err
+	}
+	c.opts.CrashHook("after-manifest")
+	err = writeOutputs(func(o object) error {
+		m.Outputs = append(m.Outputs, o)
+		c.opts.CrashHook("after-output")
+		return p.fence.check()
+	})
+	if err != nil {
+		// Undo now rather than at the next run (which would, too).
+		if rerr := p.rollbackAfterError(m); rerr != nil {
+			p.log.Error("could not roll back the failed run; the next run will", "run", run, "err", rerr)
+		}
+		return err
+	}
+
+	// Commit: from here on the run is finished, never undone. The lock is
+	// renewed first, by a conditional write on S3: a holder whose lock was
+	// taken over (it was paused for longer than the lock's lifetime) learns
+	// it here, before it changes anything it cannot undo.
+	if err := p.fence.renewNow(ctx); err != nil {
+		return err
+	}
+	m.State = stateCommitted
+	for _, o := range m.Outputs {
+		p.bytesOut += o.Size
+	}
+	if err := m.write(ctx, c.lake); err != nil {
+		return err
+	}
+	c.opts.CrashHook("after-commit")
+	if err := p.finish(m); err != nil {
+		return err
+	}
+	p.compacted = true
+	p.objectsIn, p.objectsOut = len(inputs), len(m.Outputs)
+	c.sum.Compacted++
+	c.sum.ObjectsIn += p.objectsIn
+	c.sum.ObjectsOut += p.objectsOut
+	c.sum.BytesIn += p.bytesIn
+	c.sum.BytesOut += p.bytesOut
+	c.sum.Rows += m.Rows
+	c.sum.Spilled += p.spilled
+	p.rows = m.Rows
+	return nil
+}
+
+// rollbackAfterError deletes the outputs a failed run wrote, then its
+// manifest.
+func (p *partRun) rollbackAfterError(m *manifest) error {
+	ctx := context.WithoutCancel(p.ctx)
+	for _, o := range m.Outputs {
+		if err := p.c.lake.Delete(ctx, o.Key); err != nil {
+			return err
+		}
+	}
+	return p.c.lake.Delete(ctx, m.key)
+}
+
+// readParquet reads and sorts the inputs' rows, and returns the function
+// that writes them as run's outputs and the number of rows.
+func (p *partRun) readParquet(inputs []object, sortKeys []string, tmp, run string) (func(func(object) error) error, int64, error) {
+	ctx, c := p.ctx, p.c
+	s := p.t.Schema()
+	cols, err := sortColumns(s, sortKeys)
+	if err != nil {
+		return nil, 0, err
+	}
+	srt := &sorter{keys: cols, budget: c.opts.SortBuffer, tmpDir: tmp}
+	var rows int64
+	err = eachOpened(ctx, c.lake, inputs, func(in object, obj sinks.ReadObject) error {
+		n, err := forEachRow(obj, in.Key, s, srt.add)
+		rows += n
+		return err
+	})
+	if err != nil {
+		srt.discard()
+		return nil, 0, err
+	}
+	src, err := srt.finish()
+	if err != nil {
+		srt.discard()
+		return nil, 0, err
+	}
+	p.spilled = srt.spilled
+	// The row groups are cut here (rows and bytes, as the writer cuts them),
+	// so that an output ends on a row group's end.
+	opts := append(sinks.WriterOptions(p.t.Name, c.opts.Encode), parquet.MaxRowsPerRowGroup(math.MaxInt64))
+	groupRows := c.opts.Encode.RowGroupRows
+	if groupRows <= 0 {
+		groupRows = 10_000
+	}
+	return func(written func(object) error) error {
+		defer src.close()
+		ow := &outputWriter{
+			ctx: ctx, lake: c.lake, table: p.t.Name, dt: p.dt, run: run, opts: opts,
+			groupRows: groupRows, groupBytes: c.opts.Encode.RowGroupBytesOrDefault(), target: c.opts.TargetSize,
+			written: written,
+		}
+		for {
+			row, err := src.next()
+			if err == io.EOF {
+				return ow.close()
+			}
+			if err == nil {
+				err = ow.write(row)
+			}
+			if err != nil {
+				ow.abort()
+				return err
+			}
+		}
+	}, rows, nil
+}
+
+func indexes[T any](s []T) []int {
+	out := make([]int, len(s))
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

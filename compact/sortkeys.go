@@ -1,0 +1,47 @@
+package compact
+
+import (
+	"fmt"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/hublake/hublake/schema"
+)
+
+// SortKeys are the columns compacted objects are sorted by, per table: the
+// one line to add for a new table (a table without a line is compacted in
+// input order, which is still correct, only less prunable). Compaction is
+// otherwise generic over schema.AllTables: a new Parquet table's rows are
+// read and written with its schema, and every other part (keys, markers,
+// manifests, locks) comes from the table's name.
+//
+// Sorting lets Athena (and DuckDB) skip row groups by their min/max
+// statistics, so the keys are columns that have statistics (not
+// schema.Table.BigText), low-cardinality ones first. The choice for findings
+// was measured on a generated day with the typical queries of README.md;
+// BENCHMARKS.md ("Sort keys") has the figures.
+var SortKeys = map[string][]string{
+	schema.TableFindings:       {"severity_label", "aws_account_id", "product_name", "compliance_security_control_id", "updated_at"},
+	schema.TableInsightResults: {"insight_arn", "result_type", "result_value"},
+}
+
+// sortColumn is one sort key resolved against a table's schema.
+type sortColumn struct {
+	name    string
+	index   int // leaf column index in a row
+	compare func(a, b parquet.Value) int
+}
+
+// sortColumns resolves keys against s: each must be a top-level,
+// non-repeated leaf column, so that a row holds exactly one value of it.
+func sortColumns(s *parquet.Schema, keys []string) ([]sortColumn, error) {
+	var out []sortColumn
+	for _, k := range keys {
+		leaf, ok := s.Lookup(k)
+		if !ok || leaf.MaxRepetitionLevel > 0 || !leaf.Node.Leaf() {
+			return nil, fmt.Errorf("sort key %q is not a top-level column of %s", k, s.Name())
+		}
+		out = append(out, sortColumn{name: k, index: leaf.ColumnIndex, compare: parquet.CompareNullsLast(leaf.Node.Type().Compare)})
+	}
+	return out, nil
+}
