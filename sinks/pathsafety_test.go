@@ -79,6 +79,18 @@ var hostileKeys = []string{
 	"other/dt=2024-01-01/a.parquet",
 	"findings/dt=2024-1-01/a.parquet",
 	"findings/dt=2024-01-01/ü.parquet",
+	// Compaction's bookkeeping (layout.go) has patterns as strict.
+	"_hublake/absorbed/../x",
+	"_hublake/absorbed/findings/dt=2024-01-01/../../x.parquet",
+	"_hublake/absorbed/findings/dt=2024-01-01/.hidden.parquet",
+	"_hublake/absorbed/findings/dt=2024-01-01/a/b.parquet",
+	"_hublake/locks/findings/dt=2024-01-01/x",
+	"_hublake/locks/other/dt=2024-01-01",
+	"_hublake/compactions/findings/dt=2024-01-01/x.json",
+	"_hublake/compactions/findings/dt=2024-01-01/0123456789abcdef0123456789abcdef.json/x",
+	"_hublake/other/findings/dt=2024-01-01/x",
+	"_hublake/",
+	"x/_hublake/locks/findings/dt=2024-01-01",
 }
 
 func TestCheckKeyRefusesHostileKeys(t *testing.T) {
@@ -88,7 +100,9 @@ func TestCheckKeyRefusesHostileKeys(t *testing.T) {
 			t.Errorf("CheckKey(%q) accepted it", k)
 		}
 	}
-	for _, k := range []string{"findings/dt=2024-01-01/a.parquet", "dead_letters/dt=1970-01-01/x-0000000000012.jsonl.gz"} {
+	for _, k := range []string{"findings/dt=2024-01-01/a.parquet", "dead_letters/dt=1970-01-01/x-0000000000012.jsonl.gz",
+		"_hublake/absorbed/findings/dt=2024-01-01/a.parquet", "_hublake/locks/insight_results/dt=2024-01-01",
+		"_hublake/compactions/dead_letters/dt=1970-01-01/0123456789abcdef0123456789abcdef.json"} {
 		if err := CheckKey(k); err != nil {
 			t.Errorf("CheckKey(%q): %v", k, err)
 		}
