@@ -35,6 +35,9 @@ type Options struct {
 	// LockTTL is how long a partition's lock lasts unrenewed (default 10
 	// minutes); it is renewed every third of that.
 	LockTTL time.Duration
+	// DeleteGrace is how long the objects a run replaced stay after it is
+	// done (see deleter); negative: none (default 30 seconds).
+	DeleteGrace time.Duration
 	// Holder names this run in locks and manifests.
 	Holder string
 	// SortKeys overrides the sort keys of some tables (see SortKeys).
@@ -58,6 +61,9 @@ const (
 	DefaultTargetSize = 256 << 20
 	DefaultSortBuffer = 64 << 20
 	DefaultLockTTL    = 10 * time.Minute
+	// DefaultDeleteGrace outlasts a listing of a partition of many thousand
+	// objects (a page of 1,000 keys in well under a second).
+	DefaultDeleteGrace = 30 * time.Second
 	// remergeDays: compacted objects of a partition whose date is at most
 	// this many days before today are merged again with what arrives later
 	// (when smaller than half the target); older partitions' compacted
@@ -90,6 +96,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.LockTTL <= 0 {
 		o.LockTTL = DefaultLockTTL
+	}
+	switch {
+	case o.DeleteGrace == 0:
+		o.DeleteGrace = DefaultDeleteGrace
+	case o.DeleteGrace < 0:
+		o.DeleteGrace = 0
 	}
 	if o.Holder == "" {
 		o.Holder = "hublake compact"
@@ -136,6 +148,7 @@ type Summary struct {
 func Run(ctx context.Context, lake sinks.Lake, opts Options) (*Summary, error) {
 	opts = opts.withDefaults()
 	c := &compactor{lake: lake, opts: opts, log: opts.Logger, sum: &Summary{}}
+	c.deletes = &deleter{lake: lake, grace: opts.DeleteGrace, crash: opts.CrashHook, log: opts.Logger}
 	var tables []schema.Table
 	for _, name := range opts.Tables {
 		t, ok := schema.LookupTable(name)
@@ -184,6 +197,12 @@ func Run(ctx context.Context, lake sinks.Lake, opts Options) (*Summary, error) {
 			c.log.Error("partition compaction failed; it is left as it was", "table", v.table.Name, "dt", v.dt, "err", err)
 		}
 		opts.Progress(i+1, len(visits))
+		if err := c.deletes.run(ctx, false); err != nil {
+			return c.sum, err
+		}
+	}
+	if err := c.deletes.run(ctx, true); err != nil {
+		return c.sum, err
 	}
 	return c.sum, nil
 }
@@ -197,10 +216,70 @@ func tableNames() []string {
 }
 
 type compactor struct {
-	lake sinks.Lake
-	opts Options
-	log  *slog.Logger
-	sum  *Summary
+	lake    sinks.Lake
+	opts    Options
+	log     *slog.Logger
+	sum     *Summary
+	deletes *deleter
+}
+
+// deleter deletes the inputs of finished runs DeleteGrace after their run
+// was done, while the next partitions are compacted. A reader that lists a
+// partition does not see it all at one instant (S3 lists a page of 1,000
+// keys at a time): had the inputs gone right after the outputs appeared, a
+// listing that began before the one and ended after the other could miss
+// both. The deletes need no lock: every input has its marker, so any run
+// would delete it as an absorbed name, and one killed before it got here
+// leaves them to the next visit, which does exactly that.
+type deleter struct {
+	lake  sinks.Lake
+	grace time.Duration
+	crash func(string)
+	log   *slog.Logger
+	queue []deferredDelete
+	first bool
+}
+
+type deferredDelete struct {
+	keys      []string
+	notBefore time.Time
+}
+
+func (d *deleter) add(keys []string) {
+	d.queue = append(d.queue, deferredDelete{keys: keys, notBefore: time.Now().Add(d.grace)})
+}
+
+// run deletes what is due; with all, it waits for the rest and deletes it.
+func (d *deleter) run(ctx context.Context, all bool) error {
+	for len(d.queue) > 0 {
+		next := d.queue[0]
+		if wait := time.Until(next.notBefore); wait > 0 {
+			if !all {
+				return nil
+			}
+			select {
+			case <-time.After(wait):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		// The first delete alone, then the rest side by side: a crash
+		// "between" the deletes leaves some done, some not.
+		keys := next.keys
+		if !d.first && len(keys) > 0 {
+			if err := d.lake.Delete(ctx, keys[0]); err != nil {
+				return err
+			}
+			d.first = true
+			d.crash("between-deletes")
+			keys = keys[1:]
+		}
+		if err := parallelDo(ctx, keys, d.lake.Delete); err != nil {
+			return err
+		}
+		d.queue = d.queue[1:]
+	}
+	return nil
 }
 
 // survey lists table once and returns the partitions to visit: those holding

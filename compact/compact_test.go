@@ -81,6 +81,9 @@ func objects(t *testing.T, root string) map[string][]string {
 
 func run(t *testing.T, lake sinks.Lake, o Options) *Summary {
 	t.Helper()
+	if o.DeleteGrace == 0 {
+		o.DeleteGrace = -1
+	}
 	sum, err := Run(context.Background(), lake, o)
 	if err != nil {
 		t.Fatal(err)
@@ -255,7 +258,7 @@ func TestCompactCrashPoints(t *testing.T) {
 			before := lakecheck.LakeDigest(t, db, root)
 			crashed := func() (crashed bool) {
 				defer func() { crashed = recover() == errCrash }()
-				_, _ = Run(context.Background(), lake, Options{TargetSize: 64 << 10, CrashHook: func(p string) {
+				_, _ = Run(context.Background(), lake, Options{TargetSize: 64 << 10, DeleteGrace: -1, CrashHook: func(p string) {
 					if p == point {
 						panic(errCrash)
 					}
@@ -266,7 +269,7 @@ func TestCompactCrashPoints(t *testing.T) {
 				t.Fatalf("the run never reached %s", point)
 			}
 			for _, table := range schema.Tables() {
-				if n := missing(t, db, snapshot, root, table); n != 0 {
+				if n := lakecheck.Missing(t, db, snapshot, root, table); n != 0 {
 					t.Errorf("after a crash at %s, %d %s rows are missing", point, n, table)
 				}
 			}
@@ -296,19 +299,6 @@ func TestCompactCrashPoints(t *testing.T) {
 }
 
 var errCrash = errors.New("crash")
-
-// missing counts the rows of table in the lake at a that the lake at b lacks
-// (as a multiset).
-func missing(t *testing.T, db *sql.DB, a, b, table string) int64 {
-	t.Helper()
-	if !lakecheck.HasTable(a, table) {
-		return 0
-	}
-	if !lakecheck.HasTable(b, table) {
-		return lakecheck.Int(t, db, "SELECT count(*) FROM "+lakecheck.TableGlob(a, table))
-	}
-	return lakecheck.Int(t, db, "SELECT count(*) FROM (SELECT * FROM "+lakecheck.TableGlob(a, table)+" EXCEPT ALL SELECT * FROM "+lakecheck.TableGlob(b, table)+")")
-}
 
 // TestCompactKeepsWhatItDoesNotKnow: objects that are not batch or compacted
 // objects are reported and kept, never read: another file, an object named
@@ -413,7 +403,7 @@ func TestCompactRefusesForeignManifests(t *testing.T) {
 		db := lakecheck.Open(t)
 		rows := lakecheck.LakeDigest(t, db, root)
 		before := objects(t, root)["findings/dt="+dt]
-		sum, err := Run(context.Background(), lake, Options{Tables: []string{"findings"}})
+		sum, err := Run(context.Background(), lake, Options{Tables: []string{"findings"}, DeleteGrace: -1})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -277,16 +277,17 @@ func (p *partRun) rollback(m *manifest) error {
 }
 
 // finish is the part of a run after its commit: the markers of every input,
-// then the manifest marked done, then the inputs' deletion. Each step is
-// idempotent, so a run that dies anywhere here is finished by the next.
+// then the manifest marked done, then the inputs' deletion (deferred by
+// DeleteGrace: see deleter). Each step is idempotent, so a run that dies
+// anywhere here is finished by the next.
 func (p *partRun) finish(m *manifest) error {
 	ctx, c := p.ctx, p.c
 	if err := p.fence.check(); err != nil {
 		return err
 	}
 	body, _ := json.Marshal(marker{Run: m.Run, Manifest: m.key})
-	// The first of each step alone, then the rest side by side: a crash
-	// "between" the markers (or the deletes) leaves some done, some not.
+	// The first marker alone, then the rest side by side: a crash "between"
+	// the markers leaves some written, some not.
 	inTwo := func(point string, fn func(context.Context, object) error) error {
 		if len(m.Inputs) == 0 {
 			return nil
@@ -311,25 +312,19 @@ func (p *partRun) finish(m *manifest) error {
 		return err
 	}
 	// Done before the deletes: from here on, an input that is still there
-	// (this run died while deleting) has a marker, so the next visit deletes
-	// it as it deletes any absorbed name; nothing else is left to do.
+	// has a marker, so whoever finds it deletes it as an absorbed name;
+	// nothing else is left to do.
 	c.opts.CrashHook("before-done")
 	m.State = stateDone
 	if err := m.write(ctx, c.lake); err != nil {
 		return err
 	}
-	if err := p.fence.check(); err != nil {
-		return err
-	}
-	err = inTwo("between-deletes", func(ctx context.Context, in object) error {
-		return c.lake.Delete(ctx, in.Key)
-	})
-	if err != nil {
-		return err
-	}
+	var keys []string
 	for _, in := range m.Inputs {
+		keys = append(keys, in.Key)
 		delete(p.listing, in.Key)
 	}
+	c.deletes.add(keys)
 	return nil
 }
 

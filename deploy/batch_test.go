@@ -41,10 +41,14 @@ func backfillOperations(t testing.TB) []string {
 func backfillGrants(prefix string) map[string][]string {
 	return map[string][]string{
 		// Listing the archive, and the store's ping of the lake.
-		"s3:ListBucket":           {"arn:aws:s3:::archive-bucket", "<LakeBucket.Arn>"},
-		"s3:GetObject":            {"arn:aws:s3:::archive-bucket/firehose/*"},
+		"s3:ListBucket": {"arn:aws:s3:::archive-bucket", "<LakeBucket.Arn>"},
+		// Reading the archive; the writers' absorbed-name checks (HeadObject
+		// of a marker: sinks/absorbed.go).
+		"s3:GetObject":            {"arn:aws:s3:::archive-bucket/firehose/*", "<LakeBucket.Arn>/" + prefix + "/_hublake/absorbed/*"},
 		"s3:PutObject":            {"<LakeBucket.Arn>/" + prefix + "/*"},
 		"s3:AbortMultipartUpload": {"<LakeBucket.Arn>/" + prefix + "/*"},
+		// Removing an object a compaction absorbed while it was written.
+		"s3:DeleteObject": {"<LakeBucket.Arn>/" + prefix + "/*"},
 	}
 }
 

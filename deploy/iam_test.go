@@ -29,9 +29,10 @@ var allowedActions = map[string]string{
 	"dynamodb:UpdateItem":           "leases, checkpoints and pending extents are written",
 	"dynamodb:DeleteItem":           "the KCL removes the lease of a shard that left the stream",
 	"s3:ListBucket":                 "consume pings the lake; analysts' queries list partitions",
-	"s3:PutObject":                  "consume writes the lake (single and multipart uploads); Athena writes results",
+	"s3:PutObject":                  "consume writes the lake (single and multipart uploads); compact writes compacted objects and its bookkeeping; Athena writes results",
+	"s3:DeleteObject":               "compact deletes the objects it replaced; consume removes an object a compaction absorbed while it was written",
 	"s3:AbortMultipartUpload":       "a failed multipart upload is aborted",
-	"s3:GetObject":                  "analysts read the tables and query results; the backfill job reads its archive",
+	"s3:GetObject":                  "analysts read the tables and query results; the backfill job reads its archive; compact reads the lake; consume and backfill check absorbed-name markers (HeadObject)",
 	"s3:GetBucketLocation":          "Athena locates the results bucket",
 	"s3:ListBucketMultipartUploads": "Athena's result uploads",
 	"s3:ListMultipartUploadParts":   "Athena's result uploads",
@@ -53,7 +54,10 @@ var allowedActions = map[string]string{
 	"logs:CreateLogStream":            "the awslogs driver",
 	"logs:PutLogEvents":               "the awslogs driver (and with it the EMF metrics)",
 	// Trust policies.
-	"sts:AssumeRole": "EventBridge and ECS assume the stack's roles",
+	"sts:AssumeRole": "EventBridge, EventBridge Scheduler and ECS assume the stack's roles",
+	// EventBridge Scheduler (CompactionSchedulerRole).
+	"ecs:RunTask":  "the schedule starts the compaction task",
+	"iam:PassRole": "the schedule hands the compaction task its two roles",
 	// Analysts (AnalystPolicy).
 	"athena:StartQueryExecution":    "analysts query through the workgroup",
 	"athena:StopQueryExecution":     "analysts query through the workgroup",
@@ -111,6 +115,7 @@ var paramRefs = map[string]string{
 var allowedPrincipals = []any{
 	map[string]any{"Service": "events.amazonaws.com"},
 	map[string]any{"Service": "ecs-tasks.amazonaws.com"},
+	map[string]any{"Service": "scheduler.amazonaws.com"},
 	map[string]any{"Service": map[string]any{"Fn::Sub": "logs.${AWS::Region}.amazonaws.com"}},
 	map[string]any{"AWS": map[string]any{"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}},
 	map[string]any{"AWS": map[string]any{"Ref": "AnalystRoleArn"}},
@@ -423,7 +428,9 @@ var operationActions = map[string][]string{
 	"DynamoDB:DeleteItem":      {"dynamodb:DeleteItem"},
 	"S3:ListObjectsV2":         {"s3:ListBucket"},
 	"S3:PutObject":             {"s3:PutObject"},
-	"S3:GetObject":             {"s3:GetObject"}, // backfill reads its archive
+	"S3:GetObject":             {"s3:GetObject"}, // backfill reads its archive; compact reads the lake
+	"S3:HeadObject":            {"s3:GetObject"},
+	"S3:DeleteObject":          {"s3:DeleteObject"},
 	// The upload manager switches to a multipart upload for objects larger
 	// than one part (8 MiB); a multipart upload is authorized by s3:PutObject,
 	// and the abort of a failed one by s3:AbortMultipartUpload.
@@ -443,6 +450,10 @@ var reachableNotObserved = map[string]string{
 	"S3:UploadPart":              "objects over 8 MiB",
 	"S3:CompleteMultipartUpload": "objects over 8 MiB",
 	"S3:AbortMultipartUpload":    "a failed multipart upload",
+	// A compaction that absorbs a name while the consumer writes it (between
+	// the writer's two marker checks) makes the writer delete its object
+	// (sinks/absorbed.go); the golden run's compactions never race so.
+	"S3:DeleteObject": "an object a compaction absorbed while it was written",
 	// The KCL deletes the lease of a shard that ListShards no longer returns
 	// (a closed parent shard after the retention period,
 	// processor.Leases.RemoveLeaseInfo); the tests never outlive a retention.
@@ -457,11 +468,11 @@ var notGranted = map[string]string{
 	"DynamoDB:CreateTable": "the stack pre-creates the lease table",
 }
 
-// observedOperations reads deploy/testdata/consume-aws-operations.txt, the
+// observedOperations reads deploy/testdata/<command>-aws-operations.txt, the
 // golden list the end-to-end tests of cmd/hublake compare their recording with.
-func observedOperations(t testing.TB) []string {
+func observedOperations(t testing.TB, command string) []string {
 	t.Helper()
-	f, err := os.Open("testdata/consume-aws-operations.txt")
+	f, err := os.Open("testdata/" + command + "-aws-operations.txt")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -477,7 +488,7 @@ func observedOperations(t testing.TB) []string {
 		t.Fatal(err)
 	}
 	if len(ops) == 0 {
-		t.Fatal("no operations in testdata/consume-aws-operations.txt")
+		t.Fatalf("no operations in testdata/%s-aws-operations.txt", command)
 	}
 	return ops
 }
@@ -490,7 +501,7 @@ func observedOperations(t testing.TB) []string {
 func TestTaskRoleMatchesObservedOperations(t *testing.T) {
 	tpl := loadTemplate(t)
 	want := map[string]bool{}
-	ops := observedOperations(t)
+	ops := observedOperations(t, "consume")
 	for op := range reachableNotObserved {
 		ops = append(ops, op)
 	}
@@ -515,6 +526,8 @@ func TestTaskRoleMatchesObservedOperations(t *testing.T) {
 		"s3:ListBucket":           "<LakeBucket.Arn>",
 		"s3:PutObject":            "<LakeBucket.Arn>/" + prefix + "/*",
 		"s3:AbortMultipartUpload": "<LakeBucket.Arn>/" + prefix + "/*",
+		"s3:DeleteObject":         "<LakeBucket.Arn>/" + prefix + "/*",
+		"s3:GetObject":            "<LakeBucket.Arn>/" + prefix + "/_hublake/absorbed/*",
 		"kms:":                    "<Key.Arn>",
 	}
 	got := map[string]bool{}
@@ -583,4 +596,118 @@ func sortedKeys(m map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// compactReachable are operations `hublake compact` can call in production
+// that the end-to-end tests do not reach: a compacted object of the default
+// target (256 MiB) is a multipart upload, and a failed one is aborted.
+var compactReachable = map[string]string{
+	"S3:CreateMultipartUpload":   "objects over 8 MiB",
+	"S3:UploadPart":              "objects over 8 MiB",
+	"S3:CompleteMultipartUpload": "objects over 8 MiB",
+	"S3:AbortMultipartUpload":    "a failed multipart upload",
+}
+
+// TestCompactionRoleMatchesObservedOperations: the compaction task's role
+// grants exactly the S3 actions `hublake compact` is observed calling (plus
+// the reachable ones), on the lake prefix only (listing limited to it too),
+// and the key through S3 only: no stream, no lease table, nothing else.
+func TestCompactionRoleMatchesObservedOperations(t *testing.T) {
+	tpl := loadTemplate(t)
+	want := map[string]bool{}
+	ops := observedOperations(t, "compact")
+	for op := range compactReachable {
+		ops = append(ops, op)
+	}
+	for _, op := range ops {
+		actions, ok := operationActions[op]
+		if !ok {
+			t.Errorf("hublake compact calls %s, which operationActions does not map to IAM actions", op)
+		}
+		for _, a := range actions {
+			want[a] = true
+		}
+	}
+	e := newEvaluator(t, tpl, nil)
+	prefix, _ := e.params["LakePrefix"].(string)
+	got := map[string]bool{}
+	for _, st := range roleStatements(t, tpl, "CompactionTaskRole") {
+		res, err := e.eval(st.stmt["Resource"])
+		if err != nil {
+			t.Fatalf("%s: %v", st.id, err)
+		}
+		for _, a := range actionList(t, st.stmt["Action"]) {
+			svc, _, _ := strings.Cut(a, ":")
+			wantRes := "<LakeBucket.Arn>/" + prefix + "/*"
+			switch {
+			case a == "s3:ListBucket":
+				wantRes = "<LakeBucket.Arn>"
+				cond, err := e.eval(get(st.stmt, "Condition", "StringLike", "s3:prefix"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				pattern, _ := cond.(string)
+				if !iamLike(pattern, prefix+"/findings/") || iamLike(pattern, "other/") || iamLike(pattern, prefix+"x/") {
+					t.Errorf("%s: s3:ListBucket is limited to s3:prefix %q; want the lake prefix %q/ and below", st.id, pattern, prefix)
+				}
+				got[a] = true
+			case svc == "s3":
+				got[a] = true
+			case a == "kms:Decrypt" || a == "kms:GenerateDataKey":
+				wantRes = "<Key.Arn>"
+				if via := get(st.stmt, "Condition", "StringEquals", "kms:ViaService"); via == nil {
+					t.Errorf("%s: KMS use is not limited to S3", st.id)
+				} else if v, _ := e.eval(via); !reflect.DeepEqual(listOf(v), []any{"s3." + testRegion + ".amazonaws.com"}) {
+					t.Errorf("%s: KMS through %v, want S3 only", st.id, v)
+				}
+			default:
+				t.Errorf("%s: the compaction role needs no %s", st.id, a)
+			}
+			if !reflect.DeepEqual(listOf(res), []any{wantRes}) {
+				t.Errorf("%s: %s applies to %v, want %s", st.id, a, res, wantRes)
+			}
+		}
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("the compaction role grants\n  %v\nthe observed operations need\n  %v", sortedKeys(got), sortedKeys(want))
+	}
+}
+
+// TestCompactionSchedulerRole: the schedule's role may run the compaction
+// task definition in this stack's cluster and pass its two roles to ECS,
+// nothing else.
+func TestCompactionSchedulerRole(t *testing.T) {
+	tpl := loadTemplate(t)
+	e := newEvaluator(t, tpl, nil)
+	seen := map[string]bool{}
+	for _, st := range roleStatements(t, tpl, "CompactionSchedulerRole") {
+		res, err := e.eval(st.stmt["Resource"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range actionList(t, st.stmt["Action"]) {
+			seen[a] = true
+			switch a {
+			case "ecs:RunTask":
+				if !reflect.DeepEqual(listOf(res), []any{"<Ref CompactionTaskDefinition>"}) {
+					t.Errorf("ecs:RunTask on %v, want the compaction task definition", res)
+				}
+				if c, _ := e.eval(get(st.stmt, "Condition", "ArnEquals", "ecs:cluster")); c != "<Cluster.Arn>" {
+					t.Errorf("ecs:RunTask in cluster %v, want the stack's", c)
+				}
+			case "iam:PassRole":
+				if !reflect.DeepEqual(listOf(res), []any{"<ExecutionRole.Arn>", "<CompactionTaskRole.Arn>"}) {
+					t.Errorf("iam:PassRole of %v, want the compaction task's two roles", res)
+				}
+				if get(st.stmt, "Condition", "StringEquals", "iam:PassedToService") != "ecs-tasks.amazonaws.com" {
+					t.Errorf("iam:PassRole is not limited to ECS tasks")
+				}
+			default:
+				t.Errorf("the scheduler role needs no %s", a)
+			}
+		}
+	}
+	if !seen["ecs:RunTask"] || !seen["iam:PassRole"] {
+		t.Errorf("the scheduler role grants %v", sortedKeys(seen))
+	}
 }

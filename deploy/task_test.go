@@ -271,3 +271,115 @@ func TestTaskContainer(t *testing.T) {
 		t.Errorf("DesiredCount is %v, want the parameter", svc["DesiredCount"])
 	}
 }
+
+// TestCompactionTask: the compaction task runs `hublake compact` from the
+// same image on the consumer's lake, with a read-only root and a scratch
+// volume for its spilled runs, its own role, the stack's logs; every
+// variable it sets is a flag of hublake compact and the binary accepts the
+// values; the schedule runs it (hourly by default) in the stack's cluster
+// and network.
+func TestCompactionTask(t *testing.T) {
+	tpl := loadTemplate(t)
+	td := tpl.props(t, "CompactionTaskDefinition")
+	defs, _ := td["ContainerDefinitions"].([]any)
+	if len(defs) != 1 {
+		t.Fatalf("the compaction task has %d containers, want 1", len(defs))
+	}
+	c := defs[0].(map[string]any)
+	if !reflect.DeepEqual(c["Command"], []any{"compact"}) {
+		t.Errorf("the compaction container runs %v", c["Command"])
+	}
+	if !reflect.DeepEqual(c["Image"], map[string]any{"Ref": "ContainerImage"}) {
+		t.Errorf("the compaction container's image is %v, want the consumer's", c["Image"])
+	}
+	if c["ReadonlyRootFilesystem"] != true {
+		t.Error("the compaction container's root filesystem is writable")
+	}
+	if !reflect.DeepEqual(td["TaskRoleArn"], map[string]any{"Fn::GetAtt": []any{"CompactionTaskRole", "Arn"}}) ||
+		!reflect.DeepEqual(td["ExecutionRoleArn"], map[string]any{"Fn::GetAtt": []any{"ExecutionRole", "Arn"}}) {
+		t.Errorf("the compaction task runs as %v / %v", td["TaskRoleArn"], td["ExecutionRoleArn"])
+	}
+	lc := get(c, "LogConfiguration")
+	if get(lc, "LogDriver") != "awslogs" || !reflect.DeepEqual(get(lc, "Options", "awslogs-group"), map[string]any{"Ref": "LogGroup"}) {
+		t.Errorf("the compaction container logs to %v", lc)
+	}
+
+	env := map[string]any{}
+	for _, kv := range listOf(c["Environment"]) {
+		env[get(kv, "Name").(string)] = get(kv, "Value")
+	}
+	envs, _, _ := helpFlags(t, "compact")
+	for name := range env {
+		if why, bad := forbiddenEnv[name]; bad {
+			t.Errorf("the compaction task sets %s: %s", name, why)
+		} else if _, ok := envs[name]; !ok {
+			t.Errorf("the compaction task sets %s, which is no flag of hublake compact", name)
+		}
+	}
+	consumer := taskEnv(t, tpl)
+	for _, name := range []string{"HUBLAKE_OUT", "HUBLAKE_REGION", "HUBLAKE_SSE", "HUBLAKE_SSE_KMS_KEY_ID", "HUBLAKE_EMF"} {
+		if !reflect.DeepEqual(env[name], consumer[name]) {
+			t.Errorf("the compaction task's %s = %v, the consumer's %v", name, env[name], consumer[name])
+		}
+	}
+	if !reflect.DeepEqual(env["HUBLAKE_OLDER_THAN"], map[string]any{"Ref": "CompactionOlderThan"}) {
+		t.Errorf("HUBLAKE_OLDER_THAN = %v, want the parameter", env["HUBLAKE_OLDER_THAN"])
+	}
+	mounts := listOf(c["MountPoints"])
+	vols := listOf(td["Volumes"])
+	if len(mounts) != 1 || len(vols) != 1 || get(mounts[0], "SourceVolume") != get(vols[0], "Name") || get(mounts[0], "ContainerPath") != env["HUBLAKE_TEMP_DIR"] {
+		t.Errorf("HUBLAKE_TEMP_DIR %v is not the scratch volume (mounts %v, volumes %v)", env["HUBLAKE_TEMP_DIR"], mounts, vols)
+	}
+
+	// The binary accepts the values.
+	e := newEvaluator(t, tpl, nil)
+	e.refs["LakeBucket"] = "example-bucket"
+	blocker := filepath.Join(tmpDir, "not-a-directory-either")
+	if err := os.WriteFile(blocker, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(staticBinary(t), "compact", "--out", filepath.Join(blocker, "lake"))
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + tmpDir, "AWS_EC2_METADATA_DISABLED=true", "AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=x"}
+	for k, v := range env {
+		s, err := e.evalString(v)
+		if err != nil {
+			t.Fatalf("%s: %v", k, err)
+		}
+		if k == "HUBLAKE_TEMP_DIR" {
+			s = tmpDir
+		}
+		cmd.Env = append(cmd.Env, k+"="+s)
+	}
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "open lake") {
+		t.Errorf("hublake compact with the task's environment: %v\n%s\nwant it to get as far as opening the lake", err, out)
+	}
+
+	// The schedule.
+	sp := tpl.props(t, "CompactionSchedule")
+	if !reflect.DeepEqual(sp["ScheduleExpression"], map[string]any{"Ref": "CompactionSchedule"}) || tpl.Parameters["CompactionSchedule"]["Default"] != "rate(1 hour)" {
+		t.Errorf("the schedule is %v (default %v), want the parameter, hourly", sp["ScheduleExpression"], tpl.Parameters["CompactionSchedule"]["Default"])
+	}
+	pattern := regexp.MustCompile(tpl.Parameters["CompactionSchedule"]["AllowedPattern"].(string))
+	for expr, ok := range map[string]bool{"rate(1 hour)": true, "rate(15 minutes)": true, "cron(5 * * * ? *)": true, "1 hour": false, "rate(0 hours)": false, "rate(1 week)": false} {
+		if pattern.MatchString(expr) != ok {
+			t.Errorf("the schedule parameter accepts %q: %v, want %v", expr, !ok, ok)
+		}
+	}
+	tgt := get(sp, "Target")
+	for path, want := range map[string]any{
+		"Arn":                             map[string]any{"Fn::GetAtt": []any{"Cluster", "Arn"}},
+		"RoleArn":                         map[string]any{"Fn::GetAtt": []any{"CompactionSchedulerRole", "Arn"}},
+		"EcsParameters.TaskDefinitionArn": map[string]any{"Ref": "CompactionTaskDefinition"},
+		"EcsParameters.LaunchType":        "FARGATE",
+		"EcsParameters.NetworkConfiguration.AwsvpcConfiguration.Subnets":        map[string]any{"Ref": "SubnetIds"},
+		"EcsParameters.NetworkConfiguration.AwsvpcConfiguration.SecurityGroups": []any{map[string]any{"Ref": "TaskSecurityGroup"}},
+	} {
+		var keys []any
+		for _, k := range strings.Split(path, ".") {
+			keys = append(keys, k)
+		}
+		if got := get(tgt, keys...); !reflect.DeepEqual(got, want) {
+			t.Errorf("the schedule's target %s = %v, want %v", path, got, want)
+		}
+	}
+}

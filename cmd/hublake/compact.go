@@ -16,16 +16,17 @@ import (
 // compactCmd is `hublake compact`: see package compact.
 type compactCmd struct {
 	lakeFlags
-	Table      []string      `help:"Tables to compact (default: all)." placeholder:"TABLE"`
-	OlderThan  time.Duration `help:"Compact only batch objects written longer ago than this." default:"15m"`
-	TargetSize byteSize      `help:"Largest compacted object." default:"256MiB"`
-	LockTTL    time.Duration `name:"lock-ttl" help:"A partition's lock expires this long after its holder last renewed it (every third of it)." default:"10m"`
-	Progress   string        `help:"Progress display: auto (a bar on a terminal, lines otherwise), bar, lines or none." default:"auto" enum:"auto,bar,lines,none"`
-	EMF        bool          `name:"emf" help:"Write the run's metrics as a CloudWatch Embedded Metric Format line to stdout at the end."`
+	Table       []string      `help:"Tables to compact (default: all)." placeholder:"TABLE"`
+	OlderThan   time.Duration `help:"Compact only batch objects written longer ago than this." default:"15m"`
+	TargetSize  byteSize      `help:"Largest compacted object." default:"256MiB"`
+	LockTTL     time.Duration `name:"lock-ttl" help:"A partition's lock expires this long after its holder last renewed it (every third of it)." default:"10m"`
+	DeleteGrace time.Duration `help:"How long replaced objects stay after their compacted objects are in place, so that a reader listing the partition meanwhile sees one or the other." default:"30s"`
+	Progress    string        `help:"Progress display: auto (a bar on a terminal, lines otherwise), bar, lines or none." default:"auto" enum:"auto,bar,lines,none"`
+	TempDir     string        `name:"temp-dir" help:"Directory for the sorted runs that do not fit in memory (default: the system's)."`
+	EMF         bool          `name:"emf" help:"Write the run's metrics as a CloudWatch Embedded Metric Format line to stdout at the end."`
 	// For experiments and tests.
 	Sort       []string `help:"Override a table's sort keys: table=col,col,... (repeatable)." hidden:""`
 	SortBuffer byteSize `name:"sort-buffer" help:"Rows sorted in memory before spilling to disk." default:"64MiB" hidden:""`
-	TempDir    string   `name:"temp-dir" help:"Directory for spilled runs (default: the system's)." hidden:""`
 }
 
 func (c *compactCmd) Run(ctx context.Context, g *globals) error {
@@ -63,9 +64,15 @@ func (c *compactCmd) Run(ctx context.Context, g *globals) error {
 		SortBuffer: int64(c.SortBuffer),
 		TempDir:    c.TempDir,
 		LockTTL:    c.LockTTL,
-		Holder:     defaultWorkerID(ctx),
-		SortKeys:   sortKeys,
-		Logger:     log,
+		DeleteGrace: func() time.Duration {
+			if c.DeleteGrace <= 0 {
+				return -1
+			}
+			return c.DeleteGrace
+		}(),
+		Holder:   defaultWorkerID(ctx),
+		SortKeys: sortKeys,
+		Logger:   log,
 		Progress: func(done, total int) {
 			if done == 1 {
 				prog.setTotal(int64(total))
@@ -84,7 +91,7 @@ func (c *compactCmd) Run(ctx context.Context, g *globals) error {
 		"recovered", sum.Recovered, "reappeared_removed", sum.Reappeared, "unrecognised", sum.Unrecognised,
 		"temp_removed", sum.TempRemoved, "seconds", elapsed.Seconds())
 	if c.EMF {
-		if werr := writeCompactEMF(os.Stdout, sum, time.Now()); werr != nil {
+		if werr := writeCompactEMF(os.Stdout, sum, lake.String(), time.Now()); werr != nil {
 			log.Warn("could not write the EMF line", "err", werr)
 		}
 	}
@@ -112,15 +119,17 @@ func printCompactSummary(w io.Writer, s *compact.Summary, elapsed time.Duration,
 }
 
 // writeCompactEMF writes one CloudWatch Embedded Metric Format line with the
-// run's metrics (namespace hublake, no dimensions): CompactionRuns
-// (partitions compacted), CompactedObjects (objects replaced),
-// CompactionBytes (their bytes) and CompactionErrors (partitions failed).
-func writeCompactEMF(w io.Writer, s *compact.Summary, now time.Time) error {
+// run's metrics (namespace hublake, dimension Lake = the lake's URL):
+// CompactionRuns (partitions compacted), CompactedObjects (objects
+// replaced), CompactionBytes (their bytes) and CompactionErrors (partitions
+// that failed).
+func writeCompactEMF(w io.Writer, s *compact.Summary, lake string, now time.Time) error {
 	type metricDef struct {
 		Name string `json:"Name"`
 		Unit string `json:"Unit"`
 	}
 	line := map[string]any{
+		"Lake":             lake,
 		"CompactionRuns":   s.Compacted,
 		"CompactedObjects": s.ObjectsIn,
 		"CompactionBytes":  s.BytesIn,
@@ -129,7 +138,7 @@ func writeCompactEMF(w io.Writer, s *compact.Summary, now time.Time) error {
 			"Timestamp": now.UnixMilli(),
 			"CloudWatchMetrics": []any{map[string]any{
 				"Namespace":  "hublake",
-				"Dimensions": [][]string{{}},
+				"Dimensions": [][]string{{"Lake"}},
 				"Metrics": []metricDef{
 					{"CompactionRuns", "Count"}, {"CompactedObjects", "Count"},
 					{"CompactionBytes", "Bytes"}, {"CompactionErrors", "Count"},

@@ -36,18 +36,20 @@ var (
 	stackErr   error
 	// opsFile collects "<service>:<Operation>" of every AWS call the
 	// consumers make (HUBLAKE_RECORD_AWS_OPS), backfillOpsFile those of
-	// the backfills over S3.
-	opsFile, backfillOpsFile string
+	// the backfills over S3, compactOpsFile those of `hublake compact`.
+	opsFile, backfillOpsFile, compactOpsFile string
 )
 
-// opsGolden lists the AWS operations `hublake consume` calls, and
-// backfillOpsGolden those of `hublake backfill` from S3 into S3; deploy/'s
-// tests check the task role's and the Batch job role's permissions against
-// them. A full run of this package compares what it observed with them;
+// opsGolden lists the AWS operations `hublake consume` calls,
+// backfillOpsGolden those of `hublake backfill` from S3 into S3 and
+// compactOpsGolden those of `hublake compact`; deploy/'s tests check the
+// task role's, the Batch job role's and the compaction task role's
+// permissions against them. A full run of this package compares what it observed with them;
 // HUBLAKE_UPDATE_GOLDEN=1 rewrites them.
 const (
 	opsGolden         = "../../deploy/testdata/consume-aws-operations.txt"
 	backfillOpsGolden = "../../deploy/testdata/backfill-aws-operations.txt"
+	compactOpsGolden  = "../../deploy/testdata/compact-aws-operations.txt"
 )
 
 func TestMain(m *testing.M) {
@@ -69,7 +71,14 @@ func TestMain(m *testing.M) {
 		if tools == "" {
 			tools = filepath.Join("..", "..", ".tools")
 		}
-		opts := localstack.Options{Kinesis: true, DynamoDB: true, S3: true}
+		// Object metadata (ETags) on: compaction's locks are conditional writes.
+		opts := localstack.Options{Kinesis: true, DynamoDB: true, S3: true, S3Metadata: true}
+		// The test process itself talks to the stack too (compaction's lock
+		// tests); child processes get the same from stack.Env.
+		for _, kv := range (&localstack.Stack{}).Env() {
+			k, v, _ := strings.Cut(kv, "=")
+			os.Setenv(k, v)
+		}
 		if missing := opts.Missing(tools); len(missing) > 0 {
 			stackErr = fmt.Errorf("local stack tools missing (run `make tools`): %v", missing)
 		} else {
@@ -86,6 +95,7 @@ func TestMain(m *testing.M) {
 		}
 		opsFile = filepath.Join(dir, "aws-operations.txt")
 		backfillOpsFile = filepath.Join(dir, "backfill-aws-operations.txt")
+		compactOpsFile = filepath.Join(dir, "compact-aws-operations.txt")
 		code := m.Run()
 		if code != 0 && stack != nil {
 			fmt.Fprintf(os.Stderr, "local stack logs:\n%s\n", stack.Logs())
@@ -94,6 +104,7 @@ func TestMain(m *testing.M) {
 			for _, c := range []struct{ file, golden, cmd, role string }{
 				{opsFile, opsGolden, "consume", "the task role"},
 				{backfillOpsFile, backfillOpsGolden, "backfill", "the Batch job role"},
+				{compactOpsFile, compactOpsGolden, "compact", "the compaction task role"},
 			} {
 				if err := checkOperations(c.file, c.golden, c.cmd, c.role); err != nil {
 					fmt.Fprintln(os.Stderr, err)
@@ -188,8 +199,8 @@ func (e *env) consume(worker string, extraEnv []string, flags ...string) *proc {
 		"--flush-window", "2s", "--log-level", "info",
 	}, flags...)
 	cmd := exec.Command(hublakeBin, args...)
-	cmd.Env = append(append(os.Environ(), stack.Env()...), extraEnv...)
-	cmd.Env = append(cmd.Env, "HUBLAKE_RECORD_AWS_OPS="+opsFile)
+	cmd.Env = append(append(os.Environ(), stack.Env()...), "HUBLAKE_RECORD_AWS_OPS="+opsFile)
+	cmd.Env = append(cmd.Env, extraEnv...) // may override the above
 	p := &proc{cmd: cmd, out: &bytes.Buffer{}, mu: &sync.Mutex{}, done: make(chan struct{}), addr: addr}
 	cmd.Stdout, cmd.Stderr = syncBuf{p.mu, p.out}, syncBuf{p.mu, p.out}
 	if err := cmd.Start(); err != nil {
@@ -438,7 +449,7 @@ func (e *env) dumpLake(db *sql.DB) {
 func checkOperations(file, golden, cmd, role string) error {
 	b, err := os.ReadFile(file)
 	if err != nil {
-		return fmt.Errorf("no AWS operations were recorded: %w", err)
+		return fmt.Errorf("no AWS operations were recorded in %s: %w", file, err)
 	}
 	seen := map[string]bool{}
 	for _, l := range strings.Fields(string(b)) {

@@ -298,3 +298,16 @@ func LakeDigest(t testing.TB, db *sql.DB, root string) map[string]Digest {
 	}
 	return out
 }
+
+// Missing counts the rows of table in the lake at a that the lake at b
+// lacks, as multisets (a row twice in a and once in b is one missing).
+func Missing(t testing.TB, db *sql.DB, a, b, table string) int64 {
+	t.Helper()
+	if !HasTable(a, table) {
+		return 0
+	}
+	if !HasTable(b, table) {
+		return Int(t, db, "SELECT count(*) FROM "+TableGlob(a, table))
+	}
+	return Int(t, db, "SELECT count(*) FROM (SELECT * FROM "+TableGlob(a, table)+" EXCEPT ALL SELECT * FROM "+TableGlob(b, table)+")")
+}
