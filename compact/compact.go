@@ -25,9 +25,10 @@ type Options struct {
 	OlderThan time.Duration
 	// TargetSize bounds an output's size (default 256 MiB).
 	TargetSize int64
-	// Encode are the Parquet settings (those of the writer: the codec).
+	// Encode are the Parquet settings: the writer's (sinks.WriterOptions),
+	// but row groups of DefaultRowGroupBytes unless RowGroupBytes is set.
 	Encode sinks.EncodeOptions
-	// SortBuffer bounds the rows held in memory for sorting (default 64 MiB
+	// SortBuffer bounds the rows held in memory for sorting (default 32 MiB
 	// of estimated heap); more are spilled to TempDir.
 	SortBuffer int64
 	// TempDir holds spilled runs (default: the system's).
@@ -59,8 +60,14 @@ type Options struct {
 const (
 	DefaultOlderThan  = 15 * time.Minute
 	DefaultTargetSize = 256 << 20
-	DefaultSortBuffer = 64 << 20
-	DefaultLockTTL    = 10 * time.Minute
+	DefaultSortBuffer = 32 << 20
+	// DefaultRowGroupBytes bounds a compacted row group (bytes of values):
+	// four times the writer's. A query engine pays per row group (DuckDB on
+	// a generated day: 13.6 ms with the writer's bound, 36 row groups, 6.5 ms
+	// with this one, 9), and the encoder holds one row group, about twice
+	// this, which still fits the memory budget with the sort buffer.
+	DefaultRowGroupBytes = 16 << 20
+	DefaultLockTTL       = 10 * time.Minute
 	// DefaultDeleteGrace outlasts a listing of a partition of many thousand
 	// objects (a page of 1,000 keys in well under a second).
 	DefaultDeleteGrace = 30 * time.Second
@@ -93,6 +100,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.SortBuffer <= 0 {
 		o.SortBuffer = DefaultSortBuffer
+	}
+	if o.Encode.RowGroupBytes <= 0 {
+		o.Encode.RowGroupBytes = DefaultRowGroupBytes
 	}
 	if o.LockTTL <= 0 {
 		o.LockTTL = DefaultLockTTL
@@ -373,55 +383,100 @@ func parallelDo[T any](ctx context.Context, items []T, fn func(context.Context, 
 	return context.Cause(ctx)
 }
 
-// eachOpened opens the inputs in order, up to readAhead of them ahead of
-// the one fn is reading (an S3 input is fetched as it is opened), and calls
-// fn with each.
-func eachOpened(ctx context.Context, lake sinks.Lake, inputs []object, fn func(object, sinks.ReadObject) error) error {
-	type opened struct {
-		obj sinks.ReadObject
+// pipeline prepares the inputs (opens them, and may decode them) side by
+// side, up to readAhead of them and inFlight bytes of them (by their size;
+// one input is always admitted) ahead of the one consume is at, and hands
+// them to consume in input order. release frees what was prepared but not
+// consumed (after an error).
+func pipeline[T any](ctx context.Context, inputs []object, inFlight int64,
+	prepare func(context.Context, object) (T, error), consume func(object, T) error, release func(T)) error {
+	type result struct {
+		v   T
 		err error
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	queue := make(chan chan opened, readAhead)
+	budget := newWeighted(inFlight)
+	queue := make(chan chan result, readAhead)
 	go func() {
 		defer close(queue)
 		for _, in := range inputs {
-			ch := make(chan opened, 1)
+			ch := make(chan result, 1)
+			if !budget.acquire(ctx, in.Size) {
+				return
+			}
 			select {
 			case queue <- ch:
 			case <-ctx.Done():
+				budget.release(in.Size)
 				return
 			}
 			go func() {
-				obj, err := lake.Open(ctx, in.Key)
-				ch <- opened{obj, err}
+				v, err := prepare(ctx, in)
+				ch <- result{v, err}
 			}()
 		}
 	}()
 	var err error
 	i := 0
 	for ch := range queue {
-		o := <-ch
+		r := <-ch
 		switch {
 		case err != nil:
-			// Draining after an error: close what was opened.
-		case o.err != nil:
-			err = o.err
+			if r.err == nil {
+				release(r.v) // draining after an error
+			}
+		case r.err != nil:
+			err = r.err
 			cancel()
 		default:
-			err = fn(inputs[i], o.obj)
+			err = consume(inputs[i], r.v)
 			if err != nil {
 				cancel()
 			}
 		}
-		if o.obj != nil {
-			o.obj.Close()
-		}
+		budget.release(inputs[i].Size)
 		i++
 	}
 	if err == nil && i < len(inputs) {
 		err = errors.Join(ctx.Err(), errors.New("inputs not all read"))
 	}
 	return err
+}
+
+// weighted is a semaphore of bytes: acquire waits until n more fit (or
+// nothing is held, so that one large item always passes).
+type weighted struct {
+	mu    sync.Mutex
+	cond  *sync.Cond
+	limit int64
+	held  int64
+}
+
+func newWeighted(limit int64) *weighted {
+	w := &weighted{limit: limit}
+	w.cond = sync.NewCond(&w.mu)
+	return w
+}
+
+func (w *weighted) acquire(ctx context.Context, n int64) bool {
+	stop := context.AfterFunc(ctx, func() { w.mu.Lock(); w.cond.Broadcast(); w.mu.Unlock() })
+	defer stop()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for w.held > 0 && w.held+n > w.limit {
+		if ctx.Err() != nil {
+			return false
+		}
+		w.cond.Wait()
+	}
+	w.held += n
+	return ctx.Err() == nil
+}
+
+func (w *weighted) release(n int64) {
+	w.mu.Lock()
+	w.held -= n
+	w.cond.Broadcast()
+	w.mu.Unlock()
 }

@@ -44,7 +44,10 @@ func spoolDeadLetters(ctx context.Context, lake sinks.Lake, inputs []object, tmp
 	bw := bufio.NewWriterSize(f, 256<<10)
 	var out []spooledInput
 	var off int64
-	err = eachOpened(ctx, lake, inputs, func(in object, obj sinks.ReadObject) error {
+	open := func(ctx context.Context, in object) (sinks.ReadObject, error) { return lake.Open(ctx, in.Key) }
+	closeObj := func(o sinks.ReadObject) { o.Close() }
+	err = pipeline(ctx, inputs, 32<<20, open, func(in object, obj sinks.ReadObject) error {
+		defer obj.Close()
 		cw := &countingWriter{w: bw}
 		raw := io.TeeReader(io.NewSectionReader(obj, 0, obj.Size()), cw)
 		zr, err := gzip.NewReader(raw)
@@ -60,7 +63,7 @@ func spoolDeadLetters(ctx context.Context, lake sinks.Lake, inputs []object, tmp
 		out = append(out, spooledInput{off: off, size: cw.n})
 		off += cw.n
 		return nil
-	})
+	}, closeObj)
 	if err == nil {
 		err = bw.Flush()
 	}

@@ -82,6 +82,42 @@ func (k keyer) compare(a, b []parquet.Value) int {
 	return 0
 }
 
+// decoded is an input read ahead: its rows encoded (decodeInput), or, for a
+// large input, the opened object to stream.
+type decoded struct {
+	obj  sinks.ReadObject
+	rows []keyedRow
+	buf  []byte // the rows' encodings
+}
+
+// decodeInFlight bounds the bytes of inputs decoded ahead of the sorter:
+// their rows take several times their compressed size.
+const decodeInFlight = 4 << 20
+
+// decodeInput decodes a whole (small) input into encoded rows with their
+// sort keys.
+func decodeInput(obj sinks.ReadObject, key string, s *parquet.Schema, keys keyer) (*decoded, error) {
+	d := &decoded{}
+	var offs []int
+	var rowKeys [][]parquet.Value
+	_, err := forEachRow(obj, key, s, func(row parquet.Row) error {
+		d.buf = appendRow(d.buf, row)
+		offs = append(offs, len(d.buf))
+		rowKeys = append(rowKeys, keys.key(row, true))
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	d.rows = make([]keyedRow, len(offs))
+	start := 0
+	for i, end := range offs {
+		d.rows[i] = keyedRow{enc: d.buf[start:end:end], key: rowKeys[i]}
+		start = end
+	}
+	return d, nil
+}
+
 // sorter is step 1: it buffers, sorts and spills.
 type sorter struct {
 	keys   keyer
@@ -113,6 +149,23 @@ func (s *sorter) add(row parquet.Row) error {
 	for _, v := range key {
 		if k := v.Kind(); !v.IsNull() && (k == parquet.ByteArray || k == parquet.FixedLenByteArray) {
 			s.mem += int64(len(v.ByteArray()))
+		}
+	}
+	if s.mem >= s.budget {
+		return s.spill()
+	}
+	return nil
+}
+
+// adopt takes the rows of a decoded input (and their memory).
+func (s *sorter) adopt(d *decoded) error {
+	s.buf = append(s.buf, d.rows...)
+	s.mem += int64(cap(d.buf)) + int64(len(d.rows))*int64(48+24*len(s.keys))
+	for _, r := range d.rows {
+		for _, v := range r.key {
+			if k := v.Kind(); !v.IsNull() && (k == parquet.ByteArray || k == parquet.FixedLenByteArray) {
+				s.mem += int64(len(v.ByteArray()))
+			}
 		}
 	}
 	if s.mem >= s.budget {

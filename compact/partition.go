@@ -354,6 +354,7 @@ func (p *partRun) compact(inputs []object) error {
 
 	// Read everything before writing anything: a damaged input fails the
 	// run while the lake is untouched.
+	started := time.Now()
 	tmp, err := os.MkdirTemp(c.opts.TempDir, "hublake-compact-")
 	if err != nil {
 		return fmt.Errorf("temporary directory: %w", err)
@@ -378,6 +379,8 @@ func (p *partRun) compact(inputs []object) error {
 		}
 	}
 
+	p.log.Debug("inputs read", "inputs", len(inputs), "rows", m.Rows, "spilled_runs", p.spilled, "seconds", time.Since(started).Seconds())
+
 	// The manifest before any output: a crash from here on leaves a record
 	// that recovery acts on.
 	if err := p.fence.check(); err != nil {
@@ -400,6 +403,8 @@ func (p *partRun) compact(inputs []object) error {
 		return err
 	}
 
+	p.log.Debug("outputs written", "outputs", len(m.Outputs), "seconds", time.Since(started).Seconds())
+
 	// Commit: from here on the run is finished, never undone. The lock is
 	// renewed first, by a conditional write on S3: a holder whose lock was
 	// taken over (it was paused for longer than the lock's lifetime) learns
@@ -418,6 +423,7 @@ func (p *partRun) compact(inputs []object) error {
 	if err := p.finish(m); err != nil {
 		return err
 	}
+	p.log.Debug("markers written, run done", "seconds", time.Since(started).Seconds())
 	p.compacted = true
 	p.objectsIn, p.objectsOut = len(inputs), len(m.Outputs)
 	c.sum.Compacted++
@@ -454,11 +460,35 @@ func (p *partRun) readParquet(inputs []object, sortKeys []string, tmp, run strin
 	}
 	srt := &sorter{keys: cols, budget: c.opts.SortBuffer, tmpDir: tmp}
 	var rows int64
-	err = eachOpened(ctx, c.lake, inputs, func(in object, obj sinks.ReadObject) error {
-		n, err := forEachRow(obj, in.Key, s, srt.add)
-		rows += n
-		return err
-	})
+	// Small inputs (batch objects) are decoded side by side, on every core;
+	// a large one is streamed into the sorter as it is read.
+	prepare := func(ctx context.Context, in object) (*decoded, error) {
+		obj, err := c.lake.Open(ctx, in.Key)
+		if err != nil {
+			return nil, err
+		}
+		if obj.Size() > wholeRead {
+			return &decoded{obj: obj}, nil
+		}
+		defer obj.Close()
+		return decodeInput(obj, in.Key, s, cols)
+	}
+	consume := func(in object, d *decoded) error {
+		if d.obj != nil {
+			defer d.obj.Close()
+			n, err := forEachRow(d.obj, in.Key, s, srt.add)
+			rows += n
+			return err
+		}
+		rows += int64(len(d.rows))
+		return srt.adopt(d)
+	}
+	release := func(d *decoded) {
+		if d.obj != nil {
+			d.obj.Close()
+		}
+	}
+	err = pipeline(ctx, inputs, decodeInFlight, prepare, consume, release)
 	if err != nil {
 		srt.discard()
 		return nil, 0, err

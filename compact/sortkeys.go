@@ -21,8 +21,10 @@ import (
 // was measured on a generated day with the typical queries of README.md;
 // BENCHMARKS.md ("Sort keys") has the figures.
 var SortKeys = map[string][]string{
-	schema.TableFindings:       {"severity_label", "aws_account_id", "product_name", "compliance_security_control_id", "updated_at"},
-	schema.TableInsightResults: {"insight_arn", "result_type", "result_value"},
+	schema.TableFindings: {"severity_label", "product_name", "compliance_security_control_id", "aws_account_id", "updated_at"},
+	// An insight's results stay together (they share the event's raw_detail,
+	// which then compresses as in the writer's objects).
+	schema.TableInsightResults: {"insight_arn", "event_time"},
 }
 
 // sortColumn is one sort key resolved against a table's schema.

@@ -2,11 +2,13 @@ package sinks
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"testing"
 	"time"
 
 	"github.com/hublake/hublake/internal/gen"
+	"github.com/hublake/hublake/internal/localstack"
 	"github.com/hublake/hublake/schema"
 )
 
@@ -68,6 +70,46 @@ func BenchmarkParquetEncode(b *testing.B) {
 					if _, err := e.WriteFindings(context.Background(), "2026-01-01", "bench", rows[j:min(j+tc.per, len(rows))]); err != nil {
 						b.Fatal(err)
 					}
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkAbsorbedCheck measures what the absorbed-name check costs a
+// writer per object: two Stats of a marker that does not exist (one before
+// the write, one after the commit), against the write of a small object
+// itself, on a directory and on versitygw (a local S3 server: a HEAD is a
+// round trip, as on S3, if a much shorter one).
+func BenchmarkAbsorbedCheck(b *testing.B) {
+	d, err := NewDir(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	stack := localstack.Start(b, localstack.Options{S3: true, S3Metadata: true})
+	stack.Bucket(b, "lake")
+	stores := []struct {
+		name  string
+		store Store
+	}{{"dir", d}, {"versitygw", newTestS3(b, stack.S3, "s3://lake/bench", S3Options{})}}
+	ctx := context.Background()
+	body := make([]byte, 16<<10)
+	for _, s := range stores {
+		b.Run(s.name+"/check", func(b *testing.B) {
+			for i := 0; b.Loop(); i++ {
+				key, _ := ObjectKey("findings", "2024-01-02", fmt.Sprintf("batch-%d", i))
+				for range 2 {
+					if done, err := absorbed(ctx, s.store, key); err != nil || done {
+						b.Fatal(done, err)
+					}
+				}
+			}
+		})
+		b.Run(s.name+"/write-16KiB", func(b *testing.B) {
+			for i := 0; b.Loop(); i++ {
+				key, _ := ObjectKey("findings", "2024-01-02", fmt.Sprintf("batch-%d", i))
+				if err := writeObject(ctx, s.store, key, body); err != nil {
+					b.Fatal(err)
 				}
 			}
 		})

@@ -25,8 +25,8 @@ type compactCmd struct {
 	TempDir     string        `name:"temp-dir" help:"Directory for the sorted runs that do not fit in memory (default: the system's)."`
 	EMF         bool          `name:"emf" help:"Write the run's metrics as a CloudWatch Embedded Metric Format line to stdout at the end."`
 	// For experiments and tests.
-	Sort       []string `help:"Override a table's sort keys: table=col,col,... (repeatable)." hidden:""`
-	SortBuffer byteSize `name:"sort-buffer" help:"Rows sorted in memory before spilling to disk." default:"64MiB" hidden:""`
+	Sort       []string `help:"Override a table's sort keys: table=col,col,... (repeatable)." sep:"none" hidden:""`
+	SortBuffer byteSize `name:"sort-buffer" help:"Rows sorted in memory before spilling to disk." default:"32MiB" hidden:""`
 }
 
 func (c *compactCmd) Run(ctx context.Context, g *globals) error {

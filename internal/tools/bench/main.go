@@ -11,8 +11,13 @@
 //  3. Measures the consumer from a loaded kinesis-mock stream (records/s,
 //     MB/s, MB/s per CPU second of the consumer, and the emulator's own CPU),
 //     and event-to-object latency at the default flush settings.
-//  4. Runs the in-process Go benchmarks (decode, dedup, Parquet encoding,
-//     the consumer's processing path without an emulator).
+//  4. Measures compaction (compact.go): a day of a four-shard stream at the
+//     default window before and after `hublake compact`, against the same
+//     events written in one pass; objects, bytes, DuckDB query times,
+//     compaction's throughput and peak RSS, and a study of sort keys.
+//  5. Runs the in-process Go benchmarks (decode, dedup, Parquet encoding,
+//     the consumer's processing path without an emulator, the writers'
+//     absorbed-name check).
 //
 // It is a development tool (cgo, DuckDB); nothing here times tests.
 package main
@@ -52,6 +57,9 @@ type options struct {
 	work, hublake, duckref string
 	tools                  string
 	consumer, latency, gob bool
+	backfill               bool
+	compact, sortStudy     bool
+	compactBytes           string
 }
 
 func main() {
@@ -66,6 +74,10 @@ func main() {
 	flag.StringVar(&o.consumerBytes, "consumer-bytes", "48MB", "input published to the stream for the consumer measurement")
 	flag.BoolVar(&o.latency, "latency", true, "measure event-to-object latency at default flush settings (about a minute)")
 	flag.BoolVar(&o.gob, "go-bench", true, "run the in-process Go benchmarks")
+	flag.BoolVar(&o.backfill, "backfill", true, "measure backfill against DuckDB")
+	flag.BoolVar(&o.compact, "compact", true, "measure compaction: a day of a 4-shard stream before and after, and written in one pass")
+	flag.BoolVar(&o.sortStudy, "sort-study", true, "with -compact: compare sort keys of findings")
+	flag.StringVar(&o.compactBytes, "compact-bytes", "100MB", "size of the generated day for the compaction measurement")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -129,6 +141,40 @@ func run(o options) error {
 	fmt.Fprintf(&rep, "## Run of %s\n\nMachine: %d CPUs (%s), %s, Go %s. Corpus: %s in %s (generated, seed 1).\n\n",
 		time.Now().UTC().Format(time.RFC3339), runtime.NumCPU(), cpuModel(), memTotal(), strings.TrimPrefix(runtime.Version(), "go"), human(in), corpus)
 
+	if o.backfill {
+		if err := benchBackfill(o, corpus, in, &rep); err != nil {
+			return err
+		}
+	}
+
+	if o.consumer {
+		if err := benchConsumer(o, corpus, &rep); err != nil {
+			return fmt.Errorf("consumer: %w", err)
+		}
+	}
+	if o.compact {
+		if err := benchCompaction(o, &rep); err != nil {
+			return fmt.Errorf("compaction: %w", err)
+		}
+	}
+	if o.gob {
+		if err := goBenchmarks(&rep); err != nil {
+			return err
+		}
+	}
+	report := filepath.Join(o.work, "report.md")
+	if err := os.WriteFile(report, []byte(rep.String()), 0o644); err != nil {
+		return err
+	}
+	fmt.Println()
+	fmt.Print(rep.String())
+	fmt.Printf("(written to %s)\n", report)
+	return nil
+}
+
+// benchBackfill runs hublake backfill and the DuckDB reference on the
+// corpus, alternating, and reports both.
+func benchBackfill(o options, corpus string, in int64, rep *strings.Builder) error {
 	// Backfill against DuckDB, A/B.
 	hubOut, duckOut := filepath.Join(o.work, "lake-hublake"), filepath.Join(o.work, "lake-duckdb")
 	var hub, duck []result
@@ -167,11 +213,11 @@ func run(o options) error {
 		return err
 	}
 	findings := counts["findings"] + counts["ocsf_findings"] // rows of both formats
-	fmt.Fprintf(&rep, "### Backfill: hublake against DuckDB (%d rounds, alternating A/B)\n\n", o.rounds)
-	fmt.Fprintf(&rep, "Both lakes hold the same rows: %d findings, %d OCSF findings and %d insight results in %d partitions, equal per table and partition.\n\n",
+	fmt.Fprintf(rep, "### Backfill: hublake against DuckDB (%d rounds, alternating A/B)\n\n", o.rounds)
+	fmt.Fprintf(rep, "Both lakes hold the same rows: %d findings, %d OCSF findings and %d insight results in %d partitions, equal per table and partition.\n\n",
 		counts["findings"], counts["ocsf_findings"], counts["insight_results"], counts["partitions"])
-	fmt.Fprintln(&rep, "| | MB/s of input (median) | finding rows/s (both formats) | CPU s | peak RSS | output | output/input |")
-	fmt.Fprintln(&rep, "|---|---|---|---|---|---|---|")
+	fmt.Fprintln(rep, "| | MB/s of input (median) | finding rows/s (both formats) | CPU s | peak RSS | output | output/input |")
+	fmt.Fprintln(rep, "|---|---|---|---|---|---|---|")
 	for _, t := range []struct {
 		name string
 		rs   []result
@@ -181,27 +227,9 @@ func run(o options) error {
 		cpu := median(mapSlice(t.rs, func(r result) float64 { return r.cpu.Seconds() }))
 		rss := slices.Max(mapSlice(t.rs, func(r result) float64 { return float64(r.maxRSS) }))
 		out := t.rs[len(t.rs)-1].outBytes
-		fmt.Fprintf(&rep, "| %s | %.1f | %.0f | %.1f | %s | %s | %.2f |\n", t.name, mb, float64(findings)/wall, cpu, human(int64(rss)), human(out), float64(out)/float64(in))
+		fmt.Fprintf(rep, "| %s | %.1f | %.0f | %.1f | %s | %s | %.2f |\n", t.name, mb, float64(findings)/wall, cpu, human(int64(rss)), human(out), float64(out)/float64(in))
 	}
-	fmt.Fprintf(&rep, "\n**hublake / DuckDB throughput: %.2f×** (median of per-round ratios %s).\n\n", median(ratios), fmtList(ratios))
-
-	if o.consumer {
-		if err := benchConsumer(o, corpus, &rep); err != nil {
-			return fmt.Errorf("consumer: %w", err)
-		}
-	}
-	if o.gob {
-		if err := goBenchmarks(&rep); err != nil {
-			return err
-		}
-	}
-	report := filepath.Join(o.work, "report.md")
-	if err := os.WriteFile(report, []byte(rep.String()), 0o644); err != nil {
-		return err
-	}
-	fmt.Println()
-	fmt.Print(rep.String())
-	fmt.Printf("(written to %s)\n", report)
+	fmt.Fprintf(rep, "\n**hublake / DuckDB throughput: %.2f×** (median of per-round ratios %s).\n\n", median(ratios), fmtList(ratios))
 	return nil
 }
 
@@ -419,6 +447,7 @@ func goBenchmarks(rep *strings.Builder) error {
 		{"./processor", "BenchmarkSplitter|BenchmarkConsumerPath|BenchmarkBackfill", "2x"},
 		{"./processor", "BenchmarkDedup", "1s"},
 		{"./sinks", "BenchmarkParquetEncode", "2x"},
+		{"./sinks", "BenchmarkAbsorbedCheck", "1s"},
 	} {
 		out, err := exec.Command("go", "test", "-run", "^$", "-bench", b.pattern, "-benchtime", b.time, b.pkg).CombinedOutput()
 		if err != nil {
