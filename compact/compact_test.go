@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parquet-go/parquet-go"
+
 	"github.com/hublake/hublake/internal/gen"
 	"github.com/hublake/hublake/internal/lakecheck"
 	"github.com/hublake/hublake/processor"
@@ -493,5 +495,49 @@ func TestCompactRecentPartitions(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// oldFinding is a findings row as an older hublake could have written it:
+// fewer columns (the table contract lets columns be added, never removed).
+type oldFinding struct {
+	EventID         string `parquet:"event_id,optional"`
+	EventDetailType string `parquet:"event_detail_type,dict"`
+	FindingIndex    int32  `parquet:"finding_index"`
+	ID              string `parquet:"id"`
+	ProductARN      string `parquet:"product_arn,dict"`
+	RawFinding      string `parquet:"raw_finding"`
+	Source          string `parquet:"source"`
+}
+
+// TestCompactConvertsOlderObjects: an object written with an older schema
+// (columns missing) is compacted with today's: its rows keep their values,
+// the columns it lacks are empty.
+func TestCompactConvertsOlderObjects(t *testing.T) {
+	t.Parallel()
+	root := filepath.Join(t.TempDir(), "lake")
+	lake := backfill(t, root, corpus(t, 100, 1, past, 0), 1000, nil)
+	parts, _ := filepath.Glob(filepath.Join(root, "findings", "dt=*"))
+	db := lakecheck.Open(t)
+	n := lakecheck.Int(t, db, "SELECT count(*) FROM "+lakecheck.TableGlob(root, "findings")+" WHERE dt = ?", strings.TrimPrefix(filepath.Base(parts[0]), "dt="))
+	f, err := os.Create(filepath.Join(parts[0], "old-0000000000000.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := parquet.NewGenericWriter[oldFinding](f)
+	if _, err := w.Write([]oldFinding{{EventID: "e-old", EventDetailType: "backfill", ID: "old-id", ProductARN: "arn:old", RawFinding: "{}", Source: "file:old#0"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	run(t, lake, Options{Tables: []string{"findings"}})
+	rows := lakecheck.Rows(t, db, "SELECT id, product_arn, source, severity_label, len(types) AS types FROM "+lakecheck.TableGlob(root, "findings")+" WHERE id = 'old-id'")
+	if len(rows) != 1 || rows[0]["product_arn"] != "arn:old" || rows[0]["source"] != "file:old#0" || rows[0]["severity_label"] != nil {
+		t.Fatalf("the old row after compaction: %v", rows)
+	}
+	if got := lakecheck.Int(t, db, "SELECT count(*) FROM "+lakecheck.TableGlob(root, "findings")+" WHERE dt = ?", strings.TrimPrefix(filepath.Base(parts[0]), "dt=")); got != n+1 {
+		t.Errorf("%d rows after compaction, want %d", got, n+1)
 	}
 }
