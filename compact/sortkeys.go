@@ -25,6 +25,8 @@ var SortKeys = map[string][]string{
 	// An insight's results stay together (they share the event's raw_detail,
 	// which then compresses as in the writer's objects).
 	schema.TableInsightResults: {"insight_arn", "event_time"},
+	// As findings, in OCSF's names.
+	schema.TableOCSFFindings: {"severity", "product_name", "compliance_control", "account_uid", "modified_time"},
 }
 
 // sortColumn is one sort key resolved against a table's schema.

@@ -110,7 +110,7 @@ func benchCompaction(o options, rep *strings.Builder) error {
 	if err != nil {
 		return err
 	}
-	for _, table := range []string{"findings", "insight_results"} {
+	for _, table := range []string{"findings", "insight_results", "ocsf_findings"} {
 		a, err := digest(db, stream, table)
 		if err != nil {
 			return err
@@ -318,7 +318,10 @@ func measureLakes(db *sql.DB, names, dirs []string, params map[string]string) ([
 	var out []lakeStats
 	for i, name := range names {
 		lake := dirs[i]
-		st := lakeStats{name: name, bytes: dirSize(filepath.Join(lake, "findings")) + dirSize(filepath.Join(lake, "insight_results")) + dirSize(filepath.Join(lake, "dead_letters"))}
+		st := lakeStats{name: name}
+		for _, table := range []string{"findings", "insight_results", "ocsf_findings", "dead_letters"} {
+			st.bytes += dirSize(filepath.Join(lake, table))
+		}
 		files, _ := filepath.Glob(filepath.Join(lake, "findings", "*", "*.parquet"))
 		st.objects = len(files)
 		for _, b := range best[i] {
