@@ -91,8 +91,8 @@ type decoded struct {
 }
 
 // decodeInFlight bounds the bytes of inputs decoded ahead of the sorter:
-// their rows take several times their compressed size.
-const decodeInFlight = 4 << 20
+// their rows take about eight times their compressed size.
+const decodeInFlight = 2 << 20
 
 // decodeInput decodes a whole (small) input into encoded rows with their
 // sort keys.

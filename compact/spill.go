@@ -30,6 +30,10 @@ import (
 
 var errCorrupt = errors.New("corrupt encoded row")
 
+// spillBlock is the s2 block size of spill files: a reader holds about two
+// blocks, and a merge reads up to mergeFanIn files at once.
+const spillBlock = 256 << 10
+
 // appendRow appends the encoding of row to b.
 func appendRow(b []byte, row parquet.Row) []byte {
 	b = binary.AppendUvarint(b, uint64(len(row)))
@@ -174,7 +178,7 @@ func newSpill(dir string) (*spillWriter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("spill: %w", err)
 	}
-	zw := s2.NewWriter(f, s2.WriterConcurrency(1), s2.WriterBlockSize(1<<20))
+	zw := s2.NewWriter(f, s2.WriterConcurrency(1), s2.WriterBlockSize(spillBlock))
 	return &spillWriter{f: f, zw: zw, bw: bufio.NewWriterSize(zw, 256<<10)}, nil
 }
 
@@ -201,8 +205,8 @@ func (w *spillWriter) finish() (*spillReader, error) {
 	if _, err := w.f.Seek(0, io.SeekStart); err != nil {
 		return nil, w.fail(err)
 	}
-	zr := s2.NewReader(w.f, s2.ReaderMaxBlockSize(1<<20))
-	return &spillReader{f: w.f, br: bufio.NewReaderSize(zr, 64<<10)}, nil
+	zr := s2.NewReader(w.f, s2.ReaderMaxBlockSize(spillBlock))
+	return &spillReader{f: w.f, br: bufio.NewReaderSize(zr, 32<<10)}, nil
 }
 
 func (w *spillWriter) fail(err error) error {
