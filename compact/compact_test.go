@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"runtime"
@@ -63,6 +62,20 @@ func backfill(t *testing.T, root, corpus string, units int, counts *sinks.Absorb
 	}
 	return lake
 }
+
+// newLake writes a lake of n generated units over days days before
+// 2026-11-01 in batches of units, and returns its root, the store and the
+// directories of its findings partitions.
+func newLake(t *testing.T, n int64, days, units int) (string, *sinks.Dir, []string) {
+	t.Helper()
+	root := filepath.Join(t.TempDir(), "lake")
+	lake := backfill(t, root, corpus(t, n, days, past, 0), units, nil)
+	parts, _ := filepath.Glob(filepath.Join(root, "findings", "dt=*"))
+	return root, lake, parts
+}
+
+// dateOf is the dt of a partition directory.
+func dateOf(part string) string { return strings.TrimPrefix(filepath.Base(part), "dt=") }
 
 // objects lists the files of each partition directory of the lake's tables.
 func objects(t *testing.T, root string) map[string][]string {
@@ -193,10 +206,7 @@ func TestCompactSpillsAndSplits(t *testing.T) {
 	src := corpus(t, 1200, 1, past, 0)
 	root := filepath.Join(t.TempDir(), "lake")
 	lake := backfill(t, root, src, 40, nil)
-	twin := filepath.Join(t.TempDir(), "twin")
-	if out, err := exec.Command("cp", "-a", root, twin).CombinedOutput(); err != nil {
-		t.Fatalf("copy lake: %v %s", err, out)
-	}
+	twin := lakecheck.CopyDir(t, root)
 	db := lakecheck.Open(t)
 	before := lakecheck.LakeDigest(t, db, root)
 	opts := Options{SortBuffer: 64 << 10, TargetSize: 400 << 10, Encode: sinks.EncodeOptions{RowGroupBytes: 64 << 10}}
@@ -255,10 +265,7 @@ func TestCompactCrashPoints(t *testing.T) {
 			t.Parallel()
 			root := filepath.Join(t.TempDir(), "lake")
 			lake := backfill(t, root, src, 10, nil)
-			snapshot := filepath.Join(t.TempDir(), "before")
-			if out, err := exec.Command("cp", "-a", root, snapshot).CombinedOutput(); err != nil {
-				t.Fatalf("copy lake: %v %s", err, out)
-			}
+			snapshot := lakecheck.CopyDir(t, root)
 			db := lakecheck.Open(t)
 			before := lakecheck.LakeDigest(t, db, root)
 			crashed := func() (crashed bool) {
@@ -312,10 +319,7 @@ var errCrash = errors.New("crash")
 // writers' temporary files are removed; a live writer's is kept.
 func TestCompactKeepsWhatItDoesNotKnow(t *testing.T) {
 	t.Parallel()
-	src := corpus(t, 300, 1, past, 0)
-	root := filepath.Join(t.TempDir(), "lake")
-	lake := backfill(t, root, src, 50, nil)
-	parts, _ := filepath.Glob(filepath.Join(root, "findings", "dt=*"))
+	root, lake, parts := newLake(t, 300, 1, 50)
 	part := parts[0]
 	outside := filepath.Join(t.TempDir(), "secret.parquet")
 	write := func(p string, age time.Duration) {
@@ -386,12 +390,8 @@ func TestCompactKeepsWhatItDoesNotKnow(t *testing.T) {
 // compaction; nothing is deleted.
 func TestCompactRefusesForeignManifests(t *testing.T) {
 	t.Parallel()
-	src := corpus(t, 300, 2, past, 0)
-	root := filepath.Join(t.TempDir(), "lake")
-	lake := backfill(t, root, src, 50, nil)
-	parts, _ := filepath.Glob(filepath.Join(root, "findings", "dt=*"))
-	dt := strings.TrimPrefix(filepath.Base(parts[0]), "dt=")
-	other := strings.TrimPrefix(filepath.Base(parts[1]), "dt=")
+	root, lake, parts := newLake(t, 300, 2, 50)
+	dt, other := dateOf(parts[0]), dateOf(parts[1])
 	victims, _ := filepath.Glob(filepath.Join(parts[1], "*.parquet"))
 	victim := "findings/dt=" + other + "/" + filepath.Base(victims[0])
 	lake.Delete(context.Background(), "x") // (refused: not a key)
@@ -428,11 +428,8 @@ func TestCompactRefusesForeignManifests(t *testing.T) {
 // has is skipped and untouched; once it is released, it is compacted.
 func TestCompactSkipsLockedPartitions(t *testing.T) {
 	t.Parallel()
-	src := corpus(t, 300, 1, past, 0)
-	root := filepath.Join(t.TempDir(), "lake")
-	lake := backfill(t, root, src, 50, nil)
-	parts, _ := filepath.Glob(filepath.Join(root, "findings", "dt=*"))
-	dt := strings.TrimPrefix(filepath.Base(parts[0]), "dt=")
+	root, lake, parts := newLake(t, 300, 1, 50)
+	dt := dateOf(parts[0])
 	key, _ := sinks.LockKey("findings", dt)
 	other, _ := sinks.NewDir(root)
 	lock, err := other.TryLock(context.Background(), key, "someone else", time.Minute)
@@ -518,11 +515,9 @@ type oldFinding struct {
 // the columns it lacks are empty.
 func TestCompactConvertsOlderObjects(t *testing.T) {
 	t.Parallel()
-	root := filepath.Join(t.TempDir(), "lake")
-	lake := backfill(t, root, corpus(t, 100, 1, past, 0), 1000, nil)
-	parts, _ := filepath.Glob(filepath.Join(root, "findings", "dt=*"))
+	root, lake, parts := newLake(t, 100, 1, 1000)
 	db := lakecheck.Open(t)
-	n := lakecheck.Int(t, db, "SELECT count(*) FROM "+lakecheck.TableGlob(root, "findings")+" WHERE dt = ?", strings.TrimPrefix(filepath.Base(parts[0]), "dt="))
+	n := lakecheck.Int(t, db, "SELECT count(*) FROM "+lakecheck.TableGlob(root, "findings")+" WHERE dt = ?", dateOf(parts[0]))
 	f, err := os.Create(filepath.Join(parts[0], "old-0000000000000.parquet"))
 	if err != nil {
 		t.Fatal(err)
@@ -540,7 +535,7 @@ func TestCompactConvertsOlderObjects(t *testing.T) {
 	if len(rows) != 1 || rows[0]["product_arn"] != "arn:old" || rows[0]["source"] != "file:old#0" || rows[0]["severity_label"] != nil {
 		t.Fatalf("the old row after compaction: %v", rows)
 	}
-	if got := lakecheck.Int(t, db, "SELECT count(*) FROM "+lakecheck.TableGlob(root, "findings")+" WHERE dt = ?", strings.TrimPrefix(filepath.Base(parts[0]), "dt=")); got != n+1 {
+	if got := lakecheck.Int(t, db, "SELECT count(*) FROM "+lakecheck.TableGlob(root, "findings")+" WHERE dt = ?", dateOf(parts[0])); got != n+1 {
 		t.Errorf("%d rows after compaction, want %d", got, n+1)
 	}
 }

@@ -48,7 +48,7 @@ func spoolDeadLetters(ctx context.Context, lake sinks.Lake, inputs []object, tmp
 	closeObj := func(o sinks.ReadObject) { o.Close() }
 	err = pipeline(ctx, inputs, 32<<20, open, func(in object, obj sinks.ReadObject) error {
 		defer obj.Close()
-		cw := &countingWriter{w: bw}
+		cw := &sinks.CountingWriter{W: bw}
 		raw := io.TeeReader(io.NewSectionReader(obj, 0, obj.Size()), cw)
 		zr, err := gzip.NewReader(raw)
 		if err != nil {
@@ -60,8 +60,8 @@ func spoolDeadLetters(ctx context.Context, lake sinks.Lake, inputs []object, tmp
 		if _, err := io.Copy(io.Discard, raw); err != nil { // what the gzip reader did not need
 			return fmt.Errorf("dead letters %s: %w", in.Key, err)
 		}
-		out = append(out, spooledInput{off: off, size: cw.n})
-		off += cw.n
+		out = append(out, spooledInput{off: off, size: cw.N})
+		off += cw.N
 		return nil
 	}, closeObj)
 	if err == nil {

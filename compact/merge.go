@@ -447,7 +447,7 @@ type outputWriter struct {
 
 	k       int
 	obj     sinks.ObjectWriter
-	cw      *countingWriter
+	cw      *sinks.CountingWriter
 	w       *parquet.GenericWriter[any]
 	key     string
 	pending []parquet.Row
@@ -476,7 +476,7 @@ func (o *outputWriter) write(row parquet.Row) error {
 		if err != nil {
 			return err
 		}
-		o.obj, o.key, o.cw = obj, key, &countingWriter{w: obj}
+		o.obj, o.key, o.cw = obj, key, &sinks.CountingWriter{W: obj}
 		o.w = parquet.NewGenericWriter[any](o.cw, o.opts...)
 		o.outRows = 0
 	}
@@ -511,30 +511,30 @@ func (o *outputWriter) endGroup(last bool) error {
 	if err := o.writePending(); err != nil {
 		return err
 	}
-	before := o.cw.n
+	before := o.cw.N
 	if err := o.w.Flush(); err != nil {
 		return o.fail(fmt.Errorf("encode %s: %w", o.key, err))
 	}
-	o.lastRG = max(o.lastRG, o.cw.n-before)
+	o.lastRG = max(o.lastRG, o.cw.N-before)
 	o.gRows, o.gBytes = 0, 0
 	o.groups++
 	if o.footer == 0 {
 		o.footer = footerPerGroup
 	}
-	if !last && o.cw.n+o.lastRG+(o.groups+1)*o.footer <= o.target {
+	if !last && o.cw.N+o.lastRG+(o.groups+1)*o.footer <= o.target {
 		return nil
 	}
-	body := o.cw.n
+	body := o.cw.N
 	if err := o.w.Close(); err != nil {
 		return o.fail(fmt.Errorf("encode %s: %w", o.key, err))
 	}
-	o.footer = max(o.footer, (o.cw.n-body)/o.groups+1)
+	o.footer = max(o.footer, (o.cw.N-body)/o.groups+1)
 	o.groups = 0
 	if err := o.obj.Commit(); err != nil {
 		o.w, o.obj = nil, nil
 		return err
 	}
-	out := object{Key: o.key, Size: o.cw.n}
+	out := object{Key: o.key, Size: o.cw.N}
 	o.w, o.obj = nil, nil
 	o.k++
 	return o.written(out)
@@ -562,15 +562,4 @@ func (o *outputWriter) abort() {
 		_ = o.obj.Abort()
 		o.w, o.obj = nil, nil
 	}
-}
-
-type countingWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
 }

@@ -38,7 +38,7 @@ func (e *Encoder) WriteDeadLetters(ctx context.Context, dt, name string, letters
 	if err != nil {
 		return 0, err
 	}
-	cw := &countingWriter{w: obj}
+	cw := &CountingWriter{W: obj}
 	zw := gzip.NewWriter(cw)
 	bw := bufio.NewWriterSize(zw, 64<<10)
 	enc := json.NewEncoder(bw)
@@ -66,7 +66,7 @@ func (e *Encoder) WriteDeadLetters(ctx context.Context, dt, name string, letters
 	if err := obj.Commit(); err != nil {
 		return 0, err
 	}
-	return cw.n, nil
+	return cw.N, nil
 }
 
 // StreamDeadLetter writes one dead letter whose data is read from r without
@@ -84,7 +84,7 @@ func (e *Encoder) StreamDeadLetter(ctx context.Context, dt, name, source, reason
 	if err != nil {
 		return 0, err
 	}
-	cw := &countingWriter{w: obj}
+	cw := &CountingWriter{W: obj}
 	zw := gzip.NewWriter(cw)
 	fail := func(err error) (int64, error) {
 		obj.Abort()
@@ -117,5 +117,5 @@ func (e *Encoder) StreamDeadLetter(ctx context.Context, dt, name, source, reason
 	if err := obj.Commit(); err != nil {
 		return 0, err
 	}
-	return cw.n, nil
+	return cw.N, nil
 }

@@ -97,7 +97,7 @@ func newTableWriter[T any](table string, o EncodeOptions, size func(*T) int) *ta
 // (the object at key) and commits it. It returns the object's size. On any
 // error the object is aborted.
 func (t *tableWriter[T]) writeChunks(ctx context.Context, obj ObjectWriter, key string, chunks [][]T) (int64, error) {
-	cw := &countingWriter{w: obj}
+	cw := &CountingWriter{W: obj}
 	w := parquet.NewGenericWriter[T](cw, t.opts...)
 	fail := func(err error) (int64, error) {
 		obj.Abort()
@@ -135,7 +135,7 @@ func (t *tableWriter[T]) writeChunks(ctx context.Context, obj ObjectWriter, key 
 	if err := obj.Commit(); err != nil {
 		return 0, err
 	}
-	return cw.n, nil
+	return cw.N, nil
 }
 
 // Encoder writes the tables' Parquet objects and the dead letters, each
@@ -202,13 +202,15 @@ func (e *Encoder) WriteInsights(ctx context.Context, dt, name string, rows []sch
 	return WriteRows(ctx, e, schema.TableInsightResults, dt, name, rows)
 }
 
-type countingWriter struct {
-	w io.Writer
-	n int64
+// CountingWriter passes writes to W and counts their bytes in N: the size
+// of an object as it is written.
+type CountingWriter struct {
+	W io.Writer
+	N int64
 }
 
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
+func (c *CountingWriter) Write(p []byte) (int, error) {
+	n, err := c.W.Write(p)
+	c.N += int64(n)
 	return n, err
 }

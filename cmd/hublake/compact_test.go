@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"os"
 	"os/exec"
@@ -157,6 +158,15 @@ func (l lakeTarget) backfill(t *testing.T, corpus string, units int) string {
 	return out
 }
 
+// prepare writes corpus into the lake in small batches and returns a DuckDB
+// and the lake's rows.
+func (l lakeTarget) prepare(t *testing.T, corpus string) (*sql.DB, map[string]lakecheck.Digest) {
+	t.Helper()
+	l.backfill(t, corpus, 10)
+	db := lakecheck.Open(t)
+	return db, lakecheck.LakeDigest(t, db, l.dir)
+}
+
 // genCorpus writes a generated corpus (n units over days days before
 // 2026-11-01, a few broken, so that there are dead letters too).
 func genCorpus(t *testing.T, n, days int) string {
@@ -184,15 +194,6 @@ func batchObjects(t *testing.T, dir string) int {
 	return n
 }
 
-func copyDir(t *testing.T, from string) string {
-	t.Helper()
-	to := filepath.Join(t.TempDir(), "copy")
-	if out, err := exec.Command("cp", "-a", from, to).CombinedOutput(); err != nil {
-		t.Fatalf("copy %s: %v %s", from, err, out)
-	}
-	return to
-}
-
 // TestCompactCrashPoints kills `hublake compact` (SIGKILL, by itself) at
 // each step of a run, on a directory and on versitygw: right after the crash
 // the lake still holds every row (a reader never misses one); the next run
@@ -206,10 +207,8 @@ func TestCompactCrashPoints(t *testing.T) {
 		t.Run(point, func(t *testing.T) {
 			t.Parallel()
 			for _, l := range targets(t) {
-				l.backfill(t, corpus, 10)
-				db := lakecheck.Open(t)
-				before := lakecheck.LakeDigest(t, db, l.dir)
-				snapshot := copyDir(t, l.dir)
+				db, before := l.prepare(t, corpus)
+				snapshot := lakecheck.CopyDir(t, l.dir)
 				// A short lock: on S3 the killed run's lock is only free once
 				// it has expired (a directory's flock goes with the process).
 				code, out := l.compactCode(t, []string{"HUBLAKE_TEST_CRASH_AT=" + point}, "--target-size", "64KiB", "--lock-ttl", "2s")
@@ -253,9 +252,7 @@ func TestCompactZombies(t *testing.T) {
 	corpus := genCorpus(t, 400, 2)
 	for _, l := range targets(t) {
 		t.Run(l.name, func(t *testing.T) {
-			l.backfill(t, corpus, 10)
-			db := lakecheck.Open(t)
-			before := lakecheck.LakeDigest(t, db, l.dir)
+			db, before := l.prepare(t, corpus)
 			batches, _ := filepath.Glob(filepath.Join(l.dir, "findings", "dt=*", "*.parquet"))
 			zombieKey, _ := filepath.Rel(l.dir, batches[0])
 			zombie, err := os.ReadFile(batches[0])
@@ -306,9 +303,7 @@ func TestCompactConcurrently(t *testing.T) {
 	corpus := genCorpus(t, 800, 12)
 	for _, l := range targets(t) {
 		t.Run(l.name, func(t *testing.T) {
-			l.backfill(t, corpus, 10)
-			db := lakecheck.Open(t)
-			before := lakecheck.LakeDigest(t, db, l.dir)
+			db, before := l.prepare(t, corpus)
 
 			// A lock held elsewhere: that partition is skipped.
 			cfg, err := sinks.LoadAWSConfig(context.Background(), sinks.AWSOptions{Region: localstack.Region})

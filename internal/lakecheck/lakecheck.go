@@ -15,6 +15,7 @@ import (
 	"hash/fnv"
 	"math/big"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -310,4 +311,15 @@ func Missing(t testing.TB, db *sql.DB, a, b, table string) int64 {
 		return Int(t, db, "SELECT count(*) FROM "+TableGlob(a, table))
 	}
 	return Int(t, db, "SELECT count(*) FROM (SELECT * FROM "+TableGlob(a, table)+" EXCEPT ALL SELECT * FROM "+TableGlob(b, table)+")")
+}
+
+// CopyDir copies a lake (a snapshot to compare with later) into a new
+// temporary directory and returns it.
+func CopyDir(t testing.TB, from string) string {
+	t.Helper()
+	to := filepath.Join(t.TempDir(), "copy")
+	if out, err := exec.Command("cp", "-a", from, to).CombinedOutput(); err != nil {
+		t.Fatalf("copy %s: %v %s", from, err, out)
+	}
+	return to
 }
