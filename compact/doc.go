@@ -34,12 +34,13 @@
 //     (_hublake/compactions/<table>/dt=<D>/<run>.json). A pending run is
 //     rolled back: every object of its name is deleted, then the manifest
 //     (its inputs were never touched). A committed run is finished: steps
-//     6–8.
+//     7–8.
 //  2. List and classify: batch objects; compacted objects (the outputs of
 //     finished runs' manifests); a live writer's temporary file (left alone;
 //     a dead writer's is removed first, see sinks.Dir.CleanTemp); anything
 //     else is reported and kept, never read, never deleted. Objects with a
-//     marker are deleted (above).
+//     marker, batch or compacted, are deleted (above: a late write, or an
+//     input an interrupted run had not deleted yet).
 //  3. Choose the inputs: batch objects older than Options.OlderThan, and in
 //     a recent partition compacted objects smaller than half the target.
 //     Nothing to do (a partition compacted and untouched since): stop.
@@ -50,9 +51,14 @@
 //     settings, so the same inputs give the same names and bytes.
 //  6. Commit: the manifest, state committed, with the outputs. From here the
 //     run is only ever finished, never undone.
-//  7. Write the markers of every input, then delete the inputs.
-//  8. Mark the manifest done (forgotten once a later run absorbed all its
-//     outputs).
+//  7. Write the markers of every input; then mark the manifest done.
+//  8. Delete the inputs, Options.DeleteGrace later (deleter: a reader that
+//     was listing the partition while the outputs appeared still finds the
+//     inputs). After step 7 nothing else is left to do: an input still there
+//     has a marker, and whoever finds it deletes it.
+//
+// Done manifests are forgotten once a later run absorbed all their outputs;
+// markers are never deleted.
 //
 // Every step is idempotent and recovery knows where to resume, so a run
 // killed anywhere (the integration tests kill the real binary at each named
@@ -61,9 +67,10 @@
 // durable), no row is there twice once it completes (a pending run's outputs
 // are deleted; a committed run's inputs are). Readers never miss a row:
 // outputs are visible before any input goes. They may see a row twice,
-// between an output's commit and its input's deletion (seconds; after a
-// crash, until the next run); findings_latest stays right, since two
-// identical rows rank one above the other and the view keeps one.
+// between an output's commit and its input's deletion (DeleteGrace and the
+// deletes; after a crash, until the next run); findings_latest and
+// ocsf_findings_latest stay right, since two identical rows rank one above
+// the other and the views keep one.
 //
 // The lock makes two compactions of the same lake (an overlapping schedule,
 // a run by hand) safe: a partition is visited by one run at a time, the
@@ -85,7 +92,9 @@
 // # Memory
 //
 // A partition is never held in memory: rows go through an external merge
-// sort (merge.go) whose buffer is Options.SortBuffer, and at most 16 sorted
-// runs are read at once; the Parquet writer holds one row group. Peak RSS
-// does not depend on the partition's size (BENCHMARKS.md).
+// sort (merge.go) whose buffer is Options.SortBuffer, at most a few inputs
+// are decoded ahead of it (decodeInFlight), at most mergeFanIn sorted runs
+// are read at once, and the Parquet writer holds one row group. The live
+// heap does not depend on the partition's size (TestCompactMemoryBound;
+// peak RSS on a day of a four-shard stream in BENCHMARKS.md).
 package compact
