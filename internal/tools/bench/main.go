@@ -2,20 +2,24 @@
 // in the same run, and the stream consumer on the local stack.
 //
 //  1. Generates a corpus of realistic events (hublake gen; deterministic).
-//  2. Runs `hublake backfill` and the DuckDB reference (duckref) on it,
+//  2. Runs `hublake backfill` and the DuckDB reference (duckref) on it (as
+//     files of 16 MiB and as one file of the same events),
 //     alternating which goes first, over several rounds, and reports for
 //     each: MB/s of input, findings/s, CPU seconds, peak RSS, output bytes,
 //     and the median of the per-round hublake/DuckDB throughput ratios. The
 //     two lakes must hold the same rows: counts per table and partition are
 //     compared with DuckDB.
-//  3. Measures the consumer from a loaded kinesis-mock stream (records/s,
+//  3. A scaling table (-scale): both tools once on 0.1, 0.4 and 1.6 GB,
+//     many files and one file each: wall, CPU seconds (and per GB), peak
+//     RSS.
+//  4. Measures the consumer from a loaded kinesis-mock stream (records/s,
 //     MB/s, MB/s per CPU second of the consumer, and the emulator's own CPU),
 //     and event-to-object latency at the default flush settings.
-//  4. Measures compaction (compact.go): a day of a four-shard stream at the
+//  5. Measures compaction (compact.go): a day of a four-shard stream at the
 //     default window before and after `hublake compact`, against the same
 //     events written in one pass; objects, bytes, DuckDB query times,
 //     compaction's throughput and peak RSS, and a study of sort keys.
-//  5. Runs the in-process Go benchmarks (decode, dedup, Parquet encoding,
+//  6. Runs the in-process Go benchmarks (decode, dedup, Parquet encoding,
 //     the consumer's processing path without an emulator, the writers'
 //     absorbed-name check).
 //
@@ -60,6 +64,7 @@ type options struct {
 	backfill               bool
 	compact, sortStudy     bool
 	compactBytes           string
+	scale                  string
 }
 
 func main() {
@@ -78,6 +83,7 @@ func main() {
 	flag.BoolVar(&o.compact, "compact", true, "measure compaction: a day of a 4-shard stream before and after, and written in one pass")
 	flag.BoolVar(&o.sortStudy, "sort-study", true, "with -compact: compare sort keys of findings")
 	flag.StringVar(&o.compactBytes, "compact-bytes", "100MB", "size of the generated day for the compaction measurement")
+	flag.StringVar(&o.scale, "scale", "100MB,400MB,1600MB", "input sizes of the scaling table (many files and one file each); empty: no scaling table")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -126,15 +132,9 @@ func run(o options) error {
 	if err := os.MkdirAll(o.work, 0o755); err != nil {
 		return err
 	}
-	corpus := filepath.Join(o.work, "corpus-"+o.bytes)
-	if _, err := os.Stat(filepath.Join(corpus, ".done")); err != nil {
-		fmt.Printf("generating a %s corpus…\n", o.bytes)
-		if out, err := exec.Command(o.hublake, "gen", "--bytes", o.bytes, "--out", corpus).CombinedOutput(); err != nil {
-			return fmt.Errorf("gen: %w\n%s", err, out)
-		}
-		if err := os.WriteFile(filepath.Join(corpus, ".done"), nil, 0o644); err != nil {
-			return err
-		}
+	corpus, err := manyFiles(o, o.bytes)
+	if err != nil {
+		return err
 	}
 	in := dirSize(corpus)
 	var rep strings.Builder
@@ -142,8 +142,20 @@ func run(o options) error {
 		time.Now().UTC().Format(time.RFC3339), runtime.NumCPU(), cpuModel(), memTotal(), strings.TrimPrefix(runtime.Version(), "go"), human(in), corpus)
 
 	if o.backfill {
-		if err := benchBackfill(o, corpus, in, &rep); err != nil {
+		if err := benchBackfill(o, "many files", corpus, in, &rep); err != nil {
 			return err
+		}
+		single, err := singleFile(corpus)
+		if err != nil {
+			return err
+		}
+		if err := benchBackfill(o, "one file", single, in, &rep); err != nil {
+			return err
+		}
+	}
+	if o.scale != "" {
+		if err := benchScaling(o, &rep); err != nil {
+			return fmt.Errorf("scaling: %w", err)
 		}
 	}
 
@@ -172,24 +184,91 @@ func run(o options) error {
 	return nil
 }
 
+// manyFiles generates (once) the many-file corpus of size bytes: NDJSON files
+// of 16 MiB, 130 days, ASFF and OCSF events (hublake gen's defaults).
+func manyFiles(o options, size string) (string, error) {
+	corpus := filepath.Join(o.work, "corpus-"+size)
+	if _, err := os.Stat(filepath.Join(corpus, ".done")); err == nil {
+		return corpus, nil
+	}
+	fmt.Printf("generating a %s corpus…\n", size)
+	_ = os.RemoveAll(corpus)
+	if out, err := exec.Command(o.hublake, "gen", "--bytes", size, "--out", corpus).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("gen: %w\n%s", err, out)
+	}
+	return corpus, os.WriteFile(filepath.Join(corpus, ".done"), nil, 0o644)
+}
+
+// singleFile is the same events as the many-file corpus, in its order, as
+// one NDJSON file (an export, a concatenated archive): a directory holding
+// all.json, which both tools read as one input. Both deduplicate per input
+// file, so the two lakes still hold the same rows as each other.
+func singleFile(corpus string) (string, error) {
+	dir := corpus + "-single"
+	if _, err := os.Stat(filepath.Join(dir, ".done")); err == nil {
+		return dir, nil
+	}
+	_ = os.RemoveAll(dir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	files, _ := filepath.Glob(filepath.Join(corpus, "*.json"))
+	slices.Sort(files)
+	out, err := os.Create(filepath.Join(dir, "all.json"))
+	if err != nil {
+		return "", err
+	}
+	for _, f := range files {
+		in, err := os.Open(f)
+		if err != nil {
+			out.Close()
+			return "", err
+		}
+		_, err = io.Copy(out, in)
+		in.Close()
+		if err != nil {
+			out.Close()
+			return "", err
+		}
+	}
+	if err := out.Close(); err != nil {
+		return "", err
+	}
+	return dir, os.WriteFile(filepath.Join(dir, ".done"), nil, 0o644)
+}
+
+// hubBackfill and duckBackfill run one backfill of corpus into out.
+func hubBackfill(o options, corpus, out string) (result, error) {
+	_ = os.RemoveAll(out)
+	r, err := runMeasured(o.hublake, "backfill", "--progress", "none", "--log-level", "warn", "--out", out, corpus)
+	r.outBytes = dirSize(out)
+	return r, err
+}
+
+func duckBackfill(o options, corpus, out string) (result, error) {
+	_ = os.RemoveAll(out)
+	r, err := runMeasured(o.duckref, "-in", corpus, "-out", out, "-threads", strconv.Itoa(runtime.NumCPU()))
+	r.outBytes = dirSize(out)
+	return r, err
+}
+
+// cpuPerGB is CPU seconds per GB (10^9 bytes) of input.
+func cpuPerGB(r result, in int64) float64 { return r.cpu.Seconds() / (float64(in) / 1e9) }
+
 // benchBackfill runs hublake backfill and the DuckDB reference on the
 // corpus, alternating, and reports both.
-func benchBackfill(o options, corpus string, in int64, rep *strings.Builder) error {
-	// Backfill against DuckDB, A/B.
+func benchBackfill(o options, name, corpus string, in int64, rep *strings.Builder) error {
 	hubOut, duckOut := filepath.Join(o.work, "lake-hublake"), filepath.Join(o.work, "lake-duckdb")
 	var hub, duck []result
 	var ratios []float64
 	for round := range o.rounds {
 		runHub := func() error {
-			_ = os.RemoveAll(hubOut)
-			r, err := runMeasured(o.hublake, "backfill", "--progress", "none", "--log-level", "warn", "--out", hubOut, corpus)
-			r.outBytes = dirSize(hubOut)
+			r, err := hubBackfill(o, corpus, hubOut)
 			hub = append(hub, r)
 			return err
 		}
 		runDuck := func() error {
-			r, err := runMeasured(o.duckref, "-in", corpus, "-out", duckOut, "-threads", strconv.Itoa(runtime.NumCPU()))
-			r.outBytes = dirSize(duckOut)
+			r, err := duckBackfill(o, corpus, duckOut)
 			duck = append(duck, r)
 			return err
 		}
@@ -205,19 +284,19 @@ func benchBackfill(o options, corpus string, in int64, rep *strings.Builder) err
 		}
 		h, d := hub[len(hub)-1], duck[len(duck)-1]
 		ratios = append(ratios, h.mbps(in)/d.mbps(in))
-		fmt.Printf("round %d: hublake %.1f MB/s (%.1fs), DuckDB %.1f MB/s (%.1fs), ratio %.2f\n",
-			round+1, h.mbps(in), h.wall.Seconds(), d.mbps(in), d.wall.Seconds(), ratios[len(ratios)-1])
+		fmt.Printf("%s, round %d: hublake %.1f MB/s (%.1fs), DuckDB %.1f MB/s (%.1fs), ratio %.2f\n",
+			name, round+1, h.mbps(in), h.wall.Seconds(), d.mbps(in), d.wall.Seconds(), ratios[len(ratios)-1])
 	}
 	counts, err := compareLakes(hubOut, duckOut)
 	if err != nil {
 		return err
 	}
 	findings := counts["findings"] + counts["ocsf_findings"] // rows of both formats
-	fmt.Fprintf(rep, "### Backfill: hublake against DuckDB (%d rounds, alternating A/B)\n\n", o.rounds)
-	fmt.Fprintf(rep, "Both lakes hold the same rows: %d findings, %d OCSF findings and %d insight results in %d partitions, equal per table and partition.\n\n",
-		counts["findings"], counts["ocsf_findings"], counts["insight_results"], counts["partitions"])
-	fmt.Fprintln(rep, "| | MB/s of input (median) | finding rows/s (both formats) | CPU s | peak RSS | output | output/input |")
-	fmt.Fprintln(rep, "|---|---|---|---|---|---|---|")
+	fmt.Fprintf(rep, "### Backfill, %s: hublake against DuckDB (%d rounds, alternating A/B)\n\n", name, o.rounds)
+	fmt.Fprintf(rep, "Input: %s in %s. Both lakes hold the same rows: %d findings, %d OCSF findings and %d insight results in %d partitions, equal per table and partition.\n\n",
+		human(in), corpus, counts["findings"], counts["ocsf_findings"], counts["insight_results"], counts["partitions"])
+	fmt.Fprintln(rep, "| | MB/s of input (median) | finding rows/s (both formats) | wall s | CPU s | CPU s per GB | peak RSS | output | output/input |")
+	fmt.Fprintln(rep, "|---|---|---|---|---|---|---|---|---|")
 	for _, t := range []struct {
 		name string
 		rs   []result
@@ -227,9 +306,51 @@ func benchBackfill(o options, corpus string, in int64, rep *strings.Builder) err
 		cpu := median(mapSlice(t.rs, func(r result) float64 { return r.cpu.Seconds() }))
 		rss := slices.Max(mapSlice(t.rs, func(r result) float64 { return float64(r.maxRSS) }))
 		out := t.rs[len(t.rs)-1].outBytes
-		fmt.Fprintf(rep, "| %s | %.1f | %.0f | %.1f | %s | %s | %.2f |\n", t.name, mb, float64(findings)/wall, cpu, human(int64(rss)), human(out), float64(out)/float64(in))
+		fmt.Fprintf(rep, "| %s | %.1f | %.0f | %.2f | %.1f | %.1f | %s | %s | %.2f |\n", t.name, mb, float64(findings)/wall, wall, cpu, cpu/(float64(in)/1e9),
+			human(int64(rss)), human(out), float64(out)/float64(in))
 	}
-	fmt.Fprintf(rep, "\n**hublake / DuckDB throughput: %.2f×** (median of per-round ratios %s).\n\n", median(ratios), fmtList(ratios))
+	fmt.Fprintf(rep, "\n**hublake / DuckDB throughput, %s: %.2f×** (median of per-round ratios %s).\n\n", name, median(ratios), fmtList(ratios))
+	return nil
+}
+
+// benchScaling runs both tools once per size of o.scale, on the many-file
+// corpus of that size and on the same events as one file, and reports wall
+// time, CPU seconds (and per GB) and peak RSS: cost should grow with the
+// input, memory should not.
+func benchScaling(o options, rep *strings.Builder) error {
+	fmt.Fprintf(rep, "### Scaling: one run of each tool per input (hublake first)\n\n")
+	fmt.Fprintln(rep, "| input | layout | hublake wall s | CPU s | CPU s per GB | peak RSS | DuckDB wall s | CPU s | CPU s per GB | peak RSS | hublake / DuckDB |")
+	fmt.Fprintln(rep, "|---|---|---|---|---|---|---|---|---|---|---|")
+	hubOut, duckOut := filepath.Join(o.work, "lake-hublake"), filepath.Join(o.work, "lake-duckdb")
+	for _, size := range strings.Split(o.scale, ",") {
+		many, err := manyFiles(o, strings.TrimSpace(size))
+		if err != nil {
+			return err
+		}
+		single, err := singleFile(many)
+		if err != nil {
+			return err
+		}
+		for _, layout := range []struct{ name, dir string }{{"many files", many}, {"one file", single}} {
+			in := dirSize(layout.dir)
+			h, err := hubBackfill(o, layout.dir, hubOut)
+			if err != nil {
+				return err
+			}
+			d, err := duckBackfill(o, layout.dir, duckOut)
+			if err != nil {
+				return err
+			}
+			if _, err := compareLakes(hubOut, duckOut); err != nil {
+				return err
+			}
+			fmt.Printf("scaling %s %s: hublake %.1fs, DuckDB %.1fs\n", human(in), layout.name, h.wall.Seconds(), d.wall.Seconds())
+			fmt.Fprintf(rep, "| %s | %s | %.1f | %.1f | %.1f | %s | %.1f | %.1f | %.1f | %s | %.2f× |\n", human(in), layout.name,
+				h.wall.Seconds(), h.cpu.Seconds(), cpuPerGB(h, in), human(h.maxRSS),
+				d.wall.Seconds(), d.cpu.Seconds(), cpuPerGB(d, in), human(d.maxRSS), d.wall.Seconds()/h.wall.Seconds())
+		}
+	}
+	fmt.Fprintln(rep)
 	return nil
 }
 
