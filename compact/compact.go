@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/semaphore"
+
 	"github.com/hublake/hublake/schema"
 	"github.com/hublake/hublake/sinks"
 )
@@ -396,19 +398,22 @@ func pipeline[T any](ctx context.Context, inputs []object, inFlight int64,
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	budget := newWeighted(inFlight)
+	// An input larger than inFlight waits until none is in flight, then
+	// goes alone (its weight is clamped to the whole).
+	budget := semaphore.NewWeighted(inFlight)
+	weight := func(in object) int64 { return min(in.Size, inFlight) }
 	queue := make(chan chan result, readAhead)
 	go func() {
 		defer close(queue)
 		for _, in := range inputs {
 			ch := make(chan result, 1)
-			if !budget.acquire(ctx, in.Size) {
+			if budget.Acquire(ctx, weight(in)) != nil {
 				return
 			}
 			select {
 			case queue <- ch:
 			case <-ctx.Done():
-				budget.release(in.Size)
+				budget.Release(weight(in))
 				return
 			}
 			go func() {
@@ -435,48 +440,11 @@ func pipeline[T any](ctx context.Context, inputs []object, inFlight int64,
 				cancel()
 			}
 		}
-		budget.release(inputs[i].Size)
+		budget.Release(weight(inputs[i]))
 		i++
 	}
 	if err == nil && i < len(inputs) {
 		err = errors.Join(ctx.Err(), errors.New("inputs not all read"))
 	}
 	return err
-}
-
-// weighted is a semaphore of bytes: acquire waits until n more fit (or
-// nothing is held, so that one large item always passes).
-type weighted struct {
-	mu    sync.Mutex
-	cond  *sync.Cond
-	limit int64
-	held  int64
-}
-
-func newWeighted(limit int64) *weighted {
-	w := &weighted{limit: limit}
-	w.cond = sync.NewCond(&w.mu)
-	return w
-}
-
-func (w *weighted) acquire(ctx context.Context, n int64) bool {
-	stop := context.AfterFunc(ctx, func() { w.mu.Lock(); w.cond.Broadcast(); w.mu.Unlock() })
-	defer stop()
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for w.held > 0 && w.held+n > w.limit {
-		if ctx.Err() != nil {
-			return false
-		}
-		w.cond.Wait()
-	}
-	w.held += n
-	return ctx.Err() == nil
-}
-
-func (w *weighted) release(n int64) {
-	w.mu.Lock()
-	w.held -= n
-	w.cond.Broadcast()
-	w.mu.Unlock()
 }

@@ -2,10 +2,9 @@ package processor
 
 import (
 	"context"
-	"errors"
-	"sync"
 
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
 )
 
 // decodeAhead is the most input bytes that units read but not yet handed to
@@ -49,7 +48,10 @@ func orderedDecode(ctx context.Context, decoders int, maxUnitBytes int64, next f
 	g, ctx := errgroup.WithContext(ctx)
 	work := make(chan *job, 4*decoders)
 	order := make(chan *job, 4*decoders)
-	ahead := newByteBudget(decodeAhead)
+	// At most decodeAhead bytes of units in flight; a larger unit waits
+	// until none is, then goes alone (its weight is clamped to the whole).
+	ahead := semaphore.NewWeighted(decodeAhead)
+	weight := func(u *unit) int64 { return min(int64(len(u.Data)), decodeAhead) }
 	g.Go(func() error {
 		defer close(work)
 		defer close(order)
@@ -58,7 +60,7 @@ func orderedDecode(ctx context.Context, decoders int, maxUnitBytes int64, next f
 			if err != nil || !ok {
 				return err
 			}
-			if err := ahead.acquire(ctx, int64(len(u.Data))); err != nil {
+			if err := ahead.Acquire(ctx, weight(&u)); err != nil {
 				return err
 			}
 			j := &job{u: u, done: make(chan struct{})}
@@ -92,7 +94,7 @@ func orderedDecode(ctx context.Context, decoders int, maxUnitBytes int64, next f
 				return ctx.Err()
 			}
 			err := use(&j.u, &j.d)
-			ahead.release(int64(len(j.u.Data)))
+			ahead.Release(weight(&j.u))
 			if err != nil {
 				return err
 			}
@@ -100,47 +102,4 @@ func orderedDecode(ctx context.Context, decoders int, maxUnitBytes int64, next f
 		return nil
 	})
 	return g.Wait()
-}
-
-// byteBudget bounds the bytes in flight; one request larger than the whole
-// budget is let through alone.
-type byteBudget struct {
-	mu    sync.Mutex
-	cond  *sync.Cond
-	max   int64
-	inUse int64
-}
-
-func newByteBudget(max int64) *byteBudget {
-	b := &byteBudget{max: max}
-	b.cond = sync.NewCond(&b.mu)
-	return b
-}
-
-var errBudgetCancelled = errors.New("cancelled while waiting for the decode budget")
-
-func (b *byteBudget) acquire(ctx context.Context, n int64) error {
-	stop := context.AfterFunc(ctx, func() {
-		b.mu.Lock()
-		b.cond.Broadcast()
-		b.mu.Unlock()
-	})
-	defer stop()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for b.inUse > 0 && b.inUse+n > b.max {
-		if ctx.Err() != nil {
-			return errBudgetCancelled
-		}
-		b.cond.Wait()
-	}
-	b.inUse += n
-	return nil
-}
-
-func (b *byteBudget) release(n int64) {
-	b.mu.Lock()
-	b.inUse -= n
-	b.cond.Broadcast()
-	b.mu.Unlock()
 }

@@ -93,16 +93,10 @@ func newTableWriter[T any](table string, o EncodeOptions, size func(*T) int) *ta
 	return &tableWriter[T]{opts: WriterOptions(table, o), rowGroupBytes: int(o.RowGroupBytesOrDefault()), size: size}
 }
 
-// writeChunks encodes rows (held in chunks, one after another) into obj
-// (the object at key) and commits it. It returns the object's size. On any
-// error the object is aborted.
-func (t *tableWriter[T]) writeChunks(ctx context.Context, obj ObjectWriter, key string, chunks [][]T) (int64, error) {
-	cw := &CountingWriter{W: obj}
-	w := parquet.NewGenericWriter[T](cw, t.opts...)
-	fail := func(err error) (int64, error) {
-		obj.Abort()
-		return 0, err
-	}
+// writeChunks encodes rows (held in chunks, one after another) into w, the
+// object at key.
+func (t *tableWriter[T]) writeChunks(ctx context.Context, out io.Writer, key string, chunks [][]T) error {
+	w := parquet.NewGenericWriter[T](out, t.opts...)
 	// Rows go in runs that end at a row group's byte budget (or a chunk's
 	// end); each full row group is written out (Flush) before the next one
 	// is encoded.
@@ -110,7 +104,7 @@ func (t *tableWriter[T]) writeChunks(ctx context.Context, obj ObjectWriter, key 
 	for _, rows := range chunks {
 		for i := 0; i < len(rows); {
 			if err := ctx.Err(); err != nil {
-				return fail(err)
+				return err
 			}
 			j := i
 			for j < len(rows) && (j == i || bytes < t.rowGroupBytes) {
@@ -118,11 +112,11 @@ func (t *tableWriter[T]) writeChunks(ctx context.Context, obj ObjectWriter, key 
 				j++
 			}
 			if _, err := w.Write(rows[i:j]); err != nil {
-				return fail(fmt.Errorf("encode %s: %w", key, err))
+				return fmt.Errorf("encode %s: %w", key, err)
 			}
 			if bytes >= t.rowGroupBytes {
 				if err := w.Flush(); err != nil {
-					return fail(fmt.Errorf("encode %s: %w", key, err))
+					return fmt.Errorf("encode %s: %w", key, err)
 				}
 				bytes = 0
 			}
@@ -130,12 +124,9 @@ func (t *tableWriter[T]) writeChunks(ctx context.Context, obj ObjectWriter, key 
 		}
 	}
 	if err := w.Close(); err != nil {
-		return fail(fmt.Errorf("encode %s: %w", key, err))
+		return fmt.Errorf("encode %s: %w", key, err)
 	}
-	if err := obj.Commit(); err != nil {
-		return 0, err
-	}
-	return cw.N, nil
+	return nil
 }
 
 // Encoder writes the tables' Parquet objects and the dead letters, each
@@ -158,11 +149,31 @@ func NewEncoder(store Store, o EncodeOptions) *Encoder {
 	}}
 }
 
-// create starts the object at key, or returns errAbsorbed when a compaction
-// absorbed it (then the object counts as written, with 0 bytes: its rows are
-// in the lake).
-func (e *Encoder) create(ctx context.Context, key string) (ObjectWriter, error) {
-	return createGuarded(ctx, e.store, key, e.absorbed)
+// writeObject writes the object name of table's partition dt: body writes
+// its bytes, then the object is committed (aborted on any error). It returns
+// the object's size; an object a compaction absorbed is not written, counts
+// as written and has size 0 (its rows are in the lake; absorbed.go).
+func (e *Encoder) writeObject(ctx context.Context, table, dt, name string, body func(w io.Writer, key string) error) (int64, error) {
+	key, err := ObjectKey(table, dt, name)
+	if err != nil {
+		return 0, err
+	}
+	obj, err := createGuarded(ctx, e.store, key, e.absorbed)
+	if errors.Is(err, errAbsorbed) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	cw := &CountingWriter{W: obj}
+	if err := body(cw, key); err != nil {
+		obj.Abort()
+		return 0, err
+	}
+	if err := obj.Commit(); err != nil {
+		return 0, err
+	}
+	return cw.N, nil
 }
 
 // WriteRows writes rows of table (all of partition dt) as the object called
@@ -178,18 +189,9 @@ func WriteRowChunks[T any](ctx context.Context, e *Encoder, table, dt, name stri
 		var zero T
 		return 0, fmt.Errorf("no Parquet writer for table %q with rows of type %T", table, zero)
 	}
-	key, err := ObjectKey(table, dt, name)
-	if err != nil {
-		return 0, err
-	}
-	obj, err := e.create(ctx, key)
-	if errors.Is(err, errAbsorbed) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	return w.writeChunks(ctx, obj, key, chunks)
+	return e.writeObject(ctx, table, dt, name, func(out io.Writer, key string) error {
+		return w.writeChunks(ctx, out, key, chunks)
+	})
 }
 
 // WriteFindings writes rows (all of partition dt) as object name.
