@@ -10,7 +10,7 @@ import (
 // decodeAhead is the most input bytes that units read but not yet handed to
 // the batcher may hold at once in a parallel pipeline (a larger unit goes
 // alone). With the rows decoded from them it is the pipeline's memory
-// beyond its batch, BudgetDecodeAhead.
+// beyond its batch, counted in BudgetBatchFixed.
 const decodeAhead = 4 << 20
 
 // orderedDecode runs the pipeline of one source partition on several cores

@@ -61,8 +61,10 @@ const (
 	BudgetBase = 64 << 20
 	// BudgetBatchFixed is what each batch in flight holds whatever its
 	// limits: a Parquet writer's fixed buffers, the S3 upload manager's part
-	// buffers (Concurrency+1 parts of at most 8 MiB).
-	BudgetBatchFixed = 24 << 20
+	// buffers (Concurrency+1 parts of at most 8 MiB), and the units decoded
+	// ahead of the batcher in a parallel pipeline (pipeline.go: decodeAhead
+	// of input and the rows decoded from it).
+	BudgetBatchFixed = 32 << 20
 	// BudgetBatchFactor is the heap per byte of a batch's input while the
 	// batch is flushed: the input, the rows that point into it and the
 	// Parquet writer's copies of one row group's values (sinks bounds a row
