@@ -43,10 +43,11 @@ var awsMetrics = map[string]map[string]string{
 	"AWS/ECS":    {"CPUUtilization": "ClusterName,ServiceName", "MemoryUtilization": "ClusterName,ServiceName"},
 }
 
-// emfDims are the dimension sets the consumer publishes its EMF metrics by
-// (cmd/hublake/metrics.go; its tests check the names against a running
-// consumer).
-var emfDims = map[string]bool{"Stream": true, "Stream,Table": true, "Stream,Worker": true}
+// emfDims are the dimension sets hublake publishes its EMF metrics by: the
+// consumer by Stream (cmd/hublake/metrics.go), the compaction job by Lake
+// (cmd/hublake/compact.go); cmd/hublake's tests check the names against a
+// running consumer and a compaction run.
+var emfDims = map[string]bool{"Stream": true, "Stream,Table": true, "Stream,Worker": true, "Lake": true}
 
 // stackNames are the values the dimensions of the stack's metrics must
 // take, by dimension name, under the evaluator e.
@@ -60,6 +61,9 @@ func stackNames(t *testing.T, tpl *template, e *evaluator) map[string][]string {
 		"ClusterName": {eval(map[string]any{"Ref": "Cluster"})},
 		"ServiceName": {eval(map[string]any{"Fn::GetAtt": []any{"Service", "Name"}})},
 		"Table":       schema.Tables(),
+		// The compaction job's Lake is the URL of the lake it is given
+		// (sinks.S3's String: "s3://" + bucket + "/" + prefix).
+		"Lake": {eval(compactionEnv(t, tpl)["HUBLAKE_OUT"])},
 	}
 	for _, r := range tpl.resourcesOfType("AWS::Events::Rule") {
 		// Ref of a rule of the default event bus is its name.
@@ -94,7 +98,7 @@ func checkMetric(t *testing.T, where, ns, name string, dims map[string]string, v
 	switch {
 	case ns == dashboards.Namespace:
 		if !emfDims[dimNames] {
-			t.Errorf("%s: %s %s by %s: the consumer publishes its metrics by Stream, Stream and Table, or Stream and Worker", where, ns, name, dimNames)
+			t.Errorf("%s: %s %s by %s: the consumer publishes its metrics by Stream, Stream and Table, or Stream and Worker, the compaction job by Lake", where, ns, name, dimNames)
 		}
 	case awsMetrics[ns] != nil:
 		want, ok := awsMetrics[ns][name]
@@ -297,6 +301,8 @@ func TestAlarms(t *testing.T) {
 		"hublake WorkerSeconds", // task count
 		"AWS/Events FailedInvocations",
 		"AWS/SQS ApproximateNumberOfMessagesVisible", // the EventBridge DLQ's depth
+		"hublake CompactionRuns",                     // compaction not running
+		"hublake CompactionErrors",
 	} {
 		if !watched[want] {
 			t.Errorf("no alarm watches %s", want)
@@ -419,6 +425,7 @@ func TestGrafanaDashboard(t *testing.T) {
 	values := map[string][]string{
 		"StreamName": {eval(tpl.props(t, "Stream")["Name"])},
 		"QueueName":  {eval(tpl.props(t, "EventsDeadLetterQueue")["QueueName"])},
+		"Lake":       {"<the lake>"},
 	}
 	for _, r := range tpl.resourcesOfType("AWS::Events::Rule") {
 		values["RuleName"] = append(values["RuleName"], eval(tpl.props(t, r)["Name"]))
@@ -426,7 +433,7 @@ func TestGrafanaDashboard(t *testing.T) {
 	for _, r := range cw {
 		dims := map[string]string{}
 		for k, v := range r.Dims {
-			dims[k] = strings.ReplaceAll(v, "${app}", app)
+			dims[k] = strings.NewReplacer("${app}", app, "${lake}", "<the lake>").Replace(v)
 		}
 		checkMetric(t, r.Widget, r.Namespace, r.Name, dims, values)
 	}

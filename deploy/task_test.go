@@ -98,6 +98,24 @@ func taskEnv(t testing.TB, tpl *template) map[string]any {
 	return env
 }
 
+// compactionEnv returns the compaction container's environment, by name.
+func compactionEnv(t testing.TB, tpl *template) map[string]any {
+	t.Helper()
+	defs, _ := tpl.props(t, "CompactionTaskDefinition")["ContainerDefinitions"].([]any)
+	if len(defs) != 1 {
+		t.Fatalf("the compaction task has %d containers, want 1", len(defs))
+	}
+	env := map[string]any{}
+	for _, kv := range listOf(get(defs[0], "Environment")) {
+		name, _ := get(kv, "Name").(string)
+		if _, dup := env[name]; dup {
+			t.Errorf("the compaction task sets %s twice", name)
+		}
+		env[name] = get(kv, "Value")
+	}
+	return env
+}
+
 // TestTaskEnvironment: every HUBLAKE_* variable of the task definition is a
 // flag `hublake consume` accepts (from its --help), every required flag is
 // set, the values name this stack's resources, and the real binary accepts
@@ -304,10 +322,7 @@ func TestCompactionTask(t *testing.T) {
 		t.Errorf("the compaction container logs to %v", lc)
 	}
 
-	env := map[string]any{}
-	for _, kv := range listOf(c["Environment"]) {
-		env[get(kv, "Name").(string)] = get(kv, "Value")
-	}
+	env := compactionEnv(t, tpl)
 	envs, _, _ := helpFlags(t, "compact")
 	for name := range env {
 		if why, bad := forbiddenEnv[name]; bad {

@@ -91,7 +91,7 @@ func (c *compactCmd) Run(ctx context.Context, g *globals) error {
 		"recovered", sum.Recovered, "reappeared_removed", sum.Reappeared, "unrecognised", sum.Unrecognised,
 		"temp_removed", sum.TempRemoved, "seconds", elapsed.Seconds())
 	if c.EMF {
-		if werr := writeCompactEMF(os.Stdout, sum, lake.String(), time.Now()); werr != nil {
+		if werr := writeCompactEMF(os.Stdout, sum, err, lake.String(), time.Now()); werr != nil {
 			log.Warn("could not write the EMF line", "err", werr)
 		}
 	}
@@ -119,28 +119,41 @@ func printCompactSummary(w io.Writer, s *compact.Summary, elapsed time.Duration,
 }
 
 // writeCompactEMF writes one CloudWatch Embedded Metric Format line with the
-// run's metrics (namespace hublake, dimension Lake = the lake's URL):
-// CompactionRuns (partitions compacted), CompactedObjects (objects
-// replaced), CompactionBytes (their bytes) and CompactionErrors (partitions
-// that failed).
-func writeCompactEMF(w io.Writer, s *compact.Summary, lake string, now time.Time) error {
+// run's metrics (namespace hublake, dimension Lake = the lake's URL, as
+// sinks prints it: s3://bucket/prefix):
+//   - CompactionRuns: 1, in every run's line, whether it found anything to
+//     compact or not, so that its absence means compaction did not run;
+//   - CompactedPartitions: partitions compacted;
+//   - CompactedObjects: objects replaced, CompactionBytes: their bytes;
+//   - CompactionErrors: partitions that failed, plus one when the run could
+//     not complete (runErr: a table could not be listed, the run was
+//     stopped).
+func writeCompactEMF(w io.Writer, s *compact.Summary, runErr error, lake string, now time.Time) error {
 	type metricDef struct {
 		Name string `json:"Name"`
 		Unit string `json:"Unit"`
 	}
+	if s == nil {
+		s = &compact.Summary{}
+	}
+	errs := s.Failed
+	if runErr != nil {
+		errs++
+	}
 	line := map[string]any{
-		"Lake":             lake,
-		"CompactionRuns":   s.Compacted,
-		"CompactedObjects": s.ObjectsIn,
-		"CompactionBytes":  s.BytesIn,
-		"CompactionErrors": s.Failed,
+		"Lake":                lake,
+		"CompactionRuns":      1,
+		"CompactedPartitions": s.Compacted,
+		"CompactedObjects":    s.ObjectsIn,
+		"CompactionBytes":     s.BytesIn,
+		"CompactionErrors":    errs,
 		"_aws": map[string]any{
 			"Timestamp": now.UnixMilli(),
 			"CloudWatchMetrics": []any{map[string]any{
 				"Namespace":  "hublake",
 				"Dimensions": [][]string{{"Lake"}},
 				"Metrics": []metricDef{
-					{"CompactionRuns", "Count"}, {"CompactedObjects", "Count"},
+					{"CompactionRuns", "Count"}, {"CompactedPartitions", "Count"}, {"CompactedObjects", "Count"},
 					{"CompactionBytes", "Bytes"}, {"CompactionErrors", "Count"},
 				},
 			}},

@@ -24,13 +24,17 @@ const (
 // spellings are how each renderer names the stack's resources: a
 // CloudFormation ${...} variable of the template's Fn::Sub, and a Grafana
 // expression of the dashboard's $app variable (the names the stack derives
-// from AppName). A rule's name follows its prefix.
+// from AppName) or, for the lake (its bucket's name does not follow from
+// AppName), of its own $lake variable. A rule's name follows its prefix.
 var spellings = map[Resource]struct{ cfn, grafana string }{
 	Stream:  {"${Stream}", "${app}-securityhub"},
 	Rule:    {"${AppName}-", "${app}-"},
 	DLQ:     {"${EventsDeadLetterQueue.QueueName}", "${app}-eventbridge-dlq"},
 	Cluster: {"${Cluster}", "${app}"},
 	Service: {"${Service.Name}", "${app}"},
+	// The URL hublake compact prints for the task's HUBLAKE_OUT (sinks.S3's
+	// String: s3://bucket/prefix; LakePrefix has no slash at either end).
+	Lake: {"s3://${LakeBucket}/${LakePrefix}", "${lake}"},
 }
 
 // cfnValue spells a dimension value as the template's Fn::Sub does.

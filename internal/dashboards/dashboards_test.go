@@ -11,6 +11,7 @@ import (
 var vars = map[string]string{
 	"AWS::Region": "eu-west-1", "Stream": "s", "AppName": "app", "RunbookUrl": "https://example.com/r",
 	"EventsDeadLetterQueue.QueueName": "q", "Cluster": "c", "Service.Name": "svc", AlarmArnsVar: `"arn:a", "arn:b"`,
+	"LakeBucket": "bucket", "LakePrefix": "lake",
 }
 
 // TestCloudWatchBody: the rendered body is valid and names every metric of
@@ -40,7 +41,19 @@ func TestCloudWatchBody(t *testing.T) {
 	if search.Name != "LeasesHeld" || search.Dims["Stream"] != "s" || search.DimNames() != "Stream,Worker" {
 		t.Errorf("the SEARCH of leases per worker reads as %+v", search)
 	}
-	if got := SubVariables(CloudWatchBody()); !slices.Equal(got, []string{"AWS::Region", AlarmArnsVar, "AppName", "Cluster", "EventsDeadLetterQueue.QueueName", "RunbookUrl", "Service.Name", "Stream"}) {
+	lakes := 0
+	for _, r := range refs {
+		if _, ok := r.Dims["Lake"]; ok {
+			lakes++
+			if r.Namespace != Namespace || r.DimNames() != "Lake" || r.Dims["Lake"] != "s3://bucket/lake" {
+				t.Errorf("%s: %s %s by %v, want by Lake = s3://bucket/lake", r.Widget, r.Namespace, r.Name, r.Dims)
+			}
+		}
+	}
+	if lakes == 0 {
+		t.Error("no graph shows the compaction job's metrics (by Lake)")
+	}
+	if got := SubVariables(CloudWatchBody()); !slices.Equal(got, []string{"AWS::Region", AlarmArnsVar, "AppName", "Cluster", "EventsDeadLetterQueue.QueueName", "LakeBucket", "LakePrefix", "RunbookUrl", "Service.Name", "Stream"}) {
 		t.Errorf("the body uses the variables %v", got)
 	}
 }
@@ -98,6 +111,29 @@ func TestGrafana(t *testing.T) {
 			t.Errorf("%s: %s without the job matcher", s.Panel, s.Metric)
 		}
 	}
+	// The compaction job's metrics come from CloudWatch, by the $lake
+	// variable.
+	lakes := 0
+	for _, r := range cw {
+		if r.Namespace == Namespace {
+			lakes++
+			if r.DimNames() != "Lake" || r.Dims["Lake"] != "${"+lakeVar+"}" {
+				t.Errorf("%s: %s by %v, want by Lake = ${%s}", r.Widget, r.Name, r.Dims, lakeVar)
+			}
+		}
+	}
+	if lakes == 0 {
+		t.Error("no Grafana panel shows the compaction job's metrics")
+	}
+	var dash struct {
+		Templating struct{ List []struct{ Name, Type string } }
+	}
+	if err := json.Unmarshal(Grafana(), &dash); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(dash.Templating.List, func(v struct{ Name, Type string }) bool { return v.Name == lakeVar && v.Type == "textbox" }) {
+		t.Errorf("the dashboard has no $%s textbox: %v", lakeVar, dash.Templating.List)
+	}
 }
 
 // TestGrafanaRefsCatchesMistakes: the Grafana validator finds each kind of
@@ -127,6 +163,18 @@ func TestGrafanaRefsCatchesMistakes(t *testing.T) {
 		{"overlap", mutate(func(p []any) { p[2].(map[string]any)["gridPos"] = p[1].(map[string]any)["gridPos"] }), "overlap"},
 		{"bad PromQL", mutate(func(p []any) { target(p, 1)["expr"] = "sum(rate(hublake_records_total[5m])" }), "want \")\""},
 		{"unknown data source", mutate(func(p []any) { target(p, 1)["datasource"] = map[string]any{"type": "prometheus", "uid": "${nope}"} }), "data-source variables"},
+		{"undefined variable", mutate(func(p []any) {
+			for _, panel := range p {
+				targets, _ := panel.(map[string]any)["targets"].([]any)
+				for _, tg := range targets {
+					if dims, ok := tg.(map[string]any)["dimensions"].(map[string]any); ok {
+						for k := range dims {
+							dims[k] = "${nope}-x"
+						}
+					}
+				}
+			}
+		}), "not a variable of the dashboard"},
 		{"duplicate refId", mutate(func(p []any) {
 			m := p[2].(map[string]any)
 			ts := m["targets"].([]any)

@@ -9,14 +9,16 @@ import (
 )
 
 // The Grafana dashboard's variables: the Prometheus data source, the
-// CloudWatch data source (for the AWS services' own metrics), the
-// Prometheus job(s) of the consumer, and the stack's AppName (which names
-// the stream, the rules and the queue).
+// CloudWatch data source (for the AWS services' own metrics and the
+// compaction job's), the Prometheus job(s) of the consumer, the stack's
+// AppName (which names the stream, the rules and the queue), and the lake
+// (the compaction job's Lake dimension: the stack's LakeLocation output).
 const (
 	promVar    = "datasource"
 	cwVar      = "cloudwatch"
 	jobVar     = "job"
 	appVar     = "app"
+	lakeVar    = "lake"
 	GrafanaUID = "hublake"
 )
 
@@ -92,6 +94,8 @@ func Grafana() []byte {
 				"query": "label_values(hublake_records_total, job)", "refresh": 2, "multi": true, "includeAll": true},
 			map[string]any{"name": appVar, "label": "AppName", "type": "textbox", "query": "hublake",
 				"current": map[string]any{"text": "hublake", "value": "hublake"}},
+			map[string]any{"name": lakeVar, "label": "Lake", "type": "textbox", "query": "",
+				"description": "The lake of the compaction panels, s3://<bucket>/<LakePrefix>: the stack's LakeLocation output."},
 		}},
 		"panels": panels,
 	}
@@ -111,7 +115,10 @@ type PromRef struct {
 	Selector
 }
 
-var varRefRE = regexp.MustCompile(`^\$\{([a-z_]+)\}$`)
+var (
+	varRefRE = regexp.MustCompile(`^\$\{([a-z_]+)\}$`)
+	dimVarRE = regexp.MustCompile(`\$\{([A-Za-z0-9_]+)\}`)
+)
 
 // GrafanaRefs validates a Grafana dashboard: panels with unique ids on the
 // 24-column grid without overlaps, data sources that are the dashboard's
@@ -220,6 +227,11 @@ func GrafanaRefs(raw []byte) ([]PromRef, []Ref, error) {
 				for k, v := range dims {
 					s, _ := v.(string)
 					r.Dims[k] = s
+					for _, m := range dimVarRE.FindAllStringSubmatch(s, -1) {
+						if _, ok := vars[m[1]]; !ok {
+							errs = append(errs, fmt.Errorf("%s target %s: dimension %s = %q uses $%s, which is not a variable of the dashboard", where, ref, k, s, m[1]))
+						}
+					}
 				}
 				if r.Namespace == "" || r.Name == "" || len(r.Dims) == 0 || !statRE.MatchString(r.Stat) {
 					errs = append(errs, fmt.Errorf("%s target %s: a CloudWatch query needs a namespace, a metric, dimensions and a statistic: %v", where, ref, t))

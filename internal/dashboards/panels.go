@@ -1,15 +1,17 @@
 // Package dashboards defines the operator's dashboards of hublake once, as a
 // list of panels, and renders it twice: as the body of the CloudWatch
 // dashboard of the stack (deploy/cloudformation/hublake.yaml, between marker
-// comments) from the EMF metrics the consumer writes and the AWS services'
-// own metrics, and as a Grafana dashboard (deploy/grafana/hublake.json) with
-// PromQL on the consumer's hublake_* metrics. `go generate ./deploy/` writes
-// both (deploy/internal/gendashboards).
+// comments) from the EMF metrics the consumer and the compaction job write
+// and the AWS services' own metrics, and as a Grafana dashboard
+// (deploy/grafana/hublake.json) with PromQL on the consumer's hublake_*
+// metrics and, for what Prometheus does not have (the AWS services', the
+// compaction job's), queries of a CloudWatch data source. `go generate
+// ./deploy/` writes both (deploy/internal/gendashboards).
 //
 // It also reads both back (CloudWatchRefs, GrafanaRefs, ParsePromQL): the
 // tests of deploy/ validate their structure, and a test of cmd/hublake
 // checks every metric they name against a running consumer's /metrics and
-// EMF lines.
+// EMF lines and the EMF line of a `hublake compact --emf` run.
 package dashboards
 
 import (
@@ -18,8 +20,9 @@ import (
 	"github.com/hublake/hublake/schema"
 )
 
-// Namespace is the CloudWatch namespace of the consumer's EMF metrics
-// (cmd/hublake/metrics.go).
+// Namespace is the CloudWatch namespace of the EMF metrics of the consumer
+// (cmd/hublake/metrics.go, by Stream) and of the compaction job
+// (cmd/hublake/compact.go, by Lake).
 const Namespace = "hublake"
 
 // A Resource is a dimension value that names something of the stack; each
@@ -33,6 +36,7 @@ const (
 	DLQ                     // the EventBridge dead-letter queue
 	Cluster                 // the ECS cluster
 	Service                 // the ECS service
+	Lake                    // the lake's URL, s3://<bucket>/<prefix> (the EMF dimension Lake of hublake compact)
 	Literal                 // Dim.Value as it is
 )
 
@@ -118,6 +122,26 @@ func emf(name, stat, label string) Metric {
 	return Metric{Namespace: Namespace, Name: name, Dims: []Dim{{Name: "Stream", Of: Stream}}, Stat: stat, Label: label}
 }
 
+// compaction is one of the compaction job's EMF metrics by Lake, summed.
+func compaction(name, label string) Metric {
+	return Metric{Namespace: Namespace, Name: name, Dims: []Dim{{Name: "Lake", Of: Lake}}, Stat: "Sum", Label: label}
+}
+
+// cloudWatchQueries are Grafana queries of a CloudWatch data source for
+// metrics, legended by their labels; the series on the right axis are in
+// rightUnit.
+func cloudWatchQueries(ms []Metric, rightUnit string) []Query {
+	var qs []Query
+	for i := range ms {
+		q := Query{CloudWatch: &ms[i], Legend: ms[i].Label}
+		if ms[i].RightAxis {
+			q.Unit = rightUnit
+		}
+		qs = append(qs, q)
+	}
+	return qs
+}
+
 func perSecond(m Metric) Metric { m.PerSecond = true; return m }
 
 func right(m Metric) Metric { m.RightAxis = true; return m }
@@ -151,6 +175,9 @@ func Panels() []Panel {
 		eventsGrafana = append(eventsGrafana, Query{CloudWatch: &failed[i], Legend: failed[i].Label})
 	}
 	eventsGrafana = append(eventsGrafana, Query{CloudWatch: &dlq, Legend: dlq.Label, Unit: "short"})
+	runs := []Metric{compaction("CompactionRuns", "runs"), compaction("CompactedPartitions", "partitions compacted"),
+		compaction("CompactionErrors", "errors (failed partitions, runs that did not complete)")}
+	replaced := []Metric{compaction("CompactedObjects", "objects replaced"), right(compaction("CompactionBytes", "bytes replaced"))}
 	leases := emf("LeasesHeld", "Maximum", "")
 	leases.Search, leases.SearchDims = true, []string{"Stream", "Worker"}
 
@@ -250,15 +277,26 @@ func Panels() []Panel {
 				{PromQL: "sum by (instance) (" + sel("process_resident_memory_bytes") + ")", Legend: "memory {{instance}}", Unit: "bytes"},
 			},
 		},
+		{
+			Title: "Compaction runs (per hour)",
+			Description: "Runs of `hublake compact` on the lake (each run counts once, whether it found anything to compact or not), the partitions they compacted, " +
+				"and their errors: failed partitions (left as they were, tried again next run) and runs that could not complete. " +
+				"No run for CompactionAlarmHours trips the compaction-not-running alarm, any error the compaction-errors alarm. " +
+				"The job runs once per schedule tick and has no /metrics: these come from its EMF line, by the CloudWatch data source, for the lake in $lake.",
+			Unit:       "short",
+			Period:     3600,
+			CloudWatch: runs,
+			Grafana:    cloudWatchQueries(runs, ""),
+		},
+		{
+			Title:       "Compaction: objects and bytes replaced (per hour)",
+			Description: "Small batch objects the runs replaced with compacted ones, and their bytes (right axis).",
+			Unit:        "short",
+			Period:      3600,
+			CloudWatch:  replaced,
+			Grafana:     cloudWatchQueries(replaced, "bytes"),
+		},
 	}
-}
-
-// Pending are panels the dashboards get once their metrics exist: add each
-// to Panels (and remove it here) when a running hublake exports its metrics;
-// the tests then check them like the others. This is the hook for the
-// compaction job's metrics.
-var Pending = []struct{ Panel, Needs string }{
-	{"Compaction runs", "hublake_compaction_* metrics from `hublake compact` (not exported yet)"},
 }
 
 // String describes a metric for error messages.
