@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -141,6 +142,8 @@ func BenchmarkConsumerPath(b *testing.B) {
 	}
 	const shards = 8
 	b.SetBytes(size)
+	cpu0 := processCPU()
+	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		dir := b.TempDir()
 		store, _ := sinks.NewDir(dir)
@@ -173,6 +176,20 @@ func BenchmarkConsumerPath(b *testing.B) {
 			b.Fatalf("no findings written: %v", err)
 		}
 	}
+	// CPU seconds per GB of input and the cores kept busy: throughput on
+	// more cores is about cores / (CPU s per GB) GB/s.
+	cpu := (processCPU() - cpu0).Seconds()
+	b.ReportMetric(cpu/(float64(size)*float64(b.N)/1e9), "cpu-s/GB")
+	b.ReportMetric(cpu/b.Elapsed().Seconds(), "cores")
+}
+
+// processCPU is the user and system CPU time of this process so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func bytesReader(b []byte) *bytesReaderT { return &bytesReaderT{b: b} }
