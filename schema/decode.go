@@ -163,7 +163,7 @@ func (d *decoderState) unit(data []byte) {
 // with the detail kept raw.
 func (d *decoderState) object(data []byte, index int) {
 	var env envelope
-	err := jsonAPI.UnmarshalFromString(bytesToString(data), &env)
+	err := checkSyntax(data, jsonAPI.UnmarshalFromString(bytesToString(data), &env))
 	if err != nil && !isMismatch(err) {
 		d.dead(data, time.Time{}, "invalid JSON: %s", jsonError(err))
 		return
@@ -218,7 +218,7 @@ func (d *decoderState) event(data []byte, env *envelope, det *findingsDetail, ra
 	case DetailImported, DetailCustomAction, DetailImportedV2:
 		if det == nil {
 			det = &findingsDetail{}
-			if err := jsonAPI.UnmarshalFromString(bytesToString(rawDetail), det); err != nil && !isMismatch(err) {
+			if err := checkSyntax(rawDetail, jsonAPI.UnmarshalFromString(bytesToString(rawDetail), det)); err != nil && !isMismatch(err) {
 				d.dead(data, ec.Time, "invalid event detail: %s", jsonError(err))
 				return
 			}
@@ -413,10 +413,27 @@ func objectPairs(b []byte) ([]pair, error) {
 // is tolerated (NULL in the row, counted in Output.Unreadable); any other
 // error is returned for the caller to dead-letter.
 func (d *decoderState) decode(raw []byte, v any) error {
-	err := jsonAPI.UnmarshalFromString(bytesToString(raw), v)
+	err := checkSyntax(raw, jsonAPI.UnmarshalFromString(bytesToString(raw), v))
 	if err != nil && isMismatch(err) {
 		d.out.Unreadable++
 		return nil
+	}
+	return err
+}
+
+// checkSyntax returns err, unless err is a type mismatch and data is not
+// valid JSON: then it returns the syntax error. Once sonic has reported a
+// mismatch it does not look at the rest of the input, so a mismatch can
+// hide trailing bytes after the value (`{...}00` decoded as the object) and
+// is only tolerated for input that is valid JSON. Mismatches are rare, so
+// the second parse is too.
+func checkSyntax(data []byte, err error) error {
+	if err == nil || !isMismatch(err) {
+		return err
+	}
+	var v any
+	if serr := jsonAPI.UnmarshalFromString(bytesToString(data), &v); serr != nil {
+		return serr
 	}
 	return err
 }

@@ -665,6 +665,11 @@ func TestDecodeDeadLetters(t *testing.T) {
 		{name: "truncated JSON", in: imported(minimal(""))[:60], dead: []string{"invalid JSON"}, check: wholeInput},
 		{name: "truncated array", in: `[` + minimal(""), dead: []string{"invalid JSON"}, check: wholeInput},
 		{name: "two values in one unit", in: minimal("") + minimal(""), dead: []string{"invalid JSON"}, check: wholeInput},
+		// A value of the wrong type stops sonic from checking what follows the
+		// object (found by FuzzDecodeOCSF).
+		{name: "trailing bytes after a bare finding with a value of the wrong type", in: minimal(`"time":5,"Types":"x"`) + "00", dead: []string{"invalid JSON"}, check: wholeInput},
+		{name: "trailing bytes after an event with a value of the wrong type", in: strings.Replace(imported(minimal("")), `"region":"us-west-2"`, `"region":5`, 1) + "00", dead: []string{"invalid JSON"}, check: wholeInput},
+		{name: "a second value after a bare finding with a value of the wrong type", in: minimal(`"time":5,"Types":"x"`) + minimal(""), dead: []string{"invalid JSON"}, check: wholeInput},
 		{name: "invalid UTF-8", in: "{\"Id\":\"f\xff\",\"ProductArn\":\"p\",\"UpdatedAt\":\"2024-01-01T00:00:00Z\"}", dead: []string{"invalid UTF-8"}, check: wholeInput},
 		{name: "not JSON", in: "hello world", dead: []string{"invalid JSON"}, check: wholeInput},
 		{name: "JSON number", in: "42", dead: []string{"not a JSON object: a number"}},
