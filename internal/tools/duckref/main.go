@@ -13,7 +13,11 @@
 // finding), each finding is parsed once more by json_transform, duplicates
 // are found with DuckDB's 64-bit hash() (hublake uses SHA-256; a collision
 // would show up as a count mismatch), and raw_detail is the detail
-// re-serialized from that STRUCT rather than its exact bytes.
+// re-serialized from that STRUCT rather than its exact bytes. Of the copies
+// of a key it keeps the earliest event's (ORDER BY the event time): hublake
+// keeps the first in input order, and the generated corpus is in time order.
+// Without it DISTINCT ON keeps any copy, and a finding a custom action
+// re-sends weeks later can land in the later event's partition.
 //
 //	go run ./internal/tools/duckref -in corpus -out lake-duckdb -threads 2
 package main
@@ -114,7 +118,7 @@ func run(in, out string, threads int) error {
 		      unnest(detail.findings) AS finding
 		    FROM ev WHERE detail_type IN ('Security Hub Findings - Imported', 'Security Hub Findings - Custom Action')
 		  ), d AS (
-		    SELECT DISTINCT ON (filename, detail_type, coalesce(action_arn, ''), hash(finding::VARCHAR)) * FROM f
+		    SELECT DISTINCT ON (filename, detail_type, coalesce(action_arn, ''), hash(finding::VARCHAR)) * FROM f ORDER BY filename, detail_type, coalesce(action_arn, ''), hash(finding::VARCHAR), t
 		  ), x AS (SELECT *, json_transform(finding, '` + spec + `') AS j FROM d)
 		  SELECT event_id, CAST(t AS TIMESTAMPTZ) AS event_time, detail_type AS event_detail_type, region AS event_region,
 		    account AS event_account, resources AS event_resources, action_name, action_description, action_arn,
@@ -145,7 +149,7 @@ func run(in, out string, threads int) error {
 		  ), r AS (
 		    SELECT *, unnest(results) AS res, unnest(range(len(results))) AS idx FROM i
 		  ), d AS (
-		    SELECT DISTINCT ON (filename, hash(raw_detail), idx) * FROM r
+		    SELECT DISTINCT ON (filename, hash(raw_detail), idx) * FROM r ORDER BY filename, hash(raw_detail), idx, t
 		  )
 		  SELECT event_id, CAST(t AS TIMESTAMPTZ) AS event_time, region AS event_region, account AS event_account,
 		    detail.actionName AS action_name, detail.actionDescription AS action_description, action_arn,
@@ -162,7 +166,7 @@ func run(in, out string, threads int) error {
 		      unnest(range(len(detail.findings))) AS finding_index
 		    FROM ev WHERE detail_type = 'Findings Imported V2'
 		  ), d AS (
-		    SELECT DISTINCT ON (filename, detail_type, hash(finding::VARCHAR)) * FROM f
+		    SELECT DISTINCT ON (filename, detail_type, hash(finding::VARCHAR)) * FROM f ORDER BY filename, detail_type, hash(finding::VARCHAR), t
 		  ), x AS (SELECT *, json_transform(finding, '` + ocsf + `') AS j FROM d)
 		  SELECT event_id, CAST(t AS TIMESTAMPTZ) AS event_time, detail_type AS event_detail_type, region AS event_region,
 		    account AS event_account, resources AS event_resources, CAST(finding_index AS INTEGER) AS finding_index,
