@@ -425,17 +425,20 @@ func (d *decoderState) decode(raw []byte, v any) error {
 // valid JSON: then it returns the syntax error. Once sonic has reported a
 // mismatch it does not look at the rest of the input, so a mismatch can
 // hide trailing bytes after the value (`{...}00` decoded as the object) and
-// is only tolerated for input that is valid JSON. Mismatches are rare, so
-// the second parse is too.
+// is only tolerated for input that is valid JSON (a validating scan: a bare
+// OCSF finding's integer "time" is a mismatch for the envelope, every time).
 func checkSyntax(data []byte, err error) error {
 	if err == nil || !isMismatch(err) {
 		return err
 	}
-	var v any
+	if jsonAPI.Valid(data) {
+		return err
+	}
+	var v any // for the syntax error's message; invalid input is rarer still
 	if serr := jsonAPI.UnmarshalFromString(bytesToString(data), &v); serr != nil {
 		return serr
 	}
-	return err
+	return errors.New("invalid JSON")
 }
 
 // isMismatch reports whether err only says that some value had the wrong JSON

@@ -4,8 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/compress"
 
 	"github.com/hublake/hublake/internal/gen"
 	"github.com/hublake/hublake/internal/localstack"
@@ -112,6 +116,45 @@ func BenchmarkAbsorbedCheck(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+		})
+	}
+}
+
+// BenchmarkParquetCodecs writes one object of 4,000 finding rows (1,000 per
+// row group) with the table's settings and each codec: what compression
+// costs against the rest of the encoding, and what it saves (out/raw: the
+// object's bytes per byte of raw_finding).
+func BenchmarkParquetCodecs(b *testing.B) {
+	rows, raw := benchRows(b, 4000)
+	base := WriterOptions(schema.TableFindings, EncodeOptions{})
+	for _, tc := range []struct {
+		name  string
+		codec compress.Codec
+	}{{"zstd", nil}, {"snappy", &parquet.Snappy}, {"uncompressed", &parquet.Uncompressed}} {
+		opts := base
+		if tc.codec != nil {
+			opts = append(slices.Clone(base), parquet.Compression(tc.codec))
+		}
+		b.Run(tc.name, func(b *testing.B) {
+			b.SetBytes(raw)
+			var n int64
+			for i := 0; i < b.N; i++ {
+				cw := &CountingWriter{W: io.Discard}
+				w := parquet.NewGenericWriter[schema.Finding](cw, opts...)
+				for j := 0; j < len(rows); j += 1000 {
+					if _, err := w.Write(rows[j:min(j+1000, len(rows))]); err != nil {
+						b.Fatal(err)
+					}
+					if err := w.Flush(); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := w.Close(); err != nil {
+					b.Fatal(err)
+				}
+				n = cw.N
+			}
+			b.ReportMetric(float64(n)/float64(raw), "out/raw")
 		})
 	}
 }

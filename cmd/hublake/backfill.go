@@ -210,9 +210,16 @@ func inputs(ctx context.Context, sources []string, cfg aws.Config, o sinks.S3Opt
 // batches open at once under policy p, unless the user set GOMEMLIMIT: the
 // live heap stays below the budget (the memory tests prove it), and the
 // collector works harder as the heap nears it instead of letting the process
-// grow. The collector's pacing (GOGC) is left as it is, so that a typical run
-// stays far below the budget, which is the worst case.
+// grow. The budget is the worst case (text that does not compress); for a
+// typical run the pacing decides, and it is GOGC=50 unless the user set
+// GOGC: the heap grows to 1.5× the live data instead of 2×. Measured on the
+// bench corpus (190 MiB in 12 files, both cores): peak RSS 309 and 265 MiB
+// at the default 100, 226 and 228 MiB at 50, the same wall time, 5 % more
+// CPU.
 func setMemoryLimit(log interface{ Info(string, ...any) }, batches int, p processor.Policy) {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(backfillGCPercent)
+	}
 	if os.Getenv("GOMEMLIMIT") != "" {
 		return
 	}
@@ -220,6 +227,10 @@ func setMemoryLimit(log interface{ Info(string, ...any) }, batches int, p proces
 	debug.SetMemoryLimit(budget)
 	log.Info("memory limit set from the batch limits", "gomemlimit_bytes", budget)
 }
+
+// backfillGCPercent is the collector's pacing for backfill and compaction
+// (setMemoryLimit).
+const backfillGCPercent = 50
 
 // progress shows how far a command is: bytes of input read (backfill) or
 // partitions visited (compact).
