@@ -218,7 +218,7 @@ func (d *decoderState) event(data []byte, env *envelope, det *findingsDetail, ra
 	case DetailImported, DetailCustomAction, DetailImportedV2:
 		if det == nil {
 			det = &findingsDetail{}
-			if err := checkSyntax(rawDetail, jsonAPI.UnmarshalFromString(bytesToString(rawDetail), det)); err != nil && !isMismatch(err) {
+			if err := jsonAPI.UnmarshalFromString(bytesToString(rawDetail), det); err != nil && !isMismatch(err) {
 				d.dead(data, ec.Time, "invalid event detail: %s", jsonError(err))
 				return
 			}
@@ -413,7 +413,7 @@ func objectPairs(b []byte) ([]pair, error) {
 // is tolerated (NULL in the row, counted in Output.Unreadable); any other
 // error is returned for the caller to dead-letter.
 func (d *decoderState) decode(raw []byte, v any) error {
-	err := checkSyntax(raw, jsonAPI.UnmarshalFromString(bytesToString(raw), v))
+	err := jsonAPI.UnmarshalFromString(bytesToString(raw), v)
 	if err != nil && isMismatch(err) {
 		d.out.Unreadable++
 		return nil
@@ -427,6 +427,9 @@ func (d *decoderState) decode(raw []byte, v any) error {
 // hide trailing bytes after the value (`{...}00` decoded as the object) and
 // is only tolerated for input that is valid JSON (a validating scan: a bare
 // OCSF finding's integer "time" is a mismatch for the envelope, every time).
+// object calls it on every object it is given; everything decoded below
+// (details, findings) is a slice of an object then known to be valid JSON,
+// so the later decodes need no check of their own.
 func checkSyntax(data []byte, err error) error {
 	if err == nil || !isMismatch(err) {
 		return err
