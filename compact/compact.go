@@ -7,9 +7,9 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/semaphore"
 
 	"github.com/hublake/hublake/schema"
@@ -353,34 +353,19 @@ func (c *compactor) unrecognised(o sinks.ObjectInfo, why string) {
 }
 
 // parallelDo calls fn for every item, at most parallel at once, and returns
-// the first error (the others stop as soon as they see it).
+// the first error (the others stop as soon as they see it), or the cause of
+// ctx's end when it ended before every item was done.
 func parallelDo[T any](ctx context.Context, items []T, fn func(context.Context, T) error) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	sem := make(chan struct{}, parallel)
-	var wg sync.WaitGroup
-	var once sync.Once
-	var first error
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(parallel)
 	for _, it := range items {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
+		if gctx.Err() != nil {
 			break
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			if err := fn(ctx, it); err != nil {
-				once.Do(func() { first = err; cancel(err) })
-			}
-		}()
+		g.Go(func() error { return fn(gctx, it) })
 	}
-	wg.Wait()
-	if first != nil {
-		return first
+	if err := g.Wait(); err != nil {
+		return err
 	}
 	return context.Cause(ctx)
 }

@@ -65,8 +65,8 @@ func (k keyer) key(row parquet.Row, clone bool) []parquet.Value {
 		j := sort.Search(len(row), func(j int) bool { return row[j].Column() >= c.index })
 		if j < len(row) && row[j].Column() == c.index {
 			out[i] = row[j]
-			if clone {
-				out[i] = cloneValue(out[i])
+			if clone { // the key outlives the row it was read from
+				out[i] = out[i].Clone()
 			}
 		}
 	}

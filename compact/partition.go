@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"os"
 	"slices"
@@ -115,7 +116,7 @@ func (p *partRun) run() error {
 
 	// Classify.
 	var batches, compacted []sinks.ObjectInfo
-	for _, key := range sortedKeys(p.listing) {
+	for _, key := range slices.Sorted(maps.Keys(p.listing)) {
 		o := p.listing[key]
 		file := strings.TrimPrefix(key, p.prefix)
 		switch k, err := sinks.ParseKey(key); {
@@ -261,7 +262,7 @@ func (p *partRun) manifests() ([]*manifest, error) {
 // its name) are deleted, then its manifest. The inputs are all still there:
 // nothing is deleted before a run commits.
 func (p *partRun) rollback(m *manifest) error {
-	for _, key := range sortedKeys(p.listing) {
+	for _, key := range slices.Sorted(maps.Keys(p.listing)) {
 		k, err := sinks.ParseKey(key)
 		if err != nil {
 			continue
@@ -535,13 +536,4 @@ func indexes[T any](s []T) []int {
 		out[i] = i
 	}
 	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -145,10 +145,6 @@ func decodeRow(b []byte) (parquet.Row, error) {
 	return row, nil
 }
 
-// cloneValue copies a value's bytes (a sort key outlives the row it was
-// read from).
-func cloneValue(v parquet.Value) parquet.Value { return v.Clone() }
-
 // rowBytes is a row's size as the row group bound counts it: the bytes of
 // its values.
 func rowBytes(row parquet.Row) int64 {
