@@ -153,7 +153,7 @@ func (c *backfillCmd) Run(ctx context.Context, g *globals) error {
 	if err != nil {
 		return err
 	}
-	setMemoryLimit(log, workers, c.policy())
+	tuneMemory(log, workers, c.policy())
 	awsConf, err := c.awsConfig(ctx)
 	if err != nil {
 		return err
@@ -206,7 +206,7 @@ func inputs(ctx context.Context, sources []string, cfg aws.Config, o sinks.S3Opt
 	return processor.Inputs(ctx, sources, sinks.NewS3Client(cfg, o), os.Stdin)
 }
 
-// setMemoryLimit sets GOMEMLIMIT to processor.MemoryBudget for batches
+// tuneMemory sets GOMEMLIMIT to processor.MemoryBudget for batches
 // batches open at once under policy p, unless the user set GOMEMLIMIT: the
 // live heap stays below the budget (the memory tests prove it), and the
 // collector works harder as the heap nears it instead of letting the process
@@ -216,7 +216,7 @@ func inputs(ctx context.Context, sources []string, cfg aws.Config, o sinks.S3Opt
 // bench corpus (190 MiB in 12 files, both cores): peak RSS 309 and 265 MiB
 // at the default 100, 226 and 228 MiB at 50, the same wall time, 5 % more
 // CPU.
-func setMemoryLimit(log interface{ Info(string, ...any) }, batches int, p processor.Policy) {
+func tuneMemory(log interface{ Info(string, ...any) }, batches int, p processor.Policy) {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(backfillGCPercent)
 	}
@@ -229,7 +229,7 @@ func setMemoryLimit(log interface{ Info(string, ...any) }, batches int, p proces
 }
 
 // backfillGCPercent is the collector's pacing for backfill and compaction
-// (setMemoryLimit).
+// (tuneMemory).
 const backfillGCPercent = 50
 
 // progress shows how far a command is: bytes of input read (backfill) or

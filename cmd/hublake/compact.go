@@ -34,7 +34,7 @@ func (c *compactCmd) Run(ctx context.Context, g *globals) error {
 	// The writer's budget for one batch: compaction stays inside it however
 	// large a partition is (its sort buffer, one row group being encoded,
 	// the merge's readers).
-	setMemoryLimit(log, 1, processor.Policy{})
+	tuneMemory(log, 1, processor.Policy{})
 	sortKeys := map[string][]string{}
 	for _, s := range c.Sort {
 		table, cols, ok := strings.Cut(s, "=")
