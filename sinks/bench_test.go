@@ -130,7 +130,7 @@ func BenchmarkParquetCodecs(b *testing.B) {
 	for _, tc := range []struct {
 		name  string
 		codec compress.Codec
-	}{{"zstd", nil}, {"snappy", &parquet.Snappy}, {"uncompressed", &parquet.Uncompressed}} {
+	}{{"zstd", nil}, {"snappy", snappyCodec{}}, {"uncompressed", &parquet.Uncompressed}} {
 		opts := base
 		if tc.codec != nil {
 			opts = append(slices.Clone(base), parquet.Compression(tc.codec))

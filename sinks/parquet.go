@@ -8,14 +8,28 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress"
-	"github.com/parquet-go/parquet-go/compress/snappy"
 
 	"github.com/hublake/hublake/schema"
 )
 
+// The Parquet codecs. Objects meant to stay (backfill's, compaction's) are
+// ZSTD, about a third smaller than Snappy's. The consumer writes Snappy by
+// default: its objects live only until the next compaction rewrites them in
+// ZSTD, and Snappy costs a fifth less CPU per GB on the consumer's path,
+// which decides how many shards a task keeps up with (BENCHMARKS.md,
+// "Consumer path").
+const (
+	CodecZSTD   = "zstd"
+	CodecSnappy = "snappy"
+	// DefaultCodec is the codec of backfill and compaction.
+	DefaultCodec = CodecZSTD
+	// StreamCodec is the consumer's default codec.
+	StreamCodec = CodecSnappy
+)
+
 // EncodeOptions configure Parquet files.
 type EncodeOptions struct {
-	// Codec is "zstd" (default) or "snappy".
+	// Codec is CodecZSTD or CodecSnappy; empty means DefaultCodec.
 	Codec string
 	// RowGroupRows bounds the rows per row group (default 10,000).
 	RowGroupRows int64
@@ -33,15 +47,15 @@ type EncodeOptions struct {
 // Validate checks the codec name.
 func (o EncodeOptions) Validate() error {
 	switch o.Codec {
-	case "", "zstd", "snappy":
+	case "", CodecZSTD, CodecSnappy:
 		return nil
 	}
-	return fmt.Errorf("unknown Parquet codec %q (want zstd or snappy)", o.Codec)
+	return fmt.Errorf("unknown Parquet codec %q (want %s or %s)", o.Codec, CodecZSTD, CodecSnappy)
 }
 
 func (o EncodeOptions) codec() compress.Codec {
-	if o.Codec == "snappy" {
-		return &snappy.Codec{}
+	if o.Codec == CodecSnappy {
+		return snappyCodec{}
 	}
 	return newZstdCodec()
 }

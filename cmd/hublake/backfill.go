@@ -29,7 +29,7 @@ type lakeFlags struct {
 	Region      string `help:"AWS region (default: from the environment)."`
 	SSE         string `name:"sse" help:"Ask S3 for server-side encryption: aws:kms or AES256. Default: send no header, so the bucket's default encryption applies." enum:",aws:kms,AES256" default:""`
 	SSEKMSKeyID string `name:"sse-kms-key-id" help:"KMS key id or ARN for --sse aws:kms."`
-	Codec       string `help:"Parquet compression: zstd or snappy." default:"zstd" enum:"zstd,snappy"`
+	Codec       string `help:"Parquet compression: zstd or snappy." default:"${codec}" enum:"zstd,snappy"`
 }
 
 // storeFlags are the flags of the commands that turn input into the lake.
@@ -83,7 +83,7 @@ func (f *lakeFlags) open(ctx context.Context, cfg aws.Config) (sinks.Lake, error
 }
 
 type backfillCmd struct {
-	storeFlags
+	storeFlags   `set:"codec=${default_codec}"`
 	FlushRecords int           `help:"Cut a batch after this many units." default:"${flush_records}"`
 	FlushBytes   byteSize      `help:"Cut a batch before it holds more than this much input; the memory budget is about workers × (${batch_factor} × this + 2 × --max-unit-bytes + ${budget_fixed_mib} MiB) + ${budget_base_mib} MiB." default:"${flush_bytes}"`
 	FlushWindow  time.Duration `help:"Cut a batch when the event time leaves the window it opened (0: no time cuts)." default:"0"`

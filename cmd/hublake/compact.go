@@ -15,7 +15,7 @@ import (
 
 // compactCmd is `hublake compact`: see package compact.
 type compactCmd struct {
-	lakeFlags
+	lakeFlags   `set:"codec=${default_codec}"`
 	Table       []string      `help:"Tables to compact (default: all)." placeholder:"TABLE"`
 	OlderThan   time.Duration `help:"Compact only batch objects written longer ago than this." default:"15m"`
 	TargetSize  byteSize      `help:"Largest compacted object." default:"256MiB"`

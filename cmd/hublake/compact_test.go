@@ -397,6 +397,11 @@ func TestCompactConsumedLake(t *testing.T) {
 			if n := count(); n != int64(len(events)) {
 				t.Fatalf("the consumer wrote %d rows, want %d", n, len(events))
 			}
+			// The consumer writes Snappy (sinks.StreamCodec), compaction
+			// rewrites its objects in ZSTD (sinks.DefaultCodec).
+			if got := lakecheck.Codecs(t, l.dir); len(got) != 1 || got["SNAPPY"] == 0 {
+				t.Errorf("the consumer's objects by codec: %v, want all SNAPPY", got)
+			}
 			before := lakecheck.LakeDigest(t, db, l.dir)
 			objects := batchObjects(t, l.dir)
 			s := l.compact(t, nil)
@@ -408,6 +413,9 @@ func TestCompactConsumedLake(t *testing.T) {
 			}
 			if n := batchObjects(t, l.dir); n != 0 {
 				t.Fatalf("%d batch objects left", n)
+			}
+			if got := lakecheck.Codecs(t, l.dir); len(got) != 1 || got["ZSTD"] == 0 {
+				t.Errorf("the compacted objects by codec: %v, want all ZSTD", got)
 			}
 
 			rewindCheckpoints(t, e.name+"-app")

@@ -22,7 +22,9 @@ import (
 )
 
 type consumeCmd struct {
-	storeFlags
+	// The consumer's objects are rewritten by the next compaction: they
+	// are written with the codec cheapest in CPU (sinks.StreamCodec).
+	storeFlags       `set:"codec=${stream_codec}"`
 	Stream           string        `help:"Kinesis stream the EventBridge rule writes to." required:""`
 	App              string        `help:"KCL application name; it names the DynamoDB lease table." required:""`
 	WorkerID         string        `name:"worker-id" help:"Unique id of this worker (default: the ECS task id, else hostname and pid)."`

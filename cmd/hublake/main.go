@@ -17,6 +17,7 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/hublake/hublake/processor"
+	"github.com/hublake/hublake/sinks"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -84,6 +85,8 @@ func flagDefaults() kong.Vars {
 		"flush_bytes":      byteSize(processor.DefaultMaxBytes).String(),
 		"max_unit_bytes":   byteSize(processor.DefaultMaxUnitBytes).String(),
 		"dedup_window":     strconv.Itoa(processor.DefaultDedupWindow),
+		"default_codec":    sinks.DefaultCodec,
+		"stream_codec":     sinks.StreamCodec,
 		"batch_factor":     strconv.Itoa(processor.BudgetBatchFactor),
 		"budget_fixed_mib": strconv.Itoa(processor.BudgetBatchFixed >> 20),
 		"budget_base_mib":  strconv.Itoa(processor.BudgetBase >> 20),

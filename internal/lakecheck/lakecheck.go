@@ -22,6 +22,7 @@ import (
 	"testing"
 
 	_ "github.com/duckdb/duckdb-go/v2" // database/sql driver "duckdb"
+	"github.com/parquet-go/parquet-go"
 
 	"github.com/hublake/hublake/internal/repo"
 	"github.com/hublake/hublake/schema"
@@ -322,4 +323,53 @@ func CopyDir(t testing.TB, from string) string {
 		t.Fatalf("copy %s: %v %s", from, err, out)
 	}
 	return to
+}
+
+// Codecs counts the Parquet objects of the lake's tables under root by the
+// codec of their column chunks ("ZSTD", "SNAPPY"); an object whose chunks do
+// not all share one codec counts as "mixed".
+func Codecs(t testing.TB, root string) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	var files []string
+	for _, table := range schema.AllTables() {
+		if table.Parquet {
+			f, _ := filepath.Glob(filepath.Join(root, table.Name, "dt=*", "*.parquet"))
+			files = append(files, f...)
+		}
+	}
+	for _, p := range files {
+		if err := countCodec(p, out); err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+	}
+	return out
+}
+
+func countCodec(p string, out map[string]int) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	pf, err := parquet.OpenFile(f, info.Size())
+	if err != nil {
+		return err
+	}
+	codec := ""
+	for _, rg := range pf.Metadata().RowGroups {
+		for _, c := range rg.Columns {
+			name := c.MetaData.Codec.String()
+			if codec != "" && codec != name {
+				name = "mixed"
+			}
+			codec = name
+		}
+	}
+	out[codec]++
+	return nil
 }
