@@ -1,15 +1,19 @@
 package sinks
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress"
+	"github.com/parquet-go/parquet-go/format"
 
 	"github.com/hublake/hublake/internal/gen"
 	"github.com/hublake/hublake/internal/localstack"
@@ -158,3 +162,82 @@ func BenchmarkParquetCodecs(b *testing.B) {
 		})
 	}
 }
+
+// pageRecorder is a codec that keeps a copy of every page it is given and
+// compresses nothing. It calls itself ZSTD because parquet-go does not call
+// an UNCOMPRESSED codec at all; its objects are thrown away.
+type pageRecorder struct{ pages [][]byte }
+
+func (*pageRecorder) String() string                            { return "ZSTD" }
+func (*pageRecorder) CompressionCodec() format.CompressionCodec { return format.Zstd }
+func (*pageRecorder) Decode(dst, src []byte) ([]byte, error)    { return append(dst[:0], src...), nil }
+func (r *pageRecorder) Encode(dst, src []byte) ([]byte, error) {
+	r.pages = append(r.pages, bytes.Clone(src))
+	return append(dst[:0], src...), nil
+}
+
+// BenchmarkPageCodecs compresses the pages of 4,000 findings' object (as
+// the writer hands them to its codec) with each candidate: the codec alone,
+// apart from the rest of the encoding. SetBytes is the pages' bytes.
+func BenchmarkPageCodecs(b *testing.B) {
+	rows, _ := benchRows(b, 4000)
+	rec := &pageRecorder{}
+	opts := append(slices.Clone(WriterOptions(schema.TableFindings, EncodeOptions{})), parquet.Compression(rec))
+	w := parquet.NewGenericWriter[schema.Finding](io.Discard, opts...)
+	for j := 0; j < len(rows); j += 1000 {
+		if _, err := w.Write(rows[j:min(j+1000, len(rows))]); err != nil {
+			b.Fatal(err)
+		}
+		if err := w.Flush(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		b.Fatal(err)
+	}
+	var in int64
+	for _, p := range rec.pages {
+		in += int64(len(p))
+	}
+	zstdNoEntropy, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1),
+		zstd.WithWindowSize(zstdWindow), zstd.WithLowerEncoderMem(true), zstd.WithZeroFrames(true), zstd.WithEncoderCRC(false),
+		zstd.WithNoEntropyCompression(true))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		codec compress.Codec
+	}{
+		{"zstd", newZstdCodec()},
+		{"zstd-no-entropy", encodeFunc(func(dst, src []byte) []byte { return zstdNoEntropy.EncodeAll(src, dst[:0]) })},
+		{"snappy", snappyCodec{}},
+		{"parquet-go-snappy", &parquet.Snappy},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.SetBytes(in)
+			dst := make([]byte, 0, 1<<20)
+			var out int64
+			for b.Loop() {
+				out = 0
+				for _, p := range rec.pages {
+					c, err := tc.codec.Encode(dst, p)
+					if err != nil {
+						b.Fatal(err)
+					}
+					out += int64(len(c))
+				}
+			}
+			b.ReportMetric(float64(out)/float64(in), "out/in")
+		})
+	}
+}
+
+// encodeFunc is a compress.Codec made of an encoding function (benchmarks
+// only: it does not decode).
+type encodeFunc func(dst, src []byte) []byte
+
+func (encodeFunc) String() string                            { return "ZSTD" }
+func (encodeFunc) CompressionCodec() format.CompressionCodec { return format.Zstd }
+func (encodeFunc) Decode(dst, src []byte) ([]byte, error)    { return nil, errors.New("not implemented") }
+func (f encodeFunc) Encode(dst, src []byte) ([]byte, error)  { return f(dst, src), nil }

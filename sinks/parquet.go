@@ -13,11 +13,11 @@ import (
 )
 
 // The Parquet codecs. Objects meant to stay (backfill's, compaction's) are
-// ZSTD, about a third smaller than Snappy's. The consumer writes Snappy by
+// ZSTD, 1.3–1.4× smaller than Snappy's. The consumer writes Snappy by
 // default: its objects live only until the next compaction rewrites them in
-// ZSTD, and Snappy costs a fifth less CPU per GB on the consumer's path,
-// which decides how many shards a task keeps up with (BENCHMARKS.md,
-// "Consumer path").
+// ZSTD, and Snappy costs about a quarter less CPU per GB on the consumer's
+// path, which decides how many shards a task keeps up with (BENCHMARKS.md,
+// "Where the time goes on the consumer path").
 const (
 	CodecZSTD   = "zstd"
 	CodecSnappy = "snappy"

@@ -10,10 +10,10 @@ import (
 // snappyCodec is the Parquet writer's SNAPPY codec: s2's Snappy-compatible
 // block encoder (EncodeSnappy), the format Parquet's SNAPPY names (a raw
 // Snappy block per page, no framing), which every reader decodes. parquet-go's
-// own codec calls klauspost/compress/snappy, whose encoder spends more time
-// for 6 % smaller pages; on the pages of the bench corpus this one compresses
-// at 880 MB/s against 520 (and zstd's fastest level at 380), measured in
-// BENCHMARKS.md ("Codecs").
+// own codec calls klauspost/compress/snappy, whose encoder spends twice the
+// time for 6 % smaller pages: on the findings' pages this one compresses at
+// 885–897 MB/s against 402–519 (and zstd's fastest level at 363–383 for
+// pages a third smaller), BenchmarkPageCodecs.
 type snappyCodec struct{}
 
 func (snappyCodec) String() string { return "SNAPPY" }

@@ -628,7 +628,7 @@ func goBenchmarks(rep *strings.Builder) error {
 		{"./processor", "BenchmarkSplitter|BenchmarkConsumerPath|BenchmarkBackfill", "2x"},
 		{"./processor", "BenchmarkDedup", "1s"},
 		{"./sinks", "BenchmarkParquetEncode", "2x"},
-		{"./sinks", "BenchmarkParquetCodecs", "5x"},
+		{"./sinks", "BenchmarkParquetCodecs|BenchmarkPageCodecs", "5x"},
 		{"./sinks", "BenchmarkAbsorbedCheck", "1s"},
 	} {
 		out, err := exec.Command("go", "test", "-run", "^$", "-bench", b.pattern, "-benchtime", b.time, b.pkg).CombinedOutput()
