@@ -94,6 +94,13 @@ func Backfill(ctx context.Context, inputs iter.Seq2[Input, error], opts Backfill
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	// A backfill is made durable once, at its end: a run that did not end is
+	// run again and rewrites the same objects (sinks.Dir.DeferSync).
+	dir, _ := opts.Store.(*sinks.Dir)
+	if dir != nil {
+		dir = dir.DeferSync()
+		opts.Store = dir
+	}
 	var read atomic.Int64
 	next := make(chan Input)
 	var mu sync.Mutex
@@ -122,6 +129,12 @@ func Backfill(ctx context.Context, inputs iter.Seq2[Input, error], opts Backfill
 	}
 	if err := ctx.Err(); err != nil {
 		all = append(all, err)
+	}
+	// What the inputs that succeeded wrote is kept, whatever the others did.
+	if dir != nil {
+		if err := dir.Sync(); err != nil {
+			all = append(all, err)
+		}
 	}
 	return errors.Join(all...)
 }

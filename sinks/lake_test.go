@@ -357,3 +357,46 @@ func TestDirCleanTemp(t *testing.T) {
 		t.Error("CleanTemp of a table prefix was not refused")
 	}
 }
+
+// TestDirDeferSync: a store whose durability is deferred commits objects
+// the same way (in place, whole, no temporary file left) and makes them
+// durable with Sync; the store it came from still syncs every commit.
+func TestDirDeferSync(t *testing.T) {
+	root := t.TempDir()
+	d, err := NewDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lazy := d.DeferSync()
+	if d.deferSync || !lazy.deferSync {
+		t.Fatalf("DeferSync changed the original store (%v) or not the copy (%v)", d.deferSync, lazy.deferSync)
+	}
+	ctx := context.Background()
+	for i, s := range []*Dir{d, lazy} {
+		key := fmt.Sprintf("findings/dt=2026-01-01/o%d.parquet", i)
+		w, err := s.Create(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := s == d; w.(*dirObject).sync != want {
+			t.Errorf("store %d: the object syncs on commit: %v, want %v", i, !want, want)
+		}
+		if _, err := w.Write([]byte("PAR1 body PAR1")); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(key)))
+		if err != nil || string(b) != "PAR1 body PAR1" {
+			t.Fatalf("store %d: object reads %q, %v", i, b, err)
+		}
+	}
+	if err := lazy.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	tmp, _ := filepath.Glob(filepath.Join(root, "findings", "dt=2026-01-01", ".*"))
+	if len(tmp) != 0 {
+		t.Errorf("temporary files left: %v", tmp)
+	}
+}
