@@ -144,22 +144,28 @@ func BenchmarkParquetCodecs(b *testing.B) {
 			var n int64
 			for i := 0; i < b.N; i++ {
 				cw := &CountingWriter{W: io.Discard}
-				w := parquet.NewGenericWriter[schema.Finding](cw, opts...)
-				for j := 0; j < len(rows); j += 1000 {
-					if _, err := w.Write(rows[j:min(j+1000, len(rows))]); err != nil {
-						b.Fatal(err)
-					}
-					if err := w.Flush(); err != nil {
-						b.Fatal(err)
-					}
-				}
-				if err := w.Close(); err != nil {
-					b.Fatal(err)
-				}
+				writeBenchObject(b, cw, rows, opts)
 				n = cw.N
 			}
 			b.ReportMetric(float64(n)/float64(raw), "out/raw")
 		})
+	}
+}
+
+// writeBenchObject writes rows as one findings object into out, in row
+// groups of 1,000 rows.
+func writeBenchObject(b *testing.B, out io.Writer, rows []schema.Finding, opts []parquet.WriterOption) {
+	w := parquet.NewGenericWriter[schema.Finding](out, opts...)
+	for j := 0; j < len(rows); j += 1000 {
+		if _, err := w.Write(rows[j:min(j+1000, len(rows))]); err != nil {
+			b.Fatal(err)
+		}
+		if err := w.Flush(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		b.Fatal(err)
 	}
 }
 
@@ -182,19 +188,7 @@ func (r *pageRecorder) Encode(dst, src []byte) ([]byte, error) {
 func BenchmarkPageCodecs(b *testing.B) {
 	rows, _ := benchRows(b, 4000)
 	rec := &pageRecorder{}
-	opts := append(slices.Clone(WriterOptions(schema.TableFindings, EncodeOptions{})), parquet.Compression(rec))
-	w := parquet.NewGenericWriter[schema.Finding](io.Discard, opts...)
-	for j := 0; j < len(rows); j += 1000 {
-		if _, err := w.Write(rows[j:min(j+1000, len(rows))]); err != nil {
-			b.Fatal(err)
-		}
-		if err := w.Flush(); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		b.Fatal(err)
-	}
+	writeBenchObject(b, io.Discard, rows, append(slices.Clone(WriterOptions(schema.TableFindings, EncodeOptions{})), parquet.Compression(rec)))
 	var in int64
 	for _, p := range rec.pages {
 		in += int64(len(p))
