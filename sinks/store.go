@@ -107,8 +107,8 @@ func Open(cfg aws.Config, dest string, s3opts S3Options) (Lake, error) {
 }
 
 // Dir is a Store in a local directory: objects are written to a hidden
-// temporary file beside their final name (".<name>.tmp-*"), synced, and
-// renamed into place. The writer holds an exclusive flock on its temporary
+// temporary file beside their final name (".<name>.tmp-*"), synced (unless
+// DeferSync), and renamed into place. The writer holds an exclusive flock on its temporary
 // file from its creation until the rename, which is what lets CleanTemp tell
 // a dead writer's leftover from a live writer's object.
 type Dir struct {
@@ -124,7 +124,7 @@ type Dir struct {
 // file system durable at once (syncfs). It is for a writer that redoes its
 // whole run after a crash, rewriting the same names with the same bytes
 // (backfill): one syncfs at the end instead of two fsyncs per object, which
-// took 12 % of the wall time of a 100 MB file's backfill into 395 objects
+// took 14 % of the wall time of a 100 MB file's backfill into 395 objects
 // (BENCHMARKS.md). A crash of the process loses nothing (the kernel has the
 // data); a power loss before Sync can leave objects of the run empty or
 // short, which the run's repetition rewrites. Not for the consumer: its
