@@ -9,6 +9,8 @@ import (
 	"time"
 	"unsafe"
 
+	"golang.org/x/sync/semaphore"
+
 	"github.com/hublake/hublake/schema"
 	"github.com/hublake/hublake/sinks"
 )
@@ -26,7 +28,7 @@ type batcher struct {
 	dedup    *dedupWindow
 	crash    func(point string)
 
-	slots   chan struct{}
+	slots   *semaphore.Weighted
 	keyer   *keyer
 	scratch decoded
 	cuts    cuts
@@ -113,12 +115,17 @@ func withProgress(p progress) batcherOption { return func(b *batcher) { b.progre
 // WithStats sets the counters to add to (default: private ones).
 func withStats(s *Stats) batcherOption { return func(b *batcher) { b.stats = s } }
 
-// WithFlushSlots lets a flush write the batch's objects side by side, each
+// withFlushSlots lets a flush write the batch's objects side by side, each
 // holding one of slots while it is encoded and stored (several batchers may
 // share the slots, which bound the encoders working at once, hence their
 // memory). Without slots, a batch's objects are written one after another.
 // The objects are the same either way.
-func withFlushSlots(slots chan struct{}) batcherOption { return func(b *batcher) { b.slots = slots } }
+func withFlushSlots(slots *semaphore.Weighted) batcherOption {
+	return func(b *batcher) { b.slots = slots }
+}
+
+// newFlushSlots returns n flush slots (see withFlushSlots).
+func newFlushSlots(n int) *semaphore.Weighted { return semaphore.NewWeighted(int64(n)) }
 
 // WithCrashHook calls f at named points of a flush; tests use it to kill the
 // process there ("before-upload", "between-objects", "before-checkpoint",
@@ -381,12 +388,18 @@ func (b *batcher) Flush(ctx context.Context) error {
 // returns once no write is running any more, so that nothing of a failed
 // flush is written after it (a retry writes the same objects again).
 func (b *batcher) writeObjects(ctx context.Context, writes []objectWrite) (objects, bytes int64, err error) {
+	// wctx ends when the flush fails (or the caller's context does): the
+	// writes still running then stop.
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var mu sync.Mutex
 	done := func(n int64, werr error) error {
 		mu.Lock()
 		defer mu.Unlock()
 		if werr != nil {
-			if ctx.Err() == nil { // not a shutdown: the store refused the object
+			// Not a shutdown, nor a write stopped by the failure of
+			// another: the store refused the object.
+			if wctx.Err() == nil {
 				b.stats.StoreErrors.Add(1)
 			}
 			if err == nil {
@@ -409,21 +422,22 @@ func (b *batcher) writeObjects(ctx context.Context, writes []objectWrite) (objec
 		}
 		return objects, bytes, err
 	}
-	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	var wg sync.WaitGroup
 	for _, w := range writes {
-		select {
-		case b.slots <- struct{}{}:
-		case <-wctx.Done():
+		// A failed Acquire takes no slot; one that succeeds is given back
+		// by its write, or here when the flush has failed meanwhile
+		// (Acquire may succeed on a cancelled context).
+		if b.slots.Acquire(wctx, 1) != nil {
+			break
 		}
 		if wctx.Err() != nil {
+			b.slots.Release(1)
 			break
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer func() { <-b.slots }()
+			defer b.slots.Release(1)
 			if done(w(wctx)) != nil {
 				cancel()
 			}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/gzip"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/hublake/hublake/processor/units"
 	"github.com/hublake/hublake/schema"
@@ -44,7 +45,7 @@ type BackfillOptions struct {
 	Decoders int
 	// flushSlots bound the objects encoded at once over all inputs
 	// (GOMAXPROCS of them): a batch's objects are written side by side.
-	flushSlots chan struct{}
+	flushSlots *semaphore.Weighted
 	Stats      *Stats
 	// NotAfter bounds partition dates (default: now plus one day).
 	NotAfter time.Time
@@ -87,7 +88,7 @@ func Backfill(ctx context.Context, inputs iter.Seq2[Input, error], opts Backfill
 	if opts.Decoders <= 0 {
 		opts.Decoders = runtime.GOMAXPROCS(0)
 	}
-	opts.flushSlots = make(chan struct{}, runtime.GOMAXPROCS(0))
+	opts.flushSlots = newFlushSlots(runtime.GOMAXPROCS(0))
 	if opts.NotAfter.IsZero() {
 		opts.NotAfter = schema.NotAfter(time.Now())
 	}
