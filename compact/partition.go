@@ -503,15 +503,11 @@ func (p *partRun) readParquet(inputs []object, sortKeys []string, tmp, run strin
 	// The row groups are cut here (rows and bytes, as the writer cuts them),
 	// so that an output ends on a row group's end.
 	opts := append(sinks.WriterOptions(p.t.Name, c.opts.Encode), parquet.MaxRowsPerRowGroup(math.MaxInt64))
-	groupRows := c.opts.Encode.RowGroupRows
-	if groupRows <= 0 {
-		groupRows = 10_000
-	}
 	return func(written func(object) error) error {
 		defer src.close()
 		ow := &outputWriter{
 			ctx: ctx, lake: c.lake, table: p.t.Name, dt: p.dt, run: run, opts: opts,
-			groupRows: groupRows, groupBytes: c.opts.Encode.RowGroupBytesOrDefault(), target: c.opts.TargetSize,
+			groupRows: c.opts.Encode.RowGroupRowsOrDefault(), groupBytes: c.opts.Encode.RowGroupBytesOrDefault(), target: c.opts.TargetSize,
 			written: written,
 		}
 		for {

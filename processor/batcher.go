@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -88,13 +89,8 @@ func (r rowsByDate[T]) rows() (n int64) {
 // writes returns the writes of one object per partition of table, in date
 // order.
 func (r rowsByDate[T]) writes(enc *sinks.Encoder, table, name string) []objectWrite {
-	dates := make([]string, 0, len(r))
-	for dt := range r {
-		dates = append(dates, dt)
-	}
-	slices.Sort(dates)
 	var out []objectWrite
-	for _, dt := range dates {
+	for _, dt := range slices.Sorted(maps.Keys(r)) {
 		chunks := r[dt].chunks
 		out = append(out, func(ctx context.Context) (int64, error) {
 			return sinks.WriteRowChunks(ctx, enc, table, dt, name, chunks)
@@ -109,10 +105,10 @@ type objectWrite func(ctx context.Context) (int64, error)
 // batcherOption configures a batcher.
 type batcherOption func(*batcher)
 
-// WithProgress sets the source's progress hooks (default: none).
+// withProgress sets the source's progress hooks (default: none).
 func withProgress(p progress) batcherOption { return func(b *batcher) { b.progress = p } }
 
-// WithStats sets the counters to add to (default: private ones).
+// withStats sets the counters to add to (default: private ones).
 func withStats(s *Stats) batcherOption { return func(b *batcher) { b.stats = s } }
 
 // withFlushSlots lets a flush write the batch's objects side by side, each
@@ -127,7 +123,7 @@ func withFlushSlots(slots *semaphore.Weighted) batcherOption {
 // newFlushSlots returns n flush slots (see withFlushSlots).
 func newFlushSlots(n int) *semaphore.Weighted { return semaphore.NewWeighted(int64(n)) }
 
-// WithCrashHook calls f at named points of a flush; tests use it to kill the
+// withCrashHook calls f at named points of a flush; tests use it to kill the
 // process there ("before-upload", "between-objects", "before-checkpoint",
 // "after-checkpoint").
 func withCrashHook(f func(point string)) batcherOption { return func(b *batcher) { b.crash = f } }

@@ -176,6 +176,15 @@ func CheckKey(key string) error {
 	return nil
 }
 
+// checkTableKey returns an error unless key is a well-formed key of a
+// table's object (not of compaction's bookkeeping).
+func checkTableKey(key string) error {
+	if err := CheckKey(key); err != nil || !keyPattern.MatchString(key) {
+		return fmt.Errorf("refusing object key %q: not a table key", key)
+	}
+	return nil
+}
+
 // CheckPrefix returns an error unless prefix is one a store may list: a
 // table, a partition (PartitionPrefix), or the absorbed-name markers or the
 // manifests of a table or a partition.
@@ -196,8 +205,8 @@ const MetaPrefix = "_hublake/"
 // lives outside the table, so that neither readers nor a listing of the
 // table see it.
 func AbsorbedKey(key string) (string, error) {
-	if err := CheckKey(key); err != nil || !keyPattern.MatchString(key) {
-		return "", fmt.Errorf("refusing object key %q: not a table key", key)
+	if err := checkTableKey(key); err != nil {
+		return "", err
 	}
 	return MetaPrefix + "absorbed/" + key, nil
 }
@@ -263,8 +272,8 @@ type Key struct {
 // of an unknown table or with the wrong extension, a key of compaction's
 // bookkeeping).
 func ParseKey(key string) (Key, error) {
-	if err := CheckKey(key); err != nil || !keyPattern.MatchString(key) {
-		return Key{}, fmt.Errorf("refusing object key %q: not a table key", key)
+	if err := checkTableKey(key); err != nil {
+		return Key{}, err
 	}
 	table, rest, _ := strings.Cut(key, "/dt=")
 	dt, file, _ := strings.Cut(rest, "/")

@@ -64,14 +64,10 @@ func (o EncodeOptions) codec() compress.Codec {
 // writer of them (the Encoder, compaction): its schema, the codec, the row
 // group bound, and no statistics on its big text columns.
 func WriterOptions(table string, o EncodeOptions) []parquet.WriterOption {
-	rows := o.RowGroupRows
-	if rows <= 0 {
-		rows = 10_000
-	}
 	opts := []parquet.WriterOption{
 		schema.ParquetSchema(table),
 		parquet.Compression(o.codec()),
-		parquet.MaxRowsPerRowGroup(rows),
+		parquet.MaxRowsPerRowGroup(o.RowGroupRowsOrDefault()),
 		parquet.CreatedBy("hublake", "1", ""),
 		// Dictionaries pay off on repetitive text (control titles and
 		// remediation, an insight's raw_detail repeated on each of its
@@ -82,6 +78,15 @@ func WriterOptions(table string, o EncodeOptions) []parquet.WriterOption {
 		opts = append(opts, parquet.SkipPageBounds(path...), parquet.SkipPageStatistics(path...))
 	}
 	return opts
+}
+
+// RowGroupRowsOrDefault is the bound on a row group's rows (see
+// EncodeOptions.RowGroupRows).
+func (o EncodeOptions) RowGroupRowsOrDefault() int64 {
+	if o.RowGroupRows <= 0 {
+		return 10_000
+	}
+	return o.RowGroupRows
 }
 
 // RowGroupBytesOrDefault is the bound on a row group's input bytes (see

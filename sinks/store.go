@@ -108,9 +108,9 @@ func Open(cfg aws.Config, dest string, s3opts S3Options) (Lake, error) {
 
 // Dir is a Store in a local directory: objects are written to a hidden
 // temporary file beside their final name (".<name>.tmp-*"), synced (unless
-// DeferSync), and renamed into place. The writer holds an exclusive flock on its temporary
-// file from its creation until the rename, which is what lets CleanTemp tell
-// a dead writer's leftover from a live writer's object.
+// DeferSync), and renamed into place. The writer holds an exclusive flock on
+// its temporary file from its creation until the rename, which is what lets
+// CleanTemp tell a dead writer's leftover from a live writer's object.
 type Dir struct {
 	root string // absolute
 	real string // root with symbolic links resolved
