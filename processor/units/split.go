@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"regexp"
 )
 
 // A splitter cuts a byte stream into units without holding more than one unit
@@ -164,8 +163,6 @@ func (s *Splitter) skip(commas bool) (byte, bool) {
 	}
 }
 
-var findingsDocPrefix = regexp.MustCompile(`^\{\s*"Findings"\s*:\s*\[`)
-
 // next returns the next unit, or io.EOF when the input is exhausted.
 func (s *Splitter) Next() (Piece, error) {
 	if s.oversize != nil {
@@ -191,11 +188,11 @@ func (s *Splitter) Next() (Piece, error) {
 		case modeTop:
 			switch c {
 			case '{':
-				if s.findingsDoc() {
+				p, doc, err := s.object()
+				if doc {
 					s.mode = modeFindings
 					continue
 				}
-				p, err := s.value()
 				if err == nil && !s.decided {
 					s.decided = true
 					s.decideLines(p)
@@ -244,22 +241,103 @@ func (s *Splitter) finish() error {
 	return io.EOF
 }
 
-// findingsDoc checks whether the object at start is a {"Findings": [ document
-// and, if so, consumes through the '['. The key must come first (it does in
-// every AWS tool's output); otherwise the object is one unit and the decoder
-// handles the document whole.
-func (s *Splitter) findingsDoc() bool {
-	const look = 4096
-	for s.end-s.start < look && !s.eof {
-		s.fill()
+// object scans the top-level object at start member by member. When one of
+// its members is "Findings" with an array value, and no member before it
+// named the object an event ("detail-type" or "detail": the decoder takes an
+// event's findings from its detail), the object is a Findings document
+// (get-findings and get-findings-v2 output, BatchImportFindings input, an
+// SDK response saved whole: ResponseMetadata, NextToken and the like may
+// come first or last): doc is true, everything up to the array's '[' is
+// consumed and the caller splits its elements. Otherwise the object is one
+// unit, scanned in the same pass.
+//
+// The members before "Findings" are held until it is found, like any unit:
+// when they pass the unit limit, the object is handed out as an oversize
+// unit (README: a document whose members before Findings exceed
+// --max-unit-bytes is one dead letter).
+func (s *Splitter) object() (p Piece, doc bool, err error) {
+	i := s.start + 1 // past '{'
+	event := false
+	for {
+		// A member: blanks, a key, blanks, ':', blanks, a value, blanks,
+		// then ',' or '}'. Anything else is left to the generic scan.
+		c, ok := s.skipAt(&i)
+		if !ok {
+			p, err := s.valueFrom(i, scanState{depth: 1}, scanEOF)
+			return p, false, err
+		}
+		if c != '"' {
+			break
+		}
+		keyRel := i - s.start
+		i++
+		st := scanState{inStr: true}
+		if status := s.scan(&st, &i, s.maxUnit); status != scanDone {
+			p, err := s.valueFrom(i, scanState{depth: 1, inStr: st.inStr}, status)
+			return p, false, err
+		}
+		key := s.buf[s.start+keyRel : i]
+		isFindings := string(key) == `"Findings"`
+		if string(key) == `"detail-type"` || string(key) == `"detail"` {
+			event = true
+		}
+		if c, ok = s.skipAt(&i); !ok || c != ':' {
+			break
+		}
+		i++
+		if c, ok = s.skipAt(&i); !ok {
+			break
+		}
+		if isFindings && c == '[' && !event {
+			s.start = i + 1
+			s.hashTo(s.start)
+			return Piece{}, true, nil
+		}
+		if event {
+			// An event: no need to look at its keys any further.
+			break
+		}
+		st = scanState{scalar: c != '{' && c != '[' && c != '"'}
+		if c == '"' {
+			st.inStr = true
+			i++
+		}
+		if status := s.scan(&st, &i, s.maxUnit); status != scanDone {
+			if st.scalar {
+				st = scanState{}
+			}
+			st.depth++
+			p, err := s.valueFrom(i, st, status)
+			return p, false, err
+		}
+		if c, ok = s.skipAt(&i); !ok {
+			break
+		}
+		switch c {
+		case ',':
+			i++
+			continue
+		case '}':
+			p, err := s.valueFrom(i+1, scanState{}, scanDone)
+			return p, false, err
+		}
+		break
 	}
-	m := findingsDocPrefix.FindIndex(s.buf[s.start:min(s.end, s.start+look)])
-	if m == nil {
-		return false
+	// Not a member where one belongs (invalid JSON), an event, or the input
+	// ended: find the object's end as any value's.
+	p, err = s.valueFrom(i, scanState{depth: 1}, scanLimit+1)
+	return p, false, err
+}
+
+// skipAt advances *i over blanks and returns the byte there.
+func (s *Splitter) skipAt(i *int) (byte, bool) {
+	for {
+		c, ok := s.at(i)
+		if !ok || !isSpace(c) {
+			return c, ok
+		}
+		*i++
 	}
-	s.start += m[1]
-	s.hashTo(s.start)
-	return true
 }
 
 // decideLines switches to line mode when the first value was one line ended
@@ -377,7 +455,16 @@ func (s *Splitter) value() (Piece, error) {
 		st.inStr = true
 		i++
 	}
-	status := s.scan(&st, &i, s.maxUnit)
+	return s.valueFrom(i, st, scanLimit+1)
+}
+
+// valueFrom finishes the unit that starts at start, scanned up to i in
+// state st. status is how that scan ended, or scanLimit+1 when it has not
+// run yet.
+func (s *Splitter) valueFrom(i int, st scanState, status scanStatus) (Piece, error) {
+	if status > scanLimit {
+		status = s.scan(&st, &i, s.maxUnit)
+	}
 	if status == scanLimit {
 		return s.streamOversize(i, st)
 	}
