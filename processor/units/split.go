@@ -34,14 +34,15 @@ import (
 // A unit larger than the size limit is not buffered: it is handed out as a
 // reader that streams its bytes (to a dead letter) while the scan goes on.
 type Splitter struct {
-	r       io.Reader
-	buf     []byte
-	end     int   // valid bytes in buf
-	base    int64 // stream offset of buf[0]
-	start   int   // first byte of the current unit (or next unread byte)
-	eof     bool
-	readErr error
-	maxUnit int
+	r         io.Reader
+	buf       []byte
+	end       int   // valid bytes in buf
+	base      int64 // stream offset of buf[0]
+	start     int   // first byte of the current unit (or next unread byte)
+	eof       bool
+	readErr   error
+	zeroReads int
+	maxUnit   int
 
 	mode       splitMode
 	decided    bool // line mode decided (first top-level value seen)
@@ -107,17 +108,41 @@ func (s *Splitter) fill() bool {
 		s.hashed -= s.start
 		s.end, s.start, s.buf = keep, 0, nb
 	}
-	n, err := io.ReadFull(s.r, s.buf[s.end:s.end+readChunk])
+	// Read a whole chunk unless the input ends first. Only io.EOF itself
+	// ends the input cleanly: io.ErrUnexpectedEOF from the reader (a
+	// compressed stream cut short, a body shorter than its length) is a
+	// read error like any other.
+	n := 0
+	for n < readChunk {
+		m, err := s.r.Read(s.buf[s.end+n : s.end+readChunk])
+		n += m
+		if err != nil {
+			s.eof = true
+			if !errors.Is(err, io.EOF) {
+				s.readErr = err
+			}
+			break
+		}
+		if m == 0 {
+			// A reader that returns nothing without an error: try again
+			// (io.Reader allows it, as long as it is not forever).
+			if s.zeroReads++; s.zeroReads > 100 {
+				s.eof, s.readErr = true, io.ErrNoProgress
+				break
+			}
+			continue
+		}
+		s.zeroReads = 0
+	}
 	s.end += n
 	s.buf = s.buf[:s.end]
-	if err != nil {
-		s.eof = true
-		if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
-			s.readErr = err
-		}
-	}
 	return n > 0
 }
+
+// ReadErr is the error that ended the input early (nil while the input is
+// being read, and at a clean end): the units before it were handed out,
+// the one it cut is not.
+func (s *Splitter) ReadErr() error { return s.readErr }
 
 // hashTo feeds buf[hashed:i] to the running digest.
 func (s *Splitter) hashTo(i int) {
@@ -216,6 +241,9 @@ func (s *Splitter) Next() (Piece, error) {
 					// The rest of the document ("NextToken" and the like).
 					if p, broken := s.skipRestOfObject(); broken {
 						s.mode = modeTop
+						if s.readErr != nil {
+							return Piece{}, s.finish()
+						}
 						return p, nil
 					}
 				}
@@ -474,6 +502,11 @@ func (s *Splitter) valueFrom(i int, st scanState, status scanStatus) (Piece, err
 		s.oversize.done = true
 		return p, err
 	}
+	if status == scanEOF && s.readErr != nil {
+		// The input broke inside this unit: it is not a unit, the input
+		// failed.
+		return Piece{}, s.finish()
+	}
 	if status == scanEOF && !st.scalar {
 		return s.emit(i, "truncated JSON: the input ends inside this value")
 	}
@@ -485,8 +518,13 @@ func (s *Splitter) valueFrom(i int, st scanState, status scanStatus) (Piece, err
 func (s *Splitter) line(reason string) (Piece, error) {
 	i := s.start
 	st := scanState{line: true}
-	if s.scan(&st, &i, s.maxUnit) == scanLimit {
+	switch s.scan(&st, &i, s.maxUnit) {
+	case scanLimit:
 		return s.streamOversize(i, st)
+	case scanEOF:
+		if s.readErr != nil {
+			return Piece{}, s.finish()
+		}
 	}
 	return s.emit(i, reason)
 }
@@ -552,6 +590,9 @@ func (s *Splitter) garbage(reason string) (Piece, error) {
 		case scanLimit:
 			return s.streamOversize(i, st)
 		case scanEOF:
+			if s.readErr != nil {
+				return Piece{}, s.finish()
+			}
 			return s.emit(i, reason)
 		}
 		// i is at a newline; look at the next line's first byte.

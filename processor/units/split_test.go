@@ -170,3 +170,48 @@ func TestSplitterReadError(t *testing.T) {
 		t.Fatalf("a read error must surface, got %v", err)
 	}
 }
+
+// TestSplitterBreak: when the input breaks (a read error, including
+// io.ErrUnexpectedEOF from a compressed stream or a body cut short), the
+// units before the break are handed out, the unit the break cuts is not
+// (neither as a unit nor as a rejected one), and the error says why; in
+// every layout.
+func TestSplitterBreak(t *testing.T) {
+	for _, tc := range []struct{ name, in string }{
+		{"lines", "{\"a\":1}\n{\"b\":2}\n{\"c\":"},
+		{"line without its newline", "{\"a\":1}\n{\"b\":2}\n{\"c\":3}"},
+		{"concatenated", `{"a":1}{"b":2}{"c":[1,`},
+		{"array", `[{"a":1},{"b":2},{"c":`},
+		{"findings document", `{"NextToken":"x","Findings":[{"a":1},{"b":2},{"c":3`},
+		{"findings document members after", `{"Findings":[{"a":1},{"b":2}],"Unproc`},
+		{"garbage", "{\"a\":1}{\"b\":2}\nnot json\nat al"},
+	} {
+		for _, cause := range []error{io.ErrUnexpectedEOF, errors.New("connection reset")} {
+			t.Run(tc.name+"/"+cause.Error(), func(t *testing.T) {
+				r := io.MultiReader(strings.NewReader(tc.in), iotest.ErrReader(cause))
+				sp := NewSplitter(iotest.HalfReader(r), 1<<20)
+				var got []string
+				var err error
+				for {
+					var p Piece
+					p, err = sp.Next()
+					if err != nil {
+						break
+					}
+					got = append(got, string(p.Data))
+				}
+				if !errors.Is(err, cause) || !errors.Is(sp.ReadErr(), cause) {
+					t.Fatalf("error %v (ReadErr %v), want %v", err, sp.ReadErr(), cause)
+				}
+				if len(got) < 2 || got[0] != `{"a":1}` || got[1] != `{"b":2}` {
+					t.Errorf("units before the break: %q", got)
+				}
+				for _, u := range got[2:] {
+					if strings.Contains(u, `"c"`) || strings.Contains(u, "al") {
+						t.Errorf("the unit cut by the break was handed out: %q", u)
+					}
+				}
+			})
+		}
+	}
+}
