@@ -287,8 +287,10 @@ func TestOCSFFeed(t *testing.T) {
 			byUID[f.MetadataUID] = append(byUID[f.MetadataUID], f)
 			if a := asffByID[f.FindingUID]; a != nil && i > 0 && bytes.Contains(us[i-1], []byte(f.FindingUID)) {
 				both++
-				// (ASFF's legacy CIS findings name no control; OCSF always does.)
-				if !a.UpdatedAt.Equal(f.ModifiedTime) || a.ComplianceSecurityControlID != "" && a.ComplianceSecurityControlID != f.ComplianceControl || a.Title != f.Title {
+				// (ASFF's legacy CIS findings name the standard's own rule,
+				// ProductFields.RuleId; OCSF always the security control.)
+				consolidated := strings.Contains(a.RawFinding, `"SecurityControlId"`)
+				if !a.UpdatedAt.Equal(f.ModifiedTime) || consolidated && a.ComplianceSecurityControlID != f.ComplianceControl || a.Title != f.Title {
 					t.Errorf("unit %d: the two feeds disagree: ASFF UpdatedAt %v control %s title %q, OCSF %v %s %q",
 						i, a.UpdatedAt, a.ComplianceSecurityControlID, a.Title, f.ModifiedTime, f.ComplianceControl, f.Title)
 				}
