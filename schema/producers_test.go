@@ -50,7 +50,7 @@ func TestOCSFEpochSeconds(t *testing.T) {
 		},
 		{
 			name: "a bare prowler 5 finding is a row in its own partition, not a 1970 dead letter", ocsf: 1,
-			in: `{"metadata":{"product":{"name":"Prowler"}},"finding_info":{"uid":"p-1"},"time":1739539623}`,
+			in:    `{"metadata":{"product":{"name":"Prowler"}},"finding_info":{"uid":"p-1"},"time":1739539623}`,
 			check: func(t *testing.T, in string, out *Output) { eq(t, "dt", out.OCSF[0].Date, "2025-02-14") },
 		},
 	})

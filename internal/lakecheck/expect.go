@@ -273,7 +273,7 @@ func ExpectedFindings(path string, data []byte) []map[string]any {
 func expectedVulnerability(v gjson.Result) any {
 	return map[string]any{
 		"id": str(v.Get("Id")), "vendor_name": str(v.Get("Vendor.Name")), "vendor_url": str(v.Get("Vendor.Url")),
-		"vendor_severity": str(v.Get("Vendor.VendorSeverity")),
+		"vendor_severity":   str(v.Get("Vendor.VendorSeverity")),
 		"vendor_created_at": ts(v.Get("Vendor.VendorCreatedAt")), "vendor_updated_at": ts(v.Get("Vendor.VendorUpdatedAt")),
 		"cvss": structList(v.Get("Cvss"), func(c gjson.Result) any {
 			return map[string]any{"version": str(c.Get("Version")), "base_score": floatOrNil(c.Get("BaseScore")), "base_vector": str(c.Get("BaseVector")), "source": str(c.Get("Source"))}
