@@ -135,6 +135,9 @@ func compareAll(t *testing.T, what, table string, got, want map[string]any) {
 	t.Helper()
 	lakecheck.Mask(got, lakecheck.PendingPaths())
 	lakecheck.Mask(want, lakecheck.PendingPaths())
+	if lakecheck.PendingEmptyForNull {
+		lakecheck.EmptyAsNull(got)
+	}
 	lakecheck.CompareRow(t, what, got, want, lakecheck.Columns(table))
 }
 

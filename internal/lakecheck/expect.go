@@ -36,10 +36,12 @@ var InsightColumns = []string{
 }
 
 // docFinding is one finding of a source document with the columns every
-// finding table shares: the envelope, finding_index, source and the kind.
+// finding table shares: the envelope, finding_index, source and the kind;
+// ocsf says which table it belongs to.
 type docFinding struct {
 	f      gjson.Result
 	common map[string]any
+	ocsf   bool
 }
 
 // documentFindings walks a source document read from a file named path, as
@@ -48,6 +50,45 @@ type docFinding struct {
 // {"Findings": [...]} document. Elements of arrays and documents are units
 // of their own (finding_index 0, source at the element's byte offset).
 func documentFindings(path string, data []byte) []docFinding {
+	return documentFindingsAt(path, 0, data)
+}
+
+// isOCSF tells a finding's table as README.md states it: by the first of
+// its top-level keys that names a format (class_uid, finding_info or
+// metadata: OCSF; SchemaVersion or ProductArn: ASFF), else by its container
+// (dflt: OCSF in a Findings Imported V2 event).
+func isOCSF(f gjson.Result, dflt bool) bool {
+	out := dflt
+	f.ForEach(func(k, _ gjson.Result) bool {
+		switch k.String() {
+		case "class_uid", "finding_info", "metadata":
+			out = true
+			return false
+		case "SchemaVersion", "ProductArn":
+			out = false
+			return false
+		}
+		return true
+	})
+	return out
+}
+
+// Expected computes the rows of both finding tables that the unit data,
+// found at byte offset base of the file named path, should become, each
+// finding in its own table (documentFindings, isOCSF).
+func Expected(path string, base int64, data []byte) (asff, ocsf []map[string]any) {
+	for _, d := range documentFindingsAt(path, base, data) {
+		if d.ocsf {
+			ocsf = append(ocsf, expectedOCSF(d))
+		} else {
+			asff = append(asff, expectedFinding(d))
+		}
+	}
+	return asff, ocsf
+}
+
+// documentFindingsAt is documentFindings for a unit at byte offset base.
+func documentFindingsAt(path string, base int64, data []byte) []docFinding {
 	root := gjson.ParseBytes(data)
 	var env gjson.Result
 	var findings []gjson.Result
@@ -92,21 +133,21 @@ func documentFindings(path string, data []byte) []docFinding {
 			}
 			m["action_arn"] = action
 			m["finding_index"] = int32(i)
-			m["source"] = fmt.Sprintf("file:%s#0", path)
+			m["source"] = fmt.Sprintf("file:%s#%d", path, base)
 		} else {
 			for _, c := range []string{"event_id", "event_time", "event_region", "event_account", "action_name", "action_description", "action_arn"} {
 				m[c] = nil
 			}
 			m["event_resources"] = []any{}
 			m["finding_index"] = int32(0)
-			off := 0
+			off := base
 			if perElementUnits {
-				off = f.Index
+				off += int64(f.Index)
 			}
 			m["source"] = fmt.Sprintf("file:%s#%d", path, off)
 		}
 		m["event_detail_type"] = kind
-		out = append(out, docFinding{f: f, common: m})
+		out = append(out, docFinding{f: f, common: m, ocsf: isOCSF(f, kind == "Findings Imported V2")})
 	}
 	return out
 }
@@ -118,156 +159,161 @@ func documentFindings(path string, data []byte) []docFinding {
 func ExpectedFindings(path string, data []byte) []map[string]any {
 	var out []map[string]any
 	for _, d := range documentFindings(path, data) {
-		f, m := d.f, d.common
-		fpf := f.Get("FindingProviderFields")
-		hasFPF := fpf.IsObject()
-		pf := f.Get("ProductFields")
-		m["id"] = str(f.Get("Id"))
-		m["product_arn"] = str(f.Get("ProductArn"))
-		m["product_name"] = firstStr(f.Get("ProductName"), pf.Get(escapeKey("aws/securityhub/ProductName")))
-		m["company_name"] = firstStr(f.Get("CompanyName"), pf.Get(escapeKey("aws/securityhub/CompanyName")))
-		m["generator_id"] = str(f.Get("GeneratorId"))
-		m["aws_account_id"] = text(f.Get("AwsAccountId"))
-		m["region"] = str(f.Get("Region"))
-		m["schema_version"] = str(f.Get("SchemaVersion"))
-		m["types"] = strList(f.Get("Types"))
-		if len(m["types"].([]any)) == 0 && hasFPF {
-			m["types"] = strList(fpf.Get("Types"))
-		}
-		m["created_at"] = ts(f.Get("CreatedAt"))
-		m["updated_at"] = ts(f.Get("UpdatedAt"))
-		m["first_observed_at"] = ts(f.Get("FirstObservedAt"))
-		m["last_observed_at"] = ts(f.Get("LastObservedAt"))
-		m["processed_at"] = ts(f.Get("ProcessedAt"))
-
-		// Severity: Label, else Normalized's band, else (nothing of the two
-		// sent) FindingProviderFields' Label, else its Normalized's band.
-		label := str(f.Get("Severity.Label"))
-		norm := int64OrNil(f.Get("Severity.Normalized"))
-		if label == nil && norm != nil {
-			label = band(*norm)
-		}
-		if label == nil && norm == nil && hasFPF {
-			label = str(fpf.Get("Severity.Label"))
-			if n := int64OrNil(fpf.Get("Severity.Normalized")); label == nil && n != nil {
-				label = band(*n)
-			}
-		}
-		m["severity_label"] = label
-		m["severity_normalized"] = int32OrNil(f.Get("Severity.Normalized"))
-		if m["severity_normalized"] == nil && hasFPF {
-			m["severity_normalized"] = int32OrNil(fpf.Get("Severity.Normalized"))
-		}
-		m["severity_original"] = text(f.Get("Severity.Original"))
-		if m["severity_original"] == nil && hasFPF {
-			m["severity_original"] = text(fpf.Get("Severity.Original"))
-		}
-		m["title"] = str(f.Get("Title"))
-		m["description"] = str(f.Get("Description"))
-		m["record_state"] = str(f.Get("RecordState"))
-		m["workflow_status"] = firstStr(f.Get("Workflow.Status"), f.Get("WorkflowState"))
-		m["compliance_status"] = str(f.Get("Compliance.Status"))
-		m["compliance_security_control_id"] = firstStr(f.Get("Compliance.SecurityControlId"), pf.Get("ControlId"), pf.Get("RuleId"))
-		m["compliance_related_requirements"] = strList(f.Get("Compliance.RelatedRequirements"))
-		m["remediation_text"] = str(f.Get("Remediation.Recommendation.Text"))
-		m["remediation_url"] = str(f.Get("Remediation.Recommendation.Url"))
-		res := f.Get("Resources").Array()
-		if len(res) > 0 {
-			m["resource_type"] = str(res[0].Get("Type"))
-			m["resource_id"] = str(res[0].Get("Id"))
-			m["resource_region"] = str(res[0].Get("Region"))
-		} else {
-			m["resource_type"], m["resource_id"], m["resource_region"] = nil, nil, nil
-		}
-		types, ids, structs := []any{}, []any{}, []any{}
-		for _, r := range res {
-			types = append(types, str(r.Get("Type")))
-			ids = append(ids, str(r.Get("Id")))
-			var details any
-			if d := r.Get("Details"); d.Exists() && d.Type != gjson.Null {
-				details = d.Raw
-			}
-			structs = append(structs, map[string]any{
-				"type": str(r.Get("Type")), "id": str(r.Get("Id")), "partition": str(r.Get("Partition")),
-				"region": str(r.Get("Region")), "tags": strMap(r.Get("Tags")), "details_json": details,
-			})
-		}
-		m["resource_types"], m["resource_ids"], m["resources"] = types, ids, structs
-		m["product_fields"] = strMap(pf)
-		m["user_defined_fields"] = strMap(f.Get("UserDefinedFields"))
-
-		m["confidence"] = int32OrNil(f.Get("Confidence"))
-		m["criticality"] = int32OrNil(f.Get("Criticality"))
-		if hasFPF && m["confidence"] == nil {
-			m["confidence"] = int32OrNil(fpf.Get("Confidence"))
-		}
-		if hasFPF && m["criticality"] == nil {
-			m["criticality"] = int32OrNil(fpf.Get("Criticality"))
-		}
-		m["verification_state"] = str(f.Get("VerificationState"))
-		m["source_url"] = str(f.Get("SourceUrl"))
-		m["sample"] = boolOrNil(f.Get("Sample"))
-		note := f.Get("Note")
-		m["note_text"] = str(note.Get("Text"))
-		m["note_updated_by"] = str(note.Get("UpdatedBy"))
-		m["note_updated_at"] = ts(note.Get("UpdatedAt"))
-		m["compliance_status_reasons"] = structList(f.Get("Compliance.StatusReasons"), func(r gjson.Result) any {
-			return map[string]any{"reason_code": str(r.Get("ReasonCode")), "description": str(r.Get("Description"))}
-		})
-		standards := []any{}
-		for _, s := range f.Get("Compliance.AssociatedStandards").Array() {
-			standards = append(standards, s.Get("StandardsId").String())
-		}
-		if len(standards) == 0 {
-			if id := legacyStandard(pf); id != "" {
-				standards = []any{id}
-			}
-		}
-		m["compliance_associated_standards"] = standards
-		m["network"] = structOrNil(f.Get("Network"), func(n gjson.Result) map[string]any {
-			return map[string]any{
-				"direction": str(n.Get("Direction")), "protocol": str(n.Get("Protocol")),
-				"source_ip_v4": str(n.Get("SourceIpV4")), "source_ip_v6": str(n.Get("SourceIpV6")),
-				"source_port": int32OrNil(n.Get("SourcePort")), "source_domain": str(n.Get("SourceDomain")),
-				"destination_ip_v4": str(n.Get("DestinationIpV4")), "destination_ip_v6": str(n.Get("DestinationIpV6")),
-				"destination_port": int32OrNil(n.Get("DestinationPort")), "destination_domain": str(n.Get("DestinationDomain")),
-			}
-		})
-		m["process"] = structOrNil(f.Get("Process"), func(p gjson.Result) map[string]any {
-			return map[string]any{
-				"name": str(p.Get("Name")), "path": str(p.Get("Path")),
-				"pid": int32OrNil(p.Get("Pid")), "parent_pid": int32OrNil(p.Get("ParentPid")),
-				"launched_at": ts(p.Get("LaunchedAt")), "terminated_at": ts(p.Get("TerminatedAt")),
-			}
-		})
-		m["malware"] = structList(f.Get("Malware"), func(x gjson.Result) any {
-			return map[string]any{"name": str(x.Get("Name")), "type": str(x.Get("Type")), "path": str(x.Get("Path")), "state": str(x.Get("State"))}
-		})
-		m["vulnerabilities"] = structList(f.Get("Vulnerabilities"), expectedVulnerability)
-		m["threats"] = structList(f.Get("Threats"), func(x gjson.Result) any {
-			return map[string]any{"name": str(x.Get("Name")), "severity": str(x.Get("Severity")), "item_count": int32OrNil(x.Get("ItemCount"))}
-		})
-		m["threat_intel_indicators"] = structList(f.Get("ThreatIntelIndicators"), func(x gjson.Result) any {
-			return map[string]any{
-				"type": str(x.Get("Type")), "value": str(x.Get("Value")), "category": str(x.Get("Category")),
-				"source": str(x.Get("Source")), "source_url": str(x.Get("SourceUrl")), "last_observed_at": ts(x.Get("LastObservedAt")),
-			}
-		})
-		m["related_findings"] = relatedList(f.Get("RelatedFindings"))
-		if len(m["related_findings"].([]any)) == 0 && hasFPF {
-			m["related_findings"] = relatedList(fpf.Get("RelatedFindings"))
-		}
-		m["finding_provider_fields"] = structOrNil(fpf, func(p gjson.Result) map[string]any {
-			return map[string]any{
-				"confidence": int32OrNil(p.Get("Confidence")), "criticality": int32OrNil(p.Get("Criticality")),
-				"severity_label": str(p.Get("Severity.Label")), "severity_original": text(p.Get("Severity.Original")),
-				"types": strList(p.Get("Types")), "related_findings": relatedList(p.Get("RelatedFindings")),
-			}
-		})
-		m["raw_finding"] = strings.TrimSpace(f.Raw)
-		out = append(out, m)
+		out = append(out, expectedFinding(d))
 	}
 	return out
+}
+
+// expectedFinding is the findings row of one ASFF finding.
+func expectedFinding(d docFinding) map[string]any {
+	f, m := d.f, d.common
+	fpf := f.Get("FindingProviderFields")
+	hasFPF := fpf.IsObject()
+	pf := f.Get("ProductFields")
+	m["id"] = str(f.Get("Id"))
+	m["product_arn"] = str(f.Get("ProductArn"))
+	m["product_name"] = firstStr(f.Get("ProductName"), pf.Get(escapeKey("aws/securityhub/ProductName")))
+	m["company_name"] = firstStr(f.Get("CompanyName"), pf.Get(escapeKey("aws/securityhub/CompanyName")))
+	m["generator_id"] = str(f.Get("GeneratorId"))
+	m["aws_account_id"] = text(f.Get("AwsAccountId"))
+	m["region"] = str(f.Get("Region"))
+	m["schema_version"] = str(f.Get("SchemaVersion"))
+	m["types"] = strList(f.Get("Types"))
+	if len(m["types"].([]any)) == 0 && hasFPF {
+		m["types"] = strList(fpf.Get("Types"))
+	}
+	m["created_at"] = ts(f.Get("CreatedAt"))
+	m["updated_at"] = ts(f.Get("UpdatedAt"))
+	m["first_observed_at"] = ts(f.Get("FirstObservedAt"))
+	m["last_observed_at"] = ts(f.Get("LastObservedAt"))
+	m["processed_at"] = ts(f.Get("ProcessedAt"))
+
+	// Severity: Label, else Normalized's band, else (nothing of the two
+	// sent) FindingProviderFields' Label, else its Normalized's band.
+	label := str(f.Get("Severity.Label"))
+	norm := int64OrNil(f.Get("Severity.Normalized"))
+	if label == nil && norm != nil {
+		label = band(*norm)
+	}
+	if label == nil && norm == nil && hasFPF {
+		label = str(fpf.Get("Severity.Label"))
+		if n := int64OrNil(fpf.Get("Severity.Normalized")); label == nil && n != nil {
+			label = band(*n)
+		}
+	}
+	m["severity_label"] = label
+	m["severity_normalized"] = int32OrNil(f.Get("Severity.Normalized"))
+	if m["severity_normalized"] == nil && hasFPF {
+		m["severity_normalized"] = int32OrNil(fpf.Get("Severity.Normalized"))
+	}
+	m["severity_original"] = text(f.Get("Severity.Original"))
+	if m["severity_original"] == nil && hasFPF {
+		m["severity_original"] = text(fpf.Get("Severity.Original"))
+	}
+	m["title"] = str(f.Get("Title"))
+	m["description"] = str(f.Get("Description"))
+	m["record_state"] = str(f.Get("RecordState"))
+	m["workflow_status"] = firstStr(f.Get("Workflow.Status"), f.Get("WorkflowState"))
+	m["compliance_status"] = str(f.Get("Compliance.Status"))
+	m["compliance_security_control_id"] = firstStr(f.Get("Compliance.SecurityControlId"), pf.Get("ControlId"), pf.Get("RuleId"))
+	m["compliance_related_requirements"] = strList(f.Get("Compliance.RelatedRequirements"))
+	m["remediation_text"] = str(f.Get("Remediation.Recommendation.Text"))
+	m["remediation_url"] = str(f.Get("Remediation.Recommendation.Url"))
+	res := f.Get("Resources").Array()
+	if len(res) > 0 {
+		m["resource_type"] = str(res[0].Get("Type"))
+		m["resource_id"] = str(res[0].Get("Id"))
+		m["resource_region"] = str(res[0].Get("Region"))
+	} else {
+		m["resource_type"], m["resource_id"], m["resource_region"] = nil, nil, nil
+	}
+	types, ids, structs := []any{}, []any{}, []any{}
+	for _, r := range res {
+		types = append(types, str(r.Get("Type")))
+		ids = append(ids, str(r.Get("Id")))
+		var details any
+		if d := r.Get("Details"); d.Exists() && d.Type != gjson.Null {
+			details = d.Raw
+		}
+		structs = append(structs, map[string]any{
+			"type": str(r.Get("Type")), "id": str(r.Get("Id")), "partition": str(r.Get("Partition")),
+			"region": str(r.Get("Region")), "tags": strMap(r.Get("Tags")), "details_json": details,
+		})
+	}
+	m["resource_types"], m["resource_ids"], m["resources"] = types, ids, structs
+	m["product_fields"] = strMap(pf)
+	m["user_defined_fields"] = strMap(f.Get("UserDefinedFields"))
+
+	m["confidence"] = int32OrNil(f.Get("Confidence"))
+	m["criticality"] = int32OrNil(f.Get("Criticality"))
+	if hasFPF && m["confidence"] == nil {
+		m["confidence"] = int32OrNil(fpf.Get("Confidence"))
+	}
+	if hasFPF && m["criticality"] == nil {
+		m["criticality"] = int32OrNil(fpf.Get("Criticality"))
+	}
+	m["verification_state"] = str(f.Get("VerificationState"))
+	m["source_url"] = str(f.Get("SourceUrl"))
+	m["sample"] = boolOrNil(f.Get("Sample"))
+	note := f.Get("Note")
+	m["note_text"] = str(note.Get("Text"))
+	m["note_updated_by"] = str(note.Get("UpdatedBy"))
+	m["note_updated_at"] = ts(note.Get("UpdatedAt"))
+	m["compliance_status_reasons"] = structList(f.Get("Compliance.StatusReasons"), func(r gjson.Result) any {
+		return map[string]any{"reason_code": str(r.Get("ReasonCode")), "description": str(r.Get("Description"))}
+	})
+	standards := []any{}
+	for _, s := range f.Get("Compliance.AssociatedStandards").Array() {
+		standards = append(standards, s.Get("StandardsId").String())
+	}
+	if len(standards) == 0 {
+		if id := legacyStandard(pf); id != "" {
+			standards = []any{id}
+		}
+	}
+	m["compliance_associated_standards"] = standards
+	m["network"] = structOrNil(f.Get("Network"), func(n gjson.Result) map[string]any {
+		return map[string]any{
+			"direction": str(n.Get("Direction")), "protocol": str(n.Get("Protocol")),
+			"source_ip_v4": str(n.Get("SourceIpV4")), "source_ip_v6": str(n.Get("SourceIpV6")),
+			"source_port": int32OrNil(n.Get("SourcePort")), "source_domain": str(n.Get("SourceDomain")),
+			"destination_ip_v4": str(n.Get("DestinationIpV4")), "destination_ip_v6": str(n.Get("DestinationIpV6")),
+			"destination_port": int32OrNil(n.Get("DestinationPort")), "destination_domain": str(n.Get("DestinationDomain")),
+		}
+	})
+	m["process"] = structOrNil(f.Get("Process"), func(p gjson.Result) map[string]any {
+		return map[string]any{
+			"name": str(p.Get("Name")), "path": str(p.Get("Path")),
+			"pid": int32OrNil(p.Get("Pid")), "parent_pid": int32OrNil(p.Get("ParentPid")),
+			"launched_at": ts(p.Get("LaunchedAt")), "terminated_at": ts(p.Get("TerminatedAt")),
+		}
+	})
+	m["malware"] = structList(f.Get("Malware"), func(x gjson.Result) any {
+		return map[string]any{"name": str(x.Get("Name")), "type": str(x.Get("Type")), "path": str(x.Get("Path")), "state": str(x.Get("State"))}
+	})
+	m["vulnerabilities"] = structList(f.Get("Vulnerabilities"), expectedVulnerability)
+	m["threats"] = structList(f.Get("Threats"), func(x gjson.Result) any {
+		return map[string]any{"name": str(x.Get("Name")), "severity": str(x.Get("Severity")), "item_count": int32OrNil(x.Get("ItemCount"))}
+	})
+	m["threat_intel_indicators"] = structList(f.Get("ThreatIntelIndicators"), func(x gjson.Result) any {
+		return map[string]any{
+			"type": str(x.Get("Type")), "value": str(x.Get("Value")), "category": str(x.Get("Category")),
+			"source": str(x.Get("Source")), "source_url": str(x.Get("SourceUrl")), "last_observed_at": ts(x.Get("LastObservedAt")),
+		}
+	})
+	m["related_findings"] = relatedList(f.Get("RelatedFindings"))
+	if len(m["related_findings"].([]any)) == 0 && hasFPF {
+		m["related_findings"] = relatedList(fpf.Get("RelatedFindings"))
+	}
+	m["finding_provider_fields"] = structOrNil(fpf, func(p gjson.Result) map[string]any {
+		return map[string]any{
+			"confidence": int32OrNil(p.Get("Confidence")), "criticality": int32OrNil(p.Get("Criticality")),
+			"severity_label": str(p.Get("Severity.Label")), "severity_original": text(p.Get("Severity.Original")),
+			"types": strList(p.Get("Types")), "related_findings": relatedList(p.Get("RelatedFindings")),
+		}
+	})
+	m["raw_finding"] = strings.TrimSpace(f.Raw)
+	return m
 }
 
 func expectedVulnerability(v gjson.Result) any {
