@@ -176,7 +176,7 @@ func TestTruncatedCompressed(t *testing.T) {
 				t.Errorf("%d dead letters: the unit the break cuts is not one (%q)", len(d), d[0].Reason)
 			}
 			// The whole file is read to its end.
-			root, stats, err = runBackfill(t, Policy{MaxUnits: 250}, fileInput(t, writeFile(t, "whole.bin", whole)))
+			_, stats, err = runBackfill(t, Policy{MaxUnits: 250}, fileInput(t, writeFile(t, "whole.bin", whole)))
 			if err != nil || stats.Findings.Load() != 3000 {
 				t.Fatalf("whole %s file: %d rows, %v", f, stats.Findings.Load(), err)
 			}
