@@ -187,3 +187,13 @@ func TestASFFFallbacks(t *testing.T) {
 		},
 	})
 }
+
+// TestFindingsDocumentLowerCase: {"findings": [...]}, an EventBridge detail
+// saved on its own (a Lambda that logs event["detail"]) or DefectDojo's
+// import format, is a Findings document: each finding a row.
+func TestFindingsDocumentLowerCase(t *testing.T) {
+	runDecodeCases(t, []decodeCase{
+		{name: "a saved detail", findings: 2, in: `{"actionName":"a","actionDescription":"b","findings":[` + minimal("") + `,` + minimal(`"Title":"t"`) + `]}`},
+		{name: "empty", in: `{"findings":[]}`, dead: []string{"Findings document with no findings"}},
+	})
+}

@@ -125,6 +125,7 @@ func TestBackfillProducersShapes(t *testing.T) {
 		producers(t, "prowler5_ocsf.json"),
 		producers(t, "securitylake_ocsf1.1_compliance_one_resource.json"),
 		producers(t, "securitylake_ocsf1.0_security_finding.json"),
+		producers(t, "eventbridge_detail_saved_alone.json"),
 	}
 	// A --max-unit-bytes smaller than the boto3 document (9 KiB).
 	root, code, out := runBackfill(t, []string{"--max-unit-bytes", "4KiB"}, files...)
@@ -144,6 +145,12 @@ func TestBackfillProducersShapes(t *testing.T) {
 		rows := lakecheck.Rows(t, db, `SELECT DISTINCT source FROM findings WHERE source LIKE '%boto3_%'`)
 		if len(rows) != 3 {
 			t.Errorf("the boto3 response's findings have %d sources, want 3 (one unit per finding): %v", len(rows), rows)
+		}
+	})
+	t.Run("2 a detail saved alone", func(t *testing.T) {
+		rows := lakecheck.Rows(t, db, `SELECT DISTINCT source FROM findings WHERE source LIKE '%detail_saved_alone%'`)
+		if len(rows) != 2 {
+			t.Errorf("the detail's {\"findings\": [...]} gave %d rows, want 2 (one unit per finding): %v", len(rows), rows)
 		}
 	})
 	t.Run("3 prowler seconds", func(t *testing.T) {

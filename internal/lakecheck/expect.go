@@ -103,6 +103,8 @@ func documentFindingsAt(path string, base int64, data []byte) []docFinding {
 		findings = root.Get("detail.findings").Array()
 	case root.Get("Findings").Exists():
 		findings, perElementUnits = root.Get("Findings").Array(), true
+	case root.Get("findings").IsArray():
+		findings, perElementUnits = root.Get("findings").Array(), true
 	default:
 		// A bare finding: the file's first JSON value (a file may carry junk
 		// after it, like the invalid Health sample's stray "]}").

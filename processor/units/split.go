@@ -270,7 +270,7 @@ func (s *Splitter) finish() error {
 }
 
 // object scans the top-level object at start member by member. When one of
-// its members is "Findings" with an array value, and no member before it
+// its members is "Findings" (or "findings") with an array value, and no member before it
 // named the object an event ("detail-type" or "detail": the decoder takes an
 // event's findings from its detail), the object is a Findings document
 // (get-findings and get-findings-v2 output, BatchImportFindings input, an
@@ -305,7 +305,9 @@ func (s *Splitter) object() (p Piece, doc bool, err error) {
 			return p, false, err
 		}
 		key := s.buf[s.start+keyRel : i]
-		isFindings := string(key) == `"Findings"`
+		// "findings" too: an EventBridge detail saved on its own, and
+		// DefectDojo's import format.
+		isFindings := string(key) == `"Findings"` || string(key) == `"findings"`
 		if string(key) == `"detail-type"` || string(key) == `"detail"` {
 			event = true
 		}

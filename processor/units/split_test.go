@@ -65,6 +65,7 @@ func TestSplitterFormats(t *testing.T) {
 		{"sdk response: metadata first, token last", `{"ResponseMetadata": {"RequestId": "r", "HTTPHeaders": {"x": "]}"}, "RetryAttempts": 0}, "Findings": [{"Id":"a"}, {"Id":"b"}], "NextToken": "n"}` + "\n" + `{"c":1}`, 0,
 			[]splitResult{{data: `{"Id":"a"}`, offset: 102}, {data: `{"Id":"b"}`, offset: 114}, {data: `{"c":1}`, offset: 145}}},
 		{"findings among scalars and arrays", `{"a": 1, "b": [1, {"Findings": [2]}], "c": "Findings", "Findings": [{"Id":1}], "UnprocessedFindings": []}`, 0, []splitResult{{data: `{"Id":1}`, offset: 68}}},
+		{"a detail saved alone, lower-case findings", `{"actionName":"a","findings":[{"Id":1},{"Id":2}]}`, 0, []splitResult{{data: `{"Id":1}`, offset: 30}, {data: `{"Id":2}`, offset: 39}}},
 		{"event with a Findings member is one unit", `{"detail-type": "x", "Findings": [{"Id":1}]}`, 0, []splitResult{{data: `{"detail-type": "x", "Findings": [{"Id":1}]}`}}},
 		{"Findings not an array is one unit", `{"NextToken": "t", "Findings": null}`, 0, []splitResult{{data: `{"NextToken": "t", "Findings": null}`}}},
 		{"object without Findings is one unit", `{"a": {"Findings": [1]}, "b": [] }{"c":1}`, 0, []splitResult{{data: `{"a": {"Findings": [1]}, "b": [] }`}, {data: `{"c":1}`, offset: 34}}},
