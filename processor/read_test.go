@@ -287,6 +287,7 @@ func TestRefusedContent(t *testing.T) {
 		{"data.bin", "binary content", random},
 		{"lake.parquet", "Parquet file", append([]byte("PAR1"), random...)},
 		{"utf16.json", "UTF-16", []byte("\xff\xfe{\x00}\x00\n\x00")},
+		{"zeros.gz", "binary content", compress(t, units.Gzip, make([]byte, 64<<20))}, // a bomb: 64 MiB of NULs in 64 KiB
 		{"zip-in-gzip.gz", "ZIP archive inside", compress(t, units.Gzip, []byte("PK\x03\x04"+string(random[:100])))},
 		{"garbage-after.gz", "invalid header", append(slices.Clip(gzTail), "trailing text that is not gzip"...)},
 	} {
