@@ -466,6 +466,12 @@ var notGranted = map[string]string{
 	// creates it; the stack pre-creates it (LeaseTable), and Init then only
 	// calls DescribeTable.
 	"DynamoDB:CreateTable": "the stack pre-creates the lease table",
+	// Without --s3-region (HUBLAKE_S3_REGION) hublake asks S3 each bucket's
+	// region with HeadBucket, whose answer names the region
+	// (x-amz-bucket-region) even when it refuses the request: no permission
+	// is needed. The stack's tasks are told their lake's region and do not
+	// ask; the Batch job asks, for archives in other regions.
+	"S3:HeadBucket": "the bucket's region is in the answer, refused or not (sinks/region.go)",
 }
 
 // observedOperations reads deploy/testdata/<command>-aws-operations.txt, the

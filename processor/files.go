@@ -114,7 +114,9 @@ func Backfill(ctx context.Context, inputs iter.Seq2[Input, error], opts Backfill
 			enc := sinks.NewEncoder(opts.Store, opts.Encode)
 			for in := range next {
 				if err := backfillOne(ctx, in, enc, &opts, &read); err != nil {
-					opts.Logger.Error("input failed", "input", in.Name, "err", err)
+					if ctx.Err() == nil { // stopped, not failed: the caller says so once
+						opts.Logger.Error("input failed", "input", in.Name, "err", err)
+					}
 					mu.Lock()
 					all = append(all, fmt.Errorf("%s: %w", in.Name, err))
 					mu.Unlock()
