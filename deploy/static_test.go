@@ -604,11 +604,7 @@ func TestDockerfileLicenses(t *testing.T) {
 			if d.Path != m {
 				continue
 			}
-			escaped, err := modulePathEscape(d.Path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, f := range files(filepath.Join(modCache, escaped+"@"+d.Version)) {
+			for _, f := range files(filepath.Join(modCache, modulePathEscape(d.Path)+"@"+d.Version)) {
 				if notice.MatchString(f) && !slices.Contains(got, f) {
 					t.Errorf("%s ships %s, the image does not", m, f)
 				}
@@ -631,7 +627,7 @@ func goEnv(t testing.TB, name string) string {
 
 // modulePathEscape escapes a module path as the module cache does
 // (upper-case letters as "!" and the letter in lower case).
-func modulePathEscape(p string) (string, error) {
+func modulePathEscape(p string) string {
 	var b strings.Builder
 	for _, r := range p {
 		if r >= 'A' && r <= 'Z' {
@@ -640,7 +636,7 @@ func modulePathEscape(p string) (string, error) {
 		}
 		b.WriteRune(r)
 	}
-	return b.String(), nil
+	return b.String()
 }
 
 // execForm parses the JSON (exec) form of ENTRYPOINT or CMD.

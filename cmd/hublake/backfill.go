@@ -250,7 +250,40 @@ func (c *backfillCmd) Run(ctx context.Context, g *globals) error {
 
 // inputs streams the sources' inputs, with an S3 client built from cfg.
 func inputs(ctx context.Context, sources []string, cfg aws.Config, o sinks.S3Options) iter.Seq2[processor.Input, error] {
-	return processor.Inputs(ctx, sources, sinks.NewS3Client(cfg, o), os.Stdin)
+	return processor.Inputs(ctx, sources, sinks.NewS3Client(cfg, o), interruptible(ctx, os.Stdin))
+}
+
+// interruptible returns a reader of r whose Read returns ctx's error once
+// ctx ends, even while r blocks: a read of stdin waits for its writer, and
+// Ctrl-C must stop `producer | hublake backfill -` although the producer
+// still holds the pipe open. r is read only once the reader is (the
+// goroutine that reads it stays blocked until r returns: the process is
+// ending).
+func interruptible(ctx context.Context, r io.Reader) io.Reader {
+	return &ctxReader{ctx: ctx, r: r}
+}
+
+type ctxReader struct {
+	ctx  context.Context
+	r    io.Reader
+	once sync.Once
+	pr   *io.PipeReader
+}
+
+func (c *ctxReader) Read(p []byte) (int, error) {
+	c.once.Do(func() {
+		pr, pw := io.Pipe()
+		c.pr = pr
+		go func() {
+			_, err := io.Copy(pw, c.r)
+			pw.CloseWithError(err)
+		}()
+		go func() {
+			<-c.ctx.Done()
+			pr.CloseWithError(c.ctx.Err())
+		}()
+	})
+	return c.pr.Read(p)
 }
 
 // tuneMemory sets GOMEMLIMIT to processor.MemoryBudget for batches

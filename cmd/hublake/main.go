@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -187,15 +188,42 @@ func signalStatus(s os.Signal) int {
 func usage(stderr io.Writer, args []string, err error) int {
 	var pe *kong.ParseError
 	cmd := "hublake"
-	if errors.As(err, &pe) && pe.Context != nil {
+	if !errors.As(err, &pe) {
+		pe = nil
+	}
+	if pe != nil && pe.Context != nil {
 		if s := pe.Context.Command(); s != "" {
 			cmd += " " + commandWords(s)
 		}
 	} else if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd += " " + args[0]
 	}
-	fmt.Fprintf(stderr, "hublake: error: %v\nRun '%s --help' for usage.\n", err, cmd)
+	fmt.Fprintf(stderr, "hublake: error: %v%s\nRun '%s --help' for usage.\n", err, fromEnvironment(pe, err.Error(), args), cmd)
 	return exitUsage
+}
+
+// fromEnvironment says which environment variable gave the bad value a
+// parse error names, when kong does not (it does for values it cannot
+// convert, not for those outside a flag's choices).
+func fromEnvironment(pe *kong.ParseError, msg string, args []string) string {
+	if pe == nil || pe.Context == nil || strings.Contains(msg, "envar") {
+		return ""
+	}
+	for _, f := range pe.Context.Flags() {
+		name := "--" + f.Name
+		if !strings.Contains(msg, name+" ") && !strings.Contains(msg, name+":") {
+			continue
+		}
+		if slices.ContainsFunc(args, func(a string) bool { return a == name || strings.HasPrefix(a, name+"=") }) {
+			continue
+		}
+		for _, env := range f.Envs {
+			if v, ok := os.LookupEnv(env); ok {
+				return fmt.Sprintf(" (from the environment: %s=%q)", env, v)
+			}
+		}
+	}
+	return ""
 }
 
 // commandWords drops the positional placeholders of kong's command path

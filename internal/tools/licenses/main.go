@@ -29,7 +29,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"sort"
 	"strings"
 )
@@ -76,10 +75,11 @@ func run(out, pkg, apacheText string, env []string) error {
 	if err != nil {
 		return err
 	}
-	goroot := runtime.GOROOT()
-	if b, err := exec.Command("go", "env", "GOROOT").Output(); err == nil {
-		goroot = strings.TrimSpace(string(b))
+	b, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		return fmt.Errorf("go env GOROOT: %w", err)
 	}
+	goroot := strings.TrimSpace(string(b))
 	mods = append(mods, module{path: "go", dir: goroot})
 	var missing []string
 	for _, m := range mods {
