@@ -92,8 +92,15 @@ func runMain(args []string, stdout, stderr io.Writer) (code int) {
 	}()
 	parser, err := kong.New(&c,
 		kong.Name("hublake"),
-		kong.Description("Security Hub events into a Parquet data lake for Athena.\n\n"+
-			"Every flag is also read from the environment (shown with each flag). Exit status: 0 success, 1 failure, 2 usage error, 130 interrupted."),
+		kong.Description(`Security Hub events into a Parquet data lake for Athena.
+
+Examples:
+
+  hublake backfill --out ./lake findings.json.gz
+  hublake check consume --stream security-hub --app hublake --out s3://my-lake/lake
+  hublake help backfill
+
+Every flag is also read from the environment (shown with each flag). Exit status: 0 success, 1 failure, 2 usage error, 130 interrupted.`),
 		flagDefaults(),
 		envars("HUBLAKE"),
 		kong.Writers(stdout, stderr),

@@ -177,7 +177,7 @@ func TestHelpCommand(t *testing.T) {
 			t.Errorf("hublake help %s has no examples:\n%s", cmd, h.stdout)
 		}
 	}
-	if r := run(t, "", nil, nil, "help"); r.code != 0 || !strings.Contains(r.stdout, "Commands:") {
+	if r := run(t, "", nil, nil, "help"); r.code != 0 || !strings.Contains(r.stdout, "Commands:") || !strings.Contains(r.stdout, "Examples:") {
 		t.Errorf("hublake help: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
