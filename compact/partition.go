@@ -62,6 +62,10 @@ type partRun struct {
 	ctx    context.Context
 
 	listing map[string]sinks.ObjectInfo // the partition's objects
+	// gone: objects of the listing this visit has deleted or queued for
+	// deletion (absorbed names whose grace is not over yet): no longer
+	// the partition's, though still in it for a while.
+	gone map[string]bool
 
 	compacted               bool
 	objectsIn, objectsOut   int
@@ -115,11 +119,13 @@ func (p *partRun) run() error {
 	}
 
 	// Classify.
-	var batches, compacted []sinks.ObjectInfo
+	var batches, compacted, orphans []sinks.ObjectInfo
 	for _, key := range slices.Sorted(maps.Keys(p.listing)) {
 		o := p.listing[key]
 		file := strings.TrimPrefix(key, p.prefix)
 		switch k, err := sinks.ParseKey(key); {
+		case p.gone[key]:
+			// An input of a run finished above: deleted once its grace is over.
 		case o.Irregular:
 			c.unrecognised(o, "not a regular file")
 		case err != nil && sinks.IsTempName(file):
@@ -131,7 +137,7 @@ func (p *partRun) run() error {
 			compacted = append(compacted, o)
 		default:
 			if _, _, ok := sinks.ParseCompactedName(k.Name); ok {
-				c.unrecognised(o, "named like a compacted object, but no manifest names it")
+				orphans = append(orphans, o)
 				continue
 			}
 			batches = append(batches, o)
@@ -139,9 +145,11 @@ func (p *partRun) run() error {
 	}
 	// An object whose name a compaction absorbed is in the partition again:
 	// a late or replayed write (a writer killed between its commit and its
-	// second marker check, or one that bypassed the check), or an input a
-	// run died before deleting (batch or compacted). Its rows are in a
-	// compacted object, so it goes, whatever its age.
+	// second marker check, one that bypassed the check, or one that left it
+	// to compaction), or an input a run died before deleting (batch or
+	// compacted, even one whose manifest a later run already forgot). Its
+	// rows are in a compacted object, so it goes, once its marker is older
+	// than the grace.
 	batches, err = p.dropAbsorbed(batches)
 	if err != nil {
 		return err
@@ -149,8 +157,15 @@ func (p *partRun) run() error {
 	if compacted, err = p.dropAbsorbed(compacted); err != nil {
 		return err
 	}
+	if orphans, err = p.dropAbsorbed(orphans); err != nil {
+		return err
+	}
+	for _, o := range orphans {
+		c.unrecognised(o, "named like a compacted object, but no manifest names it")
+	}
 	// Forget finished runs none of whose outputs is left (a later run
-	// absorbed them all): the markers are the durable record.
+	// absorbed them all and they are deleted, not only queued for deletion):
+	// the markers are the durable record.
 	for _, m := range finished {
 		if !slices.ContainsFunc(m.Outputs, func(o object) bool { _, ok := p.listing[o.Key]; return ok }) {
 			if err := c.lake.Delete(ctx, m.key); err != nil {
@@ -188,24 +203,16 @@ func (p *partRun) run() error {
 	return p.compact(inputs)
 }
 
-// dropAbsorbed deletes the objects that have a marker and returns the
+// dropAbsorbed deletes the objects that have a marker, each once its marker
+// is older than the grace (now, or queued for the deleter), and returns the
 // others.
 func (p *partRun) dropAbsorbed(objs []sinks.ObjectInfo) ([]sinks.ObjectInfo, error) {
 	c := p.c
+	since := make([]time.Time, len(objs))
 	isAbsorbed := make([]bool, len(objs))
 	err := parallelDo(p.ctx, indexes(objs), func(ctx context.Context, i int) error {
-		marker, err := sinks.AbsorbedKey(objs[i].Key)
-		if err != nil {
-			return err
-		}
-		_, err = c.lake.Stat(ctx, marker)
-		switch {
-		case err == nil:
-			isAbsorbed[i] = true
-			return nil
-		case errors.Is(err, sinks.ErrNotExist):
-			return nil
-		}
+		var err error
+		since[i], isAbsorbed[i], err = sinks.AbsorbedSince(ctx, c.lake, objs[i].Key)
 		return err
 	})
 	if err != nil {
@@ -217,11 +224,20 @@ func (p *partRun) dropAbsorbed(objs []sinks.ObjectInfo) ([]sinks.ObjectInfo, err
 			keep = append(keep, o)
 			continue
 		}
+		c.sum.Reappeared++
+		if due := since[i].Add(c.opts.DeleteGrace); c.opts.DeleteGrace > 0 && time.Now().Before(due) {
+			// Absorbed moments ago (by a run that ran just before or beside
+			// this one, or a writer's object committed while it ran): a
+			// reader may be listing the partition still.
+			c.deletes.add([]string{o.Key}, due)
+			p.gone[o.Key] = true
+			p.log.Info("an object whose name a compaction has just absorbed will be removed once its grace is over", "key", o.Key, "at", due)
+			continue
+		}
 		if err := c.lake.Delete(p.ctx, o.Key); err != nil {
 			return nil, err
 		}
 		delete(p.listing, o.Key)
-		c.sum.Reappeared++
 		p.log.Info("removed an object whose name a compaction had absorbed (its rows are in a compacted object): a late or replayed write, or an input of an interrupted run", "key", o.Key)
 	}
 	return keep, nil
@@ -229,7 +245,7 @@ func (p *partRun) dropAbsorbed(objs []sinks.ObjectInfo) ([]sinks.ObjectInfo, err
 
 // list reads the partition's listing.
 func (p *partRun) list() error {
-	p.listing = map[string]sinks.ObjectInfo{}
+	p.listing, p.gone = map[string]sinks.ObjectInfo{}, map[string]bool{}
 	for o, err := range p.c.lake.List(p.ctx, p.prefix) {
 		if err != nil {
 			return err
@@ -278,8 +294,8 @@ func (p *partRun) rollback(m *manifest) error {
 }
 
 // finish is the part of a run after its commit: the markers of every input,
-// then the manifest marked done, then the inputs' deletion (deferred by
-// DeleteGrace: see deleter). Each step is idempotent, so a run that dies
+// then the manifest marked done, then the inputs' deletion (DeleteGrace
+// after the last marker: see deleter). Each step is idempotent, so a run that dies
 // anywhere here is finished by the next.
 func (p *partRun) finish(m *manifest) error {
 	ctx, c := p.ctx, p.c
@@ -323,9 +339,9 @@ func (p *partRun) finish(m *manifest) error {
 	var keys []string
 	for _, in := range m.Inputs {
 		keys = append(keys, in.Key)
-		delete(p.listing, in.Key)
+		p.gone[in.Key] = true
 	}
-	c.deletes.add(keys)
+	c.deletes.add(keys, time.Now().Add(c.opts.DeleteGrace))
 	return nil
 }
 
