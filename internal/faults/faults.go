@@ -135,7 +135,9 @@ type Request struct {
 	Invocation string
 	Method     string
 	Path       string
-	Fault      Fault
+	// Range is the request's Range header (a resumed S3 read has one).
+	Range string
+	Fault Fault
 	// Start is when the request arrived; Forwarded when it was handed to
 	// the server (zero if it never was); End when the proxy was done with
 	// it.
@@ -296,7 +298,7 @@ func (p *Proxy) RecoveredAfterFault(op string) int {
 
 // ServeHTTP implements http.Handler.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	req := &Request{Op: Operation(r), Method: r.Method, Path: r.URL.Path, Invocation: r.Header.Get("amz-sdk-invocation-id"), Start: time.Now()}
+	req := &Request{Op: Operation(r), Method: r.Method, Path: r.URL.Path, Invocation: r.Header.Get("amz-sdk-invocation-id"), Range: r.Header.Get("Range"), Start: time.Now()}
 	req.Attempt = attempt(r.Header.Get("amz-sdk-request"))
 	d := p.choose(req.Op, r.Method)
 	req.Fault = d.fault
