@@ -84,6 +84,11 @@ const (
 	// tempMinAge: a directory store's temporary file is a dead writer's
 	// leftover only if no writer holds it and it is older than this.
 	tempMinAge = time.Minute
+	// rolledBackKeep is how long the record of a rolled-back run is kept
+	// (see manifest): an upload a dead run had sent cannot land later than
+	// 15 minutes after it was signed (S3 refuses an older signature), and
+	// the run is rolled back only after its lock expired.
+	rolledBackKeep = time.Hour
 	// parallel is how many markers, deletes or reads are in flight at once.
 	parallel = 16
 	// readAhead is how many inputs are fetched ahead of the one being read.
@@ -339,10 +344,27 @@ func (c *compactor) survey(ctx context.Context, t schema.Table) ([]string, error
 		}
 		p.other++
 	}
+	// Partitions with a rolled-back run's record: an output of that run may
+	// have landed since (one listing of the table's manifests).
+	rolledBack := map[string]bool{}
+	for o, err := range c.lake.List(ctx, sinks.MetaPrefix+"compactions/"+t.Name+"/") {
+		if err != nil {
+			return nil, fmt.Errorf("list the compactions of table %s: %w", t.Name, err)
+		}
+		rest, ok := strings.CutSuffix(strings.TrimPrefix(o.Key, sinks.MetaPrefix+"compactions/"+t.Name+"/dt="), sinks.RolledBackSuffix)
+		if dt, _, found := strings.Cut(rest, "/"); ok && found && sinks.ValidDate(dt) {
+			rolledBack[dt] = true
+		}
+	}
 	c.sum.Partitions += len(parts)
 	var out []string
+	for dt := range rolledBack {
+		if parts[dt] == nil {
+			out = append(out, dt)
+		}
+	}
 	for dt, p := range parts {
-		if p.other > 0 || (c.recent(dt) && p.small >= 2) {
+		if p.other > 0 || (c.recent(dt) && p.small >= 2) || rolledBack[dt] {
 			out = append(out, dt)
 		} else {
 			c.sum.UpToDate++

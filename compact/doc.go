@@ -34,9 +34,16 @@
 //
 //  1. Recover: a run that a crash interrupted left its manifest
 //     (_hublake/compactions/<table>/dt=<D>/<run>.json). A pending run is
-//     rolled back: every object of its name is deleted, then the manifest
-//     (its inputs were never touched). A committed run is finished: steps
-//     7–8.
+//     rolled back: every object of its name is deleted (its inputs were
+//     never touched), then the manifest is replaced by a record of the
+//     rollback (<run>.rolled-back.json). A committed run is finished: steps
+//     7–8. An output of a rolled-back run that appears after the rollback
+//     (an upload the dead process had sent, held up on the way: S3 may
+//     still store it minutes later) is deleted by whoever visits the
+//     partition while the record lasts: an hour, more than the 15 minutes
+//     after which S3 refuses a signed request, and the survey visits every
+//     partition with a record. A run that fails (not killed) rolls itself
+//     back the same way.
 //  2. List and classify: batch objects; compacted objects (the outputs of
 //     finished runs' manifests); a live writer's temporary file (left alone;
 //     a dead writer's is removed first, see sinks.Dir.CleanTemp); anything

@@ -95,13 +95,19 @@ func (p *partRun) run() error {
 		return err
 	}
 	known := map[string]bool{} // compacted objects: outputs of finished runs
-	var finished []*manifest
+	var finished, records []*manifest
+	live := map[string]bool{}   // runs that are not rolled back
+	rolled := map[string]bool{} // runs rolled back just now
 	for _, m := range manifests {
 		switch m.State {
+		case stateRolledBack:
+			records = append(records, m)
+			continue
 		case statePending:
 			if err := p.rollback(m); err != nil {
 				return err
 			}
+			rolled[m.Run] = true
 			c.sum.Recovered++
 			p.log.Info("rolled back a compaction a crash interrupted before it committed", "run", m.Run)
 			continue
@@ -113,8 +119,38 @@ func (p *partRun) run() error {
 			p.log.Info("finished a compaction a crash interrupted after it committed", "run", m.Run)
 		}
 		finished = append(finished, m)
+		live[m.Run] = true
 		for _, o := range m.Outputs {
 			known[o.Key] = true
+		}
+	}
+	// Rolled-back runs: an output that landed after the rollback goes (its
+	// rows are in the run's inputs, or in what absorbed them). A record is
+	// forgotten once no upload of the dead run can land any more, or once a
+	// later run of the same inputs (the same id, names and bytes) has
+	// finished.
+	for _, r := range records {
+		if rolled[r.Run] {
+			continue // its record was written again just now
+		}
+		if live[r.Run] {
+			if err := c.lake.Delete(ctx, r.key); err != nil {
+				return err
+			}
+			continue
+		}
+		n, err := p.dropOutputs(r.Run)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			c.sum.Recovered++
+			p.log.Info("removed outputs of a rolled-back compaction that landed after its rollback", "run", r.Run, "objects", n)
+		}
+		if time.Since(r.RolledBack) > rolledBackKeep {
+			if err := c.lake.Delete(ctx, r.key); err != nil {
+				return err
+			}
 		}
 	}
 
@@ -275,22 +311,50 @@ func (p *partRun) manifests() ([]*manifest, error) {
 }
 
 // rollback undoes a run that had not committed: its outputs (any object of
-// its name) are deleted, then its manifest. The inputs are all still there:
-// nothing is deleted before a run commits.
+// its name) are deleted, then its manifest is replaced by a record of the
+// rollback (see manifest). The inputs are all still there: nothing is
+// deleted before a run commits.
 func (p *partRun) rollback(m *manifest) error {
+	if _, err := p.dropOutputs(m.Run); err != nil {
+		return err
+	}
+	return markRolledBack(p.ctx, p.c.lake, m)
+}
+
+// dropOutputs deletes every object of the partition named after run and
+// returns how many.
+func (p *partRun) dropOutputs(run string) (int, error) {
+	n := 0
 	for _, key := range slices.Sorted(maps.Keys(p.listing)) {
 		k, err := sinks.ParseKey(key)
 		if err != nil {
 			continue
 		}
-		if run, _, ok := sinks.ParseCompactedName(k.Name); ok && run == m.Run {
+		if r, _, ok := sinks.ParseCompactedName(k.Name); ok && r == run {
 			if err := p.c.lake.Delete(p.ctx, key); err != nil {
-				return err
+				return n, err
 			}
 			delete(p.listing, key)
+			n++
 		}
 	}
-	return p.c.lake.Delete(p.ctx, m.key)
+	return n, nil
+}
+
+// markRolledBack writes the record of m's rollback, then deletes m's
+// manifest. A crash between the two leaves the manifest pending: it is
+// rolled back again.
+func markRolledBack(ctx context.Context, lake sinks.Lake, m *manifest) error {
+	key, err := sinks.RolledBackKey(m.Table, m.Date, m.Run)
+	if err != nil {
+		return err
+	}
+	r := *m
+	r.State, r.Outputs, r.RolledBack, r.key = stateRolledBack, nil, time.Now().UTC(), key
+	if err := r.write(ctx, lake); err != nil {
+		return err
+	}
+	return lake.Delete(ctx, m.key)
 }
 
 // finish is the part of a run after its commit: the markers of every input,
@@ -454,8 +518,9 @@ func (p *partRun) compact(inputs []object) error {
 	return nil
 }
 
-// rollbackAfterError deletes the outputs a failed run wrote, then its
-// manifest.
+// rollbackAfterError deletes the outputs a failed run wrote, then replaces
+// its manifest by a record of the rollback (an upload of the run may still
+// land: see manifest).
 func (p *partRun) rollbackAfterError(m *manifest) error {
 	ctx := context.WithoutCancel(p.ctx)
 	for _, o := range m.Outputs {
@@ -463,7 +528,7 @@ func (p *partRun) rollbackAfterError(m *manifest) error {
 			return err
 		}
 	}
-	return p.c.lake.Delete(ctx, m.key)
+	return markRolledBack(ctx, p.c.lake, m)
 }
 
 // readParquet reads and sorts the inputs' rows, and returns the function

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -332,11 +333,13 @@ func compactChaos(t *testing.T, seed uint64, duration time.Duration) {
 	})
 
 	// The compactions.
+	const lockTTL = 8 * time.Second
 	var mu sync.Mutex
 	runs, killed := 0, 0
+	var lastKill time.Time
 	var compactFailures []string
 	compactArgs := []string{"compact", "--out", "s3://" + e.bucket + "/" + e.prefix, "--s3-endpoint", endpoint,
-		"--older-than", "0s", "--delete-grace", grace.String(), "--lock-ttl", "8s", "--target-size", "64KiB",
+		"--older-than", "0s", "--delete-grace", grace.String(), "--lock-ttl", lockTTL.String(), "--target-size", "64KiB",
 		"--progress", "none", "--log-level", "warn"}
 	startCompact := func(killAfter time.Duration) {
 		cmd := exec.Command(hublakeBin, compactArgs...)
@@ -359,6 +362,7 @@ func compactChaos(t *testing.T, seed uint64, duration time.Duration) {
 		case err == nil:
 		case killAfter > 0 && errors.As(err, &ee) && ee.ProcessState.Sys().(syscall.WaitStatus).Signaled():
 			killed++
+			lastKill = time.Now()
 		default:
 			compactFailures = append(compactFailures, fmt.Sprintf("%v:\n%s", err, tail(out.String(), 20)))
 		}
@@ -436,8 +440,9 @@ func compactChaos(t *testing.T, seed uint64, duration time.Duration) {
 		t.Fatalf("reader: %v", readerErr)
 	}
 
-	// The end: the network heals, the consumers stop, a last compaction
-	// leaves every record once, and the one after it has nothing to do.
+	// The end: the network heals, the consumers stop, the locks of killed
+	// runs expire, a last compaction leaves every record once, and the one
+	// after it has nothing to do.
 	proxy.Heal()
 	for _, p := range []*proc{consumers[0], consumers[2]} {
 		_ = p.cmd.Process.Signal(syscall.SIGTERM)
@@ -454,14 +459,19 @@ func compactChaos(t *testing.T, seed uint64, duration time.Duration) {
 		}
 		return summary(string(out))
 	}
+	mu.Lock()
+	expired := lastKill.Add(lockTTL + time.Second)
+	mu.Unlock()
+	time.Sleep(time.Until(expired))
 	s := final()
-	if s["failed"] != 0 {
+	if s["failed"] != 0 || s["locked"] != 0 {
 		t.Errorf("the last compaction: %v", s)
 	}
 	if rows, sources := e.count(db); rows != int64(len(events)) || sources != rows {
 		t.Errorf("after the last compaction: %d rows of %d records, want %d each", rows, sources, len(events))
+		dumpDuplicates(t, db, e.lakeDir(), proxy.Requests(), "/"+e.bucket+"/"+e.prefix+"/")
 	}
-	if s := final(); s["compacted"] != 0 || s["absorbed names removed"] != 0 {
+	if s := final(); s["compacted"] != 0 || s["absorbed names removed"] != 0 || s["recovered runs"] != 0 || s["locked"] != 0 {
 		t.Errorf("a compaction after the last one did something: %v", s)
 	}
 
@@ -590,6 +600,25 @@ func TestBackfillS3Faults(t *testing.T) {
 		for k, b := range want {
 			if !bytes.Equal(got[k], b) {
 				t.Errorf("seed %d: %s differs from the backfill without faults (%d bytes, want %d)", seed, k, len(got[k]), len(b))
+			}
+		}
+	}
+}
+
+// dumpDuplicates logs, for every record in the lake more than once, the
+// objects holding it and what the proxy saw of them, to diagnose a failure.
+func dumpDuplicates(t *testing.T, db *sql.DB, root string, log []faults.Request, pathRoot string) {
+	t.Helper()
+	rows := lakecheck.Rows(t, db, "SELECT source, list(filename) AS files FROM read_parquet('"+
+		filepath.Join(root, "findings", "*", "*.parquet")+"', filename=true) GROUP BY source HAVING count(*) > 1 ORDER BY source LIMIT 5")
+	for _, r := range rows {
+		t.Logf("%v in %v", r["source"], r["files"])
+		for _, f := range r["files"].([]any) {
+			rel, _ := filepath.Rel(root, fmt.Sprint(f))
+			for _, q := range log {
+				if strings.HasSuffix(q.Path, rel) && q.Op != "HeadObject" && q.Op != "GetObject" {
+					t.Logf("  %s %s %s fault=%s status=%d", q.Start.Format("15:04:05.000"), q.Op, strings.TrimPrefix(q.Path, pathRoot), q.Fault, q.Status)
+				}
 			}
 		}
 	}
