@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"syscall"
@@ -99,10 +100,10 @@ func TestChaosSchedule(t *testing.T) {
 		return out
 	}
 	a, b, c := schedule(7), schedule(7), schedule(8)
-	if !equal(a, b) {
+	if !slices.Equal(a, b) {
 		t.Error("the same seed drew two schedules")
 	}
-	if equal(a, c) {
+	if slices.Equal(a, c) {
 		t.Error("two seeds drew the same schedule")
 	}
 	counts := map[Fault]int{}
@@ -144,16 +145,4 @@ func settled(p *Proxy, i int) Request {
 		}
 		time.Sleep(time.Millisecond)
 	}
-}
-
-func equal(a, b []Fault) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
