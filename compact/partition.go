@@ -359,8 +359,8 @@ func markRolledBack(ctx context.Context, lake sinks.Lake, m *manifest) error {
 
 // finish is the part of a run after its commit: the markers of every input,
 // then the manifest marked done, then the inputs' deletion (DeleteGrace
-// after the last marker: see deleter). Each step is idempotent, so a run that dies
-// anywhere here is finished by the next.
+// after the last marker: see deleter). Each step is idempotent, so a run
+// that dies anywhere here is finished by the next.
 func (p *partRun) finish(m *manifest) error {
 	ctx, c := p.ctx, p.c
 	if err := p.fence.check(); err != nil {
