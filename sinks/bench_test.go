@@ -38,7 +38,7 @@ func (discardObject) Abort() error                { return nil }
 var _ io.Writer = discardObject{}
 
 // benchRows decodes n generated events into finding rows.
-func benchRows(b *testing.B, n int64) ([]schema.Finding, int64) {
+func benchRows(b testing.TB, n int64) ([]schema.Finding, int64) {
 	b.Helper()
 	cfg := gen.DefaultConfig()
 	cfg.Bytes, cfg.Events, cfg.DupRatio, cfg.InsightRatio, cfg.OCSFRatio = 0, n, 0, 0, 0

@@ -1,10 +1,13 @@
 package sinks
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress"
@@ -60,11 +63,13 @@ func (o EncodeOptions) codec() compress.Codec {
 	return newZstdCodec()
 }
 
-// WriterOptions are the Parquet settings of table's objects, for every
+// WriterOptions are parquet-go's settings for table's objects, for every
 // writer of them (the Encoder, compaction): its schema, the codec, the row
-// group bound, and no statistics on its big text columns.
+// group bound. Every column gets page statistics: the finisher (finish.go)
+// takes the bounds from them and the null counts, and decides what the file
+// says (ColumnIndex, row-group statistics) per FinishOptions.
 func WriterOptions(table string, o EncodeOptions) []parquet.WriterOption {
-	opts := []parquet.WriterOption{
+	return []parquet.WriterOption{
 		schema.ParquetSchema(table),
 		parquet.Compression(o.codec()),
 		parquet.MaxRowsPerRowGroup(o.RowGroupRowsOrDefault()),
@@ -73,11 +78,89 @@ func WriterOptions(table string, o EncodeOptions) []parquet.WriterOption {
 		// remediation, an insight's raw_detail repeated on each of its
 		// results); past this size a column falls back to plain encoding.
 		parquet.DictionaryMaxBytes(4 << 20),
+		parquet.DataPageStatistics(true),
 	}
+}
+
+// The bounds a file gives (BENCHMARKS.md, "Page index and statistics"):
+// every column has min/max in its ColumnIndex and row-group statistics except
+// the table's BigText columns (JSON documents: their bounds would all read
+// '{"…'). A byte array bound in the ColumnIndex is truncated to IndexBoundBytes
+// (a true, shorter bound); a row group's byte array min/max are exact, and
+// left out when longer than StatBoundBytes.
+const (
+	IndexBoundBytes = 64
+	StatBoundBytes  = 512
+)
+
+func finishOptionsOf(table string) finishOptions {
+	o := finishOptions{noBounds: map[string]bool{}, indexBytes: IndexBoundBytes, statBytes: StatBoundBytes}
 	for _, path := range schema.BigTextColumns(table) {
-		opts = append(opts, parquet.SkipPageBounds(path...), parquet.SkipPageStatistics(path...))
+		o.noBounds[strings.Join(path, ".")] = true
 	}
-	return opts
+	return o
+}
+
+// ParquetWriter writes one Parquet object of a table: parquet-go's writer,
+// with opts (WriterOptions and any more), through the finisher.
+type ParquetWriter[T any] struct {
+	w   *parquet.GenericWriter[T]
+	fin *finisher
+	out *bufio.Writer
+}
+
+// NewParquetWriter returns a writer of one object of table into out.
+func NewParquetWriter[T any](out io.Writer, table string, opts []parquet.WriterOption) *ParquetWriter[T] {
+	// parquet-go writes unbuffered (WriteBufferSize -1), so that all of a
+	// row group has reached the finisher when Flush returns; the buffer is
+	// after the finisher.
+	bw := bufio.NewWriterSize(out, 64<<10)
+	fin := newFinisher(bw, finishOptionsOf(table))
+	opts = append(slices.Clip(opts), parquet.WriteBufferSize(-1))
+	return &ParquetWriter[T]{w: parquet.NewGenericWriter[T](fin, opts...), fin: fin, out: bw}
+}
+
+// Write writes rows one at a time. parquet-go (v0.32.1) finds the NULLs of
+// a batch of optional value-type fields (hublake's optional strings) with a
+// bitmap whose scan is wrong: in writeRowsFuncOfOptional, a run of y
+// non-null rows that starts at bit y of a 64-row word and is followed only
+// by nulls to the word's end is taken for a run to the word's end, and those
+// nulls are written as ”. A batch of one row cannot hold that pattern, and
+// the rows' lists of structs have pointer elements (schema/rows.go) so that
+// their elements go one at a time too. TestOptionalNullsSurviveBatching
+// guards it. Writing a row at a time costs the consumer path nothing
+// measurable (BENCHMARKS.md).
+func (p *ParquetWriter[T]) Write(rows []T) (int, error) {
+	for i := range rows {
+		if _, err := p.w.Write(rows[i : i+1]); err != nil {
+			return i, err
+		}
+	}
+	return len(rows), nil
+}
+
+// WriteRows writes rows built by parquet-go (compaction's): the row path
+// has neither defect of the reflective one.
+func (p *ParquetWriter[T]) WriteRows(rows []parquet.Row) (int, error) { return p.w.WriteRows(rows) }
+
+// Flush writes the buffered rows out as a row group.
+func (p *ParquetWriter[T]) Flush() error { return p.w.Flush() }
+
+// Close writes the last row group and the file's page index and footer.
+func (p *ParquetWriter[T]) Close() error {
+	if err := p.w.Flush(); err != nil {
+		return err
+	}
+	if err := p.fin.Tail(); err != nil {
+		return err
+	}
+	if err := p.w.Close(); err != nil {
+		return err
+	}
+	if err := p.fin.Finish(); err != nil {
+		return err
+	}
+	return p.out.Flush()
 }
 
 // RowGroupRowsOrDefault is the bound on a row group's rows (see
@@ -103,19 +186,20 @@ func (o EncodeOptions) RowGroupBytesOrDefault() int64 {
 // (dictionaries, encodings), so a reused writer's output would depend on the
 // objects it wrote before, and names are only deterministic if bytes are too.
 type tableWriter[T any] struct {
+	table         string
 	opts          []parquet.WriterOption
 	rowGroupBytes int
 	size          func(*T) int // a row's input bytes, roughly
 }
 
 func newTableWriter[T any](table string, o EncodeOptions, size func(*T) int) *tableWriter[T] {
-	return &tableWriter[T]{opts: WriterOptions(table, o), rowGroupBytes: int(o.RowGroupBytesOrDefault()), size: size}
+	return &tableWriter[T]{table: table, opts: WriterOptions(table, o), rowGroupBytes: int(o.RowGroupBytesOrDefault()), size: size}
 }
 
 // writeChunks encodes rows (held in chunks, one after another) into w, the
 // object at key.
 func (t *tableWriter[T]) writeChunks(ctx context.Context, out io.Writer, key string, chunks [][]T) error {
-	w := parquet.NewGenericWriter[T](out, t.opts...)
+	w := NewParquetWriter[T](out, t.table, t.opts)
 	// Rows go in runs that end at a row group's byte budget (or a chunk's
 	// end); each full row group is written out (Flush) before the next one
 	// is encoded.
