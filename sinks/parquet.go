@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress"
@@ -104,9 +106,15 @@ func finishOptionsOf(table string) finishOptions {
 // ParquetWriter writes one Parquet object of a table: parquet-go's writer,
 // with opts (WriterOptions and any more), through the finisher.
 type ParquetWriter[T any] struct {
-	w   *parquet.GenericWriter[T]
-	fin *finisher
-	out *bufio.Writer
+	w      *parquet.GenericWriter[T]
+	fin    *finisher
+	out    *bufio.Writer
+	scan   *batchScan // nil when T has no list of structs
+	schema *parquet.Schema
+	rows   []parquet.Row
+	// generic: a row went through parquet-go's reflective writer; rowPath:
+	// every row goes through the row path (see Write).
+	generic, rowPath bool
 }
 
 // NewParquetWriter returns a writer of one object of table into out.
@@ -117,26 +125,152 @@ func NewParquetWriter[T any](out io.Writer, table string, opts []parquet.WriterO
 	bw := bufio.NewWriterSize(out, 64<<10)
 	fin := newFinisher(bw, finishOptionsOf(table))
 	opts = append(slices.Clip(opts), parquet.WriteBufferSize(-1))
-	return &ParquetWriter[T]{w: parquet.NewGenericWriter[T](fin, opts...), fin: fin, out: bw}
+	p := &ParquetWriter[T]{w: parquet.NewGenericWriter[T](fin, opts...), fin: fin, out: bw}
+	if t := reflect.TypeFor[T](); t.Kind() == reflect.Struct {
+		p.scan = batchScanOf(t, false)
+		p.schema = parquet.SchemaOf(reflect.New(t).Interface())
+		p.rows = make([]parquet.Row, 1)
+	}
+	return p
 }
 
-// Write writes rows one at a time. parquet-go (v0.32.1) finds the NULLs of
-// a batch of optional value-type fields (hublake's optional strings) with a
-// bitmap whose scan is wrong: in writeRowsFuncOfOptional, a run of y
-// non-null rows that starts at bit y of a 64-row word and is followed only
-// by nulls to the word's end is taken for a run to the word's end, and those
-// nulls are written as ”. A batch of one row cannot hold that pattern, and
-// the rows' lists of structs have pointer elements (schema/rows.go) so that
-// their elements go one at a time too. TestOptionalNullsSurviveBatching
-// guards it. Writing a row at a time costs the consumer path nothing
-// measurable (BENCHMARKS.md).
+// Write writes rows. parquet-go (v0.32.1) finds the NULLs of a batch of
+// values of an optional value-type field (hublake's optional strings) with a
+// bitmap whose scan is wrong (writeRowsFuncOfOptional): a run of y non-null
+// values that starts at bit y ≥ 1 of a 64-value word and is followed only by
+// nulls to the word's end is taken for a run to the word's end, and those
+// NULLs are written as empty strings. The batches it scans are the rows of a
+// Write (up to 64), and the elements after the first of each list of
+// structs. So rows go to its reflective writer one at a time (a batch of one
+// cannot hold the pattern), and a row whose lists of structs do hold it
+// (batchScan, rare) is shredded into values by the schema (Deconstruct) and
+// written by the row path, which has no bitmap. parquet-go's reflective
+// writer discards what the row path wrote before its own first write, so an
+// object whose first row needs the row path is written by the row path
+// throughout. TestOptionalNullsSurviveBatching guards it. Writing a row at a
+// time costs the consumer path nothing measurable (BENCHMARKS.md).
 func (p *ParquetWriter[T]) Write(rows []T) (int, error) {
 	for i := range rows {
+		if p.rowPath || p.scan.risky(reflect.ValueOf(&rows[i]).Elem()) {
+			if !p.generic {
+				p.rowPath = true
+			}
+			p.rows = append(p.rows[:0], p.schema.Deconstruct(p.rows[0][:0], &rows[i]))
+			if _, err := p.w.WriteRows(p.rows); err != nil {
+				return i, err
+			}
+			continue
+		}
+		p.generic = true
 		if _, err := p.w.Write(rows[i : i+1]); err != nil {
 			return i, err
 		}
 	}
 	return len(rows), nil
+}
+
+// batchScan finds, in a row, a list of structs whose elements after the
+// first would take parquet-go's null-bitmap scan wrong (see
+// ParquetWriter.Write).
+type batchScan struct {
+	optional []int // the struct's optional value-type fields
+	fields   []scanField
+}
+
+type scanField struct {
+	index int
+	list  bool // a slice of structs, else a pointer to a struct
+	elem  *batchScan
+}
+
+func batchScanOf(t reflect.Type, nested bool) *batchScan {
+	var s batchScan
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := f.Tag.Get("parquet")
+		if !f.IsExported() || tag == "-" {
+			continue
+		}
+		ft := f.Type
+		isStruct := func(t reflect.Type) bool { return t.Kind() == reflect.Struct && t != reflect.TypeFor[time.Time]() }
+		switch {
+		case ft.Kind() == reflect.Slice && isStruct(ft.Elem()):
+			if e := batchScanOf(ft.Elem(), true); e != nil {
+				s.fields = append(s.fields, scanField{index: i, list: true, elem: e})
+			}
+		case ft.Kind() == reflect.Pointer && isStruct(ft.Elem()):
+			if e := batchScanOf(ft.Elem(), true); e != nil {
+				s.fields = append(s.fields, scanField{index: i, elem: e})
+			}
+		case slices.Contains(strings.Split(tag, ",")[1:], "optional"):
+			switch {
+			case ft == reflect.TypeFor[time.Time]():
+				if nested {
+					panic(fmt.Sprintf("%s.%s: a nested optional time.Time is written as NULL by parquet-go; make it a *time.Time", t, f.Name))
+				}
+			case ft.Kind() != reflect.Pointer && ft.Kind() != reflect.Slice && ft.Kind() != reflect.Map && ft.Kind() != reflect.Interface:
+				s.optional = append(s.optional, i)
+			}
+		}
+	}
+	if len(s.fields) == 0 && (!nested || len(s.optional) == 0) {
+		return nil
+	}
+	return &s
+}
+
+// risky reports whether v (a struct) holds a list of structs that would
+// take the null-bitmap scan wrong.
+func (s *batchScan) risky(v reflect.Value) bool {
+	if s == nil {
+		return false
+	}
+	for _, f := range s.fields {
+		fv := v.Field(f.index)
+		if !f.list {
+			if !fv.IsNil() && f.elem.risky(fv.Elem()) {
+				return true
+			}
+			continue
+		}
+		n := fv.Len()
+		if n > 3 {
+			words := make([]uint64, (n-1+63)/64)
+			for _, o := range f.elem.optional {
+				clear(words)
+				for k := 1; k < n; k++ {
+					if !fv.Index(k).Field(o).IsZero() {
+						words[(k-1)/64] |= 1 << ((k - 1) % 64)
+					}
+				}
+				if badBitmap(words, n-1) {
+					return true
+				}
+			}
+		}
+		for k := range n {
+			if f.elem.risky(fv.Index(k)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// badBitmap reports whether parquet-go's scan of a batch of n values whose
+// non-null ones are the bits of words goes wrong: a run of y ≥ 1 non-nulls
+// starts at bit y of a word (bit y-1 null), bits y…2y-1 are set and all
+// above are clear, and the batch has a value at bit 2y or above of that word.
+func badBitmap(words []uint64, n int) bool {
+	for x, w := range words {
+		valid := min(64, n-64*x)
+		for y := 1; y < 32 && 2*y < valid; y++ {
+			if w>>(y-1)&1 == 0 && w>>y == 1<<y-1 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // WriteRows writes rows built by parquet-go (compaction's): the row path
