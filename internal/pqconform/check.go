@@ -20,7 +20,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"slices"
 	"unicode/utf8"
 
@@ -110,28 +109,27 @@ type pageFacts struct {
 	defHist, repHist    []int64
 }
 
-// CheckFile reads the Parquet file at path and returns every statement of it
-// that is not true of its data (nil when there is none).
-func CheckFile(path string, o Options) ([]string, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return Check(data, o)
+// Facts are the shape of a file Check read.
+type Facts struct {
+	RowGroups       int
+	MultiPageChunks int // column chunks of more than one data page
 }
 
-// Check is CheckFile on a file's bytes.
-func Check(data []byte, o Options) ([]string, error) {
+// Check reads a Parquet file's bytes and returns every statement of it that
+// is not true of its data (none for a true file).
+func Check(data []byte, o Options) (Facts, []string, error) {
+	var facts Facts
 	f, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
 	if err != nil {
-		return nil, fmt.Errorf("open: %w", err)
+		return facts, nil, fmt.Errorf("open: %w", err)
 	}
 	md := f.Metadata()
 	cols, problems := leavesOf(md.Schema)
 	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 	if len(cols) != len(f.Schema().Columns()) {
-		return nil, fmt.Errorf("the footer's schema has %d leaves, parquet-go sees %d", len(cols), len(f.Schema().Columns()))
+		return facts, nil, fmt.Errorf("the footer's schema has %d leaves, parquet-go sees %d", len(cols), len(f.Schema().Columns()))
 	}
+	facts.RowGroups = len(f.RowGroups())
 	for g, rg := range f.RowGroups() {
 		mrg := &md.RowGroups[g]
 		var firstValues [][]parquet.Value // per column, per row (top-level non-repeated columns)
@@ -144,7 +142,7 @@ func Check(data []byte, o Options) ([]string, error) {
 				bad("%s: %v", where, err)
 				continue
 			}
-			facts, rowValues, err := decodePages(chunk, col, cc.MetaData.NumValues)
+			pages, rowValues, err := decodePages(chunk, col, cc.MetaData.NumValues)
 			if err != nil {
 				bad("%s: decode: %v", where, err)
 				continue
@@ -160,18 +158,21 @@ func Check(data []byte, o Options) ([]string, error) {
 					dataHeaders = append(dataHeaders, h)
 				}
 			}
-			if len(dataHeaders) != len(facts) {
-				bad("%s: %d data page headers, %d decoded pages", where, len(dataHeaders), len(facts))
+			if len(dataHeaders) != len(pages) {
+				bad("%s: %d data page headers, %d decoded pages", where, len(dataHeaders), len(pages))
 				continue
 			}
-			checkPageHeaders(col, where, dataHeaders, facts, bad)
-			checkOffsetIndex(data, col, where, cc, dataHeaders, facts, bad)
-			checkColumnIndex(data, col, where, cc, facts, bad)
-			checkChunkStats(col, where, &cc.MetaData, facts, bad)
+			if len(pages) > 1 {
+				facts.MultiPageChunks++
+			}
+			checkPageHeaders(col, where, dataHeaders, pages, bad)
+			checkOffsetIndex(data, col, where, cc, dataHeaders, pages, bad)
+			checkColumnIndex(data, col, where, cc, pages, bad)
+			checkChunkStats(col, where, &cc.MetaData, pages, bad)
 		}
-		checkSorting(md, mrg, g, cols, firstValues, o, bad)
+		checkSorting(mrg, g, cols, firstValues, o, bad)
 	}
-	return problems, nil
+	return facts, problems, nil
 }
 
 // header is a page header and where it is.
@@ -594,7 +595,7 @@ func checkChunkStats(col leaf, where string, meta *format.ColumnMetaData, facts 
 }
 
 // checkSorting holds a row group's declared sorting columns to its rows.
-func checkSorting(md *format.FileMetaData, rg *format.RowGroup, g int, cols []leaf, values [][]parquet.Value, o Options, bad func(string, ...any)) {
+func checkSorting(rg *format.RowGroup, g int, cols []leaf, values [][]parquet.Value, o Options, bad func(string, ...any)) {
 	if o.Sorted && len(rg.SortingColumns) == 0 {
 		bad("row group %d: declares no sorting_columns (a compacted object is sorted)", g)
 	}
@@ -636,5 +637,4 @@ func checkSorting(md *format.FileMetaData, rg *format.RowGroup, g int, cols []le
 			}
 		}
 	}
-	_ = md
 }
