@@ -67,7 +67,6 @@ type page struct {
 	data            bool  // a data page (else a dictionary page)
 	numValues       int64
 	numNulls        int64
-	hasNulls        bool // numNulls is known
 	min, max        []byte
 	hasMin, hasMax  bool
 	minLong         bool // min was longer than what is kept of it
@@ -215,15 +214,12 @@ func (f *finisher) header(b []byte) (n int, ok bool, err error) {
 	switch h.Type {
 	case format.DataPageV2:
 		v := &h.DataPageHeaderV2.V
-		pg.data, pg.numValues, pg.numNulls, pg.hasNulls = true, int64(v.NumValues), int64(v.NumNulls), true
+		pg.data, pg.numValues, pg.numNulls = true, int64(v.NumValues), int64(v.NumNulls)
 		stats = &v.Statistics
-	case format.DataPage:
-		v := &h.DataPageHeader.V
-		pg.data, pg.numValues = true, int64(v.NumValues)
-		stats = &v.Statistics
-		pg.numNulls, pg.hasNulls = stats.NullCount, true
 	case format.DictionaryPage:
 	default:
+		// hublake writes V2 data pages (WriterOptions): their headers carry
+		// the null count the finisher needs.
 		return 0, false, fmt.Errorf("parquet finisher: unexpected page type %v at %d", h.Type, f.off)
 	}
 	if stats != nil {

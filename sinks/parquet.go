@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"reflect"
 	"slices"
 	"strings"
@@ -67,11 +68,13 @@ func (o EncodeOptions) codec() compress.Codec {
 
 // WriterOptions are parquet-go's settings for table's objects, for every
 // writer of them (the Encoder, compaction): its schema, the codec, the row
-// group bound. Every column gets page statistics: the finisher (finish.go)
-// takes the bounds from them and the null counts, and decides what the file
-// says (ColumnIndex, row-group statistics) per FinishOptions.
+// group bound, V2 data pages. Page statistics give the finisher (finish.go)
+// the page bounds it builds the ColumnIndex and the row-group statistics
+// from; the BigText columns, which get no bounds, skip them (their bounds
+// would be work thrown away; the finisher takes their null counts from the
+// V2 page headers).
 func WriterOptions(table string, o EncodeOptions) []parquet.WriterOption {
-	return []parquet.WriterOption{
+	opts := []parquet.WriterOption{
 		schema.ParquetSchema(table),
 		parquet.Compression(o.codec()),
 		parquet.MaxRowsPerRowGroup(o.RowGroupRowsOrDefault()),
@@ -80,8 +83,13 @@ func WriterOptions(table string, o EncodeOptions) []parquet.WriterOption {
 		// remediation, an insight's raw_detail repeated on each of its
 		// results); past this size a column falls back to plain encoding.
 		parquet.DictionaryMaxBytes(4 << 20),
+		parquet.DataPageVersion(2),
 		parquet.DataPageStatistics(true),
 	}
+	for _, path := range schema.BigTextColumns(table) {
+		opts = append(opts, parquet.SkipPageBounds(path...), parquet.SkipPageStatistics(path...))
+	}
+	return opts
 }
 
 // The bounds a file gives (BENCHMARKS.md, "Page index and statistics"):
@@ -112,22 +120,33 @@ type ParquetWriter[T any] struct {
 	scan   *batchScan // nil when T has no list of structs
 	schema *parquet.Schema
 	rows   []parquet.Row
+	top    []int // the row's optional value-type fields
 	// generic: a row went through parquet-go's reflective writer; rowPath:
 	// every row goes through the row path (see Write).
 	generic, rowPath bool
+	// The row group's bound and the rows written since the last Flush.
+	maxRows, groupRows int64
 }
 
 // NewParquetWriter returns a writer of one object of table into out.
 func NewParquetWriter[T any](out io.Writer, table string, opts []parquet.WriterOption) *ParquetWriter[T] {
+	return newParquetWriter[T](out, finishOptionsOf(table), opts)
+}
+
+func newParquetWriter[T any](out io.Writer, fo finishOptions, opts []parquet.WriterOption) *ParquetWriter[T] {
 	// parquet-go writes unbuffered (WriteBufferSize -1), so that all of a
 	// row group has reached the finisher when Flush returns; the buffer is
 	// after the finisher.
 	bw := bufio.NewWriterSize(out, 64<<10)
-	fin := newFinisher(bw, finishOptionsOf(table))
+	fin := newFinisher(bw, fo)
 	opts = append(slices.Clip(opts), parquet.WriteBufferSize(-1))
 	p := &ParquetWriter[T]{w: parquet.NewGenericWriter[T](fin, opts...), fin: fin, out: bw}
+	if cfg, err := parquet.NewWriterConfig(opts...); err == nil {
+		p.maxRows = cfg.MaxRowsPerRowGroup
+	}
 	if t := reflect.TypeFor[T](); t.Kind() == reflect.Struct {
 		p.scan = batchScanOf(t, false)
+		p.top = optionalFields(t)
 		p.schema = parquet.SchemaOf(reflect.New(t).Interface())
 		p.rows = make([]parquet.Row, 1)
 	}
@@ -139,18 +158,19 @@ func NewParquetWriter[T any](out io.Writer, table string, opts []parquet.WriterO
 // bitmap whose scan is wrong (writeRowsFuncOfOptional): a run of y non-null
 // values that starts at bit y ≥ 1 of a 64-value word and is followed only by
 // nulls to the word's end is taken for a run to the word's end, and those
-// NULLs are written as empty strings. The batches it scans are the rows of a
-// Write (up to 64), and the elements after the first of each list of
-// structs. So rows go to its reflective writer one at a time (a batch of one
-// cannot hold the pattern), and a row whose lists of structs do hold it
-// (batchScan, rare) is shredded into values by the schema (Deconstruct) and
-// written by the row path, which has no bitmap. parquet-go's reflective
-// writer discards what the row path wrote before its own first write, so an
-// object whose first row needs the row path is written by the row path
-// throughout. TestOptionalNullsSurviveBatching guards it. Writing a row at a
-// time costs the consumer path nothing measurable (BENCHMARKS.md).
+// NULLs are written as empty strings (badBitmap says when). The batches it
+// scans are the rows of a Write (in chunks of 64 from its first row, cut
+// where a row group fills), and the elements after the first of each list
+// of structs. So rows go to its reflective writer in batches of at most 64
+// that do not fill a row group and hold the pattern in none of the row's
+// optional fields (safeBatch), and a row whose lists of structs hold it
+// (batchScan.risky, rare) is shredded into values by the schema
+// (Deconstruct) and written by the row path, which has no bitmap.
+// parquet-go's reflective writer discards what the row path wrote before
+// its own first write, so an object whose first row needs the row path
+// takes it throughout. TestOptionalNullsSurviveBatching guards it.
 func (p *ParquetWriter[T]) Write(rows []T) (int, error) {
-	for i := range rows {
+	for i := 0; i < len(rows); {
 		if p.rowPath || p.scan.risky(reflect.ValueOf(&rows[i]).Elem()) {
 			if !p.generic {
 				p.rowPath = true
@@ -159,14 +179,60 @@ func (p *ParquetWriter[T]) Write(rows []T) (int, error) {
 			if _, err := p.w.WriteRows(p.rows); err != nil {
 				return i, err
 			}
+			p.wrote(1)
+			i++
 			continue
 		}
+		n := 1
+		for n < min(64, len(rows)-i, p.groupLeft()) && !p.scan.risky(reflect.ValueOf(&rows[i+n]).Elem()) {
+			n++
+		}
+		n = p.safeBatch(rows[i : i+n])
 		p.generic = true
-		if _, err := p.w.Write(rows[i : i+1]); err != nil {
+		if _, err := p.w.Write(rows[i : i+n]); err != nil {
 			return i, err
 		}
+		p.wrote(n)
+		i += n
 	}
 	return len(rows), nil
+}
+
+// groupLeft is how many rows the current row group takes before parquet-go
+// starts a new one.
+func (p *ParquetWriter[T]) groupLeft() int {
+	if p.maxRows <= 0 {
+		return math.MaxInt
+	}
+	return int(p.maxRows - p.groupRows%p.maxRows)
+}
+
+func (p *ParquetWriter[T]) wrote(n int) { p.groupRows += int64(n) }
+
+// safeBatch returns how many of rows, from the first, parquet-go's
+// null-bitmap scan takes right in every optional value-type field.
+func (p *ParquetWriter[T]) safeBatch(rows []T) int {
+	n := len(rows)
+	words := make([]uint64, len(p.top))
+	for k, f := range p.top {
+		for r := range rows {
+			if !reflect.ValueOf(&rows[r]).Elem().Field(f).IsZero() {
+				words[k] |= 1 << r
+			}
+		}
+	}
+	// A shorter batch can hold a pattern a longer one does not (its tail
+	// counts as NULLs): shorten until every field is safe.
+	for changed := true; changed; {
+		changed = false
+		for _, w := range words {
+			for n > 1 && badBitmap([]uint64{w & (1<<n - 1)}, n) {
+				n--
+				changed = true
+			}
+		}
+	}
+	return n
 }
 
 // batchScan finds, in a row, a list of structs whose elements after the
@@ -202,21 +268,37 @@ func batchScanOf(t reflect.Type, nested bool) *batchScan {
 			if e := batchScanOf(ft.Elem(), true); e != nil {
 				s.fields = append(s.fields, scanField{index: i, elem: e})
 			}
-		case slices.Contains(strings.Split(tag, ",")[1:], "optional"):
-			switch {
-			case ft == reflect.TypeFor[time.Time]():
-				if nested {
-					panic(fmt.Sprintf("%s.%s: a nested optional time.Time is written as NULL by parquet-go; make it a *time.Time", t, f.Name))
-				}
-			case ft.Kind() != reflect.Pointer && ft.Kind() != reflect.Slice && ft.Kind() != reflect.Map && ft.Kind() != reflect.Interface:
-				s.optional = append(s.optional, i)
-			}
+		case nested && ft == reflect.TypeFor[time.Time]() && slices.Contains(strings.Split(tag, ",")[1:], "optional"):
+			panic(fmt.Sprintf("%s.%s: a nested optional time.Time is written as NULL by parquet-go; make it a *time.Time", t, f.Name))
 		}
 	}
+	s.optional = optionalFields(t)
 	if len(s.fields) == 0 && (!nested || len(s.optional) == 0) {
 		return nil
 	}
 	return &s
+}
+
+// optionalFields are the indexes of t's optional fields of a value type
+// (not a pointer, slice, map, interface or time.Time): the ones
+// writeRowsFuncOfOptional writes with its null bitmap.
+func optionalFields(t reflect.Type) []int {
+	var out []int
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := f.Tag.Get("parquet")
+		if !f.IsExported() || tag == "-" || !slices.Contains(strings.Split(tag, ",")[1:], "optional") {
+			continue
+		}
+		switch f.Type.Kind() {
+		case reflect.Pointer, reflect.Slice, reflect.Map, reflect.Interface:
+			continue
+		}
+		if f.Type != reflect.TypeFor[time.Time]() {
+			out = append(out, i)
+		}
+	}
+	return out
 }
 
 // risky reports whether v (a struct) holds a list of structs that would
@@ -278,7 +360,10 @@ func badBitmap(words []uint64, n int) bool {
 func (p *ParquetWriter[T]) WriteRows(rows []parquet.Row) (int, error) { return p.w.WriteRows(rows) }
 
 // Flush writes the buffered rows out as a row group.
-func (p *ParquetWriter[T]) Flush() error { return p.w.Flush() }
+func (p *ParquetWriter[T]) Flush() error {
+	p.groupRows = 0
+	return p.w.Flush()
+}
 
 // Close writes the last row group and the file's page index and footer.
 func (p *ParquetWriter[T]) Close() error {

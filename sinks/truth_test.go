@@ -212,7 +212,7 @@ func edgeFindings(n int) []schema.Finding {
 // BigText column).
 func TestFinisherSaysOnlyWhatIsTrue(t *testing.T) {
 	data := writeTable(t, schema.TableFindings, edgeFindings(3000), parquet.PageBufferSize(2048), parquet.MaxRowsPerRowGroup(1100))
-	problems, err := pqconform.Check(data, pqconform.Options{})
+	_, problems, err := pqconform.Check(data, pqconform.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

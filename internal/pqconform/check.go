@@ -31,13 +31,12 @@ import (
 
 // leaf is a leaf column as the footer's schema describes it.
 type leaf struct {
-	path       string
-	typ        format.Type
-	str        bool // STRING/UTF8/ENUM/JSON: bounds must be valid UTF-8
-	unsigned   bool
-	maxDef     int
-	maxRep     int
-	typeLength bool // type_length is set
+	path     string
+	typ      format.Type
+	str      bool // STRING/UTF8/ENUM/JSON: bounds must be valid UTF-8
+	unsigned bool
+	maxDef   int
+	maxRep   int
 }
 
 func leavesOf(schema []format.SchemaElement) ([]leaf, []string) {

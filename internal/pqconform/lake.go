@@ -176,10 +176,55 @@ type ReaderReport struct {
 	Problems []string `json:"problems"`
 }
 
-// RunReaders runs readers.mjs over list (see its usage). The test is
-// skipped when the npm packages are not installed, and fails then under CI
-// or HUBLAKE_REQUIRE_STACK.
+// RunReaders runs readers.mjs over list (see its usage).
 func RunReaders(t testing.TB, list any) []ReaderReport {
+	t.Helper()
+	var reps []ReaderReport
+	runScript(t, "readers.mjs", readersScript, list, &reps)
+	return reps
+}
+
+//go:embed lookups.mjs
+var lookupsScript []byte
+
+// LookupSpec is what RunLookups times: equality lookups of Values in
+// Column of each of Files, Rounds times.
+type LookupSpec struct {
+	Files  []string `json:"files"`
+	Column string   `json:"column"`
+	Select []string `json:"select"` // more columns to read
+	Values []string `json:"values"`
+	Rounds int      `json:"rounds"`
+}
+
+// LookupReport is lookups.mjs's report on one file: its rows and pages
+// (of the column), the lookups, how many lost rows (with or without the
+// page index), the rows the page index kept per lookup on average, and the
+// average milliseconds of a lookup with and without the page index.
+type LookupReport struct {
+	Path     string  `json:"path"`
+	Rows     int     `json:"rows"`
+	Pages    int     `json:"pages"`
+	Lookups  int     `json:"lookups"`
+	Lost     int     `json:"lost"`
+	KeptRows float64 `json:"keptRows"`
+	MsIndex  float64 `json:"msIndex"`
+	MsScan   float64 `json:"msScan"`
+}
+
+// RunLookups runs lookups.mjs (hyparquet's page-index pruning) over spec.
+func RunLookups(t testing.TB, spec LookupSpec) []LookupReport {
+	t.Helper()
+	var reps []LookupReport
+	runScript(t, "lookups.mjs", lookupsScript, spec, &reps)
+	return reps
+}
+
+// runScript runs one of the package's Node scripts with input (as JSON in a
+// file named by its argument) and decodes its JSON output into out. The
+// test is skipped when the npm packages are not installed, and fails then
+// under CI or HUBLAKE_REQUIRE_STACK.
+func runScript(t testing.TB, name string, body []byte, input, out any) {
 	t.Helper()
 	dir := filepath.Join(localstack.ToolsDir(t), readersDir)
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", ".installed")); err != nil {
@@ -190,32 +235,35 @@ func RunReaders(t testing.TB, list any) []ReaderReport {
 		t.Skip(msg)
 	}
 	// ES modules resolve imports from the script's own directory.
-	script := filepath.Join(dir, "readers.mjs")
-	if old, err := os.ReadFile(script); err != nil || !bytes.Equal(old, readersScript) {
-		if err := os.WriteFile(script, readersScript, 0o644); err != nil {
+	script := filepath.Join(dir, name)
+	if old, err := os.ReadFile(script); err != nil || !bytes.Equal(old, body) {
+		// Tests of several packages may do this at once: write, then rename.
+		tmp := fmt.Sprintf("%s.%d.tmp", script, os.Getpid())
+		if err := os.WriteFile(tmp, body, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, script); err != nil {
 			t.Fatal(err)
 		}
 	}
-	lj, err := json.Marshal(list)
+	in, err := json.Marshal(input)
 	if err != nil {
 		t.Fatal(err)
 	}
-	lp := filepath.Join(t.TempDir(), "list.json")
-	if err := os.WriteFile(lp, lj, 0o644); err != nil {
+	path := filepath.Join(t.TempDir(), "input.json")
+	if err := os.WriteFile(path, in, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	var stderr bytes.Buffer
-	cmd := exec.Command("node", script, lp)
+	cmd := exec.Command("node", script, path)
 	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	stdout, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("readers.mjs: %v\n%s", err, stderr.String())
+		t.Fatalf("%s: %v\n%s", name, err, stderr.String())
 	}
-	var reps []ReaderReport
-	if err := json.Unmarshal(out, &reps); err != nil {
-		t.Fatalf("readers.mjs: %v", err)
+	if err := json.Unmarshal(stdout, out); err != nil {
+		t.Fatalf("%s: %v", name, err)
 	}
-	return reps
 }
 
 // envelope are the columns a row takes from where it came (the event
