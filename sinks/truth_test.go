@@ -3,8 +3,11 @@ package sinks
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"math"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -272,6 +275,27 @@ func TestFinisherPagesFromTheWriter(t *testing.T) {
 				t.Errorf("%s[%d] = %v, want %v", col, i, got[i], want[i])
 				break
 			}
+		}
+	}
+}
+
+// TestBoundsDocumented: README.md states the bounds the files give as the
+// code sets them (IndexBoundBytes, StatBoundBytes, the BigText columns).
+func TestBoundsDocumented(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(strings.Fields(string(readme)), " ")
+	want := []string{fmt.Sprintf("text cut to %d bytes", IndexBoundBytes), fmt.Sprintf("left out past %d bytes", StatBoundBytes)}
+	for _, table := range schema.Tables() {
+		for _, path := range schema.BigTextColumns(table) {
+			want = append(want, "`"+path[len(path)-1]+"`")
+		}
+	}
+	for _, w := range want {
+		if !strings.Contains(text, w) {
+			t.Errorf("README.md does not say %s", w)
 		}
 	}
 }
