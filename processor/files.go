@@ -1,7 +1,6 @@
 package processor
 
 import (
-	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -17,7 +16,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/klauspost/compress/gzip"
 	"golang.org/x/sync/semaphore"
 
 	"github.com/hublake/hublake/processor/units"
@@ -65,9 +63,11 @@ type BackfillOptions struct {
 }
 
 // Backfill reads every input through the pipeline into opts.Store, on
-// opts.Workers workers. It returns an error when the listing failed, an
-// input could not be read or the store refused a write; bad records are
-// dead letters, not errors.
+// opts.Workers workers. It returns an error when the listing failed, or an
+// *InputError (FailedInputs lists them) for each input that could not be
+// read to its end or whose rows the store refused: the other inputs are read
+// all the same, and a failed input's rows up to its break are written. Bad
+// records are dead letters, not errors.
 //
 // The inputs are consumed as they are listed (see Inputs): a window of at
 // most opts.LookAhead inputs is read ahead, and the largest input of the
@@ -114,9 +114,10 @@ func Backfill(ctx context.Context, inputs iter.Seq2[Input, error], opts Backfill
 			enc := sinks.NewEncoder(opts.Store, opts.Encode)
 			for in := range next {
 				if err := backfillOne(ctx, in, enc, &opts, &read); err != nil {
+					opts.Stats.InputsFailed.Add(1)
 					opts.Logger.Error("input failed", "input", in.Name, "err", err)
 					mu.Lock()
-					all = append(all, fmt.Errorf("%s: %w", in.Name, err))
+					all = append(all, &InputError{Name: in.Name, Err: err})
 					mu.Unlock()
 				}
 			}
@@ -140,94 +141,59 @@ func Backfill(ctx context.Context, inputs iter.Seq2[Input, error], opts Backfill
 	return errors.Join(all...)
 }
 
-// countingReader reports bytes read, for progress.
-type countingReader struct {
-	r     io.Reader
-	total *atomic.Int64
-	cb    func(int64)
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	if n > 0 {
-		t := c.total.Add(int64(n))
-		if c.cb != nil {
-			c.cb(t)
-		}
-	}
-	return n, err
-}
-
 // fileNamer names a file batch: the digest of the input up to the batch's
 // end, and the batch's first byte offset.
 func fileNamer(first, last *unit) string {
 	return sinks.FileBatchName(last.Digest, first.Offset)
 }
 
-// openInput opens in, counting its raw bytes into read (and cb), and
-// decompresses it when it starts with the gzip magic number.
-func openInput(ctx context.Context, in Input, read *atomic.Int64, cb func(int64)) (io.Reader, func(), error) {
-	rc, err := in.open(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	if read == nil {
-		read = new(atomic.Int64)
-	}
-	br := bufio.NewReaderSize(&countingReader{r: rc, total: read, cb: cb}, 64<<10)
-	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			rc.Close()
-			return nil, nil, fmt.Errorf("gzip: %w", err)
-		}
-		return zr, func() { zr.Close(); rc.Close() }, nil
-	}
-	return br, func() { rc.Close() }, nil
-}
-
-// EachUnit calls fn with every unit of in, split as backfill splits it.
-// Units over maxUnit bytes are skipped and counted in the returned number.
+// EachUnit calls fn with every unit of in, split as backfill splits it (every
+// stream of the input: see eachStream). Units over maxUnit bytes are skipped
+// and counted in the returned number.
 func EachUnit(ctx context.Context, in Input, maxUnit int, fn func(offset int64, data []byte) error) (oversize int, err error) {
-	r, closeIn, err := openInput(ctx, in, nil, nil)
-	if err != nil {
-		return 0, err
-	}
-	defer closeIn()
-	sp := units.NewSplitter(r, maxUnit)
-	for {
-		if err := ctx.Err(); err != nil {
-			return oversize, err
-		}
-		p, err := sp.Next()
-		if errors.Is(err, io.EOF) {
-			return oversize, nil
-		}
-		if err != nil {
-			return oversize, err
-		}
-		if p.Oversize != nil {
-			if _, err := io.Copy(io.Discard, p.Oversize); err != nil {
-				return oversize, err
+	err = eachStream(ctx, in, nil, nil, func(_ string, r io.Reader) error {
+		sp := units.NewSplitter(r, maxUnit)
+		for {
+			if err := ctx.Err(); err != nil {
+				return err
 			}
-			oversize++
-			continue
+			p, err := sp.Next()
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if p.Oversize != nil {
+				if _, err := io.Copy(io.Discard, p.Oversize); err != nil {
+					return err
+				}
+				oversize++
+				continue
+			}
+			if err := fn(p.Offset, p.Data); err != nil {
+				return err
+			}
 		}
-		if err := fn(p.Offset, p.Data); err != nil {
-			return oversize, err
-		}
-	}
+	})
+	return oversize, err
 }
 
 func backfillOne(ctx context.Context, in Input, enc *sinks.Encoder, opts *BackfillOptions, read *atomic.Int64) error {
-	r, closeIn, err := openInput(ctx, in, read, opts.BytesRead)
-	if err != nil {
-		return err
-	}
-	defer closeIn()
+	return eachStream(ctx, in, read, opts.BytesRead, func(name string, r io.Reader) error {
+		return backfillStream(ctx, name, r, enc, opts)
+	})
+}
+
+// backfillStream runs one stream of JSON text (an input, or a member of an
+// archive) through its own batcher. When the stream cannot be read to its
+// end, the rows of the units before the break are written (they are
+// correct) and the read error is returned: the input failed.
+func backfillStream(ctx context.Context, name string, r io.Reader, enc *sinks.Encoder, opts *BackfillOptions) error {
 	b := newBatcher(opts.Policy, enc, fileNamer, withStats(opts.Stats), withCrashHook(opts.CrashHook), withFlushSlots(opts.flushSlots))
 	sp := units.NewSplitter(r, int(b.policy.MaxUnitBytes))
-	prefix := "file:" + in.Name + "#"
+	prefix := "file:" + name + "#"
+	var readErr error
 	next := func() (unit, bool, error) {
 		for {
 			p, err := sp.Next()
@@ -235,11 +201,19 @@ func backfillOne(ctx context.Context, in Input, enc *sinks.Encoder, opts *Backfi
 				return unit{}, false, nil
 			}
 			if err != nil {
+				if sp.ReadErr() != nil {
+					readErr = err
+					return unit{}, false, nil
+				}
 				return unit{}, false, err
 			}
 			source := prefix + strconv.FormatInt(p.Offset, 10)
 			if p.Oversize != nil {
 				if err := oversizeDeadLetter(ctx, enc, opts, source, p, b.policy.MaxUnitBytes); err != nil {
+					if sp.ReadErr() != nil {
+						readErr = sp.ReadErr()
+						return unit{}, false, nil
+					}
 					return unit{}, false, err
 				}
 				continue
@@ -254,13 +228,16 @@ func backfillOne(ctx context.Context, in Input, enc *sinks.Encoder, opts *Backfi
 			}, true, nil
 		}
 	}
-	err = orderedDecode(ctx, opts.Decoders, b.policy.MaxUnitBytes, next, func(u *unit, d *decoded) error {
+	err := orderedDecode(ctx, opts.Decoders, b.policy.MaxUnitBytes, next, func(u *unit, d *decoded) error {
 		return b.addDecoded(ctx, u, d)
 	})
 	if err != nil {
 		return err
 	}
-	return b.Flush(ctx)
+	if err := b.Flush(ctx); err != nil {
+		return err
+	}
+	return readErr
 }
 
 // oversizeDeadLetter streams a unit over the size limit to its own dead

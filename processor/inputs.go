@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/hublake/hublake/schema"
 	"github.com/hublake/hublake/sinks"
 )
 
@@ -44,8 +45,15 @@ const dirBatch = 256
 // time, so that the listing of a prefix of millions of objects is never
 // held in memory. An error ends the stream; a prefix without objects is
 // one.
-func Inputs(ctx context.Context, sources []string, client *s3.Client, stdin io.Reader) iter.Seq2[Input, error] {
+//
+// What a lake holds is never an input: directories and key segments named
+// _hublake (a lake's bookkeeping) are skipped, and so are the tables and
+// _hublake of each lake root in lakes (the destination: a directory or
+// s3://bucket/prefix), so that a destination inside a source is not read
+// back; a source inside one of them is an error.
+func Inputs(ctx context.Context, sources []string, client *s3.Client, stdin io.Reader, lakes ...string) iter.Seq2[Input, error] {
 	return func(yield func(Input, error) bool) {
+		skip := newLakeSkip(lakes)
 		for _, src := range sources {
 			var ok bool
 			switch {
@@ -58,9 +66,9 @@ func Inputs(ctx context.Context, sources []string, client *s3.Client, stdin io.R
 					return io.NopCloser(r), nil
 				}}, nil)
 			case strings.HasPrefix(src, "s3://"):
-				ok = listS3(ctx, client, src, yield)
+				ok = listS3(ctx, client, src, skip, yield)
 			default:
-				ok = listLocal(ctx, src, yield)
+				ok = listLocal(ctx, src, skip, yield)
 			}
 			if !ok {
 				return
@@ -96,23 +104,103 @@ func fail(yield func(Input, error) bool, err error) bool {
 	return false
 }
 
+// lakeSkip is what of the destination lakes the listing leaves out: the
+// table directories and _hublake of each root, as resolved local paths and
+// as S3 bucket/key prefixes.
+type lakeSkip struct {
+	dirs []string // resolved absolute paths
+	s3   []string // "bucket/prefix/table/"
+}
+
+func newLakeSkip(lakes []string) lakeSkip {
+	var sk lakeSkip
+	subtrees := []string{strings.TrimSuffix(sinks.MetaPrefix, "/")}
+	for _, t := range schema.AllTables() {
+		subtrees = append(subtrees, t.Name)
+	}
+	for _, root := range lakes {
+		if strings.HasPrefix(root, "s3://") {
+			bucket, prefix, err := sinks.ParseS3URL(root)
+			if err != nil {
+				continue
+			}
+			if prefix != "" {
+				prefix += "/"
+			}
+			for _, s := range subtrees {
+				sk.s3 = append(sk.s3, bucket+"/"+prefix+s+"/")
+			}
+			continue
+		}
+		base := resolvePath(root)
+		for _, s := range subtrees {
+			sk.dirs = append(sk.dirs, filepath.Join(base, s))
+		}
+	}
+	return sk
+}
+
+// resolvePath is p as an absolute path without symbolic links (as far as
+// it exists).
+func resolvePath(p string) string {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return filepath.Clean(p)
+	}
+	if r, err := filepath.EvalSymlinks(abs); err == nil {
+		return r
+	}
+	return abs
+}
+
+// within returns the destination subtree that holds the resolved path p,
+// or "".
+func (sk lakeSkip) within(p string) string {
+	for _, d := range sk.dirs {
+		if p == d || strings.HasPrefix(p, d+string(filepath.Separator)) {
+			return d
+		}
+	}
+	return ""
+}
+
+// skipsKey reports whether the S3 object bucket/key is part of a lake.
+func (sk lakeSkip) skipsKey(bucket, key string) bool {
+	if key == strings.TrimSuffix(sinks.MetaPrefix, "/") || strings.HasPrefix(key, sinks.MetaPrefix) || strings.Contains(key, "/"+sinks.MetaPrefix) {
+		return true
+	}
+	full := bucket + "/" + key
+	for _, p := range sk.s3 {
+		if strings.HasPrefix(full, p) {
+			return true
+		}
+	}
+	return false
+}
+
 // listLocal yields a file, or the files under a directory; it reports
 // whether to go on.
-func listLocal(ctx context.Context, src string, yield func(Input, error) bool) bool {
+func listLocal(ctx context.Context, src string, skip lakeSkip, yield func(Input, error) bool) bool {
 	st, err := os.Stat(src)
 	if err != nil {
 		return fail(yield, fmt.Errorf("input %s: %w", src, err))
 	}
+	base := resolvePath(src)
+	if d := skip.within(base); d != "" {
+		return fail(yield, fmt.Errorf("input %s is inside the destination lake (%s): hublake does not read its own output", src, d))
+	}
 	if !st.IsDir() {
 		return yield(localInput(src, filepath.ToSlash(filepath.Clean(src)), st.Size()), nil)
 	}
-	return walkDir(ctx, src, src, yield)
+	return walkDir(ctx, src, src, base, skip, yield)
 }
 
 // walkDir yields the regular files under dir, reading it dirBatch entries
 // at a time (never a whole directory at once) and descending into
-// subdirectories as it meets them; it reports whether to go on.
-func walkDir(ctx context.Context, root, dir string, yield func(Input, error) bool) bool {
+// subdirectories as it meets them; it reports whether to go on. resolved
+// is dir as resolvePath has it (subdirectories met are real directories:
+// symbolic links are not followed), to leave the destination out.
+func walkDir(ctx context.Context, root, dir, resolved string, skip lakeSkip, yield func(Input, error) bool) bool {
 	f, err := os.Open(dir)
 	if err != nil {
 		return fail(yield, fmt.Errorf("read input directory: %w", err))
@@ -130,7 +218,11 @@ func walkDir(ctx context.Context, root, dir string, yield func(Input, error) boo
 			path := filepath.Join(dir, d.Name())
 			switch {
 			case d.IsDir():
-				if !walkDir(ctx, root, path, yield) {
+				sub := filepath.Join(resolved, d.Name())
+				if d.Name() == strings.TrimSuffix(sinks.MetaPrefix, "/") || skip.within(sub) != "" {
+					continue
+				}
+				if !walkDir(ctx, root, path, sub, skip, yield) {
 					return false
 				}
 			case d.Type().IsRegular():
@@ -158,7 +250,7 @@ func walkDir(ctx context.Context, root, dir string, yield func(Input, error) boo
 
 // listS3 yields the objects under an S3 prefix, a listing page at a time;
 // it reports whether to go on.
-func listS3(ctx context.Context, client *s3.Client, src string, yield func(Input, error) bool) bool {
+func listS3(ctx context.Context, client *s3.Client, src string, skip lakeSkip, yield func(Input, error) bool) bool {
 	if client == nil {
 		return fail(yield, errors.New("s3 input needs an S3 client"))
 	}
@@ -171,7 +263,7 @@ func listS3(ctx context.Context, client *s3.Client, src string, yield func(Input
 	if strings.HasSuffix(src, "/") && prefix != "" {
 		prefix += "/"
 	}
-	found := false
+	found, skipped := false, 0
 	p := s3.NewListObjectsV2Paginator(client, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
@@ -181,6 +273,10 @@ func listS3(ctx context.Context, client *s3.Client, src string, yield func(Input
 		for _, o := range page.Contents {
 			key := aws.ToString(o.Key)
 			if strings.HasSuffix(key, "/") {
+				continue
+			}
+			if skip.skipsKey(bucket, key) {
+				skipped++
 				continue
 			}
 			found = true
@@ -197,6 +293,9 @@ func listS3(ctx context.Context, client *s3.Client, src string, yield func(Input
 		}
 	}
 	if !found {
+		if skipped > 0 {
+			return fail(yield, fmt.Errorf("input %s: its %d objects are all a lake's (the destination's tables or _hublake/): nothing to read", src, skipped))
+		}
 		return fail(yield, fmt.Errorf("input %s: no objects under this prefix", src))
 	}
 	return true

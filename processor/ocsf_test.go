@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/hublake/hublake/internal/lakecheck"
-	"github.com/hublake/hublake/schema"
 )
 
 // ocsfEvent builds a Findings Imported V2 event around one OCSF finding.
@@ -95,19 +94,7 @@ func TestDedupOCSF(t *testing.T) {
 // (findings, insight_results, ocsf_findings as views over the Parquet
 // objects) and creates the lake's views with the very statements `hublake
 // ddl` prints.
-func lakeViews(t testing.TB, db *sql.DB, root string) {
-	t.Helper()
-	for _, table := range schema.Tables() {
-		if _, err := db.Exec(`CREATE OR REPLACE VIEW "` + table + `" AS SELECT * FROM ` + lakecheck.TableGlob(root, table)); err != nil {
-			t.Fatalf("%s: %v", table, err)
-		}
-	}
-	for _, v := range schema.Views() {
-		if _, err := db.Exec(v.DDL(schema.DDLOptions{})); err != nil {
-			t.Fatalf("create view %s: %v\n%s", v.Name, err, v.DDL(schema.DDLOptions{}))
-		}
-	}
-}
+func lakeViews(t testing.TB, db *sql.DB, root string) { lakecheck.CreateViews(t, db, root) }
 
 // TestViewsInDuckDB runs the views `hublake ddl` prints over a lake that
 // holds both formats (every ASFF and OCSF sample, and an OCSF finding an

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hublake/hublake/internal/lakecheck"
+	"github.com/hublake/hublake/schema"
 	"github.com/hublake/hublake/sinks"
 )
 
@@ -81,7 +82,7 @@ func TestSamplesReadBack(t *testing.T) {
 				lakecheck.SortRows(got, "source", "finding_index")
 				lakecheck.SortRows(expected, "source", "finding_index")
 				for i := range expected {
-					lakecheck.CompareRow(t, expected[i]["id"].(string), got[i], expected[i], lakecheck.CoreColumns)
+					compareAll(t, expected[i]["id"].(string), schema.TableFindings, got[i], expected[i])
 					checkRawAndDate(t, got[i], expected[i], dateOf(expected[i]))
 				}
 				if !checkedTypes {
@@ -125,6 +126,19 @@ func TestSamplesReadBack(t *testing.T) {
 			}
 		})
 	}
+}
+
+// compareAll compares every column of a row read back (every column of the
+// table's Parquet schema, at every depth) with its expectation, leaving out
+// the leaves the lake does not hold correctly yet (lakecheck.PendingLeaves).
+func compareAll(t *testing.T, what, table string, got, want map[string]any) {
+	t.Helper()
+	lakecheck.Mask(got, lakecheck.PendingPaths())
+	lakecheck.Mask(want, lakecheck.PendingPaths())
+	if lakecheck.PendingEmptyForNull {
+		lakecheck.EmptyAsNull(got)
+	}
+	lakecheck.CompareRow(t, what, got, want, lakecheck.Columns(table))
 }
 
 // checkRawAndDate: a row's raw_finding re-parses to the input finding, and
@@ -250,7 +264,7 @@ func TestOCSFSamplesReadBack(t *testing.T) {
 				if len(got[i]) != len(lakecheck.OCSFColumns)+1 {
 					t.Errorf("the table has %d columns, TABLES.md %d and dt", len(got[i]), len(lakecheck.OCSFColumns))
 				}
-				lakecheck.CompareRow(t, name, got[i], expected[i], lakecheck.OCSFColumns)
+				compareAll(t, name, schema.TableOCSFFindings, got[i], expected[i])
 				checkRawAndDate(t, got[i], expected[i], ocsfDateOf(expected[i]))
 			}
 			checkOCSFTypes(t, lakecheck.ColumnTypes(t, db, root, "ocsf_findings"))

@@ -10,6 +10,7 @@ import (
 // them in summaries; the pipeline itself only adds.
 type Stats struct {
 	Inputs         atomic.Int64 // backfill: inputs (files, objects) read
+	InputsFailed   atomic.Int64 // backfill: inputs not read to their end (see InputError)
 	Units          atomic.Int64 // input units read
 	BytesIn        atomic.Int64 // input bytes of those units
 	Findings       atomic.Int64 // finding rows written

@@ -40,6 +40,7 @@ type asffFinding struct {
 	RecordState       string            `json:"RecordState"`
 	VerificationState string            `json:"VerificationState"`
 	Workflow          asffWorkflow      `json:"Workflow"`
+	WorkflowState     string            `json:"WorkflowState"` // deprecated: Workflow.Status replaces it
 	Compliance        asffCompliance    `json:"Compliance"`
 	Remediation       asffRemediation   `json:"Remediation"`
 	Resources         []asffResource    `json:"Resources"`
@@ -201,7 +202,8 @@ type asffProvider struct {
 	Types           []string      `json:"Types"`
 	RelatedFindings []asffRelated `json:"RelatedFindings"`
 	Severity        struct {
-		Label    string `json:"Label"`
-		Original Text   `json:"Original"`
+		Label      string `json:"Label"`
+		Normalized Int    `json:"Normalized"`
+		Original   Text   `json:"Original"`
 	} `json:"Severity"`
 }

@@ -177,12 +177,16 @@ func (d *decoderState) object(data []byte, index int) {
 		var raw rawEnvelope
 		_ = jsonAPI.UnmarshalFromString(bytesToString(data), &raw)
 		d.event(data, &env, nil, raw.Detail)
-	case env.Findings != nil:
-		if len(env.Findings) == 0 {
+	case env.Findings != nil || env.FindingsLower != nil:
+		findings := env.Findings
+		if findings == nil {
+			findings = env.FindingsLower
+		}
+		if len(findings) == 0 {
 			d.dead(data, time.Time{}, "Findings document with no findings")
 			return
 		}
-		for i, f := range env.Findings {
+		for i, f := range findings {
 			d.anyFinding(f, i, &eventContext{DetailType: KindBackfill}, formatASFF)
 		}
 	default:

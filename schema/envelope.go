@@ -29,7 +29,8 @@ var jsonAPI = sonic.Config{CaseSensitive: true}.Froze()
 
 // envelope is the union of the three top-level shapes a unit can have: an
 // EventBridge event (detail-type, detail), a {"Findings": [...]} document
-// (get-findings and get-findings-v2 output, BatchImportFindings input) or a
+// (get-findings and get-findings-v2 output, BatchImportFindings input; also
+// {"findings": [...]}, an event's detail saved alone) or a
 // bare ASFF or OCSF finding (none of these keys). Case-sensitive matching
 // keeps them apart. A bare OCSF finding's own time and resources do not fit
 // the envelope's types: the decoder reports a mismatch, which object()
@@ -45,6 +46,9 @@ type envelope struct {
 	Resources  []string        `json:"resources"`
 	Detail     *findingsDetail `json:"detail"`
 	Findings   []RawJSON       `json:"Findings"`
+	// FindingsLower is "findings": an EventBridge detail saved on its own
+	// (a Lambda that logs event["detail"]), DefectDojo's import format.
+	FindingsLower []RawJSON `json:"findings"`
 }
 
 // rawEnvelope reads an event's detail as sent.

@@ -1,6 +1,10 @@
 package schema
 
-import "time"
+import (
+	"cmp"
+	"strings"
+	"time"
+)
 
 // flatten maps a decoded ASFF finding onto a findings row. raw is the
 // finding's exact input bytes; updated is its parsed UpdatedAt. The envelope
@@ -51,6 +55,44 @@ func flatten(f *asffFinding, raw []byte, updated time.Time) Finding {
 	if row.SeverityLabel == "" && f.Severity.Normalized.Valid {
 		row.SeverityLabel = SeverityLabel(f.Severity.Normalized.V)
 	}
+	if p := f.ProviderFields; p != nil {
+		// What Security Hub does on import: a top-level field the provider
+		// left out takes its FindingProviderFields value (BatchImportFindings
+		// input often has Severity and Types there only).
+		if row.SeverityLabel == "" && !f.Severity.Normalized.Valid {
+			row.SeverityLabel = p.Severity.Label
+			if row.SeverityLabel == "" && p.Severity.Normalized.Valid {
+				row.SeverityLabel = SeverityLabel(p.Severity.Normalized.V)
+			}
+		}
+		if row.SeverityNormalized == nil {
+			row.SeverityNormalized = p.Severity.Normalized.Ptr32()
+		}
+		if row.SeverityOriginal == "" {
+			row.SeverityOriginal = string(p.Severity.Original)
+		}
+		if len(row.Types) == 0 {
+			row.Types = p.Types
+		}
+		if row.Confidence == nil {
+			row.Confidence = p.Confidence.Ptr32()
+		}
+		if row.Criticality == nil {
+			row.Criticality = p.Criticality.Ptr32()
+		}
+	}
+	if row.WorkflowStatus == "" {
+		// Findings from before Workflow existed (2018–2020) carry only the
+		// deprecated WorkflowState, kept as sent (its values differ).
+		row.WorkflowStatus = f.WorkflowState
+	}
+	if row.ComplianceSecurityControlID == "" {
+		// A legacy per-standard control finding (before consolidated
+		// control findings, February 2023) names its control in
+		// ProductFields: ControlId (FSBP, PCI DSS), RuleId (CIS 1.2, whose
+		// rule numbers are the standard's own).
+		row.ComplianceSecurityControlID = cmp.Or(f.ProductFields["ControlId"], f.ProductFields["RuleId"])
+	}
 
 	if n := len(f.Resources); n > 0 {
 		first := &f.Resources[0]
@@ -88,6 +130,8 @@ func flatten(f *asffFinding, raw []byte, updated time.Time) Finding {
 		for i, s := range f.Compliance.AssociatedStandards {
 			row.ComplianceStandards[i] = s.StandardsID
 		}
+	} else if id := legacyStandard(f.ProductFields); id != "" {
+		row.ComplianceStandards = []string{id}
 	}
 	if n := f.Network; n != nil {
 		row.Network = &Network{
@@ -141,6 +185,9 @@ func flatten(f *asffFinding, raw []byte, updated time.Time) Finding {
 		}
 	}
 	row.RelatedFindings = related(f.RelatedFindings)
+	if len(row.RelatedFindings) == 0 && f.ProviderFields != nil {
+		row.RelatedFindings = related(f.ProviderFields.RelatedFindings)
+	}
 	if p := f.ProviderFields; p != nil {
 		row.FindingProviderFields = &ProviderFields{
 			Confidence:       p.Confidence.Ptr32(),
@@ -234,4 +281,22 @@ func SeverityLabel(n int64) string {
 	default:
 		return "CRITICAL"
 	}
+}
+
+// legacyStandard is the standard of a legacy per-standard control finding,
+// as Compliance.AssociatedStandards names standards: the resource part of
+// ProductFields' StandardsArn (FSBP, PCI DSS) or StandardsGuideArn (CIS
+// 1.2), e.g. "standards/aws-foundational-security-best-practices/v/1.0.0"
+// or "ruleset/cis-aws-foundations-benchmark/v/1.2.0"; "" when neither is an
+// ARN of Security Hub.
+func legacyStandard(pf map[string]string) string {
+	arn := cmp.Or(pf["StandardsArn"], pf["StandardsGuideArn"])
+	if !strings.HasPrefix(arn, "arn:") || !strings.Contains(arn, ":securityhub:") {
+		return ""
+	}
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) < 6 {
+		return ""
+	}
+	return parts[5]
 }

@@ -24,31 +24,35 @@ import (
 // hold is NULL in the row (Output.Unreadable counts it).
 
 type ocsfFinding struct {
-	ActivityID      Int             `json:"activity_id"`
-	ActivityName    string          `json:"activity_name"`
-	CategoryName    string          `json:"category_name"`
-	CategoryUID     Int             `json:"category_uid"`
-	ClassName       string          `json:"class_name"`
-	ClassUID        Int             `json:"class_uid"`
-	Cloud           ocsfCloud       `json:"cloud"`
-	Comment         string          `json:"comment"`
-	Compliance      ocsfCompliance  `json:"compliance"`
-	ConfidenceScore Int             `json:"confidence_score"`
-	Evidences       RawJSON         `json:"evidences"`
-	FindingInfo     ocsfFindingInfo `json:"finding_info"`
-	Metadata        ocsfMetadata    `json:"metadata"`
-	Remediation     ocsfRemediation `json:"remediation"`
-	Resources       []ocsfResource  `json:"resources"`
-	Severity        string          `json:"severity"`
-	SeverityID      Int             `json:"severity_id"`
-	Status          string          `json:"status"`
-	StatusID        Int             `json:"status_id"`
-	Time            ocsfTimestamp   `json:"time"`
-	TimeDt          string          `json:"time_dt"`
-	TypeName        string          `json:"type_name"`
-	TypeUID         Int             `json:"type_uid"`
-	Unmapped        RawJSON         `json:"unmapped"`
-	Vulnerabilities []ocsfVuln      `json:"vulnerabilities"`
+	ActivityID      Int              `json:"activity_id"`
+	ActivityName    string           `json:"activity_name"`
+	CategoryName    string           `json:"category_name"`
+	CategoryUID     Int              `json:"category_uid"`
+	ClassName       string           `json:"class_name"`
+	ClassUID        Int              `json:"class_uid"`
+	Cloud           ocsfCloud        `json:"cloud"`
+	Comment         string           `json:"comment"`
+	Compliance      ocsfCompliance   `json:"compliance"`
+	ConfidenceScore Int              `json:"confidence_score"`
+	Evidences       RawJSON          `json:"evidences"`
+	FindingInfo     *ocsfFindingInfo `json:"finding_info"`
+	Finding         *ocsfFindingInfo `json:"finding"` // OCSF 1.0 Security Finding (class 2001)
+	Metadata        ocsfMetadata     `json:"metadata"`
+	Remediation     ocsfRemediation  `json:"remediation"`
+	Resources       []ocsfResource   `json:"resources"`
+	Resource        *ocsfResource    `json:"resource"` // OCSF 1.1–1.2 compliance and vulnerability findings
+	Severity        string           `json:"severity"`
+	SeverityID      Int              `json:"severity_id"`
+	State           string           `json:"state"`    // OCSF 1.0 Security Finding's workflow status
+	StateID         Int              `json:"state_id"` // and its id
+	Status          string           `json:"status"`
+	StatusID        Int              `json:"status_id"`
+	Time            ocsfTimestamp    `json:"time"`
+	TimeDt          string           `json:"time_dt"`
+	TypeName        string           `json:"type_name"`
+	TypeUID         Int              `json:"type_uid"`
+	Unmapped        RawJSON          `json:"unmapped"`
+	Vulnerabilities []ocsfVuln       `json:"vulnerabilities"`
 }
 
 type ocsfCloud struct {
@@ -67,25 +71,50 @@ type ocsfCompliance struct {
 	StatusID     Int      `json:"status_id"`
 }
 
+// ocsfFindingInfo is finding_info, or the finding object of OCSF 1.0's
+// Security Finding (the same attributes, and its remediation).
 type ocsfFindingInfo struct {
-	CreatedTime     ocsfTimestamp `json:"created_time"`
-	CreatedTimeDt   string        `json:"created_time_dt"`
-	Desc            string        `json:"desc"`
-	FirstSeenTime   ocsfTimestamp `json:"first_seen_time"`
-	FirstSeenTimeDt string        `json:"first_seen_time_dt"`
-	LastSeenTime    ocsfTimestamp `json:"last_seen_time"`
-	LastSeenTimeDt  string        `json:"last_seen_time_dt"`
-	ModifiedTime    ocsfTimestamp `json:"modified_time"`
-	ModifiedTimeDt  string        `json:"modified_time_dt"`
-	Title           string        `json:"title"`
-	Types           []string      `json:"types"`
-	UID             Text          `json:"uid"`
+	CreatedTime     ocsfTimestamp   `json:"created_time"`
+	CreatedTimeDt   string          `json:"created_time_dt"`
+	Desc            string          `json:"desc"`
+	FirstSeenTime   ocsfTimestamp   `json:"first_seen_time"`
+	FirstSeenTimeDt string          `json:"first_seen_time_dt"`
+	LastSeenTime    ocsfTimestamp   `json:"last_seen_time"`
+	LastSeenTimeDt  string          `json:"last_seen_time_dt"`
+	ModifiedTime    ocsfTimestamp   `json:"modified_time"`
+	ModifiedTimeDt  string          `json:"modified_time_dt"`
+	Remediation     ocsfRemediation `json:"remediation"` // OCSF 1.0's finding only
+	Title           string          `json:"title"`
+	Types           []string        `json:"types"`
+	UID             Text            `json:"uid"`
+}
+
+// info is the finding's finding_info, else (OCSF 1.0) its finding object,
+// else an empty one.
+func (f *ocsfFinding) info() *ocsfFindingInfo {
+	switch {
+	case f.FindingInfo != nil:
+		return f.FindingInfo
+	case f.Finding != nil:
+		return f.Finding
+	}
+	return &ocsfFindingInfo{}
+}
+
+// resources is the finding's resources, else (OCSF 1.1–1.2 compliance and
+// vulnerability findings) its one resource.
+func (f *ocsfFinding) resources() []ocsfResource {
+	if len(f.Resources) == 0 && f.Resource != nil {
+		return []ocsfResource{*f.Resource}
+	}
+	return f.Resources
 }
 
 type ocsfMetadata struct {
 	Product struct {
 		Feature struct {
 			Name string `json:"name"`
+			UID  Text   `json:"uid"`
 		} `json:"feature"`
 		Name       string `json:"name"`
 		UID        Text   `json:"uid"`
@@ -99,6 +128,7 @@ type ocsfMetadata struct {
 type ocsfRemediation struct {
 	Desc       string   `json:"desc"`
 	References []string `json:"references"`
+	KBArticles []string `json:"kb_articles"` // OCSF 1.0's references
 }
 
 type ocsfResource struct {
@@ -126,7 +156,9 @@ type ocsfTag struct {
 
 type ocsfVuln struct {
 	AffectedPackages   []ocsfPackage `json:"affected_packages"`
+	Packages           []ocsfPackage `json:"packages"` // OCSF 1.0's affected_packages
 	CVE                ocsfCVE       `json:"cve"`
+	FixAvailable       Bool          `json:"fix_available"` // OCSF 1.0's is_fix_available
 	FixCoverage        string        `json:"fix_coverage"`
 	IsExploitAvailable Bool          `json:"is_exploit_available"`
 	IsFixAvailable     Bool          `json:"is_fix_available"`
@@ -136,15 +168,38 @@ type ocsfVuln struct {
 }
 
 type ocsfCVE struct {
-	CVSS []struct {
-		BaseScore    Float  `json:"base_score"`
-		VectorString string `json:"vector_string"`
-	} `json:"cvss"`
+	CVSS ocsfCVSSList `json:"cvss"`
 	EPSS struct {
 		Score Float `json:"score"`
 	} `json:"epss"`
 	Title string `json:"title"`
 	UID   string `json:"uid"`
+}
+
+// ocsfCVSS is one CVSS score of a CVE.
+type ocsfCVSS struct {
+	BaseScore    Float  `json:"base_score"`
+	VectorString string `json:"vector_string"`
+}
+
+// ocsfCVSSList is cve.cvss: an array, or (OCSF 1.0) one object.
+type ocsfCVSSList []ocsfCVSS
+
+// UnmarshalJSON implements json.Unmarshaler and never returns an error:
+// what cannot be read is left out (and survives in raw_finding).
+func (l *ocsfCVSSList) UnmarshalJSON(b []byte) error {
+	*l = nil
+	switch firstByte(b) {
+	case '{':
+		var one ocsfCVSS
+		_ = jsonAPI.Unmarshal(b, &one)
+		*l = ocsfCVSSList{one}
+	case '[':
+		var many []ocsfCVSS
+		_ = jsonAPI.Unmarshal(b, &many)
+		*l = many
+	}
+	return nil
 }
 
 type ocsfPackage struct {
@@ -155,20 +210,25 @@ type ocsfPackage struct {
 	Version        string `json:"version"`
 }
 
-// ocsfTimestamp is an OCSF timestamp attribute (*_time): integer epoch
-// milliseconds, also accepted as a string of digits, an integral float or,
-// from producers that put the *_dt text in the wrong attribute, an RFC 3339
-// string. It never fails; a value it cannot read is zero, and the caller
-// falls back to the *_dt twin.
+// ocsfTimestamp is an OCSF timestamp attribute (*_time): epoch
+// milliseconds as OCSF says, or epoch seconds as some producers write
+// (Prowler ≥ 5, Prowler 3's --unix-timestamp): a number below 10^11 is
+// seconds (in milliseconds it would be before 1973-03-03, in seconds it is
+// before the year 5138), anything else milliseconds. The number may be a
+// JSON number (with a fraction: seconds keep their milliseconds), or a
+// string of one; from producers that put the *_dt text in the wrong
+// attribute, an RFC 3339 string is read too. It never fails; a value it
+// cannot read is zero, and the caller falls back to the *_dt twin.
 type ocsfTimestamp struct{ T time.Time }
+
+// secondsBelow is where epoch seconds end and epoch milliseconds begin.
+const secondsBelow = 1e11
 
 // UnmarshalJSON implements json.Unmarshaler and never returns an error.
 func (ts *ocsfTimestamp) UnmarshalJSON(b []byte) error {
 	*ts = ocsfTimestamp{}
-	var ms Int
-	_ = ms.UnmarshalJSON(b)
-	if ms.Valid {
-		ts.T, _ = fromMillis(ms.V)
+	if t, ok := epochTime(unquote(b)); ok {
+		ts.T = t
 		return nil
 	}
 	if b = bytes.TrimSpace(b); len(b) > 1 && b[0] == '"' {
@@ -177,6 +237,28 @@ func (ts *ocsfTimestamp) UnmarshalJSON(b []byte) error {
 		}
 	}
 	return nil
+}
+
+// epochTime reads s as epoch seconds (below 10^11) or milliseconds; false
+// when s is not a number or the time is outside the years 1 to 9999.
+func epochTime(s string) (time.Time, bool) {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		if n < secondsBelow {
+			if n < minMillis/1000 {
+				return time.Time{}, false
+			}
+			return fromMillis(n * 1000)
+		}
+		return fromMillis(n)
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > maxMillis {
+		return time.Time{}, false
+	}
+	if f < secondsBelow {
+		return fromMillis(int64(math.Round(f * 1000)))
+	}
+	return fromMillis(int64(math.Floor(f)))
 }
 
 // The epoch milliseconds of the first and last instant of the years 1 to
@@ -341,8 +423,9 @@ func (d *decoderState) ocsfFinding(raw []byte, index int, ec *eventContext) {
 		d.dead(raw, ec.Time, "OCSF finding %d: invalid JSON: %s", index, jsonError(err))
 		return
 	}
+	fi := f.info()
 	at := f.Time.at(f.TimeDt)
-	modified := f.FindingInfo.ModifiedTime.at(f.FindingInfo.ModifiedTimeDt)
+	modified := fi.ModifiedTime.at(fi.ModifiedTimeDt)
 	when := ec.Time
 	if !ec.TimeOK {
 		when = at
@@ -350,8 +433,8 @@ func (d *decoderState) ocsfFinding(raw []byte, index int, ec *eventContext) {
 			when = modified
 		}
 	}
-	if f.Metadata.UID == "" && f.FindingInfo.UID == "" {
-		d.dead(raw, when, "OCSF finding %d has neither metadata.uid nor finding_info.uid", index)
+	if f.Metadata.UID == "" && fi.UID == "" {
+		d.dead(raw, when, "OCSF finding %d has neither metadata.uid nor finding_info.uid (nor OCSF 1.0's finding.uid)", index)
 		return
 	}
 	dt, ok := PartitionDate(when, d.origin.NotAfter)

@@ -1,20 +1,23 @@
 package schema
 
-import "time"
+import (
+	"cmp"
+	"time"
+)
 
 // flattenOCSF maps a decoded OCSF finding onto an ocsf_findings row. raw is
 // the finding's exact input bytes; at and modified are its time and
 // finding_info.modified_time, already read. The envelope columns are filled
 // by the caller.
 func flattenOCSF(f *ocsfFinding, raw []byte, at, modified time.Time) OCSFFinding {
-	fi, md := &f.FindingInfo, &f.Metadata
+	fi, md := f.info(), &f.Metadata
 	row := OCSFFinding{
 		MetadataUID:            string(md.UID),
 		FindingUID:             string(fi.UID),
 		ProductUID:             string(md.Product.UID),
 		ProductName:            md.Product.Name,
 		VendorName:             md.Product.VendorName,
-		ProductFeature:         md.Product.Feature.Name,
+		ProductFeature:         cmp.Or(md.Product.Feature.Name, string(md.Product.Feature.UID)),
 		OCSFVersion:            md.Version,
 		Profiles:               md.Profiles,
 		ClassUID:               f.ClassUID.Ptr32(),
@@ -46,8 +49,8 @@ func flattenOCSF(f *ocsfFinding, raw []byte, at, modified time.Time) OCSFFinding
 		ComplianceStatusID:     f.Compliance.StatusID.Ptr32(),
 		ComplianceStandards:    f.Compliance.Standards,
 		ComplianceRequirements: f.Compliance.Requirements,
-		RemediationDesc:        f.Remediation.Desc,
-		RemediationReferences:  f.Remediation.References,
+		RemediationDesc:        cmp.Or(f.Remediation.Desc, fi.Remediation.Desc),
+		RemediationReferences:  firstList(f.Remediation.References, f.Remediation.KBArticles, fi.Remediation.References, fi.Remediation.KBArticles),
 		Comment:                f.Comment,
 		EvidencesJSON:          detailsText(f.Evidences),
 		UnmappedJSON:           detailsText(f.Unmapped),
@@ -56,14 +59,20 @@ func flattenOCSF(f *ocsfFinding, raw []byte, at, modified time.Time) OCSFFinding
 	if row.Severity == "" && f.SeverityID.Valid {
 		row.Severity = OCSFSeverity(f.SeverityID.V)
 	}
-	if n := len(f.Resources); n > 0 {
-		first := &f.Resources[0]
+	if f.State != "" || f.StateID.Valid {
+		// OCSF 1.0's Security Finding: state is the finding's workflow
+		// status, status the event's outcome (Success, Failure).
+		row.Status, row.StatusID = f.State, f.StateID.Ptr32()
+	}
+	resources := f.resources()
+	if n := len(resources); n > 0 {
+		first := &resources[0]
 		row.ResourceType, row.ResourceUID, row.ResourceRegion = first.Type, string(first.UID), first.Region
 		row.ResourceTypes = make([]string, n)
 		row.ResourceUIDs = make([]string, n)
 		row.Resources = make([]OCSFResource, n)
-		for i := range f.Resources {
-			r := &f.Resources[i]
+		for i := range resources {
+			r := &resources[i]
 			row.ResourceTypes[i] = r.Type
 			row.ResourceUIDs[i] = string(r.UID)
 			row.Resources[i] = OCSFResource{
@@ -97,7 +106,7 @@ func flattenOCSFVuln(v *ocsfVuln) OCSFVulnerability {
 		CVSSBaseScore:      score,
 		CVSSVector:         vector,
 		EPSSScore:          v.CVE.EPSS.Score.Ptr(),
-		IsFixAvailable:     v.IsFixAvailable.Ptr(),
+		IsFixAvailable:     cmp.Or(v.IsFixAvailable, v.FixAvailable).Ptr(),
 		IsExploitAvailable: v.IsExploitAvailable.Ptr(),
 		FixCoverage:        v.FixCoverage,
 		References:         v.References,
@@ -105,9 +114,13 @@ func flattenOCSFVuln(v *ocsfVuln) OCSFVulnerability {
 	if out.Title == "" {
 		out.Title = v.CVE.Title
 	}
-	if n := len(v.AffectedPackages); n > 0 {
+	packages := v.AffectedPackages
+	if len(packages) == 0 {
+		packages = v.Packages
+	}
+	if n := len(packages); n > 0 {
 		out.AffectedPackages = make([]OCSFPackage, n)
-		for i, p := range v.AffectedPackages {
+		for i, p := range packages {
 			out.AffectedPackages[i] = OCSFPackage{
 				Name: p.Name, Version: p.Version, FixedInVersion: p.FixedInVersion,
 				PackageManager: p.PackageManager, Architecture: p.Architecture,
@@ -131,4 +144,14 @@ func tagMap(tags []ocsfTag) map[string]string {
 		}
 	}
 	return m
+}
+
+// firstList returns the first of lists that is not empty.
+func firstList(lists ...[]string) []string {
+	for _, l := range lists {
+		if len(l) > 0 {
+			return l
+		}
+	}
+	return nil
 }

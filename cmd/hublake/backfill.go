@@ -174,7 +174,8 @@ func (c *backfillCmd) Run(ctx context.Context, g *globals) error {
 	// fits the look-ahead window, at the end of the listing otherwise.
 	prog := newProgress(c.Progress, "backfill", "bytes", -1, log)
 	start := time.Now()
-	err = processor.Backfill(ctx, inputs(ctx, c.Sources, awsConf, c.s3Options()), processor.BackfillOptions{
+	// The destination is never read back, even when a source holds it.
+	err = processor.Backfill(ctx, inputs(ctx, c.Sources, awsConf, c.s3Options(), c.Out), processor.BackfillOptions{
 		Policy:    c.policy(),
 		Encode:    encode,
 		Store:     store,
@@ -188,9 +189,10 @@ func (c *backfillCmd) Run(ctx context.Context, g *globals) error {
 	})
 	prog.finish()
 	elapsed := time.Since(start)
-	printSummary(os.Stdout, part, stats, &absorbed, elapsed, store.String())
+	failed := processor.FailedInputs(err)
+	printSummary(os.Stdout, part, stats, &absorbed, elapsed, store.String(), failed)
 	log.Info("backfill finished",
-		"inputs", stats.Inputs.Load(), "units", stats.Units.Load(), "bytes_in", stats.BytesIn.Load(),
+		"inputs", stats.Inputs.Load(), "inputs_failed", stats.InputsFailed.Load(), "units", stats.Units.Load(), "bytes_in", stats.BytesIn.Load(),
 		"findings", stats.Findings.Load(), "insight_results", stats.InsightResults.Load(), "ocsf_findings", stats.OCSFFindings.Load(),
 		"duplicates", stats.Duplicates.Load(), "dead_letters", stats.DeadLetters.Load(),
 		"objects", stats.Objects.Load(), "bytes_out", stats.BytesOut.Load(),
@@ -201,9 +203,10 @@ func (c *backfillCmd) Run(ctx context.Context, g *globals) error {
 	return nil
 }
 
-// inputs streams the sources' inputs, with an S3 client built from cfg.
-func inputs(ctx context.Context, sources []string, cfg aws.Config, o sinks.S3Options) iter.Seq2[processor.Input, error] {
-	return processor.Inputs(ctx, sources, sinks.NewS3Client(cfg, o), os.Stdin)
+// inputs streams the sources' inputs, with an S3 client built from cfg,
+// leaving out the tables of the lakes given (see processor.Inputs).
+func inputs(ctx context.Context, sources []string, cfg aws.Config, o sinks.S3Options, lakes ...string) iter.Seq2[processor.Input, error] {
+	return processor.Inputs(ctx, sources, sinks.NewS3Client(cfg, o), os.Stdin, lakes...)
 }
 
 // tuneMemory sets GOMEMLIMIT to processor.MemoryBudget for batches
@@ -307,7 +310,11 @@ func (p *progress) finish() {
 	}
 }
 
-func printSummary(w io.Writer, part processor.Part, s *processor.Stats, absorbed *sinks.AbsorbedCounts, elapsed time.Duration, dest string) {
+// summaryFailedMax bounds the failed inputs the summary names one by one
+// (the log has a line for each).
+const summaryFailedMax = 20
+
+func printSummary(w io.Writer, part processor.Part, s *processor.Stats, absorbed *sinks.AbsorbedCounts, elapsed time.Duration, dest string, failed []*processor.InputError) {
 	in := s.BytesIn.Load()
 	secs := max(elapsed.Seconds(), 1e-9)
 	fmt.Fprintf(w, "hublake backfill → %s\n", dest)
@@ -315,6 +322,16 @@ func printSummary(w io.Writer, part processor.Part, s *processor.Stats, absorbed
 		fmt.Fprintf(w, "  part             %12s\n", part)
 	}
 	fmt.Fprintf(w, "  inputs           %12d\n", s.Inputs.Load())
+	if n := s.InputsFailed.Load(); n > 0 {
+		fmt.Fprintf(w, "  inputs failed    %12d   (not read to their end: rows up to the break are kept; exit status 1)\n", n)
+		for i, f := range failed {
+			if i == summaryFailedMax {
+				fmt.Fprintf(w, "    … and %d more (one \"input failed\" log line each)\n", len(failed)-i)
+				break
+			}
+			fmt.Fprintf(w, "    %s\n", f)
+		}
+	}
 	fmt.Fprintf(w, "  units read       %12d   (%s in, %.1f MB/s)\n", s.Units.Load(), humanBytes(in), float64(in)/1e6/secs)
 	fmt.Fprintf(w, "  findings         %12d rows\n", s.Findings.Load())
 	fmt.Fprintf(w, "  insight results  %12d rows\n", s.InsightResults.Load())

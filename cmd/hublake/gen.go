@@ -33,6 +33,7 @@ type genCmd struct {
 	CustomActionRatio float64  `help:"Share of units that are Custom Action events (1 to 20 findings)." default:"0.03"`
 	InsightRatio      float64  `help:"Share of units that are Insight Results events." default:"0.02"`
 	OCSFRatio         float64  `name:"ocsf-ratio" help:"Share of new findings from Security Hub's OCSF feed (Findings Imported V2 events; their updates and retries follow them). 0 gives the ASFF-only corpus." default:"0.3"`
+	ShapesRatio       float64  `name:"shapes-ratio" help:"Share of new findings written in the shapes other real producers write (2019 GuardDuty and control findings, BatchImportFindings input, Prowler's and Security Lake's OCSF). 0 gives the corpus of earlier versions." default:"0"`
 }
 
 func (c *genCmd) Run(ctx context.Context, _ *globals) error {
@@ -45,6 +46,7 @@ func (c *genCmd) Run(ctx context.Context, _ *globals) error {
 		Accounts: c.Accounts, Regions: c.Regions, Days: c.Days, End: end,
 		DupRatio: c.DupRatio, UpdateRatio: c.UpdateRatio, BadRatio: c.BadRatio,
 		CustomActionRatio: c.CustomActionRatio, InsightRatio: c.InsightRatio, OCSFRatio: c.OCSFRatio,
+		ShapesRatio: c.ShapesRatio,
 	}
 	if cfg.Events == 0 && cfg.Bytes == 0 {
 		cfg.Bytes = gen.DefaultConfig().Bytes

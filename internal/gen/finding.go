@@ -22,6 +22,7 @@ type finding struct {
 	noteBy     uint8
 	udf        uint8 // 0: no UserDefinedFields, else how many
 	feed       uint8 // feedASFF, feedOCSF or feedBoth
+	shape      uint8 // a real producer's shape (shapes.go), shapeNone for most
 	ocsfSev    int8  // an OCSF severity_id an analyst set, 0 when none
 	updates    uint16
 	count      int32
@@ -157,6 +158,7 @@ func (g *Generator) newFinding(t int64, ocsfOK bool) *finding {
 		f.udf = uint8(1 + r.IntN(3))
 	}
 	f.ticket = int32(1000 + r.IntN(9000))
+	g.drawShape(f)
 	return f
 }
 
@@ -233,6 +235,9 @@ func (g *Generator) renderContext(f *finding, noID bool) *fctx {
 // Id.
 func (g *Generator) renderFinding(e *enc, f *finding, noID bool) (productArn, id string) {
 	c := g.renderContext(f, noID)
+	if f.shape != shapeNone {
+		return g.renderShape(e, c)
+	}
 	switch f.product {
 	case pInspector:
 		return g.inspector(e, c)

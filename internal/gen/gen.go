@@ -71,6 +71,12 @@ type Config struct {
 	// It is a share of findings, not of units: 0 gives the ASFF-only corpus
 	// of earlier versions byte for byte.
 	OCSFRatio float64
+	// ShapesRatio is the share of new findings written in one of the shapes
+	// real producers write besides today's Security Hub (shapes.go: old
+	// GuardDuty and CSPM findings, BatchImportFindings input, Prowler's and
+	// Security Lake's OCSF). 0, the default, gives the corpus of earlier
+	// versions byte for byte (the benchmark's reference reads only that).
+	ShapesRatio float64
 
 	// Format restricts bad units to those a concatenated stream can carry
 	// without swallowing its neighbours (no truncated objects).
@@ -206,6 +212,9 @@ func New(cfg Config) (*Generator, error) {
 	}
 	if r := cfg.OCSFRatio; r < 0 || r > 1 || math.IsNaN(r) {
 		return nil, fmt.Errorf("gen: OCSF ratio %v out of range 0..1", r)
+	}
+	if r := cfg.ShapesRatio; r < 0 || r > 1 || math.IsNaN(r) {
+		return nil, fmt.Errorf("gen: shapes ratio %v out of range 0..1", r)
 	}
 	g := &Generator{
 		cfg:     cfg,

@@ -287,8 +287,10 @@ func TestOCSFFeed(t *testing.T) {
 			byUID[f.MetadataUID] = append(byUID[f.MetadataUID], f)
 			if a := asffByID[f.FindingUID]; a != nil && i > 0 && bytes.Contains(us[i-1], []byte(f.FindingUID)) {
 				both++
-				// (ASFF's legacy CIS findings name no control; OCSF always does.)
-				if !a.UpdatedAt.Equal(f.ModifiedTime) || a.ComplianceSecurityControlID != "" && a.ComplianceSecurityControlID != f.ComplianceControl || a.Title != f.Title {
+				// (ASFF's legacy CIS findings name the standard's own rule,
+				// ProductFields.RuleId; OCSF always the security control.)
+				consolidated := strings.Contains(a.RawFinding, `"SecurityControlId"`)
+				if !a.UpdatedAt.Equal(f.ModifiedTime) || consolidated && a.ComplianceSecurityControlID != f.ComplianceControl || a.Title != f.Title {
 					t.Errorf("unit %d: the two feeds disagree: ASFF UpdatedAt %v control %s title %q, OCSF %v %s %q",
 						i, a.UpdatedAt, a.ComplianceSecurityControlID, a.Title, f.ModifiedTime, f.ComplianceControl, f.Title)
 				}
@@ -634,4 +636,85 @@ func BenchmarkWriteGzip(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// TestShapesRatioZeroIsTheEarlierCorpus: with ShapesRatio 0 (the default)
+// the corpus is byte for byte the one of the version before shapes existed
+// (its digest, taken then), so benchmarks and the reference stay
+// comparable.
+func TestShapesRatioZeroIsTheEarlierCorpus(t *testing.T) {
+	c := testConfig(5000)
+	c.BadRatio = 0.02
+	us, _, _ := units(t, c)
+	if got := fmt.Sprintf("%x", digest(us)); got != "7ae374985993037a6f7552d97986c6bd6d531a27a3f3d2dacaac4d34f0ff715c" {
+		t.Fatalf("the default corpus changed: digest %s", got)
+	}
+}
+
+// TestShapes: with ShapesRatio every real producer's shape appears, is
+// deterministic, and decodes to rows (no dead letter, no unreadable value)
+// in which the shape's rule shows: severity and types from
+// FindingProviderFields, the control from ProductFields, WorkflowState,
+// nested objects, OCSF seconds, finding for finding_info, one resource.
+func TestShapes(t *testing.T) {
+	c := testConfig(6000)
+	c.ShapesRatio = 0.3
+	us, _, _ := units(t, c)
+	again, _, _ := units(t, c)
+	if digest(us) != digest(again) {
+		t.Fatal("same config, different output")
+	}
+	o := schema.Origin{Source: "t", NotAfter: c.End.AddDate(0, 0, 1)}
+	seen := map[string]int{}
+	for i, u := range us {
+		var out schema.Output
+		schema.Decode(u, o, &out)
+		if len(out.Dead) > 0 || out.Unreadable > 0 {
+			t.Fatalf("unit %d: dead letters %v, %d unreadable: %.300s", i, out.Dead, out.Unreadable, u)
+		}
+		for _, f := range out.Findings {
+			switch {
+			case strings.Contains(f.ProductARN, "jfrog-xray"):
+				if f.SeverityLabel == "" || len(f.Types) == 0 || f.Confidence == nil || len(f.RelatedFindings) == 0 {
+					t.Fatalf("unit %d: BatchImportFindings input without severity, types, confidence or related findings from FindingProviderFields", i)
+				}
+				seen["batch import"]++
+			case f.Process != nil:
+				if f.Process.LaunchedAt.IsZero() || len(f.Malware) == 0 || len(f.Threats) == 0 || len(f.ThreatIntelIndicators) == 0 || f.Network.SourceIPV6 == "" {
+					t.Fatalf("unit %d: runtime finding without its nested objects", i)
+				}
+				seen["runtime"]++
+			case strings.Contains(f.RawFinding, `"WorkflowState"`) && !strings.Contains(f.RawFinding, `"Workflow"`):
+				if f.WorkflowStatus == "" || f.ComplianceSecurityControlID == "" || f.SeverityLabel == "" || len(f.ComplianceStandards) != 1 {
+					t.Fatalf("unit %d: legacy 2019 control finding without workflow status, control, severity or standard", i)
+				}
+				seen["legacy 2019"]++
+			}
+		}
+		for _, f := range out.OCSF {
+			switch {
+			case f.ProductName == "Prowler":
+				if f.Time.Year() < 2025 || f.CreatedTime.Year() < 2025 {
+					t.Fatalf("unit %d: Prowler's seconds read as milliseconds: %v", i, f.Time)
+				}
+				seen["prowler 5"]++
+			case f.OCSFVersion == "1.1.0":
+				if f.ResourceUID == "" || f.ProductFeature == "" || f.ModifiedTime.IsZero() {
+					t.Fatalf("unit %d: Security Lake 1.1 finding without its resource, feature or times", i)
+				}
+				seen["lake 1.1"]++
+			case f.OCSFVersion == "1.0.0-rc.2":
+				if f.FindingUID == "" || f.Status == "" || f.Vulnerabilities[0].CVSSBaseScore == nil || len(f.Vulnerabilities[0].AffectedPackages) == 0 {
+					t.Fatalf("unit %d: Security Lake 1.0 finding without finding uid, state, CVSS or packages", i)
+				}
+				seen["lake 1.0"]++
+			}
+		}
+	}
+	for _, s := range []string{"batch import", "runtime", "legacy 2019", "prowler 5", "lake 1.1", "lake 1.0"} {
+		if seen[s] < 5 {
+			t.Errorf("shape %s: %d rows in %d units", s, seen[s], len(us))
+		}
+	}
+	t.Logf("rows per shape: %v", seen)
 }

@@ -132,6 +132,9 @@ type ocsfFacts struct {
 // keys (metadata.uid and finding_info.uid: a bad unit).
 func (g *Generator) renderOCSF(e *enc, f *finding, noID bool) string {
 	c := g.renderContext(f, noID)
+	if f.shape != shapeNone {
+		return g.renderOCSFShape(e, c)
+	}
 	switch f.product {
 	case pInspector:
 		return g.ocsfVulnerability(e, c)

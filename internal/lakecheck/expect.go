@@ -36,10 +36,12 @@ var InsightColumns = []string{
 }
 
 // docFinding is one finding of a source document with the columns every
-// finding table shares: the envelope, finding_index, source and the kind.
+// finding table shares: the envelope, finding_index, source and the kind;
+// ocsf says which table it belongs to.
 type docFinding struct {
 	f      gjson.Result
 	common map[string]any
+	ocsf   bool
 }
 
 // documentFindings walks a source document read from a file named path, as
@@ -48,6 +50,45 @@ type docFinding struct {
 // {"Findings": [...]} document. Elements of arrays and documents are units
 // of their own (finding_index 0, source at the element's byte offset).
 func documentFindings(path string, data []byte) []docFinding {
+	return documentFindingsAt(path, 0, data)
+}
+
+// isOCSF tells a finding's table as README.md states it: by the first of
+// its top-level keys that names a format (class_uid, finding_info or
+// metadata: OCSF; SchemaVersion or ProductArn: ASFF), else by its container
+// (dflt: OCSF in a Findings Imported V2 event).
+func isOCSF(f gjson.Result, dflt bool) bool {
+	out := dflt
+	f.ForEach(func(k, _ gjson.Result) bool {
+		switch k.String() {
+		case "class_uid", "finding_info", "metadata":
+			out = true
+			return false
+		case "SchemaVersion", "ProductArn":
+			out = false
+			return false
+		}
+		return true
+	})
+	return out
+}
+
+// Expected computes the rows of both finding tables that the unit data,
+// found at byte offset base of the file named path, should become, each
+// finding in its own table (documentFindings, isOCSF).
+func Expected(path string, base int64, data []byte) (asff, ocsf []map[string]any) {
+	for _, d := range documentFindingsAt(path, base, data) {
+		if d.ocsf {
+			ocsf = append(ocsf, expectedOCSF(d))
+		} else {
+			asff = append(asff, expectedFinding(d))
+		}
+	}
+	return asff, ocsf
+}
+
+// documentFindingsAt is documentFindings for a unit at byte offset base.
+func documentFindingsAt(path string, base int64, data []byte) []docFinding {
 	root := gjson.ParseBytes(data)
 	var env gjson.Result
 	var findings []gjson.Result
@@ -62,6 +103,8 @@ func documentFindings(path string, data []byte) []docFinding {
 		findings = root.Get("detail.findings").Array()
 	case root.Get("Findings").Exists():
 		findings, perElementUnits = root.Get("Findings").Array(), true
+	case root.Get("findings").IsArray():
+		findings, perElementUnits = root.Get("findings").Array(), true
 	default:
 		// A bare finding: the file's first JSON value (a file may carry junk
 		// after it, like the invalid Health sample's stray "]}").
@@ -76,10 +119,10 @@ func documentFindings(path string, data []byte) []docFinding {
 	for i, f := range findings {
 		m := map[string]any{}
 		if env.Exists() {
-			m["event_id"] = str(env.Get("id"))
+			m["event_id"] = text(env.Get("id"))
 			m["event_time"] = ts(env.Get("time"))
 			m["event_region"] = str(env.Get("region"))
-			m["event_account"] = str(env.Get("account"))
+			m["event_account"] = text(env.Get("account"))
 			m["event_resources"] = strList(env.Get("resources"))
 			m["action_name"] = str(env.Get("detail.actionName"))
 			m["action_description"] = str(env.Get("detail.actionDescription"))
@@ -92,95 +135,256 @@ func documentFindings(path string, data []byte) []docFinding {
 			}
 			m["action_arn"] = action
 			m["finding_index"] = int32(i)
-			m["source"] = fmt.Sprintf("file:%s#0", path)
+			m["source"] = fmt.Sprintf("file:%s#%d", path, base)
 		} else {
 			for _, c := range []string{"event_id", "event_time", "event_region", "event_account", "action_name", "action_description", "action_arn"} {
 				m[c] = nil
 			}
 			m["event_resources"] = []any{}
 			m["finding_index"] = int32(0)
-			off := 0
+			off := base
 			if perElementUnits {
-				off = f.Index
+				off += int64(f.Index)
 			}
 			m["source"] = fmt.Sprintf("file:%s#%d", path, off)
 		}
 		m["event_detail_type"] = kind
-		out = append(out, docFinding{f: f, common: m})
+		out = append(out, docFinding{f: f, common: m, ocsf: isOCSF(f, kind == "Findings Imported V2")})
 	}
 	return out
 }
 
 // ExpectedFindings computes, with gjson, the findings row each (ASFF)
 // finding of one source document should become when the document is read
-// from a file named path (see documentFindings).
+// from a file named path (see documentFindings): every column, at every
+// depth, by the rules README.md's table section states.
 func ExpectedFindings(path string, data []byte) []map[string]any {
 	var out []map[string]any
 	for _, d := range documentFindings(path, data) {
-		f, m := d.f, d.common
-		m["id"] = str(f.Get("Id"))
-		m["product_arn"] = str(f.Get("ProductArn"))
-		m["product_name"] = firstStr(f.Get("ProductName"), f.Get(`ProductFields.aws/securityhub/ProductName`))
-		m["company_name"] = firstStr(f.Get("CompanyName"), f.Get(`ProductFields.aws/securityhub/CompanyName`))
-		m["generator_id"] = str(f.Get("GeneratorId"))
-		m["aws_account_id"] = str(f.Get("AwsAccountId"))
-		m["region"] = str(f.Get("Region"))
-		m["schema_version"] = str(f.Get("SchemaVersion"))
-		m["types"] = strList(f.Get("Types"))
-		m["created_at"] = ts(f.Get("CreatedAt"))
-		m["updated_at"] = ts(f.Get("UpdatedAt"))
-		m["first_observed_at"] = ts(f.Get("FirstObservedAt"))
-		m["last_observed_at"] = ts(f.Get("LastObservedAt"))
-		m["processed_at"] = ts(f.Get("ProcessedAt"))
-		label := str(f.Get("Severity.Label"))
-		norm := f.Get("Severity.Normalized")
-		if norm.Exists() {
-			m["severity_normalized"] = int32(norm.Int())
-			if label == nil {
-				label = band(norm.Int())
-			}
-		} else {
-			m["severity_normalized"] = nil
-		}
-		m["severity_label"] = label
-		m["severity_original"] = str(f.Get("Severity.Original"))
-		m["title"] = str(f.Get("Title"))
-		m["description"] = str(f.Get("Description"))
-		m["record_state"] = str(f.Get("RecordState"))
-		m["workflow_status"] = str(f.Get("Workflow.Status"))
-		m["compliance_status"] = str(f.Get("Compliance.Status"))
-		m["compliance_security_control_id"] = str(f.Get("Compliance.SecurityControlId"))
-		m["compliance_related_requirements"] = strList(f.Get("Compliance.RelatedRequirements"))
-		m["remediation_text"] = str(f.Get("Remediation.Recommendation.Text"))
-		m["remediation_url"] = str(f.Get("Remediation.Recommendation.Url"))
-		res := f.Get("Resources").Array()
-		if len(res) > 0 {
-			m["resource_type"] = str(res[0].Get("Type"))
-			m["resource_id"] = str(res[0].Get("Id"))
-			m["resource_region"] = str(res[0].Get("Region"))
-		} else {
-			m["resource_type"], m["resource_id"], m["resource_region"] = nil, nil, nil
-		}
-		types, ids, structs := []any{}, []any{}, []any{}
-		for _, r := range res {
-			types = append(types, str(r.Get("Type")))
-			ids = append(ids, str(r.Get("Id")))
-			var details any
-			if d := r.Get("Details"); d.Exists() && d.Type != gjson.Null {
-				details = d.Raw
-			}
-			structs = append(structs, map[string]any{
-				"type": str(r.Get("Type")), "id": str(r.Get("Id")), "partition": str(r.Get("Partition")),
-				"region": str(r.Get("Region")), "tags": strMap(r.Get("Tags")), "details_json": details,
-			})
-		}
-		m["resource_types"], m["resource_ids"], m["resources"] = types, ids, structs
-		m["product_fields"] = strMap(f.Get("ProductFields"))
-		m["user_defined_fields"] = strMap(f.Get("UserDefinedFields"))
-		m["raw_finding"] = strings.TrimSpace(f.Raw)
-		out = append(out, m)
+		out = append(out, expectedFinding(d))
 	}
 	return out
+}
+
+// expectedFinding is the findings row of one ASFF finding.
+func expectedFinding(d docFinding) map[string]any {
+	f, m := d.f, d.common
+	fpf := f.Get("FindingProviderFields")
+	hasFPF := fpf.IsObject()
+	pf := f.Get("ProductFields")
+	m["id"] = str(f.Get("Id"))
+	m["product_arn"] = str(f.Get("ProductArn"))
+	m["product_name"] = firstStr(f.Get("ProductName"), pf.Get(escapeKey("aws/securityhub/ProductName")))
+	m["company_name"] = firstStr(f.Get("CompanyName"), pf.Get(escapeKey("aws/securityhub/CompanyName")))
+	m["generator_id"] = str(f.Get("GeneratorId"))
+	m["aws_account_id"] = text(f.Get("AwsAccountId"))
+	m["region"] = str(f.Get("Region"))
+	m["schema_version"] = str(f.Get("SchemaVersion"))
+	m["types"] = strList(f.Get("Types"))
+	if len(m["types"].([]any)) == 0 && hasFPF {
+		m["types"] = strList(fpf.Get("Types"))
+	}
+	m["created_at"] = ts(f.Get("CreatedAt"))
+	m["updated_at"] = ts(f.Get("UpdatedAt"))
+	m["first_observed_at"] = ts(f.Get("FirstObservedAt"))
+	m["last_observed_at"] = ts(f.Get("LastObservedAt"))
+	m["processed_at"] = ts(f.Get("ProcessedAt"))
+
+	// Severity: Label, else Normalized's band, else (nothing of the two
+	// sent) FindingProviderFields' Label, else its Normalized's band.
+	label := str(f.Get("Severity.Label"))
+	norm := int64OrNil(f.Get("Severity.Normalized"))
+	if label == nil && norm != nil {
+		label = band(*norm)
+	}
+	if label == nil && norm == nil && hasFPF {
+		label = str(fpf.Get("Severity.Label"))
+		if n := int64OrNil(fpf.Get("Severity.Normalized")); label == nil && n != nil {
+			label = band(*n)
+		}
+	}
+	m["severity_label"] = label
+	m["severity_normalized"] = int32OrNil(f.Get("Severity.Normalized"))
+	if m["severity_normalized"] == nil && hasFPF {
+		m["severity_normalized"] = int32OrNil(fpf.Get("Severity.Normalized"))
+	}
+	m["severity_original"] = text(f.Get("Severity.Original"))
+	if m["severity_original"] == nil && hasFPF {
+		m["severity_original"] = text(fpf.Get("Severity.Original"))
+	}
+	m["title"] = str(f.Get("Title"))
+	m["description"] = str(f.Get("Description"))
+	m["record_state"] = str(f.Get("RecordState"))
+	m["workflow_status"] = firstStr(f.Get("Workflow.Status"), f.Get("WorkflowState"))
+	m["compliance_status"] = str(f.Get("Compliance.Status"))
+	m["compliance_security_control_id"] = firstStr(f.Get("Compliance.SecurityControlId"), pf.Get("ControlId"), pf.Get("RuleId"))
+	m["compliance_related_requirements"] = strList(f.Get("Compliance.RelatedRequirements"))
+	m["remediation_text"] = str(f.Get("Remediation.Recommendation.Text"))
+	m["remediation_url"] = str(f.Get("Remediation.Recommendation.Url"))
+	res := f.Get("Resources").Array()
+	if len(res) > 0 {
+		m["resource_type"] = str(res[0].Get("Type"))
+		m["resource_id"] = str(res[0].Get("Id"))
+		m["resource_region"] = str(res[0].Get("Region"))
+	} else {
+		m["resource_type"], m["resource_id"], m["resource_region"] = nil, nil, nil
+	}
+	types, ids, structs := []any{}, []any{}, []any{}
+	for _, r := range res {
+		types = append(types, str(r.Get("Type")))
+		ids = append(ids, str(r.Get("Id")))
+		var details any
+		if d := r.Get("Details"); d.Exists() && d.Type != gjson.Null {
+			details = d.Raw
+		}
+		structs = append(structs, map[string]any{
+			"type": str(r.Get("Type")), "id": str(r.Get("Id")), "partition": str(r.Get("Partition")),
+			"region": str(r.Get("Region")), "tags": strMap(r.Get("Tags")), "details_json": details,
+		})
+	}
+	m["resource_types"], m["resource_ids"], m["resources"] = types, ids, structs
+	m["product_fields"] = strMap(pf)
+	m["user_defined_fields"] = strMap(f.Get("UserDefinedFields"))
+
+	m["confidence"] = int32OrNil(f.Get("Confidence"))
+	m["criticality"] = int32OrNil(f.Get("Criticality"))
+	if hasFPF && m["confidence"] == nil {
+		m["confidence"] = int32OrNil(fpf.Get("Confidence"))
+	}
+	if hasFPF && m["criticality"] == nil {
+		m["criticality"] = int32OrNil(fpf.Get("Criticality"))
+	}
+	m["verification_state"] = str(f.Get("VerificationState"))
+	m["source_url"] = str(f.Get("SourceUrl"))
+	m["sample"] = boolOrNil(f.Get("Sample"))
+	note := f.Get("Note")
+	m["note_text"] = str(note.Get("Text"))
+	m["note_updated_by"] = str(note.Get("UpdatedBy"))
+	m["note_updated_at"] = ts(note.Get("UpdatedAt"))
+	m["compliance_status_reasons"] = structList(f.Get("Compliance.StatusReasons"), func(r gjson.Result) any {
+		return map[string]any{"reason_code": str(r.Get("ReasonCode")), "description": str(r.Get("Description"))}
+	})
+	standards := []any{}
+	for _, s := range f.Get("Compliance.AssociatedStandards").Array() {
+		standards = append(standards, s.Get("StandardsId").String())
+	}
+	if len(standards) == 0 {
+		if id := legacyStandard(pf); id != "" {
+			standards = []any{id}
+		}
+	}
+	m["compliance_associated_standards"] = standards
+	m["network"] = structOrNil(f.Get("Network"), func(n gjson.Result) map[string]any {
+		return map[string]any{
+			"direction": str(n.Get("Direction")), "protocol": str(n.Get("Protocol")),
+			"source_ip_v4": str(n.Get("SourceIpV4")), "source_ip_v6": str(n.Get("SourceIpV6")),
+			"source_port": int32OrNil(n.Get("SourcePort")), "source_domain": str(n.Get("SourceDomain")),
+			"destination_ip_v4": str(n.Get("DestinationIpV4")), "destination_ip_v6": str(n.Get("DestinationIpV6")),
+			"destination_port": int32OrNil(n.Get("DestinationPort")), "destination_domain": str(n.Get("DestinationDomain")),
+		}
+	})
+	m["process"] = structOrNil(f.Get("Process"), func(p gjson.Result) map[string]any {
+		return map[string]any{
+			"name": str(p.Get("Name")), "path": str(p.Get("Path")),
+			"pid": int32OrNil(p.Get("Pid")), "parent_pid": int32OrNil(p.Get("ParentPid")),
+			"launched_at": ts(p.Get("LaunchedAt")), "terminated_at": ts(p.Get("TerminatedAt")),
+		}
+	})
+	m["malware"] = structList(f.Get("Malware"), func(x gjson.Result) any {
+		return map[string]any{"name": str(x.Get("Name")), "type": str(x.Get("Type")), "path": str(x.Get("Path")), "state": str(x.Get("State"))}
+	})
+	m["vulnerabilities"] = structList(f.Get("Vulnerabilities"), expectedVulnerability)
+	m["threats"] = structList(f.Get("Threats"), func(x gjson.Result) any {
+		return map[string]any{"name": str(x.Get("Name")), "severity": str(x.Get("Severity")), "item_count": int32OrNil(x.Get("ItemCount"))}
+	})
+	m["threat_intel_indicators"] = structList(f.Get("ThreatIntelIndicators"), func(x gjson.Result) any {
+		return map[string]any{
+			"type": str(x.Get("Type")), "value": str(x.Get("Value")), "category": str(x.Get("Category")),
+			"source": str(x.Get("Source")), "source_url": str(x.Get("SourceUrl")), "last_observed_at": ts(x.Get("LastObservedAt")),
+		}
+	})
+	m["related_findings"] = relatedList(f.Get("RelatedFindings"))
+	if len(m["related_findings"].([]any)) == 0 && hasFPF {
+		m["related_findings"] = relatedList(fpf.Get("RelatedFindings"))
+	}
+	m["finding_provider_fields"] = structOrNil(fpf, func(p gjson.Result) map[string]any {
+		return map[string]any{
+			"confidence": int32OrNil(p.Get("Confidence")), "criticality": int32OrNil(p.Get("Criticality")),
+			"severity_label": str(p.Get("Severity.Label")), "severity_original": text(p.Get("Severity.Original")),
+			"types": strList(p.Get("Types")), "related_findings": relatedList(p.Get("RelatedFindings")),
+		}
+	})
+	m["raw_finding"] = strings.TrimSpace(f.Raw)
+	return m
+}
+
+func expectedVulnerability(v gjson.Result) any {
+	return map[string]any{
+		"id": str(v.Get("Id")), "vendor_name": str(v.Get("Vendor.Name")), "vendor_url": str(v.Get("Vendor.Url")),
+		"vendor_severity":   str(v.Get("Vendor.VendorSeverity")),
+		"vendor_created_at": ts(v.Get("Vendor.VendorCreatedAt")), "vendor_updated_at": ts(v.Get("Vendor.VendorUpdatedAt")),
+		"cvss": structList(v.Get("Cvss"), func(c gjson.Result) any {
+			return map[string]any{"version": str(c.Get("Version")), "base_score": floatOrNil(c.Get("BaseScore")), "base_vector": str(c.Get("BaseVector")), "source": str(c.Get("Source"))}
+		}),
+		"vulnerable_packages": structList(v.Get("VulnerablePackages"), func(p gjson.Result) any {
+			return map[string]any{
+				"name": str(p.Get("Name")), "version": str(p.Get("Version")), "epoch": str(p.Get("Epoch")), "release": str(p.Get("Release")),
+				"architecture": str(p.Get("Architecture")), "package_manager": str(p.Get("PackageManager")), "file_path": str(p.Get("FilePath")),
+				"fixed_in_version": str(p.Get("FixedInVersion")), "remediation": str(p.Get("Remediation")),
+			}
+		}),
+		"fix_available": str(v.Get("FixAvailable")), "exploit_available": str(v.Get("ExploitAvailable")),
+		"epss_score": floatOrNil(v.Get("EpssScore")), "reference_urls": strList(v.Get("ReferenceUrls")),
+		"related_vulnerabilities": strList(v.Get("RelatedVulnerabilities")),
+	}
+}
+
+func relatedList(r gjson.Result) []any {
+	return structList(r, func(x gjson.Result) any {
+		return map[string]any{"product_arn": str(x.Get("ProductArn")), "id": str(x.Get("Id"))}
+	})
+}
+
+// structList maps each element of an array with fn; [] when r is no array.
+func structList(r gjson.Result, fn func(gjson.Result) any) []any {
+	out := []any{}
+	if r.IsArray() {
+		for _, e := range r.Array() {
+			out = append(out, fn(e))
+		}
+	}
+	return out
+}
+
+// structOrNil is fn(r) when r is an object, else NULL.
+func structOrNil(r gjson.Result, fn func(gjson.Result) map[string]any) any {
+	if !r.IsObject() {
+		return nil
+	}
+	return fn(r)
+}
+
+// legacyStandard is the standard a legacy control finding's ProductFields
+// name: the resource part of StandardsArn or StandardsGuideArn (a Security
+// Hub ARN: arn:aws:securityhub:::<resource>).
+func legacyStandard(pf gjson.Result) string {
+	arn := pf.Get("StandardsArn").String()
+	if arn == "" {
+		arn = pf.Get("StandardsGuideArn").String()
+	}
+	if !strings.HasPrefix(arn, "arn:") || !strings.Contains(arn, ":securityhub:") {
+		return ""
+	}
+	if parts := strings.SplitN(arn, ":", 6); len(parts) == 6 {
+		return parts[5]
+	}
+	return ""
+}
+
+// escapeKey escapes a key for a gjson path (ProductFields keys hold "/").
+func escapeKey(k string) string {
+	r := strings.NewReplacer(".", `\.`, "*", `\*`, "?", `\?`, "|", `\|`, "#", `\#`, "@", `\@`)
+	return r.Replace(k)
 }
 
 // ExpectedInsights computes the insight_results rows of an insight event.
@@ -215,11 +419,26 @@ func ExpectedInsights(path string, data []byte) []map[string]any {
 	return out
 }
 
+// str is a JSON string value, nil when absent, null, empty or not a
+// string (a plain string column takes only strings).
 func str(r gjson.Result) any {
-	if !r.Exists() || r.Type == gjson.Null || r.String() == "" {
+	if r.Type != gjson.String || r.String() == "" {
 		return nil
 	}
 	return r.String()
+}
+
+// text is a value of a column that takes numbers and booleans as their
+// text (ids, account ids, Severity.Original): nil when absent, null, empty,
+// an object or an array.
+func text(r gjson.Result) any {
+	switch r.Type {
+	case gjson.String:
+		return str(r)
+	case gjson.Number, gjson.True, gjson.False:
+		return r.Raw
+	}
+	return nil
 }
 
 func firstStr(rs ...gjson.Result) any {
@@ -231,12 +450,24 @@ func firstStr(rs ...gjson.Result) any {
 	return nil
 }
 
+// ts reads an RFC 3339 time (any offset, up to nine fraction digits; a
+// space for the T and a missing zone, read as UTC, are accepted) as the
+// lake stores it: UTC, in milliseconds; nil outside the years 1 to 9999.
 func ts(r gjson.Result) any {
-	if !r.Exists() {
+	if r.Type != gjson.String {
 		return nil
 	}
-	t, err := time.Parse(time.RFC3339Nano, r.String())
+	s := r.String()
+	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
+		s = strings.Replace(s, " ", "T", 1)
+		if t, err = time.Parse(time.RFC3339Nano, s); err != nil {
+			if t, err = time.Parse("2006-01-02T15:04:05.999999999", s); err != nil {
+				return nil
+			}
+		}
+	}
+	if y := t.UTC().Year(); y < 1 || y > 9999 {
 		return nil
 	}
 	return t.UTC().Truncate(time.Millisecond)
@@ -261,6 +492,8 @@ func strMap(r gjson.Result) map[string]string {
 
 func band(n int64) any {
 	switch {
+	case n < 0:
+		return nil
 	case n == 0:
 		return "INFORMATIONAL"
 	case n < 40:
@@ -327,7 +560,11 @@ func CompareRow(t testing.TB, what string, got, want map[string]any, columns []s
 			continue
 		}
 		if !reflect.DeepEqual(g, w) {
-			t.Errorf("%s: %s =\n  %#v\nwant\n  %#v", what, c, g, w)
+			d := diff(c, g, w, nil)
+			if len(d) > 8 {
+				d = append(d[:8], fmt.Sprintf("… and %d more", len(d)-8))
+			}
+			t.Errorf("%s: column %s differs:\n  %s", what, c, strings.Join(d, "\n  "))
 		}
 	}
 }
@@ -343,4 +580,50 @@ func SortRows(rows []map[string]any, cols ...string) {
 		return b.String()
 	}
 	sort.SliceStable(rows, func(i, j int) bool { return key(rows[i]) < key(rows[j]) })
+}
+
+// diff lists where got and want differ, leaf by leaf, as "path: got X,
+// want Y" (a whole value where their shapes differ).
+func diff(path string, got, want any, out []string) []string {
+	switch w := want.(type) {
+	case map[string]any:
+		g, ok := got.(map[string]any)
+		if !ok {
+			break
+		}
+		for _, k := range SortedKeys(w) {
+			out = diff(path+"."+k, g[k], w[k], out)
+		}
+		for _, k := range SortedKeys(g) {
+			if _, ok := w[k]; !ok {
+				out = append(out, fmt.Sprintf("%s.%s: got %#v, not expected", path, k, g[k]))
+			}
+		}
+		return out
+	case []any:
+		g, ok := got.([]any)
+		if !ok || len(g) != len(w) {
+			break
+		}
+		for i := range w {
+			out = diff(fmt.Sprintf("%s[%d]", path, i), g[i], w[i], out)
+		}
+		return out
+	case time.Time:
+		if g, ok := got.(time.Time); ok && g.Equal(w) {
+			return out
+		}
+	}
+	if !reflect.DeepEqual(got, want) {
+		out = append(out, fmt.Sprintf("%s: got %s, want %s", path, clip(got), clip(want)))
+	}
+	return out
+}
+
+func clip(v any) string {
+	s := fmt.Sprintf("%#v", v)
+	if len(s) > 300 {
+		s = s[:300] + "…"
+	}
+	return s
 }

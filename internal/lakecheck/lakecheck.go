@@ -48,6 +48,27 @@ func TableGlob(root, table string) string {
 		filepath.ToSlash(filepath.Join(root, table, "*", "*.parquet")))
 }
 
+// CreateViews makes each table of the lake under root a DuckDB view of its
+// name (a table without objects is left out), and creates the views
+// `hublake ddl` prints over them (findings_latest, ocsf_findings_latest,
+// findings_all: the lake must hold both finding tables).
+func CreateViews(t testing.TB, db *sql.DB, root string) {
+	t.Helper()
+	for _, table := range schema.Tables() {
+		if !HasTable(root, table) {
+			continue
+		}
+		if _, err := db.Exec(`CREATE OR REPLACE VIEW "` + table + `" AS SELECT * FROM ` + TableGlob(root, table)); err != nil {
+			t.Fatalf("%s: %v", table, err)
+		}
+	}
+	for _, v := range schema.Views() {
+		if _, err := db.Exec(v.DDL(schema.DDLOptions{})); err != nil {
+			t.Fatalf("create view %s: %v\n%s", v.Name, err, v.DDL(schema.DDLOptions{}))
+		}
+	}
+}
+
 // HasTable reports whether the lake holds any object of table.
 func HasTable(root, table string) bool {
 	m, _ := filepath.Glob(filepath.Join(root, table, "*", "*.parquet"))

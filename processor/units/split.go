@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"regexp"
 )
 
 // A splitter cuts a byte stream into units without holding more than one unit
@@ -35,14 +34,15 @@ import (
 // A unit larger than the size limit is not buffered: it is handed out as a
 // reader that streams its bytes (to a dead letter) while the scan goes on.
 type Splitter struct {
-	r       io.Reader
-	buf     []byte
-	end     int   // valid bytes in buf
-	base    int64 // stream offset of buf[0]
-	start   int   // first byte of the current unit (or next unread byte)
-	eof     bool
-	readErr error
-	maxUnit int
+	r         io.Reader
+	buf       []byte
+	end       int   // valid bytes in buf
+	base      int64 // stream offset of buf[0]
+	start     int   // first byte of the current unit (or next unread byte)
+	eof       bool
+	readErr   error
+	zeroReads int
+	maxUnit   int
 
 	mode       splitMode
 	decided    bool // line mode decided (first top-level value seen)
@@ -108,17 +108,41 @@ func (s *Splitter) fill() bool {
 		s.hashed -= s.start
 		s.end, s.start, s.buf = keep, 0, nb
 	}
-	n, err := io.ReadFull(s.r, s.buf[s.end:s.end+readChunk])
+	// Read a whole chunk unless the input ends first. Only io.EOF itself
+	// ends the input cleanly: io.ErrUnexpectedEOF from the reader (a
+	// compressed stream cut short, a body shorter than its length) is a
+	// read error like any other.
+	n := 0
+	for n < readChunk {
+		m, err := s.r.Read(s.buf[s.end+n : s.end+readChunk])
+		n += m
+		if err != nil {
+			s.eof = true
+			if !errors.Is(err, io.EOF) {
+				s.readErr = err
+			}
+			break
+		}
+		if m == 0 {
+			// A reader that returns nothing without an error: try again
+			// (io.Reader allows it, as long as it is not forever).
+			if s.zeroReads++; s.zeroReads > 100 {
+				s.eof, s.readErr = true, io.ErrNoProgress
+				break
+			}
+			continue
+		}
+		s.zeroReads = 0
+	}
 	s.end += n
 	s.buf = s.buf[:s.end]
-	if err != nil {
-		s.eof = true
-		if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
-			s.readErr = err
-		}
-	}
 	return n > 0
 }
+
+// ReadErr is the error that ended the input early (nil while the input is
+// being read, and at a clean end): the units before it were handed out,
+// the one it cut is not.
+func (s *Splitter) ReadErr() error { return s.readErr }
 
 // hashTo feeds buf[hashed:i] to the running digest.
 func (s *Splitter) hashTo(i int) {
@@ -164,8 +188,6 @@ func (s *Splitter) skip(commas bool) (byte, bool) {
 	}
 }
 
-var findingsDocPrefix = regexp.MustCompile(`^\{\s*"Findings"\s*:\s*\[`)
-
 // next returns the next unit, or io.EOF when the input is exhausted.
 func (s *Splitter) Next() (Piece, error) {
 	if s.oversize != nil {
@@ -191,11 +213,11 @@ func (s *Splitter) Next() (Piece, error) {
 		case modeTop:
 			switch c {
 			case '{':
-				if s.findingsDoc() {
+				p, doc, err := s.object()
+				if doc {
 					s.mode = modeFindings
 					continue
 				}
-				p, err := s.value()
 				if err == nil && !s.decided {
 					s.decided = true
 					s.decideLines(p)
@@ -219,6 +241,9 @@ func (s *Splitter) Next() (Piece, error) {
 					// The rest of the document ("NextToken" and the like).
 					if p, broken := s.skipRestOfObject(); broken {
 						s.mode = modeTop
+						if s.readErr != nil {
+							return Piece{}, s.finish()
+						}
 						return p, nil
 					}
 				}
@@ -244,22 +269,105 @@ func (s *Splitter) finish() error {
 	return io.EOF
 }
 
-// findingsDoc checks whether the object at start is a {"Findings": [ document
-// and, if so, consumes through the '['. The key must come first (it does in
-// every AWS tool's output); otherwise the object is one unit and the decoder
-// handles the document whole.
-func (s *Splitter) findingsDoc() bool {
-	const look = 4096
-	for s.end-s.start < look && !s.eof {
-		s.fill()
+// object scans the top-level object at start member by member. When one of
+// its members is "Findings" (or "findings") with an array value, and no member before it
+// named the object an event ("detail-type" or "detail": the decoder takes an
+// event's findings from its detail), the object is a Findings document
+// (get-findings and get-findings-v2 output, BatchImportFindings input, an
+// SDK response saved whole: ResponseMetadata, NextToken and the like may
+// come first or last): doc is true, everything up to the array's '[' is
+// consumed and the caller splits its elements. Otherwise the object is one
+// unit, scanned in the same pass.
+//
+// The members before "Findings" are held until it is found, like any unit:
+// when they pass the unit limit, the object is handed out as an oversize
+// unit (README: a document whose members before Findings exceed
+// --max-unit-bytes is one dead letter).
+func (s *Splitter) object() (p Piece, doc bool, err error) {
+	i := s.start + 1 // past '{'
+	event := false
+	for {
+		// A member: blanks, a key, blanks, ':', blanks, a value, blanks,
+		// then ',' or '}'. Anything else is left to the generic scan.
+		c, ok := s.skipAt(&i)
+		if !ok {
+			p, err := s.valueFrom(i, scanState{depth: 1}, scanEOF)
+			return p, false, err
+		}
+		if c != '"' {
+			break
+		}
+		keyRel := i - s.start
+		i++
+		st := scanState{inStr: true}
+		if status := s.scan(&st, &i, s.maxUnit); status != scanDone {
+			p, err := s.valueFrom(i, scanState{depth: 1, inStr: st.inStr}, status)
+			return p, false, err
+		}
+		key := s.buf[s.start+keyRel : i]
+		// "findings" too: an EventBridge detail saved on its own, and
+		// DefectDojo's import format.
+		isFindings := string(key) == `"Findings"` || string(key) == `"findings"`
+		if string(key) == `"detail-type"` || string(key) == `"detail"` {
+			event = true
+		}
+		if c, ok = s.skipAt(&i); !ok || c != ':' {
+			break
+		}
+		i++
+		if c, ok = s.skipAt(&i); !ok {
+			break
+		}
+		if isFindings && c == '[' && !event {
+			s.start = i + 1
+			s.hashTo(s.start)
+			return Piece{}, true, nil
+		}
+		if event {
+			// An event: no need to look at its keys any further.
+			break
+		}
+		st = scanState{scalar: c != '{' && c != '[' && c != '"'}
+		if c == '"' {
+			st.inStr = true
+			i++
+		}
+		if status := s.scan(&st, &i, s.maxUnit); status != scanDone {
+			if st.scalar {
+				st = scanState{}
+			}
+			st.depth++
+			p, err := s.valueFrom(i, st, status)
+			return p, false, err
+		}
+		if c, ok = s.skipAt(&i); !ok {
+			break
+		}
+		switch c {
+		case ',':
+			i++
+			continue
+		case '}':
+			p, err := s.valueFrom(i+1, scanState{}, scanDone)
+			return p, false, err
+		}
+		break
 	}
-	m := findingsDocPrefix.FindIndex(s.buf[s.start:min(s.end, s.start+look)])
-	if m == nil {
-		return false
+	// Not a member where one belongs (invalid JSON), an event, or the input
+	// ended: find the object's end as any value's.
+	p, err = s.valueFrom(i, scanState{depth: 1}, scanLimit+1)
+	return p, false, err
+}
+
+// skipAt advances *i over blanks and returns the byte there.
+func (s *Splitter) skipAt(i *int) (byte, bool) {
+	for {
+		c, ok := s.at(i)
+		if !ok || !isSpace(c) {
+			return c, ok
+		}
+		*i++
 	}
-	s.start += m[1]
-	s.hashTo(s.start)
-	return true
 }
 
 // decideLines switches to line mode when the first value was one line ended
@@ -377,7 +485,16 @@ func (s *Splitter) value() (Piece, error) {
 		st.inStr = true
 		i++
 	}
-	status := s.scan(&st, &i, s.maxUnit)
+	return s.valueFrom(i, st, scanLimit+1)
+}
+
+// valueFrom finishes the unit that starts at start, scanned up to i in
+// state st. status is how that scan ended, or scanLimit+1 when it has not
+// run yet.
+func (s *Splitter) valueFrom(i int, st scanState, status scanStatus) (Piece, error) {
+	if status > scanLimit {
+		status = s.scan(&st, &i, s.maxUnit)
+	}
 	if status == scanLimit {
 		return s.streamOversize(i, st)
 	}
@@ -386,6 +503,11 @@ func (s *Splitter) value() (Piece, error) {
 		p, err := s.streamOversize(i, st)
 		s.oversize.done = true
 		return p, err
+	}
+	if status == scanEOF && s.readErr != nil {
+		// The input broke inside this unit: it is not a unit, the input
+		// failed.
+		return Piece{}, s.finish()
 	}
 	if status == scanEOF && !st.scalar {
 		return s.emit(i, "truncated JSON: the input ends inside this value")
@@ -398,8 +520,13 @@ func (s *Splitter) value() (Piece, error) {
 func (s *Splitter) line(reason string) (Piece, error) {
 	i := s.start
 	st := scanState{line: true}
-	if s.scan(&st, &i, s.maxUnit) == scanLimit {
+	switch s.scan(&st, &i, s.maxUnit) {
+	case scanLimit:
 		return s.streamOversize(i, st)
+	case scanEOF:
+		if s.readErr != nil {
+			return Piece{}, s.finish()
+		}
 	}
 	return s.emit(i, reason)
 }
@@ -465,6 +592,9 @@ func (s *Splitter) garbage(reason string) (Piece, error) {
 		case scanLimit:
 			return s.streamOversize(i, st)
 		case scanEOF:
+			if s.readErr != nil {
+				return Piece{}, s.finish()
+			}
 			return s.emit(i, reason)
 		}
 		// i is at a newline; look at the next line's first byte.

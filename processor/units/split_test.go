@@ -61,7 +61,19 @@ func TestSplitterFormats(t *testing.T) {
 		{"array of scalars and nested", `[1, "x]", [2], {"d":"}"}]`, 0, []splitResult{{data: `1`, offset: 1}, {data: `"x]"`, offset: 4}, {data: `[2]`, offset: 10}, {data: `{"d":"}"}`, offset: 15}}},
 		{"findings document", `{"Findings": [{"Id":"a"},{"Id":"b]}"}], "NextToken": "t{"}`, 0, []splitResult{{data: `{"Id":"a"}`, offset: 14}, {data: `{"Id":"b]}"}`, offset: 25}}},
 		{"findings document then more", "{\"Findings\":[{\"Id\":1}]}\n{\"x\":2}", 0, []splitResult{{data: `{"Id":1}`, offset: 13}, {data: `{"x":2}`, offset: 24}}},
-		{"findings key not first is one unit", `{"NextToken":"t","Findings":[{"Id":"a"}]}`, 0, []splitResult{{data: `{"NextToken":"t","Findings":[{"Id":"a"}]}`}}},
+		{"findings key not first", `{"NextToken":"t","Findings":[{"Id":"a"}]}`, 0, []splitResult{{data: `{"Id":"a"}`, offset: 29}}},
+		{"sdk response: metadata first, token last", `{"ResponseMetadata": {"RequestId": "r", "HTTPHeaders": {"x": "]}"}, "RetryAttempts": 0}, "Findings": [{"Id":"a"}, {"Id":"b"}], "NextToken": "n"}` + "\n" + `{"c":1}`, 0,
+			[]splitResult{{data: `{"Id":"a"}`, offset: 102}, {data: `{"Id":"b"}`, offset: 114}, {data: `{"c":1}`, offset: 145}}},
+		{"findings among scalars and arrays", `{"a": 1, "b": [1, {"Findings": [2]}], "c": "Findings", "Findings": [{"Id":1}], "UnprocessedFindings": []}`, 0, []splitResult{{data: `{"Id":1}`, offset: 68}}},
+		{"a detail saved alone, lower-case findings", `{"actionName":"a","findings":[{"Id":1},{"Id":2}]}`, 0, []splitResult{{data: `{"Id":1}`, offset: 30}, {data: `{"Id":2}`, offset: 39}}},
+		{"event with a Findings member is one unit", `{"detail-type": "x", "Findings": [{"Id":1}]}`, 0, []splitResult{{data: `{"detail-type": "x", "Findings": [{"Id":1}]}`}}},
+		{"Findings not an array is one unit", `{"NextToken": "t", "Findings": null}`, 0, []splitResult{{data: `{"NextToken": "t", "Findings": null}`}}},
+		{"object without Findings is one unit", `{"a": {"Findings": [1]}, "b": [] }{"c":1}`, 0, []splitResult{{data: `{"a": {"Findings": [1]}, "b": [] }`}, {data: `{"c":1}`, offset: 34}}},
+		{"empty object", `{}{ }`, 0, []splitResult{{data: `{}`}, {data: `{ }`, offset: 2}}},
+		{"invalid member is one unit", `{"a" 1}{"b":2}`, 0, []splitResult{{data: `{"a" 1}`}, {data: `{"b":2}`, offset: 7}}},
+		{"truncated before Findings", `{"NextToken": "t", "Find`, 0, []splitResult{{data: `{"NextToken": "t", "Find`, reject: true}}},
+		{"members before Findings over the limit", `{"NextToken": "` + strings.Repeat("t", 40) + `", "Findings": [{"Id":1}]}{"c":1}`, 32,
+			[]splitResult{{data: `{"NextToken": "` + strings.Repeat("t", 40) + `", "Findings": [{"Id":1}]}`, oversize: true}, {data: `{"c":1}`, offset: 81}}},
 		{"escapes in strings", `{"a":"\"}{\\"}{"b":"\\\""}`, 0, []splitResult{{data: `{"a":"\"}{\\"}`}, {data: `{"b":"\\\""}`, offset: 14}}},
 		{"truncated", `{"a": [1, 2`, 0, []splitResult{{data: `{"a": [1, 2`, reject: true}}},
 		{"truncated in string", `{"a": "abc`, 0, []splitResult{{data: `{"a": "abc`, reject: true}}},
@@ -157,5 +169,50 @@ func TestSplitterReadError(t *testing.T) {
 	}
 	if errors.Is(err, io.EOF) || !strings.Contains(err.Error(), "disk on fire") {
 		t.Fatalf("a read error must surface, got %v", err)
+	}
+}
+
+// TestSplitterBreak: when the input breaks (a read error, including
+// io.ErrUnexpectedEOF from a compressed stream or a body cut short), the
+// units before the break are handed out, the unit the break cuts is not
+// (neither as a unit nor as a rejected one), and the error says why; in
+// every layout.
+func TestSplitterBreak(t *testing.T) {
+	for _, tc := range []struct{ name, in string }{
+		{"lines", "{\"a\":1}\n{\"b\":2}\n{\"c\":"},
+		{"line without its newline", "{\"a\":1}\n{\"b\":2}\n{\"c\":3}"},
+		{"concatenated", `{"a":1}{"b":2}{"c":[1,`},
+		{"array", `[{"a":1},{"b":2},{"c":`},
+		{"findings document", `{"NextToken":"x","Findings":[{"a":1},{"b":2},{"c":3`},
+		{"findings document members after", `{"Findings":[{"a":1},{"b":2}],"Unproc`},
+		{"garbage", "{\"a\":1}{\"b\":2}\nnot json\nat al"},
+	} {
+		for _, cause := range []error{io.ErrUnexpectedEOF, errors.New("connection reset")} {
+			t.Run(tc.name+"/"+cause.Error(), func(t *testing.T) {
+				r := io.MultiReader(strings.NewReader(tc.in), iotest.ErrReader(cause))
+				sp := NewSplitter(iotest.HalfReader(r), 1<<20)
+				var got []string
+				var err error
+				for {
+					var p Piece
+					p, err = sp.Next()
+					if err != nil {
+						break
+					}
+					got = append(got, string(p.Data))
+				}
+				if !errors.Is(err, cause) || !errors.Is(sp.ReadErr(), cause) {
+					t.Fatalf("error %v (ReadErr %v), want %v", err, sp.ReadErr(), cause)
+				}
+				if len(got) < 2 || got[0] != `{"a":1}` || got[1] != `{"b":2}` {
+					t.Errorf("units before the break: %q", got)
+				}
+				for _, u := range got[2:] {
+					if strings.Contains(u, `"c"`) || strings.Contains(u, "al") {
+						t.Errorf("the unit cut by the break was handed out: %q", u)
+					}
+				}
+			})
+		}
 	}
 }
