@@ -257,7 +257,11 @@ func (f encodeFunc) Encode(dst, src []byte) ([]byte, error)  { return f(dst, src
 // bounds and no page statistics on the then BigText columns (ids, titles,
 // sources among them), parquet-go's page index and footer as they come.
 func beforeOptions(table string) []parquet.WriterOption {
-	opts := slices.Clone(WriterOptions(table, EncodeOptions{}))
+	o := EncodeOptions{}
+	opts := []parquet.WriterOption{
+		schema.ParquetSchema(table), parquet.Compression(o.codec()), parquet.MaxRowsPerRowGroup(o.RowGroupRowsOrDefault()),
+		parquet.CreatedBy("hublake", "1", ""), parquet.DictionaryMaxBytes(4 << 20),
+	}
 	for _, p := range []string{"raw_finding", "description", "title", "remediation_text", "remediation_url", "source",
 		"id", "event_id", "generator_id", "resource_id", "source_url", "note_text",
 		"event_resources.list.element", "resource_ids.list.element", "resources.list.element.id", "resources.list.element.details_json",
@@ -276,9 +280,10 @@ func writeBefore(b testing.TB, out io.Writer, rows []schema.Finding) {
 }
 
 // writeAfter writes rows as hublake does now (ParquetWriter, the
-// finisher), in row groups of 1,000 rows, with finish options fo.
-func writeAfter(b testing.TB, out io.Writer, rows []schema.Finding, fo finishOptions) {
-	writeGroups(b, newParquetWriter[schema.Finding](out, fo, WriterOptions(schema.TableFindings, EncodeOptions{})), rows)
+// finisher), in row groups of 1,000 rows, with more writer options.
+func writeAfter(b testing.TB, out io.Writer, rows []schema.Finding, more ...parquet.WriterOption) {
+	opts := append(WriterOptions(schema.TableFindings, EncodeOptions{}), more...)
+	writeGroups(b, NewParquetWriter[schema.Finding](out, schema.TableFindings, opts), rows)
 }
 
 // BenchmarkParquetTruth: what a file that says only what is true costs:
@@ -299,7 +304,7 @@ func BenchmarkParquetTruth(b *testing.B) {
 		c1 := cpuTime()
 		before = cw.N
 		cw = &CountingWriter{W: io.Discard}
-		writeAfter(b, cw, rows, finishOptionsOf(schema.TableFindings))
+		writeAfter(b, cw, rows)
 		after = cw.N
 		cpuBefore += c1 - c0
 		cpuAfter += cpuTime() - c1
@@ -350,9 +355,7 @@ func BenchmarkIDLookups(b *testing.B) {
 			if v.index == 0 {
 				writeBefore(b, &buf, orders[order])
 			} else {
-				fo := finishOptionsOf(schema.TableFindings)
-				fo.indexBytes = v.index
-				writeAfter(b, &buf, orders[order], fo)
+				writeAfter(b, &buf, orders[order], parquet.ColumnIndexSizeLimit(func([]string) int { return v.index }))
 			}
 			path := filepath.Join(dir, order+"-"+v.name+".parquet")
 			if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {

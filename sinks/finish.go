@@ -19,41 +19,43 @@ import (
 // measured, so that all of it is true. parquet-go (v0.32.1) writes the pages
 // and the values right, but not all it says about them is (issue 19):
 //
-//   - SkipPageBounds still wrote a ColumnIndex, with min = max = "" on every
+//   - SkipPageBounds still writes a ColumnIndex, with min = max = "" on every
 //     page: a reader pruning pages by it (Trino, hyparquet) skips every page
 //     for an equality on such a column;
-//   - SkipPageStatistics left null_count 0 in every page header, nulls or
-//     not, and a page header's deprecated min/max fields carry the bytes of
-//     min_value/max_value, ordered as UTF-8, where the format defines signed
-//     byte order for them;
+//   - without page statistics (or with SkipPageStatistics) every page header
+//     says null_count 0, nulls or not; with them, a page header's deprecated
+//     min/max carry the bytes of min_value/max_value, ordered as UTF-8, where
+//     the format defines signed byte order for them, and a long text's page
+//     min and max are copied whole into its header;
 //   - an all-null page gets zero bytes, not byte[0], as its ColumnIndex
-//     bounds; a zero double minimum is +0.0 where the format asks -0.0;
+//     bounds; a zero double minimum is +0.0 where the format asks -0.0; a
+//     ColumnIndex text bound is cut (ColumnIndexSizeLimit) inside a
+//     character, and the maximum's incremented byte may not be UTF-8;
 //     type_length is set on leaves that are not FIXED_LEN_BYTE_ARRAY.
 //
-// The finisher sits between parquet-go's writer and the object. Pages pass
-// through it as they are written: each page header is rewritten to carry only
-// its null count (from the V2 header's num_nulls), and the bounds parquet-go
-// computed for the page are kept aside. When the writer has written its last
-// page (Flush), what follows (parquet-go's page index and footer) is held and
-// replaced by the finisher's own: every offset moved by the new header
-// sizes, a ColumnIndex built from the page bounds (UTF-8-correct truncation
-// of long strings, byte[0] for null pages, -0.0/+0.0, the boundary order the
-// bounds actually have) or none for the columns whose bounds are of no use
-// (NoBounds), row-group statistics recomputed the same way, and type_length
-// only where it means something. Page data, CRCs and the OffsetIndex's rows
-// are untouched: the output is the file parquet-go wrote, saying only what is
-// true of it. internal/pqconform checks every file the tests write against
-// its decoded pages, with parquet-go and two independent readers.
+// The finisher sits between parquet-go's writer (no page statistics, V2 data
+// pages) and the object. Pages pass through it as they are written: each
+// page header is rewritten to carry its null count (the V2 header's
+// num_nulls). When the writer has written its last page (Flush), what
+// follows (parquet-go's page index and footer) is held and replaced by the
+// finisher's own: every offset moved by the new header sizes; a ColumnIndex
+// from parquet-go's with byte[0] for null pages, -0.0/+0.0, text bounds made
+// valid UTF-8 (a shorter prefix for a minimum, an incremented character for
+// a maximum), the null counts of the pages and the boundary order the bounds
+// actually have, or none for the columns whose bounds are of no use
+// (noBounds, the BigText ones); row-group min/max as parquet-go computed
+// them (exact) where they are short enough, null counts from the pages; and
+// type_length only where it means something. Page data, CRCs and the
+// OffsetIndex's rows are untouched: the output is the file parquet-go wrote,
+// saying only what is true of it. internal/pqconform checks every file the
+// tests write against its decoded pages, with parquet-go and two
+// independent readers.
 
 // finishOptions are the finisher's choices.
 type finishOptions struct {
 	// noBounds lists the leaf column paths (joined with ".") that get no
 	// min/max anywhere: no ColumnIndex, no row-group min/max.
 	noBounds map[string]bool
-	// indexBytes bounds a byte array bound in the ColumnIndex; longer ones
-	// are truncated (a shorter prefix for the minimum, an incremented one
-	// for the maximum).
-	indexBytes int
 	// statBytes bounds a row group's byte array min/max: a chunk whose
 	// min or max is longer has none (they are exact, or absent).
 	statBytes int
@@ -67,10 +69,6 @@ type page struct {
 	data            bool  // a data page (else a dictionary page)
 	numValues       int64
 	numNulls        int64
-	min, max        []byte
-	hasMin, hasMax  bool
-	minLong         bool // min was longer than what is kept of it
-	maxLong         bool
 }
 
 // finisher is an io.Writer that rewrites the Parquet stream parquet-go
@@ -95,10 +93,6 @@ type finisher struct {
 func newFinisher(out io.Writer, o finishOptions) *finisher {
 	return &finisher{out: out, opts: o}
 }
-
-// keep is how much of a page bound the finisher keeps: enough to truncate
-// it for the ColumnIndex and to know whether it fits the statistics.
-func (f *finisher) keep() int { return max(f.opts.indexBytes, f.opts.statBytes) + 1 }
 
 func (f *finisher) emit(p []byte) error {
 	if f.err != nil {
@@ -223,13 +217,8 @@ func (f *finisher) header(b []byte) (n int, ok bool, err error) {
 		return 0, false, fmt.Errorf("parquet finisher: unexpected page type %v at %d", h.Type, f.off)
 	}
 	if stats != nil {
-		keep := f.keep()
-		pg.min, pg.minLong = clip(stats.MinValue, keep)
-		pg.max, pg.maxLong = clip(stats.MaxValue, keep)
-		pg.hasMin, pg.hasMax = stats.MinValue != nil, stats.MaxValue != nil
-		// The page header keeps only the null count: min/max live in the
-		// ColumnIndex (and the deprecated min/max, in signed byte order,
-		// would be wrong for most text).
+		// The page header keeps only the null count (parquet-go leaves it 0
+		// without page statistics): min/max live in the ColumnIndex.
 		*stats = format.Statistics{NullCount: pg.numNulls}
 	}
 	f.enc.Reset()
@@ -244,17 +233,6 @@ func (f *finisher) header(b []byte) (n int, ok bool, err error) {
 	f.off += int64(n)
 	f.body = pg.size
 	return n, true, nil
-}
-
-// clip returns a copy of at most keep bytes of b, and whether b was longer.
-func clip(b []byte, keep int) ([]byte, bool) {
-	if b == nil {
-		return nil, false
-	}
-	if len(b) > keep {
-		return bytes.Clone(b[:keep]), true
-	}
-	return bytes.Clone(b), false
 }
 
 // Tail marks the end of the pages: what is written from now on is
@@ -465,14 +443,14 @@ func (f *finisher) finish() ([]byte, error) {
 			offIdx = append(offIdx, ob)
 
 			// The ColumnIndex and the statistics, from the page bounds.
-			var hist *format.ColumnIndex
+			var pgi *format.ColumnIndex
 			if cc.ColumnIndexLength > 0 {
-				hist = new(format.ColumnIndex)
-				if err := thrift.Unmarshal(new(thrift.CompactProtocol), slice(indexes, cc.ColumnIndexOffset-indexBase, int64(cc.ColumnIndexLength)), hist); err != nil {
+				pgi = new(format.ColumnIndex)
+				if err := thrift.Unmarshal(new(thrift.CompactProtocol), slice(indexes, cc.ColumnIndexOffset-indexBase, int64(cc.ColumnIndexLength)), pgi); err != nil {
 					return nil, fmt.Errorf("parquet finisher: column index %d/%d: %w", g, c, err)
 				}
 			}
-			ci, stats := f.bounds(cols[c], data, hist)
+			ci, stats := f.bounds(cols[c], data, pgi, &meta.Statistics)
 			meta.Statistics = stats
 			var cb []byte
 			if ci != nil {
@@ -537,83 +515,65 @@ func slice(b []byte, off, n int64) []byte {
 }
 
 // bounds builds the ColumnIndex (nil for none) and the statistics of a
-// column chunk from its data pages. hist is parquet-go's ColumnIndex, whose
-// level histograms are kept.
-func (f *finisher) bounds(col leafInfo, data []page, hist *format.ColumnIndex) (*format.ColumnIndex, format.Statistics) {
+// column chunk from its data pages, parquet-go's ColumnIndex pgi (nil if
+// none) and its statistics pgs. parquet-go's page bounds are true but for
+// what the finisher fixes: text bounds cut inside a character (it cuts
+// bytes, at ColumnIndexSizeLimit), zero-byte bounds on null pages, the sign
+// of zero doubles; and a column with SkipPageBounds (a BigText one) gets none.
+func (f *finisher) bounds(col leafInfo, data []page, pgi *format.ColumnIndex, pgs *format.Statistics) (*format.ColumnIndex, format.Statistics) {
 	var stats format.Statistics
 	for _, p := range data {
 		stats.NullCount += p.numNulls
 	}
-	if f.opts.noBounds[col.path] {
+	if f.opts.noBounds[col.path] || pgi == nil || len(pgi.NullPages) != len(data) || len(pgi.MinValues) != len(data) || len(pgi.MaxValues) != len(data) {
 		return nil, stats
 	}
 	ci := &format.ColumnIndex{
-		NullPages:  make([]bool, len(data)),
-		MinValues:  make([][]byte, len(data)),
-		MaxValues:  make([][]byte, len(data)),
-		NullCounts: make([]int64, len(data)),
+		NullPages:                make([]bool, len(data)),
+		MinValues:                make([][]byte, len(data)),
+		MaxValues:                make([][]byte, len(data)),
+		NullCounts:               make([]int64, len(data)),
+		RepetitionLevelHistogram: pgi.RepetitionLevelHistogram,
+		DefinitionLevelHistogram: pgi.DefinitionLevelHistogram,
 	}
-	var lo, hi []byte // the chunk's bounds
-	exact := true
 	asc, desc := true, true
 	var prevMin, prevMax []byte
 	for i, p := range data {
 		ci.NullCounts[i] = p.numNulls
-		if p.numNulls >= p.numValues {
+		if null := p.numNulls >= p.numValues; null != pgi.NullPages[i] {
+			return nil, stats // parquet-go and the page disagree: say nothing
+		} else if null {
 			ci.NullPages[i] = true
 			ci.MinValues[i], ci.MaxValues[i] = []byte{}, []byte{}
 			continue
 		}
-		pmin, pmax := p.min, p.max
-		if !p.hasMin || !p.hasMax {
-			if col.typ != format.ByteArray {
-				return nil, stats
-			}
-			// parquet-go leaves out an empty byte array bound (its bytes
-			// are nil): the page's minimum, or all its values, are "".
-			if !p.hasMin {
-				pmin = []byte{}
-			}
-			if !p.hasMax {
-				pmax = []byte{}
-			}
-		}
-		if col.typ == format.Double {
-			pmin, pmax = zeroSigns(pmin, pmax)
-		}
-		if p.minLong || p.maxLong {
-			exact = false
-		}
-		if lo == nil || compareBound(col, pmin, lo) < 0 {
-			lo = pmin
-		}
-		if hi == nil || compareBound(col, pmax, hi) > 0 {
-			hi = pmax
-		}
-		imin, imax := pmin, pmax
-		if isBytes(col.typ) {
-			imin = truncMin(pmin, f.opts.indexBytes, col.str)
-			imax = truncMax(pmax, p.maxLong, f.opts.indexBytes, col.str)
-			if imax == nil {
-				// No shorter upper bound exists; without the whole value
-				// there is none to give.
+		lo, hi := pgi.MinValues[i], pgi.MaxValues[i]
+		switch {
+		case col.typ == format.Double || col.typ == format.Float:
+			lo, hi = zeroSigns(lo, hi)
+		case col.str:
+			lo, hi = validMin(lo), validMax(hi)
+			if hi == nil {
 				return nil, stats
 			}
 		}
-		ci.MinValues[i], ci.MaxValues[i] = imin, imax
+		if !validBound(col, lo) || !validBound(col, hi) {
+			return nil, stats
+		}
+		ci.MinValues[i], ci.MaxValues[i] = lo, hi
 		if prevMin != nil {
-			if c := compareBound(col, imin, prevMin); c < 0 {
+			if c := compareBound(col, lo, prevMin); c < 0 {
 				asc = false
 			} else if c > 0 {
 				desc = false
 			}
-			if c := compareBound(col, imax, prevMax); c < 0 {
+			if c := compareBound(col, hi, prevMax); c < 0 {
 				asc = false
 			} else if c > 0 {
 				desc = false
 			}
 		}
-		prevMin, prevMax = imin, imax
+		prevMin, prevMax = lo, hi
 	}
 	switch {
 	case asc:
@@ -623,14 +583,29 @@ func (f *finisher) bounds(col leafInfo, data []page, hist *format.ColumnIndex) (
 	default:
 		ci.BoundaryOrder = format.Unordered
 	}
-	if hist != nil && len(hist.NullPages) == len(data) {
-		ci.RepetitionLevelHistogram = hist.RepetitionLevelHistogram
-		ci.DefinitionLevelHistogram = hist.DefinitionLevelHistogram
-	}
-	if lo != nil && exact && (!isBytes(col.typ) || len(lo) <= f.opts.statBytes && len(hi) <= f.opts.statBytes) {
+	// The row group's min/max: parquet-go's, exact; left out when text is
+	// longer than statBytes.
+	if lo, hi := pgs.MinValue, pgs.MaxValue; lo != nil && hi != nil && validBound(col, lo) && validBound(col, hi) &&
+		(!isBytes(col.typ) || len(lo) <= f.opts.statBytes && len(hi) <= f.opts.statBytes) {
+		if col.typ == format.Double || col.typ == format.Float {
+			lo, hi = zeroSigns(lo, hi)
+		}
 		stats.MinValue, stats.MaxValue = lo, hi
 	}
 	return ci, stats
+}
+
+// validBound reports whether b is a plain-encoded value of col's type.
+func validBound(col leafInfo, b []byte) bool {
+	switch col.typ {
+	case format.Boolean:
+		return len(b) == 1
+	case format.Int32, format.Float:
+		return len(b) == 4
+	case format.Int64, format.Double:
+		return len(b) == 8
+	}
+	return b != nil
 }
 
 func isBytes(t format.Type) bool { return t == format.ByteArray || t == format.FixedLenByteArray }
@@ -639,11 +614,17 @@ func isBytes(t format.Type) bool { return t == format.ByteArray || t == format.F
 // columns: a zero minimum is -0.0 and a zero maximum +0.0, so that a reader
 // comparing bounds by their bits still brackets both zeros.
 func zeroSigns(lo, hi []byte) ([]byte, []byte) {
-	if len(lo) == 8 && math.Float64frombits(binary.LittleEndian.Uint64(lo)) == 0 {
+	switch {
+	case len(lo) == 8 && math.Float64frombits(binary.LittleEndian.Uint64(lo)) == 0:
 		lo = binary.LittleEndian.AppendUint64(nil, math.Float64bits(math.Copysign(0, -1)))
+	case len(lo) == 4 && math.Float32frombits(binary.LittleEndian.Uint32(lo)) == 0:
+		lo = binary.LittleEndian.AppendUint32(nil, math.Float32bits(float32(math.Copysign(0, -1))))
 	}
-	if len(hi) == 8 && math.Float64frombits(binary.LittleEndian.Uint64(hi)) == 0 {
+	switch {
+	case len(hi) == 8 && math.Float64frombits(binary.LittleEndian.Uint64(hi)) == 0:
 		hi = binary.LittleEndian.AppendUint64(nil, 0)
+	case len(hi) == 4 && math.Float32frombits(binary.LittleEndian.Uint32(hi)) == 0:
+		hi = binary.LittleEndian.AppendUint32(nil, 0)
 	}
 	return lo, hi
 }
@@ -683,48 +664,30 @@ func cmpOrdered[T int32 | int64 | uint32 | uint64 | uint8 | float32 | float64](a
 	return 0
 }
 
-// truncMin returns a lower bound of b at most n bytes long: a prefix, cut at
-// a character boundary for text so that it stays valid UTF-8.
-func truncMin(b []byte, n int, text bool) []byte {
-	if len(b) <= n {
-		return b
+// validMin returns a lower bound of the text bound b that is valid UTF-8:
+// b, or b without the character it was cut inside.
+func validMin(b []byte) []byte {
+	for len(b) > 0 && !utf8.Valid(b) {
+		b = b[:len(b)-1]
 	}
-	p := b[:n]
-	if text {
-		for len(p) > 0 && !utf8.Valid(p) {
-			p = p[:len(p)-1]
-		}
-	}
-	return bytes.Clone(p)
+	return b
 }
 
-// truncMax returns an upper bound of b at most n bytes long (b itself when
-// it fits and is whole): a prefix with its last character (byte, for binary
-// data) incremented. long says b is only the start of the value. It returns
-// nil when no such bound exists.
-func truncMax(b []byte, long bool, n int, text bool) []byte {
-	if len(b) <= n && !long {
+// validMax returns an upper bound of the text bound b that is valid UTF-8:
+// b itself, or (when b was cut, and maybe incremented, inside a character)
+// its longest valid prefix with the last character incremented, which is
+// above every text that starts with that prefix. nil when there is none.
+func validMax(b []byte) []byte {
+	if utf8.Valid(b) {
 		return b
 	}
-	p := bytes.Clone(b[:min(n, len(b))])
-	if !text {
-		for i := len(p) - 1; i >= 0; i-- {
-			if p[i] != 0xff {
-				p[i]++
-				return p[:i+1]
-			}
-		}
-		return nil
-	}
-	for len(p) > 0 && !utf8.Valid(p) {
-		p = p[:len(p)-1]
-	}
+	p := validMin(b)
 	for len(p) > 0 {
 		r, size := utf8.DecodeLastRune(p)
 		p = p[:len(p)-size]
 		for r++; r <= utf8.MaxRune; r++ {
 			if utf8.ValidRune(r) {
-				return utf8.AppendRune(p, r)
+				return utf8.AppendRune(bytes.Clone(p), r)
 			}
 		}
 	}

@@ -68,11 +68,9 @@ func (o EncodeOptions) codec() compress.Codec {
 
 // WriterOptions are parquet-go's settings for table's objects, for every
 // writer of them (the Encoder, compaction): its schema, the codec, the row
-// group bound, V2 data pages. Page statistics give the finisher (finish.go)
-// the page bounds it builds the ColumnIndex and the row-group statistics
-// from; the BigText columns, which get no bounds, skip them (their bounds
-// would be work thrown away; the finisher takes their null counts from the
-// V2 page headers).
+// group bound, V2 data pages, no page statistics (page headers carry only
+// the null count the finisher, finish.go, puts there), ColumnIndex bounds
+// cut at IndexBoundBytes, and none for the BigText columns.
 func WriterOptions(table string, o EncodeOptions) []parquet.WriterOption {
 	opts := []parquet.WriterOption{
 		schema.ParquetSchema(table),
@@ -84,10 +82,14 @@ func WriterOptions(table string, o EncodeOptions) []parquet.WriterOption {
 		// results); past this size a column falls back to plain encoding.
 		parquet.DictionaryMaxBytes(4 << 20),
 		parquet.DataPageVersion(2),
-		parquet.DataPageStatistics(true),
+		// Page statistics would copy a page's min and max (megabytes for a
+		// long text) into its header, for no reader: the finisher keeps
+		// the null count only.
+		parquet.DataPageStatistics(false),
+		parquet.ColumnIndexSizeLimit(func([]string) int { return IndexBoundBytes }),
 	}
 	for _, path := range schema.BigTextColumns(table) {
-		opts = append(opts, parquet.SkipPageBounds(path...), parquet.SkipPageStatistics(path...))
+		opts = append(opts, parquet.SkipPageBounds(path...))
 	}
 	return opts
 }
@@ -95,16 +97,17 @@ func WriterOptions(table string, o EncodeOptions) []parquet.WriterOption {
 // The bounds a file gives (BENCHMARKS.md, "Page index and statistics"):
 // every column has min/max in its ColumnIndex and row-group statistics except
 // the table's BigText columns (JSON documents: their bounds would all read
-// '{"…'). A byte array bound in the ColumnIndex is truncated to IndexBoundBytes
-// (a true, shorter bound); a row group's byte array min/max are exact, and
-// left out when longer than StatBoundBytes.
+// '{"…'). A byte array bound in the ColumnIndex is cut to IndexBoundBytes
+// (a true, shorter bound: parquet-go cuts and increments bytes, the
+// finisher makes text bounds valid UTF-8); a row group's byte array min/max
+// are exact, and left out when longer than StatBoundBytes.
 const (
 	IndexBoundBytes = 64
 	StatBoundBytes  = 512
 )
 
 func finishOptionsOf(table string) finishOptions {
-	o := finishOptions{noBounds: map[string]bool{}, indexBytes: IndexBoundBytes, statBytes: StatBoundBytes}
+	o := finishOptions{noBounds: map[string]bool{}, statBytes: StatBoundBytes}
 	for _, path := range schema.BigTextColumns(table) {
 		o.noBounds[strings.Join(path, ".")] = true
 	}
@@ -130,15 +133,11 @@ type ParquetWriter[T any] struct {
 
 // NewParquetWriter returns a writer of one object of table into out.
 func NewParquetWriter[T any](out io.Writer, table string, opts []parquet.WriterOption) *ParquetWriter[T] {
-	return newParquetWriter[T](out, finishOptionsOf(table), opts)
-}
-
-func newParquetWriter[T any](out io.Writer, fo finishOptions, opts []parquet.WriterOption) *ParquetWriter[T] {
 	// parquet-go writes unbuffered (WriteBufferSize -1), so that all of a
 	// row group has reached the finisher when Flush returns; the buffer is
 	// after the finisher.
 	bw := bufio.NewWriterSize(out, 64<<10)
-	fin := newFinisher(bw, fo)
+	fin := newFinisher(bw, finishOptionsOf(table))
 	opts = append(slices.Clip(opts), parquet.WriteBufferSize(-1))
 	p := &ParquetWriter[T]{w: parquet.NewGenericWriter[T](fin, opts...), fin: fin, out: bw}
 	if cfg, err := parquet.NewWriterConfig(opts...); err == nil {
@@ -359,10 +358,14 @@ func badBitmap(words []uint64, n int) bool {
 // has neither defect of the reflective one.
 func (p *ParquetWriter[T]) WriteRows(rows []parquet.Row) (int, error) { return p.w.WriteRows(rows) }
 
-// Flush writes the buffered rows out as a row group.
+// Flush writes the buffered rows out as a row group (through to out, so
+// that a writer counting out's bytes sees the object's size).
 func (p *ParquetWriter[T]) Flush() error {
 	p.groupRows = 0
-	return p.w.Flush()
+	if err := p.w.Flush(); err != nil {
+		return err
+	}
+	return p.out.Flush()
 }
 
 // Close writes the last row group and the file's page index and footer.

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/parquet-go/parquet-go"
 
@@ -182,7 +183,7 @@ func TestNestedTimestampsSurvive(t *testing.T) {
 // optional columns NULL on whole pages, and empty lists.
 func edgeFindings(n int) []schema.Finding {
 	var rows []schema.Finding
-	long := strings.Repeat("a", 62) + "é" + strings.Repeat("ü", 40)
+	long := strings.Repeat("a", 61) + "é" + strings.Repeat("ü", 40) // a ColumnIndex bound is cut inside the first ü
 	for i := range n {
 		r := schema.Finding{
 			ID:         []string{"arn:aws:x:" + strings.Repeat("z", i%7), "ärn:é", "arn:\u00ff", "arn:a", long + string(rune('a'+i%26))}[i%5],
@@ -296,6 +297,28 @@ func TestBoundsDocumented(t *testing.T) {
 	for _, w := range want {
 		if !strings.Contains(text, w) {
 			t.Errorf("README.md does not say %s", w)
+		}
+	}
+}
+
+// TestValidTextBounds: text bounds cut inside a character become valid
+// UTF-8 bounds that still bracket the value.
+func TestValidTextBounds(t *testing.T) {
+	for _, value := range []string{"aéb", "ü€😀x", "plain", "\u00ff\u00ff", "z\U0010FFFF"} {
+		for cut := 1; cut <= len(value); cut++ {
+			lo := validMin([]byte(value[:cut]))
+			// parquet-go's maximum: the cut prefix, its last byte incremented.
+			hi := []byte(value[:cut])
+			if cut < len(value) {
+				hi[len(hi)-1]++
+			}
+			hi = validMax(hi)
+			if !utf8.Valid(lo) || hi != nil && !utf8.Valid(hi) {
+				t.Errorf("%q cut at %d: bounds %q/%q are not UTF-8", value, cut, lo, hi)
+			}
+			if string(lo) > value || hi != nil && string(hi) < value {
+				t.Errorf("%q cut at %d: bounds %q/%q do not bracket it", value, cut, lo, hi)
+			}
 		}
 	}
 }
