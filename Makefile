@@ -28,8 +28,9 @@ build:
 # the same command; deploy/'s tests keep the two equal), checked to be static
 # and to run.
 static:
-	VERSION=$${VERSION:-$$(git describe --tags --always --dirty 2>/dev/null || echo dev)} && \
-	CGO_ENABLED=0 GOOS=$$($(GO) env GOOS) GOARCH=$$($(GO) env GOARCH) $(GO) build -trimpath -ldflags "-s -w -X main.version=$$VERSION" -o $(BIN)/hublake-static ./cmd/hublake
+	VERSION=$${VERSION:-$$(git describe --tags --always --dirty 2>/dev/null)} && \
+	REVISION=$${REVISION:-$$(git rev-parse HEAD 2>/dev/null)} && \
+	CGO_ENABLED=0 GOOS=$$($(GO) env GOOS) GOARCH=$$($(GO) env GOARCH) $(GO) build -trimpath -ldflags "-s -w -X main.version=$$VERSION -X main.revision=$$REVISION" -o $(BIN)/hublake-static ./cmd/hublake
 	$(GO) version -m $(BIN)/hublake-static | grep -q 'CGO_ENABLED=0' || { echo "$(BIN)/hublake-static: not built with CGO_ENABLED=0"; exit 1; }
 	if command -v ldd >/dev/null; then ldd $(BIN)/hublake-static 2>&1 | grep -q 'not a dynamic executable' || { echo "$(BIN)/hublake-static is dynamically linked"; exit 1; }; fi
 	$(BIN)/hublake-static --version

@@ -14,6 +14,7 @@
 //	<root>/_hublake/absorbed/<table>/dt=YYYY-MM-DD/<name><ext>     an object a compaction absorbed
 //	<root>/_hublake/compactions/<table>/dt=YYYY-MM-DD/<run>.json   a compaction's manifest
 //	<root>/_hublake/locks/<table>/dt=YYYY-MM-DD                    a partition's compaction lock
+//	<root>/_hublake/check/<id>                                     hublake check's probe, deleted at once
 //
 // The tables are schema.AllTables. <name> is derived from where the batch
 // came from (stream, shard and first sequence number; or a digest of the
@@ -153,7 +154,8 @@ var keyPattern = regexp.MustCompile(`^(` + strings.Join(tableNames(), "|") + `)/
 // one partition of one table.
 var metaKeyPattern = regexp.MustCompile(`^` + MetaPrefix + `(absorbed/(` + strings.Join(tableNames(), "|") + `)/dt=[0-9]{4}-[0-9]{2}-[0-9]{2}/[A-Za-z0-9][A-Za-z0-9_.-]*` +
 	`|compactions/(` + strings.Join(tableNames(), "|") + `)/dt=[0-9]{4}-[0-9]{2}-[0-9]{2}/[0-9a-f]{32}\.json` +
-	`|locks/(` + strings.Join(tableNames(), "|") + `)/dt=[0-9]{4}-[0-9]{2}-[0-9]{2})$`)
+	`|locks/(` + strings.Join(tableNames(), "|") + `)/dt=[0-9]{4}-[0-9]{2}-[0-9]{2}` +
+	`|check/[0-9a-f]{32})$`)
 
 // prefixPattern is what a listing may ask for: a table, a partition, or the
 // markers or manifests of a table or of a partition.
@@ -236,6 +238,14 @@ func ManifestKey(table, dt, run string) (string, error) {
 // LockKey returns the key of the compaction lock of partition dt of table.
 func LockKey(table, dt string) (string, error) {
 	key := MetaPrefix + "locks/" + table + "/dt=" + dt
+	return key, CheckKey(key)
+}
+
+// ProbeKey returns the key of the object `hublake check` writes and deletes
+// to prove that the lake is writable: _hublake/check/<id>, id 32 hex
+// digits.
+func ProbeKey(id string) (string, error) {
+	key := MetaPrefix + "check/" + id
 	return key, CheckKey(key)
 }
 
