@@ -17,7 +17,7 @@ STATICCHECK_VERSION := v0.8.2
 VERSITYGW_VERSION   := v1.8.0
 FUZZTIME ?= 3s
 
-.PHONY: all build static tools test lint unit fuzz-smoke vulncheck demo bench clean deploy-test
+.PHONY: all build static tools test lint unit fuzz-smoke vulncheck demo bench chaos clean deploy-test
 
 all: build
 
@@ -99,6 +99,16 @@ vulncheck:
 # The deployment's tests alone: template, IAM, Glue columns, static image binary.
 deploy-test: $(TOOLS)/cfnspec/node_modules/.installed
 	HUBLAKE_REQUIRE_STACK=1 $(GO) test -count=1 ./deploy/...
+
+# The chaos tests (cmd/hublake/chaos_test.go: consumers, overlapping and
+# killed compactions and a paging reader on versitygw behind a proxy failing
+# 5 % of the requests; compaction and backfill at 5 % faults) as a soak:
+# longer and over several seeds. `make test` runs them once, seed 1, 25 s.
+CHAOS_SEEDS    ?= 1,2,3,4,5
+CHAOS_DURATION ?= 3m
+chaos: tools
+	HUBLAKE_REQUIRE_STACK=1 HUBLAKE_CHAOS_SEEDS=$(CHAOS_SEEDS) HUBLAKE_CHAOS_DURATION=$(CHAOS_DURATION) \
+	  $(GO) test -count=1 -timeout 90m -v -run 'TestCompactChaos|TestCompactFaults|TestBackfillS3Faults' ./cmd/hublake
 
 # hublake backfill against DuckDB on the same generated corpus, alternating
 # over rounds; the consumer on the local stack; the Go benchmarks. Results in
