@@ -153,8 +153,8 @@ func flatten(f *asffFinding, raw []byte, updated time.Time) Finding {
 			Path:         p.Path,
 			Pid:          p.Pid.Ptr32(),
 			ParentPid:    p.ParentPid.Ptr32(),
-			LaunchedAt:   timeOrZero(p.LaunchedAt),
-			TerminatedAt: timeOrZero(p.TerminatedAt),
+			LaunchedAt:   timeOrNil(p.LaunchedAt),
+			TerminatedAt: timeOrNil(p.TerminatedAt),
 		}
 	}
 	if n := len(f.Malware); n > 0 {
@@ -180,7 +180,7 @@ func flatten(f *asffFinding, raw []byte, updated time.Time) Finding {
 		for i, t := range f.ThreatIntel {
 			row.ThreatIntelIndicators[i] = Indicator{
 				Type: t.Type, Value: t.Value, Category: t.Category, Source: t.Source,
-				SourceURL: t.SourceURL, LastObservedAt: timeOrZero(t.LastObservedAt),
+				SourceURL: t.SourceURL, LastObservedAt: timeOrNil(t.LastObservedAt),
 			}
 		}
 	}
@@ -207,8 +207,8 @@ func flattenVuln(v *asffVuln) Vulnerability {
 		VendorName:             v.Vendor.Name,
 		VendorURL:              v.Vendor.URL,
 		VendorSeverity:         v.Vendor.VendorSeverity,
-		VendorCreatedAt:        timeOrZero(v.Vendor.VendorCreatedAt),
-		VendorUpdatedAt:        timeOrZero(v.Vendor.VendorUpdatedAt),
+		VendorCreatedAt:        timeOrNil(v.Vendor.VendorCreatedAt),
+		VendorUpdatedAt:        timeOrNil(v.Vendor.VendorUpdatedAt),
 		FixAvailable:           v.FixAvailable,
 		ExploitAvailable:       v.ExploitAvailable,
 		EpssScore:              v.EpssScore.Ptr(),
@@ -252,6 +252,15 @@ func detailsText(b RawJSON) string {
 func timeOrZero(s string) time.Time {
 	t, _ := ParseTime(s)
 	return t
+}
+
+// timeOrNil is timeOrZero for a timestamp in a list element or an optional
+// struct (see rows.go): nil for NULL.
+func timeOrNil(s string) *time.Time {
+	if t := timeOrZero(s); !t.IsZero() {
+		return &t
+	}
+	return nil
 }
 
 // SeverityLabel maps Severity.Normalized to its label by the bands the ASFF
