@@ -1,7 +1,6 @@
 package lakecheck
 
 import (
-
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/format"
 
@@ -98,4 +97,3 @@ func Uncovered(table string, rows []map[string]any) []string {
 	}
 	return out
 }
-
