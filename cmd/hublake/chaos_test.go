@@ -387,11 +387,24 @@ func compactChaos(t *testing.T, seed uint64, duration time.Duration) {
 		var running sync.WaitGroup
 		defer running.Wait()
 		slots := make(chan struct{}, 4)
+		killsLaunched := 0
 		launch := func(killAfter time.Duration) {
-			select {
-			case slots <- struct{}{}:
-			default:
-				return
+			if killAfter > 0 {
+				// A run to be killed waits for a slot (a loaded machine
+				// keeps them busy): the test must kill runs to prove
+				// anything.
+				select {
+				case slots <- struct{}{}:
+				case <-time.After(3 * time.Second):
+					return
+				}
+				killsLaunched++
+			} else {
+				select {
+				case slots <- struct{}{}:
+				default:
+					return
+				}
 			}
 			running.Go(func() {
 				defer func() { <-slots }()
@@ -406,7 +419,13 @@ func compactChaos(t *testing.T, seed uint64, duration time.Duration) {
 			if time.Now().After(killUntil) {
 				kill = 0
 			}
-			switch rng.IntN(5) {
+			choice := rng.IntN(5)
+			if kill > 0 && killsLaunched < 4 && time.Now().After(killUntil.Add(-duration*3/10)) {
+				// Halfway through the kill period with few kills: kill
+				// one for sure.
+				choice = 2
+			}
+			switch choice {
 			case 0:
 				launch(0)
 			case 1:
