@@ -17,7 +17,7 @@ STATICCHECK_VERSION := v0.8.2
 VERSITYGW_VERSION   := v1.8.0
 FUZZTIME ?= 3s
 
-.PHONY: all build static tools test lint unit fuzz-smoke vulncheck demo bench clean deploy-test
+.PHONY: all build static tools test lint unit fuzz-smoke vulncheck demo bench chaos clean deploy-test
 
 all: build
 
@@ -28,8 +28,9 @@ build:
 # the same command; deploy/'s tests keep the two equal), checked to be static
 # and to run.
 static:
-	VERSION=$${VERSION:-$$(git describe --tags --always --dirty 2>/dev/null || echo dev)} && \
-	CGO_ENABLED=0 GOOS=$$($(GO) env GOOS) GOARCH=$$($(GO) env GOARCH) $(GO) build -trimpath -ldflags "-s -w -X main.version=$$VERSION" -o $(BIN)/hublake-static ./cmd/hublake
+	VERSION=$${VERSION:-$$(git describe --tags --always --dirty 2>/dev/null)} && \
+	REVISION=$${REVISION:-$$(git rev-parse HEAD 2>/dev/null)} && \
+	CGO_ENABLED=0 GOOS=$$($(GO) env GOOS) GOARCH=$$($(GO) env GOARCH) $(GO) build -trimpath -ldflags "-s -w -X main.version=$$VERSION -X main.revision=$$REVISION" -o $(BIN)/hublake-static ./cmd/hublake
 	$(GO) version -m $(BIN)/hublake-static | grep -q 'CGO_ENABLED=0' || { echo "$(BIN)/hublake-static: not built with CGO_ENABLED=0"; exit 1; }
 	if command -v ldd >/dev/null; then ldd $(BIN)/hublake-static 2>&1 | grep -q 'not a dynamic executable' || { echo "$(BIN)/hublake-static is dynamically linked"; exit 1; }; fi
 	$(BIN)/hublake-static --version
@@ -88,6 +89,16 @@ vulncheck:
 # The deployment's tests alone: template, IAM, Glue columns, static image binary.
 deploy-test: $(TOOLS)/cfnspec/node_modules/.installed
 	HUBLAKE_REQUIRE_STACK=1 $(GO) test -count=1 ./deploy/...
+
+# The chaos tests (cmd/hublake/chaos_test.go: consumers, overlapping and
+# killed compactions and a paging reader on versitygw behind a proxy failing
+# 5 % of the requests; compaction and backfill at 5 % faults) as a soak:
+# longer and over several seeds. `make test` runs them once, seed 1, 25 s.
+CHAOS_SEEDS    ?= 1,2,3,4,5
+CHAOS_DURATION ?= 3m
+chaos: tools
+	HUBLAKE_REQUIRE_STACK=1 HUBLAKE_CHAOS_SEEDS=$(CHAOS_SEEDS) HUBLAKE_CHAOS_DURATION=$(CHAOS_DURATION) \
+	  $(GO) test -count=1 -timeout 90m -v -run 'TestCompactChaos|TestCompactFaults|TestBackfillS3Faults' ./cmd/hublake
 
 # hublake backfill against DuckDB on the same generated corpus, alternating
 # over rounds; the consumer on the local stack; the Go benchmarks. Results in

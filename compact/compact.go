@@ -38,8 +38,10 @@ type Options struct {
 	// LockTTL is how long a partition's lock lasts unrenewed (default 10
 	// minutes); it is renewed every third of that.
 	LockTTL time.Duration
-	// DeleteGrace is how long the objects a run replaced stay after it is
-	// done (see deleter); negative: none (default 30 seconds).
+	// DeleteGrace is how long an absorbed name stays after its marker was
+	// written, whoever deletes it (package documentation, "The delete
+	// grace"); negative: none (default 30 seconds, at most
+	// sinks.MaxDeleteGrace).
 	DeleteGrace time.Duration
 	// Holder names this run in locks and manifests.
 	Holder string
@@ -82,6 +84,11 @@ const (
 	// tempMinAge: a directory store's temporary file is a dead writer's
 	// leftover only if no writer holds it and it is older than this.
 	tempMinAge = time.Minute
+	// rolledBackKeep is how long the record of a rolled-back run is kept
+	// (see manifest): an upload a dead run had sent cannot land later than
+	// 15 minutes after it was signed (S3 refuses an older signature), and
+	// the run is rolled back only after its lock expired.
+	rolledBackKeep = time.Hour
 	// parallel is how many markers, deletes or reads are in flight at once.
 	parallel = 16
 	// readAhead is how many inputs are fetched ahead of the one being read.
@@ -160,7 +167,10 @@ type Summary struct {
 func Run(ctx context.Context, lake sinks.Lake, opts Options) (*Summary, error) {
 	opts = opts.withDefaults()
 	c := &compactor{lake: lake, opts: opts, log: opts.Logger, sum: &Summary{}}
-	c.deletes = &deleter{lake: lake, grace: opts.DeleteGrace, crash: opts.CrashHook, log: opts.Logger}
+	c.deletes = &deleter{lake: lake, crash: opts.CrashHook, log: opts.Logger}
+	if opts.DeleteGrace > sinks.MaxDeleteGrace {
+		return c.sum, fmt.Errorf("delete grace %s: at most %s (sinks.MaxDeleteGrace: the grace writers keep)", opts.DeleteGrace, sinks.MaxDeleteGrace)
+	}
 	var tables []schema.Table
 	for _, name := range opts.Tables {
 		t, ok := schema.LookupTable(name)
@@ -235,20 +245,19 @@ type compactor struct {
 	deletes *deleter
 }
 
-// deleter deletes the inputs of finished runs DeleteGrace after their run
-// was done, while the next partitions are compacted. A reader that lists a
-// partition does not see it all at one instant (S3 lists a page of 1,000
-// keys at a time): had the inputs gone right after the outputs appeared, a
-// listing that began before the one and ended after the other could miss
-// both. The deletes need no lock: every input has its marker, so any run
-// would delete it as an absorbed name, and one killed before it got here
-// leaves them to the next visit, which does exactly that.
+// deleter deletes absorbed names once their grace is over — the inputs of
+// this run's finished runs DeleteGrace after their markers, and absorbed
+// names found again whose markers are younger than that, DeleteGrace after
+// the marker — while the next partitions are compacted; at the end the run
+// waits for the rest (at most DeleteGrace and a second). The deletes need no
+// lock: every key has its marker, so any run would delete it as an absorbed
+// name, keeping the same grace, and one killed before it got here leaves
+// them to the next visit, which does exactly that.
 type deleter struct {
 	lake  sinks.Lake
-	grace time.Duration
 	crash func(string)
 	log   *slog.Logger
-	queue []deferredDelete
+	queue []deferredDelete // by notBefore
 	first bool
 }
 
@@ -257,8 +266,15 @@ type deferredDelete struct {
 	notBefore time.Time
 }
 
-func (d *deleter) add(keys []string) {
-	d.queue = append(d.queue, deferredDelete{keys: keys, notBefore: time.Now().Add(d.grace)})
+// add queues keys for deletion at notBefore.
+func (d *deleter) add(keys []string, notBefore time.Time) {
+	i, _ := slices.BinarySearchFunc(d.queue, notBefore, func(e deferredDelete, t time.Time) int {
+		if e.notBefore.After(t) {
+			return 1
+		}
+		return -1 // after every entry due at the same time
+	})
+	d.queue = slices.Insert(d.queue, i, deferredDelete{keys: keys, notBefore: notBefore})
 }
 
 // run deletes what is due; with all, it waits for the rest and deletes it.
@@ -269,9 +285,11 @@ func (d *deleter) run(ctx context.Context, all bool) error {
 			if !all {
 				return nil
 			}
+			t := time.NewTimer(wait)
 			select {
-			case <-time.After(wait):
+			case <-t.C:
 			case <-ctx.Done():
+				t.Stop()
 				return ctx.Err()
 			}
 		}
@@ -326,10 +344,27 @@ func (c *compactor) survey(ctx context.Context, t schema.Table) ([]string, error
 		}
 		p.other++
 	}
+	// Partitions with a rolled-back run's record: an output of that run may
+	// have landed since (one listing of the table's manifests).
+	rolledBack := map[string]bool{}
+	for o, err := range c.lake.List(ctx, sinks.MetaPrefix+"compactions/"+t.Name+"/") {
+		if err != nil {
+			return nil, fmt.Errorf("list the compactions of table %s: %w", t.Name, err)
+		}
+		rest, ok := strings.CutSuffix(strings.TrimPrefix(o.Key, sinks.MetaPrefix+"compactions/"+t.Name+"/dt="), sinks.RolledBackSuffix)
+		if dt, _, found := strings.Cut(rest, "/"); ok && found && sinks.ValidDate(dt) {
+			rolledBack[dt] = true
+		}
+	}
 	c.sum.Partitions += len(parts)
 	var out []string
+	for dt := range rolledBack {
+		if parts[dt] == nil {
+			out = append(out, dt)
+		}
+	}
 	for dt, p := range parts {
-		if p.other > 0 || (c.recent(dt) && p.small >= 2) {
+		if p.other > 0 || (c.recent(dt) && p.small >= 2) || rolledBack[dt] {
 			out = append(out, dt)
 		} else {
 			c.sum.UpToDate++

@@ -97,6 +97,19 @@ func objects(t *testing.T, root string) map[string][]string {
 	return out
 }
 
+// onlyCompacted checks that every partition of the lake holds compacted
+// objects only.
+func onlyCompacted(t *testing.T, root string) {
+	t.Helper()
+	for part, names := range objects(t, root) {
+		for _, n := range names {
+			if !strings.HasPrefix(n, "compacted-") {
+				t.Errorf("%s still holds %s", part, n)
+			}
+		}
+	}
+}
+
 func run(t *testing.T, lake sinks.Lake, o Options) *Summary {
 	t.Helper()
 	if o.DeleteGrace == 0 {
@@ -293,13 +306,7 @@ func TestCompactCrashPoints(t *testing.T) {
 			if got := lakecheck.LakeDigest(t, db, root); !reflect.DeepEqual(got, before) {
 				t.Fatalf("after recovery the rows differ:\nbefore %v\nafter  %v", before, got)
 			}
-			for part, names := range objects(t, root) {
-				for _, n := range names {
-					if !strings.HasPrefix(n, "compacted-") {
-						t.Errorf("%s still holds %s", part, n)
-					}
-				}
-			}
+			onlyCompacted(t, root)
 			manifests, _ := filepath.Glob(filepath.Join(root, "_hublake", "compactions", "*", "*", "*.json"))
 			for _, m := range manifests {
 				if b, _ := os.ReadFile(m); !bytes.Contains(b, []byte(`"state": "done"`)) {

@@ -18,7 +18,11 @@ import (
 // A manifest is a run's durable record, written before anything else the
 // run writes, at sinks.ManifestKey(table, dt, run). Its state moves
 // pending → committed → done; recovery (the next run that takes the
-// partition's lock) rolls a pending run back and a committed one forward.
+// partition's lock) rolls a pending run back and a committed one forward. A
+// run rolled back leaves a record of it instead, in state rolled-back at
+// sinks.RolledBackKey(table, dt, run), for rolledBackKeep: an output of the
+// run that lands after its rollback (an upload a dead process had sent, held
+// up on the way) is removed by whoever visits the partition meanwhile.
 type manifest struct {
 	Version int       `json:"version"`
 	Run     string    `json:"run"`
@@ -33,6 +37,8 @@ type manifest struct {
 	// are the objects named CompactedName(Run, k).
 	Outputs []object `json:"outputs,omitempty"`
 	Rows    int64    `json:"rows,omitempty"`
+	// RolledBack is when a rolled-back run was rolled back.
+	RolledBack time.Time `json:"rolled_back,omitzero"`
 
 	key string // where it was read from or is written to
 }
@@ -48,6 +54,8 @@ const (
 	statePending   = "pending"
 	stateCommitted = "committed"
 	stateDone      = "done"
+	// stateRolledBack: a rolled-back run's record (its own key).
+	stateRolledBack = "rolled-back"
 
 	manifestVersion = 1
 )
@@ -77,11 +85,18 @@ func (m *manifest) validate(table, dt string) error {
 		return fmt.Errorf("manifest %s: version %d, want %d", m.key, m.Version, manifestVersion)
 	}
 	want, err := sinks.ManifestKey(table, dt, m.Run)
+	if m.State == stateRolledBack {
+		want, err = sinks.RolledBackKey(table, dt, m.Run)
+	}
 	if err != nil || want != m.key || m.Table != table || m.Date != dt {
 		return fmt.Errorf("manifest %s does not describe a run of %s dt=%s", m.key, table, dt)
 	}
 	switch m.State {
 	case statePending, stateCommitted, stateDone:
+	case stateRolledBack:
+		if len(m.Outputs) > 0 {
+			return fmt.Errorf("manifest %s: a rolled-back run with outputs", m.key)
+		}
 	default:
 		return fmt.Errorf("manifest %s: unknown state %q", m.key, m.State)
 	}

@@ -62,6 +62,10 @@ type partRun struct {
 	ctx    context.Context
 
 	listing map[string]sinks.ObjectInfo // the partition's objects
+	// gone: objects of the listing this visit has deleted or queued for
+	// deletion (absorbed names whose grace is not over yet): no longer
+	// the partition's, though still in it for a while.
+	gone map[string]bool
 
 	compacted               bool
 	objectsIn, objectsOut   int
@@ -91,13 +95,19 @@ func (p *partRun) run() error {
 		return err
 	}
 	known := map[string]bool{} // compacted objects: outputs of finished runs
-	var finished []*manifest
+	var finished, records []*manifest
+	live := map[string]bool{}   // runs that are not rolled back
+	rolled := map[string]bool{} // runs rolled back just now
 	for _, m := range manifests {
 		switch m.State {
+		case stateRolledBack:
+			records = append(records, m)
+			continue
 		case statePending:
 			if err := p.rollback(m); err != nil {
 				return err
 			}
+			rolled[m.Run] = true
 			c.sum.Recovered++
 			p.log.Info("rolled back a compaction a crash interrupted before it committed", "run", m.Run)
 			continue
@@ -109,17 +119,49 @@ func (p *partRun) run() error {
 			p.log.Info("finished a compaction a crash interrupted after it committed", "run", m.Run)
 		}
 		finished = append(finished, m)
+		live[m.Run] = true
 		for _, o := range m.Outputs {
 			known[o.Key] = true
 		}
 	}
+	// Rolled-back runs: an output that landed after the rollback goes (its
+	// rows are in the run's inputs, or in what absorbed them). A record is
+	// forgotten once no upload of the dead run can land any more, or once a
+	// later run of the same inputs (the same id, names and bytes) has
+	// finished.
+	for _, r := range records {
+		if rolled[r.Run] {
+			continue // its record was written again just now
+		}
+		if live[r.Run] {
+			if err := c.lake.Delete(ctx, r.key); err != nil {
+				return err
+			}
+			continue
+		}
+		n, err := p.dropOutputs(r.Run)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			c.sum.Recovered++
+			p.log.Info("removed outputs of a rolled-back compaction that landed after its rollback", "run", r.Run, "objects", n)
+		}
+		if time.Since(r.RolledBack) > rolledBackKeep {
+			if err := c.lake.Delete(ctx, r.key); err != nil {
+				return err
+			}
+		}
+	}
 
 	// Classify.
-	var batches, compacted []sinks.ObjectInfo
+	var batches, compacted, orphans []sinks.ObjectInfo
 	for _, key := range slices.Sorted(maps.Keys(p.listing)) {
 		o := p.listing[key]
 		file := strings.TrimPrefix(key, p.prefix)
 		switch k, err := sinks.ParseKey(key); {
+		case p.gone[key]:
+			// An input of a run finished above: deleted once its grace is over.
 		case o.Irregular:
 			c.unrecognised(o, "not a regular file")
 		case err != nil && sinks.IsTempName(file):
@@ -131,7 +173,7 @@ func (p *partRun) run() error {
 			compacted = append(compacted, o)
 		default:
 			if _, _, ok := sinks.ParseCompactedName(k.Name); ok {
-				c.unrecognised(o, "named like a compacted object, but no manifest names it")
+				orphans = append(orphans, o)
 				continue
 			}
 			batches = append(batches, o)
@@ -139,9 +181,11 @@ func (p *partRun) run() error {
 	}
 	// An object whose name a compaction absorbed is in the partition again:
 	// a late or replayed write (a writer killed between its commit and its
-	// second marker check, or one that bypassed the check), or an input a
-	// run died before deleting (batch or compacted). Its rows are in a
-	// compacted object, so it goes, whatever its age.
+	// second marker check, one that bypassed the check, or one that left it
+	// to compaction), or an input a run died before deleting (batch or
+	// compacted, even one whose manifest a later run already forgot). Its
+	// rows are in a compacted object, so it goes, once its marker is older
+	// than the grace.
 	batches, err = p.dropAbsorbed(batches)
 	if err != nil {
 		return err
@@ -149,8 +193,15 @@ func (p *partRun) run() error {
 	if compacted, err = p.dropAbsorbed(compacted); err != nil {
 		return err
 	}
+	if orphans, err = p.dropAbsorbed(orphans); err != nil {
+		return err
+	}
+	for _, o := range orphans {
+		c.unrecognised(o, "named like a compacted object, but no manifest names it")
+	}
 	// Forget finished runs none of whose outputs is left (a later run
-	// absorbed them all): the markers are the durable record.
+	// absorbed them all and they are deleted, not only queued for deletion):
+	// the markers are the durable record.
 	for _, m := range finished {
 		if !slices.ContainsFunc(m.Outputs, func(o object) bool { _, ok := p.listing[o.Key]; return ok }) {
 			if err := c.lake.Delete(ctx, m.key); err != nil {
@@ -188,24 +239,16 @@ func (p *partRun) run() error {
 	return p.compact(inputs)
 }
 
-// dropAbsorbed deletes the objects that have a marker and returns the
+// dropAbsorbed deletes the objects that have a marker, each once its marker
+// is older than the grace (now, or queued for the deleter), and returns the
 // others.
 func (p *partRun) dropAbsorbed(objs []sinks.ObjectInfo) ([]sinks.ObjectInfo, error) {
 	c := p.c
+	since := make([]time.Time, len(objs))
 	isAbsorbed := make([]bool, len(objs))
 	err := parallelDo(p.ctx, indexes(objs), func(ctx context.Context, i int) error {
-		marker, err := sinks.AbsorbedKey(objs[i].Key)
-		if err != nil {
-			return err
-		}
-		_, err = c.lake.Stat(ctx, marker)
-		switch {
-		case err == nil:
-			isAbsorbed[i] = true
-			return nil
-		case errors.Is(err, sinks.ErrNotExist):
-			return nil
-		}
+		var err error
+		since[i], isAbsorbed[i], err = sinks.AbsorbedSince(ctx, c.lake, objs[i].Key)
 		return err
 	})
 	if err != nil {
@@ -217,11 +260,20 @@ func (p *partRun) dropAbsorbed(objs []sinks.ObjectInfo) ([]sinks.ObjectInfo, err
 			keep = append(keep, o)
 			continue
 		}
+		c.sum.Reappeared++
+		if due := since[i].Add(c.opts.DeleteGrace); c.opts.DeleteGrace > 0 && time.Now().Before(due) {
+			// Absorbed moments ago (by a run that ran just before or beside
+			// this one, or a writer's object committed while it ran): a
+			// reader may be listing the partition still.
+			c.deletes.add([]string{o.Key}, due)
+			p.gone[o.Key] = true
+			p.log.Info("an object whose name a compaction has just absorbed will be removed once its grace is over", "key", o.Key, "at", due)
+			continue
+		}
 		if err := c.lake.Delete(p.ctx, o.Key); err != nil {
 			return nil, err
 		}
 		delete(p.listing, o.Key)
-		c.sum.Reappeared++
 		p.log.Info("removed an object whose name a compaction had absorbed (its rows are in a compacted object): a late or replayed write, or an input of an interrupted run", "key", o.Key)
 	}
 	return keep, nil
@@ -229,7 +281,7 @@ func (p *partRun) dropAbsorbed(objs []sinks.ObjectInfo) ([]sinks.ObjectInfo, err
 
 // list reads the partition's listing.
 func (p *partRun) list() error {
-	p.listing = map[string]sinks.ObjectInfo{}
+	p.listing, p.gone = map[string]sinks.ObjectInfo{}, map[string]bool{}
 	for o, err := range p.c.lake.List(p.ctx, p.prefix) {
 		if err != nil {
 			return err
@@ -259,28 +311,56 @@ func (p *partRun) manifests() ([]*manifest, error) {
 }
 
 // rollback undoes a run that had not committed: its outputs (any object of
-// its name) are deleted, then its manifest. The inputs are all still there:
-// nothing is deleted before a run commits.
+// its name) are deleted, then its manifest is replaced by a record of the
+// rollback (see manifest). The inputs are all still there: nothing is
+// deleted before a run commits.
 func (p *partRun) rollback(m *manifest) error {
+	if _, err := p.dropOutputs(m.Run); err != nil {
+		return err
+	}
+	return markRolledBack(p.ctx, p.c.lake, m)
+}
+
+// dropOutputs deletes every object of the partition named after run and
+// returns how many.
+func (p *partRun) dropOutputs(run string) (int, error) {
+	n := 0
 	for _, key := range slices.Sorted(maps.Keys(p.listing)) {
 		k, err := sinks.ParseKey(key)
 		if err != nil {
 			continue
 		}
-		if run, _, ok := sinks.ParseCompactedName(k.Name); ok && run == m.Run {
+		if r, _, ok := sinks.ParseCompactedName(k.Name); ok && r == run {
 			if err := p.c.lake.Delete(p.ctx, key); err != nil {
-				return err
+				return n, err
 			}
 			delete(p.listing, key)
+			n++
 		}
 	}
-	return p.c.lake.Delete(p.ctx, m.key)
+	return n, nil
+}
+
+// markRolledBack writes the record of m's rollback, then deletes m's
+// manifest. A crash between the two leaves the manifest pending: it is
+// rolled back again.
+func markRolledBack(ctx context.Context, lake sinks.Lake, m *manifest) error {
+	key, err := sinks.RolledBackKey(m.Table, m.Date, m.Run)
+	if err != nil {
+		return err
+	}
+	r := *m
+	r.State, r.Outputs, r.RolledBack, r.key = stateRolledBack, nil, time.Now().UTC(), key
+	if err := r.write(ctx, lake); err != nil {
+		return err
+	}
+	return lake.Delete(ctx, m.key)
 }
 
 // finish is the part of a run after its commit: the markers of every input,
-// then the manifest marked done, then the inputs' deletion (deferred by
-// DeleteGrace: see deleter). Each step is idempotent, so a run that dies
-// anywhere here is finished by the next.
+// then the manifest marked done, then the inputs' deletion (DeleteGrace
+// after the last marker: see deleter). Each step is idempotent, so a run
+// that dies anywhere here is finished by the next.
 func (p *partRun) finish(m *manifest) error {
 	ctx, c := p.ctx, p.c
 	if err := p.fence.check(); err != nil {
@@ -323,9 +403,9 @@ func (p *partRun) finish(m *manifest) error {
 	var keys []string
 	for _, in := range m.Inputs {
 		keys = append(keys, in.Key)
-		delete(p.listing, in.Key)
+		p.gone[in.Key] = true
 	}
-	c.deletes.add(keys)
+	c.deletes.add(keys, time.Now().Add(c.opts.DeleteGrace))
 	return nil
 }
 
@@ -438,8 +518,9 @@ func (p *partRun) compact(inputs []object) error {
 	return nil
 }
 
-// rollbackAfterError deletes the outputs a failed run wrote, then its
-// manifest.
+// rollbackAfterError deletes the outputs a failed run wrote, then replaces
+// its manifest by a record of the rollback (an upload of the run may still
+// land: see manifest).
 func (p *partRun) rollbackAfterError(m *manifest) error {
 	ctx := context.WithoutCancel(p.ctx)
 	for _, o := range m.Outputs {
@@ -447,7 +528,7 @@ func (p *partRun) rollbackAfterError(m *manifest) error {
 			return err
 		}
 	}
-	return p.c.lake.Delete(ctx, m.key)
+	return markRolledBack(ctx, p.c.lake, m)
 }
 
 // readParquet reads and sorts the inputs' rows, and returns the function

@@ -45,10 +45,10 @@ func TestGeneratedBlocksUpToDate(t *testing.T) {
 // column (the parsed template, not its text).
 func TestGlueColumns(t *testing.T) {
 	tpl := loadTemplate(t)
-	if got := len(tpl.resourcesOfType("AWS::Glue::Table")); got != len(schema.Tables()) {
-		t.Errorf("the template has %d Glue tables, want %d (%v)", got, len(schema.Tables()), schema.Tables())
+	if got := len(tpl.resourcesOfType("AWS::Glue::Table")); got != len(schema.DDLTables()) {
+		t.Errorf("the template has %d Glue tables, want %d (%v)", got, len(schema.DDLTables()), schema.DDLTables())
 	}
-	for _, table := range schema.Tables() {
+	for _, table := range schema.DDLTables() {
 		id := glueTable(t, tpl, table)
 		cols, _ := get(tpl.props(t, id), "TableInput", "StorageDescriptor", "Columns").([]any)
 		want := schema.Columns(table)
@@ -65,7 +65,7 @@ func TestGlueColumns(t *testing.T) {
 			}
 		}
 		// `hublake ddl --format cloudformation` prints the same list.
-		out, err := exec.Command(staticBinary(t), "ddl", "--format", "cloudformation", "--table", table, "--location", "s3://b/p").Output()
+		out, err := exec.Command(staticBinary(t), "ddl", "--format", "cloudformation", "--table", table, "--location", "s3://example-bucket/p").Output()
 		if err != nil {
 			t.Fatalf("hublake ddl --format cloudformation --table %s: %v", table, err)
 		}
@@ -83,14 +83,16 @@ func TestGlueColumns(t *testing.T) {
 	}
 }
 
-// TestGlueTableStorage: external Parquet tables at the lake's locations with
+// TestGlueTableStorage: external tables at the lake's locations, in their
+// format (Parquet; JSON lines for dead letters), with
 // schema.PartitionProjection's properties.
 func TestGlueTableStorage(t *testing.T) {
 	tpl := loadTemplate(t)
 	e := newEvaluator(t, tpl, nil)
 	e.refs["LakeBucket"] = "example-bucket"
 	root := "s3://example-bucket/" + e.params["LakePrefix"].(string)
-	for _, table := range schema.Tables() {
+	for _, table := range schema.DDLTables() {
+		storage := schema.TableStorage(table)
 		id := glueTable(t, tpl, table)
 		in, err := e.eval(get(tpl.props(t, id), "TableInput"))
 		if err != nil {
@@ -103,9 +105,9 @@ func TestGlueTableStorage(t *testing.T) {
 		checks := map[string][2]any{
 			"TableType":            {get(in, "TableType"), "EXTERNAL_TABLE"},
 			"Location":             {get(sd, "Location"), schema.TableLocation(root, table)},
-			"InputFormat":          {get(sd, "InputFormat"), "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"},
-			"OutputFormat":         {get(sd, "OutputFormat"), "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"},
-			"SerializationLibrary": {get(sd, "SerdeInfo", "SerializationLibrary"), "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"},
+			"InputFormat":          {get(sd, "InputFormat"), storage.InputFormat},
+			"OutputFormat":         {get(sd, "OutputFormat"), storage.OutputFormat},
+			"SerializationLibrary": {get(sd, "SerdeInfo", "SerializationLibrary"), storage.SerDe},
 		}
 		for what, c := range checks {
 			if !reflect.DeepEqual(c[0], c[1]) {
@@ -133,7 +135,7 @@ func init() {
 	for _, w := range strings.Fields(`select from where and or not in is null as group by order desc asc limit
 		count max min sum over partition row_number nulls last first date_format current_date interval day
 		create replace view distinct having case when then else end union all coalesce upper
-		cross join unnest transform filter array_max any_match`) {
+		cross join unnest transform filter array_max any_match regexp_replace arbitrary`) {
 		sqlWords[w] = true
 	}
 }
@@ -166,6 +168,10 @@ func TestNamedQueries(t *testing.T) {
 	for _, table := range schema.Tables() {
 		known[table] = true
 		fieldNames(schema.ParquetSchema(table), known)
+	}
+	known[schema.TableDeadLetters] = true
+	for _, c := range schema.DeadLetterColumns {
+		known[c.Name] = true
 	}
 	for _, v := range schema.Views() {
 		known[v.Name] = true
@@ -226,7 +232,7 @@ func TestNamedQueries(t *testing.T) {
 		t.Error("the latest-state query does not order by updated_at")
 	}
 	for _, id := range []string{"OpenCriticalHighByAccountQuery", "CustomActionFindingsQuery", "InsightResultsOverTimeQuery",
-		"OcsfOpenCriticalByAccountQuery", "OcsfFailedControlsByStandardQuery", "OcsfExploitableWithFixQuery"} {
+		"OcsfOpenCriticalByAccountQuery", "OcsfFailedControlsByStandardQuery", "OcsfExploitableWithFixQuery", "DeadLettersByReasonQuery"} {
 		if queries[id] == "" {
 			t.Errorf("no saved query %s", id)
 		}
@@ -257,8 +263,10 @@ func TestNamedQueries(t *testing.T) {
 }
 
 // TestEveryTableIsReadableAndExpires: analysts may read the objects of every
-// table of the lake (and of nothing else under it: not the dead letters),
-// and TableRetentionDays expires every table.
+// table of the lake, the dead letters included (they query why records
+// failed; SECURITY.md), and of nothing else under it (not compaction's
+// bookkeeping), and TableRetentionDays expires every Parquet table (dead
+// letters have DeadLetterRetentionDays).
 func TestEveryTableIsReadableAndExpires(t *testing.T) {
 	tpl := loadTemplate(t)
 	e := newEvaluator(t, tpl, map[string]string{"TableRetentionDays": "365"})
@@ -278,7 +286,7 @@ func TestEveryTableIsReadableAndExpires(t *testing.T) {
 		}
 	}
 	var want []string
-	for _, table := range schema.Tables() {
+	for _, table := range schema.DDLTables() {
 		want = append(want, "arn:aws:s3:::example-bucket/"+prefix+"/"+table+"/*")
 	}
 	if !reflect.DeepEqual(read, want) {

@@ -431,6 +431,13 @@ var operationActions = map[string][]string{
 	"S3:GetObject":             {"s3:GetObject"}, // backfill reads its archive; compact reads the lake
 	"S3:HeadObject":            {"s3:GetObject"},
 	"S3:DeleteObject":          {"s3:DeleteObject"},
+	// Without --s3-region (HUBLAKE_S3_REGION) hublake asks S3 each bucket's
+	// region with HeadBucket, whose answer names the region
+	// (x-amz-bucket-region) even when it refuses the request
+	// (sinks/region.go): it needs no permission. The stack's tasks are told
+	// their lake's region and do not ask; the Batch job asks, for archives
+	// in other regions.
+	"S3:HeadBucket": {},
 	// The upload manager switches to a multipart upload for objects larger
 	// than one part (8 MiB); a multipart upload is authorized by s3:PutObject,
 	// and the abort of a failed one by s3:AbortMultipartUpload.

@@ -17,12 +17,16 @@ import (
 	"reflect"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 )
 
-const testVersion = "deploy-test"
+const (
+	testVersion  = "deploy-test"
+	testRevision = "0123456789abcdef0123456789abcdef01234567"
+)
 
 var tmpDir string
 
@@ -196,6 +200,13 @@ func (c command) outIndex(t testing.TB) int {
 // ARG defaults.
 func dockerBuild(t testing.TB, stages []stage) (command, map[string]string) {
 	t.Helper()
+	return buildStageRun(t, stages, "go build")
+}
+
+// buildStageRun returns the build stage's one RUN command that contains
+// marker, and the stage's ARG defaults.
+func buildStageRun(t testing.TB, stages []stage, marker string) (command, map[string]string) {
+	t.Helper()
 	for _, s := range stages {
 		if s.name != "build" {
 			continue
@@ -210,16 +221,16 @@ func dockerBuild(t testing.TB, stages []stage) (command, map[string]string) {
 					args[name] = def
 				}
 			case "RUN":
-				if strings.Contains(in.args, "go build") {
+				if strings.Contains(in.args, marker) {
 					if run != "" {
-						t.Fatal("the build stage has two go build commands")
+						t.Fatalf("the build stage has two %s commands", marker)
 					}
 					run = in.args
 				}
 			}
 		}
 		if run == "" {
-			t.Fatal("the build stage has no RUN ... go build")
+			t.Fatalf("the build stage has no RUN ... %s", marker)
 		}
 		words := shellWords(t, run)
 		for len(words) > 0 && strings.HasPrefix(words[0], "--") { // RUN flags: --mount=...
@@ -261,7 +272,7 @@ func staticBinary(t testing.TB) string {
 			vars[k] = v
 		}
 		// What BuildKit sets for a build on this machine, and the version.
-		vars["TARGETOS"], vars["TARGETARCH"], vars["VERSION"] = runtime.GOOS, runtime.GOARCH, testVersion
+		vars["TARGETOS"], vars["TARGETARCH"], vars["VERSION"], vars["REVISION"] = runtime.GOOS, runtime.GOARCH, testVersion, testRevision
 		argv := make([]string, len(cmd.argv))
 		for i, a := range cmd.argv {
 			argv[i] = expand(t, a, vars)
@@ -337,8 +348,8 @@ func TestDockerfileBuildIsStatic(t *testing.T) {
 	}
 
 	out, err := exec.Command(bin, "--version").CombinedOutput()
-	if err != nil || strings.TrimSpace(string(out)) != testVersion {
-		t.Errorf("hublake --version: %v %q, want %q (main.version from -ldflags)", err, out, testVersion)
+	if want := "hublake " + testVersion + " (revision " + testRevision + ") " + info.GoVersion; err != nil || strings.TrimSpace(string(out)) != want {
+		t.Errorf("hublake --version: %v %q, want %q (main.version and main.revision from -ldflags, the Go version from the build)", err, out, want)
 	}
 	out, err = exec.Command(bin, "healthcheck", "--help").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "/healthz") {
@@ -426,24 +437,57 @@ func TestMakeStaticRunsTheDockerfileCommand(t *testing.T) {
 	}
 }
 
-// TestDockerfileImage checks the final stage: distroless static, non-root,
-// the binary the build stage wrote, ENTRYPOINT and CMD as the task
-// definition and health check expect, the metrics port.
+// The base images: supported, and pinned by the digest of their
+// multi-platform index (deploy/README.md, "The image", says how they were
+// chosen). distroless supports its Debian 12 images until September 2026
+// (its SUPPORT_POLICY.md); Debian 13's until a year after Debian 14.
+var (
+	runtimeBaseRE = regexp.MustCompile(`^gcr\.io/distroless/static-debian13:nonroot@sha256:[0-9a-f]{64}$`)
+	builderBaseRE = regexp.MustCompile(`^golang:([0-9]+\.[0-9]+\.[0-9]+)-trixie@sha256:[0-9a-f]{64}$`)
+	labelRE       = regexp.MustCompile(`([a-z.]+)="([^"]*)"`)
+)
+
+// TestDockerfileImage checks the final stage: distroless static on a
+// supported Debian, pinned by digest, non-root, the binary the build stage
+// wrote and the licence files, ENTRYPOINT and CMD as the task definition and
+// health check expect, the metrics port, the OCI labels; and the builder:
+// pinned by digest, the Go of go.mod's toolchain line.
 func TestDockerfileImage(t *testing.T) {
 	stages := parseDockerfile(t, "Dockerfile")
 	build, _ := dockerBuild(t, stages)
 	final := stages[len(stages)-1]
-	if final.from != "gcr.io/distroless/static-debian12:nonroot" {
-		t.Errorf("the final stage is FROM %s, want distroless static nonroot", final.from)
+	if !runtimeBaseRE.MatchString(final.from) {
+		t.Errorf("the final stage is FROM %s, want distroless static-debian13 nonroot pinned by digest", final.from)
+	}
+	var builder string
+	for _, st := range stages {
+		if st.name == "build" {
+			builder = st.from
+		}
+	}
+	m := builderBaseRE.FindStringSubmatch(builder)
+	if m == nil {
+		t.Errorf("the build stage is FROM %s, want golang:<version>-trixie pinned by digest", builder)
+	} else {
+		mod, err := os.ReadFile(filepath.Join(repoRoot(t), "go.mod"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tc := regexp.MustCompile(`(?m)^toolchain go([0-9.]+)$`).FindSubmatch(mod)
+		if tc == nil || string(tc[1]) != m[1] {
+			t.Errorf("go.mod's toolchain line is %q, the builder is Go %s: keep them equal", tc, m[1])
+		}
 	}
 	got := map[string][]string{}
 	for _, in := range final.instrs {
 		got[in.cmd] = append(got[in.cmd], in.args)
 	}
 	out := build.argv[build.outIndex(t)]
-	copyArgs := fmt.Sprint(got["COPY"])
-	if len(got["COPY"]) != 1 || !strings.HasPrefix(got["COPY"][0], "--from=build "+out+" ") {
-		t.Errorf("the final stage copies %s; want the build stage's %s only", copyArgs, out)
+	lic, _ := buildStageRun(t, stages, "internal/tools/licenses")
+	licOut := lic.argv[lic.outIndex(t)]
+	if len(got["COPY"]) != 2 || !strings.HasPrefix(got["COPY"][0], "--from=build "+out+" ") ||
+		!strings.HasPrefix(got["COPY"][1], "--from=build "+licOut+" /usr/share/doc/hublake") {
+		t.Errorf("the final stage copies %v; want the build stage's %s and its licence files %s (to /usr/share/doc/hublake) only", got["COPY"], out, licOut)
 	}
 	dest := strings.Fields(got["COPY"][0])[2]
 	entry, cmd := execForm(t, got["ENTRYPOINT"]), execForm(t, got["CMD"])
@@ -456,9 +500,143 @@ func TestDockerfileImage(t *testing.T) {
 	if len(got["USER"]) != 1 || !strings.HasPrefix(got["USER"][0], "nonroot") {
 		t.Errorf("USER %v, want nonroot", got["USER"])
 	}
-	if !reflect.DeepEqual(got["EXPOSE"], []string{"9090"}) {
-		t.Errorf("EXPOSE %v, want 9090", got["EXPOSE"])
+	if port := consumeMetricsPort(t); !reflect.DeepEqual(got["EXPOSE"], []string{port}) {
+		t.Errorf("EXPOSE %v, want %s (the default of hublake consume --metrics-addr)", got["EXPOSE"], port)
 	}
+	labels := map[string]string{}
+	for _, l := range got["LABEL"] {
+		for _, m := range labelRE.FindAllStringSubmatch(l, -1) {
+			labels[m[1]] = m[2]
+		}
+	}
+	base, digest, _ := strings.Cut(final.from, "@")
+	for k, want := range map[string]string{
+		"org.opencontainers.image.title":       "hublake",
+		"org.opencontainers.image.source":      "https://github.com/hublake/hublake",
+		"org.opencontainers.image.licenses":    "Apache-2.0",
+		"org.opencontainers.image.version":     "$VERSION",
+		"org.opencontainers.image.revision":    "$REVISION",
+		"org.opencontainers.image.base.name":   base,
+		"org.opencontainers.image.base.digest": digest,
+	} {
+		if labels[k] != want {
+			t.Errorf("LABEL %s=%q, want %q", k, labels[k], want)
+		}
+	}
+	for _, k := range []string{"org.opencontainers.image.description", "org.opencontainers.image.url", "org.opencontainers.image.documentation"} {
+		if labels[k] == "" {
+			t.Errorf("no LABEL %s", k)
+		}
+	}
+}
+
+// consumeMetricsPort is the port of `hublake consume`'s default
+// --metrics-addr, from its help.
+func consumeMetricsPort(t testing.TB) string {
+	t.Helper()
+	out, err := exec.Command(staticBinary(t), "consume", "--help").CombinedOutput()
+	if err != nil {
+		t.Fatalf("hublake consume --help: %v\n%s", err, out)
+	}
+	m := regexp.MustCompile(`--metrics-addr="[^":]*:([0-9]+)"`).FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("no default --metrics-addr in hublake consume --help:\n%s", out)
+	}
+	return string(m[1])
+}
+
+// TestDockerfileLicenses runs the image's licences command (as
+// staticBinary runs its build command) and checks what it wrote: hublake's
+// LICENSE, Go's, and for every module linked into the image's binary (its
+// build information) its licence files, with its NOTICE when the module has
+// one (Apache-2.0 §4(d)).
+func TestDockerfileLicenses(t *testing.T) {
+	bin := staticBinary(t)
+	cmd, args := buildStageRun(t, parseDockerfile(t, "Dockerfile"), "internal/tools/licenses")
+	vars := map[string]string{}
+	for k, v := range args {
+		vars[k] = v
+	}
+	vars["TARGETOS"], vars["TARGETARCH"] = runtime.GOOS, runtime.GOARCH
+	argv := make([]string, len(cmd.argv))
+	for i, a := range cmd.argv {
+		argv[i] = expand(t, a, vars)
+	}
+	out := filepath.Join(t.TempDir(), "licenses")
+	argv[cmd.outIndex(t)] = out
+	c := exec.Command(argv[0], argv[1:]...)
+	c.Dir = repoRoot(t)
+	c.Env = os.Environ()
+	for k, v := range cmd.env {
+		c.Env = append(c.Env, k+"="+expand(t, v, vars))
+	}
+	if log, err := c.CombinedOutput(); err != nil {
+		t.Fatalf("the Dockerfile's licences command failed: %v\n%s", err, log)
+	}
+	info, err := buildinfo.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := func(dir string) []string {
+		entries, _ := os.ReadDir(dir)
+		var names []string
+		for _, e := range entries {
+			if !e.IsDir() {
+				names = append(names, e.Name())
+			}
+		}
+		return names
+	}
+	mods := []string{info.Main.Path, "go"}
+	for _, d := range info.Deps {
+		mods = append(mods, d.Path)
+	}
+	licence := regexp.MustCompile(`(?i)^(LICEN[CS]E|COPYING)`)
+	notice := regexp.MustCompile(`(?i)^NOTICE`)
+	modCache := strings.TrimSpace(goEnv(t, "GOMODCACHE"))
+	for _, m := range mods {
+		got := files(filepath.Join(out, filepath.FromSlash(m)))
+		if !slices.ContainsFunc(got, licence.MatchString) {
+			t.Errorf("no licence file for %s in the image (%v)", m, got)
+		}
+		// A module that ships a NOTICE must have it in the image.
+		for _, d := range info.Deps {
+			if d.Path != m {
+				continue
+			}
+			for _, f := range files(filepath.Join(modCache, modulePathEscape(d.Path)+"@"+d.Version)) {
+				if notice.MatchString(f) && !slices.Contains(got, f) {
+					t.Errorf("%s ships %s, the image does not", m, f)
+				}
+			}
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(out, "github.com", "hublake", "hublake", "LICENSE")); err != nil || !strings.Contains(string(b), "Apache License") {
+		t.Errorf("hublake's own LICENSE is not in the image: %v", err)
+	}
+}
+
+func goEnv(t testing.TB, name string) string {
+	t.Helper()
+	b, err := exec.Command("go", "env", name).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// modulePathEscape escapes a module path as the module cache does
+// (upper-case letters as "!" and the letter in lower case).
+func modulePathEscape(p string) string {
+	var b strings.Builder
+	for _, r := range p {
+		if r >= 'A' && r <= 'Z' {
+			b.WriteByte('!')
+			r += 'a' - 'A'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // execForm parses the JSON (exec) form of ENTRYPOINT or CMD.

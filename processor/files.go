@@ -114,8 +114,10 @@ func Backfill(ctx context.Context, inputs iter.Seq2[Input, error], opts Backfill
 			enc := sinks.NewEncoder(opts.Store, opts.Encode)
 			for in := range next {
 				if err := backfillOne(ctx, in, enc, &opts, &read); err != nil {
-					opts.Stats.InputsFailed.Add(1)
-					opts.Logger.Error("input failed", "input", in.Name, "err", err)
+					if ctx.Err() == nil { // stopped, not failed: the caller says so once
+						opts.Stats.InputsFailed.Add(1)
+						opts.Logger.Error("input failed", "input", in.Name, "err", err)
+					}
 					mu.Lock()
 					all = append(all, &InputError{Name: in.Name, Err: err})
 					mu.Unlock()

@@ -281,11 +281,13 @@ func listS3(ctx context.Context, client *s3.Client, src string, skip lakeSkip, y
 			}
 			found = true
 			in := Input{Name: "s3://" + bucket + "/" + key, Key: key, Size: aws.ToInt64(o.Size), open: func(ctx context.Context) (io.ReadCloser, error) {
-				obj, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+				// A body cut on the way is resumed, and one that stays short
+				// is an error, never an early end (sinks.GetS3Object).
+				body, err := sinks.GetS3Object(ctx, client, bucket, key, sinks.S3Range{Length: -1})
 				if err != nil {
-					return nil, fmt.Errorf("get s3://%s/%s: %w", bucket, key, err)
+					return nil, err
 				}
-				return obj.Body, nil
+				return body, nil
 			}}
 			if !yield(in, nil) {
 				return false

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"time"
@@ -237,11 +238,46 @@ func kclConfig(cfg *StreamConfig) (*kclcfg.KinesisClientLibConfiguration, error)
 	if cfg.EnhancedFanOut {
 		k = k.WithEnhancedFanOutConsumer(true)
 	}
-	// The KCL's lease renewal logs through logrus' global logger.
-	logrus.SetFormatter(&logrus.JSONFormatter{})
-	logrus.SetOutput(os.Stderr)
-	logrus.SetLevel(logrus.WarnLevel)
+	// The KCL's lease renewal logs through logrus' global logger: its
+	// entries go to the same slog logger, nothing to logrus' own output.
+	routeLogrus(logrus.StandardLogger(), cfg.Logger.With("component", "kcl"))
 	return k, nil
+}
+
+// routeLogrus makes every entry of l a record of log (one log format): error
+// and above at error, warnings at warn, and, as for the KCL's own logger,
+// its chatty info and debug at debug.
+func routeLogrus(l *logrus.Logger, log *slog.Logger) {
+	l.SetOutput(io.Discard)
+	l.ReplaceHooks(logrus.LevelHooks{})
+	l.AddHook(logrusHook{log})
+	l.SetLevel(logrus.WarnLevel)
+	if log.Enabled(context.Background(), slog.LevelDebug) {
+		l.SetLevel(logrus.DebugLevel)
+	}
+}
+
+type logrusHook struct{ log *slog.Logger }
+
+func (h logrusHook) Levels() []logrus.Level { return logrus.AllLevels }
+
+func (h logrusHook) Fire(e *logrus.Entry) error {
+	level := slog.LevelDebug
+	switch {
+	case e.Level <= logrus.ErrorLevel:
+		level = slog.LevelError
+	case e.Level == logrus.WarnLevel:
+		level = slog.LevelWarn
+	}
+	args := make([]any, 0, 2*len(e.Data))
+	for k, v := range e.Data {
+		if err, ok := v.(error); ok {
+			v = err.Error()
+		}
+		args = append(args, k, v)
+	}
+	h.log.Log(context.Background(), level, e.Message, args...)
+	return nil
 }
 
 // kclLogger routes the KCL's logging to slog. Its Info level is chatty

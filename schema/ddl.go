@@ -17,8 +17,54 @@ type Column struct {
 	Type string
 }
 
-// Columns returns the table's columns, derived from its Parquet schema.
+// DeadLetterColumns are the fields of a dead letter's JSON line
+// (sinks.DeadLetterLine, whose tests keep the two equal): where the unit
+// came from, why it is not a row, and its bytes as text (valid UTF-8) or
+// base64 (anything else, and units over the size limit).
+var DeadLetterColumns = []Column{
+	{Name: "source", Type: "string"},
+	{Name: "error", Type: "string"},
+	{Name: "data", Type: "string"},
+	{Name: "data_base64", Type: "string"},
+}
+
+// DDLTables returns the names of every table Athena reads: the Parquet
+// tables (Tables) and the dead letters, last.
+func DDLTables() []string { return append(Tables(), TableDeadLetters) }
+
+// Storage is how Athena reads a table's objects.
+type Storage struct {
+	InputFormat, OutputFormat, SerDe string
+	// Classification is Glue's name of the format (parquet, json).
+	Classification string
+}
+
+// TableStorage returns the storage of a table of DDLTables: Parquet, or
+// for dead letters JSON lines (gzip, which Athena reads by the .gz
+// extension).
+func TableStorage(table string) Storage {
+	if table == TableDeadLetters {
+		return Storage{
+			InputFormat:    "org.apache.hadoop.mapred.TextInputFormat",
+			OutputFormat:   "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+			SerDe:          "org.openx.data.jsonserde.JsonSerDe",
+			Classification: "json",
+		}
+	}
+	return Storage{
+		InputFormat:    "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+		OutputFormat:   "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+		SerDe:          "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
+		Classification: "parquet",
+	}
+}
+
+// Columns returns the table's columns, derived from its Parquet schema (for
+// dead letters, DeadLetterColumns).
 func Columns(table string) []Column {
+	if table == TableDeadLetters {
+		return append([]Column(nil), DeadLetterColumns...)
+	}
 	s := ParquetSchema(table)
 	var cols []Column
 	for _, f := range s.Fields() {
@@ -113,37 +159,50 @@ func TableLocation(root, table string) string {
 
 // PartitionProjection returns the table properties that let Athena find the
 // dt partitions without a crawler or MSCK REPAIR: a date projection from
-// PartitionRangeStart to PartitionRangeAhead after now, and the location
-// template.
+// PartitionRangeStart to PartitionRangeAhead after now (for dead letters,
+// from UndatedPartition: those with no usable date are there), the location
+// template, and the format's classification.
 func PartitionProjection(root, table string) map[string]string {
+	dtRange := ProjectionRange()
+	if table == TableDeadLetters {
+		dtRange = UndatedPartition + dtRange[strings.Index(dtRange, ","):]
+	}
 	return map[string]string{
 		"projection.enabled":          "true",
 		"projection.dt.type":          "date",
 		"projection.dt.format":        "yyyy-MM-dd",
-		"projection.dt.range":         ProjectionRange(),
+		"projection.dt.range":         dtRange,
 		"projection.dt.interval":      "1",
 		"projection.dt.interval.unit": "DAYS",
 		"storage.location.template":   TableLocation(root, table) + "dt=${dt}/",
-		"classification":              "parquet",
+		"classification":              TableStorage(table).Classification,
 	}
 }
 
-// AthenaDDL returns CREATE EXTERNAL TABLE statements for every table and
-// CREATE VIEW statements for every view (Views), separated by blank lines,
-// each ending with ";".
+// AthenaDDL returns CREATE EXTERNAL TABLE statements for every table of
+// DDLTables and CREATE VIEW statements for every view (Views), separated by
+// blank lines, each ending with ";".
 func AthenaDDL(o DDLOptions) string {
 	var b strings.Builder
-	for _, t := range Tables() {
+	for _, t := range DDLTables() {
 		fmt.Fprintf(&b, "CREATE EXTERNAL TABLE IF NOT EXISTS %s (\n", o.qualified(t))
-		s := ParquetSchema(t)
-		for i, f := range s.Fields() {
-			sep := ","
-			if i == len(s.Fields())-1 {
-				sep = ""
+		var cols []string
+		if t == TableDeadLetters {
+			for _, c := range DeadLetterColumns {
+				cols = append(cols, fmt.Sprintf("`%s` %s", c.Name, c.Type))
 			}
-			fmt.Fprintf(&b, "  `%s` %s%s\n", f.Name(), hiveType(f, true), sep)
+		} else {
+			for _, f := range ParquetSchema(t).Fields() {
+				cols = append(cols, fmt.Sprintf("`%s` %s", f.Name(), hiveType(f, true)))
+			}
 		}
-		b.WriteString(")\nPARTITIONED BY (`dt` string)\nSTORED AS PARQUET\n")
+		b.WriteString("  " + strings.Join(cols, ",\n  ") + "\n")
+		b.WriteString(")\nPARTITIONED BY (`dt` string)\n")
+		if st := TableStorage(t); st.Classification == "parquet" {
+			b.WriteString("STORED AS PARQUET\n")
+		} else {
+			fmt.Fprintf(&b, "ROW FORMAT SERDE '%s'\nSTORED AS INPUTFORMAT '%s'\nOUTPUTFORMAT '%s'\n", st.SerDe, st.InputFormat, st.OutputFormat)
+		}
 		fmt.Fprintf(&b, "LOCATION '%s'\nTBLPROPERTIES (\n", TableLocation(o.Location, t))
 		props := PartitionProjection(o.Location, t)
 		keys := make([]string, 0, len(props))

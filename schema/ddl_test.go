@@ -131,15 +131,17 @@ type ddlTable struct {
 	name        string
 	columns     []Column
 	partitioned string
+	storage     string
 	location    string
 	props       map[string]string
 }
 
 var (
-	createRe = regexp.MustCompile("(?s)^CREATE EXTERNAL TABLE IF NOT EXISTS (\\S+) \\(\n(.*)\n\\)\nPARTITIONED BY \\((.*)\\)\nSTORED AS PARQUET\nLOCATION '([^']*)'\nTBLPROPERTIES \\(\n(.*)\n\\)$")
-	colRe    = regexp.MustCompile("^  `([a-z0-9_]+)` (\\S+?),?$")
-	propRe   = regexp.MustCompile(`^  '([^']+)' = '([^']*)',?$`)
-	fieldRe  = regexp.MustCompile("[<,]([^<>,:]*):")
+	createRe = regexp.MustCompile("(?s)^CREATE EXTERNAL TABLE IF NOT EXISTS (\\S+) \\(\n(.*)\n\\)\nPARTITIONED BY \\((.*)\\)\n" +
+		"(STORED AS PARQUET|ROW FORMAT SERDE '[^']+'\nSTORED AS INPUTFORMAT '[^']+'\nOUTPUTFORMAT '[^']+')\nLOCATION '([^']*)'\nTBLPROPERTIES \\(\n(.*)\n\\)$")
+	colRe   = regexp.MustCompile("^  `([a-z0-9_]+)` (\\S+?),?$")
+	propRe  = regexp.MustCompile(`^  '([^']+)' = '([^']*)',?$`)
+	fieldRe = regexp.MustCompile("[<,]([^<>,:]*):")
 )
 
 func parseDDL(t *testing.T, ddl string) (tables []ddlTable, views []string) {
@@ -148,7 +150,7 @@ func parseDDL(t *testing.T, ddl string) (tables []ddlTable, views []string) {
 		t.Fatalf("DDL does not end with a statement terminator: %q", ddl[max(0, len(ddl)-40):])
 	}
 	stmts := strings.Split(strings.TrimSuffix(ddl, ";\n"), ";\n\n")
-	nt, nv := len(Tables()), len(Views())
+	nt, nv := len(DDLTables()), len(Views())
 	if len(stmts) != nt+nv {
 		t.Fatalf("want %d tables and %d views, got %d statements", nt, nv, len(stmts))
 	}
@@ -157,7 +159,7 @@ func parseDDL(t *testing.T, ddl string) (tables []ddlTable, views []string) {
 		if m == nil {
 			t.Fatalf("not a CREATE EXTERNAL TABLE statement of the expected form:\n%s", s)
 		}
-		tb := ddlTable{name: m[1], partitioned: m[3], location: m[4], props: map[string]string{}}
+		tb := ddlTable{name: m[1], partitioned: m[3], storage: m[4], location: m[5], props: map[string]string{}}
 		lines := strings.Split(m[2], "\n")
 		for i, l := range lines {
 			c := colRe.FindStringSubmatch(l)
@@ -169,7 +171,7 @@ func parseDDL(t *testing.T, ddl string) (tables []ddlTable, views []string) {
 			}
 			tb.columns = append(tb.columns, Column{Name: c[1], Type: c[2]})
 		}
-		for _, l := range strings.Split(m[5], "\n") {
+		for _, l := range strings.Split(m[6], "\n") {
 			p := propRe.FindStringSubmatch(l)
 			if p == nil {
 				t.Fatalf("%s: property line %q", tb.name, l)
@@ -189,7 +191,7 @@ func TestAthenaDDL(t *testing.T) {
 		t.Run(fmt.Sprintf("%s %s", o.Location, o.Database), func(t *testing.T) {
 			root := strings.TrimSuffix(o.Location, "/")
 			tables, views := parseDDL(t, AthenaDDL(o))
-			for i, table := range Tables() {
+			for i, table := range DDLTables() {
 				tb := tables[i]
 				wantName := "`" + table + "`"
 				if o.Database != "" {
@@ -228,11 +230,21 @@ func TestAthenaDDL(t *testing.T) {
 				if want := root + "/" + table + "/"; tb.location != want {
 					t.Errorf("%s: LOCATION %s, want %s", table, tb.location, want)
 				}
+				wantStorage, wantRange, wantClass := "STORED AS PARQUET", "2015-01-01,NOW+1DAYS", "parquet"
+				if table == TableDeadLetters {
+					// Gzipped JSON lines; the undated ones are in 1970-01-01.
+					wantStorage = "ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe'\nSTORED AS INPUTFORMAT 'org.apache.hadoop.mapred.TextInputFormat'\nOUTPUTFORMAT 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat'"
+					wantRange, wantClass = "1970-01-01,NOW+1DAYS", "json"
+				}
+				if tb.storage != wantStorage {
+					t.Errorf("%s: storage %q, want %q", table, tb.storage, wantStorage)
+				}
 				for k, v := range map[string]string{
+					"classification":              wantClass,
 					"projection.enabled":          "true",
 					"projection.dt.type":          "date",
 					"projection.dt.format":        "yyyy-MM-dd",
-					"projection.dt.range":         "2015-01-01,NOW+1DAYS",
+					"projection.dt.range":         wantRange,
 					"projection.dt.interval":      "1",
 					"projection.dt.interval.unit": "DAYS",
 					"storage.location.template":   root + "/" + table + "/dt=${dt}/",
@@ -351,7 +363,7 @@ var (
 // TestGlueColumnsYAML checks the output by hand, line by line, as a YAML
 // block sequence of two-key mappings (no YAML library is in go.mod).
 func TestGlueColumnsYAML(t *testing.T) {
-	for _, table := range Tables() {
+	for _, table := range DDLTables() {
 		for _, indent := range []int{0, 8} {
 			t.Run(fmt.Sprintf("%s indent %d", table, indent), func(t *testing.T) {
 				y := GlueColumnsYAML(table, indent)

@@ -43,14 +43,14 @@ step "generating $EVENTS realistic Security Hub events, 30% of new findings from
 "$BIN" gen --events "$EVENTS" --days 14 --accounts 12 --bad-ratio 0.005 --file-bytes 4MiB --out "$DEMO/events" --log-level warn
 
 step "creating the Kinesis stream and starting hublake consume"
-"$BIN" publish --stream "$STREAM" --endpoint "$KINESIS" --create 2 --log-level warn /dev/null >/dev/null
+"$BIN" publish --stream "$STREAM" --kinesis-endpoint "$KINESIS" --create 2 --log-level warn /dev/null >/dev/null
 "$BIN" consume --stream "$STREAM" --app hublake-demo --out s3://lake --worker-id demo-worker \
   --kinesis-endpoint "$KINESIS" --dynamodb-endpoint "$DYNAMODB" --s3-endpoint "$S3" \
   --flush-window 5s --shard-sync 1s --metrics-addr "$METRICS" --log-level warn &
 consumer=$!
 
 step "publishing the events as an EventBridge rule target does (one record per event, key = event id)"
-out=$("$BIN" publish --stream "$STREAM" --endpoint "$KINESIS" --log-level warn "$DEMO/events")
+out=$("$BIN" publish --stream "$STREAM" --kinesis-endpoint "$KINESIS" --log-level warn "$DEMO/events")
 echo "$out"
 published=$(echo "$out" | awk '{print $2}')
 
@@ -61,7 +61,7 @@ for i in $(seq 1 240); do
   [ "$i" = 240 ] && { echo "timed out: read ${read_n:-0} of $published records, ${buffered:-?} buffered" >&2; exit 1; }
   sleep 0.5
 done
-echo "read $read_n records; findings $(metric hublake_findings_total), insight results $(metric hublake_insight_results_total)," \
+echo "read $read_n records; findings $(metric 'hublake_rows_written_total{table="findings"}'), insight results $(metric 'hublake_rows_written_total{table="insight_results"}')," \
   "duplicates dropped $(metric hublake_duplicates_total), dead letters $(metric hublake_dead_letters_total)," \
   "objects $(metric hublake_objects_written_total)"
 
@@ -70,4 +70,4 @@ go run ./internal/tools/lakequery -lake lake
 
 step "stopping (SIGTERM: the consumer flushes, checkpoints and exits 0)"
 kill -TERM "$consumer"; wait "$consumer"; consumer=
-echo "consumer exited 0; Athena DDL for this lake: bin/hublake ddl --location s3://YOUR-BUCKET/prefix"
+echo "consumer exited 0; Athena DDL for this lake: bin/hublake ddl --location s3://your-bucket/prefix"

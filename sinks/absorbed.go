@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
+	"time"
 )
 
 // The writers' side of compaction's exactly-once argument (package compact
@@ -19,16 +20,30 @@ import (
 // with the same rows (or a superset of logical duplicates), which are
 // already in a compacted object. So before creating an object, a writer
 // checks for its marker and, if there is one, does not write it (its rows are
-// in the lake); after committing it, the writer checks again and removes its
-// object if the marker appeared meanwhile (a compaction ran between the
-// check and the commit and may have listed the partition before the object
-// was there). What slips through — a writer killed between its commit and
-// the second check — is removed by the next compaction, which deletes any
-// object whose name has a marker.
+// in the lake). After committing it, the writer checks again: a marker that
+// appeared meanwhile means a compaction absorbed the name while the object
+// was being written. Such an object is a deletion like any other, and every
+// deletion of an absorbed name keeps the delete grace (package compact, "The
+// delete grace"): a reader may be listing the partition the compaction just
+// replaced, and this key may be where it finds those rows. A writer does not
+// know the grace of the compaction that wrote the marker, only the bound
+// every compaction keeps (MaxDeleteGrace), so it removes its object only
+// when the marker is older than that; a younger marker, the usual case (it
+// appeared while the object was written), leaves the object to compaction:
+// the absorbing run deletes that key its grace after the marker, and any
+// later run deletes it once the marker is older than its grace. What slips
+// through otherwise — a writer killed between its commit and the second
+// check — is removed the same way by the next compaction.
 //
 // Cost per object written: one Stat of the marker before and one after (a
 // HEAD each on S3; BENCHMARKS.md has the measured figures), and nothing else
 // unless a marker exists.
+
+// MaxDeleteGrace bounds a compaction's delete grace (compact.Options): the
+// grace a writer keeps before removing an object whose name a compaction
+// absorbed while it was written. An hour outlasts any listing and most
+// queries that read the objects they listed.
+const MaxDeleteGrace = time.Hour
 
 // AbsorbedCounts counts what the writers' marker checks did. The zero value
 // is ready; a nil *AbsorbedCounts counts nothing.
@@ -37,8 +52,11 @@ type AbsorbedCounts struct {
 	// name (their rows are in a compacted object).
 	Skipped atomic.Int64
 	// Removed: objects removed right after their commit because a
-	// compaction absorbed their name meanwhile.
+	// compaction had absorbed their name more than MaxDeleteGrace before.
 	Removed atomic.Int64
+	// Left: objects committed while a compaction absorbed their name, left
+	// for compaction to delete once the grace is over (see above).
+	Left atomic.Int64
 }
 
 func (c *AbsorbedCounts) skipped() {
@@ -53,30 +71,40 @@ func (c *AbsorbedCounts) removed() {
 	}
 }
 
+func (c *AbsorbedCounts) left() {
+	if c != nil {
+		c.Left.Add(1)
+	}
+}
+
 // errAbsorbed is what createGuarded returns for an object that must not be
 // written; the Encoder's writes turn it into "written, 0 bytes".
 var errAbsorbed = errors.New("absorbed by a compaction")
 
-// absorbed reports whether a compaction absorbed the object at key.
-func absorbed(ctx context.Context, store Store, key string) (bool, error) {
+// AbsorbedSince reports whether a compaction absorbed the object at key (a
+// table key), and since when: the marker's modification time rounded up to
+// the next whole second, so never earlier than the marker was written (S3
+// answers a HEAD with Last-Modified in whole seconds, truncated). The
+// deletion of an absorbed name waits until this is older than the grace.
+func AbsorbedSince(ctx context.Context, store Store, key string) (since time.Time, ok bool, err error) {
 	marker, err := AbsorbedKey(key)
 	if err != nil {
-		return false, err
+		return time.Time{}, false, err
 	}
-	_, err = store.Stat(ctx, marker)
+	info, err := store.Stat(ctx, marker)
 	switch {
 	case err == nil:
-		return true, nil
+		return info.Modified.Truncate(time.Second).Add(time.Second), true, nil
 	case errors.Is(err, ErrNotExist):
-		return false, nil
+		return time.Time{}, false, nil
 	}
-	return false, fmt.Errorf("check whether %s was compacted: %w", key, err)
+	return time.Time{}, false, fmt.Errorf("check whether %s was compacted: %w", key, err)
 }
 
 // createGuarded creates the table object at key unless a compaction absorbed
 // it (errAbsorbed), and returns a writer whose Commit checks again.
 func createGuarded(ctx context.Context, store Store, key string, counts *AbsorbedCounts) (ObjectWriter, error) {
-	done, err := absorbed(ctx, store, key)
+	_, done, err := AbsorbedSince(ctx, store, key)
 	if err != nil {
 		return nil, err
 	}
@@ -99,18 +127,24 @@ type guardedObject struct {
 	counts *AbsorbedCounts
 }
 
-// Commit commits the object, then removes it again if a compaction absorbed
-// its name meanwhile. An error of the second check fails the commit: the
-// batch is written again, which is harmless.
+// Commit commits the object, then checks whether a compaction absorbed its
+// name meanwhile: if the marker is older than MaxDeleteGrace the object is
+// removed, otherwise it is left for compaction (see above). An error of the
+// second check fails the commit: the batch is written again, which is
+// harmless.
 func (g *guardedObject) Commit() error {
 	if err := g.ObjectWriter.Commit(); err != nil {
 		return err
 	}
-	done, err := absorbed(g.ctx, g.store, g.key)
+	since, done, err := AbsorbedSince(g.ctx, g.store, g.key)
 	if err != nil {
 		return err
 	}
 	if !done {
+		return nil
+	}
+	if time.Since(since) < MaxDeleteGrace {
+		g.counts.left()
 		return nil
 	}
 	if err := g.store.Delete(g.ctx, g.key); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"strconv"
@@ -15,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/smithy-go/logging"
 	"github.com/aws/smithy-go/middleware"
 )
 
@@ -33,6 +35,9 @@ type AWSOptions struct {
 	// HTTPClient replaces the SDK's HTTP client (tests inject faults with
 	// it); default HTTPClientWithTimeouts.
 	HTTPClient aws.HTTPClient
+	// Logger receives the SDK's own log lines (SDKLogger); nil: slog's
+	// default logger. (The SDK's default prints plain-text lines on stderr.)
+	Logger *slog.Logger
 }
 
 // LoadAWSConfig loads the default credential chain (environment, shared
@@ -46,6 +51,7 @@ func LoadAWSConfig(ctx context.Context, o AWSOptions) (aws.Config, error) {
 	opts := []func(*config.LoadOptions) error{
 		config.WithRetryer(func() aws.Retryer { return NewRetryer(o.MaxAttempts) }),
 		config.WithHTTPClient(httpClient),
+		config.WithLogger(SDKLogger(o.Logger)),
 	}
 	if o.Region != "" {
 		opts = append(opts, config.WithRegion(o.Region))
@@ -62,6 +68,27 @@ func LoadAWSConfig(ctx context.Context, o AWSOptions) (aws.Config, error) {
 	}
 	RecordOperations(&cfg)
 	return cfg, nil
+}
+
+// SDKLogger returns the AWS SDK logger that writes to l (nil: slog's default
+// logger): the SDK's warnings (such as "falling back to IMDSv1") at warn,
+// its debug lines (a response without a checksum to validate, a retried
+// request) at debug, each as a record of component "aws-sdk".
+func SDKLogger(l *slog.Logger) logging.Logger {
+	return logging.LoggerFunc(func(c logging.Classification, format string, v ...any) {
+		log := l
+		if log == nil {
+			log = slog.Default()
+		}
+		level := slog.LevelDebug
+		if c == logging.Warn {
+			level = slog.LevelWarn
+		}
+		ctx := context.Background()
+		if log.Enabled(ctx, level) {
+			log.Log(ctx, level, fmt.Sprintf(format, v...), "component", "aws-sdk")
+		}
+	})
 }
 
 // NewRetryer returns the retryer of every AWS client hublake builds: the

@@ -107,7 +107,7 @@ func BenchmarkAbsorbedCheck(b *testing.B) {
 			for i := 0; b.Loop(); i++ {
 				key, _ := ObjectKey("findings", "2024-01-02", fmt.Sprintf("batch-%d", i))
 				for range 2 {
-					if done, err := absorbed(ctx, s.store, key); err != nil || done {
+					if _, done, err := AbsorbedSince(ctx, s.store, key); err != nil || done {
 						b.Fatal(done, err)
 					}
 				}

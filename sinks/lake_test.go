@@ -218,8 +218,12 @@ func TestEncoderSkipsAbsorbedObjects(t *testing.T) {
 }
 
 // raceStore writes a marker for every object between the writer's first
-// check and its commit, as a compaction that ran meanwhile would.
-type raceStore struct{ Lake }
+// check and its commit, as a compaction that ran meanwhile would; with
+// markerAge, the markers read as that much older than they are.
+type raceStore struct {
+	Lake
+	markerAge time.Duration
+}
 
 func (r raceStore) Create(ctx context.Context, key string) (ObjectWriter, error) {
 	w, err := r.Lake.Create(ctx, key)
@@ -233,33 +237,56 @@ func (r raceStore) Create(ctx context.Context, key string) (ObjectWriter, error)
 	return w, nil
 }
 
-// TestEncoderRemovesObjectsAbsorbedMeanwhile: a compaction that absorbs a
-// name between a writer's check and its commit (it listed the partition
-// before the object was there) does not leave the object behind: the
-// writer's second check removes it.
-func TestEncoderRemovesObjectsAbsorbedMeanwhile(t *testing.T) {
+func (r raceStore) Stat(ctx context.Context, key string) (ObjectInfo, error) {
+	info, err := r.Lake.Stat(ctx, key)
+	if strings.HasPrefix(key, MetaPrefix+"absorbed/") {
+		info.Modified = info.Modified.Add(-r.markerAge)
+	}
+	return info, err
+}
+
+// TestEncoderKeepsTheGraceOfObjectsAbsorbedMeanwhile: a compaction that
+// absorbs a name between a writer's check and its commit (it listed the
+// partition before the object was there) has a reader's listing to protect
+// for its delete grace: the writer's second check finds the young marker and
+// leaves the object to compaction (counted), it does not delete it. Once the
+// marker is older than MaxDeleteGrace, the bound of every compaction's grace,
+// the writer removes the object itself.
+func TestEncoderKeepsTheGraceOfObjectsAbsorbedMeanwhile(t *testing.T) {
 	t.Parallel()
 	for name, lake := range lakes(t) {
-		t.Run(name, func(t *testing.T) {
-			ctx := context.Background()
-			var counts AbsorbedCounts
-			enc := NewEncoder(raceStore{lake}, EncodeOptions{Absorbed: &counts})
-			if _, err := enc.WriteFindings(ctx, "2024-01-02", "batch-1", []schema.Finding{{ID: "i", ProductARN: "p"}}); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := enc.WriteDeadLetters(ctx, "2024-01-02", "batch-1", []schema.DeadLetter{{Reason: "r"}}); err != nil {
-				t.Fatal(err)
-			}
-			for _, table := range []string{"findings", "dead_letters"} {
-				key, _ := ObjectKey(table, "2024-01-02", "batch-1")
-				if _, err := lake.Stat(ctx, key); !errors.Is(err, ErrNotExist) {
-					t.Errorf("%s is still there: %v", key, err)
+		for _, age := range []time.Duration{0, MaxDeleteGrace - time.Minute, MaxDeleteGrace + time.Second} {
+			t.Run(fmt.Sprintf("%s/marker %s old", name, age), func(t *testing.T) {
+				ctx := context.Background()
+				var counts AbsorbedCounts
+				enc := NewEncoder(raceStore{Lake: lake, markerAge: age}, EncodeOptions{Absorbed: &counts})
+				batch := fmt.Sprintf("batch-%d", age)
+				if _, err := enc.WriteFindings(ctx, "2024-01-02", batch, []schema.Finding{{ID: "i", ProductARN: "p"}}); err != nil {
+					t.Fatal(err)
 				}
-			}
-			if counts.Removed.Load() != 2 {
-				t.Errorf("removed %d, want 2", counts.Removed.Load())
-			}
-		})
+				if _, err := enc.WriteDeadLetters(ctx, "2024-01-02", batch, []schema.DeadLetter{{Reason: "r"}}); err != nil {
+					t.Fatal(err)
+				}
+				removed := age > MaxDeleteGrace
+				for _, table := range []string{"findings", "dead_letters"} {
+					key, _ := ObjectKey(table, "2024-01-02", batch)
+					_, err := lake.Stat(ctx, key)
+					if removed && !errors.Is(err, ErrNotExist) {
+						t.Errorf("%s is still there: %v", key, err)
+					}
+					if !removed && err != nil {
+						t.Errorf("%s was removed before its marker was %s old: %v", key, MaxDeleteGrace, err)
+					}
+				}
+				wantRemoved, wantLeft := int64(0), int64(2)
+				if removed {
+					wantRemoved, wantLeft = 2, 0
+				}
+				if counts.Removed.Load() != wantRemoved || counts.Left.Load() != wantLeft {
+					t.Errorf("removed %d, left %d; want %d, %d", counts.Removed.Load(), counts.Left.Load(), wantRemoved, wantLeft)
+				}
+			})
+		}
 	}
 }
 

@@ -13,7 +13,10 @@
 //
 //	<root>/_hublake/absorbed/<table>/dt=YYYY-MM-DD/<name><ext>     an object a compaction absorbed
 //	<root>/_hublake/compactions/<table>/dt=YYYY-MM-DD/<run>.json   a compaction's manifest
+//	<root>/_hublake/compactions/<table>/dt=YYYY-MM-DD/<run>.rolled-back.json
+//	                                                               a compaction rolled back
 //	<root>/_hublake/locks/<table>/dt=YYYY-MM-DD                    a partition's compaction lock
+//	<root>/_hublake/check/<id>                                     hublake check's probe, deleted at once
 //
 // The tables are schema.AllTables. <name> is derived from where the batch
 // came from (stream, shard and first sequence number; or a digest of the
@@ -152,8 +155,9 @@ var keyPattern = regexp.MustCompile(`^(` + strings.Join(tableNames(), "|") + `)/
 // (the layout above): an absorbed-name marker, a manifest or a lock, each of
 // one partition of one table.
 var metaKeyPattern = regexp.MustCompile(`^` + MetaPrefix + `(absorbed/(` + strings.Join(tableNames(), "|") + `)/dt=[0-9]{4}-[0-9]{2}-[0-9]{2}/[A-Za-z0-9][A-Za-z0-9_.-]*` +
-	`|compactions/(` + strings.Join(tableNames(), "|") + `)/dt=[0-9]{4}-[0-9]{2}-[0-9]{2}/[0-9a-f]{32}\.json` +
-	`|locks/(` + strings.Join(tableNames(), "|") + `)/dt=[0-9]{4}-[0-9]{2}-[0-9]{2})$`)
+	`|compactions/(` + strings.Join(tableNames(), "|") + `)/dt=[0-9]{4}-[0-9]{2}-[0-9]{2}/[0-9a-f]{32}(\.rolled-back)?\.json` +
+	`|locks/(` + strings.Join(tableNames(), "|") + `)/dt=[0-9]{4}-[0-9]{2}-[0-9]{2}` +
+	`|check/[0-9a-f]{32})$`)
 
 // prefixPattern is what a listing may ask for: a table, a partition, or the
 // markers or manifests of a table or of a partition.
@@ -233,9 +237,31 @@ func ManifestKey(table, dt, run string) (string, error) {
 	return key, CheckKey(key)
 }
 
+// RolledBackSuffix ends the key of a rolled-back compaction's record
+// (RolledBackKey).
+const RolledBackSuffix = ".rolled-back.json"
+
+// RolledBackKey returns the key of the record that compaction run (32 hex
+// digits) of partition dt of table was rolled back.
+func RolledBackKey(table, dt, run string) (string, error) {
+	if !runPattern.MatchString(run) {
+		return "", fmt.Errorf("invalid compaction run id %q", run)
+	}
+	key := ManifestPrefix(table, dt) + run + RolledBackSuffix
+	return key, CheckKey(key)
+}
+
 // LockKey returns the key of the compaction lock of partition dt of table.
 func LockKey(table, dt string) (string, error) {
 	key := MetaPrefix + "locks/" + table + "/dt=" + dt
+	return key, CheckKey(key)
+}
+
+// ProbeKey returns the key of the object `hublake check` writes and deletes
+// to prove that the lake is writable: _hublake/check/<id>, id 32 hex
+// digits.
+func ProbeKey(id string) (string, error) {
+	key := MetaPrefix + "check/" + id
 	return key, CheckKey(key)
 }
 

@@ -28,6 +28,12 @@ type S3Options struct {
 	SSEKMSKeyID string
 	// PartSize is the multipart part size (default 8 MiB, minimum 5 MiB).
 	PartSize int64
+	// Region is the region of every bucket (empty: see DiscoverRegion).
+	Region string
+	// DiscoverRegion: each bucket's region is asked of S3, once per bucket
+	// and client (see region.go); otherwise, without Region, the
+	// configuration's region is used.
+	DiscoverRegion bool
 }
 
 // Validate checks the option combinations a user can get wrong.
@@ -46,11 +52,21 @@ func (o S3Options) Validate() error {
 // NewS3Client builds an S3 client from cfg (see LoadAWSConfig) with the
 // options' endpoint and addressing.
 func NewS3Client(cfg aws.Config, o S3Options) *s3.Client {
-	return s3.NewFromConfig(cfg, func(so *s3.Options) {
+	endpoint := func(so *s3.Options) {
 		if o.Endpoint != "" {
 			so.BaseEndpoint = aws.String(o.Endpoint)
 		}
 		so.UsePathStyle = o.PathStyle
+	}
+	if o.Region == "" && !o.DiscoverRegion {
+		return s3.NewFromConfig(cfg, endpoint)
+	}
+	regions := &bucketRegions{fixed: o.Region, known: map[string]string{}}
+	if o.Region == "" {
+		regions.discover = headBucketRegion(s3.NewFromConfig(cfg, endpoint))
+	}
+	return s3.NewFromConfig(cfg, endpoint, func(so *s3.Options) {
+		so.EndpointResolverV2 = regionalResolver{base: s3.NewDefaultEndpointResolverV2(), regions: regions}
 	})
 }
 
@@ -58,8 +74,12 @@ func NewS3Client(cfg aws.Config, o S3Options) *s3.Client {
 // leading or trailing slashes).
 func ParseS3URL(s string) (bucket, prefix string, err error) {
 	u, err := url.Parse(s)
-	if err != nil || u.Scheme != "s3" || u.Host == "" {
+	if err != nil || u.Scheme != "s3" || u.Host == "" || !strings.HasPrefix(s, "s3://") ||
+		u.User != nil || u.Port() != "" || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
 		return "", "", fmt.Errorf("not an s3://bucket/prefix URL: %q", s)
+	}
+	if err := CheckBucketName(u.Host); err != nil {
+		return "", "", err
 	}
 	prefix = strings.Trim(u.Path, "/")
 	for _, seg := range strings.Split(prefix, "/") {

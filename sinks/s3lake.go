@@ -152,34 +152,18 @@ func (o *s3ReadObject) Size() int64  { return o.size }
 func (o *s3ReadObject) Close() error { o.blocks = nil; return nil }
 
 // get fetches n bytes at off (fewer at the end) and returns them with the
-// object's size and ETag.
+// object's size and ETag; a body cut on the way is resumed (GetS3Object).
 func (o *s3ReadObject) get(off, n int64, etag string) ([]byte, int64, string, error) {
-	in := &s3.GetObjectInput{Bucket: aws.String(o.s.bucket), Key: aws.String(o.key), Range: aws.String(fmt.Sprintf("bytes=%d-%d", off, off+n-1))}
-	if etag != "" {
-		in.IfMatch = aws.String(etag)
-	}
-	out, err := o.s.client.GetObject(o.ctx, in)
-	if httpStatus(err) == http.StatusRequestedRangeNotSatisfiable && off == 0 {
-		return nil, 0, "", nil // an empty object
-	}
-	if httpStatus(err) == http.StatusNotFound {
-		return nil, 0, "", fmt.Errorf("s3://%s/%s: %w", o.s.bucket, o.key, ErrNotExist)
-	}
+	body, err := GetS3Object(o.ctx, o.s.client, o.s.bucket, o.key, S3Range{Offset: off, Length: n, IfMatch: etag})
 	if err != nil {
-		return nil, 0, "", fmt.Errorf("read s3://%s/%s: %w", o.s.bucket, o.key, err)
+		return nil, 0, "", err
 	}
-	defer out.Body.Close()
-	b, err := io.ReadAll(out.Body)
+	defer body.Close()
+	b, err := io.ReadAll(body)
 	if err != nil {
-		return nil, 0, "", fmt.Errorf("read s3://%s/%s: %w", o.s.bucket, o.key, err)
+		return nil, 0, "", err
 	}
-	size := int64(len(b))
-	if cr := aws.ToString(out.ContentRange); cr != "" {
-		if _, total, ok := strings.Cut(cr, "/"); ok {
-			fmt.Sscanf(total, "%d", &size)
-		}
-	}
-	return b, size, aws.ToString(out.ETag), nil
+	return b, body.Size(), body.ETag(), nil
 }
 
 func (o *s3ReadObject) put(off int64, b []byte) {
@@ -249,20 +233,14 @@ func (s *S3) TryLock(ctx context.Context, key, holder string, ttl time.Duration)
 		return nil, fmt.Errorf("lock s3://%s/%s: %w", s.bucket, l.key, err)
 	}
 	// The lock object exists: take it over if it is free.
-	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(l.key)})
+	cur, etag, err := s.readLock(ctx, l.key)
 	if err != nil {
-		return nil, fmt.Errorf("read lock s3://%s/%s: %w", s.bucket, l.key, err)
+		return nil, err
 	}
-	body, err := io.ReadAll(io.LimitReader(out.Body, 64<<10))
-	out.Body.Close()
-	if err != nil {
-		return nil, fmt.Errorf("read lock s3://%s/%s: %w", s.bucket, l.key, err)
-	}
-	var cur lockBody
-	if json.Unmarshal(body, &cur) == nil && !cur.Released && time.Now().Before(cur.Expires) {
+	if !cur.Released && time.Now().Before(cur.Expires) {
 		return nil, fmt.Errorf("%s (held by %s until %s): %w", key, cur.Holder, cur.Expires.Format(time.RFC3339), ErrLocked)
 	}
-	etag, err = l.put(ctx, false, aws.ToString(out.ETag), false)
+	etag, err = l.put(ctx, false, etag, false)
 	if conditionFailed(err) {
 		return nil, fmt.Errorf("%s (taken over by another holder just now): %w", key, ErrLocked)
 	}
@@ -271,6 +249,26 @@ func (s *S3) TryLock(ctx context.Context, key, holder string, ttl time.Duration)
 	}
 	l.etag = etag
 	return l, nil
+}
+
+// readLock reads the lock object at full (a key with the store's prefix)
+// and returns it with its ETag; a body that is not a lock reads as a free
+// lock (the take-over replaces it).
+func (s *S3) readLock(ctx context.Context, full string) (lockBody, string, error) {
+	var cur lockBody
+	body, err := GetS3Object(ctx, s.client, s.bucket, full, S3Range{Length: -1})
+	if err != nil {
+		return cur, "", fmt.Errorf("read lock: %w", err)
+	}
+	defer body.Close()
+	b, err := io.ReadAll(io.LimitReader(body, 64<<10))
+	if err != nil {
+		return cur, "", fmt.Errorf("read lock: %w", err)
+	}
+	if json.Unmarshal(b, &cur) != nil {
+		cur = lockBody{Released: true}
+	}
+	return cur, body.ETag(), nil
 }
 
 type s3Lock struct {

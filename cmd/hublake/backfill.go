@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"iter"
+	"log/slog"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -27,9 +29,32 @@ type lakeFlags struct {
 	S3Endpoint  string `name:"s3-endpoint" env:"HUBLAKE_S3_ENDPOINT" help:"S3 endpoint URL (a local S3 server); implies path-style addressing."`
 	S3PathStyle bool   `name:"s3-path-style" env:"HUBLAKE_S3_PATH_STYLE" help:"Address buckets path-style (/bucket/key)."`
 	Region      string `help:"AWS region (default: from the environment)."`
+	S3Region    string `name:"s3-region" help:"Region of the S3 buckets, the lake's and the sources' (default: each bucket's own, asked of S3 once per bucket)."`
 	SSE         string `name:"sse" help:"Ask S3 for server-side encryption: aws:kms or AES256. Default: send no header, so the bucket's default encryption applies." enum:",aws:kms,AES256" default:""`
 	SSEKMSKeyID string `name:"sse-kms-key-id" help:"KMS key id or ARN for --sse aws:kms."`
 	Codec       string `help:"Parquet compression: zstd or snappy." default:"${codec}" enum:"zstd,snappy"`
+}
+
+// Validate refuses, before any work, a lake that is neither a path nor a
+// valid s3://bucket/prefix, and option combinations that cannot work.
+func (f *lakeFlags) Validate() error {
+	if err := sinks.CheckLocation("--out", f.Out); err != nil {
+		return err
+	}
+	return f.s3Options().Validate()
+}
+
+// validateSources checks every source argument as --out is checked.
+func validateSources(what string, sources []string) error {
+	for _, s := range sources {
+		if s == "-" {
+			continue
+		}
+		if err := sinks.CheckLocation(what, s); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // storeFlags are the flags of the commands that turn input into the lake.
@@ -55,22 +80,29 @@ func (f *lakeFlags) encodeOptions() sinks.EncodeOptions { return sinks.EncodeOpt
 
 func (f *lakeFlags) s3Options() sinks.S3Options {
 	return sinks.S3Options{
-		Endpoint:    f.S3Endpoint,
-		PathStyle:   f.S3PathStyle || f.S3Endpoint != "",
-		SSE:         f.SSE,
-		SSEKMSKeyID: f.SSEKMSKeyID,
+		Endpoint:       f.S3Endpoint,
+		PathStyle:      f.S3PathStyle || f.S3Endpoint != "",
+		SSE:            f.SSE,
+		SSEKMSKeyID:    f.SSEKMSKeyID,
+		Region:         f.S3Region,
+		DiscoverRegion: f.S3Region == "",
 	}
 }
 
 // awsConfig loads the process's one AWS configuration.
-func (f *lakeFlags) awsConfig(ctx context.Context) (aws.Config, error) {
-	return sinks.LoadAWSConfig(ctx, sinks.AWSOptions{Region: f.Region})
+func (f *lakeFlags) awsConfig(ctx context.Context, log *slog.Logger) (aws.Config, error) {
+	return sinks.LoadAWSConfig(ctx, sinks.AWSOptions{Region: f.Region, Logger: log})
 }
 
-// open opens the lake and checks that it is reachable.
-func (f *lakeFlags) open(ctx context.Context, cfg aws.Config) (sinks.Lake, error) {
-	if err := f.s3Options().Validate(); err != nil {
-		return nil, err
+// open opens the lake and checks that it is reachable. existing: the lake
+// must be there already (compaction: a directory that does not exist is a
+// wrong --out, not an empty lake to create).
+func (f *lakeFlags) open(ctx context.Context, cfg aws.Config, existing bool) (sinks.Lake, error) {
+	if existing && !sinks.IsS3URL(f.Out) {
+		st, err := os.Stat(f.Out)
+		if err != nil || !st.IsDir() {
+			return nil, fmt.Errorf("no lake at --out %s: it is not a directory (%v)", f.Out, errOrNotDir(err))
+		}
 	}
 	store, err := sinks.Open(cfg, f.Out, f.s3Options())
 	if err != nil {
@@ -80,6 +112,13 @@ func (f *lakeFlags) open(ctx context.Context, cfg aws.Config) (sinks.Lake, error
 		return nil, fmt.Errorf("lake %s is not reachable: %w", f.Out, err)
 	}
 	return store, nil
+}
+
+func errOrNotDir(err error) error {
+	if err != nil {
+		return err
+	}
+	return errors.New("a file")
 }
 
 type backfillCmd struct {
@@ -139,6 +178,14 @@ func resolvePart(flag processor.Part, parts int, getenv func(string) string) (pr
 	return processor.Part{}, nil
 }
 
+// Validate checks the lake and the sources before any work.
+func (c *backfillCmd) Validate() error {
+	if err := c.lakeFlags.Validate(); err != nil {
+		return err
+	}
+	return validateSources("source", c.Sources)
+}
+
 func (c *backfillCmd) policy() processor.Policy {
 	return c.storeFlags.policy(c.FlushRecords, c.FlushBytes, c.FlushWindow)
 }
@@ -151,14 +198,14 @@ func (c *backfillCmd) Run(ctx context.Context, g *globals) error {
 	}
 	part, err := resolvePart(c.Part.Part, c.Parts, os.Getenv)
 	if err != nil {
-		return err
+		return usageError{err}
 	}
 	tuneMemory(log, workers, c.policy())
-	awsConf, err := c.awsConfig(ctx)
+	awsConf, err := c.awsConfig(ctx, log)
 	if err != nil {
 		return err
 	}
-	store, err := c.open(ctx, awsConf)
+	store, err := c.open(ctx, awsConf, false)
 	if err != nil {
 		return err
 	}
@@ -206,7 +253,40 @@ func (c *backfillCmd) Run(ctx context.Context, g *globals) error {
 // inputs streams the sources' inputs, with an S3 client built from cfg,
 // leaving out the tables of the lakes given (see processor.Inputs).
 func inputs(ctx context.Context, sources []string, cfg aws.Config, o sinks.S3Options, lakes ...string) iter.Seq2[processor.Input, error] {
-	return processor.Inputs(ctx, sources, sinks.NewS3Client(cfg, o), os.Stdin, lakes...)
+	return processor.Inputs(ctx, sources, sinks.NewS3Client(cfg, o), interruptible(ctx, os.Stdin), lakes...)
+}
+
+// interruptible returns a reader of r whose Read returns ctx's error once
+// ctx ends, even while r blocks: a read of stdin waits for its writer, and
+// Ctrl-C must stop `producer | hublake backfill -` although the producer
+// still holds the pipe open. r is read only once the reader is (the
+// goroutine that reads it stays blocked until r returns: the process is
+// ending).
+func interruptible(ctx context.Context, r io.Reader) io.Reader {
+	return &ctxReader{ctx: ctx, r: r}
+}
+
+type ctxReader struct {
+	ctx  context.Context
+	r    io.Reader
+	once sync.Once
+	pr   *io.PipeReader
+}
+
+func (c *ctxReader) Read(p []byte) (int, error) {
+	c.once.Do(func() {
+		pr, pw := io.Pipe()
+		c.pr = pr
+		go func() {
+			_, err := io.Copy(pw, c.r)
+			pw.CloseWithError(err)
+		}()
+		go func() {
+			<-c.ctx.Done()
+			pr.CloseWithError(c.ctx.Err())
+		}()
+	})
+	return c.pr.Read(p)
 }
 
 // tuneMemory sets GOMEMLIMIT to processor.MemoryBudget for batches

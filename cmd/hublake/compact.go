@@ -31,29 +31,29 @@ type compactCmd struct {
 
 func (c *compactCmd) Run(ctx context.Context, g *globals) error {
 	log := g.logger
-	// The writer's budget for one batch: compaction stays inside it however
-	// large a partition is (its sort buffer, one row group being encoded,
-	// the merge's readers).
-	tuneMemory(log, 1, processor.Policy{})
 	sortKeys := map[string][]string{}
 	for _, s := range c.Sort {
 		table, cols, ok := strings.Cut(s, "=")
 		if !ok {
-			return fmt.Errorf("--sort %q: want table=column,column", s)
+			return usagef("--sort %q: want table=column,column", s)
 		}
 		sortKeys[table] = nil
 		if cols != "" {
 			sortKeys[table] = strings.Split(cols, ",")
 		}
 	}
-	awsConf, err := c.awsConfig(ctx)
+	awsConf, err := c.awsConfig(ctx, log)
 	if err != nil {
 		return err
 	}
-	lake, err := c.open(ctx, awsConf)
+	lake, err := c.open(ctx, awsConf, true)
 	if err != nil {
 		return err
 	}
+	// The writer's budget for one batch: compaction stays inside it however
+	// large a partition is (its sort buffer, one row group being encoded,
+	// the merge's readers).
+	tuneMemory(log, 1, processor.Policy{})
 	prog := newProgress(c.Progress, "compact", "partitions", -1, log)
 	start := time.Now()
 	sum, err := compact.Run(ctx, lake, compact.Options{

@@ -35,7 +35,7 @@ type consumeCmd struct {
 	FlushRecords     int           `help:"Cut a shard's batch after this many records." default:"${flush_records}"`
 	FlushBytes       byteSize      `help:"Cut a shard's batch before it holds more than this much input; the memory budget is about leases × (${batch_factor} × this + 2 × --max-unit-bytes + ${budget_fixed_mib} MiB) + ${budget_base_mib} MiB." default:"${flush_bytes}"`
 	FlushWindow      time.Duration `help:"Cut a shard's batch when record arrival time leaves the window it opened; an idle shard's window is flushed once past." default:"${stream_window}"`
-	MetricsAddr      string        `help:"Address of the HTTP server for /metrics, /healthz and /readyz." default:":9090"`
+	MetricsAddr      string        `help:"Address of the HTTP server for /metrics, /healthz and /readyz." default:"${metrics_addr}"`
 	EMF              bool          `name:"emf" help:"Also write the key metrics as CloudWatch Embedded Metric Format lines to stdout."`
 	EMFInterval      time.Duration `name:"emf-interval" help:"Interval of the EMF lines." default:"60s"`
 	ShardSync        time.Duration `help:"Interval between shard syncs; the KCL takes at most one new lease per sync." default:"${shard_sync}"`
@@ -58,17 +58,17 @@ func (c *consumeCmd) Run(ctx context.Context, g *globals) error {
 	if c.InitialPosition == "AT_TIMESTAMP" {
 		t, err := time.Parse(time.RFC3339, c.InitialTimestamp)
 		if err != nil {
-			return fmt.Errorf("--initial-timestamp must be an RFC 3339 time with AT_TIMESTAMP: %w", err)
+			return usagef("--initial-timestamp must be an RFC 3339 time with AT_TIMESTAMP: %w", err)
 		}
 		initialTime = t
 	}
-	awsConf, err := sinks.LoadAWSConfig(ctx, sinks.AWSOptions{Region: c.Region, RequireRegion: true})
+	awsConf, err := sinks.LoadAWSConfig(ctx, sinks.AWSOptions{Region: c.Region, RequireRegion: true, Logger: log})
 	if err != nil {
 		return err
 	}
 	stats := &processor.Stats{}
 	awsConf.APIOptions = append(awsConf.APIOptions, countAttempts(stats))
-	store, err := c.open(ctx, awsConf)
+	store, err := c.open(ctx, awsConf, false)
 	if err != nil {
 		return err
 	}

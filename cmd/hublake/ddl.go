@@ -4,32 +4,35 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/hublake/hublake/schema"
+	"github.com/hublake/hublake/sinks"
 )
 
 type ddlCmd struct {
-	Location string `help:"Lake root the tables point at." default:"s3://YOUR-BUCKET/lake"`
+	Location string `help:"Lake root the tables point at." default:"s3://your-bucket/lake"`
 	Database string `help:"Database to qualify the table names with (optional)."`
 	Format   string `help:"athena: CREATE TABLE and CREATE VIEW statements; cloudformation: the Glue table columns as CloudFormation YAML." default:"athena" enum:"athena,cloudformation"`
-	Table    string `help:"With --format cloudformation: the table (findings, insight_results or ocsf_findings)." default:"findings"`
+	Table    string `help:"With --format cloudformation: the table (findings, insight_results, ocsf_findings or dead_letters)." default:"findings"`
 	Indent   int    `help:"With --format cloudformation: indentation of the column list." default:"10"`
 }
 
-func (c *ddlCmd) Run(_ context.Context, _ *globals) error {
-	if !strings.HasPrefix(c.Location, "s3://") {
-		return fmt.Errorf("--location must be s3://bucket/prefix, not %q", c.Location)
+// Validate checks the location and the table before printing anything.
+func (c *ddlCmd) Validate() error {
+	if _, _, err := sinks.ParseS3URL(c.Location); err != nil {
+		return fmt.Errorf("--location must be s3://bucket/prefix: %w", err)
 	}
+	if !slices.Contains(schema.DDLTables(), c.Table) {
+		return fmt.Errorf("--table: unknown table %q (tables: %s)", c.Table, strings.Join(schema.DDLTables(), ", "))
+	}
+	return nil
+}
+
+func (c *ddlCmd) Run(_ context.Context, _ *globals) error {
 	switch c.Format {
 	case "cloudformation":
-		found := false
-		for _, t := range schema.Tables() {
-			found = found || t == c.Table
-		}
-		if !found {
-			return fmt.Errorf("unknown table %q", c.Table)
-		}
 		_, err := os.Stdout.WriteString(schema.GlueColumnsYAML(c.Table, c.Indent))
 		return err
 	default:

@@ -52,3 +52,64 @@ func helpOf(t *testing.T, cmd string) string {
 	}
 	return string(out)
 }
+
+// TestLicenceTable: hublake has a LICENSE (Apache-2.0), and the README's
+// table of dependencies names every direct requirement of go.mod with its
+// licence (an AWS SDK module as a part of the SDK's row: `config`,
+// `service/s3`).
+func TestLicenceTable(t *testing.T) {
+	lic, err := os.ReadFile(filepath.Join("..", "..", "LICENSE"))
+	if err != nil || !strings.Contains(string(lic), "Apache License") || !strings.Contains(string(lic), "Version 2.0, January 2004") {
+		t.Errorf("no Apache License 2.0 in LICENSE: %v", err)
+	}
+	mod, err := os.ReadFile(filepath.Join("..", "..", "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var direct []string
+	inRequire := false
+	for _, line := range strings.Split(string(mod), "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(line, "require ("):
+			inRequire = true
+		case line == ")":
+			inRequire = false
+		case inRequire && line != "" && !strings.Contains(line, "// indirect"):
+			direct = append(direct, strings.Fields(line)[0])
+		}
+	}
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, deps, ok := strings.Cut(string(readme), "## Dependencies\n")
+	if !ok {
+		t.Fatal("README.md has no Dependencies section")
+	}
+	var rows [][]string
+	for _, line := range strings.Split(deps, "\n") {
+		cells := strings.Split(strings.Trim(line, "|"), "|")
+		if !strings.HasPrefix(line, "| `") || len(cells) != 3 {
+			continue
+		}
+		if strings.TrimSpace(cells[2]) == "" {
+			t.Errorf("README.md: no licence for %s", cells[0])
+		}
+		rows = append(rows, cells)
+	}
+	const sdk = "github.com/aws/aws-sdk-go-v2"
+	for _, m := range direct {
+		found := false
+		for _, r := range rows {
+			found = found || strings.Contains(r[0], "`"+m+"`") ||
+				strings.HasPrefix(m, sdk+"/") && strings.Contains(r[0], "`"+sdk+"`") && strings.Contains(r[0], "`"+strings.TrimPrefix(m, sdk+"/")+"`")
+		}
+		if !found {
+			t.Errorf("README.md's table of dependencies does not name %s (a direct requirement of go.mod) and its licence", m)
+		}
+	}
+	if len(direct) < 20 {
+		t.Errorf("read only %d direct requirements from go.mod", len(direct))
+	}
+}

@@ -266,7 +266,7 @@ func (p *proc) metric(name string) float64 {
 // publish puts files of events into this env's stream with `hublake publish`.
 func (e *env) publish(files ...string) {
 	e.t.Helper()
-	cmd := exec.Command(hublakeBin, append([]string{"publish", "--stream", e.name, "--endpoint", stack.Kinesis}, files...)...)
+	cmd := exec.Command(hublakeBin, append([]string{"publish", "--stream", e.name, "--kinesis-endpoint", stack.Kinesis}, files...)...)
 	cmd.Env = append(os.Environ(), stack.Env()...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		e.t.Fatalf("publish: %v\n%s", err, out)

@@ -11,6 +11,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/hublake/hublake/internal/gen"
+	"github.com/hublake/hublake/sinks"
 )
 
 // genCmd writes a deterministic corpus of realistic Security Hub events: the
@@ -36,10 +37,22 @@ type genCmd struct {
 	ShapesRatio       float64  `name:"shapes-ratio" help:"Share of new findings written in the shapes other real producers write (2019 GuardDuty and control findings, BatchImportFindings input, Prowler's and Security Lake's OCSF). 0 gives the corpus of earlier versions." default:"0"`
 }
 
-func (c *genCmd) Run(ctx context.Context, _ *globals) error {
+// Validate refuses an --out that is not a directory path (gen does not
+// write to S3).
+func (c *genCmd) Validate() error {
+	if sinks.LooksLikeURL(c.Out) {
+		return fmt.Errorf("--out %q: gen writes a local directory (or - for stdout), not a URL", c.Out)
+	}
+	if c.Accounts < 1 || c.Regions < 1 || c.Days < 1 {
+		return errors.New("--accounts, --regions and --days must be at least 1")
+	}
+	return nil
+}
+
+func (c *genCmd) Run(ctx context.Context, g *globals) error {
 	end, err := time.Parse(time.DateOnly, c.End)
 	if err != nil {
-		return fmt.Errorf("--end: want YYYY-MM-DD: %w", err)
+		return usagef("--end: want YYYY-MM-DD: %w", err)
 	}
 	cfg := gen.Config{
 		Seed: c.Seed, Events: c.Events, Bytes: int64(c.Bytes),
@@ -54,9 +67,6 @@ func (c *genCmd) Run(ctx context.Context, _ *globals) error {
 	if c.Format == "concat" {
 		cfg.Format = gen.Concat
 	}
-	if c.Accounts < 1 || c.Regions < 1 || c.Days < 1 {
-		return errors.New("--accounts, --regions and --days must be at least 1")
-	}
 	start := time.Now()
 	var st gen.Stats
 	if c.Out == "-" {
@@ -67,7 +77,15 @@ func (c *genCmd) Run(ctx context.Context, _ *globals) error {
 	if err != nil {
 		return fmt.Errorf("generate corpus: %w", err)
 	}
-	printGenStats(os.Stderr, c.Out, st, time.Since(start))
+	took := time.Since(start)
+	// The summary goes to stdout, as the other commands' do, unless stdout
+	// is the corpus: then only the log line says it.
+	if c.Out != "-" {
+		printGenStats(os.Stdout, c.Out, st, took)
+	}
+	g.logger.Info("gen finished", "out", c.Out, "files", st.Files, "units", st.Units, "bytes", st.Bytes,
+		"events", st.Events, "findings", st.Findings, "ocsf_findings", st.OCSFFindings, "insight_results", st.InsightResults,
+		"duplicates", st.Duplicates, "updates", st.Updates, "bad_units", st.Bad, "seconds", took.Seconds())
 	return nil
 }
 
@@ -87,7 +105,7 @@ func writeStdout(ctx context.Context, cfg gen.Config, compress bool) (gen.Stats,
 	return st, err
 }
 
-// printGenStats writes the summary of a run (stderr: stdout may be the corpus).
+// printGenStats writes the summary of a run.
 func printGenStats(w io.Writer, out string, st gen.Stats, took time.Duration) {
 	pct := func(n int64) float64 { return 100 * float64(n) / float64(max(st.Units, 1)) }
 	where := "stdout"

@@ -128,22 +128,23 @@ func TestConsumeHostile(t *testing.T) {
 	wantUnits++ // the aggregate is two units
 
 	p := e.consume("w1", nil, "--max-unit-bytes", "64KiB")
+	const findingsRows, insightRows = `hublake_rows_written_total{table="findings"}`, `hublake_rows_written_total{table="insight_results"}`
 	deadline := time.Now().Add(90 * time.Second)
 	// Every record read and none buffered: OCSF rows are durable too (the
 	// consumer has no metric of its own for them yet).
-	for p.metric("hublake_dead_letters_total") < float64(wantDead) || p.metric("hublake_findings_total") < float64(wantFindings) ||
-		p.metric("hublake_insight_results_total") < float64(wantInsights) ||
+	for p.metric("hublake_dead_letters_total") < float64(wantDead) || p.metric(findingsRows) < float64(wantFindings) ||
+		p.metric(insightRows) < float64(wantInsights) ||
 		p.metric("hublake_records_total") < float64(wantUnits) || p.metric("hublake_buffered_records") != 0 {
 		if time.Now().After(deadline) || !p.running() {
 			t.Fatalf("consumer running: %v; %v dead letters, %v findings, %v insight results; want %d, %d, %d", p.running(),
-				p.metric("hublake_dead_letters_total"), p.metric("hublake_findings_total"), p.metric("hublake_insight_results_total"), wantDead, wantFindings, wantInsights)
+				p.metric("hublake_dead_letters_total"), p.metric(findingsRows), p.metric(insightRows), wantDead, wantFindings, wantInsights)
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
 	time.Sleep(2 * time.Second) // nothing more may come
 	metrics := p.scrape(t)
 	for name, want := range map[string]int{
-		"hublake_records_total": wantUnits, "hublake_findings_total": wantFindings, "hublake_insight_results_total": wantInsights,
+		"hublake_records_total": wantUnits, findingsRows: wantFindings, insightRows: wantInsights,
 		"hublake_dead_letters_total": wantDead, "hublake_duplicates_total": 1, "hublake_buffered_records": 0, "hublake_checkpoint_failures_total": 0,
 	} {
 		if got := p.metric(name); got != float64(want) {

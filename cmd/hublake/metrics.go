@@ -38,13 +38,20 @@ import (
 //	store requests the SDK retried    hublake_store_retries_total             StoreRetries
 //	throttled Kinesis requests        hublake_kinesis_throttles_total         (AWS/Kinesis ReadProvisionedThroughputExceeded)
 //	flush duration                    hublake_flush_duration_seconds          FlushDuration (milliseconds, every flush)
-//	largest ms behind the tip         hublake_millis_behind_latest{shard}     MillisBehindLatest (the largest shard's)
+//	how far behind the tip            hublake_behind_latest_seconds{shard}    MillisBehindLatest (the largest shard's, ms)
 //	records read, not yet durable     hublake_buffered_records                BufferedRecords
 //	leases held                       hublake_leases_held                     LeasesHeld; also dimensions Stream, Worker
 //	workers running                   (one target per worker)                 WorkerSeconds (Sum / period = workers)
+//	the binary's version              hublake_build_info{version,revision,goversion}
 //
 // Counters are totals in Prometheus and deltas since the previous line in
-// EMF; gauges are the value at the time of the line.
+// EMF; gauges are the value at the time of the line. Prometheus names follow
+// its conventions: base units (seconds, bytes), _total for counters, one
+// series per quantity (rows per table are hublake_rows_written_total{table};
+// the hublake_findings_total and hublake_insight_results_total of earlier
+// versions said the same and are gone). EMF names follow CloudWatch's, whose
+// metrics carry their unit (MillisBehindLatest, as the KCL and Kinesis'
+// own IteratorAgeMilliseconds).
 
 // metrics are the consumer's Prometheus metrics. The pipeline's counters
 // live in processor.Stats; this exports them, plus what only the stream
@@ -96,8 +103,8 @@ func newMetrics(stats *processor.Stats) *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.01, 2, 14),
 		}),
 		behind: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "hublake_millis_behind_latest",
-			Help: "How far the last read of each shard was behind the tip of the stream.",
+			Name: "hublake_behind_latest_seconds",
+			Help: "How far the last read of each shard was behind the tip of the stream (Kinesis' MillisBehindLatest, in seconds).",
 		}, []string{"shard"}),
 		behindMax: map[string]int64{},
 	}
@@ -106,12 +113,11 @@ func newMetrics(stats *processor.Stats) *metrics {
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(v()) })
 	}
 	m.reg.MustRegister(
+		buildVersion().collector(),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		counter("hublake_records_total", "Input units (Kinesis records) read.", stats.Units.Load),
 		counter("hublake_input_bytes_total", "Bytes of input units read.", stats.BytesIn.Load),
-		counter("hublake_findings_total", "Finding rows written.", stats.Findings.Load),
-		counter("hublake_insight_results_total", "Insight result rows written.", stats.InsightResults.Load),
 		counter("hublake_duplicates_total", "Rows dropped as duplicate deliveries.", stats.Duplicates.Load),
 		counter("hublake_dead_letters_total", "Units or findings written to dead_letters/.", stats.DeadLetters.Load),
 		counter("hublake_unreadable_values_total", "Values of the wrong JSON type stored as NULL.", stats.Unreadable.Load),
@@ -191,7 +197,7 @@ func (m *metrics) ShardBehind(shard string, millis int64) { m.setBehind(shard, m
 func (m *metrics) ShardReleased(shard string) { m.dropShard(shard) }
 
 func (m *metrics) setBehind(shard string, millis int64) {
-	m.behind.WithLabelValues(shard).Set(float64(millis))
+	m.behind.WithLabelValues(shard).Set(float64(millis) / 1000)
 	m.mu.Lock()
 	m.behindMax[shard] = millis
 	m.mu.Unlock()

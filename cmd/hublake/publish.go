@@ -18,26 +18,29 @@ import (
 )
 
 type publishCmd struct {
-	Stream   string   `help:"Kinesis stream to put the events into." required:""`
-	Endpoint string   `help:"Kinesis endpoint URL (a local stack)."`
-	Region   string   `help:"AWS region (default: from the environment)."`
-	MaxBytes byteSize `help:"Largest record accepted; larger units are skipped and counted." default:"1MiB"`
-	Create   int      `help:"Create the stream with this many shards if it does not exist (for local stacks); 0: do not create."`
-	Files    []string `arg:"" name:"file" help:"Files of events (any format backfill reads), directories, s3://bucket/prefix, or - for stdin."`
+	Stream          string   `help:"Kinesis stream to put the events into." required:""`
+	KinesisEndpoint string   `name:"kinesis-endpoint" help:"Kinesis endpoint URL (a local stack)."`
+	Region          string   `help:"AWS region (default: from the environment)."`
+	MaxBytes        byteSize `help:"Largest record accepted; larger units are skipped and counted." default:"1MiB"`
+	Create          int      `help:"Create the stream with this many shards if it does not exist (for local stacks); 0: do not create."`
+	Files           []string `arg:"" name:"file" help:"Files of events (any format backfill reads), directories, s3://bucket/prefix, or - for stdin."`
 }
+
+// Validate checks the files before any work.
+func (c *publishCmd) Validate() error { return validateSources("file", c.Files) }
 
 // Run puts every unit of the files into the stream as an EventBridge rule
 // target does: one event per record, partition key = the event id (or a
 // digest of the record when it has none), in file order, failed records of
 // a PutRecords call retried with backoff.
 func (c *publishCmd) Run(ctx context.Context, g *globals) error {
-	conf, err := sinks.LoadAWSConfig(ctx, sinks.AWSOptions{Region: c.Region, RequireRegion: true})
+	conf, err := sinks.LoadAWSConfig(ctx, sinks.AWSOptions{Region: c.Region, RequireRegion: true, Logger: g.logger})
 	if err != nil {
 		return err
 	}
 	kc := kinesis.NewFromConfig(conf, func(o *kinesis.Options) {
-		if c.Endpoint != "" {
-			o.BaseEndpoint = aws.String(c.Endpoint)
+		if c.KinesisEndpoint != "" {
+			o.BaseEndpoint = aws.String(c.KinesisEndpoint)
 		}
 	})
 	if c.Create > 0 {
@@ -48,7 +51,7 @@ func (c *publishCmd) Run(ctx context.Context, g *globals) error {
 	p := &putter{kc: kc, stream: c.Stream, backoff: sinks.NewBackoff(5 * time.Second)}
 	var skipped int
 	start := time.Now()
-	for in, err := range inputs(ctx, c.Files, conf, sinks.S3Options{}) {
+	for in, err := range inputs(ctx, c.Files, conf, sinks.S3Options{DiscoverRegion: true}) {
 		if err != nil {
 			return err
 		}

@@ -200,7 +200,7 @@ func TestParsePromQL(t *testing.T) {
 	if len(sels) != 1 || sels[0].Metric != "hublake_flush_duration_seconds_bucket" || !slices.Equal(sels[0].Labels(), []string{"job", "le"}) || !sels[0].Range {
 		t.Errorf("got %+v", sels)
 	}
-	sels, err = ParsePromQL(`max by (shard) (hublake_millis_behind_latest{job="a"}) / 1000 + count(up)`)
+	sels, err = ParsePromQL(`max by (shard) (hublake_behind_latest_seconds{job="a"}) * 1000 + count(up)`)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -200,12 +200,12 @@ func Panels() []Panel {
 			},
 		},
 		{
-			Title:       "Behind the tip (milliseconds)",
-			Description: "How far the consumers' last reads were behind the newest record: the largest shard's (MillisBehindLatest), and the stream's own iterator age. The iterator-age alarm watches the second.",
-			Unit:        "ms",
-			CloudWatch: []Metric{emf("MillisBehindLatest", "Maximum", "largest shard, as the consumers read it"),
-				kinesis("GetRecords.IteratorAgeMilliseconds", "Maximum", "iterator age (stream)")},
-			Grafana: []Query{{PromQL: "max by (shard) (" + sel("hublake_millis_behind_latest") + ")", Legend: "{{shard}}"}},
+			Title:       "Behind the tip",
+			Description: "How far the consumers' last reads were behind the newest record: the largest shard's (MillisBehindLatest in CloudWatch, milliseconds; hublake_behind_latest_seconds in Prometheus), and the stream's own iterator age (milliseconds). The iterator-age alarm watches the second.",
+			Unit:        "s",
+			CloudWatch: []Metric{emf("MillisBehindLatest", "Maximum", "largest shard, as the consumers read it (ms)"),
+				kinesis("GetRecords.IteratorAgeMilliseconds", "Maximum", "iterator age (stream, ms)")},
+			Grafana: []Query{{PromQL: "max by (shard) (" + sel("hublake_behind_latest_seconds") + ")", Legend: "{{shard}}"}},
 		},
 		{
 			Title:       "Records buffered",

@@ -4,15 +4,25 @@
 // in process) that answers chosen requests with the failures the real
 // services produce — 500 InternalError, 503 SlowDown, a throttling error in
 // an AWS JSON body, a response that never comes, a connection dropped
-// mid-request — and records every request it saw: the operation, the SDK's
-// attempt number and invocation id, and the fault injected. Tests read the
-// record to prove that the SDK retried, that a multipart upload was aborted,
-// and so on.
+// mid-request, a connection reset while the request's body is uploaded or
+// while the response's body is downloaded, a response seconds late — and
+// records every request it saw: the operation, the SDK's attempt number and
+// invocation id, the fault injected, the status and when it arrived, was
+// forwarded and ended. Tests read the record to prove that the SDK retried,
+// that a multipart upload was aborted, that a delete came long enough after
+// the marker it depends on, and so on.
+//
+// Faults are chosen by rules: in turn (Rule.Faults, Every, Limit), or at
+// random (Rule.Rate) from the proxy's seeded source (Seed), for a chaos
+// schedule: the same seed draws the same sequence of decisions, in the order
+// the requests arrive.
 package faults
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -42,7 +52,29 @@ const (
 	// Drop reads part of the request and closes the connection without a
 	// response.
 	Drop
+	// ResetUpload reads part of the request's body (a random share of it)
+	// and resets the connection (TCP RST) without forwarding the request.
+	ResetUpload
+	// ResetDownload forwards the request, then sends the response's status,
+	// headers and a random share of its body, and resets the connection: a
+	// body cut mid-stream. It applies to GETs (the requests that download a
+	// body); any other request gets ResetUpload instead, so that a request
+	// the server acted on is never reported as failed.
+	ResetDownload
+	// Delay holds the request for a random time between the rule's
+	// MinDelay and MaxDelay, then forwards it.
+	Delay
 )
+
+// Chaos is the mix of a chaos schedule: every transient failure S3 produces
+// that the SDK or hublake must ride out.
+var Chaos = []Fault{InternalError, SlowDown, ResetUpload, ResetDownload, Delay}
+
+// ChaosRule returns a rule that fails a share rate of every request with a
+// fault of Chaos drawn at random, delays lasting 2–5 s.
+func ChaosRule(rate float64) Rule {
+	return Rule{Rate: rate, Faults: Chaos, MinDelay: 2 * time.Second, MaxDelay: 5 * time.Second}
+}
 
 func (f Fault) String() string {
 	switch f {
@@ -58,6 +90,12 @@ func (f Fault) String() string {
 		return "timeout"
 	case Drop:
 		return "dropped connection"
+	case ResetUpload:
+		return "reset while uploading"
+	case ResetDownload:
+		return "reset while downloading"
+	case Delay:
+		return "delay"
 	}
 	return fmt.Sprintf("fault(%d)", int(f))
 }
@@ -74,6 +112,12 @@ type Rule struct {
 	// Every fails one matching request in Every (the first, then every
 	// Every-th); 0 or 1: every matching request.
 	Every int
+	// Rate, when positive, fails each matching request with this
+	// probability instead, with a fault of Faults drawn at random (both
+	// from the proxy's seeded source); Every is then ignored.
+	Rate float64
+	// MinDelay and MaxDelay bound a Delay fault's delay.
+	MinDelay, MaxDelay time.Duration
 	// ErrorType is the __type of a Throttle fault's body, e.g.
 	// "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException".
 	ErrorType string
@@ -91,7 +135,19 @@ type Request struct {
 	Invocation string
 	Method     string
 	Path       string
-	Fault      Fault
+	// Range is the request's Range header (a resumed S3 read has one).
+	Range string
+	Fault Fault
+	// Start is when the request arrived; Forwarded when it was handed to
+	// the server (zero if it never was); End when the proxy was done with
+	// it.
+	Start, Forwarded, End time.Time
+	// Status is the status sent (0 when the connection was reset or
+	// dropped before one).
+	Status int
+	// Sent is the number of response body bytes sent before a
+	// ResetDownload cut the connection.
+	Sent int64
 }
 
 // Proxy is the fault-injecting handler.
@@ -99,7 +155,8 @@ type Proxy struct {
 	next  http.Handler
 	mu    sync.Mutex
 	rules []*Rule
-	log   []Request
+	rng   *rand.Rand
+	log   []*Request
 	// served counts, per operation, the requests forwarded to the server
 	// whose response the server has finished.
 	served map[string]int
@@ -109,7 +166,15 @@ type Proxy struct {
 
 // New returns a proxy in front of handler (gofakes3's, for example).
 func New(handler http.Handler) *Proxy {
-	return &Proxy{next: handler, closed: make(chan struct{}), served: map[string]int{}}
+	return &Proxy{next: handler, closed: make(chan struct{}), served: map[string]int{}, rng: rand.New(rand.NewPCG(1, 1))}
+}
+
+// Seed reseeds the source that random rules draw from (the default seed is
+// 1).
+func (p *Proxy) Seed(seed uint64) {
+	p.mu.Lock()
+	p.rng = rand.New(rand.NewPCG(seed, seed))
+	p.mu.Unlock()
 }
 
 // NewReverse returns a proxy in front of the server at target. The Host
@@ -154,11 +219,15 @@ func (p *Proxy) Heal() {
 // Close releases requests held by Timeout faults.
 func (p *Proxy) Close() { p.once.Do(func() { close(p.closed) }) }
 
-// Requests returns every request seen so far.
+// Requests returns every request seen so far, in the order they arrived.
 func (p *Proxy) Requests() []Request {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return append([]Request(nil), p.log...)
+	out := make([]Request, len(p.log))
+	for i, r := range p.log {
+		out[i] = *r
+	}
+	return out
 }
 
 // Count returns how many requests of op were seen (all attempts).
@@ -229,28 +298,57 @@ func (p *Proxy) RecoveredAfterFault(op string) int {
 
 // ServeHTTP implements http.Handler.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	req := Request{Op: Operation(r), Method: r.Method, Path: r.URL.Path, Invocation: r.Header.Get("amz-sdk-invocation-id")}
+	req := &Request{Op: Operation(r), Method: r.Method, Path: r.URL.Path, Invocation: r.Header.Get("amz-sdk-invocation-id"), Range: r.Header.Get("Range"), Start: time.Now()}
 	req.Attempt = attempt(r.Header.Get("amz-sdk-request"))
-	fault, errType := p.choose(req.Op)
-	req.Fault = fault
+	d := p.choose(req.Op, r.Method)
+	req.Fault = d.fault
 	p.mu.Lock()
 	p.log = append(p.log, req)
 	p.mu.Unlock()
-	switch fault {
-	case None:
+	rec := &recorder{ResponseWriter: w}
+	defer func() {
+		p.mu.Lock()
+		req.End, req.Status, req.Sent = time.Now(), rec.status, rec.sent
+		p.mu.Unlock()
+	}()
+	forward := func(w http.ResponseWriter) {
+		p.mu.Lock()
+		req.Forwarded = time.Now()
+		p.mu.Unlock()
 		p.next.ServeHTTP(w, r)
 		p.mu.Lock()
 		p.served[req.Op]++
 		p.mu.Unlock()
+	}
+	switch d.fault {
+	case None:
+		forward(rec)
+	case Delay:
+		t := time.NewTimer(d.delay)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		case <-p.closed:
+			t.Stop()
+			hangUp(w, false)
+			return
+		}
+		forward(rec)
+	case ResetDownload:
+		rec.cut = d.share
+		forward(rec)
 	case InternalError:
-		writeError(w, r, http.StatusInternalServerError, "InternalError", "InternalFailure", "injected: we encountered an internal error")
+		writeError(rec, r, http.StatusInternalServerError, "InternalError", "InternalFailure", "injected: we encountered an internal error")
 	case SlowDown:
-		writeError(w, r, http.StatusServiceUnavailable, "SlowDown", "ServiceUnavailable", "injected: please reduce your request rate")
+		writeError(rec, r, http.StatusServiceUnavailable, "SlowDown", "ServiceUnavailable", "injected: please reduce your request rate")
 	case Throttle:
+		errType := d.errType
 		if errType == "" {
 			errType = "ProvisionedThroughputExceededException"
 		}
-		writeError(w, r, http.StatusBadRequest, "SlowDown", errType, "injected: rate of requests exceeds the allowed throughput")
+		writeError(rec, r, http.StatusBadRequest, "SlowDown", errType, "injected: rate of requests exceeds the allowed throughput")
 	case Timeout:
 		// The server notices a client that hangs up only once the body is
 		// read; then the request's context ends.
@@ -262,18 +360,24 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	case Drop:
 		_, _ = io.CopyN(io.Discard, r.Body, 1024)
-		hj, ok := w.(http.Hijacker)
-		if !ok {
-			panic("faults: the server does not support hijacking; cannot drop the connection")
+		hangUp(w, false)
+	case ResetUpload:
+		if r.ContentLength > 0 {
+			_, _ = io.CopyN(io.Discard, r.Body, int64(d.share*float64(r.ContentLength)))
 		}
-		conn, _, err := hj.Hijack()
-		if err == nil {
-			conn.Close()
-		}
+		hangUp(w, true)
 	}
 }
 
-func (p *Proxy) choose(op string) (Fault, string) {
+// decision is what choose decided for a request.
+type decision struct {
+	fault   Fault
+	errType string
+	share   float64       // ResetUpload, ResetDownload: the share of the body let through
+	delay   time.Duration // Delay
+}
+
+func (p *Proxy) choose(op, method string) decision {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, rule := range p.rules {
@@ -284,17 +388,112 @@ func (p *Proxy) choose(op string) (Fault, string) {
 			continue
 		}
 		rule.matched++
-		if rule.Every > 1 && (rule.matched-1)%rule.Every != 0 {
-			continue
-		}
 		if len(rule.Faults) == 0 {
 			continue
 		}
-		f := rule.Faults[rule.injected%len(rule.Faults)]
+		var f Fault
+		if rule.Rate > 0 {
+			if p.rng.Float64() >= rule.Rate {
+				continue
+			}
+			f = rule.Faults[p.rng.IntN(len(rule.Faults))]
+		} else {
+			if rule.Every > 1 && (rule.matched-1)%rule.Every != 0 {
+				continue
+			}
+			f = rule.Faults[rule.injected%len(rule.Faults)]
+		}
 		rule.injected++
-		return f, rule.ErrorType
+		if f == ResetDownload && method != http.MethodGet {
+			f = ResetUpload
+		}
+		d := decision{fault: f, errType: rule.ErrorType, share: p.rng.Float64()}
+		if f == Delay {
+			d.delay = rule.MinDelay
+			if span := rule.MaxDelay - rule.MinDelay; span > 0 {
+				d.delay += time.Duration(p.rng.Int64N(int64(span)))
+			}
+		}
+		return d
 	}
-	return None, ""
+	return decision{}
+}
+
+// hangUp takes the connection from the server and closes it: with a TCP
+// reset (the peer reads ECONNRESET), or an orderly close (it reads EOF).
+func hangUp(w http.ResponseWriter, reset bool) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic("faults: the server does not support hijacking; cannot drop the connection")
+	}
+	if l, ok := conn.(interface{ SetLinger(int) error }); ok && reset {
+		_ = l.SetLinger(0)
+	}
+	conn.Close()
+}
+
+// errCut is what a cut response's writer returns to the server's handler.
+var errCut = errors.New("faults: connection reset while the body was sent")
+
+// recorder passes a response through, recording its status and the body
+// bytes sent; with cut set (ResetDownload), it lets that share of the body
+// (by its Content-Length) through and then resets the connection.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	sent   int64
+	cut    float64
+	limit  int64
+	gone   bool
+}
+
+func (c *recorder) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+
+func (c *recorder) WriteHeader(code int) {
+	if c.status != 0 || c.gone {
+		return
+	}
+	if c.cut > 0 {
+		n, _ := strconv.ParseInt(c.Header().Get("Content-Length"), 10, 64)
+		if n <= 0 {
+			// No body to cut: the reset comes before the headers.
+			c.reset()
+			return
+		}
+		c.limit = int64(c.cut * float64(n))
+	}
+	c.status = code
+	c.ResponseWriter.WriteHeader(code)
+}
+
+func (c *recorder) Write(b []byte) (int, error) {
+	if c.status == 0 {
+		c.WriteHeader(http.StatusOK)
+	}
+	if c.gone {
+		return 0, errCut
+	}
+	if c.cut > 0 && c.sent+int64(len(b)) > c.limit {
+		n, _ := c.ResponseWriter.Write(b[:c.limit-c.sent])
+		c.sent += int64(n)
+		c.reset()
+		return n, errCut
+	}
+	n, err := c.ResponseWriter.Write(b)
+	c.sent += int64(n)
+	return n, err
+}
+
+func (c *recorder) Flush() {
+	if !c.gone {
+		_ = http.NewResponseController(c.ResponseWriter).Flush()
+	}
+}
+
+func (c *recorder) reset() {
+	c.gone = true
+	_ = http.NewResponseController(c.ResponseWriter).Flush()
+	hangUp(c.ResponseWriter, true)
 }
 
 func contains(list []string, s string) bool {

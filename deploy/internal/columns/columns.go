@@ -61,12 +61,12 @@ func viewDDL(name string) func() string {
 func Block(kind, name string, indent int) (string, error) {
 	switch kind {
 	case "columns":
-		for _, t := range schema.Tables() {
+		for _, t := range schema.DDLTables() {
 			if t == name {
 				return schema.GlueColumnsYAML(t, indent), nil
 			}
 		}
-		return "", fmt.Errorf("unknown table %q (tables: %v)", name, schema.Tables())
+		return "", fmt.Errorf("unknown table %q (tables: %v)", name, schema.DDLTables())
 	case "query":
 		q, ok := Queries[name]
 		if !ok {
@@ -84,7 +84,7 @@ func Block(kind, name string, indent int) (string, error) {
 }
 
 // Rewrite returns template with every marked block regenerated. Every table
-// of schema.Tables() must be marked exactly once, and so must every query.
+// of schema.DDLTables() must be marked exactly once, and so must every query.
 func Rewrite(template []byte) ([]byte, error) {
 	var out bytes.Buffer
 	seen := map[string]bool{}
@@ -131,7 +131,7 @@ func Rewrite(template []byte) ([]byte, error) {
 	if open != "" {
 		return nil, fmt.Errorf("no END marker for %q", open)
 	}
-	for _, t := range schema.Tables() {
+	for _, t := range schema.DDLTables() {
 		if !seen["columns: "+t] {
 			return nil, fmt.Errorf("no generated column block for table %q", t)
 		}

@@ -527,7 +527,7 @@ func benchConsumer(o options, corpus string, rep *strings.Builder) error {
 		return err
 	}
 	pubStart := time.Now()
-	cmd := exec.Command(o.hublake, append([]string{"publish", "--stream", "bench", "--endpoint", st.Kinesis, "--log-level", "warn"}, pub...)...)
+	cmd := exec.Command(o.hublake, append([]string{"publish", "--stream", "bench", "--kinesis-endpoint", st.Kinesis, "--log-level", "warn"}, pub...)...)
 	cmd.Env = env
 	out, err := cmd.CombinedOutput()
 	if err != nil {

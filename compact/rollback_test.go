@@ -1,0 +1,104 @@
+package compact
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hublake/hublake/internal/lakecheck"
+	"github.com/hublake/hublake/sinks"
+)
+
+// TestCompactRemovesLateOutputs: a run killed while its outputs were on the
+// way is rolled back by the next one, which compacts the partition anew
+// (with an object that arrived meanwhile: another run id). An output of the
+// dead run that lands after the rollback (an upload held up on the way) is
+// not a stranger's object kept for ever, its rows there twice: the record of
+// the rollback sends the next run to the partition, which removes it. The
+// record is forgotten once no upload can land any more, and the partition
+// then costs nothing again.
+func TestCompactRemovesLateOutputs(t *testing.T) {
+	t.Parallel()
+	root, lake, parts := newLake(t, 300, 1, 20)
+	part := parts[0]
+	dt := dateOf(part)
+	batches, _ := filepath.Glob(filepath.Join(part, "*.parquet"))
+	late, err := os.ReadFile(batches[0]) // rows the lake holds already
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dead string
+	func() {
+		defer func() {
+			if r := recover(); r != errCrash {
+				panic(r)
+			}
+		}()
+		_, _ = Run(context.Background(), lake, Options{Tables: []string{"findings"}, DeleteGrace: -1, CrashHook: func(p string) {
+			if p == "after-manifest" {
+				ms, _ := filepath.Glob(filepath.Join(root, "_hublake", "compactions", "findings", "dt="+dt, "*.json"))
+				dead = strings.TrimSuffix(filepath.Base(ms[0]), ".json")
+				panic(errCrash)
+			}
+		}})
+	}()
+	// An object arrives: the next run's inputs, hence its id, differ.
+	if err := os.WriteFile(filepath.Join(part, "zz-late-batch.parquet"), late, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	db := lakecheck.Open(t)
+	sum := run(t, lake, Options{Tables: []string{"findings"}})
+	if sum.Recovered != 1 || sum.Compacted != 1 {
+		t.Fatalf("the run after the kill: %+v", sum)
+	}
+	record, _ := sinks.RolledBackKey("findings", dt, dead)
+	if _, err := lake.Stat(context.Background(), record); err != nil {
+		t.Errorf("no record of the rollback: %v", err)
+	}
+	before := lakecheck.LakeDigest(t, db, root)
+
+	// The dead run's upload lands.
+	lateKey, _ := sinks.ObjectKey("findings", dt, sinks.CompactedName(dead, 0))
+	if err := os.WriteFile(filepath.Join(root, filepath.FromSlash(lateKey)), late, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sum = run(t, lake, Options{Tables: []string{"findings"}})
+	if sum.Recovered != 1 || sum.Unrecognised != 0 {
+		t.Errorf("the run after the late upload: %+v", sum)
+	}
+	if _, err := lake.Stat(context.Background(), lateKey); err == nil {
+		t.Error("the late output is still there")
+	}
+	if got := lakecheck.LakeDigest(t, db, root); !reflect.DeepEqual(got, before) {
+		t.Fatalf("rows changed:\nbefore %v\nafter  %v", before, got)
+	}
+
+	// An hour on, the record goes, and the partition is left alone again.
+	p := filepath.Join(root, filepath.FromSlash(record))
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &manifest{}
+	if err := json.Unmarshal(b, m); err != nil {
+		t.Fatal(err)
+	}
+	old := m.RolledBack.Add(-rolledBackKeep - time.Minute).Format(time.RFC3339Nano)
+	b = bytes.Replace(b, []byte(m.RolledBack.Format(time.RFC3339Nano)), []byte(old), 1)
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run(t, lake, Options{Tables: []string{"findings"}})
+	if _, err := lake.Stat(context.Background(), record); err == nil {
+		t.Error("the record outlived its keep")
+	}
+	if sum := run(t, lake, Options{Tables: []string{"findings"}}); sum.UpToDate != sum.Partitions {
+		t.Errorf("a partition was visited again: %+v", sum)
+	}
+}
