@@ -145,6 +145,7 @@ type ocsfRemediation struct {
 type ocsfResource struct {
 	CloudPartition string  `json:"cloud_partition"`
 	Data           RawJSON `json:"data"`
+	Details        RawJSON `json:"details"` // OCSF 1.0.0-rc.2's data (a string)
 	Name           string  `json:"name"`
 	Owner          struct {
 		Account struct {

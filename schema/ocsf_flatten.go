@@ -84,7 +84,7 @@ func flattenOCSF(f *ocsfFinding, raw []byte, at, modified time.Time) OCSFFinding
 				CloudPartition:  r.CloudPartition,
 				OwnerAccountUID: string(r.Owner.Account.UID),
 				Tags:            tagMap(r.Tags),
-				DataJSON:        detailsText(r.Data),
+				DataJSON:        cmp.Or(detailsText(r.Data), detailsText(r.Details)),
 			}
 		}
 	}

@@ -366,16 +366,20 @@ func TestProwler4EventTime(t *testing.T) {
 	})
 }
 
-// TestOCSFRC2AccountUID: OCSF 1.0.0-rc.2's cloud object names the account
-// account_uid (later versions: account.uid); account.uid wins.
-func TestOCSFRC2AccountUID(t *testing.T) {
+// TestOCSFRC2Names: OCSF 1.0.0-rc.2's cloud object names the account
+// account_uid (later versions: account.uid), and its resources carry
+// details, a string (Security Lake's first version put the ASFF Details
+// there), where later versions carry data; the later names win.
+func TestOCSFRC2Names(t *testing.T) {
 	runDecodeCases(t, []decodeCase{{
 		name: "rc.2 and later", ocsf: 2,
-		in: `[` + ocsfMinimal(`"cloud":{"account_uid":"111122223333","provider":"AWS"}`) + `,` +
-			ocsfMinimal(`"cloud":{"account":{"uid":"444455556666"},"account_uid":"111122223333"}`) + `]`,
+		in: `[` + ocsfMinimal(`"cloud":{"account_uid":"111122223333","provider":"AWS"},"resources":[{"uid":"sg-1","details":"{\"GroupId\":\"sg-1\"}"}]`) + `,` +
+			ocsfMinimal(`"cloud":{"account":{"uid":"444455556666"},"account_uid":"111122223333"},"resources":[{"uid":"sg-2","data":{"a":1},"details":"x"}]`) + `]`,
 		check: func(t *testing.T, in string, out *Output) {
 			eq(t, "account_uid (rc.2)", out.OCSF[0].AccountUID, "111122223333")
 			eq(t, "account_uid (account.uid)", out.OCSF[1].AccountUID, "444455556666")
+			eq(t, "data_json (rc.2's details, as sent)", out.OCSF[0].Resources[0].DataJSON, `"{\"GroupId\":\"sg-1\"}"`)
+			eq(t, "data_json (data)", out.OCSF[1].Resources[0].DataJSON, `{"a":1}`)
 		},
 	}})
 }

@@ -227,7 +227,9 @@ func TestBackfillProducersShapes(t *testing.T) {
 //     letter);
 //   - Prowler's Kubernetes findings (no account) and Prowler 4's (no
 //     product uid), none with metadata.uid: ocsf_findings_latest keeps each
-//     (all of them shared one NULL key and the view kept one row).
+//     (all of them shared one NULL key and the view kept one row);
+//   - Security Lake's OCSF 1.0.0-rc.2: cloud.account_uid and resources'
+//     details (account_uid and data_json used to be NULL).
 func TestBackfillProducersLeftOut(t *testing.T) {
 	t.Parallel()
 	files := []string{
@@ -238,6 +240,7 @@ func TestBackfillProducersLeftOut(t *testing.T) {
 		producers(t, "prowler5_ocsf_kubernetes.json"),
 		producers(t, "boto3_paginator_pages.json"),
 		producers(t, "custodian_placebo_securityhub.GetFindings_1.json"),
+		producers(t, "securitylake_ocsf1.0_security_finding.json"),
 	}
 	root, code, out := runBackfill(t, nil, files...)
 	if code != 0 || !strings.Contains(out, "dead letters                0") {
@@ -286,7 +289,11 @@ func TestBackfillProducersLeftOut(t *testing.T) {
 			"0 file:"+files[6]+"#0", "1 file:"+files[6]+"#0")
 	})
 	t.Run("ocsf_findings_latest keeps findings without metadata.uid, account or product uid", func(t *testing.T) {
-		values(t, `SELECT count(*) AS v FROM ocsf_findings_latest`, "4")
+		values(t, `SELECT count(*) AS v FROM ocsf_findings_latest WHERE product_name = 'Prowler'`, "4")
+	})
+	t.Run("OCSF 1.0.0-rc.2's cloud.account_uid and resources' details", func(t *testing.T) {
+		values(t, `SELECT account_uid || ' ' || resources[1].data_json AS v FROM ocsf_findings WHERE ocsf_version = '1.0.0-rc.2'`,
+			`678901234567 "{\"GroupId\":\"sg-0f1e2d3c4b5a69788\",\"VpcId\":\"vpc-01234567\"}"`)
 	})
 	// Every column of every row, against gjson's reading of the files.
 	checkReadBack(t, root, files...)

@@ -130,7 +130,7 @@ func expectedOCSF(d docFinding) map[string]any {
 		structs = append(structs, map[string]any{
 			"type": str(r.Get("type")), "uid": text(r.Get("uid")), "uid_alt": text(r.Get("uid_alt")),
 			"name": str(r.Get("name")), "region": str(r.Get("region")), "cloud_partition": str(r.Get("cloud_partition")),
-			"owner_account_uid": text(r.Get("owner.account.uid")), "tags": tags, "data_json": rawOrNil(r.Get("data")),
+			"owner_account_uid": text(r.Get("owner.account.uid")), "tags": tags, "data_json": firstNonNil(rawOrNil(r.Get("data")), rawOrNil(r.Get("details"))), // the latter OCSF 1.0.0-rc.2's
 		})
 	}
 	m["resource_types"], m["resource_uids"], m["resources"] = types, uids, structs
