@@ -53,8 +53,18 @@ $(TOOLS)/cfnspec/node_modules/.installed:
 	npm install --prefix $(TOOLS)/cfnspec --no-audit --no-fund --no-save @aws-cdk/cfnspec@$(CFNSPEC_VERSION)
 	touch $@
 
-# The local stand-ins for Kinesis, DynamoDB and S3, and the linters.
-tools: $(TOOLS)/bin/staticcheck $(TOOLS)/bin/versitygw $(TOOLS)/node_modules/.installed $(TOOLS)/cfnspec/node_modules/.installed
+# The independent Parquet readers internal/pqconform's tests read every
+# object with: hyparquet (JavaScript, prunes pages by the page index; its
+# compressors for ZSTD) and arrow-rs (parquet-wasm, read through Arrow IPC by
+# apache-arrow). Their own prefix, as cfnspec's.
+PQREADERS := hyparquet@1.31.5 hyparquet-compressors@1.1.2 parquet-wasm@0.8.0 apache-arrow@21.2.0
+$(TOOLS)/pqreaders/node_modules/.installed:
+	npm install --prefix $(TOOLS)/pqreaders --no-audit --no-fund --no-save $(PQREADERS)
+	touch $@
+
+# The local stand-ins for Kinesis, DynamoDB and S3, the linters and the
+# Parquet readers.
+tools: $(TOOLS)/bin/staticcheck $(TOOLS)/bin/versitygw $(TOOLS)/node_modules/.installed $(TOOLS)/cfnspec/node_modules/.installed $(TOOLS)/pqreaders/node_modules/.installed
 
 lint: $(TOOLS)/bin/staticcheck
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }

@@ -448,7 +448,7 @@ type outputWriter struct {
 	k       int
 	obj     sinks.ObjectWriter
 	cw      *sinks.CountingWriter
-	w       *parquet.GenericWriter[any]
+	w       *sinks.ParquetWriter[any]
 	key     string
 	pending []parquet.Row
 	gRows   int64
@@ -477,7 +477,7 @@ func (o *outputWriter) write(row parquet.Row) error {
 			return err
 		}
 		o.obj, o.key, o.cw = obj, key, &sinks.CountingWriter{W: obj}
-		o.w = parquet.NewGenericWriter[any](o.cw, o.opts...)
+		o.w = sinks.NewParquetWriter[any](o.cw, o.table, o.opts)
 		o.outRows = 0
 	}
 	o.pending = append(o.pending, row)

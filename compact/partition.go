@@ -583,7 +583,7 @@ func (p *partRun) readParquet(inputs []object, sortKeys []string, tmp, run strin
 	p.spilled = srt.spilled
 	// The row groups are cut here (rows and bytes, as the writer cuts them),
 	// so that an output ends on a row group's end.
-	opts := append(sinks.WriterOptions(p.t.Name, c.opts.Encode), parquet.MaxRowsPerRowGroup(math.MaxInt64))
+	opts := append(sinks.WriterOptions(p.t.Name, c.opts.Encode), parquet.MaxRowsPerRowGroup(math.MaxInt64), sortingColumns(p.t.Name))
 	return func(written func(object) error) error {
 		defer src.close()
 		ow := &outputWriter{

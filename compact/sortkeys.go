@@ -49,3 +49,14 @@ func sortColumns(s *parquet.Schema, keys []string) ([]sortColumn, error) {
 	}
 	return out, nil
 }
+
+// sortingColumns declares a compacted object's order in its row groups'
+// sorting_columns: ascending, NULLs last (parquet.CompareNullsLast, as the
+// merge sorts). A table without sort keys declares none.
+func sortingColumns(table string) parquet.WriterOption {
+	var cols []parquet.SortingColumn
+	for _, k := range SortKeys[table] {
+		cols = append(cols, parquet.Ascending(k))
+	}
+	return parquet.SortingWriterConfig(parquet.SortingColumns(cols...))
+}

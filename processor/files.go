@@ -160,7 +160,7 @@ func EachUnit(ctx context.Context, in Input, maxUnit int, fn func(offset int64, 
 				return err
 			}
 			p, err := sp.Next()
-			if errors.Is(err, io.EOF) {
+			if err == io.EOF { // the end; a read error that wraps io.EOF is not
 				return nil
 			}
 			if err != nil {
@@ -199,7 +199,7 @@ func backfillStream(ctx context.Context, name string, r io.Reader, enc *sinks.En
 	next := func() (unit, bool, error) {
 		for {
 			p, err := sp.Next()
-			if errors.Is(err, io.EOF) {
+			if err == io.EOF { // the end; a read error that wraps io.EOF is not
 				return unit{}, false, nil
 			}
 			if err != nil {

@@ -137,7 +137,7 @@ func finishText(name string, text *bufio.Reader, raw *bufio.Reader, fn streamFun
 	}
 	if _, err := raw.Peek(1); err == nil {
 		return fmt.Errorf("data after the end of the compressed stream")
-	} else if !errors.Is(err, io.EOF) {
+	} else if err != io.EOF {
 		return err
 	}
 	return nil
@@ -149,7 +149,7 @@ func finishText(name string, text *bufio.Reader, raw *bufio.Reader, fn streamFun
 func decodeLayers(r *bufio.Reader, zipOK bool) (*bufio.Reader, units.Format, error) {
 	for layer := 0; ; layer++ {
 		head, err := r.Peek(units.DetectSize)
-		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+		if err != nil && err != io.EOF && !errors.Is(err, bufio.ErrBufferFull) {
 			return nil, 0, err
 		}
 		format, what := units.Detect(head)

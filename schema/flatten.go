@@ -165,8 +165,8 @@ func flatten(f *asffFinding, raw []byte, updated time.Time) Finding {
 			Path:         p.Path,
 			Pid:          p.Pid.Ptr32(),
 			ParentPid:    p.ParentPid.Ptr32(),
-			LaunchedAt:   p.LaunchedAt.T,
-			TerminatedAt: p.TerminatedAt.T,
+			LaunchedAt:   p.LaunchedAt.ptr(),
+			TerminatedAt: p.TerminatedAt.ptr(),
 		}
 	}
 	if n := len(f.Malware); n > 0 {
@@ -192,7 +192,7 @@ func flatten(f *asffFinding, raw []byte, updated time.Time) Finding {
 		for i, t := range f.ThreatIntel {
 			row.ThreatIntelIndicators[i] = Indicator{
 				Type: t.Type, Value: t.Value, Category: t.Category, Source: t.Source,
-				SourceURL: t.SourceURL, LastObservedAt: t.LastObservedAt.T,
+				SourceURL: t.SourceURL, LastObservedAt: t.LastObservedAt.ptr(),
 			}
 		}
 	}
@@ -219,8 +219,8 @@ func flattenVuln(v *asffVuln) Vulnerability {
 		VendorName:             v.Vendor.Name,
 		VendorURL:              v.Vendor.URL,
 		VendorSeverity:         v.Vendor.VendorSeverity,
-		VendorCreatedAt:        v.Vendor.VendorCreatedAt.T,
-		VendorUpdatedAt:        v.Vendor.VendorUpdatedAt.T,
+		VendorCreatedAt:        v.Vendor.VendorCreatedAt.ptr(),
+		VendorUpdatedAt:        v.Vendor.VendorUpdatedAt.ptr(),
 		FixAvailable:           v.FixAvailable,
 		ExploitAvailable:       v.ExploitAvailable,
 		EpssScore:              v.EpssScore.Ptr(),

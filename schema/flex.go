@@ -197,6 +197,16 @@ func unescape(b []byte) string {
 	return s
 }
 
+// ptr is the time for a timestamp in a list element or an optional struct
+// (see rows.go): nil for NULL.
+func (ts Timestamp) ptr() *time.Time {
+	if ts.T.IsZero() {
+		return nil
+	}
+	t := ts.T
+	return &t
+}
+
 // secondsBelow is where epoch seconds end and epoch milliseconds begin.
 const secondsBelow = 1e11
 

@@ -218,10 +218,10 @@ func TestASFFEpochTimestamps(t *testing.T) {
 				for what, got := range map[string]time.Time{
 					"created_at": f.CreatedAt, "updated_at": f.UpdatedAt, "first_observed_at": f.FirstObservedAt,
 					"last_observed_at": f.LastObservedAt, "processed_at": f.ProcessedAt, "note_updated_at": f.NoteUpdatedAt,
-					"process.launched_at": f.Process.LaunchedAt, "process.terminated_at": f.Process.TerminatedAt,
-					"threat_intel_indicators[0].last_observed_at": f.ThreatIntelIndicators[0].LastObservedAt,
-					"vulnerabilities[0].vendor_created_at":        f.Vulnerabilities[0].VendorCreatedAt,
-					"vulnerabilities[0].vendor_updated_at":        f.Vulnerabilities[0].VendorUpdatedAt,
+					"process.launched_at": timeOf(f.Process.LaunchedAt), "process.terminated_at": timeOf(f.Process.TerminatedAt),
+					"threat_intel_indicators[0].last_observed_at": timeOf(f.ThreatIntelIndicators[0].LastObservedAt),
+					"vulnerabilities[0].vendor_created_at":        timeOf(f.Vulnerabilities[0].VendorCreatedAt),
+					"vulnerabilities[0].vendor_updated_at":        timeOf(f.Vulnerabilities[0].VendorUpdatedAt),
 				} {
 					eqTime(t, what, got, at)
 				}
@@ -248,7 +248,7 @@ func TestASFFEpochTimestamps(t *testing.T) {
 			check: func(t *testing.T, in string, out *Output) {
 				f := out.Findings[0]
 				for what, got := range map[string]time.Time{"1e300": f.CreatedAt, "true": f.FirstObservedAt, "null": f.LastObservedAt,
-					"text": f.ProcessedAt, "an object": f.NoteUpdatedAt, "before the year 1": f.Process.LaunchedAt} {
+					"text": f.ProcessedAt, "an object": f.NoteUpdatedAt, "before the year 1": timeOf(f.Process.LaunchedAt)} {
 					if !got.IsZero() {
 						t.Errorf("%s read as %v", what, got)
 					}
@@ -265,6 +265,14 @@ func TestASFFEpochTimestamps(t *testing.T) {
 			in: `{"Id":"f","ProductArn":"p","UpdatedAt":1}`,
 		},
 	})
+}
+
+// timeOf is *t, the zero time for nil (NULL).
+func timeOf(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return *t
 }
 
 // TestASFFProductArn: a finding without ProductName, CompanyName or Region

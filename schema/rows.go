@@ -11,7 +11,11 @@ import "time"
 //   - Strings tagged "optional" are written as NULL when empty: an absent field
 //     and an empty one read the same in Athena.
 //   - Timestamps are INT64 TIMESTAMP(MILLIS, isAdjustedToUTC=true), NULL when the
-//     source text is absent or is not an RFC 3339 time.
+//     source text is absent or is not an RFC 3339 time. A timestamp inside a
+//     list element or an optional struct is a *time.Time (nil for NULL):
+//     parquet-go (v0.32.1) writes a present time.Time there as NULL
+//     (writeRowsFuncOfTime takes the definition level its parent raised for
+//     its own); sinks' TestNestedTimestampsSurvive guards it.
 //   - Integers that may legitimately be zero are pointers (NULL when absent).
 //   - Lists are 3-level LISTs and are never NULL: absent means empty.
 //   - Partition columns (dt) are not in the files; they live in the object path.
@@ -128,12 +132,12 @@ type Network struct {
 
 // Process is the Process object of a finding.
 type Process struct {
-	Name         string    `parquet:"name,optional"`
-	Path         string    `parquet:"path,optional"`
-	Pid          *int32    `parquet:"pid,optional"`
-	ParentPid    *int32    `parquet:"parent_pid,optional"`
-	LaunchedAt   time.Time `parquet:"launched_at,optional,timestamp(millisecond:utc)"`
-	TerminatedAt time.Time `parquet:"terminated_at,optional,timestamp(millisecond:utc)"`
+	Name         string     `parquet:"name,optional"`
+	Path         string     `parquet:"path,optional"`
+	Pid          *int32     `parquet:"pid,optional"`
+	ParentPid    *int32     `parquet:"parent_pid,optional"`
+	LaunchedAt   *time.Time `parquet:"launched_at,optional,timestamp(millisecond:utc)"`
+	TerminatedAt *time.Time `parquet:"terminated_at,optional,timestamp(millisecond:utc)"`
 }
 
 // Malware is one element of Malware.
@@ -146,19 +150,19 @@ type Malware struct {
 
 // Vulnerability is one element of Vulnerabilities.
 type Vulnerability struct {
-	ID                     string    `parquet:"id,optional"`
-	VendorName             string    `parquet:"vendor_name,optional,dict"`
-	VendorURL              string    `parquet:"vendor_url,optional"`
-	VendorSeverity         string    `parquet:"vendor_severity,optional,dict"`
-	VendorCreatedAt        time.Time `parquet:"vendor_created_at,optional,timestamp(millisecond:utc)"`
-	VendorUpdatedAt        time.Time `parquet:"vendor_updated_at,optional,timestamp(millisecond:utc)"`
-	Cvss                   []Cvss    `parquet:"cvss,list"`
-	VulnerablePackages     []Package `parquet:"vulnerable_packages,list"`
-	FixAvailable           string    `parquet:"fix_available,optional,dict"`
-	ExploitAvailable       string    `parquet:"exploit_available,optional,dict"`
-	EpssScore              *float64  `parquet:"epss_score,optional"`
-	ReferenceURLs          []string  `parquet:"reference_urls,list"`
-	RelatedVulnerabilities []string  `parquet:"related_vulnerabilities,list"`
+	ID                     string     `parquet:"id,optional"`
+	VendorName             string     `parquet:"vendor_name,optional,dict"`
+	VendorURL              string     `parquet:"vendor_url,optional"`
+	VendorSeverity         string     `parquet:"vendor_severity,optional,dict"`
+	VendorCreatedAt        *time.Time `parquet:"vendor_created_at,optional,timestamp(millisecond:utc)"`
+	VendorUpdatedAt        *time.Time `parquet:"vendor_updated_at,optional,timestamp(millisecond:utc)"`
+	Cvss                   []Cvss     `parquet:"cvss,list"`
+	VulnerablePackages     []Package  `parquet:"vulnerable_packages,list"`
+	FixAvailable           string     `parquet:"fix_available,optional,dict"`
+	ExploitAvailable       string     `parquet:"exploit_available,optional,dict"`
+	EpssScore              *float64   `parquet:"epss_score,optional"`
+	ReferenceURLs          []string   `parquet:"reference_urls,list"`
+	RelatedVulnerabilities []string   `parquet:"related_vulnerabilities,list"`
 }
 
 // Cvss is one CVSS score of a vulnerability.
@@ -191,12 +195,12 @@ type Threat struct {
 
 // Indicator is one element of ThreatIntelIndicators.
 type Indicator struct {
-	Type           string    `parquet:"type,optional"`
-	Value          string    `parquet:"value,optional"`
-	Category       string    `parquet:"category,optional"`
-	Source         string    `parquet:"source,optional"`
-	SourceURL      string    `parquet:"source_url,optional"`
-	LastObservedAt time.Time `parquet:"last_observed_at,optional,timestamp(millisecond:utc)"`
+	Type           string     `parquet:"type,optional"`
+	Value          string     `parquet:"value,optional"`
+	Category       string     `parquet:"category,optional"`
+	Source         string     `parquet:"source,optional"`
+	SourceURL      string     `parquet:"source_url,optional"`
+	LastObservedAt *time.Time `parquet:"last_observed_at,optional,timestamp(millisecond:utc)"`
 }
 
 // Related is one element of RelatedFindings.

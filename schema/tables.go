@@ -27,10 +27,11 @@ type Table struct {
 	// Parquet is true for the queryable tables (one Parquet schema from a Go
 	// row type); dead letters are gzipped JSON lines.
 	Parquet bool
-	// BigText lists the columns whose values are long text, JSON or
-	// identifiers without order: min/max statistics on them are useless to a
-	// query engine (row groups hold random ARNs, free text) and cost time and
-	// space, so the writer skips them. Paths are Parquet column paths.
+	// BigText lists the columns whose values are JSON documents: bounds on
+	// them would all read '{"…' and help no query, so files give them none
+	// (no ColumnIndex, no row-group min/max; null counts only). Every other
+	// column has true bounds (sinks' finisher; BENCHMARKS.md, "Page index
+	// and statistics"). Paths are Parquet column paths.
 	BigText [][]string
 
 	row any // a zero row of the table's Go type (nil for dead letters)
@@ -42,34 +43,16 @@ func AllTables() []Table {
 	return []Table{
 		{
 			Name: TableFindings, Parquet: true, row: Finding{},
-			BigText: [][]string{
-				{"raw_finding"}, {"description"}, {"title"}, {"remediation_text"}, {"remediation_url"}, {"source"},
-				{"id"}, {"event_id"}, {"generator_id"}, {"resource_id"}, {"source_url"}, {"note_text"},
-				{"event_resources", "list", "element"}, {"resource_ids", "list", "element"},
-				{"resources", "list", "element", "id"}, {"resources", "list", "element", "details_json"},
-				{"product_fields", "key_value", "key"}, {"product_fields", "key_value", "value"},
-				{"user_defined_fields", "key_value", "key"}, {"user_defined_fields", "key_value", "value"},
-				{"resources", "list", "element", "tags", "key_value", "key"}, {"resources", "list", "element", "tags", "key_value", "value"},
-			},
+			BigText: [][]string{{"raw_finding"}, {"resources", "list", "element", "details_json"}},
 		},
 		{
 			Name: TableInsightResults, Parquet: true, row: InsightResult{},
-			BigText: [][]string{{"raw_detail"}, {"source"}, {"event_id"}},
+			BigText: [][]string{{"raw_detail"}},
 		},
 		{
 			Name: TableOCSFFindings, Parquet: true, row: OCSFFinding{},
 			BigText: [][]string{
-				{"raw_finding"}, {"description"}, {"title"}, {"remediation_desc"}, {"source"}, {"comment"},
-				{"event_id"}, {"metadata_uid"}, {"finding_uid"}, {"resource_uid"},
-				{"evidences_json"}, {"unmapped_json"},
-				{"event_resources", "list", "element"}, {"resource_uids", "list", "element"},
-				{"remediation_references", "list", "element"},
-				{"resources", "list", "element", "uid"}, {"resources", "list", "element", "uid_alt"},
-				{"resources", "list", "element", "name"}, {"resources", "list", "element", "data_json"},
-				{"resources", "list", "element", "tags", "key_value", "key"}, {"resources", "list", "element", "tags", "key_value", "value"},
-				{"vulnerabilities", "list", "element", "title"}, {"vulnerabilities", "list", "element", "cvss_vector"},
-				{"vulnerabilities", "list", "element", "references", "list", "element"},
-				{"vulnerabilities", "list", "element", "affected_packages", "list", "element", "fixed_in_version"},
+				{"raw_finding"}, {"evidences_json"}, {"unmapped_json"}, {"resources", "list", "element", "data_json"},
 			},
 		},
 		{Name: TableDeadLetters},

@@ -232,7 +232,7 @@ func (b *S3Body) Read(p []byte) (int, error) {
 		}
 		if b.body == nil {
 			if err := b.resume(); err != nil {
-				return 0, err
+				return 0, notEOF(err)
 			}
 			continue
 		}
@@ -263,7 +263,7 @@ func (b *S3Body) Read(p []byte) (int, error) {
 			// a whole object's checksum mismatch at its end): it stands.
 			if err != io.EOF {
 				b.Close()
-				return n, fmt.Errorf("read %s: %w", b.url(), err)
+				return n, notEOF(fmt.Errorf("read %s: %w", b.url(), err))
 			}
 		default:
 			b.broken(err)
@@ -272,6 +272,17 @@ func (b *S3Body) Read(p []byte) (int, error) {
 			return n, nil
 		}
 	}
+}
+
+// notEOF keeps an error from reading as the end of the object: a reader's
+// end is io.EOF itself, but a network client's error may wrap io.EOF (a
+// connection closed before the response: "Get …: EOF"), and a caller that
+// tests errors.Is(err, io.EOF) would take the failed read for a whole one.
+func notEOF(err error) error {
+	if err != io.EOF && errors.Is(err, io.EOF) {
+		return fmt.Errorf("%s: %w", err.Error(), io.ErrUnexpectedEOF)
+	}
+	return err
 }
 
 // broken drops a body that ended early.

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -234,15 +235,26 @@ func TestGetS3ObjectFails(t *testing.T) {
 		{name: "short after every attempt", srv: serverFaults{cuts: []int64{1000, 1000, 1000, 1000, 1000}},
 			wantErr: io.ErrUnexpectedEOF, atMost: 1000, inMsg: []string{"s3://bucket/some/key", "1000 of 1048576 bytes received", "4 times in a row"}},
 		{name: "deleted meanwhile", srv: serverFaults{cuts: []int64{1000}}, wantErr: ErrNotExist, atMost: 1000},
+		// Each resumption's connection closes before its response: the
+		// SDK's error wraps io.EOF ("Get …: EOF"), which must not read as
+		// the object's end (it did: a backfill took a cut S3 object for a
+		// whole one and exited 0).
+		{name: "resumptions dropped before their headers", srv: serverFaults{cuts: []int64{1000}},
+			wantErr: io.ErrUnexpectedEOF, atMost: 1000, inMsg: []string{"s3://bucket/some/key", "1000 of 1048576 bytes received"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			f := tc.srv
 			f.data = data
 			_, client := newObjectServer(t, f)
-			if tc.wantErr == ErrNotExist {
+			switch {
+			case tc.wantErr == ErrNotExist:
 				client = s3.New(client.Options(), func(o *s3.Options) {
 					o.HTTPClient = notFoundAfter(o.HTTPClient, 1)
+				})
+			case strings.HasPrefix(tc.name, "resumptions dropped"):
+				client = s3.New(client.Options(), func(o *s3.Options) {
+					o.HTTPClient = droppedAfter(o.HTTPClient, 1)
 				})
 			}
 			body, err := GetS3Object(context.Background(), client, "bucket", "some/key", S3Range{Length: -1})
@@ -255,6 +267,9 @@ func TestGetS3ObjectFails(t *testing.T) {
 			}
 			if !errors.Is(err, tc.wantErr) {
 				t.Errorf("error %v, want %v", err, tc.wantErr)
+			}
+			if errors.Is(err, io.EOF) {
+				t.Errorf("error %v wraps io.EOF: a caller would take it for the end of the object", err)
 			}
 			for _, s := range tc.inMsg {
 				if !strings.Contains(err.Error(), s) {
@@ -318,6 +333,23 @@ func notFoundAfter(c s3.HTTPClient, n int) s3.HTTPClient {
 		body := `<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>`
 		return &http.Response{StatusCode: http.StatusNotFound, Status: "404 Not Found", Header: http.Header{"Content-Type": {"application/xml"}},
 			Body: io.NopCloser(strings.NewReader(body)), ContentLength: int64(len(body)), Request: r}, nil
+	})
+}
+
+// droppedAfter drops the connection of every request after the first n
+// before any response, as the transport reports a server that closed it:
+// an error wrapping io.EOF.
+func droppedAfter(c s3.HTTPClient, n int) s3.HTTPClient {
+	var mu sync.Mutex
+	return httpClientFunc(func(r *http.Request) (*http.Response, error) {
+		mu.Lock()
+		n--
+		gone := n < 0
+		mu.Unlock()
+		if !gone {
+			return c.Do(r)
+		}
+		return nil, &url.Error{Op: r.Method, URL: r.URL.String(), Err: io.EOF}
 	})
 }
 

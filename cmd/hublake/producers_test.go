@@ -114,11 +114,6 @@ func checkReadBack(t *testing.T, root string, sources ...string) {
 		lakecheck.SortRows(want[table], "source", "finding_index")
 		for i := range got[table] {
 			g, w := got[table][i], want[table][i]
-			lakecheck.Mask(g, lakecheck.PendingPaths())
-			lakecheck.Mask(w, lakecheck.PendingPaths())
-			if lakecheck.PendingEmptyForNull {
-				lakecheck.EmptyAsNull(g)
-			}
 			lakecheck.CompareRow(t, fmt.Sprint(w["source"]), g, w, lakecheck.Columns(table))
 		}
 	}
@@ -302,13 +297,9 @@ func TestBackfillProducersLeftOut(t *testing.T) {
 // TestBackfillNestedTimestamps (issue 20, problem 1): timestamps nested in
 // a struct or a list (process.launched_at, vulnerabilities[].
 // vendor_created_at, threat_intel_indicators[].last_observed_at) hold the
-// source's time. The Parquet writer writes them NULL today (issue 19 fixes
-// it); the test runs once lakecheck.PendingLeaves no longer lists them.
+// source's time (parquet-go wrote them NULL: issue 19).
 func TestBackfillNestedTimestamps(t *testing.T) {
 	t.Parallel()
-	if reason, pending := lakecheck.PendingLeaves["process.launched_at"]; pending {
-		t.Skip(reason)
-	}
 	src := producers(t, "boto3_get_findings_ResponseMetadata_first.json")
 	root, code, out := runBackfill(t, nil, src)
 	if code != 0 {

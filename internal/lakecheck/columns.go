@@ -1,10 +1,6 @@
 package lakecheck
 
 import (
-	"maps"
-	"slices"
-	"strings"
-
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/format"
 
@@ -101,77 +97,3 @@ func Uncovered(table string, rows []map[string]any) []string {
 	}
 	return out
 }
-
-// PendingLeaves are leaves the lake does not hold correctly yet, left out
-// of comparisons until the fix lands (each with its reason): timestamps
-// nested in a struct or a list are written NULL by the Parquet writer
-// (issue 19, "Parquet that says only what is true").
-var PendingLeaves = map[string]string{
-	"process.launched_at":                        "issue 19: nested timestamps written NULL",
-	"process.terminated_at":                      "issue 19: nested timestamps written NULL",
-	"vulnerabilities[].vendor_created_at":        "issue 19: nested timestamps written NULL",
-	"vulnerabilities[].vendor_updated_at":        "issue 19: nested timestamps written NULL",
-	"threat_intel_indicators[].last_observed_at": "issue 19: nested timestamps written NULL",
-}
-
-// PendingEmptyForNull: the Parquet writer writes some NULLs of optional
-// string columns as ” (issue 19, "NULL is written as ” in optional string
-// columns, depending on how rows are batched"). Until that fix is merged,
-// comparisons read ” in a struct field or column as NULL (EmptyAsNull).
-const PendingEmptyForNull = true
-
-// EmptyAsNull replaces ” by nil in row's columns and struct fields, at
-// every depth (not in lists of strings, whose elements are never NULL).
-func EmptyAsNull(row map[string]any) {
-	var walk func(v any)
-	walk = func(v any) {
-		switch x := v.(type) {
-		case map[string]any:
-			for k, e := range x {
-				if e == "" {
-					x[k] = nil
-					continue
-				}
-				walk(e)
-			}
-		case []any:
-			for _, e := range x {
-				walk(e)
-			}
-		}
-	}
-	walk(row)
-}
-
-// Mask sets the leaves at paths (as Leaves writes them) to nil in row, in
-// place.
-func Mask(row map[string]any, paths []string) {
-	for _, p := range paths {
-		mask(row, strings.Split(strings.ReplaceAll(p, "[]", ".[]"), "."))
-	}
-}
-
-func mask(v any, parts []string) {
-	if len(parts) == 0 {
-		return
-	}
-	switch x := v.(type) {
-	case map[string]any:
-		if len(parts) == 1 {
-			if _, ok := x[parts[0]]; ok {
-				x[parts[0]] = nil
-			}
-			return
-		}
-		mask(x[parts[0]], parts[1:])
-	case []any:
-		if parts[0] == "[]" {
-			for _, e := range x {
-				mask(e, parts[1:])
-			}
-		}
-	}
-}
-
-// PendingPaths lists PendingLeaves' paths in order.
-func PendingPaths() []string { return slices.Sorted(maps.Keys(PendingLeaves)) }

@@ -247,7 +247,7 @@ func (e *errorContext) Read(p []byte) (int, error) {
 		return 0, e.err
 	}
 	n, err := e.r.Read(p)
-	if err != nil && !errors.Is(err, io.EOF) {
+	if err != nil && err != io.EOF {
 		e.err = err
 		if !strings.HasPrefix(err.Error(), e.format) {
 			e.err = fmt.Errorf("%s: %w", e.format, err)

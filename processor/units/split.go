@@ -111,14 +111,16 @@ func (s *Splitter) fill() bool {
 	// Read a whole chunk unless the input ends first. Only io.EOF itself
 	// ends the input cleanly: io.ErrUnexpectedEOF from the reader (a
 	// compressed stream cut short, a body shorter than its length) is a
-	// read error like any other.
+	// read error like any other, and so is an error that merely wraps
+	// io.EOF (a network client's "unexpected end": the io.Reader contract
+	// ends a stream with io.EOF itself, never a wrapped one).
 	n := 0
 	for n < readChunk {
 		m, err := s.r.Read(s.buf[s.end+n : s.end+readChunk])
 		n += m
 		if err != nil {
 			s.eof = true
-			if !errors.Is(err, io.EOF) {
+			if err != io.EOF {
 				s.readErr = err
 			}
 			break

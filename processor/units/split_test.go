@@ -187,7 +187,9 @@ func TestSplitterBreak(t *testing.T) {
 		{"findings document members after", `{"Findings":[{"a":1},{"b":2}],"Unproc`},
 		{"garbage", "{\"a\":1}{\"b\":2}\nnot json\nat al"},
 	} {
-		for _, cause := range []error{io.ErrUnexpectedEOF, errors.New("connection reset")} {
+		// A network client's error may wrap io.EOF ("Get …: EOF"): it is a
+		// break, not the end (only io.EOF itself ends a stream).
+		for _, cause := range []error{io.ErrUnexpectedEOF, errors.New("connection reset"), fmt.Errorf("GET s3://b/k: %w", io.EOF)} {
 			t.Run(tc.name+"/"+cause.Error(), func(t *testing.T) {
 				r := io.MultiReader(strings.NewReader(tc.in), iotest.ErrReader(cause))
 				sp := NewSplitter(iotest.HalfReader(r), 1<<20)
