@@ -23,6 +23,7 @@ import (
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
+	"github.com/hublake/hublake/awsconf"
 	"github.com/hublake/hublake/internal/lakecheck"
 	"github.com/hublake/hublake/internal/localstack"
 	"github.com/hublake/hublake/sinks"
@@ -188,7 +189,7 @@ func TestInputsS3Streams(t *testing.T) {
 	t.Setenv("AWS_ACCESS_KEY_ID", "test")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
 	ctx := context.Background()
-	cfg, err := sinks.LoadAWSConfig(ctx, sinks.AWSOptions{Region: localstack.Region})
+	cfg, err := awsconf.Load(ctx, awsconf.Options{Region: localstack.Region})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/hublake/hublake/awsconf"
 	"github.com/hublake/hublake/internal/localstack"
 	"github.com/hublake/hublake/sinks"
 )
@@ -17,7 +18,7 @@ import (
 // testS3 returns an S3 store at dest on the server at endpoint.
 func testS3(t testing.TB, endpoint, dest string, o sinks.S3Options, attempts int) *sinks.S3 {
 	t.Helper()
-	cfg, err := sinks.LoadAWSConfig(context.Background(), sinks.AWSOptions{Region: localstack.Region, MaxAttempts: attempts})
+	cfg, err := awsconf.Load(context.Background(), awsconf.Options{Region: localstack.Region, MaxAttempts: attempts})
 	if err != nil {
 		t.Fatal(err)
 	}

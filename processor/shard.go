@@ -12,6 +12,7 @@ import (
 	chk "github.com/vmware/vmware-go-kcl-v2/clientlibrary/checkpoint"
 	kcl "github.com/vmware/vmware-go-kcl-v2/clientlibrary/interfaces"
 
+	"github.com/hublake/hublake/awsconf"
 	"github.com/hublake/hublake/schema"
 	"github.com/hublake/hublake/sinks"
 )
@@ -39,7 +40,7 @@ type shards struct {
 	observer  Observer
 	leases    shardLeases
 	idleGrace time.Duration
-	backoff   sinks.Backoff
+	backoff   awsconf.Backoff
 	crash     func(string)
 
 	mu     sync.Mutex
@@ -58,7 +59,7 @@ func newShards(stream string, p Policy, enc *sinks.Encoder, stats *Stats, log *s
 	ctx, cancel := context.WithCancel(context.Background())
 	return &shards{
 		stream: stream, policy: p, enc: enc, stats: stats, log: log, observer: obs, leases: leases,
-		idleGrace: defaultIdleGrace, backoff: sinks.NewBackoff(30 * time.Second), crash: func(string) {},
+		idleGrace: defaultIdleGrace, backoff: awsconf.NewBackoff(30 * time.Second), crash: func(string) {},
 		active: map[string]*shardProcessor{}, flushCtx: ctx, cancelFlush: cancel,
 	}
 }

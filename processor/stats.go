@@ -31,7 +31,7 @@ type Stats struct {
 	// meanwhile; backfill gives up on the input).
 	StoreErrors atomic.Int64
 	// StoreRetries counts S3 requests the AWS SDK retried (throttling, 5xx,
-	// dropped connections); cmd/hublake counts them with sinks.CountAttempts.
+	// dropped connections); cmd/hublake counts them with awsconf.CountAttempts.
 	StoreRetries atomic.Int64
 	// KinesisThrottles counts Kinesis requests refused for throttling
 	// (GetRecords' ProvisionedThroughputExceeded, ListShards'

@@ -46,7 +46,7 @@ type StreamConfig struct {
 	App    string // KCL application name; it names the DynamoDB lease table
 	// WorkerID is this worker's unique id.
 	WorkerID string
-	// AWS is the process's one AWS configuration (sinks.LoadAWSConfig).
+	// AWS is the process's one AWS configuration (awsconf.Load).
 	AWS              aws.Config
 	KinesisEndpoint  string // local stacks
 	DynamoDBEndpoint string

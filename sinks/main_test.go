@@ -3,7 +3,6 @@ package sinks
 import (
 	"context"
 	"net/http"
-	"os"
 	"testing"
 	"time"
 
@@ -11,24 +10,11 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/hublake/hublake/awsconf"
 	"github.com/hublake/hublake/internal/localstack"
 )
 
-// TestMain gives every test the local stack's credentials (gofakes3 accepts
-// any; versitygw checks them), so tests can run in parallel without Setenv.
-func TestMain(m *testing.M) {
-	for k, v := range map[string]string{
-		"AWS_ACCESS_KEY_ID":         localstack.AccessKey,
-		"AWS_SECRET_ACCESS_KEY":     localstack.SecretKey,
-		"AWS_REGION":                localstack.Region,
-		"AWS_EC2_METADATA_DISABLED": "true",
-	} {
-		os.Setenv(k, v)
-	}
-	os.Unsetenv("AWS_MAX_ATTEMPTS")
-	os.Unsetenv("AWS_PROFILE")
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { localstack.Main(m) }
 
 // newTestS3 returns an S3 store at dest on the server at endpoint, with an
 // HTTP client that gives up on a response after a second (so that a
@@ -41,7 +27,7 @@ func newTestS3(t testing.TB, endpoint, dest string, o S3Options) *S3 {
 func newTestS3Attempts(t testing.TB, endpoint, dest string, o S3Options, attempts int) *S3 {
 	t.Helper()
 	o.Endpoint, o.PathStyle = endpoint, true
-	cfg, err := LoadAWSConfig(context.Background(), AWSOptions{
+	cfg, err := awsconf.Load(context.Background(), awsconf.Options{
 		Region: localstack.Region, MaxAttempts: attempts,
 		HTTPClient: awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
 			tr.ResponseHeaderTimeout = time.Second

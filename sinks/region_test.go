@@ -11,6 +11,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/hublake/hublake/awsconf"
 )
 
 // TestBucketRegionDiscovery: a client with DiscoverRegion asks each
@@ -54,7 +56,7 @@ func TestBucketRegionDiscovery(t *testing.T) {
 		_, _ = w.Write([]byte(`<ListBucketResult><Name>` + bucket + `</Name><KeyCount>0</KeyCount><IsTruncated>false</IsTruncated></ListBucketResult>`))
 	}))
 	defer srv.Close()
-	cfg, err := LoadAWSConfig(context.Background(), AWSOptions{Region: "us-east-1", MaxAttempts: 1})
+	cfg, err := awsconf.Load(context.Background(), awsconf.Options{Region: "us-east-1", MaxAttempts: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

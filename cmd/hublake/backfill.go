@@ -18,6 +18,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
+	"github.com/hublake/hublake/awsconf"
 	"github.com/hublake/hublake/processor"
 	"github.com/hublake/hublake/sinks"
 )
@@ -91,7 +92,7 @@ func (f *lakeFlags) s3Options() sinks.S3Options {
 
 // awsConfig loads the process's one AWS configuration.
 func (f *lakeFlags) awsConfig(ctx context.Context, log *slog.Logger) (aws.Config, error) {
-	return sinks.LoadAWSConfig(ctx, sinks.AWSOptions{Region: f.Region, Logger: log})
+	return awsconf.Load(ctx, awsconf.Options{Region: f.Region, Logger: log})
 }
 
 // open opens the lake and checks that it is reachable. existing: the lake

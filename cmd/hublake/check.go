@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 
+	"github.com/hublake/hublake/awsconf"
 	"github.com/hublake/hublake/sinks"
 )
 
@@ -234,7 +235,7 @@ func (ch *checker) config(ctx context.Context, g *globals, region string, requir
 	var cfg aws.Config
 	ok := ch.check(ctx, "AWS configuration", func(ctx context.Context) (string, error) {
 		var err error
-		cfg, err = sinks.LoadAWSConfig(ctx, sinks.AWSOptions{Region: region, RequireRegion: requireRegion, MaxAttempts: 1, Logger: g.logger})
+		cfg, err = awsconf.Load(ctx, awsconf.Options{Region: region, RequireRegion: requireRegion, MaxAttempts: 1, Logger: g.logger})
 		if err != nil {
 			return "", err
 		}

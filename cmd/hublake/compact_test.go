@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/hublake/hublake/awsconf"
 	"github.com/hublake/hublake/internal/lakecheck"
 	"github.com/hublake/hublake/internal/localstack"
 	"github.com/hublake/hublake/schema"
@@ -306,7 +307,7 @@ func TestCompactConcurrently(t *testing.T) {
 			db, before := l.prepare(t, corpus)
 
 			// A lock held elsewhere: that partition is skipped.
-			cfg, err := sinks.LoadAWSConfig(context.Background(), sinks.AWSOptions{Region: localstack.Region})
+			cfg, err := awsconf.Load(context.Background(), awsconf.Options{Region: localstack.Region})
 			if err != nil {
 				t.Fatal(err)
 			}

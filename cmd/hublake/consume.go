@@ -17,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/hublake/hublake/awsconf"
 	"github.com/hublake/hublake/processor"
 	"github.com/hublake/hublake/sinks"
 )
@@ -62,7 +63,7 @@ func (c *consumeCmd) Run(ctx context.Context, g *globals) error {
 		}
 		initialTime = t
 	}
-	awsConf, err := sinks.LoadAWSConfig(ctx, sinks.AWSOptions{Region: c.Region, RequireRegion: true, Logger: log})
+	awsConf, err := awsconf.Load(ctx, awsconf.Options{Region: c.Region, RequireRegion: true, Logger: log})
 	if err != nil {
 		return err
 	}

@@ -14,9 +14,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/hublake/hublake/awsconf"
 	"github.com/hublake/hublake/processor"
 	"github.com/hublake/hublake/schema"
-	"github.com/hublake/hublake/sinks"
 )
 
 // The consumer's metrics, in two forms that name the same quantities:
@@ -224,7 +224,7 @@ func (m *metrics) maxBehind() int64 {
 // requests of the store's S3 client, and the throttled requests of the
 // Kinesis client (the KCL's GetRecords and ListShards).
 func countAttempts(s *processor.Stats) func(*middleware.Stack) error {
-	return sinks.CountAttempts(func(a sinks.Attempts) {
+	return awsconf.CountAttempts(func(a awsconf.Attempts) {
 		switch a.Service {
 		case "S3":
 			s.StoreRetries.Add(int64(a.Retries))

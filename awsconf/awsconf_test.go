@@ -1,13 +1,19 @@
-package sinks
+package awsconf
 
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"github.com/hublake/hublake/internal/faults"
 	"github.com/hublake/hublake/internal/localstack"
@@ -19,10 +25,12 @@ import (
 // nothing for a call that succeeded at once.
 func TestCountAttempts(t *testing.T) {
 	t.Parallel()
-	srv := gofakes3Server(t)
+	proxy := faults.New(gofakes3.New(s3mem.New()).Server())
+	srv := httptest.NewServer(proxy)
+	t.Cleanup(func() { proxy.Close(); srv.Close() })
 	var mu sync.Mutex
 	var got []Attempts
-	cfg, err := LoadAWSConfig(context.Background(), AWSOptions{
+	cfg, err := Load(context.Background(), Options{
 		Region: localstack.Region,
 		HTTPClient: awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
 			tr.ResponseHeaderTimeout = time.Second
@@ -36,16 +44,20 @@ func TestCountAttempts(t *testing.T) {
 		defer mu.Unlock()
 		got = append(got, a)
 	}))
-	store, err := NewS3(cfg, "s3://lake/pfx", S3Options{Endpoint: srv.url, PathStyle: true})
-	if err != nil {
+	client := s3.NewFromConfig(cfg, func(o *s3.Options) { o.BaseEndpoint, o.UsePathStyle = aws.String(srv.URL), true })
+	ctx := context.Background()
+	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("lake")}); err != nil {
 		t.Fatal(err)
 	}
-	createBucket(t, store.Client(), "lake")
-	if err := writeObject(context.Background(), store, "findings/dt=2026-01-01/a.parquet", []byte("first")); err != nil {
+	put := func(key, body string) error {
+		_, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("lake"), Key: aws.String(key), Body: strings.NewReader(body)})
+		return err
+	}
+	if err := put("pfx/findings/dt=2026-01-01/a.parquet", "first"); err != nil {
 		t.Fatal(err)
 	}
-	srv.proxy.Add(faults.Rule{Ops: []string{"PutObject"}, Faults: []faults.Fault{faults.InternalError, faults.SlowDown}, Limit: 2})
-	if err := writeObject(context.Background(), store, "findings/dt=2026-01-01/b.parquet", []byte("second")); err != nil {
+	proxy.Add(faults.Rule{Ops: []string{"PutObject"}, Faults: []faults.Fault{faults.InternalError, faults.SlowDown}, Limit: 2})
+	if err := put("pfx/findings/dt=2026-01-01/b.parquet", "second"); err != nil {
 		t.Fatal(err)
 	}
 	mu.Lock()

@@ -1,4 +1,4 @@
-package sinks
+package awsconf
 
 import (
 	"context"
@@ -20,9 +20,9 @@ import (
 	"github.com/aws/smithy-go/middleware"
 )
 
-// AWSOptions configure the one AWS configuration a hublake process loads;
+// Options configure the one AWS configuration a hublake process loads;
 // every client (S3, Kinesis, DynamoDB) is built from it.
-type AWSOptions struct {
+type Options struct {
 	// Region overrides the region from the environment.
 	Region string
 	// RequireRegion fails when no region is set anywhere (the stream needs
@@ -40,10 +40,10 @@ type AWSOptions struct {
 	Logger *slog.Logger
 }
 
-// LoadAWSConfig loads the default credential chain (environment, shared
+// Load loads the default credential chain (environment, shared
 // config, the ECS task role, instance profile) with hublake's retryer and
 // HTTP client.
-func LoadAWSConfig(ctx context.Context, o AWSOptions) (aws.Config, error) {
+func Load(ctx context.Context, o Options) (aws.Config, error) {
 	httpClient := o.HTTPClient
 	if httpClient == nil {
 		httpClient = HTTPClientWithTimeouts()
