@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/semaphore"
 
+	"github.com/hublake/hublake/lake"
 	"github.com/hublake/hublake/schema"
 	"github.com/hublake/hublake/sinks"
 )
@@ -41,7 +42,7 @@ type Options struct {
 	// DeleteGrace is how long an absorbed name stays after its marker was
 	// written, whoever deletes it (package documentation, "The delete
 	// grace"); negative: none (default 30 seconds, at most
-	// sinks.MaxDeleteGrace).
+	// lake.MaxDeleteGrace).
 	DeleteGrace time.Duration
 	// Holder names this run in locks and manifests.
 	Holder string
@@ -164,12 +165,12 @@ type Summary struct {
 // error only when it could not run (a table cannot be listed, an option is
 // wrong); a partition that fails is logged, counted in Summary.Failed and
 // left as it was, and the others are still compacted.
-func Run(ctx context.Context, lake sinks.Lake, opts Options) (*Summary, error) {
+func Run(ctx context.Context, lk lake.Lake, opts Options) (*Summary, error) {
 	opts = opts.withDefaults()
-	c := &compactor{lake: lake, opts: opts, log: opts.Logger, sum: &Summary{}}
-	c.deletes = &deleter{lake: lake, crash: opts.CrashHook, log: opts.Logger}
-	if opts.DeleteGrace > sinks.MaxDeleteGrace {
-		return c.sum, fmt.Errorf("delete grace %s: at most %s (sinks.MaxDeleteGrace: the grace writers keep)", opts.DeleteGrace, sinks.MaxDeleteGrace)
+	c := &compactor{lake: lk, opts: opts, log: opts.Logger, sum: &Summary{}}
+	c.deletes = &deleter{lake: lk, crash: opts.CrashHook, log: opts.Logger}
+	if opts.DeleteGrace > lake.MaxDeleteGrace {
+		return c.sum, fmt.Errorf("delete grace %s: at most %s (lake.MaxDeleteGrace: the grace writers keep)", opts.DeleteGrace, lake.MaxDeleteGrace)
 	}
 	var tables []schema.Table
 	for _, name := range opts.Tables {
@@ -238,7 +239,7 @@ func tableNames() []string {
 }
 
 type compactor struct {
-	lake    sinks.Lake
+	lake    lake.Lake
 	opts    Options
 	log     *slog.Logger
 	sum     *Summary
@@ -254,7 +255,7 @@ type compactor struct {
 // name, keeping the same grace, and one killed before it got here leaves
 // them to the next visit, which does exactly that.
 type deleter struct {
-	lake  sinks.Lake
+	lake  lake.Lake
 	crash func(string)
 	log   *slog.Logger
 	queue []deferredDelete // by notBefore
@@ -326,7 +327,7 @@ func (c *compactor) survey(ctx context.Context, t schema.Table) ([]string, error
 		rest := strings.TrimPrefix(o.Key, t.Name+"/")
 		part, file, ok := strings.Cut(rest, "/")
 		dt, isDate := strings.CutPrefix(part, "dt=")
-		if !ok || !isDate || !sinks.ValidDate(dt) {
+		if !ok || !isDate || !lake.ValidDate(dt) {
 			c.unrecognised(o, "outside any partition")
 			continue
 		}
@@ -335,8 +336,8 @@ func (c *compactor) survey(ctx context.Context, t schema.Table) ([]string, error
 			p = &partStats{}
 			parts[dt] = p
 		}
-		name, _ := strings.CutSuffix(file, sinks.Extension(t.Name))
-		if _, _, ok := sinks.ParseCompactedName(name); ok && !o.Irregular && !strings.Contains(file, "/") {
+		name, _ := strings.CutSuffix(file, lake.Extension(t.Name))
+		if _, _, ok := lake.ParseCompactedName(name); ok && !o.Irregular && !strings.Contains(file, "/") {
 			if o.Size < c.opts.TargetSize/2 {
 				p.small++
 			}
@@ -347,12 +348,12 @@ func (c *compactor) survey(ctx context.Context, t schema.Table) ([]string, error
 	// Partitions with a rolled-back run's record: an output of that run may
 	// have landed since (one listing of the table's manifests).
 	rolledBack := map[string]bool{}
-	for o, err := range c.lake.List(ctx, sinks.MetaPrefix+"compactions/"+t.Name+"/") {
+	for o, err := range c.lake.List(ctx, lake.MetaPrefix+"compactions/"+t.Name+"/") {
 		if err != nil {
 			return nil, fmt.Errorf("list the compactions of table %s: %w", t.Name, err)
 		}
-		rest, ok := strings.CutSuffix(strings.TrimPrefix(o.Key, sinks.MetaPrefix+"compactions/"+t.Name+"/dt="), sinks.RolledBackSuffix)
-		if dt, _, found := strings.Cut(rest, "/"); ok && found && sinks.ValidDate(dt) {
+		rest, ok := strings.CutSuffix(strings.TrimPrefix(o.Key, lake.MetaPrefix+"compactions/"+t.Name+"/dt="), lake.RolledBackSuffix)
+		if dt, _, found := strings.Cut(rest, "/"); ok && found && lake.ValidDate(dt) {
 			rolledBack[dt] = true
 		}
 	}
@@ -382,7 +383,7 @@ func (c *compactor) recent(dt string) bool {
 
 // unrecognised reports an object that is neither a batch object nor a
 // compacted one: it is kept, never read.
-func (c *compactor) unrecognised(o sinks.ObjectInfo, why string) {
+func (c *compactor) unrecognised(o lake.ObjectInfo, why string) {
 	c.sum.Unrecognised++
 	c.log.Warn("unrecognised object kept (neither a batch object nor a compacted one; never read or deleted)", "key", fmt.Sprintf("%q", o.Key), "why", why, "bytes", o.Size)
 }

@@ -23,6 +23,8 @@ import (
 
 	"github.com/hublake/hublake/internal/gen"
 	"github.com/hublake/hublake/internal/lakecheck"
+	"github.com/hublake/hublake/lake"
+	"github.com/hublake/hublake/lake/dirlake"
 	"github.com/hublake/hublake/processor"
 	"github.com/hublake/hublake/schema"
 	"github.com/hublake/hublake/sinks"
@@ -46,32 +48,32 @@ func corpus(t *testing.T, n int64, days int, end time.Time, bad float64) string 
 
 // backfill writes the corpus into the lake at root in small batches (many
 // objects per partition, as the stream writes them).
-func backfill(t *testing.T, root, corpus string, units int, counts *sinks.AbsorbedCounts) *sinks.Dir {
+func backfill(t *testing.T, root, corpus string, units int, counts *sinks.AbsorbedCounts) *dirlake.Lake {
 	t.Helper()
-	lake, err := sinks.NewDir(root)
+	lk, err := dirlake.New(root)
 	if err != nil {
 		t.Fatal(err)
 	}
 	inputs := processor.Inputs(context.Background(), []string{corpus}, nil, nil)
 	err = processor.Backfill(context.Background(), inputs, processor.BackfillOptions{
-		Policy: processor.Policy{MaxUnits: units}, Store: lake, Encode: sinks.EncodeOptions{Absorbed: counts},
+		Policy: processor.Policy{MaxUnits: units}, Store: lk, Encode: sinks.EncodeOptions{Absorbed: counts},
 		NotAfter: time.Now().Add(48 * time.Hour),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return lake
+	return lk
 }
 
 // newLake writes a lake of n generated units over days days before
 // 2026-11-01 in batches of units, and returns its root, the store and the
 // directories of its findings partitions.
-func newLake(t *testing.T, n int64, days, units int) (string, *sinks.Dir, []string) {
+func newLake(t *testing.T, n int64, days, units int) (string, *dirlake.Lake, []string) {
 	t.Helper()
 	root := filepath.Join(t.TempDir(), "lake")
-	lake := backfill(t, root, corpus(t, n, days, past, 0), units, nil)
+	lk := backfill(t, root, corpus(t, n, days, past, 0), units, nil)
 	parts, _ := filepath.Glob(filepath.Join(root, "findings", "dt=*"))
-	return root, lake, parts
+	return root, lk, parts
 }
 
 // dateOf is the dt of a partition directory.
@@ -110,12 +112,12 @@ func onlyCompacted(t *testing.T, root string) {
 	}
 }
 
-func run(t *testing.T, lake sinks.Lake, o Options) *Summary {
+func run(t *testing.T, lk lake.Lake, o Options) *Summary {
 	t.Helper()
 	if o.DeleteGrace == 0 {
 		o.DeleteGrace = -1
 	}
-	sum, err := Run(context.Background(), lake, o)
+	sum, err := Run(context.Background(), lk, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +138,7 @@ func TestCompactKeepsRows(t *testing.T) {
 	t.Parallel()
 	src := corpus(t, 1500, 3, past, 0.02)
 	root := filepath.Join(t.TempDir(), "lake")
-	lake := backfill(t, root, src, 15, nil)
+	lk := backfill(t, root, src, 15, nil)
 	db := lakecheck.Open(t)
 	before := lakecheck.LakeDigest(t, db, root)
 	objsBefore := objects(t, root)
@@ -145,7 +147,7 @@ func TestCompactKeepsRows(t *testing.T) {
 		batchObjects += len(names)
 	}
 
-	sum := run(t, lake, Options{})
+	sum := run(t, lk, Options{})
 	if got := lakecheck.LakeDigest(t, db, root); !reflect.DeepEqual(got, before) {
 		t.Fatalf("rows changed:\nbefore %v\nafter  %v", before, got)
 	}
@@ -159,7 +161,7 @@ func TestCompactKeepsRows(t *testing.T) {
 	}
 	checkSorted(t, db, root)
 
-	again := run(t, lake, Options{})
+	again := run(t, lk, Options{})
 	if again.Compacted != 0 || again.UpToDate != again.Partitions {
 		t.Errorf("a second run: %+v, want every partition up to date", again)
 	}
@@ -218,12 +220,12 @@ func TestCompactSpillsAndSplits(t *testing.T) {
 	t.Parallel()
 	src := corpus(t, 1200, 1, past, 0)
 	root := filepath.Join(t.TempDir(), "lake")
-	lake := backfill(t, root, src, 40, nil)
+	lk := backfill(t, root, src, 40, nil)
 	twin := lakecheck.CopyDir(t, root)
 	db := lakecheck.Open(t)
 	before := lakecheck.LakeDigest(t, db, root)
 	opts := Options{SortBuffer: 64 << 10, TargetSize: 400 << 10, Encode: sinks.EncodeOptions{RowGroupBytes: 64 << 10}}
-	sum := run(t, lake, opts)
+	sum := run(t, lk, opts)
 	if sum.Spilled <= mergeFanIn {
 		t.Errorf("%d runs spilled, want more than the fan-in %d", sum.Spilled, mergeFanIn)
 	}
@@ -253,7 +255,7 @@ func TestCompactSpillsAndSplits(t *testing.T) {
 	if n := lakecheck.Int(t, db, q); n != 0 {
 		t.Errorf("%d rows out of order across the objects", n)
 	}
-	twinLake, _ := sinks.NewDir(twin)
+	twinLake, _ := dirlake.New(twin)
 	run(t, twinLake, opts)
 	a, b := lakecheck.Files(t, filepath.Join(root, "findings")), lakecheck.Files(t, filepath.Join(twin, "findings"))
 	if !reflect.DeepEqual(lakecheck.SortedKeys(a), lakecheck.SortedKeys(b)) {
@@ -277,13 +279,13 @@ func TestCompactCrashPoints(t *testing.T) {
 		t.Run(point, func(t *testing.T) {
 			t.Parallel()
 			root := filepath.Join(t.TempDir(), "lake")
-			lake := backfill(t, root, src, 10, nil)
+			lk := backfill(t, root, src, 10, nil)
 			snapshot := lakecheck.CopyDir(t, root)
 			db := lakecheck.Open(t)
 			before := lakecheck.LakeDigest(t, db, root)
 			crashed := func() (crashed bool) {
 				defer func() { crashed = recover() == errCrash }()
-				_, _ = Run(context.Background(), lake, Options{TargetSize: 64 << 10, DeleteGrace: -1, CrashHook: func(p string) {
+				_, _ = Run(context.Background(), lk, Options{TargetSize: 64 << 10, DeleteGrace: -1, CrashHook: func(p string) {
 					if p == point {
 						panic(errCrash)
 					}
@@ -298,11 +300,11 @@ func TestCompactCrashPoints(t *testing.T) {
 					t.Errorf("after a crash at %s, %d %s rows are missing", point, n, table)
 				}
 			}
-			sum := run(t, lake, Options{TargetSize: 64 << 10})
+			sum := run(t, lk, Options{TargetSize: 64 << 10})
 			if sum.Recovered+sum.Reappeared == 0 {
 				t.Errorf("the next run recovered nothing: %+v", sum)
 			}
-			run(t, lake, Options{TargetSize: 64 << 10})
+			run(t, lk, Options{TargetSize: 64 << 10})
 			if got := lakecheck.LakeDigest(t, db, root); !reflect.DeepEqual(got, before) {
 				t.Fatalf("after recovery the rows differ:\nbefore %v\nafter  %v", before, got)
 			}
@@ -326,7 +328,7 @@ var errCrash = errors.New("crash")
 // writers' temporary files are removed; a live writer's is kept.
 func TestCompactKeepsWhatItDoesNotKnow(t *testing.T) {
 	t.Parallel()
-	root, lake, parts := newLake(t, 300, 1, 50)
+	root, lk, parts := newLake(t, 300, 1, 50)
 	part := parts[0]
 	outside := filepath.Join(t.TempDir(), "secret.parquet")
 	write := func(p string, age time.Duration) {
@@ -372,7 +374,7 @@ func TestCompactKeepsWhatItDoesNotKnow(t *testing.T) {
 	}
 	kept = append(kept, young, live)
 
-	sum := run(t, lake, Options{})
+	sum := run(t, lk, Options{})
 	if sum.Unrecognised != 5 {
 		t.Errorf("%d objects reported as unrecognised, want 5", sum.Unrecognised)
 	}
@@ -397,13 +399,13 @@ func TestCompactKeepsWhatItDoesNotKnow(t *testing.T) {
 // compaction; nothing is deleted.
 func TestCompactRefusesForeignManifests(t *testing.T) {
 	t.Parallel()
-	root, lake, parts := newLake(t, 300, 2, 50)
+	root, lk, parts := newLake(t, 300, 2, 50)
 	dt, other := dateOf(parts[0]), dateOf(parts[1])
 	victims, _ := filepath.Glob(filepath.Join(parts[1], "*.parquet"))
 	victim := "findings/dt=" + other + "/" + filepath.Base(victims[0])
-	lake.Delete(context.Background(), "x") // (refused: not a key)
+	lk.Delete(context.Background(), "x") // (refused: not a key)
 	run := "0123456789abcdef0123456789abcdef"
-	key, _ := sinks.ManifestKey("findings", dt, run)
+	key, _ := lake.ManifestKey("findings", dt, run)
 	for _, inputs := range []string{victim, "../../etc/passwd", "findings/dt=" + dt + "/../../x.parquet"} {
 		body := fmt.Sprintf(`{"version":1,"run":%q,"table":"findings","dt":%q,"state":"committed","holder":"x","started":"2026-01-01T00:00:00Z","inputs":[{"key":%q,"size":1}]}`, run, dt, inputs)
 		if err := os.MkdirAll(filepath.Dir(filepath.Join(root, key)), 0o755); err != nil {
@@ -415,7 +417,7 @@ func TestCompactRefusesForeignManifests(t *testing.T) {
 		db := lakecheck.Open(t)
 		rows := lakecheck.LakeDigest(t, db, root)
 		before := objects(t, root)["findings/dt="+dt]
-		sum, err := Run(context.Background(), lake, Options{Tables: []string{"findings"}, DeleteGrace: -1})
+		sum, err := Run(context.Background(), lk, Options{Tables: []string{"findings"}, DeleteGrace: -1})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -435,23 +437,23 @@ func TestCompactRefusesForeignManifests(t *testing.T) {
 // has is skipped and untouched; once it is released, it is compacted.
 func TestCompactSkipsLockedPartitions(t *testing.T) {
 	t.Parallel()
-	root, lake, parts := newLake(t, 300, 1, 50)
+	root, lk, parts := newLake(t, 300, 1, 50)
 	dt := dateOf(parts[0])
-	key, _ := sinks.LockKey("findings", dt)
-	other, _ := sinks.NewDir(root)
+	key, _ := lake.LockKey("findings", dt)
+	other, _ := dirlake.New(root)
 	lock, err := other.TryLock(context.Background(), key, "someone else", time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
 	before := objects(t, root)["findings/dt="+dt]
-	sum := run(t, lake, Options{Tables: []string{"findings"}})
+	sum := run(t, lk, Options{Tables: []string{"findings"}})
 	if sum.Locked != 1 || !reflect.DeepEqual(objects(t, root)["findings/dt="+dt], before) {
 		t.Errorf("locked partition: %+v, objects changed: %v", sum, !reflect.DeepEqual(objects(t, root)["findings/dt="+dt], before))
 	}
 	if err := lock.Release(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if sum := run(t, lake, Options{Tables: []string{"findings"}}); sum.Compacted != 1 {
+	if sum := run(t, lk, Options{Tables: []string{"findings"}}); sum.Compacted != 1 {
 		t.Errorf("after the release: %+v", sum)
 	}
 }
@@ -473,11 +475,11 @@ func TestCompactRecentPartitions(t *testing.T) {
 			t.Parallel()
 			root := filepath.Join(t.TempDir(), "lake")
 			backfill(t, root, corpus(t, 200, 1, tc.end, 0), 20, nil)
-			lake, _ := sinks.NewDir(root)
-			if sum := run(t, lake, Options{OlderThan: time.Hour}); sum.TooRecent == 0 || sum.Compacted != 0 {
+			lk, _ := dirlake.New(root)
+			if sum := run(t, lk, Options{OlderThan: time.Hour}); sum.TooRecent == 0 || sum.Compacted != 0 {
 				t.Errorf("objects younger than --older-than: %+v, want them left", sum)
 			}
-			run(t, lake, Options{})
+			run(t, lk, Options{})
 			db := lakecheck.Open(t)
 			cfg := gen.DefaultConfig()
 			cfg.Seed = 7
@@ -488,7 +490,7 @@ func TestCompactRecentPartitions(t *testing.T) {
 			}
 			backfill(t, root, more, 20, nil)
 			before := lakecheck.LakeDigest(t, db, root)
-			run(t, lake, Options{})
+			run(t, lk, Options{})
 			if got := lakecheck.LakeDigest(t, db, root); !reflect.DeepEqual(got, before) {
 				t.Fatalf("rows changed:\nbefore %v\nafter  %v", before, got)
 			}
@@ -522,7 +524,7 @@ type oldFinding struct {
 // the columns it lacks are empty.
 func TestCompactConvertsOlderObjects(t *testing.T) {
 	t.Parallel()
-	root, lake, parts := newLake(t, 100, 1, 1000)
+	root, lk, parts := newLake(t, 100, 1, 1000)
 	db := lakecheck.Open(t)
 	n := lakecheck.Int(t, db, "SELECT count(*) FROM "+lakecheck.TableGlob(root, "findings")+" WHERE dt = ?", dateOf(parts[0]))
 	f, err := os.Create(filepath.Join(parts[0], "old-0000000000000.parquet"))
@@ -537,7 +539,7 @@ func TestCompactConvertsOlderObjects(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	run(t, lake, Options{Tables: []string{"findings"}})
+	run(t, lk, Options{Tables: []string{"findings"}})
 	rows := lakecheck.Rows(t, db, "SELECT id, product_arn, source, severity_label, len(types) AS types FROM "+lakecheck.TableGlob(root, "findings")+" WHERE id = 'old-id'")
 	if len(rows) != 1 || rows[0]["product_arn"] != "arn:old" || rows[0]["source"] != "file:old#0" || rows[0]["severity_label"] != nil {
 		t.Fatalf("the old row after compaction: %v", rows)
@@ -562,7 +564,7 @@ func TestCompactMemoryBound(t *testing.T) {
 		t.Fatal(err)
 	}
 	root := filepath.Join(t.TempDir(), "lake")
-	lake := backfill(t, root, src, 200, nil)
+	lk := backfill(t, root, src, 200, nil)
 	runtime.GC()
 	runtime.GC() // and what sync.Pools kept from the backfill
 	samples := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
@@ -585,7 +587,7 @@ func TestCompactMemoryBound(t *testing.T) {
 			}
 		}
 	}()
-	sum := run(t, lake, Options{SortBuffer: 4 << 20, Encode: sinks.EncodeOptions{RowGroupBytes: 2 << 20}, Tables: []string{"findings"}})
+	sum := run(t, lk, Options{SortBuffer: 4 << 20, Encode: sinks.EncodeOptions{RowGroupBytes: 2 << 20}, Tables: []string{"findings"}})
 	runtime.GC()
 	time.Sleep(5 * time.Millisecond)
 	close(stop)

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hublake/hublake/sinks"
+	"github.com/hublake/hublake/lake"
 )
 
 // TestGraceDocumented: the README and the package documentation state the
@@ -24,14 +24,14 @@ func TestGraceDocumented(t *testing.T) {
 	}
 	readme := read(filepath.Join("..", "README.md"))
 	doc := strings.ReplaceAll(read("doc.go"), " // ", " ")
-	grace := fmt.Sprintf("`--delete-grace` (%d s, at most %d h)", DefaultDeleteGrace/time.Second, sinks.MaxDeleteGrace/time.Hour)
+	grace := fmt.Sprintf("`--delete-grace` (%d s, at most %d h)", DefaultDeleteGrace/time.Second, lake.MaxDeleteGrace/time.Hour)
 	if !strings.Contains(readme, grace) {
 		t.Errorf("README.md does not state %q", grace)
 	}
-	if sinks.MaxDeleteGrace != time.Hour || rolledBackKeep != time.Hour {
-		t.Errorf("README.md and doc.go say an hour for MaxDeleteGrace (%s) and rolledBackKeep (%s)", sinks.MaxDeleteGrace, rolledBackKeep)
+	if lake.MaxDeleteGrace != time.Hour || rolledBackKeep != time.Hour {
+		t.Errorf("README.md and doc.go say an hour for MaxDeleteGrace (%s) and rolledBackKeep (%s)", lake.MaxDeleteGrace, rolledBackKeep)
 	}
-	for _, want := range []string{"older than sinks.MaxDeleteGrace (an hour)", "while the record lasts: an hour"} {
+	for _, want := range []string{"older than lake.MaxDeleteGrace (an hour)", "while the record lasts: an hour"} {
 		if !strings.Contains(doc, want) {
 			t.Errorf("doc.go does not state %q", want)
 		}

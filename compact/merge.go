@@ -11,6 +11,7 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 
+	"github.com/hublake/hublake/lake"
 	"github.com/hublake/hublake/sinks"
 )
 
@@ -85,7 +86,7 @@ func (k keyer) compare(a, b []parquet.Value) int {
 // decoded is an input read ahead: its rows encoded (decodeInput), or, for a
 // large input, the opened object to stream.
 type decoded struct {
-	obj  sinks.ReadObject
+	obj  lake.ReadObject
 	rows []keyedRow
 	buf  []byte // the rows' encodings
 }
@@ -96,7 +97,7 @@ const decodeInFlight = 2 << 20
 
 // decodeInput decodes a whole (small) input into encoded rows with their
 // sort keys.
-func decodeInput(obj sinks.ReadObject, key string, s *parquet.Schema, keys keyer) (*decoded, error) {
+func decodeInput(obj lake.ReadObject, key string, s *parquet.Schema, keys keyer) (*decoded, error) {
 	d := &decoded{}
 	var offs []int
 	var rowKeys [][]parquet.Value
@@ -377,7 +378,7 @@ func (m *merger) close() {
 // lacks columns added since, is converted: the new columns are null). The
 // rows passed to fn are only valid during the call. A damaged object is an
 // error, never a panic.
-func forEachRow(obj sinks.ReadObject, key string, s *parquet.Schema, fn func(parquet.Row) error) (rows int64, err error) {
+func forEachRow(obj lake.ReadObject, key string, s *parquet.Schema, fn func(parquet.Row) error) (rows int64, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("read %s: %v", key, p)
@@ -436,7 +437,7 @@ func forEachRow(obj sinks.ReadObject, key string, s *parquet.Schema, fn func(par
 // writer bounds them (rows, and bytes of values).
 type outputWriter struct {
 	ctx        context.Context
-	lake       sinks.Lake
+	lake       lake.Lake
 	table, dt  string
 	run        string
 	opts       []parquet.WriterOption
@@ -446,7 +447,7 @@ type outputWriter struct {
 	written    func(object) error // after each output's commit
 
 	k       int
-	obj     sinks.ObjectWriter
+	obj     lake.ObjectWriter
 	cw      *sinks.CountingWriter
 	w       *sinks.ParquetWriter[any]
 	key     string
@@ -467,8 +468,8 @@ const footerPerGroup = 32 << 10
 
 func (o *outputWriter) write(row parquet.Row) error {
 	if o.w == nil {
-		name := sinks.CompactedName(o.run, o.k)
-		key, err := sinks.ObjectKey(o.table, o.dt, name)
+		name := lake.CompactedName(o.run, o.k)
+		key, err := lake.ObjectKey(o.table, o.dt, name)
 		if err != nil {
 			return err
 		}

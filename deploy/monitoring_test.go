@@ -62,7 +62,7 @@ func stackNames(t *testing.T, tpl *template, e *evaluator) map[string][]string {
 		"ServiceName": {eval(map[string]any{"Fn::GetAtt": []any{"Service", "Name"}})},
 		"Table":       schema.Tables(),
 		// The compaction job's Lake is the URL of the lake it is given
-		// (sinks.S3's String: "s3://" + bucket + "/" + prefix).
+		// (s3lake.Lake's String: "s3://" + bucket + "/" + prefix).
 		"Lake": {eval(compactionEnv(t, tpl)["HUBLAKE_OUT"])},
 	}
 	for _, r := range tpl.resourcesOfType("AWS::Events::Rule") {

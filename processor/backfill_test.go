@@ -18,8 +18,10 @@ import (
 
 	"github.com/hublake/hublake/internal/gen"
 	"github.com/hublake/hublake/internal/lakecheck"
+	"github.com/hublake/hublake/internal/laketest"
 	"github.com/hublake/hublake/internal/localstack"
-	"github.com/hublake/hublake/sinks"
+	"github.com/hublake/hublake/lake/dirlake"
+	"github.com/hublake/hublake/lake/s3lake"
 )
 
 // event builds an EventBridge event around one finding.
@@ -180,20 +182,20 @@ func TestBackfillS3MatchesLocal(t *testing.T) {
 
 	for _, tc := range []struct {
 		name, endpoint string
-		objects        func(t *testing.T, store *sinks.S3) map[string][]byte
+		objects        func(t *testing.T, store *s3lake.Lake) map[string][]byte
 	}{
-		{"versitygw", stack.S3, func(t *testing.T, _ *sinks.S3) map[string][]byte {
+		{"versitygw", stack.S3, func(t *testing.T, _ *s3lake.Lake) map[string][]byte {
 			return lakecheck.Files(t, filepath.Join(stack.S3Root, "lake", "pfx"))
 		}},
-		{"gofakes3", fake.URL, func(t *testing.T, store *sinks.S3) map[string][]byte {
-			return readBucket(t, store.Client(), "lake", "pfx/")
+		{"gofakes3", fake.URL, func(t *testing.T, store *s3lake.Lake) map[string][]byte {
+			return laketest.ReadBucket(t, store.Client(), "lake", "pfx/")
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
-			store := testS3(t, tc.endpoint, "s3://lake/pfx", sinks.S3Options{}, 0)
+			store := laketest.NewS3(t, tc.endpoint, "s3://lake/pfx", s3lake.Options{}, 0, 0)
 			if tc.name == "gofakes3" {
-				createBucket(t, store.Client(), "lake")
+				laketest.CreateBucket(t, store.Client(), "lake")
 			}
 			if err := Backfill(ctx, Inputs(ctx, sources, nil, nil), BackfillOptions{Policy: policy, Store: store}); err != nil {
 				t.Fatal(err)
@@ -217,15 +219,15 @@ func TestBackfillFromS3Input(t *testing.T) {
 	t.Setenv("AWS_ACCESS_KEY_ID", "test")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
 	ctx := context.Background()
-	client := testS3(t, fake.URL, "s3://archive", sinks.S3Options{}, 0).Client()
-	createBucket(t, client, "archive")
+	client := laketest.NewS3(t, fake.URL, "s3://archive", s3lake.Options{}, 0, 0).Client()
+	laketest.CreateBucket(t, client, "archive")
 	in := corpus(t, 500, 2)
 	files, _ := filepath.Glob(filepath.Join(in, "*"))
 	for _, f := range files {
-		putFile(t, client, "archive", "firehose/2025/"+filepath.Base(f), f)
+		laketest.PutFile(t, client, "archive", "firehose/2025/"+filepath.Base(f), f)
 	}
 	fromS3, fromDisk := t.TempDir(), t.TempDir()
-	store, _ := sinks.NewDir(fromS3)
+	store, _ := dirlake.New(fromS3)
 	stats := &Stats{}
 	if err := Backfill(ctx, Inputs(ctx, []string{"s3://archive/firehose/"}, client, nil), BackfillOptions{Store: store, Stats: stats}); err != nil {
 		t.Fatal(err)

@@ -19,6 +19,7 @@ import (
 	kcl "github.com/vmware/vmware-go-kcl-v2/clientlibrary/interfaces"
 
 	"github.com/hublake/hublake/internal/gen"
+	"github.com/hublake/hublake/lake/dirlake"
 	"github.com/hublake/hublake/processor/units"
 	"github.com/hublake/hublake/schema"
 	"github.com/hublake/hublake/sinks"
@@ -68,7 +69,7 @@ func BenchmarkBackfill(b *testing.B) {
 			b.SetBytes(size)
 			for i := 0; i < b.N; i++ {
 				out := b.TempDir()
-				store, _ := sinks.NewDir(out)
+				store, _ := dirlake.New(out)
 				stats := &Stats{}
 				if err := Backfill(context.Background(), InputsOf(inputs...), BackfillOptions{Store: store, Workers: workers, Stats: stats}); err != nil {
 					b.Fatal(err)
@@ -181,7 +182,7 @@ func BenchmarkConsumerPath(b *testing.B) {
 // in parallel, into a lake at dir written with codec.
 func consumeRecords(b *testing.B, dir string, records []types.Record, codec string) {
 	const shards = 8
-	store, _ := sinks.NewDir(dir)
+	store, _ := dirlake.New(dir)
 	enc := sinks.NewEncoder(store, sinks.EncodeOptions{Codec: codec})
 	c := newShards("bench", Policy{Window: time.Minute}, enc, &Stats{}, slog.New(slog.DiscardHandler), noObserver{}, newMemLeases())
 	var wg sync.WaitGroup

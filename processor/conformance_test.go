@@ -16,6 +16,7 @@ import (
 	"github.com/hublake/hublake/internal/gen"
 	"github.com/hublake/hublake/internal/lakecheck"
 	"github.com/hublake/hublake/internal/pqconform"
+	"github.com/hublake/hublake/lake/dirlake"
 	"github.com/hublake/hublake/schema"
 	"github.com/hublake/hublake/sinks"
 )
@@ -64,7 +65,7 @@ func streamLake(t *testing.T, dir string, end time.Time) string {
 		}
 	}
 	root := filepath.Join(t.TempDir(), "stream")
-	store, err := sinks.NewDir(root)
+	store, err := dirlake.New(root)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/sync/semaphore"
 
+	"github.com/hublake/hublake/lake"
 	"github.com/hublake/hublake/processor/units"
 	"github.com/hublake/hublake/schema"
 	"github.com/hublake/hublake/sinks"
@@ -35,7 +36,7 @@ import (
 type BackfillOptions struct {
 	Policy  Policy
 	Encode  sinks.EncodeOptions
-	Store   sinks.Store
+	Store   lake.Store
 	Workers int // default GOMAXPROCS
 	// Decoders is how many goroutines decode the units of each input
 	// (default GOMAXPROCS): the output does not depend on it (see
@@ -96,8 +97,9 @@ func Backfill(ctx context.Context, inputs iter.Seq2[Input, error], opts Backfill
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	// A backfill is made durable once, at its end: a run that did not end is
-	// run again and rewrites the same objects (sinks.Dir.DeferSync).
-	dir, _ := opts.Store.(*sinks.Dir)
+	// run again and rewrites the same objects (lake.DeferredSync: the
+	// directory store's).
+	dir, _ := opts.Store.(lake.DeferredSync)
 	if dir != nil {
 		dir = dir.DeferSync()
 		opts.Store = dir
@@ -146,7 +148,7 @@ func Backfill(ctx context.Context, inputs iter.Seq2[Input, error], opts Backfill
 // fileNamer names a file batch: the digest of the input up to the batch's
 // end, and the batch's first byte offset.
 func fileNamer(first, last *unit) string {
-	return sinks.FileBatchName(last.Digest, first.Offset)
+	return lake.FileBatchName(last.Digest, first.Offset)
 }
 
 // EachUnit calls fn with every unit of in, split as backfill splits it (every
@@ -223,7 +225,7 @@ func backfillStream(ctx context.Context, name string, r io.Reader, enc *sinks.En
 			return unit{
 				Data:   p.Data,
 				Origin: schema.Origin{Source: source, NotAfter: opts.NotAfter},
-				Pos:    sinks.FileOffset(p.Offset),
+				Pos:    lake.FileOffset(p.Offset),
 				Offset: p.Offset,
 				Digest: p.Digest,
 				Reject: p.Reject,
@@ -261,7 +263,7 @@ func oversizeDeadLetter(ctx context.Context, enc *sinks.Encoder, opts *BackfillO
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
 		return fmt.Errorf("spool oversized unit: %w", err)
 	}
-	name := sinks.FileBatchName(p.Digest, p.Offset) + "-" + hex.EncodeToString(h.Sum(nil))[:16]
+	name := lake.FileBatchName(p.Digest, p.Offset) + "-" + hex.EncodeToString(h.Sum(nil))[:16]
 	reason := fmt.Sprintf("unit of %d bytes exceeds the %d byte limit (--max-unit-bytes); not decoded", n, limit)
 	written, err := enc.StreamDeadLetter(ctx, schema.UndatedPartition, name, source, reason, tmp)
 	if err != nil {

@@ -16,8 +16,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/hublake/hublake/lake"
+	"github.com/hublake/hublake/lake/s3lake"
 	"github.com/hublake/hublake/schema"
-	"github.com/hublake/hublake/sinks"
 )
 
 // Input is one file to read.
@@ -114,13 +115,13 @@ type lakeSkip struct {
 
 func newLakeSkip(lakes []string) lakeSkip {
 	var sk lakeSkip
-	subtrees := []string{strings.TrimSuffix(sinks.MetaPrefix, "/")}
+	subtrees := []string{strings.TrimSuffix(lake.MetaPrefix, "/")}
 	for _, t := range schema.AllTables() {
 		subtrees = append(subtrees, t.Name)
 	}
 	for _, root := range lakes {
 		if strings.HasPrefix(root, "s3://") {
-			bucket, prefix, err := sinks.ParseS3URL(root)
+			bucket, prefix, err := lake.ParseS3URL(root)
 			if err != nil {
 				continue
 			}
@@ -166,7 +167,7 @@ func (sk lakeSkip) within(p string) string {
 
 // skipsKey reports whether the S3 object bucket/key is part of a lake.
 func (sk lakeSkip) skipsKey(bucket, key string) bool {
-	if key == strings.TrimSuffix(sinks.MetaPrefix, "/") || strings.HasPrefix(key, sinks.MetaPrefix) || strings.Contains(key, "/"+sinks.MetaPrefix) {
+	if key == strings.TrimSuffix(lake.MetaPrefix, "/") || strings.HasPrefix(key, lake.MetaPrefix) || strings.Contains(key, "/"+lake.MetaPrefix) {
 		return true
 	}
 	full := bucket + "/" + key
@@ -219,7 +220,7 @@ func walkDir(ctx context.Context, root, dir, resolved string, skip lakeSkip, yie
 			switch {
 			case d.IsDir():
 				sub := filepath.Join(resolved, d.Name())
-				if d.Name() == strings.TrimSuffix(sinks.MetaPrefix, "/") || skip.within(sub) != "" {
+				if d.Name() == strings.TrimSuffix(lake.MetaPrefix, "/") || skip.within(sub) != "" {
 					continue
 				}
 				if !walkDir(ctx, root, path, sub, skip, yield) {
@@ -254,7 +255,7 @@ func listS3(ctx context.Context, client *s3.Client, src string, skip lakeSkip, y
 	if client == nil {
 		return fail(yield, errors.New("s3 input needs an S3 client"))
 	}
-	bucket, prefix, err := sinks.ParseS3URL(src)
+	bucket, prefix, err := lake.ParseS3URL(src)
 	if err != nil {
 		return fail(yield, err)
 	}
@@ -282,8 +283,8 @@ func listS3(ctx context.Context, client *s3.Client, src string, skip lakeSkip, y
 			found = true
 			in := Input{Name: "s3://" + bucket + "/" + key, Key: key, Size: aws.ToInt64(o.Size), open: func(ctx context.Context) (io.ReadCloser, error) {
 				// A body cut on the way is resumed, and one that stays short
-				// is an error, never an early end (sinks.GetS3Object).
-				body, err := sinks.GetS3Object(ctx, client, bucket, key, sinks.S3Range{Length: -1})
+				// is an error, never an early end (s3lake.GetObject).
+				body, err := s3lake.GetObject(ctx, client, bucket, key, s3lake.Range{Length: -1})
 				if err != nil {
 					return nil, err
 				}

@@ -25,8 +25,10 @@ import (
 
 	"github.com/hublake/hublake/awsconf"
 	"github.com/hublake/hublake/internal/lakecheck"
+	"github.com/hublake/hublake/internal/laketest"
 	"github.com/hublake/hublake/internal/localstack"
-	"github.com/hublake/hublake/sinks"
+	"github.com/hublake/hublake/lake/dirlake"
+	"github.com/hublake/hublake/lake/s3lake"
 )
 
 // TestPart: K/N parses and validates; every key belongs to exactly one part
@@ -195,8 +197,8 @@ func TestInputsS3Streams(t *testing.T) {
 	}
 	var lists atomic.Int64
 	countLists(&cfg, &lists)
-	client := sinks.NewS3Client(cfg, sinks.S3Options{Endpoint: fake.URL, PathStyle: true})
-	createBucket(t, client, "archive")
+	client := s3lake.NewClient(cfg, s3lake.Options{Endpoint: fake.URL, PathStyle: true})
+	laketest.CreateBucket(t, client, "archive")
 	const objects = 2100 // three pages of at most 1,000 keys
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 8)
@@ -294,7 +296,7 @@ func TestBackfillLookAhead(t *testing.T) {
 			}
 		}
 	}
-	store, _ := sinks.NewDir(t.TempDir())
+	store, _ := dirlake.New(t.TempDir())
 	stats := &Stats{}
 	var listed int64 = -1
 	err := Backfill(context.Background(), seq, BackfillOptions{Store: store, Workers: workers, LookAhead: window, Stats: stats,

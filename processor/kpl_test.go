@@ -17,8 +17,9 @@ import (
 
 	"github.com/hublake/hublake/internal/hostile"
 	"github.com/hublake/hublake/internal/lakecheck"
+	"github.com/hublake/hublake/lake"
+	"github.com/hublake/hublake/lake/dirlake"
 	"github.com/hublake/hublake/processor/units"
-	"github.com/hublake/hublake/sinks"
 )
 
 // poisonRecords are records the KCL's de-aggregator cannot handle, by name.
@@ -106,7 +107,7 @@ func TestConsumerHostileStreamAndShard(t *testing.T) {
 	t.Parallel()
 	parent := t.TempDir()
 	root := filepath.Join(parent, "lake")
-	store, err := sinks.NewDir(root)
+	store, err := dirlake.New(root)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,10 +184,10 @@ func TestConsumerHostileStreamAndShard(t *testing.T) {
 		}
 		objects++
 		rel, _ := filepath.Rel(root, p)
-		if strings.HasPrefix(rel, "..") || sinks.CheckKey(filepath.ToSlash(rel)) != nil {
+		if strings.HasPrefix(rel, "..") || lake.CheckKey(filepath.ToSlash(rel)) != nil {
 			t.Errorf("object outside the lake's layout: %s", p)
 		}
-		if name := filepath.Base(p); !strings.HasPrefix(name, sinks.SafeNamePart(stream)+"-"+sinks.SafeNamePart(shard)+"-4968") {
+		if name := filepath.Base(p); !strings.HasPrefix(name, lake.SafeNamePart(stream)+"-"+lake.SafeNamePart(shard)+"-4968") {
 			t.Errorf("object name %q", name)
 		}
 		return nil

@@ -21,8 +21,10 @@ import (
 
 	"github.com/hublake/hublake/internal/faults"
 	"github.com/hublake/hublake/internal/hostile"
+	"github.com/hublake/hublake/internal/laketest"
 	"github.com/hublake/hublake/internal/localstack"
-	"github.com/hublake/hublake/sinks"
+	"github.com/hublake/hublake/lake"
+	"github.com/hublake/hublake/lake/s3lake"
 )
 
 // The memory tests run a backfill inside the test process and sample the
@@ -87,14 +89,14 @@ type countingStore struct {
 	biggest int64
 }
 
-func (c *countingStore) Create(_ context.Context, key string) (sinks.ObjectWriter, error) {
-	if err := sinks.CheckKey(key); err != nil {
+func (c *countingStore) Create(_ context.Context, key string) (lake.ObjectWriter, error) {
+	if err := lake.CheckKey(key); err != nil {
 		return nil, err
 	}
 	return &countingObject{s: c, key: key}, nil
 }
-func (c *countingStore) Stat(_ context.Context, key string) (sinks.ObjectInfo, error) {
-	return sinks.ObjectInfo{}, sinks.ErrNotExist
+func (c *countingStore) Stat(_ context.Context, key string) (lake.ObjectInfo, error) {
+	return lake.ObjectInfo{}, lake.ErrNotExist
 }
 func (c *countingStore) Delete(context.Context, string) error { return nil }
 func (c *countingStore) Ping(context.Context) error           { return nil }
@@ -261,7 +263,7 @@ func TestBackfillLargeObjectToS3(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			prefix := strings.ReplaceAll(name, " ", "-")
-			store := testS3(t, srv.URL, "s3://big/"+prefix, sinks.S3Options{PartSize: 5 << 20}, 2)
+			store := laketest.NewS3(t, srv.URL, "s3://big/"+prefix, s3lake.Options{PartSize: 5 << 20}, 2, 0)
 			before := map[string]int{}
 			for _, op := range []string{"CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload", "AbortMultipartUpload"} {
 				before[op] = proxy.Count(op)

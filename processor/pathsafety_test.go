@@ -16,7 +16,9 @@ import (
 
 	"github.com/hublake/hublake/internal/hostile"
 	"github.com/hublake/hublake/internal/lakecheck"
-	"github.com/hublake/hublake/sinks"
+	"github.com/hublake/hublake/internal/laketest"
+	"github.com/hublake/hublake/lake"
+	"github.com/hublake/hublake/lake/s3lake"
 )
 
 // pathHostileInput writes findings whose every data-derived value looks like
@@ -98,7 +100,7 @@ func TestBackfillStaysInsideTheRoot(t *testing.T) {
 			return nil
 		}
 		files++
-		if err := sinks.CheckKey(filepath.ToSlash(rel)); err != nil {
+		if err := lake.CheckKey(filepath.ToSlash(rel)); err != nil {
 			t.Errorf("not a lake key: %s", rel)
 		}
 		return nil
@@ -115,7 +117,7 @@ func TestBackfillStaysInsideTheRoot(t *testing.T) {
 		t.Error(`no row keeps AwsAccountId "../../x" as its value`)
 	}
 	for _, d := range lakecheck.DeadLetters(t, root) {
-		if !sinks.ValidDate(d.Dt) {
+		if !lake.ValidDate(d.Dt) {
 			t.Errorf("dead letter partition %q", d.Dt)
 		}
 	}
@@ -125,8 +127,8 @@ func TestBackfillStaysInsideTheRoot(t *testing.T) {
 	fake := httptest.NewServer(gofakes3.New(s3mem.New()).Server())
 	t.Cleanup(fake.Close)
 	ctx := context.Background()
-	store := testS3(t, fake.URL, "s3://lake/pfx", sinks.S3Options{}, 0)
-	createBucket(t, store.Client(), "lake")
+	store := laketest.NewS3(t, fake.URL, "s3://lake/pfx", s3lake.Options{}, 0, 0)
+	laketest.CreateBucket(t, store.Client(), "lake")
 	s3stats := &Stats{}
 	if err := Backfill(ctx, Inputs(ctx, []string{in}, nil, nil), BackfillOptions{Policy: Policy{MaxUnits: 7}, Store: store, Stats: s3stats}); err != nil {
 		t.Fatal(err)
@@ -141,7 +143,7 @@ func TestBackfillStaysInsideTheRoot(t *testing.T) {
 	for _, o := range out.Contents {
 		key := aws.ToString(o.Key)
 		rel, ok := strings.CutPrefix(key, "pfx/")
-		if !ok || sinks.CheckKey(rel) != nil {
+		if !ok || lake.CheckKey(rel) != nil {
 			t.Errorf("key outside the prefix or not a lake key: %q", key)
 		}
 	}

@@ -19,8 +19,8 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/hublake/hublake/internal/lakecheck"
+	"github.com/hublake/hublake/lake/dirlake"
 	"github.com/hublake/hublake/processor/units"
-	"github.com/hublake/hublake/sinks"
 )
 
 // bareFindings is n newline-delimited ASFF findings, each padded so that a
@@ -76,7 +76,7 @@ func compress(t testing.TB, f units.Format, text []byte) []byte {
 func runBackfill(t testing.TB, policy Policy, ins ...Input) (string, *Stats, error) {
 	t.Helper()
 	root := t.TempDir()
-	store, err := sinks.NewDir(root)
+	store, err := dirlake.New(root)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -316,15 +316,15 @@ func TestDestinationNotRead(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(src, "elsewhere/_hublake/locks/x"), []byte("not input"), 0o644)
 	os.WriteFile(filepath.Join(src, "lake/notes/more.json"), bareFindings(5), 0o644)
-	lake := filepath.Join(src, "lake")
+	lk := filepath.Join(src, "lake")
 	ctx := context.Background()
 	run := func() *Stats {
-		store, err := sinks.NewDir(lake)
+		store, err := dirlake.New(lk)
 		if err != nil {
 			t.Fatal(err)
 		}
 		stats := &Stats{}
-		if err := Backfill(ctx, Inputs(ctx, []string{src}, nil, nil, lake), BackfillOptions{Store: store, Stats: stats}); err != nil {
+		if err := Backfill(ctx, Inputs(ctx, []string{src}, nil, nil, lk), BackfillOptions{Store: store, Stats: stats}); err != nil {
 			t.Fatal(err)
 		}
 		return stats
@@ -334,7 +334,7 @@ func TestDestinationNotRead(t *testing.T) {
 			t.Fatalf("run %d: %d inputs, %d rows, %d dead letters; want 2 inputs (findings.json, lake/notes/more.json), 55 rows, none", i, s.Inputs.Load(), s.Findings.Load(), s.DeadLetters.Load())
 		}
 	}
-	for _, err := range Inputs(ctx, []string{filepath.Join(lake, "findings")}, nil, nil, lake) {
+	for _, err := range Inputs(ctx, []string{filepath.Join(lk, "findings")}, nil, nil, lk) {
 		if err == nil || !strings.Contains(err.Error(), "inside the destination lake") {
 			t.Fatalf("a source inside the destination's tables: %v", err)
 		}

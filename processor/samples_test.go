@@ -11,14 +11,14 @@ import (
 	"time"
 
 	"github.com/hublake/hublake/internal/lakecheck"
+	"github.com/hublake/hublake/lake/dirlake"
 	"github.com/hublake/hublake/schema"
-	"github.com/hublake/hublake/sinks"
 )
 
 // backfillDir runs Backfill over sources into a fresh directory lake.
 func backfillDir(t testing.TB, out string, opts BackfillOptions, sources ...string) *Stats {
 	t.Helper()
-	store, err := sinks.NewDir(out)
+	store, err := dirlake.New(out)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	kcl "github.com/vmware/vmware-go-kcl-v2/clientlibrary/interfaces"
 
 	"github.com/hublake/hublake/awsconf"
+	"github.com/hublake/hublake/lake"
 	"github.com/hublake/hublake/schema"
 	"github.com/hublake/hublake/sinks"
 )
@@ -164,7 +165,7 @@ func (c *shards) deregister(sp *shardProcessor) {
 //   - Batches are cut on input-derived quantities only (cuts, policy.go), so
 //     a replay of the same records cuts the same batches.
 //   - Objects are named <stream>-<shard>-<first sequence number>
-//     (sinks.StreamBatchName), so a replayed batch overwrites its own
+//     (lake.StreamBatchName), so a replayed batch overwrites its own
 //     objects.
 //   - Before uploading, the batch's extent is recorded in the lease row
 //     (conditional on holding the lease under this processor's token, and
@@ -219,7 +220,7 @@ func (sp *shardProcessor) Initialize(in *kcl.InitializationInput) {
 		return
 	}
 	sp.token = token
-	namer := func(first, _ *unit) string { return sinks.StreamBatchName(c.stream, sp.shardID, first.Pos) }
+	namer := func(first, _ *unit) string { return lake.StreamBatchName(c.stream, sp.shardID, first.Pos) }
 	sp.batcher = newBatcher(c.policy, c.enc, namer, withProgress(sp), withStats(c.stats), withCrashHook(c.crash))
 	c.register(sp)
 	sp.log().Info("shard lease taken", "checkpoint", sp.after, "token", token)

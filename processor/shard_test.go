@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"sync"
 
+	"github.com/hublake/hublake/lake"
 	"github.com/hublake/hublake/sinks"
 )
 
@@ -75,7 +76,7 @@ func (m *memLeases) checkpoints(shardID string) []string {
 
 // newTestShards returns the record processors' factory of a stream over
 // store, with leases for a lease table.
-func newTestShards(stream string, store sinks.Store, stats *Stats, p Policy, leases shardLeases) *shards {
+func newTestShards(stream string, store lake.Store, stats *Stats, p Policy, leases shardLeases) *shards {
 	var enc *sinks.Encoder
 	if store != nil {
 		enc = sinks.NewEncoder(store, sinks.EncodeOptions{})

@@ -17,6 +17,7 @@ import (
 	"github.com/vmware/vmware-go-kcl-v2/clientlibrary/worker"
 	kcllog "github.com/vmware/vmware-go-kcl-v2/logger"
 
+	"github.com/hublake/hublake/lake"
 	"github.com/hublake/hublake/sinks"
 )
 
@@ -58,7 +59,7 @@ type StreamConfig struct {
 
 	Policy Policy
 	Encode sinks.EncodeOptions
-	Store  sinks.Store
+	Store  lake.Store
 	Stats  *Stats
 	Logger *slog.Logger
 	// Observer receives what the pipeline's counters cannot say (per-shard

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sync/atomic"
 	"time"
+
+	"github.com/hublake/hublake/lake"
 )
 
 // The writers' side of compaction's exactly-once argument (package compact
@@ -13,7 +15,7 @@ import (
 // consumer, backfill and anything else that writes through an Encoder.
 //
 // A compaction that replaces a batch object records the object's key first
-// (AbsorbedKey, a marker outside the table) and only then deletes it. The
+// (lake.AbsorbedKey, a marker outside the table) and only then deletes it. The
 // same batch can be written again at any later time — a zombie worker that
 // lost its lease uploading late, a shard replayed from before its checkpoint,
 // a backfill re-run over the same input — and it would write the same name
@@ -27,7 +29,7 @@ import (
 // delete grace"): a reader may be listing the partition the compaction just
 // replaced, and this key may be where it finds those rows. A writer does not
 // know the grace of the compaction that wrote the marker, only the bound
-// every compaction keeps (MaxDeleteGrace), so it removes its object only
+// every compaction keeps (lake.MaxDeleteGrace), so it removes its object only
 // when the marker is older than that; a younger marker, the usual case (it
 // appeared while the object was written), leaves the object to compaction:
 // the absorbing run deletes that key its grace after the marker, and any
@@ -39,12 +41,6 @@ import (
 // HEAD each on S3; BENCHMARKS.md has the measured figures), and nothing else
 // unless a marker exists.
 
-// MaxDeleteGrace bounds a compaction's delete grace (compact.Options): the
-// grace a writer keeps before removing an object whose name a compaction
-// absorbed while it was written. An hour outlasts any listing and most
-// queries that read the objects they listed.
-const MaxDeleteGrace = time.Hour
-
 // AbsorbedCounts counts what the writers' marker checks did. The zero value
 // is ready; a nil *AbsorbedCounts counts nothing.
 type AbsorbedCounts struct {
@@ -52,7 +48,7 @@ type AbsorbedCounts struct {
 	// name (their rows are in a compacted object).
 	Skipped atomic.Int64
 	// Removed: objects removed right after their commit because a
-	// compaction had absorbed their name more than MaxDeleteGrace before.
+	// compaction had absorbed their name more than lake.MaxDeleteGrace before.
 	Removed atomic.Int64
 	// Left: objects committed while a compaction absorbed their name, left
 	// for compaction to delete once the grace is over (see above).
@@ -81,30 +77,10 @@ func (c *AbsorbedCounts) left() {
 // written; the Encoder's writes turn it into "written, 0 bytes".
 var errAbsorbed = errors.New("absorbed by a compaction")
 
-// AbsorbedSince reports whether a compaction absorbed the object at key (a
-// table key), and since when: the marker's modification time rounded up to
-// the next whole second, so never earlier than the marker was written (S3
-// answers a HEAD with Last-Modified in whole seconds, truncated). The
-// deletion of an absorbed name waits until this is older than the grace.
-func AbsorbedSince(ctx context.Context, store Store, key string) (since time.Time, ok bool, err error) {
-	marker, err := AbsorbedKey(key)
-	if err != nil {
-		return time.Time{}, false, err
-	}
-	info, err := store.Stat(ctx, marker)
-	switch {
-	case err == nil:
-		return info.Modified.Truncate(time.Second).Add(time.Second), true, nil
-	case errors.Is(err, ErrNotExist):
-		return time.Time{}, false, nil
-	}
-	return time.Time{}, false, fmt.Errorf("check whether %s was compacted: %w", key, err)
-}
-
 // createGuarded creates the table object at key unless a compaction absorbed
 // it (errAbsorbed), and returns a writer whose Commit checks again.
-func createGuarded(ctx context.Context, store Store, key string, counts *AbsorbedCounts) (ObjectWriter, error) {
-	_, done, err := AbsorbedSince(ctx, store, key)
+func createGuarded(ctx context.Context, store lake.Store, key string, counts *AbsorbedCounts) (lake.ObjectWriter, error) {
+	_, done, err := lake.AbsorbedSince(ctx, store, key)
 	if err != nil {
 		return nil, err
 	}
@@ -120,15 +96,15 @@ func createGuarded(ctx context.Context, store Store, key string, counts *Absorbe
 }
 
 type guardedObject struct {
-	ObjectWriter
+	lake.ObjectWriter
 	ctx    context.Context
-	store  Store
+	store  lake.Store
 	key    string
 	counts *AbsorbedCounts
 }
 
 // Commit commits the object, then checks whether a compaction absorbed its
-// name meanwhile: if the marker is older than MaxDeleteGrace the object is
+// name meanwhile: if the marker is older than lake.MaxDeleteGrace the object is
 // removed, otherwise it is left for compaction (see above). An error of the
 // second check fails the commit: the batch is written again, which is
 // harmless.
@@ -136,14 +112,14 @@ func (g *guardedObject) Commit() error {
 	if err := g.ObjectWriter.Commit(); err != nil {
 		return err
 	}
-	since, done, err := AbsorbedSince(g.ctx, g.store, g.key)
+	since, done, err := lake.AbsorbedSince(g.ctx, g.store, g.key)
 	if err != nil {
 		return err
 	}
 	if !done {
 		return nil
 	}
-	if time.Since(since) < MaxDeleteGrace {
+	if time.Since(since) < lake.MaxDeleteGrace {
 		g.counts.left()
 		return nil
 	}

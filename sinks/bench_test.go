@@ -21,19 +21,27 @@ import (
 	"github.com/parquet-go/parquet-go/format"
 
 	"github.com/hublake/hublake/internal/gen"
+	"github.com/hublake/hublake/internal/laketest"
 	"github.com/hublake/hublake/internal/localstack"
 	"github.com/hublake/hublake/internal/pqconform"
+	"github.com/hublake/hublake/lake"
+	"github.com/hublake/hublake/lake/dirlake"
+	"github.com/hublake/hublake/lake/s3lake"
 	"github.com/hublake/hublake/schema"
 )
 
-// discard is a Store that throws objects away, to measure encoding alone.
+// discard is a lake.Store that throws objects away, to measure encoding alone.
 type discard struct{}
 
-func (discard) Create(context.Context, string) (ObjectWriter, error) { return discardObject{}, nil }
-func (discard) Stat(context.Context, string) (ObjectInfo, error)     { return ObjectInfo{}, ErrNotExist }
-func (discard) Delete(context.Context, string) error                 { return nil }
-func (discard) Ping(context.Context) error                           { return nil }
-func (discard) String() string                                       { return "discard" }
+func (discard) Create(context.Context, string) (lake.ObjectWriter, error) {
+	return discardObject{}, nil
+}
+func (discard) Stat(context.Context, string) (lake.ObjectInfo, error) {
+	return lake.ObjectInfo{}, lake.ErrNotExist
+}
+func (discard) Delete(context.Context, string) error { return nil }
+func (discard) Ping(context.Context) error           { return nil }
+func (discard) String() string                       { return "discard" }
 
 type discardObject struct{}
 
@@ -96,7 +104,7 @@ func BenchmarkParquetEncode(b *testing.B) {
 // itself, on a directory and on versitygw (a local S3 server: a HEAD is a
 // round trip, as on S3, if a much shorter one).
 func BenchmarkAbsorbedCheck(b *testing.B) {
-	d, err := NewDir(b.TempDir())
+	d, err := dirlake.New(b.TempDir())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -104,16 +112,16 @@ func BenchmarkAbsorbedCheck(b *testing.B) {
 	stack.Bucket(b, "lake")
 	stores := []struct {
 		name  string
-		store Store
-	}{{"dir", d}, {"versitygw", newTestS3(b, stack.S3, "s3://lake/bench", S3Options{})}}
+		store lake.Store
+	}{{"dir", d}, {"versitygw", laketest.NewS3(b, stack.S3, "s3://lake/bench", s3lake.Options{}, 0, time.Second)}}
 	ctx := context.Background()
 	body := make([]byte, 16<<10)
 	for _, s := range stores {
 		b.Run(s.name+"/check", func(b *testing.B) {
 			for i := 0; b.Loop(); i++ {
-				key, _ := ObjectKey("findings", "2024-01-02", fmt.Sprintf("batch-%d", i))
+				key, _ := lake.ObjectKey("findings", "2024-01-02", fmt.Sprintf("batch-%d", i))
 				for range 2 {
-					if _, done, err := AbsorbedSince(ctx, s.store, key); err != nil || done {
+					if _, done, err := lake.AbsorbedSince(ctx, s.store, key); err != nil || done {
 						b.Fatal(done, err)
 					}
 				}
@@ -121,8 +129,8 @@ func BenchmarkAbsorbedCheck(b *testing.B) {
 		})
 		b.Run(s.name+"/write-16KiB", func(b *testing.B) {
 			for i := 0; b.Loop(); i++ {
-				key, _ := ObjectKey("findings", "2024-01-02", fmt.Sprintf("batch-%d", i))
-				if err := writeObject(ctx, s.store, key, body); err != nil {
+				key, _ := lake.ObjectKey("findings", "2024-01-02", fmt.Sprintf("batch-%d", i))
+				if err := laketest.WriteObject(ctx, s.store, key, body); err != nil {
 					b.Fatal(err)
 				}
 			}

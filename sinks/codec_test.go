@@ -14,6 +14,8 @@ import (
 	"github.com/parquet-go/parquet-go/format"
 
 	"github.com/hublake/hublake/internal/gen"
+	"github.com/hublake/hublake/lake"
+	"github.com/hublake/hublake/lake/dirlake"
 	"github.com/hublake/hublake/schema"
 )
 
@@ -78,7 +80,7 @@ func TestEncoderCodecs(t *testing.T) {
 		want  format.CompressionCodec
 	}{{"", format.Zstd}, {CodecZSTD, format.Zstd}, {CodecSnappy, format.Snappy}} {
 		root := t.TempDir()
-		store, err := NewDir(root)
+		store, err := dirlake.New(root)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -89,7 +91,7 @@ func TestEncoderCodecs(t *testing.T) {
 			t.Fatal(err)
 		}
 		sizes[tc.codec] = n
-		key, _ := ObjectKey(schema.TableFindings, "2026-01-01", "codec")
+		key, _ := lake.ObjectKey(schema.TableFindings, "2026-01-01", "codec")
 		f, err := os.Open(filepath.Join(root, filepath.FromSlash(key)))
 		if err != nil {
 			t.Fatal(err)

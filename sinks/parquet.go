@@ -15,6 +15,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress"
 
+	"github.com/hublake/hublake/lake"
 	"github.com/hublake/hublake/schema"
 )
 
@@ -458,13 +459,13 @@ func (t *tableWriter[T]) writeChunks(ctx context.Context, out io.Writer, key str
 // through the absorbed-name check (absorbed.go). It is safe for concurrent
 // use.
 type Encoder struct {
-	store    Store
+	store    lake.Store
 	writers  map[string]any // table name → *tableWriter[row type]
 	absorbed *AbsorbedCounts
 }
 
 // NewEncoder returns an encoder writing to store.
-func NewEncoder(store Store, o EncodeOptions) *Encoder {
+func NewEncoder(store lake.Store, o EncodeOptions) *Encoder {
 	return &Encoder{store: store, absorbed: o.Absorbed, writers: map[string]any{
 		schema.TableFindings: newTableWriter(schema.TableFindings, o, func(f *schema.Finding) int { return len(f.RawFinding) + len(f.Description) }),
 		// An insight result's raw_detail is shared with the event's other
@@ -479,7 +480,7 @@ func NewEncoder(store Store, o EncodeOptions) *Encoder {
 // the object's size; an object a compaction absorbed is not written, counts
 // as written and has size 0 (its rows are in the lake; absorbed.go).
 func (e *Encoder) writeObject(ctx context.Context, table, dt, name string, body func(w io.Writer, key string) error) (int64, error) {
-	key, err := ObjectKey(table, dt, name)
+	key, err := lake.ObjectKey(table, dt, name)
 	if err != nil {
 		return 0, err
 	}

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,6 +20,9 @@ import (
 	"golang.org/x/term"
 
 	"github.com/hublake/hublake/awsconf"
+	"github.com/hublake/hublake/lake"
+	"github.com/hublake/hublake/lake/dirlake"
+	"github.com/hublake/hublake/lake/s3lake"
 	"github.com/hublake/hublake/processor"
 	"github.com/hublake/hublake/sinks"
 )
@@ -39,7 +43,7 @@ type lakeFlags struct {
 // Validate refuses, before any work, a lake that is neither a path nor a
 // valid s3://bucket/prefix, and option combinations that cannot work.
 func (f *lakeFlags) Validate() error {
-	if err := sinks.CheckLocation("--out", f.Out); err != nil {
+	if err := lake.CheckLocation("--out", f.Out); err != nil {
 		return err
 	}
 	return f.s3Options().Validate()
@@ -51,7 +55,7 @@ func validateSources(what string, sources []string) error {
 		if s == "-" {
 			continue
 		}
-		if err := sinks.CheckLocation(what, s); err != nil {
+		if err := lake.CheckLocation(what, s); err != nil {
 			return err
 		}
 	}
@@ -79,8 +83,8 @@ func (f *storeFlags) policy(records int, bytes byteSize, window time.Duration) p
 
 func (f *lakeFlags) encodeOptions() sinks.EncodeOptions { return sinks.EncodeOptions{Codec: f.Codec} }
 
-func (f *lakeFlags) s3Options() sinks.S3Options {
-	return sinks.S3Options{
+func (f *lakeFlags) s3Options() s3lake.Options {
+	return s3lake.Options{
 		Endpoint:       f.S3Endpoint,
 		PathStyle:      f.S3PathStyle || f.S3Endpoint != "",
 		SSE:            f.SSE,
@@ -98,14 +102,14 @@ func (f *lakeFlags) awsConfig(ctx context.Context, log *slog.Logger) (aws.Config
 // open opens the lake and checks that it is reachable. existing: the lake
 // must be there already (compaction: a directory that does not exist is a
 // wrong --out, not an empty lake to create).
-func (f *lakeFlags) open(ctx context.Context, cfg aws.Config, existing bool) (sinks.Lake, error) {
-	if existing && !sinks.IsS3URL(f.Out) {
+func (f *lakeFlags) open(ctx context.Context, cfg aws.Config, existing bool) (lake.Lake, error) {
+	if existing && !lake.IsS3URL(f.Out) {
 		st, err := os.Stat(f.Out)
 		if err != nil || !st.IsDir() {
 			return nil, fmt.Errorf("no lake at --out %s: it is not a directory (%v)", f.Out, errOrNotDir(err))
 		}
 	}
-	store, err := sinks.Open(cfg, f.Out, f.s3Options())
+	store, err := openLake(cfg, f.Out, f.s3Options())
 	if err != nil {
 		return nil, fmt.Errorf("open lake %s: %w", f.Out, err)
 	}
@@ -113,6 +117,15 @@ func (f *lakeFlags) open(ctx context.Context, cfg aws.Config, existing bool) (si
 		return nil, fmt.Errorf("lake %s is not reachable: %w", f.Out, err)
 	}
 	return store, nil
+}
+
+// openLake returns the lake at dest: "s3://bucket/prefix" (its client built
+// from cfg) or a directory.
+func openLake(cfg aws.Config, dest string, o s3lake.Options) (lake.Lake, error) {
+	if strings.HasPrefix(dest, "s3://") {
+		return s3lake.New(cfg, dest, o)
+	}
+	return dirlake.New(dest)
 }
 
 func errOrNotDir(err error) error {
@@ -253,8 +266,8 @@ func (c *backfillCmd) Run(ctx context.Context, g *globals) error {
 
 // inputs streams the sources' inputs, with an S3 client built from cfg,
 // leaving out the tables of the lakes given (see processor.Inputs).
-func inputs(ctx context.Context, sources []string, cfg aws.Config, o sinks.S3Options, lakes ...string) iter.Seq2[processor.Input, error] {
-	return processor.Inputs(ctx, sources, sinks.NewS3Client(cfg, o), interruptible(ctx, os.Stdin), lakes...)
+func inputs(ctx context.Context, sources []string, cfg aws.Config, o s3lake.Options, lakes ...string) iter.Seq2[processor.Input, error] {
+	return processor.Inputs(ctx, sources, s3lake.NewClient(cfg, o), interruptible(ctx, os.Stdin), lakes...)
 }
 
 // interruptible returns a reader of r whose Read returns ctx's error once

@@ -46,7 +46,7 @@ func (c *compactCmd) Run(ctx context.Context, g *globals) error {
 	if err != nil {
 		return err
 	}
-	lake, err := c.open(ctx, awsConf, true)
+	lk, err := c.open(ctx, awsConf, true)
 	if err != nil {
 		return err
 	}
@@ -56,7 +56,7 @@ func (c *compactCmd) Run(ctx context.Context, g *globals) error {
 	tuneMemory(log, 1, processor.Policy{})
 	prog := newProgress(c.Progress, "compact", "partitions", -1, log)
 	start := time.Now()
-	sum, err := compact.Run(ctx, lake, compact.Options{
+	sum, err := compact.Run(ctx, lk, compact.Options{
 		Tables:     c.Table,
 		OlderThan:  c.OlderThan,
 		TargetSize: int64(c.TargetSize),
@@ -83,7 +83,7 @@ func (c *compactCmd) Run(ctx context.Context, g *globals) error {
 	})
 	prog.finish()
 	elapsed := time.Since(start)
-	printCompactSummary(os.Stdout, sum, elapsed, lake.String())
+	printCompactSummary(os.Stdout, sum, elapsed, lk.String())
 	log.Info("compact finished",
 		"partitions", sum.Partitions, "compacted", sum.Compacted, "up_to_date", sum.UpToDate, "too_recent", sum.TooRecent,
 		"locked", sum.Locked, "failed", sum.Failed, "objects_in", sum.ObjectsIn, "objects_out", sum.ObjectsOut,
@@ -91,7 +91,7 @@ func (c *compactCmd) Run(ctx context.Context, g *globals) error {
 		"recovered", sum.Recovered, "reappeared_removed", sum.Reappeared, "unrecognised", sum.Unrecognised,
 		"temp_removed", sum.TempRemoved, "seconds", elapsed.Seconds())
 	if c.EMF {
-		if werr := writeCompactEMF(os.Stdout, sum, err, lake.String(), time.Now()); werr != nil {
+		if werr := writeCompactEMF(os.Stdout, sum, err, lk.String(), time.Now()); werr != nil {
 			log.Warn("could not write the EMF line", "err", werr)
 		}
 	}
@@ -120,7 +120,7 @@ func printCompactSummary(w io.Writer, s *compact.Summary, elapsed time.Duration,
 
 // writeCompactEMF writes one CloudWatch Embedded Metric Format line with the
 // run's metrics (namespace hublake, dimension Lake = the lake's URL, as
-// sinks prints it: s3://bucket/prefix):
+// the store prints it: s3://bucket/prefix):
 //   - CompactionRuns: 1, in every run's line, whether it found anything to
 //     compact or not, so that its absence means compaction did not run;
 //   - CompactedPartitions: partitions compacted;
@@ -128,7 +128,7 @@ func printCompactSummary(w io.Writer, s *compact.Summary, elapsed time.Duration,
 //   - CompactionErrors: partitions that failed, plus one when the run could
 //     not complete (runErr: a table could not be listed, the run was
 //     stopped).
-func writeCompactEMF(w io.Writer, s *compact.Summary, runErr error, lake string, now time.Time) error {
+func writeCompactEMF(w io.Writer, s *compact.Summary, runErr error, lk string, now time.Time) error {
 	type metricDef struct {
 		Name string `json:"Name"`
 		Unit string `json:"Unit"`
@@ -141,7 +141,7 @@ func writeCompactEMF(w io.Writer, s *compact.Summary, runErr error, lake string,
 		errs++
 	}
 	line := map[string]any{
-		"Lake":                lake,
+		"Lake":                lk,
 		"CompactionRuns":      1,
 		"CompactedPartitions": s.Compacted,
 		"CompactedObjects":    s.ObjectsIn,

@@ -26,8 +26,9 @@ import (
 	"github.com/hublake/hublake/awsconf"
 	"github.com/hublake/hublake/internal/lakecheck"
 	"github.com/hublake/hublake/internal/localstack"
+	"github.com/hublake/hublake/lake"
+	"github.com/hublake/hublake/lake/s3lake"
 	"github.com/hublake/hublake/schema"
-	"github.com/hublake/hublake/sinks"
 )
 
 // The compaction tests run the real binary: `hublake compact` on lakes that
@@ -311,13 +312,13 @@ func TestCompactConcurrently(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			lake, err := sinks.Open(cfg, l.out[1], sinks.S3Options{Endpoint: stack.S3, PathStyle: true})
+			lk, err := openLake(cfg, l.out[1], s3lake.Options{Endpoint: stack.S3, PathStyle: true})
 			if err != nil {
 				t.Fatal(err)
 			}
 			parts, _ := filepath.Glob(filepath.Join(l.dir, "findings", "dt=*"))
-			key, _ := sinks.LockKey("findings", strings.TrimPrefix(filepath.Base(parts[0]), "dt="))
-			lock, err := lake.TryLock(context.Background(), key, "the test", time.Hour)
+			key, _ := lake.LockKey("findings", strings.TrimPrefix(filepath.Base(parts[0]), "dt="))
+			lock, err := lk.TryLock(context.Background(), key, "the test", time.Hour)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -18,8 +18,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/hublake/hublake/awsconf"
+	"github.com/hublake/hublake/lake"
 	"github.com/hublake/hublake/processor"
-	"github.com/hublake/hublake/sinks"
 )
 
 type consumeCmd struct {
@@ -139,7 +139,7 @@ func (c *consumeCmd) serveHTTP(log *slog.Logger, m *metrics, started, storeOK *a
 }
 
 // watchStore keeps the readiness flag of the store up to date.
-func watchStore(ctx context.Context, store sinks.Store, ok *atomic.Bool, log *slog.Logger) {
+func watchStore(ctx context.Context, store lake.Store, ok *atomic.Bool, log *slog.Logger) {
 	for {
 		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		err := store.Ping(pctx)

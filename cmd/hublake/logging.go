@@ -14,7 +14,7 @@ import (
 // One log format: every line a hublake process writes to stderr is a record
 // of one slog handler, JSON or text (--log-format). The libraries that log
 // on their own are routed into it: the AWS SDK's logger (awsconf.Load
-// gives every configuration sinks.SDKLogger), the KCL's logger and the
+// gives every configuration awsconf.SDKLogger), the KCL's logger and the
 // logrus logger its lease code uses (processor/stream.go), and the standard
 // library's log package (the S3 transfer manager writes a line there when it
 // cannot complete a multipart upload; routeLibraryLogs). TestLogFormat runs

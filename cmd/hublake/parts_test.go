@@ -135,11 +135,11 @@ func TestBackfillPartsOnS3(t *testing.T) {
 		}
 	}
 	source := "s3://" + e.bucket + "/" + src
-	lake := func(name string) (string, string) {
+	lk := func(name string) (string, string) {
 		return "s3://" + e.bucket + "/" + e.prefix + "-" + name, filepath.Join(stack.S3Root, e.bucket, e.prefix+"-"+name)
 	}
 
-	oneURL, oneDir := lake("one")
+	oneURL, oneDir := lk("one")
 	cmd, out := e.backfill(nil, "--out", oneURL, source)
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("backfill: %v\n%s", err, out)
@@ -154,7 +154,7 @@ func TestBackfillPartsOnS3(t *testing.T) {
 		t.Errorf("backfill's objects by codec: %v, want all ZSTD", got)
 	}
 
-	partsURL, partsDir := lake("parts")
+	partsURL, partsDir := lk("parts")
 	const n = 4
 	runs := make([]backfillRun, n)
 	var wg sync.WaitGroup

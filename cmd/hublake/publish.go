@@ -14,8 +14,8 @@ import (
 	"github.com/bytedance/sonic"
 
 	"github.com/hublake/hublake/awsconf"
+	"github.com/hublake/hublake/lake/s3lake"
 	"github.com/hublake/hublake/processor"
-	"github.com/hublake/hublake/sinks"
 )
 
 type publishCmd struct {
@@ -52,7 +52,7 @@ func (c *publishCmd) Run(ctx context.Context, g *globals) error {
 	p := &putter{kc: kc, stream: c.Stream, backoff: awsconf.NewBackoff(5 * time.Second)}
 	var skipped int
 	start := time.Now()
-	for in, err := range inputs(ctx, c.Files, conf, sinks.S3Options{DiscoverRegion: true}) {
+	for in, err := range inputs(ctx, c.Files, conf, s3lake.Options{DiscoverRegion: true}) {
 		if err != nil {
 			return err
 		}

@@ -1,4 +1,4 @@
-package sinks
+package s3lake
 
 import (
 	"context"
@@ -15,11 +15,11 @@ import (
 // Each S3 location is used in its bucket's region, whatever the region of
 // the stream or of the other locations: a lake in eu-west-3 and an archive
 // in us-east-1 are read and written from one process with one
-// configuration. An S3 client made by NewS3Client resolves the endpoint of
+// configuration. An S3 client made by NewClient resolves the endpoint of
 // every request that names a bucket in that bucket's region (the request is
 // then signed for it too: the SDK takes the signing region from the
-// resolved endpoint): S3Options.Region when set, else the region S3 tells
-// for the bucket (S3Options.DiscoverRegion), asked once per bucket and
+// resolved endpoint): Options.Region when set, else the region S3 tells
+// for the bucket (Options.DiscoverRegion), asked once per bucket and
 // client.
 
 // bucketRegions knows the region of each bucket.

@@ -1,4 +1,4 @@
-package sinks
+package s3lake
 
 import (
 	"context"
@@ -12,15 +12,17 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/hublake/hublake/lake"
 )
 
 // Resumable reads: every S3 object hublake reads (backfill's S3 inputs,
-// compaction's inputs and manifests, locks) is read through GetS3Object.
+// compaction's inputs and manifests, locks) is read through GetObject.
 //
 // The SDK retries a GET until its response headers arrive; a connection cut
 // while the body streams reaches the caller as a read error (or, from a
 // server that closes cleanly, as a body shorter than its Content-Length). A
-// body read through GetS3Object that breaks is resumed where it broke: a new
+// body read through GetObject that breaks is resumed where it broke: a new
 // GET with Range from the first byte not yet received, and If-Match on the
 // ETag of the first response, after the delay the client's own retryer
 // chooses (aws.Retryer.RetryDelay, exponential backoff with jitter) and
@@ -47,8 +49,8 @@ import (
 // ErrChanged: the object was replaced while it was read.
 var ErrChanged = errors.New("object changed while it was read")
 
-// S3Range is what GetS3Object reads of an object.
-type S3Range struct {
+// Range is what GetObject reads of an object.
+type Range struct {
 	// Offset is the first byte.
 	Offset int64
 	// Length is how many bytes (fewer at the object's end); negative: to
@@ -60,9 +62,9 @@ type S3Range struct {
 	IfMatch string
 }
 
-// S3Body is an object's body being read (see GetS3Object). It is not safe
+// Body is an object's body being read (see GetObject). It is not safe
 // for concurrent use.
-type S3Body struct {
+type Body struct {
 	ctx     context.Context
 	client  *s3.Client
 	retryer aws.Retryer
@@ -80,12 +82,12 @@ type S3Body struct {
 	resumed int
 }
 
-// GetS3Object starts reading r of s3://bucket/key and returns its body,
+// GetObject starts reading r of s3://bucket/key and returns its body,
 // which resumes itself when the connection breaks (see above). An object
-// that does not exist is an error wrapping ErrNotExist; one whose ETag is
+// that does not exist is an error wrapping lake.ErrNotExist; one whose ETag is
 // not r.IfMatch, ErrChanged.
-func GetS3Object(ctx context.Context, client *s3.Client, bucket, key string, r S3Range) (*S3Body, error) {
-	b := &S3Body{
+func GetObject(ctx context.Context, client *s3.Client, bucket, key string, r Range) (*Body, error) {
+	b := &Body{
 		ctx: ctx, client: client, retryer: client.Options().Retryer, bucket: bucket, key: key,
 		etag: r.IfMatch, size: -1, pos: r.Offset, end: -1,
 	}
@@ -106,16 +108,16 @@ func GetS3Object(ctx context.Context, client *s3.Client, bucket, key string, r S
 }
 
 // Size returns the object's size (-1 when the server did not say).
-func (b *S3Body) Size() int64 { return b.size }
+func (b *Body) Size() int64 { return b.size }
 
 // ETag returns the object's ETag.
-func (b *S3Body) ETag() string { return b.etag }
+func (b *Body) ETag() string { return b.etag }
 
 // Resumed returns how many times a broken body was resumed.
-func (b *S3Body) Resumed() int { return b.resumed }
+func (b *Body) Resumed() int { return b.resumed }
 
 // Close implements io.Closer.
-func (b *S3Body) Close() error {
+func (b *Body) Close() error {
 	if b.body != nil {
 		b.body.Close()
 		b.body = nil
@@ -123,10 +125,10 @@ func (b *S3Body) Close() error {
 	return nil
 }
 
-func (b *S3Body) url() string { return "s3://" + b.bucket + "/" + b.key }
+func (b *Body) url() string { return "s3://" + b.bucket + "/" + b.key }
 
 // received says how far the read got, for errors.
-func (b *S3Body) received() string {
+func (b *Body) received() string {
 	if b.end < 0 {
 		return fmt.Sprintf("%d bytes received (of an unknown length)", b.pos)
 	}
@@ -134,7 +136,7 @@ func (b *S3Body) received() string {
 }
 
 // input is the GetObject of n bytes at off (n < 0: to the end).
-func (b *S3Body) input(off, n int64) *s3.GetObjectInput {
+func (b *Body) input(off, n int64) *s3.GetObjectInput {
 	in := &s3.GetObjectInput{Bucket: aws.String(b.bucket), Key: aws.String(b.key)}
 	switch {
 	case n >= 0:
@@ -148,10 +150,10 @@ func (b *S3Body) input(off, n int64) *s3.GetObjectInput {
 	return in
 }
 
-func (b *S3Body) getError(err error) error {
+func (b *Body) getError(err error) error {
 	switch httpStatus(err) {
 	case http.StatusNotFound:
-		return fmt.Errorf("%s: %w", b.url(), ErrNotExist)
+		return fmt.Errorf("%s: %w", b.url(), lake.ErrNotExist)
 	case http.StatusPreconditionFailed:
 		return fmt.Errorf("read %s: %w (ETag %s no longer matches)", b.url(), ErrChanged, b.etag)
 	}
@@ -161,7 +163,7 @@ func (b *S3Body) getError(err error) error {
 // accept takes a response: the first one (which sets the ETag, the size and
 // the end of the read, n bytes from pos) or a resumption's (which must be
 // of the same object and start at or before pos).
-func (b *S3Body) accept(out *s3.GetObjectOutput, first bool, n int64) error {
+func (b *Body) accept(out *s3.GetObjectOutput, first bool, n int64) error {
 	etag := aws.ToString(out.ETag)
 	start, total := int64(0), int64(-1)
 	if cr := aws.ToString(out.ContentRange); cr != "" {
@@ -221,7 +223,7 @@ func parseContentRange(s string) (start, total int64, ok bool) {
 
 // Read implements io.Reader: it returns io.EOF only at the end of the read,
 // resuming a broken body as many times as the retryer allows.
-func (b *S3Body) Read(p []byte) (int, error) {
+func (b *Body) Read(p []byte) (int, error) {
 	for {
 		if b.end >= 0 && b.pos >= b.end {
 			b.Close()
@@ -286,7 +288,7 @@ func notEOF(err error) error {
 }
 
 // broken drops a body that ended early.
-func (b *S3Body) broken(err error) {
+func (b *Body) broken(err error) {
 	b.Close()
 	if err == io.EOF {
 		err = io.ErrUnexpectedEOF
@@ -295,7 +297,7 @@ func (b *S3Body) broken(err error) {
 }
 
 // resume waits the retryer's delay and asks for the rest of the object.
-func (b *S3Body) resume() error {
+func (b *Body) resume() error {
 	if err := b.ctx.Err(); err != nil {
 		return fmt.Errorf("read %s: %s: %w", b.url(), b.received(), context.Cause(b.ctx))
 	}

@@ -1,4 +1,4 @@
-package sinks
+package lake
 
 import (
 	"fmt"
@@ -111,3 +111,23 @@ func CheckBucketName(name string) error {
 }
 
 var bucketPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]*[a-z0-9]$`)
+
+// ParseS3URL splits s3://bucket/prefix into bucket and prefix (without
+// leading or trailing slashes).
+func ParseS3URL(s string) (bucket, prefix string, err error) {
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme != "s3" || u.Host == "" || !strings.HasPrefix(s, "s3://") ||
+		u.User != nil || u.Port() != "" || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		return "", "", fmt.Errorf("not an s3://bucket/prefix URL: %q", s)
+	}
+	if err := CheckBucketName(u.Host); err != nil {
+		return "", "", err
+	}
+	prefix = strings.Trim(u.Path, "/")
+	for _, seg := range strings.Split(prefix, "/") {
+		if seg == ".." || seg == "." {
+			return "", "", fmt.Errorf("s3 prefix %q contains %q", prefix, seg)
+		}
+	}
+	return u.Host, prefix, nil
+}

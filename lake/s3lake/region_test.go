@@ -1,4 +1,4 @@
-package sinks
+package s3lake_test
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/hublake/hublake/awsconf"
+	"github.com/hublake/hublake/lake/s3lake"
 )
 
 // TestBucketRegionDiscovery: a client with DiscoverRegion asks each
@@ -20,7 +21,7 @@ import (
 // whether S3 answers 200, refuses (403) or redirects (301), and signs every
 // request for that region; a server that does not say leaves the client's
 // own; a question cut short by the caller's context is asked again;
-// S3Options.Region fixes the region without asking.
+// s3lake.Options.Region fixes the region without asking.
 func TestBucketRegionDiscovery(t *testing.T) {
 	regions := map[string]struct {
 		region string
@@ -66,7 +67,7 @@ func TestBucketRegionDiscovery(t *testing.T) {
 			t.Fatalf("list %s: %v", bucket, err)
 		}
 	}
-	c := NewS3Client(cfg, S3Options{Endpoint: srv.URL, PathStyle: true, DiscoverRegion: true})
+	c := s3lake.NewClient(cfg, s3lake.Options{Endpoint: srv.URL, PathStyle: true, DiscoverRegion: true})
 	for range 3 {
 		for bucket := range regions {
 			list(c, context.Background(), bucket)
@@ -91,7 +92,7 @@ func TestBucketRegionDiscovery(t *testing.T) {
 	}
 
 	// A cancelled question is asked again by the next request.
-	c = NewS3Client(cfg, S3Options{Endpoint: srv.URL, PathStyle: true, DiscoverRegion: true})
+	c = s3lake.NewClient(cfg, s3lake.Options{Endpoint: srv.URL, PathStyle: true, DiscoverRegion: true})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	heads["ok-bucket"] = 0
@@ -102,7 +103,7 @@ func TestBucketRegionDiscovery(t *testing.T) {
 	}
 
 	// A fixed region: no question, every request signed for it.
-	c = NewS3Client(cfg, S3Options{Endpoint: srv.URL, PathStyle: true, Region: "eu-north-1"})
+	c = s3lake.NewClient(cfg, s3lake.Options{Endpoint: srv.URL, PathStyle: true, Region: "eu-north-1"})
 	heads["moved-bucket"], signed["moved-bucket"] = 0, nil
 	list(c, context.Background(), "moved-bucket")
 	if heads["moved-bucket"] != 0 || len(signed["moved-bucket"]) != 1 || signed["moved-bucket"][0] != "eu-north-1" {

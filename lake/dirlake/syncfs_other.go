@@ -1,6 +1,6 @@
 //go:build unix && !linux
 
-package sinks
+package dirlake
 
 import "syscall"
 

@@ -1,105 +1,21 @@
-package sinks
+package s3lake_test
 
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"errors"
 	"io"
-	"net/http/httptest"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
-	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"github.com/hublake/hublake/internal/faults"
-	"github.com/hublake/hublake/internal/localstack"
+	"github.com/hublake/hublake/internal/laketest"
+	"github.com/hublake/hublake/lake"
+	"github.com/hublake/hublake/lake/s3lake"
 )
-
-// s3Server is an S3 server behind a fault-injecting proxy.
-type s3Server struct {
-	name  string
-	proxy *faults.Proxy
-	url   string
-}
-
-// gofakes3Server runs gofakes3 in process behind a proxy.
-func gofakes3Server(t testing.TB) s3Server {
-	t.Helper()
-	p := faults.New(gofakes3.New(s3mem.New()).Server())
-	srv := httptest.NewServer(p)
-	t.Cleanup(func() { p.Close(); srv.Close() })
-	return s3Server{name: "gofakes3", proxy: p, url: srv.URL}
-}
-
-// versitygwServer starts versitygw (a real S3 server that checks SigV4
-// signatures and part ETags) behind a proxy.
-func versitygwServer(t testing.TB) s3Server {
-	t.Helper()
-	stack := localstack.Start(t, localstack.Options{S3: true, S3Metadata: true})
-	p, err := faults.NewReverse(stack.S3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(p)
-	t.Cleanup(func() { p.Close(); srv.Close() })
-	return s3Server{name: "versitygw", proxy: p, url: srv.URL}
-}
-
-func randomBytes(t testing.TB, n int) []byte {
-	t.Helper()
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// writeObject writes data as key through the store in chunks, as the
-// encoders do, and commits it.
-func writeObject(ctx context.Context, store Store, key string, data []byte) error {
-	w, err := store.Create(ctx, key)
-	if err != nil {
-		return err
-	}
-	for len(data) > 0 {
-		n := min(len(data), 256<<10)
-		if _, err := w.Write(data[:n]); err != nil {
-			_ = w.Abort()
-			return err
-		}
-		data = data[n:]
-	}
-	return w.Commit()
-}
-
-func getObject(t testing.TB, c *s3.Client, bucket, key string) ([]byte, error) {
-	t.Helper()
-	out, err := c.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
-	if err != nil {
-		return nil, err
-	}
-	defer out.Body.Close()
-	return io.ReadAll(out.Body)
-}
-
-func openUploads(t testing.TB, c *s3.Client, bucket string) int {
-	t.Helper()
-	out, err := c.ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: aws.String(bucket)})
-	var api smithy.APIError
-	if errors.As(err, &api) && api.ErrorCode() == "NoSuchUpload" {
-		return 0 // gofakes3, for a bucket that never had a multipart upload
-	}
-	if err != nil {
-		t.Fatalf("list multipart uploads: %v", err)
-	}
-	return len(out.Uploads)
-}
 
 // TestS3RetriesTransientFaults: every kind of transient failure S3 produces —
 // 500 InternalError, 503 SlowDown, a response that never comes, a dropped
@@ -111,43 +27,43 @@ func TestS3RetriesTransientFaults(t *testing.T) {
 	transient := []faults.Fault{faults.InternalError, faults.SlowDown, faults.Timeout, faults.Drop}
 	for _, tc := range []struct {
 		name   string
-		server func(testing.TB) s3Server
+		server func(testing.TB) laketest.Server
 		size   int
 		ops    []string
 	}{
-		{"single request", gofakes3Server, 64 << 10, []string{"PutObject"}},
-		{"multipart", gofakes3Server, 11 << 20, []string{"CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload"}},
-		{"multipart on versitygw", versitygwServer, 11 << 20, []string{"CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload"}},
+		{"single request", laketest.GoFakeS3, 64 << 10, []string{"PutObject"}},
+		{"multipart", laketest.GoFakeS3, 11 << 20, []string{"CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload"}},
+		{"multipart on versitygw", laketest.Versitygw, 11 << 20, []string{"CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			srv := tc.server(t)
-			store := newTestS3(t, srv.url, "s3://lake/pfx", S3Options{PartSize: 5 << 20})
-			createBucket(t, store.Client(), "lake")
+			store := laketest.NewS3(t, srv.URL, "s3://lake/pfx", s3lake.Options{PartSize: 5 << 20}, 0, time.Second)
+			laketest.CreateBucket(t, store.Client(), "lake")
 			for _, op := range tc.ops {
-				srv.proxy.Add(faults.Rule{Ops: []string{op}, Faults: transient, Limit: len(transient)})
+				srv.Proxy.Add(faults.Rule{Ops: []string{op}, Faults: transient, Limit: len(transient)})
 			}
-			data := randomBytes(t, tc.size)
+			data := laketest.RandomBytes(t, tc.size)
 			const key = "findings/dt=2024-01-01/retried.parquet"
-			if err := writeObject(context.Background(), store, key, data); err != nil {
+			if err := laketest.WriteObject(context.Background(), store, key, data); err != nil {
 				t.Fatalf("write through transient faults: %v", err)
 			}
-			got, err := getObject(t, store.Client(), "lake", "pfx/"+key)
+			got, err := laketest.GetObject(t, store.Client(), "lake", "pfx/"+key)
 			if err != nil || !bytes.Equal(got, data) {
 				t.Fatalf("object after retries: %d bytes (err %v), want the %d bytes written", len(got), err, len(data))
 			}
 			for _, op := range tc.ops {
-				if n := srv.proxy.Faulted(op); n != len(transient) {
+				if n := srv.Proxy.Faulted(op); n != len(transient) {
 					t.Errorf("%s: %d faults injected, want %d", op, n, len(transient))
 				}
 				// Every fault was followed by another attempt of the same
 				// call: the SDK's retryer, not a new call by hublake.
-				if n := srv.proxy.RecoveredAfterFault(op); n < 1 {
+				if n := srv.Proxy.RecoveredAfterFault(op); n < 1 {
 					t.Errorf("%s: no call recovered by an SDK retry after its fault", op)
 				}
 			}
 			if tc.name == "single request" {
-				reqs := srv.proxy.Requests()
+				reqs := srv.Proxy.Requests()
 				var attempts []int
 				inv := ""
 				for _, r := range reqs {
@@ -165,7 +81,7 @@ func TestS3RetriesTransientFaults(t *testing.T) {
 					t.Errorf("PutObject attempts %v, want %v (four faults, then success)", attempts, want)
 				}
 			}
-			if n := openUploads(t, store.Client(), "lake"); n != 0 {
+			if n := laketest.OpenUploads(t, store.Client(), "lake"); n != 0 {
 				t.Errorf("%d multipart uploads left open", n)
 			}
 		})
@@ -191,13 +107,13 @@ func equalInts(a, b []int) bool {
 // retryer chooses, not how long anything took.
 func TestS3RetryerBacksOffWithJitter(t *testing.T) {
 	t.Parallel()
-	store := newTestS3(t, "http://127.0.0.1:1", "s3://lake", S3Options{})
+	store := laketest.NewS3(t, "http://127.0.0.1:1", "s3://lake", s3lake.Options{}, 0, time.Second)
 	r := store.Client().Options().Retryer
 	if r.MaxAttempts() != 10 {
 		t.Errorf("MaxAttempts = %d, want 10", r.MaxAttempts())
 	}
 	withStatus := func(code int, err error) error {
-		return &smithyhttp.ResponseError{Response: &smithyhttp.Response{Response: httpResponse(code)}, Err: err}
+		return &smithyhttp.ResponseError{Response: &smithyhttp.Response{Response: laketest.HTTPResponse(code)}, Err: err}
 	}
 	slowDown := withStatus(503, &smithy.GenericAPIError{Code: "SlowDown", Message: "reduce your request rate"})
 	for name, err := range map[string]error{
@@ -251,28 +167,28 @@ func TestS3RetryerBacksOffWithJitter(t *testing.T) {
 // middle of a part, and when the writer aborts the object itself.
 func TestS3MultipartAbortedOnFailure(t *testing.T) {
 	t.Parallel()
-	servers := []func(testing.TB) s3Server{gofakes3Server, versitygwServer}
+	servers := []func(testing.TB) laketest.Server{laketest.GoFakeS3, laketest.Versitygw}
 	for _, newServer := range servers {
 		for _, mode := range []string{"part fails", "context cancelled", "writer aborts"} {
 			newServer, mode := newServer, mode
 			t.Run(mode, func(t *testing.T) {
 				t.Parallel()
 				srv := newServer(t)
-				t.Logf("server: %s", srv.name)
-				store := newTestS3Attempts(t, srv.url, "s3://abort"+bucketSuffix(mode)+"/pfx", S3Options{PartSize: 5 << 20}, 3)
+				t.Logf("server: %s", srv.Name)
+				store := laketest.NewS3(t, srv.URL, "s3://abort"+bucketSuffix(mode)+"/pfx", s3lake.Options{PartSize: 5 << 20}, 3, time.Second)
 				bucket := "abort" + bucketSuffix(mode)
-				createBucket(t, store.Client(), bucket)
+				laketest.CreateBucket(t, store.Client(), bucket)
 				const key = "findings/dt=2024-01-01/big.parquet"
-				data := randomBytes(t, 16<<20)
+				data := laketest.RandomBytes(t, 16<<20)
 				ctx, cancel := context.WithCancel(context.Background())
 				defer cancel()
 				var err error
 				switch mode {
 				case "part fails":
 					// Part 1 goes through; every later part fails every attempt.
-					srv.proxy.Add(faults.Rule{Ops: []string{"UploadPart"}, Faults: []faults.Fault{faults.None}, Limit: 1})
-					srv.proxy.Add(faults.Rule{Ops: []string{"UploadPart"}, Faults: []faults.Fault{faults.InternalError, faults.SlowDown, faults.Drop}})
-					err = writeObject(ctx, store, key, data)
+					srv.Proxy.Add(faults.Rule{Ops: []string{"UploadPart"}, Faults: []faults.Fault{faults.None}, Limit: 1})
+					srv.Proxy.Add(faults.Rule{Ops: []string{"UploadPart"}, Faults: []faults.Fault{faults.InternalError, faults.SlowDown, faults.Drop}})
+					err = laketest.WriteObject(ctx, store, key, data)
 				case "context cancelled":
 					// A part hangs; the caller's context ends meanwhile. The
 					// cancel waits for the part that went through to be
@@ -280,17 +196,17 @@ func TestS3MultipartAbortedOnFailure(t *testing.T) {
 					// arrives may survive it (S3 documents this race; the
 					// store's second abort and the bucket's lifecycle rule
 					// cover it in production, timing cannot in a test).
-					srv.proxy.Add(faults.Rule{Ops: []string{"UploadPart"}, Faults: []faults.Fault{faults.None}, Limit: 1})
-					srv.proxy.Add(faults.Rule{Ops: []string{"UploadPart"}, Faults: []faults.Fault{faults.Timeout}})
+					srv.Proxy.Add(faults.Rule{Ops: []string{"UploadPart"}, Faults: []faults.Fault{faults.None}, Limit: 1})
+					srv.Proxy.Add(faults.Rule{Ops: []string{"UploadPart"}, Faults: []faults.Fault{faults.Timeout}})
 					go func() {
-						for srv.proxy.Faulted("UploadPart") == 0 || srv.proxy.Served("UploadPart") == 0 {
+						for srv.Proxy.Faulted("UploadPart") == 0 || srv.Proxy.Served("UploadPart") == 0 {
 							time.Sleep(10 * time.Millisecond)
 						}
 						cancel()
 					}()
-					err = writeObject(ctx, store, key, data)
+					err = laketest.WriteObject(ctx, store, key, data)
 				case "writer aborts":
-					var w ObjectWriter
+					var w lake.ObjectWriter
 					w, err = store.Create(ctx, key)
 					if err != nil {
 						t.Fatal(err)
@@ -298,7 +214,7 @@ func TestS3MultipartAbortedOnFailure(t *testing.T) {
 					if _, err := w.Write(data[:12<<20]); err != nil {
 						t.Fatal(err)
 					}
-					for srv.proxy.Count("UploadPart") == 0 {
+					for srv.Proxy.Count("UploadPart") == 0 {
 						time.Sleep(10 * time.Millisecond)
 					}
 					if err := w.Abort(); err != nil {
@@ -309,20 +225,20 @@ func TestS3MultipartAbortedOnFailure(t *testing.T) {
 				if err == nil {
 					t.Fatal("the write succeeded; want it to fail")
 				}
-				srv.proxy.Heal()
-				if srv.proxy.Count("CreateMultipartUpload") != 1 {
-					t.Fatalf("CreateMultipartUpload sent %d times, want 1 (a multipart upload)", srv.proxy.Count("CreateMultipartUpload"))
+				srv.Proxy.Heal()
+				if srv.Proxy.Count("CreateMultipartUpload") != 1 {
+					t.Fatalf("CreateMultipartUpload sent %d times, want 1 (a multipart upload)", srv.Proxy.Count("CreateMultipartUpload"))
 				}
-				if srv.proxy.Count("AbortMultipartUpload") < 1 {
-					t.Errorf("no AbortMultipartUpload after the failure (requests: %v)", srv.proxy.Requests())
+				if srv.Proxy.Count("AbortMultipartUpload") < 1 {
+					t.Errorf("no AbortMultipartUpload after the failure (requests: %v)", srv.Proxy.Requests())
 				}
-				if srv.proxy.Count("CompleteMultipartUpload") != 0 {
+				if srv.Proxy.Count("CompleteMultipartUpload") != 0 {
 					t.Errorf("CompleteMultipartUpload sent after a failure")
 				}
-				if n := openUploads(t, store.Client(), bucket); n != 0 {
+				if n := laketest.OpenUploads(t, store.Client(), bucket); n != 0 {
 					t.Errorf("%d multipart uploads left open (orphaned parts)", n)
 				}
-				if _, err := getObject(t, store.Client(), bucket, "pfx/"+key); err == nil {
+				if _, err := laketest.GetObject(t, store.Client(), bucket, "pfx/"+key); err == nil {
 					t.Error("the failed object is visible")
 				}
 			})
@@ -344,12 +260,12 @@ func bucketSuffix(mode string) string {
 // still sets the attempts although hublake gives the SDK its own retryer.
 func TestS3HonoursMaxAttemptsEnv(t *testing.T) {
 	t.Setenv("AWS_MAX_ATTEMPTS", "3")
-	store := newTestS3(t, "http://127.0.0.1:1", "s3://lake", S3Options{})
+	store := laketest.NewS3(t, "http://127.0.0.1:1", "s3://lake", s3lake.Options{}, 0, time.Second)
 	if n := store.Client().Options().Retryer.MaxAttempts(); n != 3 {
 		t.Errorf("MaxAttempts = %d with AWS_MAX_ATTEMPTS=3", n)
 	}
-	store = newTestS3Attempts(t, "http://127.0.0.1:1", "s3://lake", S3Options{}, 5)
+	store = laketest.NewS3(t, "http://127.0.0.1:1", "s3://lake", s3lake.Options{}, 5, time.Second)
 	if n := store.Client().Options().Retryer.MaxAttempts(); n != 5 {
-		t.Errorf("MaxAttempts = %d with S3Options.MaxAttempts 5", n)
+		t.Errorf("MaxAttempts = %d with s3lake.Options.MaxAttempts 5", n)
 	}
 }

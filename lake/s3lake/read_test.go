@@ -1,4 +1,4 @@
-package sinks
+package s3lake_test
 
 import (
 	"bytes"
@@ -19,6 +19,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/hublake/hublake/internal/laketest"
+	"github.com/hublake/hublake/lake"
+	"github.com/hublake/hublake/lake/s3lake"
 )
 
 // objectServer serves one object at /bucket/key the way S3 does (Range,
@@ -144,25 +148,25 @@ func (r *recordingRetryer) RetryDelay(attempt int, err error) (time.Duration, er
 // as each attempt makes progress.
 func TestGetS3ObjectResumes(t *testing.T) {
 	t.Parallel()
-	data := randomBytes(t, 3<<20+17)
+	data := laketest.RandomBytes(t, 3<<20+17)
 	for _, tc := range []struct {
 		name     string
 		srv      serverFaults
-		rng      S3Range
+		rng      s3lake.Range
 		want     []byte
 		requests []string // the Range of each GET ("" for none)
 	}{
-		{name: "whole object, cut twice", srv: serverFaults{cuts: []int64{1000, 2 << 20}}, rng: S3Range{Length: -1},
+		{name: "whole object, cut twice", srv: serverFaults{cuts: []int64{1000, 2 << 20}}, rng: s3lake.Range{Length: -1},
 			want: data, requests: []string{"", "bytes=1000-3145744", "bytes=2097152-3145744"}},
-		{name: "range, cut inside it", srv: serverFaults{cuts: []int64{5000}}, rng: S3Range{Offset: 100, Length: 1 << 20},
+		{name: "range, cut inside it", srv: serverFaults{cuts: []int64{5000}}, rng: s3lake.Range{Offset: 100, Length: 1 << 20},
 			want: data[100 : 100+1<<20], requests: []string{"bytes=100-1048675", "bytes=5000-1048675"}},
-		{name: "cut before the first byte", srv: serverFaults{cuts: []int64{0}}, rng: S3Range{Length: -1},
+		{name: "cut before the first byte", srv: serverFaults{cuts: []int64{0}}, rng: s3lake.Range{Length: -1},
 			want: data, requests: []string{"", "bytes=0-3145744"}},
-		{name: "server without Range support", srv: serverFaults{cuts: []int64{1000}, noRange: true}, rng: S3Range{Length: -1},
+		{name: "server without Range support", srv: serverFaults{cuts: []int64{1000}, noRange: true}, rng: s3lake.Range{Length: -1},
 			want: data, requests: []string{"", "bytes=1000-3145744"}},
-		{name: "ranged read, server without Range support", srv: serverFaults{cuts: []int64{70000}, noRange: true}, rng: S3Range{Offset: 65536, Length: 65536},
+		{name: "ranged read, server without Range support", srv: serverFaults{cuts: []int64{70000}, noRange: true}, rng: s3lake.Range{Offset: 65536, Length: 65536},
 			want: data[65536:131072], requests: []string{"bytes=65536-131071", "bytes=70000-131071"}},
-		{name: "cut ten times, progress each time", srv: serverFaults{cuts: []int64{10, 20, 30, 40, 50, 60, 70, 80, 90, 100}}, rng: S3Range{Length: -1},
+		{name: "cut ten times, progress each time", srv: serverFaults{cuts: []int64{10, 20, 30, 40, 50, 60, 70, 80, 90, 100}}, rng: s3lake.Range{Length: -1},
 			want: data},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -170,7 +174,7 @@ func TestGetS3ObjectResumes(t *testing.T) {
 			f := tc.srv
 			f.data = data
 			srv, client := newObjectServer(t, f)
-			body, err := GetS3Object(context.Background(), client, "bucket", "some/key", tc.rng)
+			body, err := s3lake.GetObject(context.Background(), client, "bucket", "some/key", tc.rng)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -212,15 +216,15 @@ func TestGetS3ObjectResumes(t *testing.T) {
 
 // TestGetS3ObjectFails: what a resumed read must never return as data.
 // An object replaced between the cut and the resumption fails the read with
-// ErrChanged, whether the server honours If-Match (412) or not (another
+// s3lake.ErrChanged, whether the server honours If-Match (412) or not (another
 // ETag); a body still short when the retryer's attempts are spent is an
 // error naming the key and the bytes received and expected, never an early
-// io.EOF; an object that is gone is ErrNotExist; an empty object reads as
+// io.EOF; an object that is gone is lake.ErrNotExist; an empty object reads as
 // empty.
 func TestGetS3ObjectFails(t *testing.T) {
 	t.Parallel()
-	data := randomBytes(t, 1<<20)
-	other := randomBytes(t, 1<<20)
+	data := laketest.RandomBytes(t, 1<<20)
+	other := laketest.RandomBytes(t, 1<<20)
 	for _, tc := range []struct {
 		name    string
 		srv     serverFaults
@@ -229,12 +233,12 @@ func TestGetS3ObjectFails(t *testing.T) {
 		atMost  int64 // bytes that may have been delivered before the error
 	}{
 		{name: "replaced, server honours If-Match", srv: serverFaults{cuts: []int64{1000}, replaceAt: 2, replacement: other},
-			wantErr: ErrChanged, atMost: 1000, inMsg: []string{"s3://bucket/some/key"}},
+			wantErr: s3lake.ErrChanged, atMost: 1000, inMsg: []string{"s3://bucket/some/key"}},
 		{name: "replaced, server ignores If-Match", srv: serverFaults{cuts: []int64{1000}, replaceAt: 2, replacement: other, noIfMatch: true},
-			wantErr: ErrChanged, atMost: 1000, inMsg: []string{"s3://bucket/some/key", "1000 of 1048576 bytes received"}},
+			wantErr: s3lake.ErrChanged, atMost: 1000, inMsg: []string{"s3://bucket/some/key", "1000 of 1048576 bytes received"}},
 		{name: "short after every attempt", srv: serverFaults{cuts: []int64{1000, 1000, 1000, 1000, 1000}},
 			wantErr: io.ErrUnexpectedEOF, atMost: 1000, inMsg: []string{"s3://bucket/some/key", "1000 of 1048576 bytes received", "4 times in a row"}},
-		{name: "deleted meanwhile", srv: serverFaults{cuts: []int64{1000}}, wantErr: ErrNotExist, atMost: 1000},
+		{name: "deleted meanwhile", srv: serverFaults{cuts: []int64{1000}}, wantErr: lake.ErrNotExist, atMost: 1000},
 		// Each resumption's connection closes before its response: the
 		// SDK's error wraps io.EOF ("Get …: EOF"), which must not read as
 		// the object's end (it did: a backfill took a cut S3 object for a
@@ -248,7 +252,7 @@ func TestGetS3ObjectFails(t *testing.T) {
 			f.data = data
 			_, client := newObjectServer(t, f)
 			switch {
-			case tc.wantErr == ErrNotExist:
+			case tc.wantErr == lake.ErrNotExist:
 				client = s3.New(client.Options(), func(o *s3.Options) {
 					o.HTTPClient = notFoundAfter(o.HTTPClient, 1)
 				})
@@ -257,7 +261,7 @@ func TestGetS3ObjectFails(t *testing.T) {
 					o.HTTPClient = droppedAfter(o.HTTPClient, 1)
 				})
 			}
-			body, err := GetS3Object(context.Background(), client, "bucket", "some/key", S3Range{Length: -1})
+			body, err := s3lake.GetObject(context.Background(), client, "bucket", "some/key", s3lake.Range{Length: -1})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -285,8 +289,8 @@ func TestGetS3ObjectFails(t *testing.T) {
 	t.Run("empty object", func(t *testing.T) {
 		t.Parallel()
 		_, client := newObjectServer(t, serverFaults{data: []byte{}})
-		for _, rng := range []S3Range{{Length: -1}, {Length: 8 << 20}} {
-			body, err := GetS3Object(context.Background(), client, "bucket", "k", rng)
+		for _, rng := range []s3lake.Range{{Length: -1}, {Length: 8 << 20}} {
+			body, err := s3lake.GetObject(context.Background(), client, "bucket", "k", rng)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -303,7 +307,7 @@ func TestGetS3ObjectFails(t *testing.T) {
 			o.Retryer = retry.NewStandard(func(o *retry.StandardOptions) { o.Backoff = fixedBackoff(time.Hour) })
 		})
 		ctx, cancel := context.WithCancel(context.Background())
-		body, err := GetS3Object(ctx, client, "bucket", "k", S3Range{Length: -1})
+		body, err := s3lake.GetObject(ctx, client, "bucket", "k", s3lake.Range{Length: -1})
 		if err != nil {
 			t.Fatal(err)
 		}

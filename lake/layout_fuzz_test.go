@@ -1,9 +1,10 @@
-package sinks
+package lake
 
 import (
 	"strings"
 	"testing"
 
+	"github.com/hublake/hublake/internal/hostile"
 	"github.com/hublake/hublake/schema"
 )
 
@@ -12,7 +13,7 @@ import (
 // partition; a stream name and a shard id of Kinesis' lengths always make a
 // valid name through SafeNamePart.
 func FuzzObjectKey(f *testing.F) {
-	for _, v := range hostileParts {
+	for _, v := range hostile.NameParts {
 		f.Add(v, "shardId-000000000000", v)
 	}
 	f.Add("securityhub-events", "shardId-000000000001", "2024-01-01")

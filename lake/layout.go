@@ -1,11 +1,14 @@
-// Package sinks turns batches of rows into objects in a lake: Parquet encoding,
-// the object layout and the stores (a local directory, S3) behind one small
-// interface, and dead letters.
+// Package lake is what the lake is and the seam to it, without I/O of its
+// own: the layout of its keys (this file), the Store and Lake interfaces its
+// backends implement (store.go; the backends are dirlake and s3lake), the
+// absorbed-name markers' reading (absorbed.go) and the locations a command
+// line names (location.go).
 //
-// Layout (TABLES.md), every part of it decided in this file:
+// Layout (docs/tables.md), every part of it decided in this file:
 //
 //	<root>/findings/dt=YYYY-MM-DD/<name>.parquet
 //	<root>/insight_results/dt=YYYY-MM-DD/<name>.parquet
+//	<root>/ocsf_findings/dt=YYYY-MM-DD/<name>.parquet
 //	<root>/dead_letters/dt=YYYY-MM-DD/<name>.jsonl.gz
 //
 // and, outside the tables (Athena reads neither; a name starting with '_' is
@@ -27,7 +30,7 @@
 // Every part of a key that comes from data is checked against a strict
 // pattern here, and the stores check the finished key again: a finding that
 // claims to be from account "../../x" cannot write outside the root.
-package sinks
+package lake
 
 import (
 	"fmt"
@@ -197,6 +200,25 @@ func CheckPrefix(prefix string) error {
 		return fmt.Errorf("refusing listing prefix %q: not a lake prefix", prefix)
 	}
 	return nil
+}
+
+// TempInfix is in the name of every temporary file of a directory store
+// (dirlake): ".<name>.tmp-<random>", beside the object it becomes. Such a
+// file is no object of the lake; the store's CleanTemp removes those that
+// dead writers left.
+const TempInfix = ".tmp-"
+
+// IsTempName reports whether a file name is one of a directory store's
+// temporary files.
+func IsTempName(name string) bool {
+	return strings.HasPrefix(name, ".") && strings.Contains(name, TempInfix)
+}
+
+// IsPartitionPrefix reports whether prefix is a partition's
+// (PartitionPrefix): a prefix CheckPrefix admits whose objects are table
+// objects.
+func IsPartitionPrefix(prefix string) bool {
+	return CheckPrefix(prefix) == nil && keyPattern.MatchString(prefix+"x")
 }
 
 // MetaPrefix is where compaction keeps its bookkeeping, outside the tables.
