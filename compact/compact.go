@@ -12,9 +12,9 @@ import (
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/semaphore"
 
+	"github.com/hublake/hublake/encode"
 	"github.com/hublake/hublake/lake"
 	"github.com/hublake/hublake/schema"
-	"github.com/hublake/hublake/sinks"
 )
 
 // Options configure a compaction.
@@ -28,9 +28,9 @@ type Options struct {
 	OlderThan time.Duration
 	// TargetSize bounds an output's size (default 256 MiB).
 	TargetSize int64
-	// Encode are the Parquet settings: the writer's (sinks.WriterOptions),
+	// Encode are the Parquet settings: the writer's (encode.WriterOptions),
 	// but row groups of DefaultRowGroupBytes unless RowGroupBytes is set.
-	Encode sinks.EncodeOptions
+	Encode encode.Options
 	// SortBuffer bounds the rows held in memory for sorting (default 32 MiB
 	// of estimated heap); more are spilled to TempDir.
 	SortBuffer int64

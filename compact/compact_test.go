@@ -21,13 +21,13 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 
+	"github.com/hublake/hublake/encode"
 	"github.com/hublake/hublake/internal/gen"
 	"github.com/hublake/hublake/internal/lakecheck"
 	"github.com/hublake/hublake/lake"
 	"github.com/hublake/hublake/lake/dirlake"
 	"github.com/hublake/hublake/processor"
 	"github.com/hublake/hublake/schema"
-	"github.com/hublake/hublake/sinks"
 )
 
 // The in-process tests of the protocol and the merge. cmd/hublake's tests run
@@ -48,7 +48,7 @@ func corpus(t *testing.T, n int64, days int, end time.Time, bad float64) string 
 
 // backfill writes the corpus into the lake at root in small batches (many
 // objects per partition, as the stream writes them).
-func backfill(t *testing.T, root, corpus string, units int, counts *sinks.AbsorbedCounts) *dirlake.Lake {
+func backfill(t *testing.T, root, corpus string, units int, counts *encode.AbsorbedCounts) *dirlake.Lake {
 	t.Helper()
 	lk, err := dirlake.New(root)
 	if err != nil {
@@ -56,7 +56,7 @@ func backfill(t *testing.T, root, corpus string, units int, counts *sinks.Absorb
 	}
 	inputs := processor.Inputs(context.Background(), []string{corpus}, nil, nil)
 	err = processor.Backfill(context.Background(), inputs, processor.BackfillOptions{
-		Policy: processor.Policy{MaxUnits: units}, Store: lk, Encode: sinks.EncodeOptions{Absorbed: counts},
+		Policy: processor.Policy{MaxUnits: units}, Store: lk, Encode: encode.Options{Absorbed: counts},
 		NotAfter: time.Now().Add(48 * time.Hour),
 	})
 	if err != nil {
@@ -168,7 +168,7 @@ func TestCompactKeepsRows(t *testing.T) {
 
 	// The same input again, as a backfill re-run weeks later: every object
 	// it writes was absorbed, so it writes none and adds no row.
-	var counts sinks.AbsorbedCounts
+	var counts encode.AbsorbedCounts
 	backfill(t, root, src, 15, &counts)
 	if got := lakecheck.LakeDigest(t, db, root); !reflect.DeepEqual(got, before) {
 		t.Fatalf("a backfill re-run changed the rows:\nbefore %v\nafter  %v", before, got)
@@ -224,7 +224,7 @@ func TestCompactSpillsAndSplits(t *testing.T) {
 	twin := lakecheck.CopyDir(t, root)
 	db := lakecheck.Open(t)
 	before := lakecheck.LakeDigest(t, db, root)
-	opts := Options{SortBuffer: 64 << 10, TargetSize: 400 << 10, Encode: sinks.EncodeOptions{RowGroupBytes: 64 << 10}}
+	opts := Options{SortBuffer: 64 << 10, TargetSize: 400 << 10, Encode: encode.Options{RowGroupBytes: 64 << 10}}
 	sum := run(t, lk, opts)
 	if sum.Spilled <= mergeFanIn {
 		t.Errorf("%d runs spilled, want more than the fan-in %d", sum.Spilled, mergeFanIn)
@@ -587,7 +587,7 @@ func TestCompactMemoryBound(t *testing.T) {
 			}
 		}
 	}()
-	sum := run(t, lk, Options{SortBuffer: 4 << 20, Encode: sinks.EncodeOptions{RowGroupBytes: 2 << 20}, Tables: []string{"findings"}})
+	sum := run(t, lk, Options{SortBuffer: 4 << 20, Encode: encode.Options{RowGroupBytes: 2 << 20}, Tables: []string{"findings"}})
 	runtime.GC()
 	time.Sleep(5 * time.Millisecond)
 	close(stop)

@@ -10,8 +10,8 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 
+	"github.com/hublake/hublake/encode"
 	"github.com/hublake/hublake/lake"
-	"github.com/hublake/hublake/sinks"
 )
 
 // Dead letters are gzipped JSON lines; a file of several gzip members one
@@ -49,7 +49,7 @@ func spoolDeadLetters(ctx context.Context, lk lake.Lake, inputs []object, tmpDir
 	closeObj := func(o lake.ReadObject) { o.Close() }
 	err = pipeline(ctx, inputs, 32<<20, open, func(in object, obj lake.ReadObject) error {
 		defer obj.Close()
-		cw := &sinks.CountingWriter{W: bw}
+		cw := &encode.CountingWriter{W: bw}
 		raw := io.TeeReader(io.NewSectionReader(obj, 0, obj.Size()), cw)
 		zr, err := gzip.NewReader(raw)
 		if err != nil {

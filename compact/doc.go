@@ -2,7 +2,7 @@
 // partition (every shard cuts a batch a minute) with as few objects as a
 // target size allows, holding exactly the same rows, sorted so that query
 // engines can skip row groups, and written with the writer's Parquet
-// settings (sinks.WriterOptions). It is `hublake compact`.
+// settings (encode.WriterOptions). It is `hublake compact`.
 //
 // # The lake's guarantee, kept
 //
@@ -23,7 +23,7 @@
 // same rows or a superset of logical duplicates — and checks again after
 // committing: if the marker appeared meanwhile, its object is a deletion
 // like any other (below, "The delete grace"), left to compaction unless the
-// marker is old (sinks/absorbed.go). An object that slips through anyway (a
+// marker is old (encode/absorbed.go). An object that slips through anyway (a
 // writer killed between its commit and the second check, or a write that
 // bypassed the check) is deleted by the next run that visits the partition,
 // which deletes every object that has a marker once the marker is older

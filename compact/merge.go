@@ -11,8 +11,8 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 
+	"github.com/hublake/hublake/encode"
 	"github.com/hublake/hublake/lake"
-	"github.com/hublake/hublake/sinks"
 )
 
 // The rows of a Parquet partition go through an external merge sort whose
@@ -448,8 +448,8 @@ type outputWriter struct {
 
 	k       int
 	obj     lake.ObjectWriter
-	cw      *sinks.CountingWriter
-	w       *sinks.ParquetWriter[any]
+	cw      *encode.CountingWriter
+	w       *encode.ParquetWriter[any]
 	key     string
 	pending []parquet.Row
 	gRows   int64
@@ -477,8 +477,8 @@ func (o *outputWriter) write(row parquet.Row) error {
 		if err != nil {
 			return err
 		}
-		o.obj, o.key, o.cw = obj, key, &sinks.CountingWriter{W: obj}
-		o.w = sinks.NewParquetWriter[any](o.cw, o.table, o.opts)
+		o.obj, o.key, o.cw = obj, key, &encode.CountingWriter{W: obj}
+		o.w = encode.NewParquetWriter[any](o.cw, o.table, o.opts)
 		o.outRows = 0
 	}
 	o.pending = append(o.pending, row)

@@ -16,9 +16,9 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 
+	"github.com/hublake/hublake/encode"
 	"github.com/hublake/hublake/lake"
 	"github.com/hublake/hublake/schema"
-	"github.com/hublake/hublake/sinks"
 )
 
 // partition runs the protocol (package documentation) on partition dt of
@@ -584,7 +584,7 @@ func (p *partRun) readParquet(inputs []object, sortKeys []string, tmp, run strin
 	p.spilled = srt.spilled
 	// The row groups are cut here (rows and bytes, as the writer cuts them),
 	// so that an output ends on a row group's end.
-	opts := append(sinks.WriterOptions(p.t.Name, c.opts.Encode), parquet.MaxRowsPerRowGroup(math.MaxInt64), sortingColumns(p.t.Name))
+	opts := append(encode.WriterOptions(p.t.Name, c.opts.Encode), parquet.MaxRowsPerRowGroup(math.MaxInt64), sortingColumns(p.t.Name))
 	return func(written func(object) error) error {
 		defer src.close()
 		ow := &outputWriter{

@@ -459,7 +459,7 @@ var reachableNotObserved = map[string]string{
 	"S3:AbortMultipartUpload":    "a failed multipart upload",
 	// A compaction that absorbs a name while the consumer writes it (between
 	// the writer's two marker checks) makes the writer delete its object
-	// (sinks/absorbed.go); the golden run's compactions never race so.
+	// (encode/absorbed.go); the golden run's compactions never race so.
 	"S3:DeleteObject": "an object a compaction absorbed while it was written",
 	// The KCL deletes the lease of a shard that ListShards no longer returns
 	// (a closed parent shard after the retention period,

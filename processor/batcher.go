@@ -12,8 +12,8 @@ import (
 
 	"golang.org/x/sync/semaphore"
 
+	"github.com/hublake/hublake/encode"
 	"github.com/hublake/hublake/schema"
-	"github.com/hublake/hublake/sinks"
 )
 
 // batcher is the pipeline of one source partition (one file, one shard):
@@ -22,7 +22,7 @@ import (
 // not safe for concurrent use; each source partition has its own.
 type batcher struct {
 	policy   Policy
-	enc      *sinks.Encoder
+	enc      *encode.Encoder
 	name     namer
 	progress progress
 	stats    *Stats
@@ -88,12 +88,12 @@ func (r rowsByDate[T]) rows() (n int64) {
 
 // writes returns the writes of one object per partition of table, in date
 // order.
-func (r rowsByDate[T]) writes(enc *sinks.Encoder, table, name string) []objectWrite {
+func (r rowsByDate[T]) writes(enc *encode.Encoder, table, name string) []objectWrite {
 	var out []objectWrite
 	for _, dt := range slices.Sorted(maps.Keys(r)) {
 		chunks := r[dt].chunks
 		out = append(out, func(ctx context.Context) (int64, error) {
-			return sinks.WriteRowChunks(ctx, enc, table, dt, name, chunks)
+			return encode.WriteRowChunks(ctx, enc, table, dt, name, chunks)
 		})
 	}
 	return out
@@ -129,7 +129,7 @@ func newFlushSlots(n int) *semaphore.Weighted { return semaphore.NewWeighted(int
 func withCrashHook(f func(point string)) batcherOption { return func(b *batcher) { b.crash = f } }
 
 // newBatcher returns the pipeline for one source partition.
-func newBatcher(p Policy, enc *sinks.Encoder, name namer, opts ...batcherOption) *batcher {
+func newBatcher(p Policy, enc *encode.Encoder, name namer, opts ...batcherOption) *batcher {
 	b := &batcher{policy: p.withDefaults(), enc: enc, name: name}
 	for _, o := range opts {
 		o(b)

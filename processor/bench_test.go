@@ -18,11 +18,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	kcl "github.com/vmware/vmware-go-kcl-v2/clientlibrary/interfaces"
 
+	"github.com/hublake/hublake/encode"
 	"github.com/hublake/hublake/internal/gen"
 	"github.com/hublake/hublake/lake/dirlake"
 	"github.com/hublake/hublake/processor/units"
 	"github.com/hublake/hublake/schema"
-	"github.com/hublake/hublake/sinks"
 )
 
 // benchCorpus writes a generated corpus of about n bytes in files of 8 MiB,
@@ -157,7 +157,7 @@ func BenchmarkConsumerPath(b *testing.B) {
 	// growing its heap and for sonic's and parquet-go's per-type set-up,
 	// which a long-running consumer pays once (without it, whichever runs
 	// first measured 15–25 % slower).
-	codecs := []string{sinks.StreamCodec, sinks.DefaultCodec}
+	codecs := []string{encode.StreamCodec, encode.DefaultCodec}
 	for _, codec := range codecs {
 		consumeRecords(b, b.TempDir(), records, codec)
 	}
@@ -183,7 +183,7 @@ func BenchmarkConsumerPath(b *testing.B) {
 func consumeRecords(b *testing.B, dir string, records []types.Record, codec string) {
 	const shards = 8
 	store, _ := dirlake.New(dir)
-	enc := sinks.NewEncoder(store, sinks.EncodeOptions{Codec: codec})
+	enc := encode.New(store, encode.Options{Codec: codec})
 	c := newShards("bench", Policy{Window: time.Minute}, enc, &Stats{}, slog.New(slog.DiscardHandler), noObserver{}, newMemLeases())
 	var wg sync.WaitGroup
 	for s := range shards {

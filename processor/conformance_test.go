@@ -13,12 +13,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	kcl "github.com/vmware/vmware-go-kcl-v2/clientlibrary/interfaces"
 
+	"github.com/hublake/hublake/encode"
 	"github.com/hublake/hublake/internal/gen"
 	"github.com/hublake/hublake/internal/lakecheck"
 	"github.com/hublake/hublake/internal/pqconform"
 	"github.com/hublake/hublake/lake/dirlake"
 	"github.com/hublake/hublake/schema"
-	"github.com/hublake/hublake/sinks"
 )
 
 // conformanceCorpus writes a generated day (findings, insights, OCSF) and
@@ -69,7 +69,7 @@ func streamLake(t *testing.T, dir string, end time.Time) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	enc := sinks.NewEncoder(store, sinks.EncodeOptions{Codec: sinks.StreamCodec})
+	enc := encode.New(store, encode.Options{Codec: encode.StreamCodec})
 	c := newShards("conformance", Policy{Window: DefaultStreamWindow}, enc, &Stats{}, slog.New(slog.DiscardHandler), noObserver{}, newMemLeases())
 	const shards = 4
 	for s := range shards {
@@ -102,9 +102,9 @@ func TestParquetConformance(t *testing.T) {
 	in, end := conformanceCorpus(t)
 	notAfter := end.Add(24 * time.Hour)
 	lakes := map[string]string{}
-	for name, enc := range map[string]sinks.EncodeOptions{
-		"backfill-zstd":   {Codec: sinks.CodecZSTD, RowGroupRows: 300},
-		"backfill-snappy": {Codec: sinks.CodecSnappy},
+	for name, enc := range map[string]encode.Options{
+		"backfill-zstd":   {Codec: encode.CodecZSTD, RowGroupRows: 300},
+		"backfill-snappy": {Codec: encode.CodecSnappy},
 	} {
 		root := filepath.Join(t.TempDir(), name)
 		backfillDir(t, root, BackfillOptions{Encode: enc, NotAfter: notAfter}, in)

@@ -18,10 +18,10 @@ import (
 
 	"golang.org/x/sync/semaphore"
 
+	"github.com/hublake/hublake/encode"
 	"github.com/hublake/hublake/lake"
 	"github.com/hublake/hublake/processor/units"
 	"github.com/hublake/hublake/schema"
-	"github.com/hublake/hublake/sinks"
 )
 
 // The file source: backfill reads files (local, S3 or stdin), splits each
@@ -35,7 +35,7 @@ import (
 // BackfillOptions configure Backfill.
 type BackfillOptions struct {
 	Policy  Policy
-	Encode  sinks.EncodeOptions
+	Encode  encode.Options
 	Store   lake.Store
 	Workers int // default GOMAXPROCS
 	// Decoders is how many goroutines decode the units of each input
@@ -113,7 +113,7 @@ func Backfill(ctx context.Context, inputs iter.Seq2[Input, error], opts Backfill
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			enc := sinks.NewEncoder(opts.Store, opts.Encode)
+			enc := encode.New(opts.Store, opts.Encode)
 			for in := range next {
 				if err := backfillOne(ctx, in, enc, &opts, &read); err != nil {
 					if ctx.Err() == nil { // stopped, not failed: the caller says so once
@@ -183,7 +183,7 @@ func EachUnit(ctx context.Context, in Input, maxUnit int, fn func(offset int64, 
 	return oversize, err
 }
 
-func backfillOne(ctx context.Context, in Input, enc *sinks.Encoder, opts *BackfillOptions, read *atomic.Int64) error {
+func backfillOne(ctx context.Context, in Input, enc *encode.Encoder, opts *BackfillOptions, read *atomic.Int64) error {
 	return eachStream(ctx, in, read, opts.BytesRead, func(name string, r io.Reader) error {
 		return backfillStream(ctx, name, r, enc, opts)
 	})
@@ -193,7 +193,7 @@ func backfillOne(ctx context.Context, in Input, enc *sinks.Encoder, opts *Backfi
 // archive) through its own batcher. When the stream cannot be read to its
 // end, the rows of the units before the break are written (they are
 // correct) and the read error is returned: the input failed.
-func backfillStream(ctx context.Context, name string, r io.Reader, enc *sinks.Encoder, opts *BackfillOptions) error {
+func backfillStream(ctx context.Context, name string, r io.Reader, enc *encode.Encoder, opts *BackfillOptions) error {
 	b := newBatcher(opts.Policy, enc, fileNamer, withStats(opts.Stats), withCrashHook(opts.CrashHook), withFlushSlots(opts.flushSlots))
 	sp := units.NewSplitter(r, int(b.policy.MaxUnitBytes))
 	prefix := "file:" + name + "#"
@@ -248,7 +248,7 @@ func backfillStream(ctx context.Context, name string, r io.Reader, enc *sinks.En
 // letter. The bytes pass through a temporary file so that the object name
 // can carry the unit's own digest: two inputs that share a prefix but differ
 // inside the oversized unit must not overwrite each other's dead letter.
-func oversizeDeadLetter(ctx context.Context, enc *sinks.Encoder, opts *BackfillOptions, source string, p units.Piece, limit int64) error {
+func oversizeDeadLetter(ctx context.Context, enc *encode.Encoder, opts *BackfillOptions, source string, p units.Piece, limit int64) error {
 	tmp, err := os.CreateTemp("", "hublake-oversize-*")
 	if err != nil {
 		return fmt.Errorf("spool oversized unit: %w", err)

@@ -67,7 +67,7 @@ const (
 	BudgetBatchFixed = 32 << 20
 	// BudgetBatchFactor is the heap per byte of a batch's input while the
 	// batch is flushed: the input, the rows that point into it and the
-	// Parquet writer's copies of one row group's values (sinks bounds a row
+	// Parquet writer's copies of one row group's values (encode bounds a row
 	// group to 4 MiB of input), their plain encoding and compressed pages.
 	// Real findings, spread over days, whose text compresses, cost about 3;
 	// megabytes of text that does not compress (secrets, hashes, an

@@ -13,9 +13,9 @@ import (
 	kcl "github.com/vmware/vmware-go-kcl-v2/clientlibrary/interfaces"
 
 	"github.com/hublake/hublake/awsconf"
+	"github.com/hublake/hublake/encode"
 	"github.com/hublake/hublake/lake"
 	"github.com/hublake/hublake/schema"
-	"github.com/hublake/hublake/sinks"
 )
 
 // shardLeases is what a shard processor needs of the lease table.
@@ -35,7 +35,7 @@ type shardLeases interface {
 type shards struct {
 	stream    string
 	policy    Policy
-	enc       *sinks.Encoder
+	enc       *encode.Encoder
 	stats     *Stats
 	log       *slog.Logger
 	observer  Observer
@@ -56,7 +56,7 @@ type shards struct {
 	cancelFlush context.CancelFunc
 }
 
-func newShards(stream string, p Policy, enc *sinks.Encoder, stats *Stats, log *slog.Logger, obs Observer, leases shardLeases) *shards {
+func newShards(stream string, p Policy, enc *encode.Encoder, stats *Stats, log *slog.Logger, obs Observer, leases shardLeases) *shards {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &shards{
 		stream: stream, policy: p, enc: enc, stats: stats, log: log, observer: obs, leases: leases,

@@ -5,8 +5,8 @@ import (
 	"log/slog"
 	"sync"
 
+	"github.com/hublake/hublake/encode"
 	"github.com/hublake/hublake/lake"
-	"github.com/hublake/hublake/sinks"
 )
 
 // memLeases is an in-memory lease table for driving shard processors as the
@@ -77,9 +77,9 @@ func (m *memLeases) checkpoints(shardID string) []string {
 // newTestShards returns the record processors' factory of a stream over
 // store, with leases for a lease table.
 func newTestShards(stream string, store lake.Store, stats *Stats, p Policy, leases shardLeases) *shards {
-	var enc *sinks.Encoder
+	var enc *encode.Encoder
 	if store != nil {
-		enc = sinks.NewEncoder(store, sinks.EncodeOptions{})
+		enc = encode.New(store, encode.Options{})
 	}
 	return newShards(stream, p, enc, stats, slog.New(slog.DiscardHandler), noObserver{}, leases)
 }

@@ -17,8 +17,8 @@ import (
 	"github.com/vmware/vmware-go-kcl-v2/clientlibrary/worker"
 	kcllog "github.com/vmware/vmware-go-kcl-v2/logger"
 
+	"github.com/hublake/hublake/encode"
 	"github.com/hublake/hublake/lake"
-	"github.com/hublake/hublake/sinks"
 )
 
 // Stream is the stream consumer: a KCL worker whose shard leases live in
@@ -29,7 +29,7 @@ import (
 // One Kinesis record's path: the KCL's polling shard consumer calls
 // shardProcessor.ProcessRecords (shard.go) → batcher.Add (batcher.go) →
 // schema.Decode → dedup and rows per (table, dt) → a cut (policy.go) →
-// batcher.Flush: leases.SetPending (the extent) → sinks.WriteRows per
+// batcher.Flush: leases.SetPending (the extent) → encode.WriteRows per
 // partition (parquet.go) → Store.Create/Commit (store.go, s3.go) →
 // leases.Checkpoint.
 type Stream struct {
@@ -58,7 +58,7 @@ type StreamConfig struct {
 	InitialTimestamp time.Time
 
 	Policy Policy
-	Encode sinks.EncodeOptions
+	Encode encode.Options
 	Store  lake.Store
 	Stats  *Stats
 	Logger *slog.Logger
@@ -139,7 +139,7 @@ func NewStream(cfg StreamConfig) (*Stream, error) {
 		}
 	})
 	st.leases = newLeases(db, kcfg, cfg.Logger, st)
-	st.shards = newShards(cfg.Stream, cfg.Policy, sinks.NewEncoder(cfg.Store, cfg.Encode), cfg.Stats, cfg.Logger, cfg.Observer, st.leases)
+	st.shards = newShards(cfg.Stream, cfg.Policy, encode.New(cfg.Store, cfg.Encode), cfg.Stats, cfg.Logger, cfg.Observer, st.leases)
 	if cfg.CrashHook != nil {
 		st.shards.crash = cfg.CrashHook
 	}

@@ -18,7 +18,7 @@ type Column struct {
 }
 
 // DeadLetterColumns are the fields of a dead letter's JSON line
-// (sinks.DeadLetterLine, whose tests keep the two equal): where the unit
+// (encode.DeadLetterLine, whose tests keep the two equal): where the unit
 // came from, why it is not a row, and its bytes as text (valid UTF-8) or
 // base64 (anything else, and units over the size limit).
 var DeadLetterColumns = []Column{

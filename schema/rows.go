@@ -15,7 +15,7 @@ import "time"
 //     list element or an optional struct is a *time.Time (nil for NULL):
 //     parquet-go (v0.32.1) writes a present time.Time there as NULL
 //     (writeRowsFuncOfTime takes the definition level its parent raised for
-//     its own); sinks' TestNestedTimestampsSurvive guards it.
+//     its own); encode's TestNestedTimestampsSurvive guards it.
 //   - Integers that may legitimately be zero are pointers (NULL when absent).
 //   - Lists are 3-level LISTs and are never NULL: absent means empty.
 //   - Partition columns (dt) are not in the files; they live in the object path.

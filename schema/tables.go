@@ -17,7 +17,7 @@ const (
 )
 
 // Table describes one table of the lake. The list returned by AllTables is
-// the one place a table is declared: object keys and extensions (sinks'
+// the one place a table is declared: object keys and extensions (package lake's
 // layout), the Parquet writer's schema and statistics settings, the stores'
 // key checks and the DDL all read it.
 type Table struct {
@@ -30,7 +30,7 @@ type Table struct {
 	// BigText lists the columns whose values are JSON documents: bounds on
 	// them would all read '{"…' and help no query, so files give them none
 	// (no ColumnIndex, no row-group min/max; null counts only). Every other
-	// column has true bounds (sinks' finisher; BENCHMARKS.md, "Page index
+	// column has true bounds (encode's finisher; BENCHMARKS.md, "Page index
 	// and statistics"). Paths are Parquet column paths.
 	BigText [][]string
 

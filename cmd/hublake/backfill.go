@@ -20,11 +20,11 @@ import (
 	"golang.org/x/term"
 
 	"github.com/hublake/hublake/awsconf"
+	"github.com/hublake/hublake/encode"
 	"github.com/hublake/hublake/lake"
 	"github.com/hublake/hublake/lake/dirlake"
 	"github.com/hublake/hublake/lake/s3lake"
 	"github.com/hublake/hublake/processor"
-	"github.com/hublake/hublake/sinks"
 )
 
 // lakeFlags are the flags of every command that writes the lake: where it
@@ -81,7 +81,7 @@ func (f *storeFlags) policy(records int, bytes byteSize, window time.Duration) p
 	}
 }
 
-func (f *lakeFlags) encodeOptions() sinks.EncodeOptions { return sinks.EncodeOptions{Codec: f.Codec} }
+func (f *lakeFlags) encodeOptions() encode.Options { return encode.Options{Codec: f.Codec} }
 
 func (f *lakeFlags) s3Options() s3lake.Options {
 	return s3lake.Options{
@@ -228,9 +228,9 @@ func (c *backfillCmd) Run(ctx context.Context, g *globals) error {
 		log.Info("backfill of one part of the inputs", "part", part.String())
 	}
 	stats := &processor.Stats{}
-	var absorbed sinks.AbsorbedCounts
-	encode := c.encodeOptions()
-	encode.Absorbed = &absorbed
+	var absorbed encode.AbsorbedCounts
+	encodeOpts := c.encodeOptions()
+	encodeOpts.Absorbed = &absorbed
 	// The total is known once the listing is: at once for a source that
 	// fits the look-ahead window, at the end of the listing otherwise.
 	prog := newProgress(c.Progress, "backfill", "bytes", -1, log)
@@ -238,7 +238,7 @@ func (c *backfillCmd) Run(ctx context.Context, g *globals) error {
 	// The destination is never read back, even when a source holds it.
 	err = processor.Backfill(ctx, inputs(ctx, c.Sources, awsConf, c.s3Options(), c.Out), processor.BackfillOptions{
 		Policy:    c.policy(),
-		Encode:    encode,
+		Encode:    encodeOpts,
 		Store:     store,
 		Workers:   workers,
 		Stats:     stats,
@@ -408,7 +408,7 @@ func (p *progress) finish() {
 // (the log has a line for each).
 const summaryFailedMax = 20
 
-func printSummary(w io.Writer, part processor.Part, s *processor.Stats, absorbed *sinks.AbsorbedCounts, elapsed time.Duration, dest string, failed []*processor.InputError) {
+func printSummary(w io.Writer, part processor.Part, s *processor.Stats, absorbed *encode.AbsorbedCounts, elapsed time.Duration, dest string, failed []*processor.InputError) {
 	in := s.BytesIn.Load()
 	secs := max(elapsed.Seconds(), 1e-9)
 	fmt.Fprintf(w, "hublake backfill → %s\n", dest)

@@ -399,8 +399,8 @@ func TestCompactConsumedLake(t *testing.T) {
 			if n := count(); n != int64(len(events)) {
 				t.Fatalf("the consumer wrote %d rows, want %d", n, len(events))
 			}
-			// The consumer writes Snappy (sinks.StreamCodec), compaction
-			// rewrites its objects in ZSTD (sinks.DefaultCodec).
+			// The consumer writes Snappy (encode.StreamCodec), compaction
+			// rewrites its objects in ZSTD (encode.DefaultCodec).
 			if got := lakecheck.Codecs(t, l.dir); len(got) != 1 || got["SNAPPY"] == 0 {
 				t.Errorf("the consumer's objects by codec: %v, want all SNAPPY", got)
 			}

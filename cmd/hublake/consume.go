@@ -24,7 +24,7 @@ import (
 
 type consumeCmd struct {
 	// The consumer's objects are rewritten by the next compaction: they
-	// are written with the codec cheapest in CPU (sinks.StreamCodec).
+	// are written with the codec cheapest in CPU (encode.StreamCodec).
 	storeFlags       `set:"codec=${stream_codec}"`
 	Stream           string        `help:"Kinesis stream the EventBridge rule writes to." required:""`
 	App              string        `help:"KCL application name; it names the DynamoDB lease table." required:""`

@@ -19,8 +19,8 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	"github.com/hublake/hublake/encode"
 	"github.com/hublake/hublake/processor"
-	"github.com/hublake/hublake/sinks"
 )
 
 // version and revision are set at build time with -ldflags "-X
@@ -313,8 +313,8 @@ func flagDefaults() kong.Vars {
 		"flush_bytes":      byteSize(processor.DefaultMaxBytes).String(),
 		"max_unit_bytes":   byteSize(processor.DefaultMaxUnitBytes).String(),
 		"dedup_window":     strconv.Itoa(processor.DefaultDedupWindow),
-		"default_codec":    sinks.DefaultCodec,
-		"stream_codec":     sinks.StreamCodec,
+		"default_codec":    encode.DefaultCodec,
+		"stream_codec":     encode.StreamCodec,
 		"batch_factor":     strconv.Itoa(processor.BudgetBatchFactor),
 		"budget_fixed_mib": strconv.Itoa(processor.BudgetBatchFixed >> 20),
 		"budget_base_mib":  strconv.Itoa(processor.BudgetBase >> 20),

@@ -149,7 +149,7 @@ func TestBackfillPartsOnS3(t *testing.T) {
 	if one.inputs != len(files) || one.objects != len(want) || len(want) < 10 {
 		t.Fatalf("one run: %d inputs, %d objects (%d in the lake); want %d inputs", one.inputs, one.objects, len(want), len(files))
 	}
-	// Backfill's objects are meant to stay: ZSTD (sinks.DefaultCodec).
+	// Backfill's objects are meant to stay: ZSTD (encode.DefaultCodec).
 	if got := lakecheck.Codecs(t, oneDir); len(got) != 1 || got["ZSTD"] == 0 {
 		t.Errorf("backfill's objects by codec: %v, want all ZSTD", got)
 	}

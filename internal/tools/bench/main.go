@@ -627,9 +627,9 @@ func goBenchmarks(rep *strings.Builder) error {
 		{"./schema", "BenchmarkDecode|BenchmarkFlatten", "1s"}, // ASFF and OCSF
 		{"./processor", "BenchmarkSplitter|BenchmarkConsumerPath|BenchmarkBackfill", "2x"},
 		{"./processor", "BenchmarkDedup", "1s"},
-		{"./sinks", "BenchmarkParquetEncode", "2x"},
-		{"./sinks", "BenchmarkParquetCodecs|BenchmarkPageCodecs", "5x"},
-		{"./sinks", "BenchmarkAbsorbedCheck", "1s"},
+		{"./encode", "BenchmarkParquetEncode", "2x"},
+		{"./encode", "BenchmarkParquetCodecs|BenchmarkPageCodecs", "5x"},
+		{"./encode", "BenchmarkAbsorbedCheck", "1s"},
 	} {
 		out, err := exec.Command("go", "test", "-run", "^$", "-bench", b.pattern, "-benchtime", b.time, b.pkg).CombinedOutput()
 		if err != nil {

@@ -1,4 +1,4 @@
-package sinks
+package encode
 
 import (
 	"bufio"
@@ -34,8 +34,8 @@ const (
 	StreamCodec = CodecSnappy
 )
 
-// EncodeOptions configure Parquet files.
-type EncodeOptions struct {
+// Options configure Parquet files.
+type Options struct {
 	// Codec is CodecZSTD or CodecSnappy; empty means DefaultCodec.
 	Codec string
 	// RowGroupRows bounds the rows per row group (default 10,000).
@@ -52,7 +52,7 @@ type EncodeOptions struct {
 }
 
 // Validate checks the codec name.
-func (o EncodeOptions) Validate() error {
+func (o Options) Validate() error {
 	switch o.Codec {
 	case "", CodecZSTD, CodecSnappy:
 		return nil
@@ -60,7 +60,7 @@ func (o EncodeOptions) Validate() error {
 	return fmt.Errorf("unknown Parquet codec %q (want %s or %s)", o.Codec, CodecZSTD, CodecSnappy)
 }
 
-func (o EncodeOptions) codec() compress.Codec {
+func (o Options) codec() compress.Codec {
 	if o.Codec == CodecSnappy {
 		return snappyCodec{}
 	}
@@ -72,7 +72,7 @@ func (o EncodeOptions) codec() compress.Codec {
 // group bound, V2 data pages, no page statistics (page headers carry only
 // the null count the finisher, finish.go, puts there), ColumnIndex bounds
 // cut at IndexBoundBytes, and none for the BigText columns.
-func WriterOptions(table string, o EncodeOptions) []parquet.WriterOption {
+func WriterOptions(table string, o Options) []parquet.WriterOption {
 	opts := []parquet.WriterOption{
 		schema.ParquetSchema(table),
 		parquet.Compression(o.codec()),
@@ -387,8 +387,8 @@ func (p *ParquetWriter[T]) Close() error {
 }
 
 // RowGroupRowsOrDefault is the bound on a row group's rows (see
-// EncodeOptions.RowGroupRows).
-func (o EncodeOptions) RowGroupRowsOrDefault() int64 {
+// Options.RowGroupRows).
+func (o Options) RowGroupRowsOrDefault() int64 {
 	if o.RowGroupRows <= 0 {
 		return 10_000
 	}
@@ -396,8 +396,8 @@ func (o EncodeOptions) RowGroupRowsOrDefault() int64 {
 }
 
 // RowGroupBytesOrDefault is the bound on a row group's input bytes (see
-// EncodeOptions.RowGroupBytes).
-func (o EncodeOptions) RowGroupBytesOrDefault() int64 {
+// Options.RowGroupBytes).
+func (o Options) RowGroupBytesOrDefault() int64 {
 	if o.RowGroupBytes <= 0 {
 		return 4 << 20
 	}
@@ -415,7 +415,7 @@ type tableWriter[T any] struct {
 	size          func(*T) int // a row's input bytes, roughly
 }
 
-func newTableWriter[T any](table string, o EncodeOptions, size func(*T) int) *tableWriter[T] {
+func newTableWriter[T any](table string, o Options, size func(*T) int) *tableWriter[T] {
 	return &tableWriter[T]{table: table, opts: WriterOptions(table, o), rowGroupBytes: int(o.RowGroupBytesOrDefault()), size: size}
 }
 
@@ -464,8 +464,8 @@ type Encoder struct {
 	absorbed *AbsorbedCounts
 }
 
-// NewEncoder returns an encoder writing to store.
-func NewEncoder(store lake.Store, o EncodeOptions) *Encoder {
+// New returns an encoder writing to store.
+func New(store lake.Store, o Options) *Encoder {
 	return &Encoder{store: store, absorbed: o.Absorbed, writers: map[string]any{
 		schema.TableFindings: newTableWriter(schema.TableFindings, o, func(f *schema.Finding) int { return len(f.RawFinding) + len(f.Description) }),
 		// An insight result's raw_detail is shared with the event's other

@@ -1,4 +1,4 @@
-package sinks
+package encode
 
 import (
 	"bytes"
@@ -29,7 +29,7 @@ import (
 func writeTable[T any](t testing.TB, table string, rows []T, extra ...parquet.WriterOption) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	opts := append(WriterOptions(table, EncodeOptions{}), extra...)
+	opts := append(WriterOptions(table, Options{}), extra...)
 	w := NewParquetWriter[T](&buf, table, opts)
 	if _, err := w.Write(rows); err != nil {
 		t.Fatal(err)
@@ -255,7 +255,7 @@ func TestFinisherSaysOnlyWhatIsTrue(t *testing.T) {
 func TestFinisherPagesFromTheWriter(t *testing.T) {
 	rows := edgeFindings(500)
 	var plain bytes.Buffer
-	w := parquet.NewGenericWriter[schema.Finding](&plain, WriterOptions(schema.TableFindings, EncodeOptions{})...)
+	w := parquet.NewGenericWriter[schema.Finding](&plain, WriterOptions(schema.TableFindings, Options{})...)
 	for i := range rows {
 		if _, err := w.Write(rows[i : i+1]); err != nil {
 			t.Fatal(err)

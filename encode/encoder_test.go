@@ -1,4 +1,4 @@
-package sinks
+package encode
 
 import (
 	"context"
@@ -21,7 +21,7 @@ func TestEncoderSkipsAbsorbedObjects(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
 			var counts AbsorbedCounts
-			enc := NewEncoder(lk, EncodeOptions{Absorbed: &counts})
+			enc := New(lk, Options{Absorbed: &counts})
 			rows := []schema.Finding{{ID: "i", ProductARN: "p"}}
 			key, _ := lake.ObjectKey("findings", "2024-01-02", "batch-1")
 			marker, _ := lake.AbsorbedKey(key)
@@ -87,7 +87,7 @@ func TestEncoderKeepsTheGraceOfObjectsAbsorbedMeanwhile(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/marker %s old", name, age), func(t *testing.T) {
 				ctx := context.Background()
 				var counts AbsorbedCounts
-				enc := NewEncoder(raceStore{Lake: lk, markerAge: age}, EncodeOptions{Absorbed: &counts})
+				enc := New(raceStore{Lake: lk, markerAge: age}, Options{Absorbed: &counts})
 				batch := fmt.Sprintf("batch-%d", age)
 				if _, err := enc.WriteFindings(ctx, "2024-01-02", batch, []schema.Finding{{ID: "i", ProductARN: "p"}}); err != nil {
 					t.Fatal(err)

@@ -1,4 +1,4 @@
-package sinks
+package encode
 
 import (
 	"bytes"
@@ -81,7 +81,7 @@ func BenchmarkParquetEncode(b *testing.B) {
 		per  int
 	}{{"rows=1", 1}, {"rows=100", 100}, {"rows=4000", 4000}} {
 		b.Run(tc.name, func(b *testing.B) {
-			e := NewEncoder(discard{}, EncodeOptions{})
+			e := New(discard{}, Options{})
 			b.SetBytes(raw)
 			for i := 0; i < b.N; i++ {
 				for j := 0; j < len(rows); j += tc.per {
@@ -144,7 +144,7 @@ func BenchmarkAbsorbedCheck(b *testing.B) {
 // object's bytes per byte of raw_finding).
 func BenchmarkParquetCodecs(b *testing.B) {
 	rows, raw := benchRows(b, 4000)
-	base := WriterOptions(schema.TableFindings, EncodeOptions{})
+	base := WriterOptions(schema.TableFindings, Options{})
 	for _, tc := range []struct {
 		name  string
 		codec compress.Codec
@@ -213,7 +213,7 @@ func (r *pageRecorder) Encode(dst, src []byte) ([]byte, error) {
 func BenchmarkPageCodecs(b *testing.B) {
 	rows, _ := benchRows(b, 4000)
 	rec := &pageRecorder{}
-	writeBenchObject(b, io.Discard, rows, append(slices.Clone(WriterOptions(schema.TableFindings, EncodeOptions{})), parquet.Compression(rec)))
+	writeBenchObject(b, io.Discard, rows, append(slices.Clone(WriterOptions(schema.TableFindings, Options{})), parquet.Compression(rec)))
 	var in int64
 	for _, p := range rec.pages {
 		in += int64(len(p))
@@ -265,7 +265,7 @@ func (f encodeFunc) Encode(dst, src []byte) ([]byte, error)  { return f(dst, src
 // bounds and no page statistics on the then BigText columns (ids, titles,
 // sources among them), parquet-go's page index and footer as they come.
 func beforeOptions(table string) []parquet.WriterOption {
-	o := EncodeOptions{}
+	o := Options{}
 	opts := []parquet.WriterOption{
 		schema.ParquetSchema(table), parquet.Compression(o.codec()), parquet.MaxRowsPerRowGroup(o.RowGroupRowsOrDefault()),
 		parquet.CreatedBy("hublake", "1", ""), parquet.DictionaryMaxBytes(4 << 20),
@@ -290,7 +290,7 @@ func writeBefore(b testing.TB, out io.Writer, rows []schema.Finding) {
 // writeAfter writes rows as hublake does now (ParquetWriter, the
 // finisher), in row groups of 1,000 rows, with more writer options.
 func writeAfter(b testing.TB, out io.Writer, rows []schema.Finding, more ...parquet.WriterOption) {
-	opts := append(WriterOptions(schema.TableFindings, EncodeOptions{}), more...)
+	opts := append(WriterOptions(schema.TableFindings, Options{}), more...)
 	writeGroups(b, NewParquetWriter[schema.Finding](out, schema.TableFindings, opts), rows)
 }
 

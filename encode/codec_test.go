@@ -1,4 +1,4 @@
-package sinks
+package encode
 
 import (
 	"bytes"
@@ -85,7 +85,7 @@ func TestEncoderCodecs(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Small row groups, so the object has several.
-		e := NewEncoder(store, EncodeOptions{Codec: tc.codec, RowGroupBytes: 256 << 10})
+		e := New(store, Options{Codec: tc.codec, RowGroupBytes: 256 << 10})
 		n, err := e.WriteFindings(context.Background(), "2026-01-01", "codec", out.Findings)
 		if err != nil {
 			t.Fatal(err)
