@@ -21,8 +21,8 @@ import (
 	"github.com/hublake/hublake/encode"
 	"github.com/hublake/hublake/internal/gen"
 	"github.com/hublake/hublake/lake/dirlake"
-	"github.com/hublake/hublake/processor/units"
 	"github.com/hublake/hublake/schema"
+	"github.com/hublake/hublake/units"
 )
 
 // benchCorpus writes a generated corpus of about n bytes in files of 8 MiB,

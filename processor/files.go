@@ -20,8 +20,8 @@ import (
 
 	"github.com/hublake/hublake/encode"
 	"github.com/hublake/hublake/lake"
-	"github.com/hublake/hublake/processor/units"
 	"github.com/hublake/hublake/schema"
+	"github.com/hublake/hublake/units"
 )
 
 // The file source: backfill reads files (local, S3 or stdin), splits each

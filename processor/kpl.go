@@ -8,7 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/aws/smithy-go/middleware"
 
-	"github.com/hublake/hublake/processor/units"
+	"github.com/hublake/hublake/units"
 )
 
 // The KCL de-aggregates KPL-aggregated records before ProcessRecords sees

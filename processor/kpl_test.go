@@ -19,7 +19,7 @@ import (
 	"github.com/hublake/hublake/internal/lakecheck"
 	"github.com/hublake/hublake/lake"
 	"github.com/hublake/hublake/lake/dirlake"
-	"github.com/hublake/hublake/processor/units"
+	"github.com/hublake/hublake/units"
 )
 
 // poisonRecords are records the KCL's de-aggregator cannot handle, by name.

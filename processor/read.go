@@ -12,7 +12,7 @@ import (
 	"strings"
 	"sync/atomic"
 
-	"github.com/hublake/hublake/processor/units"
+	"github.com/hublake/hublake/units"
 )
 
 // Reading an input: its bytes are counted as they come (progress) and held

@@ -20,7 +20,7 @@ import (
 
 	"github.com/hublake/hublake/internal/lakecheck"
 	"github.com/hublake/hublake/lake/dirlake"
-	"github.com/hublake/hublake/processor/units"
+	"github.com/hublake/hublake/units"
 )
 
 // bareFindings is n newline-delimited ASFF findings, each padded so that a

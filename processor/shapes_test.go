@@ -13,8 +13,8 @@ import (
 
 	"github.com/hublake/hublake/internal/gen"
 	"github.com/hublake/hublake/internal/lakecheck"
-	"github.com/hublake/hublake/processor/units"
 	"github.com/hublake/hublake/schema"
+	"github.com/hublake/hublake/units"
 )
 
 // shapeFile is one file of the generated shapes corpus: its name, its bytes
