@@ -406,12 +406,12 @@ func parallelDo[T any](ctx context.Context, items []T, fn func(context.Context, 
 	return context.Cause(ctx)
 }
 
-// pipeline prepares the inputs (opens them, and may decode them) side by
+// prefetch prepares the inputs (opens them, and may decode them) side by
 // side, up to readAhead of them and inFlight bytes of them (by their size;
 // one input is always admitted) ahead of the one consume is at, and hands
 // them to consume in input order. release frees what was prepared but not
 // consumed (after an error).
-func pipeline[T any](ctx context.Context, inputs []object, inFlight int64,
+func prefetch[T any](ctx context.Context, inputs []object, inFlight int64,
 	prepare func(context.Context, object) (T, error), consume func(object, T) error, release func(T)) error {
 	type result struct {
 		v   T

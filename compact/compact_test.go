@@ -26,6 +26,7 @@ import (
 	"github.com/hublake/hublake/internal/lakecheck"
 	"github.com/hublake/hublake/lake"
 	"github.com/hublake/hublake/lake/dirlake"
+	"github.com/hublake/hublake/pipeline"
 	"github.com/hublake/hublake/processor"
 	"github.com/hublake/hublake/schema"
 )
@@ -56,7 +57,7 @@ func backfill(t *testing.T, root, corpus string, units int, counts *encode.Absor
 	}
 	inputs := processor.Inputs(context.Background(), []string{corpus}, nil, nil)
 	err = processor.Backfill(context.Background(), inputs, processor.BackfillOptions{
-		Policy: processor.Policy{MaxUnits: units}, Store: lk, Encode: encode.Options{Absorbed: counts},
+		Policy: pipeline.Policy{MaxUnits: units}, Store: lk, Encode: encode.Options{Absorbed: counts},
 		NotAfter: time.Now().Add(48 * time.Hour),
 	})
 	if err != nil {

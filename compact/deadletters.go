@@ -47,7 +47,7 @@ func spoolDeadLetters(ctx context.Context, lk lake.Lake, inputs []object, tmpDir
 	var off int64
 	open := func(ctx context.Context, in object) (lake.ReadObject, error) { return lk.Open(ctx, in.Key) }
 	closeObj := func(o lake.ReadObject) { o.Close() }
-	err = pipeline(ctx, inputs, 32<<20, open, func(in object, obj lake.ReadObject) error {
+	err = prefetch(ctx, inputs, 32<<20, open, func(in object, obj lake.ReadObject) error {
 		defer obj.Close()
 		cw := &encode.CountingWriter{W: bw}
 		raw := io.TeeReader(io.NewSectionReader(obj, 0, obj.Size()), cw)

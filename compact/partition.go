@@ -571,7 +571,7 @@ func (p *partRun) readParquet(inputs []object, sortKeys []string, tmp, run strin
 			d.obj.Close()
 		}
 	}
-	err = pipeline(ctx, inputs, decodeInFlight, prepare, consume, release)
+	err = prefetch(ctx, inputs, decodeInFlight, prepare, consume, release)
 	if err != nil {
 		srt.discard()
 		return nil, 0, err

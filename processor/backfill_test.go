@@ -22,6 +22,7 @@ import (
 	"github.com/hublake/hublake/internal/localstack"
 	"github.com/hublake/hublake/lake/dirlake"
 	"github.com/hublake/hublake/lake/s3lake"
+	"github.com/hublake/hublake/pipeline"
 )
 
 // event builds an EventBridge event around one finding.
@@ -126,7 +127,7 @@ func corpus(t testing.TB, events int64, files int64) string {
 // same bytes, whatever the number of workers and however often it runs.
 func TestBackfillDeterministic(t *testing.T) {
 	in := corpus(t, 3000, 3)
-	policy := Policy{MaxBytes: 2 << 20, MaxUnits: 700}
+	policy := pipeline.Policy{MaxBytes: 2 << 20, MaxUnits: 700}
 	a, b, c := t.TempDir(), t.TempDir(), t.TempDir()
 	// Sequential: one file at a time, decoded on its own goroutine.
 	backfillDir(t, a, BackfillOptions{Policy: policy, Workers: 1, Decoders: 1}, in)
@@ -168,7 +169,7 @@ func TestBackfillS3MatchesLocal(t *testing.T) {
 	in := corpus(t, 1500, 2)
 	samples, _ := filepath.Glob(filepath.Join(lakecheck.SamplesDir(t), "*.json"))
 	sources := append([]string{in}, samples...)
-	policy := Policy{MaxBytes: 1 << 20}
+	policy := pipeline.Policy{MaxBytes: 1 << 20}
 	local := t.TempDir()
 	backfillDir(t, local, BackfillOptions{Policy: policy}, sources...)
 	want := lakecheck.Files(t, local)
@@ -228,7 +229,7 @@ func TestBackfillFromS3Input(t *testing.T) {
 	}
 	fromS3, fromDisk := t.TempDir(), t.TempDir()
 	store, _ := dirlake.New(fromS3)
-	stats := &Stats{}
+	stats := &pipeline.Stats{}
 	if err := Backfill(ctx, Inputs(ctx, []string{"s3://archive/firehose/"}, client, nil), BackfillOptions{Store: store, Stats: stats}); err != nil {
 		t.Fatal(err)
 	}

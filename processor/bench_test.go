@@ -21,6 +21,7 @@ import (
 	"github.com/hublake/hublake/encode"
 	"github.com/hublake/hublake/internal/gen"
 	"github.com/hublake/hublake/lake/dirlake"
+	"github.com/hublake/hublake/pipeline"
 	"github.com/hublake/hublake/schema"
 	"github.com/hublake/hublake/units"
 )
@@ -70,7 +71,7 @@ func BenchmarkBackfill(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				out := b.TempDir()
 				store, _ := dirlake.New(out)
-				stats := &Stats{}
+				stats := &pipeline.Stats{}
 				if err := Backfill(context.Background(), InputsOf(inputs...), BackfillOptions{Store: store, Workers: workers, Stats: stats}); err != nil {
 					b.Fatal(err)
 				}
@@ -98,7 +99,7 @@ func BenchmarkSplitter(b *testing.B) {
 		b.Run(layout.name, func(b *testing.B) {
 			b.SetBytes(int64(len(layout.data)))
 			for i := 0; i < b.N; i++ {
-				sp := units.NewSplitter(bytesReader(layout.data), DefaultMaxUnitBytes)
+				sp := units.NewSplitter(bytesReader(layout.data), pipeline.DefaultMaxUnitBytes)
 				for {
 					if _, err := sp.Next(); err != nil {
 						break
@@ -106,16 +107,6 @@ func BenchmarkSplitter(b *testing.B) {
 				}
 			}
 		})
-	}
-}
-
-// BenchmarkDedup measures the dedup key and window.
-func BenchmarkDedup(b *testing.B) {
-	raw := string(make([]byte, 4000))
-	w, k := newDedupWindow(DefaultDedupWindow), newKeyer()
-	b.SetBytes(int64(len(raw)))
-	for i := 0; i < b.N; i++ {
-		w.add(k.finding("Security Hub Findings - Imported", strconv.Itoa(i), raw))
 	}
 }
 
@@ -137,7 +128,7 @@ func BenchmarkConsumerPath(b *testing.B) {
 	// the consumer places an event only up to a day after its arrival.
 	base := gen.DefaultConfig().End.Add(-24 * time.Hour)
 	for _, input := range inputs {
-		_, err := EachUnit(context.Background(), input, DefaultMaxUnitBytes, func(_ int64, data []byte) error {
+		_, err := EachUnit(context.Background(), input, pipeline.DefaultMaxUnitBytes, func(_ int64, data []byte) error {
 			n := len(records)
 			records = append(records, types.Record{
 				Data:                        data,
@@ -184,7 +175,7 @@ func consumeRecords(b *testing.B, dir string, records []types.Record, codec stri
 	const shards = 8
 	store, _ := dirlake.New(dir)
 	enc := encode.New(store, encode.Options{Codec: codec})
-	c := newShards("bench", Policy{Window: time.Minute}, enc, &Stats{}, slog.New(slog.DiscardHandler), noObserver{}, newMemLeases())
+	c := newShards("bench", pipeline.Policy{Window: time.Minute}, enc, &pipeline.Stats{}, slog.New(slog.DiscardHandler), noObserver{}, newMemLeases())
 	var wg sync.WaitGroup
 	for s := range shards {
 		wg.Add(1)

@@ -18,6 +18,7 @@ import (
 	"github.com/hublake/hublake/internal/lakecheck"
 	"github.com/hublake/hublake/internal/pqconform"
 	"github.com/hublake/hublake/lake/dirlake"
+	"github.com/hublake/hublake/pipeline"
 	"github.com/hublake/hublake/schema"
 )
 
@@ -50,7 +51,7 @@ func streamLake(t *testing.T, dir string, end time.Time) string {
 	var records []types.Record
 	base := end.Add(-24 * time.Hour)
 	for _, in := range inputs {
-		_, err := EachUnit(context.Background(), in, DefaultMaxUnitBytes, func(_ int64, data []byte) error {
+		_, err := EachUnit(context.Background(), in, pipeline.DefaultMaxUnitBytes, func(_ int64, data []byte) error {
 			n := len(records)
 			records = append(records, types.Record{
 				Data:                        data,
@@ -70,7 +71,7 @@ func streamLake(t *testing.T, dir string, end time.Time) string {
 		t.Fatal(err)
 	}
 	enc := encode.New(store, encode.Options{Codec: encode.StreamCodec})
-	c := newShards("conformance", Policy{Window: DefaultStreamWindow}, enc, &Stats{}, slog.New(slog.DiscardHandler), noObserver{}, newMemLeases())
+	c := newShards("conformance", pipeline.Policy{Window: pipeline.DefaultStreamWindow}, enc, &pipeline.Stats{}, slog.New(slog.DiscardHandler), noObserver{}, newMemLeases())
 	const shards = 4
 	for s := range shards {
 		p := c.CreateProcessor()

@@ -20,6 +20,7 @@ import (
 
 	"github.com/hublake/hublake/encode"
 	"github.com/hublake/hublake/lake"
+	"github.com/hublake/hublake/pipeline"
 	"github.com/hublake/hublake/schema"
 	"github.com/hublake/hublake/units"
 )
@@ -34,7 +35,7 @@ import (
 
 // BackfillOptions configure Backfill.
 type BackfillOptions struct {
-	Policy  Policy
+	Policy  pipeline.Policy
 	Encode  encode.Options
 	Store   lake.Store
 	Workers int // default GOMAXPROCS
@@ -45,7 +46,7 @@ type BackfillOptions struct {
 	// flushSlots bound the objects encoded at once over all inputs
 	// (GOMAXPROCS of them): a batch's objects are written side by side.
 	flushSlots *semaphore.Weighted
-	Stats      *Stats
+	Stats      *pipeline.Stats
 	// NotAfter bounds partition dates (default: now plus one day).
 	NotAfter time.Time
 	// BytesRead is called with the input bytes read so far (progress).
@@ -84,12 +85,12 @@ func Backfill(ctx context.Context, inputs iter.Seq2[Input, error], opts Backfill
 		workers = runtime.GOMAXPROCS(0)
 	}
 	if opts.Stats == nil {
-		opts.Stats = &Stats{}
+		opts.Stats = &pipeline.Stats{}
 	}
 	if opts.Decoders <= 0 {
 		opts.Decoders = runtime.GOMAXPROCS(0)
 	}
-	opts.flushSlots = newFlushSlots(runtime.GOMAXPROCS(0))
+	opts.flushSlots = pipeline.NewFlushSlots(runtime.GOMAXPROCS(0))
 	if opts.NotAfter.IsZero() {
 		opts.NotAfter = schema.NotAfter(time.Now())
 	}
@@ -147,7 +148,7 @@ func Backfill(ctx context.Context, inputs iter.Seq2[Input, error], opts Backfill
 
 // fileNamer names a file batch: the digest of the input up to the batch's
 // end, and the batch's first byte offset.
-func fileNamer(first, last *unit) string {
+func fileNamer(first, last *pipeline.Unit) string {
 	return lake.FileBatchName(last.Digest, first.Offset)
 }
 
@@ -194,48 +195,51 @@ func backfillOne(ctx context.Context, in Input, enc *encode.Encoder, opts *Backf
 // end, the rows of the units before the break are written (they are
 // correct) and the read error is returned: the input failed.
 func backfillStream(ctx context.Context, name string, r io.Reader, enc *encode.Encoder, opts *BackfillOptions) error {
-	b := newBatcher(opts.Policy, enc, fileNamer, withStats(opts.Stats), withCrashHook(opts.CrashHook), withFlushSlots(opts.flushSlots))
-	sp := units.NewSplitter(r, int(b.policy.MaxUnitBytes))
+	b := pipeline.NewBatcher(opts.Policy, enc, fileNamer, pipeline.WithStats(opts.Stats), pipeline.WithCrashHook(opts.CrashHook), pipeline.WithFlushSlots(opts.flushSlots))
+	limit := b.Policy().MaxUnitBytes
+	sp := units.NewSplitter(r, int(limit))
 	prefix := "file:" + name + "#"
 	var readErr error
-	next := func() (unit, bool, error) {
+	produce := func(yield func(pipeline.Unit) error) error {
 		for {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 			p, err := sp.Next()
 			if err == io.EOF { // the end; a read error that wraps io.EOF is not
-				return unit{}, false, nil
+				return nil
 			}
 			if err != nil {
 				if sp.ReadErr() != nil {
 					readErr = err
-					return unit{}, false, nil
+					return nil
 				}
-				return unit{}, false, err
+				return err
 			}
 			source := prefix + strconv.FormatInt(p.Offset, 10)
 			if p.Oversize != nil {
-				if err := oversizeDeadLetter(ctx, enc, opts, source, p, b.policy.MaxUnitBytes); err != nil {
+				if err := oversizeDeadLetter(ctx, enc, opts, source, p, limit); err != nil {
 					if sp.ReadErr() != nil {
 						readErr = sp.ReadErr()
-						return unit{}, false, nil
+						return nil
 					}
-					return unit{}, false, err
+					return err
 				}
 				continue
 			}
-			return unit{
+			if err := yield(pipeline.Unit{
 				Data:   p.Data,
 				Origin: schema.Origin{Source: source, NotAfter: opts.NotAfter},
 				Pos:    lake.FileOffset(p.Offset),
 				Offset: p.Offset,
 				Digest: p.Digest,
 				Reject: p.Reject,
-			}, true, nil
+			}); err != nil {
+				return err
+			}
 		}
 	}
-	err := orderedDecode(ctx, opts.Decoders, b.policy.MaxUnitBytes, next, func(u *unit, d *decoded) error {
-		return b.addDecoded(ctx, u, d)
-	})
-	if err != nil {
+	if err := b.Feed(ctx, opts.Decoders, produce); err != nil {
 		return err
 	}
 	if err := b.Flush(ctx); err != nil {

@@ -29,6 +29,7 @@ import (
 	"github.com/hublake/hublake/internal/localstack"
 	"github.com/hublake/hublake/lake/dirlake"
 	"github.com/hublake/hublake/lake/s3lake"
+	"github.com/hublake/hublake/pipeline"
 )
 
 // TestPart: K/N parses and validates; every key belongs to exactly one part
@@ -297,7 +298,7 @@ func TestBackfillLookAhead(t *testing.T) {
 		}
 	}
 	store, _ := dirlake.New(t.TempDir())
-	stats := &Stats{}
+	stats := &pipeline.Stats{}
 	var listed int64 = -1
 	err := Backfill(context.Background(), seq, BackfillOptions{Store: store, Workers: workers, LookAhead: window, Stats: stats,
 		Listed: func(n, _ int64) { listed = n }})

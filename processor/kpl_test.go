@@ -19,6 +19,7 @@ import (
 	"github.com/hublake/hublake/internal/lakecheck"
 	"github.com/hublake/hublake/lake"
 	"github.com/hublake/hublake/lake/dirlake"
+	"github.com/hublake/hublake/pipeline"
 	"github.com/hublake/hublake/units"
 )
 
@@ -62,7 +63,7 @@ func TestKPLGuard(t *testing.T) {
 		}()
 	}
 
-	c := newTestShards("s", nil, &Stats{}, Policy{}, newMemLeases())
+	c := newTestShards("s", nil, &pipeline.Stats{}, pipeline.Policy{}, newMemLeases())
 	var page []types.Record
 	var names []string
 	seq := 0
@@ -111,10 +112,10 @@ func TestConsumerHostileStreamAndShard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stats := &Stats{}
+	stats := &pipeline.Stats{}
 	const stream, shard = "../../_evil/..stream", "shardId-../../../x"
 	ml := newMemLeases()
-	c := newTestShards(stream, store, stats, Policy{MaxUnits: 3}, ml)
+	c := newTestShards(stream, store, stats, pipeline.Policy{MaxUnits: 3}, ml)
 	sp := c.CreateProcessor()
 	sp.Initialize(&kcl.InitializationInput{ShardId: shard})
 

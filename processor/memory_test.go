@@ -25,11 +25,12 @@ import (
 	"github.com/hublake/hublake/internal/localstack"
 	"github.com/hublake/hublake/lake"
 	"github.com/hublake/hublake/lake/s3lake"
+	"github.com/hublake/hublake/pipeline"
 )
 
 // The memory tests run a backfill inside the test process and sample the
 // heap with runtime/metrics while it runs: the live heap measured at each
-// garbage collection (/gc/heap/live:bytes) must stay within MemoryBudget,
+// garbage collection (/gc/heap/live:bytes) must stay within pipeline.MemoryBudget,
 // the budget the batch limits imply. They are not parallel: other tests'
 // heaps would count.
 
@@ -181,17 +182,17 @@ func hugeFlood(n, size int) func(io.Writer) error {
 func TestBackfillMemoryBound(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
-		policy  Policy
+		policy  pipeline.Policy
 		workers int
 		inputs  []Input
-		check   func(t *testing.T, s *countingStore, stats *Stats)
+		check   func(t *testing.T, s *countingStore, stats *pipeline.Stats)
 	}{
 		{
 			name:    "thousands of partitions",
-			policy:  Policy{MaxBytes: 2 << 20, MaxUnitBytes: 1 << 20},
+			policy:  pipeline.Policy{MaxBytes: 2 << 20, MaxUnitBytes: 1 << 20},
 			workers: 1,
 			inputs:  []Input{generatedInput("partitions", partitionFlood(2000, 6<<10))},
-			check: func(t *testing.T, s *countingStore, stats *Stats) {
+			check: func(t *testing.T, s *countingStore, stats *pipeline.Stats) {
 				dts := map[string]bool{}
 				for k := range s.keys {
 					dts[strings.Split(k, "/")[1]] = true
@@ -203,10 +204,10 @@ func TestBackfillMemoryBound(t *testing.T) {
 		},
 		{
 			name:    "findings of megabytes",
-			policy:  Policy{MaxBytes: 8 << 20, MaxUnitBytes: 6 << 20},
+			policy:  pipeline.Policy{MaxBytes: 8 << 20, MaxUnitBytes: 6 << 20},
 			workers: 2,
 			inputs:  []Input{generatedInput("huge-a", hugeFlood(8, 3<<20)), generatedInput("huge-b", hugeFlood(8, 5<<20)), generatedInput("huge-c", hugeFlood(2, 7<<20))},
-			check: func(t *testing.T, s *countingStore, stats *Stats) {
+			check: func(t *testing.T, s *countingStore, stats *pipeline.Stats) {
 				// 7 MiB findings are over the unit limit: dead letters.
 				if stats.Findings.Load() != 16 || stats.DeadLetters.Load() != 2 {
 					t.Errorf("%d findings, %d dead letters; want 16 and 2", stats.Findings.Load(), stats.DeadLetters.Load())
@@ -219,8 +220,8 @@ func TestBackfillMemoryBound(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			store := &countingStore{keys: map[string]bool{}}
-			stats := &Stats{}
-			budget := MemoryBudget(tc.workers, tc.policy)
+			stats := &pipeline.Stats{}
+			budget := pipeline.MemoryBudget(tc.workers, tc.policy)
 			sampler := startHeapSampler()
 			err := Backfill(context.Background(), InputsOf(tc.inputs...), BackfillOptions{Policy: tc.policy, Store: store, Workers: tc.workers, Stats: stats})
 			live, inUse := sampler.finish()
@@ -253,7 +254,7 @@ func TestBackfillLargeObjectToS3(t *testing.T) {
 	}
 	srv := httptest.NewServer(proxy)
 	t.Cleanup(func() { proxy.Close(); srv.Close() })
-	policy := Policy{MaxBytes: 24 << 20, MaxUnitBytes: 2 << 20}
+	policy := pipeline.Policy{MaxBytes: 24 << 20, MaxUnitBytes: 2 << 20}
 	ctx := context.Background()
 
 	for _, fail := range []bool{false, true} {
@@ -273,8 +274,8 @@ func TestBackfillLargeObjectToS3(t *testing.T) {
 				proxy.Add(faults.Rule{Ops: []string{"UploadPart"}, Faults: []faults.Fault{faults.InternalError}})
 				defer proxy.Heal()
 			}
-			stats := &Stats{}
-			budget := MemoryBudget(1, policy)
+			stats := &pipeline.Stats{}
+			budget := pipeline.MemoryBudget(1, policy)
 			sampler := startHeapSampler()
 			// 12 findings of 1.5 MiB of random text: one batch, one object
 			// holding each text twice (description and raw_finding).

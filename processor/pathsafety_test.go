@@ -19,6 +19,7 @@ import (
 	"github.com/hublake/hublake/internal/laketest"
 	"github.com/hublake/hublake/lake"
 	"github.com/hublake/hublake/lake/s3lake"
+	"github.com/hublake/hublake/pipeline"
 )
 
 // pathHostileInput writes findings whose every data-derived value looks like
@@ -79,7 +80,7 @@ func TestBackfillStaysInsideTheRoot(t *testing.T) {
 	in := pathHostileInput(t)
 	parent := t.TempDir()
 	root := filepath.Join(parent, "lake")
-	stats := backfillDir(t, root, BackfillOptions{Policy: Policy{MaxUnits: 7}}, in)
+	stats := backfillDir(t, root, BackfillOptions{Policy: pipeline.Policy{MaxUnits: 7}}, in)
 	if stats.Findings.Load() == 0 || stats.DeadLetters.Load() == 0 || stats.InsightResults.Load() == 0 {
 		t.Fatalf("the input made %d findings, %d insight results, %d dead letters; want some of each",
 			stats.Findings.Load(), stats.InsightResults.Load(), stats.DeadLetters.Load())
@@ -129,8 +130,8 @@ func TestBackfillStaysInsideTheRoot(t *testing.T) {
 	ctx := context.Background()
 	store := laketest.NewS3(t, fake.URL, "s3://lake/pfx", s3lake.Options{}, 0, 0)
 	laketest.CreateBucket(t, store.Client(), "lake")
-	s3stats := &Stats{}
-	if err := Backfill(ctx, Inputs(ctx, []string{in}, nil, nil), BackfillOptions{Policy: Policy{MaxUnits: 7}, Store: store, Stats: s3stats}); err != nil {
+	s3stats := &pipeline.Stats{}
+	if err := Backfill(ctx, Inputs(ctx, []string{in}, nil, nil), BackfillOptions{Policy: pipeline.Policy{MaxUnits: 7}, Store: store, Stats: s3stats}); err != nil {
 		t.Fatal(err)
 	}
 	out, err := store.Client().ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("lake")})

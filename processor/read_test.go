@@ -20,6 +20,7 @@ import (
 
 	"github.com/hublake/hublake/internal/lakecheck"
 	"github.com/hublake/hublake/lake/dirlake"
+	"github.com/hublake/hublake/pipeline"
 	"github.com/hublake/hublake/units"
 )
 
@@ -73,14 +74,14 @@ func compress(t testing.TB, f units.Format, text []byte) []byte {
 
 // runBackfill backfills sources into a fresh directory lake and returns
 // the lake, the stats and Backfill's error.
-func runBackfill(t testing.TB, policy Policy, ins ...Input) (string, *Stats, error) {
+func runBackfill(t testing.TB, policy pipeline.Policy, ins ...Input) (string, *pipeline.Stats, error) {
 	t.Helper()
 	root := t.TempDir()
 	store, err := dirlake.New(root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	stats := &Stats{}
+	stats := &pipeline.Stats{}
 	err = Backfill(context.Background(), InputsOf(ins...), BackfillOptions{Store: store, Stats: stats, Policy: policy})
 	return root, stats, err
 }
@@ -129,7 +130,7 @@ func heldLines(t testing.TB, f units.Format, cut []byte) []int64 {
 
 // failedOnly checks that err names exactly one failed input, name, whose
 // error says want.
-func failedOnly(t testing.TB, err error, stats *Stats, name, want string) {
+func failedOnly(t testing.TB, err error, stats *pipeline.Stats, name, want string) {
 	t.Helper()
 	failed := FailedInputs(err)
 	if len(failed) != 1 || failed[0].Name != name || !strings.Contains(failed[0].Error(), want) || stats.InputsFailed.Load() != 1 {
@@ -167,7 +168,7 @@ func TestTruncatedCompressed(t *testing.T) {
 				t.Fatalf("only %d units before the cut", len(want))
 			}
 			path := writeFile(t, "findings.bin", cut)
-			root, stats, err := runBackfill(t, Policy{MaxUnits: 250}, fileInput(t, path))
+			root, stats, err := runBackfill(t, pipeline.Policy{MaxUnits: 250}, fileInput(t, path))
 			failedOnly(t, err, stats, path, "read input at byte")
 			if got := sourceOffsets(t, root, path); !slices.Equal(got, want) {
 				t.Fatalf("%d rows, want the %d units before the break (first missing or extra near %v)", len(got), len(want), firstDiff(got, want))
@@ -176,7 +177,7 @@ func TestTruncatedCompressed(t *testing.T) {
 				t.Errorf("%d dead letters: the unit the break cuts is not one (%q)", len(d), d[0].Reason)
 			}
 			// The whole file is read to its end.
-			_, stats, err = runBackfill(t, Policy{MaxUnits: 250}, fileInput(t, writeFile(t, "whole.bin", whole)))
+			_, stats, err = runBackfill(t, pipeline.Policy{MaxUnits: 250}, fileInput(t, writeFile(t, "whole.bin", whole)))
 			if err != nil || stats.Findings.Load() != 3000 {
 				t.Fatalf("whole %s file: %d rows, %v", f, stats.Findings.Load(), err)
 			}
@@ -204,7 +205,7 @@ func TestShrunkFile(t *testing.T) {
 	if err := os.Truncate(path, int64(keep)); err != nil {
 		t.Fatal(err)
 	}
-	root, stats, err := runBackfill(t, Policy{}, in)
+	root, stats, err := runBackfill(t, pipeline.Policy{}, in)
 	failedOnly(t, err, stats, path, fmt.Sprintf("after %d of its %d bytes", keep, len(text)))
 	if n := bytes.Count(text[:keep], []byte("\n")); stats.Findings.Load() != int64(n) || len(sourceOffsets(t, root, path)) != n {
 		t.Errorf("%d rows, want the %d units the file still held", stats.Findings.Load(), n)
@@ -238,7 +239,7 @@ func TestFormatsByContent(t *testing.T) {
 		w.Write(m.data)
 	}
 	zw.Close()
-	bz, err := os.ReadFile("units/testdata/formats/units.ndjson.bz2")
+	bz, err := os.ReadFile(filepath.Join("..", "units", "testdata", "formats", "units.ndjson.bz2"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +258,7 @@ func TestFormatsByContent(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := writeFile(t, tc.name, tc.data)
-			root, stats, err := runBackfill(t, Policy{}, fileInput(t, path))
+			root, stats, err := runBackfill(t, pipeline.Policy{}, fileInput(t, path))
 			if err != nil || stats.Findings.Load() != tc.rows || stats.DeadLetters.Load() != 0 {
 				t.Fatalf("%d rows, %d dead letters, %v; want %d rows", stats.Findings.Load(), stats.DeadLetters.Load(), err, tc.rows)
 			}
@@ -293,7 +294,7 @@ func TestRefusedContent(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := writeFile(t, tc.name, tc.data)
-			root, stats, err := runBackfill(t, Policy{}, fileInput(t, path))
+			root, stats, err := runBackfill(t, pipeline.Policy{}, fileInput(t, path))
 			failedOnly(t, err, stats, path, tc.want)
 			if tc.name != "garbage-after.gz" && (stats.DeadLetters.Load() != 0 || stats.Objects.Load() != 0 || len(lakecheck.DeadLetters(t, root)) != 0) {
 				t.Errorf("refused content wrote %d objects, %d dead letters", stats.Objects.Load(), stats.DeadLetters.Load())
@@ -318,12 +319,12 @@ func TestDestinationNotRead(t *testing.T) {
 	os.WriteFile(filepath.Join(src, "lake/notes/more.json"), bareFindings(5), 0o644)
 	lk := filepath.Join(src, "lake")
 	ctx := context.Background()
-	run := func() *Stats {
+	run := func() *pipeline.Stats {
 		store, err := dirlake.New(lk)
 		if err != nil {
 			t.Fatal(err)
 		}
-		stats := &Stats{}
+		stats := &pipeline.Stats{}
 		if err := Backfill(ctx, Inputs(ctx, []string{src}, nil, nil, lk), BackfillOptions{Store: store, Stats: stats}); err != nil {
 			t.Fatal(err)
 		}

@@ -12,11 +12,12 @@ import (
 
 	"github.com/hublake/hublake/internal/lakecheck"
 	"github.com/hublake/hublake/lake/dirlake"
+	"github.com/hublake/hublake/pipeline"
 	"github.com/hublake/hublake/schema"
 )
 
 // backfillDir runs Backfill over sources into a fresh directory lake.
-func backfillDir(t testing.TB, out string, opts BackfillOptions, sources ...string) *Stats {
+func backfillDir(t testing.TB, out string, opts BackfillOptions, sources ...string) *pipeline.Stats {
 	t.Helper()
 	store, err := dirlake.New(out)
 	if err != nil {
@@ -25,7 +26,7 @@ func backfillDir(t testing.TB, out string, opts BackfillOptions, sources ...stri
 	ctx := context.Background()
 	opts.Store = store
 	if opts.Stats == nil {
-		opts.Stats = &Stats{}
+		opts.Stats = &pipeline.Stats{}
 	}
 	if err := Backfill(ctx, Inputs(ctx, sources, nil, nil), opts); err != nil {
 		t.Fatalf("backfill: %v", err)

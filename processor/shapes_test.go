@@ -13,6 +13,7 @@ import (
 
 	"github.com/hublake/hublake/internal/gen"
 	"github.com/hublake/hublake/internal/lakecheck"
+	"github.com/hublake/hublake/pipeline"
 	"github.com/hublake/hublake/schema"
 	"github.com/hublake/hublake/units"
 )
@@ -148,7 +149,7 @@ func TestGeneratedShapesReadBack(t *testing.T) {
 	dir := t.TempDir()
 	files := shapesCorpus(t, dir)
 	root := t.TempDir()
-	stats := backfillDir(t, root, BackfillOptions{Policy: Policy{MaxUnits: 300}}, dir)
+	stats := backfillDir(t, root, BackfillOptions{Policy: pipeline.Policy{MaxUnits: 300}}, dir)
 	if stats.DeadLetters.Load() != 0 || stats.InputsFailed.Load() != 0 || stats.Unreadable.Load() != 0 {
 		t.Fatalf("%d dead letters, %d failed inputs, %d unreadable values", stats.DeadLetters.Load(), stats.InputsFailed.Load(), stats.Unreadable.Load())
 	}

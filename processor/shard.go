@@ -15,6 +15,7 @@ import (
 	"github.com/hublake/hublake/awsconf"
 	"github.com/hublake/hublake/encode"
 	"github.com/hublake/hublake/lake"
+	"github.com/hublake/hublake/pipeline"
 	"github.com/hublake/hublake/schema"
 )
 
@@ -34,9 +35,9 @@ type shardLeases interface {
 // tracks them. It is the worker's IRecordProcessorFactory.
 type shards struct {
 	stream    string
-	policy    Policy
+	policy    pipeline.Policy
 	enc       *encode.Encoder
-	stats     *Stats
+	stats     *pipeline.Stats
 	log       *slog.Logger
 	observer  Observer
 	leases    shardLeases
@@ -56,7 +57,7 @@ type shards struct {
 	cancelFlush context.CancelFunc
 }
 
-func newShards(stream string, p Policy, enc *encode.Encoder, stats *Stats, log *slog.Logger, obs Observer, leases shardLeases) *shards {
+func newShards(stream string, p pipeline.Policy, enc *encode.Encoder, stats *pipeline.Stats, log *slog.Logger, obs Observer, leases shardLeases) *shards {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &shards{
 		stream: stream, policy: p, enc: enc, stats: stats, log: log, observer: obs, leases: leases,
@@ -186,7 +187,7 @@ type shardProcessor struct {
 	c       *shards
 	shardID string
 	token   int64
-	batcher *batcher
+	batcher *pipeline.Batcher
 	ready   bool   // pending extent read
 	after   string // the shard's checkpoint: the batch in progress follows it
 	lost    atomic.Bool
@@ -220,8 +221,8 @@ func (sp *shardProcessor) Initialize(in *kcl.InitializationInput) {
 		return
 	}
 	sp.token = token
-	namer := func(first, _ *unit) string { return lake.StreamBatchName(c.stream, sp.shardID, first.Pos) }
-	sp.batcher = newBatcher(c.policy, c.enc, namer, withProgress(sp), withStats(c.stats), withCrashHook(c.crash))
+	namer := func(first, _ *pipeline.Unit) string { return lake.StreamBatchName(c.stream, sp.shardID, first.Pos) }
+	sp.batcher = pipeline.NewBatcher(c.policy, c.enc, namer, pipeline.WithProgress(sp), pipeline.WithStats(c.stats), pipeline.WithCrashHook(c.crash))
 	c.register(sp)
 	sp.log().Info("shard lease taken", "checkpoint", sp.after, "token", token)
 }
@@ -266,7 +267,7 @@ func (sp *shardProcessor) ProcessRecords(in *kcl.ProcessRecordsInput) {
 			// rather than refused (its date bound would be year 1).
 			arrival = time.Now().UTC()
 		}
-		u := unit{
+		u := pipeline.Unit{
 			Data: r.Data,
 			Origin: schema.Origin{
 				Source:     "kinesis:" + c.stream + "/" + sp.shardID + "/" + seq,
@@ -328,12 +329,12 @@ func (sp *shardProcessor) Shutdown(in *kcl.ShutdownInput) {
 }
 
 // Begin implements Progress: record the batch's extent in the lease row.
-func (sp *shardProcessor) Begin(ctx context.Context, b batchInfo) error {
+func (sp *shardProcessor) Begin(ctx context.Context, b pipeline.BatchInfo) error {
 	return sp.c.leases.SetPending(ctx, sp.shardID, sp.token, pendingExtent{First: b.First, Last: b.Last, After: sp.after})
 }
 
 // Done implements Progress: checkpoint the batch's last record.
-func (sp *shardProcessor) Done(ctx context.Context, b batchInfo) error {
+func (sp *shardProcessor) Done(ctx context.Context, b pipeline.BatchInfo) error {
 	if err := sp.checkpoint(ctx, b.Last); err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/hublake/hublake/encode"
 	"github.com/hublake/hublake/lake"
+	"github.com/hublake/hublake/pipeline"
 )
 
 // memLeases is an in-memory lease table for driving shard processors as the
@@ -76,7 +77,7 @@ func (m *memLeases) checkpoints(shardID string) []string {
 
 // newTestShards returns the record processors' factory of a stream over
 // store, with leases for a lease table.
-func newTestShards(stream string, store lake.Store, stats *Stats, p Policy, leases shardLeases) *shards {
+func newTestShards(stream string, store lake.Store, stats *pipeline.Stats, p pipeline.Policy, leases shardLeases) *shards {
 	var enc *encode.Encoder
 	if store != nil {
 		enc = encode.New(store, encode.Options{})

@@ -19,6 +19,7 @@ import (
 
 	"github.com/hublake/hublake/encode"
 	"github.com/hublake/hublake/lake"
+	"github.com/hublake/hublake/pipeline"
 )
 
 // Stream is the stream consumer: a KCL worker whose shard leases live in
@@ -57,10 +58,10 @@ type StreamConfig struct {
 	InitialPosition  string
 	InitialTimestamp time.Time
 
-	Policy Policy
+	Policy pipeline.Policy
 	Encode encode.Options
 	Store  lake.Store
-	Stats  *Stats
+	Stats  *pipeline.Stats
 	Logger *slog.Logger
 	// Observer receives what the pipeline's counters cannot say (per-shard
 	// lag, released shards); nil: none.
@@ -113,7 +114,7 @@ func NewStream(cfg StreamConfig) (*Stream, error) {
 		return nil, errors.New("stream consumer: no AWS region")
 	}
 	if cfg.Stats == nil {
-		cfg.Stats = &Stats{}
+		cfg.Stats = &pipeline.Stats{}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -126,7 +127,7 @@ func NewStream(cfg StreamConfig) (*Stream, error) {
 	cfg.LeaseSync = orDefault(cfg.LeaseSync, DefaultLeaseSync)
 	cfg.ShutdownTimeout = orDefault(cfg.ShutdownTimeout, DefaultShutdownTimeout)
 	if cfg.Policy.Window == 0 {
-		cfg.Policy.Window = DefaultStreamWindow
+		cfg.Policy.Window = pipeline.DefaultStreamWindow
 	}
 	kcfg, err := kclConfig(&cfg)
 	if err != nil {

@@ -24,6 +24,7 @@ import (
 	"github.com/hublake/hublake/lake"
 	"github.com/hublake/hublake/lake/dirlake"
 	"github.com/hublake/hublake/lake/s3lake"
+	"github.com/hublake/hublake/pipeline"
 	"github.com/hublake/hublake/processor"
 )
 
@@ -71,8 +72,8 @@ type storeFlags struct {
 
 // policy is the batching policy of a command whose batch limits are these
 // (their defaults differ between backfill and consume).
-func (f *storeFlags) policy(records int, bytes byteSize, window time.Duration) processor.Policy {
-	return processor.Policy{
+func (f *storeFlags) policy(records int, bytes byteSize, window time.Duration) pipeline.Policy {
+	return pipeline.Policy{
 		MaxUnits:     records,
 		MaxBytes:     int64(bytes),
 		Window:       window,
@@ -200,7 +201,7 @@ func (c *backfillCmd) Validate() error {
 	return validateSources("source", c.Sources)
 }
 
-func (c *backfillCmd) policy() processor.Policy {
+func (c *backfillCmd) policy() pipeline.Policy {
 	return c.storeFlags.policy(c.FlushRecords, c.FlushBytes, c.FlushWindow)
 }
 
@@ -227,7 +228,7 @@ func (c *backfillCmd) Run(ctx context.Context, g *globals) error {
 		log = log.With("part", part.String())
 		log.Info("backfill of one part of the inputs", "part", part.String())
 	}
-	stats := &processor.Stats{}
+	stats := &pipeline.Stats{}
 	var absorbed encode.AbsorbedCounts
 	encodeOpts := c.encodeOptions()
 	encodeOpts.Absorbed = &absorbed
@@ -303,7 +304,7 @@ func (c *ctxReader) Read(p []byte) (int, error) {
 	return c.pr.Read(p)
 }
 
-// tuneMemory sets GOMEMLIMIT to processor.MemoryBudget for batches
+// tuneMemory sets GOMEMLIMIT to pipeline.MemoryBudget for batches
 // batches open at once under policy p, unless the user set GOMEMLIMIT: the
 // live heap stays below the budget (the memory tests prove it), and the
 // collector works harder as the heap nears it instead of letting the process
@@ -313,14 +314,14 @@ func (c *ctxReader) Read(p []byte) (int, error) {
 // bench corpus (190 MiB in 12 files, both cores): peak RSS 309 and 265 MiB
 // at the default 100, 226 and 228 MiB at 50, the same wall time, 5 % more
 // CPU.
-func tuneMemory(log interface{ Info(string, ...any) }, batches int, p processor.Policy) {
+func tuneMemory(log interface{ Info(string, ...any) }, batches int, p pipeline.Policy) {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(backfillGCPercent)
 	}
 	if os.Getenv("GOMEMLIMIT") != "" {
 		return
 	}
-	budget := processor.MemoryBudget(batches, p)
+	budget := pipeline.MemoryBudget(batches, p)
 	debug.SetMemoryLimit(budget)
 	log.Info("memory limit set from the batch limits", "gomemlimit_bytes", budget)
 }
@@ -408,7 +409,7 @@ func (p *progress) finish() {
 // (the log has a line for each).
 const summaryFailedMax = 20
 
-func printSummary(w io.Writer, part processor.Part, s *processor.Stats, absorbed *encode.AbsorbedCounts, elapsed time.Duration, dest string, failed []*processor.InputError) {
+func printSummary(w io.Writer, part processor.Part, s *pipeline.Stats, absorbed *encode.AbsorbedCounts, elapsed time.Duration, dest string, failed []*processor.InputError) {
 	in := s.BytesIn.Load()
 	secs := max(elapsed.Seconds(), 1e-9)
 	fmt.Fprintf(w, "hublake backfill → %s\n", dest)

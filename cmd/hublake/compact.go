@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/hublake/hublake/compact"
-	"github.com/hublake/hublake/processor"
+	"github.com/hublake/hublake/pipeline"
 )
 
 // compactCmd is `hublake compact`: see package compact.
@@ -53,7 +53,7 @@ func (c *compactCmd) Run(ctx context.Context, g *globals) error {
 	// The writer's budget for one batch: compaction stays inside it however
 	// large a partition is (its sort buffer, one row group being encoded,
 	// the merge's readers).
-	tuneMemory(log, 1, processor.Policy{})
+	tuneMemory(log, 1, pipeline.Policy{})
 	prog := newProgress(c.Progress, "compact", "partitions", -1, log)
 	start := time.Now()
 	sum, err := compact.Run(ctx, lk, compact.Options{

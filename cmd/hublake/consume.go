@@ -19,6 +19,7 @@ import (
 
 	"github.com/hublake/hublake/awsconf"
 	"github.com/hublake/hublake/lake"
+	"github.com/hublake/hublake/pipeline"
 	"github.com/hublake/hublake/processor"
 )
 
@@ -67,7 +68,7 @@ func (c *consumeCmd) Run(ctx context.Context, g *globals) error {
 	if err != nil {
 		return err
 	}
-	stats := &processor.Stats{}
+	stats := &pipeline.Stats{}
 	awsConf.APIOptions = append(awsConf.APIOptions, countAttempts(stats))
 	store, err := c.open(ctx, awsConf, false)
 	if err != nil {
@@ -179,7 +180,7 @@ func defaultWorkerID(ctx context.Context) string {
 
 // setContainerMemoryLimit sets GOMEMLIMIT to 90 % of the container's memory
 // limit (cgroup v2), unless GOMEMLIMIT is set: the consumer's batches are
-// bounded per shard (processor.MemoryBudget per lease held), and the GC
+// bounded per shard (pipeline.MemoryBudget per lease held), and the GC
 // should work harder before the task is killed.
 func setContainerMemoryLimit(log *slog.Logger) {
 	if os.Getenv("GOMEMLIMIT") != "" {

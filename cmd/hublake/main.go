@@ -20,6 +20,7 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/hublake/hublake/encode"
+	"github.com/hublake/hublake/pipeline"
 	"github.com/hublake/hublake/processor"
 )
 
@@ -309,16 +310,16 @@ func flagDefaults() kong.Vars {
 	return kong.Vars{
 		"version":          buildVersion().String(),
 		"metrics_addr":     defaultMetricsAddr,
-		"flush_records":    strconv.Itoa(processor.DefaultMaxUnits),
-		"flush_bytes":      byteSize(processor.DefaultMaxBytes).String(),
-		"max_unit_bytes":   byteSize(processor.DefaultMaxUnitBytes).String(),
-		"dedup_window":     strconv.Itoa(processor.DefaultDedupWindow),
+		"flush_records":    strconv.Itoa(pipeline.DefaultMaxUnits),
+		"flush_bytes":      byteSize(pipeline.DefaultMaxBytes).String(),
+		"max_unit_bytes":   byteSize(pipeline.DefaultMaxUnitBytes).String(),
+		"dedup_window":     strconv.Itoa(pipeline.DefaultDedupWindow),
 		"default_codec":    encode.DefaultCodec,
 		"stream_codec":     encode.StreamCodec,
-		"batch_factor":     strconv.Itoa(processor.BudgetBatchFactor),
-		"budget_fixed_mib": strconv.Itoa(processor.BudgetBatchFixed >> 20),
-		"budget_base_mib":  strconv.Itoa(processor.BudgetBase >> 20),
-		"stream_window":    seconds(processor.DefaultStreamWindow),
+		"batch_factor":     strconv.Itoa(pipeline.BudgetBatchFactor),
+		"budget_fixed_mib": strconv.Itoa(pipeline.BudgetBatchFixed >> 20),
+		"budget_base_mib":  strconv.Itoa(pipeline.BudgetBase >> 20),
+		"stream_window":    seconds(pipeline.DefaultStreamWindow),
 		"shard_sync":       seconds(processor.DefaultShardSync),
 		"lease_duration":   seconds(processor.DefaultLeaseDuration),
 		"lease_sync":       seconds(processor.DefaultLeaseSync),

@@ -15,7 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/hublake/hublake/awsconf"
-	"github.com/hublake/hublake/processor"
+	"github.com/hublake/hublake/pipeline"
 	"github.com/hublake/hublake/schema"
 )
 
@@ -54,12 +54,12 @@ import (
 // own IteratorAgeMilliseconds).
 
 // metrics are the consumer's Prometheus metrics. The pipeline's counters
-// live in processor.Stats; this exports them, plus what only the stream
+// live in pipeline.Stats; this exports them, plus what only the stream
 // knows (leases, buffered records, lag per shard), which it is told as the
 // stream's processor.Observer.
 type metrics struct {
 	reg          *prometheus.Registry
-	stats        *processor.Stats
+	stats        *pipeline.Stats
 	flushSeconds prometheus.Histogram
 	behind       *prometheus.GaugeVec
 	stream       interface {
@@ -80,7 +80,7 @@ const maxFlushSamples = 10000
 
 // tableRows are the row counters of the lake's tables, by table name: one
 // for every table of schema.Tables() (a test keeps the two equal).
-func tableRows(s *processor.Stats) []tableCounter {
+func tableRows(s *pipeline.Stats) []tableCounter {
 	return []tableCounter{
 		{schema.TableFindings, &s.Findings},
 		{schema.TableInsightResults, &s.InsightResults},
@@ -93,7 +93,7 @@ type tableCounter struct {
 	rows  *atomic.Int64
 }
 
-func newMetrics(stats *processor.Stats) *metrics {
+func newMetrics(stats *pipeline.Stats) *metrics {
 	m := &metrics{
 		reg:   prometheus.NewRegistry(),
 		stats: stats,
@@ -223,7 +223,7 @@ func (m *metrics) maxBehind() int64 {
 // countAttempts counts what the SDK's retryer did into stats: the retried
 // requests of the store's S3 client, and the throttled requests of the
 // Kinesis client (the KCL's GetRecords and ListShards).
-func countAttempts(s *processor.Stats) func(*middleware.Stack) error {
+func countAttempts(s *pipeline.Stats) func(*middleware.Stack) error {
 	return awsconf.CountAttempts(func(a awsconf.Attempts) {
 		switch a.Service {
 		case "S3":

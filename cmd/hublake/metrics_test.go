@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hublake/hublake/processor"
+	"github.com/hublake/hublake/pipeline"
 	"github.com/hublake/hublake/schema"
 )
 
@@ -113,7 +113,7 @@ func (f fakeStream) Buffered() int64 { return f.buffered }
 // the metrics (hublake_rows_written_total{table}, EMF RowsWritten by Table).
 func TestTableRowsCoverEveryTable(t *testing.T) {
 	var got []string
-	for _, tc := range tableRows(&processor.Stats{}) {
+	for _, tc := range tableRows(&pipeline.Stats{}) {
 		got = append(got, tc.table)
 	}
 	if !slices.Equal(got, schema.Tables()) {
@@ -125,7 +125,7 @@ func TestTableRowsCoverEveryTable(t *testing.T) {
 // deltas since the previous interval, the gauges as they are, every flush
 // duration (in lines of at most 100 values), and the rows of each table.
 func TestEMFLines(t *testing.T) {
-	stats := &processor.Stats{}
+	stats := &pipeline.Stats{}
 	m := newMetrics(stats)
 	m.bind(fakeStream{leases: 3, buffered: 42})
 	m.setBehind("shardId-0", 1500)

@@ -1,4 +1,4 @@
-package processor
+package pipeline
 
 import (
 	"context"
@@ -16,15 +16,15 @@ import (
 	"github.com/hublake/hublake/schema"
 )
 
-// batcher is the pipeline of one source partition (one file, one shard):
+// Batcher is the pipeline of one source partition (one file, one shard):
 // decode → dedup → batch per (table, dt) → flush. Where batches end is
 // decided by cuts (policy.go); this file does what the cuts decide. It is
 // not safe for concurrent use; each source partition has its own.
-type batcher struct {
+type Batcher struct {
 	policy   Policy
 	enc      *encode.Encoder
-	name     namer
-	progress progress
+	name     Namer
+	progress Progress
 	stats    *Stats
 	dedup    *dedupWindow
 	crash    func(point string)
@@ -38,7 +38,7 @@ type batcher struct {
 
 // batch is what has been read since the last flush.
 type batch struct {
-	first, last unit
+	first, last Unit
 	findings    rowsByDate[schema.Finding]
 	insights    rowsByDate[schema.InsightResult]
 	ocsf        rowsByDate[schema.OCSFFinding]
@@ -102,35 +102,35 @@ func (r rowsByDate[T]) writes(enc *encode.Encoder, table, name string) []objectW
 // objectWrite writes one object of a batch and returns its size.
 type objectWrite func(ctx context.Context) (int64, error)
 
-// batcherOption configures a batcher.
-type batcherOption func(*batcher)
+// Option configures a batcher.
+type Option func(*Batcher)
 
-// withProgress sets the source's progress hooks (default: none).
-func withProgress(p progress) batcherOption { return func(b *batcher) { b.progress = p } }
+// WithProgress sets the source's progress hooks (default: none).
+func WithProgress(p Progress) Option { return func(b *Batcher) { b.progress = p } }
 
-// withStats sets the counters to add to (default: private ones).
-func withStats(s *Stats) batcherOption { return func(b *batcher) { b.stats = s } }
+// WithStats sets the counters to add to (default: private ones).
+func WithStats(s *Stats) Option { return func(b *Batcher) { b.stats = s } }
 
-// withFlushSlots lets a flush write the batch's objects side by side, each
+// WithFlushSlots lets a flush write the batch's objects side by side, each
 // holding one of slots while it is encoded and stored (several batchers may
 // share the slots, which bound the encoders working at once, hence their
 // memory). Without slots, a batch's objects are written one after another.
 // The objects are the same either way.
-func withFlushSlots(slots *semaphore.Weighted) batcherOption {
-	return func(b *batcher) { b.slots = slots }
+func WithFlushSlots(slots *semaphore.Weighted) Option {
+	return func(b *Batcher) { b.slots = slots }
 }
 
-// newFlushSlots returns n flush slots (see withFlushSlots).
-func newFlushSlots(n int) *semaphore.Weighted { return semaphore.NewWeighted(int64(n)) }
+// NewFlushSlots returns n flush slots (see WithFlushSlots).
+func NewFlushSlots(n int) *semaphore.Weighted { return semaphore.NewWeighted(int64(n)) }
 
-// withCrashHook calls f at named points of a flush; tests use it to kill the
+// WithCrashHook calls f at named points of a flush; tests use it to kill the
 // process there ("before-upload", "between-objects", "before-checkpoint",
 // "after-checkpoint").
-func withCrashHook(f func(point string)) batcherOption { return func(b *batcher) { b.crash = f } }
+func WithCrashHook(f func(point string)) Option { return func(b *Batcher) { b.crash = f } }
 
-// newBatcher returns the pipeline for one source partition.
-func newBatcher(p Policy, enc *encode.Encoder, name namer, opts ...batcherOption) *batcher {
-	b := &batcher{policy: p.withDefaults(), enc: enc, name: name}
+// NewBatcher returns the pipeline for one source partition.
+func NewBatcher(p Policy, enc *encode.Encoder, name Namer, opts ...Option) *Batcher {
+	b := &Batcher{policy: p.withDefaults(), enc: enc, name: name}
 	for _, o := range opts {
 		o(b)
 	}
@@ -152,23 +152,26 @@ func newBatcher(p Policy, enc *encode.Encoder, name namer, opts ...batcherOption
 
 type noProgress struct{}
 
-func (noProgress) Begin(context.Context, batchInfo) error { return nil }
-func (noProgress) Done(context.Context, batchInfo) error  { return nil }
+func (noProgress) Begin(context.Context, BatchInfo) error { return nil }
+func (noProgress) Done(context.Context, BatchInfo) error  { return nil }
 
 // ForceCutAfter makes the current batch end exactly after the unit at pos,
 // whatever the policy says, and forbids flushing it any earlier: the stream
 // uses it to rebuild a batch that a previous owner of the shard recorded as
 // pending before it crashed, so that the replay writes the same objects.
-func (b *batcher) ForceCutAfter(pos string) { b.cuts.force(pos) }
+func (b *Batcher) ForceCutAfter(pos string) { b.cuts.force(pos) }
+
+// Policy returns the batcher's policy, defaults applied.
+func (b *Batcher) Policy() Policy { return b.policy }
 
 // Pending returns the number of units in the current batch.
-func (b *batcher) Pending() int { return b.cuts.units }
+func (b *Batcher) Pending() int { return b.cuts.units }
 
 // Add feeds one unit. It may flush the current batch first, when the cuts
 // say the batch ends before u. An error means a flush failed: the batch
 // (without u) is kept, and the caller must not go on (the stream retries the
 // flush; backfill gives up on the input).
-func (b *batcher) Add(ctx context.Context, u unit) error {
+func (b *Batcher) Add(ctx context.Context, u Unit) error {
 	decodeUnit(&u, b.policy.MaxUnitBytes, b.keyer, &b.scratch)
 	return b.addDecoded(ctx, &u, &b.scratch)
 }
@@ -184,7 +187,7 @@ type decoded struct {
 }
 
 // decodeUnit decodes u into d (reusing d's memory).
-func decodeUnit(u *unit, maxUnitBytes int64, k *keyer, d *decoded) {
+func decodeUnit(u *Unit, maxUnitBytes int64, k *keyer, d *decoded) {
 	out := &d.out
 	out.Reset()
 	switch {
@@ -193,7 +196,7 @@ func decodeUnit(u *unit, maxUnitBytes int64, k *keyer, d *decoded) {
 	case int64(len(u.Data)) > maxUnitBytes:
 		out.Dead = append(out.Dead, schema.DeadLetter{
 			Source: u.Origin.Source, Data: u.Data, Time: u.Origin.RecordTime,
-			Reason: fmt.Sprintf("unit of %d bytes exceeds the %d byte limit (--max-unit-bytes)", len(u.Data), maxUnitBytes),
+			Reason: fmt.Sprintf("Unit of %d bytes exceeds the %d byte limit (--max-Unit-bytes)", len(u.Data), maxUnitBytes),
 		})
 	default:
 		schema.Decode(u.Data, u.Origin, out)
@@ -225,7 +228,7 @@ func decodeUnit(u *unit, maxUnitBytes int64, k *keyer, d *decoded) {
 }
 
 // addDecoded is Add for a unit decoded already.
-func (b *batcher) addDecoded(ctx context.Context, u *unit, d *decoded) error {
+func (b *Batcher) addDecoded(ctx context.Context, u *Unit, d *decoded) error {
 	size := int64(len(u.Data))
 	if b.cuts.before(u.Pos, size, d.t) {
 		if err := b.Flush(ctx); err != nil {
@@ -242,7 +245,7 @@ func (b *batcher) addDecoded(ctx context.Context, u *unit, d *decoded) error {
 // FlushOnStop flushes on shutdown, unless the batch is being rebuilt to a
 // forced end it has not reached: then nothing is written (the next owner of
 // the shard rebuilds it) and false is returned.
-func (b *batcher) FlushOnStop(ctx context.Context) (bool, error) {
+func (b *Batcher) FlushOnStop(ctx context.Context) (bool, error) {
 	if !b.cuts.onStop() {
 		return b.cuts.units == 0, nil
 	}
@@ -252,7 +255,7 @@ func (b *batcher) FlushOnStop(ctx context.Context) (bool, error) {
 // unitTime is the time a unit counts at for windows: its record time in the
 // stream, else the time of its first row (its event's time, else the time
 // that placed it).
-func unitTime(u *unit, out *schema.Output) time.Time {
+func unitTime(u *Unit, out *schema.Output) time.Time {
 	if !u.Origin.RecordTime.IsZero() {
 		return u.Origin.RecordTime
 	}
@@ -280,14 +283,14 @@ func unitTime(u *unit, out *schema.Output) time.Time {
 // FlushIfIdle flushes the current batch when the idle rule says so (see
 // cuts.idle): its window has closed at now plus grace and the source has been
 // read to its tip, or it is full.
-func (b *batcher) FlushIfIdle(ctx context.Context, now time.Time, grace time.Duration, atTip bool) error {
+func (b *Batcher) FlushIfIdle(ctx context.Context, now time.Time, grace time.Duration, atTip bool) error {
 	if !b.cuts.idle(now, grace, atTip) {
 		return nil
 	}
 	return b.Flush(ctx)
 }
 
-func (b *batcher) append(u *unit, d *decoded) {
+func (b *Batcher) append(u *Unit, d *decoded) {
 	c := &b.cur
 	out := &d.out
 	if b.cuts.units == 0 {
@@ -327,13 +330,13 @@ func (b *batcher) append(u *unit, d *decoded) {
 // Flush makes the current batch durable: one object per (table, dt), named
 // after the batch's source position, then progress.Done. On error the batch
 // is kept; a later Flush writes the same objects again.
-func (b *batcher) Flush(ctx context.Context) error {
+func (b *Batcher) Flush(ctx context.Context) error {
 	c := &b.cur
 	if b.cuts.units == 0 {
 		return nil
 	}
 	start := time.Now()
-	info := batchInfo{Name: b.name(&c.first, &c.last), First: c.first.Pos, Last: c.last.Pos, Units: b.cuts.units}
+	info := BatchInfo{Name: b.name(&c.first, &c.last), First: c.first.Pos, Last: c.last.Pos, Units: b.cuts.units}
 	if err := b.progress.Begin(ctx, info); err != nil {
 		return fmt.Errorf("begin batch %s: %w", info.Name, err)
 	}
@@ -383,7 +386,7 @@ func (b *batcher) Flush(ctx context.Context) error {
 // flush slots, and returns the objects and bytes written. On error it
 // returns once no write is running any more, so that nothing of a failed
 // flush is written after it (a retry writes the same objects again).
-func (b *batcher) writeObjects(ctx context.Context, writes []objectWrite) (objects, bytes int64, err error) {
+func (b *Batcher) writeObjects(ctx context.Context, writes []objectWrite) (objects, bytes int64, err error) {
 	// wctx ends when the flush fails (or the caller's context does): the
 	// writes still running then stop.
 	wctx, cancel := context.WithCancel(ctx)
@@ -448,12 +451,12 @@ func (b *batcher) writeObjects(ctx context.Context, writes []objectWrite) (objec
 
 // Discard drops the current batch without writing it: the stream does this
 // when it has lost the shard's lease (the new owner replays the records).
-func (b *batcher) Discard() {
+func (b *Batcher) Discard() {
 	b.cuts.discard()
 	b.reset()
 }
 
-func (b *batcher) reset() {
+func (b *Batcher) reset() {
 	// Fresh maps rather than truncated slices: a batch's row slices can be
 	// large, and keeping their capacity would pin that memory between batches.
 	b.cur = batch{findings: rowsByDate[schema.Finding]{}, insights: rowsByDate[schema.InsightResult]{}, ocsf: rowsByDate[schema.OCSFFinding]{}}

@@ -1,4 +1,4 @@
-package processor
+package pipeline
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 // all of them are kept.
 func TestWriteObjectsReturnsItsSlots(t *testing.T) {
 	const slots = 2
-	b := &batcher{slots: newFlushSlots(slots), stats: &Stats{}, crash: func(string) {}}
+	b := &Batcher{slots: NewFlushSlots(slots), stats: &Stats{}, crash: func(string) {}}
 	failed := errors.New("the store refused the object")
 	for i := range 200 {
 		writes := []objectWrite{func(context.Context) (int64, error) { return 0, failed }}

@@ -1,4 +1,4 @@
-package processor
+package pipeline
 
 import (
 	"context"
@@ -67,13 +67,13 @@ func TestCutRules(t *testing.T) {
 	}{
 		{"units: full at MaxUnits", Policy{MaxUnits: 3}, "", seqUnits(7, 1, time.Time{}, 0), "100..102 103..105 106..106"},
 		{"units: one batch below the limit", Policy{MaxUnits: 10}, "", seqUnits(7, 1, time.Time{}, 0), "100..106"},
-		{"bytes: cut before the unit that overflows", Policy{MaxBytes: 25}, "", seqUnits(6, 10, time.Time{}, 0), "100..101 102..103 104..105"},
+		{"bytes: cut before the Unit that overflows", Policy{MaxBytes: 25}, "", seqUnits(6, 10, time.Time{}, 0), "100..101 102..103 104..105"},
 		{"bytes: exactly at the limit stays", Policy{MaxBytes: 30}, "", seqUnits(6, 10, time.Time{}, 0), "100..102 103..105"},
-		{"bytes: a unit larger than the limit is a batch of its own", Policy{MaxBytes: 25}, "", []unitAt{{"1", 5, time.Time{}}, {"2", 40, time.Time{}}, {"3", 5, time.Time{}}}, "1..1 2..2 3..3"},
+		{"bytes: a Unit larger than the limit is a batch of its own", Policy{MaxBytes: 25}, "", []unitAt{{"1", 5, time.Time{}}, {"2", 40, time.Time{}}, {"3", 5, time.Time{}}}, "1..1 2..2 3..3"},
 		{"window: cut at the aligned window's end", Policy{Window: time.Minute}, "", seqUnits(5, 1, t0.Add(30*time.Second), 20*time.Second), "100..101 102..104"},
 		{"window: untimed units never cut", Policy{Window: time.Minute}, "", seqUnits(5, 1, time.Time{}, 0), "100..104"},
 		{"window: 0 means no time cuts", Policy{}, "", seqUnits(5, 1, t0, time.Hour), "100..104"},
-		{"window: a unit before the window's end stays (out of order)", Policy{Window: time.Minute}, "", []unitAt{{"1", 1, t0.Add(50 * time.Second)}, {"2", 1, t0}, {"3", 1, t0.Add(61 * time.Second)}}, "1..2 3..3"},
+		{"window: a Unit before the window's end stays (out of order)", Policy{Window: time.Minute}, "", []unitAt{{"1", 1, t0.Add(50 * time.Second)}, {"2", 1, t0}, {"3", 1, t0.Add(61 * time.Second)}}, "1..2 3..3"},
 		{"KPL: sub-records sharing a position are never split (units)", Policy{MaxUnits: 2}, "", kpl, "100..101 102..102"},
 		{"KPL: never split by bytes either", Policy{MaxBytes: 15}, "", kpl, "100..100 101..101 102..102"},
 		{"forced: no other rule cuts before the forced end", Policy{MaxUnits: 2, MaxBytes: 15}, "104", seqUnits(7, 10, time.Time{}, 0), "100..104 105..105 106..106"},
@@ -197,11 +197,11 @@ func TestDedupWindowEviction(t *testing.T) {
 // TestBatcherFlushOnStopForced: the batcher's shutdown path writes nothing
 // for an incomplete forced batch and reports it.
 func TestBatcherFlushOnStopForced(t *testing.T) {
-	b := newBatcher(Policy{}, nil, func(first, _ *unit) string { return first.Pos })
+	b := NewBatcher(Policy{}, nil, func(first, _ *Unit) string { return first.Pos })
 	b.ForceCutAfter("105")
 	ctx := context.Background()
 	for _, pos := range []string{"100", "101"} {
-		if err := b.Add(ctx, unit{Pos: pos, Data: []byte("not json")}); err != nil {
+		if err := b.Add(ctx, Unit{Pos: pos, Data: []byte("not json")}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -1,4 +1,4 @@
-package processor
+package pipeline
 
 import (
 	"crypto/sha256"
@@ -8,7 +8,7 @@ import (
 )
 
 // dedupKey identifies a finding delivery: the event kind, the custom action
-// and the finding's bytes (TABLES.md). It is not (Id, UpdatedAt):
+// and the finding's bytes (docs/tables.md, "Deduplication"). It is not (Id, UpdatedAt):
 // BatchUpdateFindings changes workflow and notes without changing UpdatedAt,
 // and those changes must reach the table. SHA-256, truncated to 128 bits,
 // because a producer that can write a finding must not be able to make

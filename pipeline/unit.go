@@ -1,13 +1,13 @@
-// Package processor is hublake's pipeline and its two sources.
-//
-// A source (files in backfill, a Kinesis shard in the consumer) hands units to
-// a batcher: one unit is one Kinesis record or one JSON value of a file. The
-// batcher decodes each unit (schema.Decode), drops duplicates, groups rows by
-// (table, dt), cuts batches on input-derived quantities only, and flushes a
-// batch by asking the sinks to write one object per (table, dt) and then
-// telling the source's progress that the batch is durable. The same batcher
-// serves both sources; only naming and progress differ.
-package processor
+// Package pipeline is the path from units to durable batches, the same for
+// both sources (files in backfill, Kinesis shards in the consumer): a
+// Batcher decodes each unit (schema.Decode, on several cores in input order
+// when the source can read ahead: ordered.go), drops duplicates (dedup.go),
+// groups rows by (table, dt), cuts batches on input-derived quantities only
+// (policy.go, which also holds the memory budget), and flushes a batch by
+// having the encoder write one object per (table, dt), then telling the
+// source's Progress that the batch is durable. It counts what it does in
+// Stats. It knows neither AWS nor a store: only schema and encode.
+package pipeline
 
 import (
 	"context"
@@ -15,8 +15,8 @@ import (
 	"github.com/hublake/hublake/schema"
 )
 
-// unit is one input record with its position.
-type unit struct {
+// Unit is one input record with its position.
+type Unit struct {
 	// Data is the unit's bytes. The batcher keeps them (rows point into them)
 	// until the batch is flushed: the source must not reuse them.
 	Data []byte
@@ -35,8 +35,8 @@ type unit struct {
 	Reject string
 }
 
-// batchInfo describes a batch to the source's progress.
-type batchInfo struct {
+// BatchInfo describes a batch to the source's progress.
+type BatchInfo struct {
 	// Name is the object name every object of the batch gets.
 	Name string
 	// First and Last are the positions of the batch's first and last unit.
@@ -49,10 +49,10 @@ type batchInfo struct {
 // first object of a batch is written (the stream records the batch's extent
 // there), Done after every object is durable (the stream checkpoints Last).
 // An error from either stops the flush; the batch is kept.
-type progress interface {
-	Begin(ctx context.Context, b batchInfo) error
-	Done(ctx context.Context, b batchInfo) error
+type Progress interface {
+	Begin(ctx context.Context, b BatchInfo) error
+	Done(ctx context.Context, b BatchInfo) error
 }
 
-// namer names a batch from its first and last unit.
-type namer func(first, last *unit) string
+// Namer names a batch from its first and last unit.
+type Namer func(first, last *Unit) string

@@ -1,4 +1,4 @@
-package processor
+package pipeline
 
 import (
 	"context"
@@ -13,35 +13,44 @@ import (
 // beyond its batch, counted in BudgetBatchFixed.
 const decodeAhead = 4 << 20
 
+// A Producer yields a source partition's units in input order (see
+// Batcher.Feed): it calls yield with each, and returns yield's error as soon
+// as yield returns one, or its own (a read error), or nil at the end of its
+// input. It must check its context between units: yield does not.
+type Producer func(yield func(Unit) error) error
+
+// Feed runs every unit produce yields through the batcher, decoding them on
+// decoders goroutines (1: on the caller's) in input order (orderedDecode):
+// the batches and objects are the same at any number of decoders. It
+// returns the first error of produce or of a flush.
+func (b *Batcher) Feed(ctx context.Context, decoders int, produce Producer) error {
+	return orderedDecode(ctx, decoders, b.policy.MaxUnitBytes, produce, func(u *Unit, d *decoded) error {
+		return b.addDecoded(ctx, u, d)
+	})
+}
+
 // orderedDecode runs the pipeline of one source partition on several cores
-// without making its output depend on scheduling: next produces units in
+// without making its output depend on scheduling: produce yields units in
 // input order on one goroutine (splitting a file is sequential), decoders
 // goroutines decode them (decodeUnit is a pure function of the unit), and use
 // receives every unit with its decoded form in input order, on the calling
 // goroutine: dedup, cuts and flushes see exactly what a sequential run sees,
 // so the objects are byte for byte the same at any number of cores.
 //
-// next returns false at the end of the input. The first error of next or
-// use stops the pipeline and is returned.
-func orderedDecode(ctx context.Context, decoders int, maxUnitBytes int64, next func() (unit, bool, error), use func(*unit, *decoded) error) error {
+// produce yields the units, in input order, until the end of the input;
+// yield returns an error when the pipeline stops (produce must then return
+// it). The first error of produce or use stops the pipeline and is
+// returned.
+func orderedDecode(ctx context.Context, decoders int, maxUnitBytes int64, produce Producer, use func(*Unit, *decoded) error) error {
 	if decoders <= 1 {
 		k, d := newKeyer(), &decoded{}
-		for {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			u, ok, err := next()
-			if err != nil || !ok {
-				return err
-			}
+		return produce(func(u Unit) error {
 			decodeUnit(&u, maxUnitBytes, k, d)
-			if err := use(&u, d); err != nil {
-				return err
-			}
-		}
+			return use(&u, d)
+		})
 	}
 	type job struct {
-		u    unit
+		u    Unit
 		d    decoded
 		done chan struct{}
 	}
@@ -51,15 +60,11 @@ func orderedDecode(ctx context.Context, decoders int, maxUnitBytes int64, next f
 	// At most decodeAhead bytes of units in flight; a larger unit waits
 	// until none is, then goes alone (its weight is clamped to the whole).
 	ahead := semaphore.NewWeighted(decodeAhead)
-	weight := func(u *unit) int64 { return min(int64(len(u.Data)), decodeAhead) }
+	weight := func(u *Unit) int64 { return min(int64(len(u.Data)), decodeAhead) }
 	g.Go(func() error {
 		defer close(work)
 		defer close(order)
-		for {
-			u, ok, err := next()
-			if err != nil || !ok {
-				return err
-			}
+		return produce(func(u Unit) error {
 			if err := ahead.Acquire(ctx, weight(&u)); err != nil {
 				return err
 			}
@@ -74,7 +79,8 @@ func orderedDecode(ctx context.Context, decoders int, maxUnitBytes int64, next f
 			case <-ctx.Done():
 				return ctx.Err()
 			}
-		}
+			return nil
+		})
 	})
 	for range decoders {
 		g.Go(func() error {
