@@ -11,7 +11,7 @@ import (
 
 // The KCL de-aggregates records that look like KPL aggregates (magic number,
 // body, MD5 of the body) before a record processor sees them, and fails on
-// some that only look like one: see processor/kpl.go for how the consumer
+// some that only look like one: see stream/kpl.go for how the consumer
 // keeps them out of its way.
 
 // KPLMagic starts every KPL-aggregated record.

@@ -20,7 +20,7 @@ import (
 	"github.com/hublake/hublake/awsconf"
 	"github.com/hublake/hublake/lake"
 	"github.com/hublake/hublake/pipeline"
-	"github.com/hublake/hublake/processor"
+	"github.com/hublake/hublake/stream"
 )
 
 type consumeCmd struct {
@@ -75,7 +75,8 @@ func (c *consumeCmd) Run(ctx context.Context, g *globals) error {
 		return err
 	}
 	m := newMetrics(stats)
-	st, err := processor.NewStream(processor.StreamConfig{
+	routeKCLLogs(log)
+	st, err := stream.New(stream.Config{
 		Stream: c.Stream, App: c.App, WorkerID: c.WorkerID,
 		AWS: awsConf, KinesisEndpoint: c.KinesisEndpoint, DynamoDBEndpoint: c.DynamodbEndpoint,
 		InitialPosition: c.InitialPosition, InitialTimestamp: initialTime,

@@ -21,7 +21,7 @@ import (
 
 	"github.com/hublake/hublake/encode"
 	"github.com/hublake/hublake/pipeline"
-	"github.com/hublake/hublake/processor"
+	"github.com/hublake/hublake/stream"
 )
 
 // version and revision are set at build time with -ldflags "-X
@@ -320,10 +320,10 @@ func flagDefaults() kong.Vars {
 		"budget_fixed_mib": strconv.Itoa(pipeline.BudgetBatchFixed >> 20),
 		"budget_base_mib":  strconv.Itoa(pipeline.BudgetBase >> 20),
 		"stream_window":    seconds(pipeline.DefaultStreamWindow),
-		"shard_sync":       seconds(processor.DefaultShardSync),
-		"lease_duration":   seconds(processor.DefaultLeaseDuration),
-		"lease_sync":       seconds(processor.DefaultLeaseSync),
-		"shutdown_timeout": seconds(processor.DefaultShutdownTimeout),
+		"shard_sync":       seconds(stream.DefaultShardSync),
+		"lease_duration":   seconds(stream.DefaultLeaseDuration),
+		"lease_sync":       seconds(stream.DefaultLeaseSync),
+		"shutdown_timeout": seconds(stream.DefaultShutdownTimeout),
 	}
 }
 

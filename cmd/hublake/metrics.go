@@ -56,7 +56,7 @@ import (
 // metrics are the consumer's Prometheus metrics. The pipeline's counters
 // live in pipeline.Stats; this exports them, plus what only the stream
 // knows (leases, buffered records, lag per shard), which it is told as the
-// stream's processor.Observer.
+// stream's stream.Observer.
 type metrics struct {
 	reg          *prometheus.Registry
 	stats        *pipeline.Stats
@@ -190,10 +190,10 @@ func (m *metrics) buffered() int64 {
 	return st.Buffered()
 }
 
-// ShardBehind implements processor.Observer.
+// ShardBehind implements stream.Observer.
 func (m *metrics) ShardBehind(shard string, millis int64) { m.setBehind(shard, millis) }
 
-// ShardReleased implements processor.Observer.
+// ShardReleased implements stream.Observer.
 func (m *metrics) ShardReleased(shard string) { m.dropShard(shard) }
 
 func (m *metrics) setBehind(shard string, millis int64) {

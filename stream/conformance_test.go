@@ -1,9 +1,8 @@
-package processor
+package stream
 
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
@@ -18,7 +17,9 @@ import (
 	"github.com/hublake/hublake/internal/lakecheck"
 	"github.com/hublake/hublake/internal/pqconform"
 	"github.com/hublake/hublake/lake/dirlake"
+	"github.com/hublake/hublake/lease"
 	"github.com/hublake/hublake/pipeline"
+	"github.com/hublake/hublake/processor"
 	"github.com/hublake/hublake/schema"
 )
 
@@ -44,34 +45,15 @@ func conformanceCorpus(t *testing.T) (string, time.Time) {
 // day before end, and returns its root.
 func streamLake(t *testing.T, dir string, end time.Time) string {
 	t.Helper()
-	inputs, err := collect(context.Background(), []string{dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var records []types.Record
 	base := end.Add(-24 * time.Hour)
-	for _, in := range inputs {
-		_, err := EachUnit(context.Background(), in, pipeline.DefaultMaxUnitBytes, func(_ int64, data []byte) error {
-			n := len(records)
-			records = append(records, types.Record{
-				Data:                        data,
-				SequenceNumber:              aws.String(fmt.Sprintf("4968%052d", n)),
-				ApproximateArrivalTimestamp: aws.Time(base.Add(time.Duration(n) * 700 * time.Millisecond)),
-				PartitionKey:                aws.String("k"),
-			})
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	records, _ := recordsOf(t, dir, func(n int) time.Time { return base.Add(time.Duration(n) * 700 * time.Millisecond) })
 	root := filepath.Join(t.TempDir(), "stream")
 	store, err := dirlake.New(root)
 	if err != nil {
 		t.Fatal(err)
 	}
 	enc := encode.New(store, encode.Options{Codec: encode.StreamCodec})
-	c := newShards("conformance", pipeline.Policy{Window: pipeline.DefaultStreamWindow}, enc, &pipeline.Stats{}, slog.New(slog.DiscardHandler), noObserver{}, newMemLeases())
+	c := memShards("conformance", pipeline.Policy{Window: pipeline.DefaultStreamWindow}, enc, &pipeline.Stats{}, lease.NewMemory(nil))
 	const shards = 4
 	for s := range shards {
 		p := c.CreateProcessor()
@@ -108,7 +90,7 @@ func TestParquetConformance(t *testing.T) {
 		"backfill-snappy": {Codec: encode.CodecSnappy},
 	} {
 		root := filepath.Join(t.TempDir(), name)
-		backfillDir(t, root, BackfillOptions{Encode: enc, NotAfter: notAfter}, in)
+		backfillLake(t, root, processor.BackfillOptions{Encode: enc, NotAfter: notAfter}, in)
 		lakes[name] = root
 	}
 	lakes["stream"] = streamLake(t, in, end)
@@ -161,10 +143,53 @@ func TestParquetConformance(t *testing.T) {
 func TestParquetConformanceSamples(t *testing.T) {
 	dir := lakecheck.SamplesDir(t)
 	root := filepath.Join(t.TempDir(), "samples")
-	backfillDir(t, root, BackfillOptions{}, dir)
+	backfillLake(t, root, processor.BackfillOptions{}, dir)
 	if _, err := os.Stat(filepath.Join(root, schema.TableFindings)); err != nil {
 		t.Fatalf("the samples wrote no findings: %v", err)
 	}
 	rep := pqconform.CheckLake(t, root, pqconform.LakeOptions{})
 	t.Logf("samples: %d objects, %d rows, %d lookups", rep.Files, rep.Rows, rep.Probes)
+}
+
+// recordsOf returns every unit of the inputs under dir, split as backfill
+// splits them, as Kinesis records in input order (sequence numbers
+// 4968…n), the n-th arriving at arrival(n), and the bytes of their data.
+func recordsOf(tb testing.TB, dir string, arrival func(n int) time.Time) (records []types.Record, size int64) {
+	tb.Helper()
+	ctx := context.Background()
+	for in, err := range processor.Inputs(ctx, []string{dir}, nil, nil) {
+		if err != nil {
+			tb.Fatal(err)
+		}
+		_, err := processor.EachUnit(ctx, in, pipeline.DefaultMaxUnitBytes, func(_ int64, data []byte) error {
+			n := len(records)
+			records = append(records, types.Record{
+				Data:                        data,
+				SequenceNumber:              aws.String(fmt.Sprintf("4968%052d", n)),
+				ApproximateArrivalTimestamp: aws.Time(arrival(n)),
+				PartitionKey:                aws.String("k"),
+			})
+			size += int64(len(data))
+			return nil
+		})
+		if err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return records, size
+}
+
+// backfillLake runs a backfill of sources into a fresh directory lake at
+// root.
+func backfillLake(t testing.TB, root string, opts processor.BackfillOptions, sources ...string) {
+	t.Helper()
+	store, err := dirlake.New(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	opts.Store = store
+	if err := processor.Backfill(ctx, processor.Inputs(ctx, sources, nil, nil), opts); err != nil {
+		t.Fatalf("backfill: %v", err)
+	}
 }

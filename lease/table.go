@@ -1,4 +1,4 @@
-package processor
+package lease
 
 import (
 	"context"
@@ -18,7 +18,7 @@ import (
 	par "github.com/vmware/vmware-go-kcl-v2/clientlibrary/partition"
 )
 
-// leases is hublake's implementation of the KCL's Checkpointer: the lease
+// Table is hublake's implementation of the KCL's Checkpointer: the lease
 // table in DynamoDB, in the KCL's own layout (ShardID, AssignedTo,
 // LeaseTimeout, Checkpoint, ParentShardId, ClaimRequest, so existing tables
 // and tools keep working) plus four attributes of its own. It is the fence
@@ -64,13 +64,13 @@ import (
 // was paused. That object has the name and the rows of the batch recorded
 // as pending (the new owner rebuilds exactly that batch and writes the same
 // names), so the lake stays right; its checkpoint write then fails.
-type leases struct {
+type Table struct {
 	db       *dynamodb.Client
 	table    string
 	workerID string
 	cfg      *config.KinesisClientLibConfiguration
 	log      *slog.Logger
-	watch    leaseWatcher
+	ended    Ended
 	// now is the clock (tests replace it); its readings must carry Go's
 	// monotonic reading, as time.Now's do.
 	now func() time.Time
@@ -95,12 +95,11 @@ type heldLease struct {
 	revoked bool
 }
 
-// leaseWatcher is told when a lease of this worker ends (revoked, or its
-// shard consumer ended): the stream drops the shard's processor, if it still
-// runs under that token, and forgets the shard's metrics.
-type leaseWatcher interface {
-	leaseEnded(shardID string, token int64)
-}
+// Ended is told when a lease of this worker ends (revoked, or its shard
+// consumer ended): the stream drops the shard's processor, if it still runs
+// under that token, and forgets the shard's metrics. A lease's end is told
+// once.
+type Ended func(shardID string, token int64)
 
 // Lease row attributes beyond the KCL's.
 const (
@@ -111,27 +110,25 @@ const (
 	attrCheckpointKey = "HublakeCheckpointKey"
 )
 
-// errLeaseLost means this worker no longer holds the shard's lease (a
-// conditional write failed, or the lease expired or was revoked): it must
-// stop processing the shard.
-var errLeaseLost = errors.New("lease lost: the shard is owned by another worker")
-
 // errNotAcquired is what GetLease returns when a lease cannot be taken or
 // renewed; the KCL treats it as "not ours".
 var errNotAcquired = chk.ErrLeaseNotAcquired{}
 
-func newLeases(db *dynamodb.Client, cfg *config.KinesisClientLibConfiguration, log *slog.Logger, watch leaseWatcher) *leases {
-	return &leases{
-		db: db, table: cfg.TableName, workerID: cfg.WorkerID, cfg: cfg, log: log, watch: watch,
+// NewTable returns the lease table of the KCL worker configured by cfg
+// (its table, worker id, lease duration, lease stealing), telling ended
+// when a lease of this worker ends.
+func NewTable(db *dynamodb.Client, cfg *config.KinesisClientLibConfiguration, log *slog.Logger, ended Ended) *Table {
+	return &Table{
+		db: db, table: cfg.TableName, workerID: cfg.WorkerID, cfg: cfg, log: log, ended: ended,
 		now: time.Now, held: map[string]*heldLease{},
 	}
 }
 
-func (l *leases) duration() time.Duration {
+func (l *Table) duration() time.Duration {
 	return time.Duration(l.cfg.FailoverTimeMillis) * time.Millisecond
 }
 
-func (l *leases) key(shardID string) map[string]types.AttributeValue {
+func (l *Table) key(shardID string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{chk.LeaseKeyKey: &types.AttributeValueMemberS{Value: shardID}}
 }
 
@@ -185,7 +182,7 @@ func callCtx() (context.Context, context.CancelFunc) {
 // Init checks that the lease table exists and creates it (on-demand
 // billing) when it does not; in AWS the deployment creates it, so the task
 // role needs no CreateTable.
-func (l *leases) Init() error {
+func (l *Table) Init() error {
 	ctx, cancel := callCtx()
 	defer cancel()
 	_, err := l.db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(l.table)})
@@ -215,7 +212,7 @@ func (l *leases) Init() error {
 	return nil
 }
 
-func (l *leases) getItem(ctx context.Context, shardID string) (map[string]types.AttributeValue, error) {
+func (l *Table) getItem(ctx context.Context, shardID string) (map[string]types.AttributeValue, error) {
 	out, err := l.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(l.table), Key: l.key(shardID), ConsistentRead: aws.Bool(true)})
 	if err != nil {
 		return nil, fmt.Errorf("read lease of %s: %w", shardID, err)
@@ -223,7 +220,7 @@ func (l *leases) getItem(ctx context.Context, shardID string) (map[string]types.
 	return out.Item, nil
 }
 
-func (l *leases) update(ctx context.Context, in *dynamodb.UpdateItemInput) (*dynamodb.UpdateItemOutput, error) {
+func (l *Table) update(ctx context.Context, in *dynamodb.UpdateItemInput) (*dynamodb.UpdateItemOutput, error) {
 	in.TableName = aws.String(l.table)
 	return l.db.UpdateItem(ctx, in)
 }
@@ -233,7 +230,7 @@ func (l *leases) update(ctx context.Context, in *dynamodb.UpdateItemInput) (*dyn
 // taken, with the KCL's rules: a lease can be taken when it has no owner or
 // has timed out and, with lease stealing, is held back for the worker that
 // claimed it.
-func (l *leases) GetLease(shard *par.ShardStatus, owner string) error {
+func (l *Table) GetLease(shard *par.ShardStatus, owner string) error {
 	if owner != l.workerID {
 		return fmt.Errorf("lease of %s asked for worker %q by worker %q", shard.ID, owner, l.workerID)
 	}
@@ -247,7 +244,7 @@ func (l *leases) GetLease(shard *par.ShardStatus, owner string) error {
 }
 
 // take takes shard's lease with a fresh token.
-func (l *leases) take(shard *par.ShardStatus) error {
+func (l *Table) take(shard *par.ShardStatus) error {
 	ctx, cancel := callCtx()
 	defer cancel()
 	start := l.now()
@@ -330,12 +327,12 @@ func (l *leases) take(shard *par.ShardStatus) error {
 }
 
 // renew extends a held lease; any doubt revokes it.
-func (l *leases) renew(shard *par.ShardStatus, h *heldLease) error {
+func (l *Table) renew(shard *par.ShardStatus, h *heldLease) error {
 	l.mu.Lock()
 	revoked, renewed, token := h.revoked, h.renewed, h.token
 	l.mu.Unlock()
 	if revoked {
-		return fmt.Errorf("renew lease of %s: %w", shard.ID, errLeaseLost)
+		return fmt.Errorf("renew lease of %s: %w", shard.ID, ErrLost)
 	}
 	if shard.GetLeaseOwner() != l.workerID {
 		// Between the KCL's release of a lease (it clears the owner first)
@@ -345,24 +342,24 @@ func (l *leases) renew(shard *par.ShardStatus, h *heldLease) error {
 	}
 	start := l.now()
 	if start.Sub(renewed) >= l.duration() {
-		l.revoke(shard.ID, token, "the lease expired before it was renewed (the worker was paused or starved) after "+start.Sub(renewed).Round(time.Millisecond).String())
-		return fmt.Errorf("renew lease of %s: %w", shard.ID, errLeaseLost)
+		l.Revoke(shard.ID, token, "the lease expired before it was renewed (the worker was paused or starved) after "+start.Sub(renewed).Round(time.Millisecond).String())
+		return fmt.Errorf("renew lease of %s: %w", shard.ID, ErrLost)
 	}
 	ctx, cancel := callCtx()
 	defer cancel()
 	item, err := l.getItem(ctx, shard.ID)
 	if err != nil {
-		l.revoke(shard.ID, token, "the lease cannot be read to renew it")
+		l.Revoke(shard.ID, token, "the lease cannot be read to renew it")
 		return err
 	}
 	owner, _ := str(item, chk.LeaseOwnerKey)
 	current, _ := num(item, attrLeaseToken)
 	if owner != l.workerID || current != token {
-		l.revoke(shard.ID, token, "the lease was taken by another worker ("+owner+") or another take of this one")
-		return fmt.Errorf("renew lease of %s: %w", shard.ID, errLeaseLost)
+		l.Revoke(shard.ID, token, "the lease was taken by another worker ("+owner+") or another take of this one")
+		return fmt.Errorf("renew lease of %s: %w", shard.ID, ErrLost)
 	}
 	if claim, _ := str(item, chk.ClaimRequestKey); l.cfg.EnableLeaseStealing && claim != "" && claim != l.workerID && !shard.IsClaimRequestExpired(l.cfg) {
-		l.revoke(shard.ID, token, "the shard is claimed by "+claim+" (lease stealing)")
+		l.Revoke(shard.ID, token, "the shard is claimed by "+claim+" (lease stealing)")
 		return errors.New(chk.ErrShardClaimed)
 	}
 	newTimeout := time.Now().UTC().Add(l.duration())
@@ -375,9 +372,9 @@ func (l *leases) renew(shard *par.ShardStatus, h *heldLease) error {
 		},
 	})
 	if err != nil {
-		l.revoke(shard.ID, token, "the renewal failed: "+err.Error())
+		l.Revoke(shard.ID, token, "the renewal failed: "+err.Error())
 		if isConditionFailed(err) {
-			return fmt.Errorf("renew lease of %s: %w", shard.ID, errLeaseLost)
+			return fmt.Errorf("renew lease of %s: %w", shard.ID, ErrLost)
 		}
 		return fmt.Errorf("renew lease of %s: %w", shard.ID, err)
 	}
@@ -390,14 +387,14 @@ func (l *leases) renew(shard *par.ShardStatus, h *heldLease) error {
 	return nil
 }
 
-// started hands the lease of shardID over to a new processor (the KCL's
+// Started hands the lease of shardID over to a new processor (the KCL's
 // Initialize) and returns its token. It fails unless the shard was just
 // taken and no processor has started on that take yet.
 //
 // A lease that expired between the take and now (the KCL does not renew
 // while a child shard waits for its parent) is revoked instead: the shard is
 // taken again, and then started afresh.
-func (l *leases) started(shardID string) (int64, bool) {
+func (l *Table) Started(shardID string) (int64, bool) {
 	l.mu.Lock()
 	h := l.held[shardID]
 	if h == nil || h.started || h.revoked {
@@ -408,7 +405,7 @@ func (l *leases) started(shardID string) (int64, bool) {
 	token, expired := h.token, l.now().Sub(h.renewed) >= l.duration()
 	l.mu.Unlock()
 	if expired {
-		l.revoke(shardID, token, "the lease expired before its processor started; the shard is taken again")
+		l.Revoke(shardID, token, "the lease expired before its processor started; the shard is taken again")
 		return 0, false
 	}
 	return token, true
@@ -417,16 +414,16 @@ func (l *leases) started(shardID string) (int64, bool) {
 // valid reports whether this worker may still write for shardID under
 // token: the lease is held under that token, not revoked, and not expired by
 // this process's clock.
-func (l *leases) valid(shardID string, token int64) bool {
+func (l *Table) valid(shardID string, token int64) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	h := l.held[shardID]
 	return h != nil && h.token == token && !h.revoked && l.now().Sub(h.renewed) < l.duration()
 }
 
-// revoke gives up the lease of shardID taken under token, for reason: see
+// Revoke gives up the lease of shardID taken under token, for reason: see
 // the type's point 4. It is idempotent.
-func (l *leases) revoke(shardID string, token int64, reason string) {
+func (l *Table) Revoke(shardID string, token int64, reason string) {
 	l.mu.Lock()
 	h := l.held[shardID]
 	first := h != nil && h.token == token && !h.revoked
@@ -438,7 +435,7 @@ func (l *leases) revoke(shardID string, token int64, reason string) {
 		return
 	}
 	l.log.Warn("giving the shard's lease up", "shard", shardID, "token", token, "reason", reason)
-	l.watch.leaseEnded(shardID, token)
+	l.ended(shardID, token)
 	ctx, cancel := callCtx()
 	defer cancel()
 	if err := l.release(ctx, shardID, token); err != nil {
@@ -448,7 +445,7 @@ func (l *leases) revoke(shardID string, token int64, reason string) {
 
 // release removes this worker as the owner of shardID, if it still is under
 // token.
-func (l *leases) release(ctx context.Context, shardID string, token int64) error {
+func (l *Table) release(ctx context.Context, shardID string, token int64) error {
 	_, err := l.update(ctx, &dynamodb.UpdateItemInput{
 		Key:                 l.key(shardID),
 		UpdateExpression:    aws.String("REMOVE AssignedTo"),
@@ -463,12 +460,12 @@ func (l *leases) release(ctx context.Context, shardID string, token int64) error
 	return nil
 }
 
-// lost turns a failed write into errLeaseLost (revoking the lease) when its
+// lost turns a failed write into ErrLost (revoking the lease) when its
 // condition failed.
-func (l *leases) lost(shardID string, token int64, what string, err error) error {
+func (l *Table) lost(shardID string, token int64, what string, err error) error {
 	if isConditionFailed(err) {
-		l.revoke(shardID, token, "the condition of the "+what+" failed: the lease is gone or the checkpoint moved")
-		return fmt.Errorf("%s of %s: %w", what, shardID, errLeaseLost)
+		l.Revoke(shardID, token, "the condition of the "+what+" failed: the lease is gone or the checkpoint moved")
+		return fmt.Errorf("%s of %s: %w", what, shardID, ErrLost)
 	}
 	return fmt.Errorf("%s of %s: %w", what, shardID, err)
 }
@@ -477,14 +474,14 @@ func (l *leases) lost(shardID string, token int64, what string, err error) error
 // checkpoint and clears the pending extent it completes, on condition that
 // this worker holds the lease under token and the checkpoint does not move
 // backwards.
-func (l *leases) Checkpoint(ctx context.Context, shardID string, token int64, cp string) error {
+func (l *Table) Checkpoint(ctx context.Context, shardID string, token int64, cp string) error {
 	key, err := checkpointKey(cp)
 	if err != nil {
 		return err
 	}
 	if !l.valid(shardID, token) {
-		l.revoke(shardID, token, "the lease expired or was lost before the checkpoint")
-		return fmt.Errorf("checkpoint of %s: %w", shardID, errLeaseLost)
+		l.Revoke(shardID, token, "the lease expired or was lost before the checkpoint")
+		return fmt.Errorf("checkpoint of %s: %w", shardID, ErrLost)
 	}
 	_, err = l.update(ctx, &dynamodb.UpdateItemInput{
 		Key: l.key(shardID),
@@ -507,8 +504,8 @@ func (l *leases) Checkpoint(ctx context.Context, shardID string, token int64, cp
 	return nil
 }
 
-// pendingExtent is a batch that was being written when its worker stopped.
-type pendingExtent struct {
+// Extent is a batch that was being written when its worker stopped.
+type Extent struct {
 	First, Last string
 	// After is the checkpoint the batch follows; the extent only applies
 	// while the shard's checkpoint is still this value.
@@ -518,10 +515,10 @@ type pendingExtent struct {
 // SetPending records the extent of the batch about to be uploaded, on
 // condition that this worker holds the lease under token and the shard's
 // checkpoint is the one the batch follows.
-func (l *leases) SetPending(ctx context.Context, shardID string, token int64, p pendingExtent) error {
+func (l *Table) SetPending(ctx context.Context, shardID string, token int64, p Extent) error {
 	if !l.valid(shardID, token) {
-		l.revoke(shardID, token, "the lease expired or was lost before the batch began")
-		return fmt.Errorf("record pending batch of %s: %w", shardID, errLeaseLost)
+		l.Revoke(shardID, token, "the lease expired or was lost before the batch began")
+		return fmt.Errorf("record pending batch of %s: %w", shardID, ErrLost)
 	}
 	values := map[string]types.AttributeValue{
 		":first": s(p.First), ":last": s(p.Last), ":me": s(l.workerID), ":token": n(token),
@@ -548,36 +545,36 @@ func (l *leases) SetPending(ctx context.Context, shardID string, token int64, p 
 
 // Pending returns the pending extent recorded for shardID, if it follows
 // the shard's current checkpoint.
-func (l *leases) Pending(ctx context.Context, shardID string) (pendingExtent, bool, error) {
+func (l *Table) Pending(ctx context.Context, shardID string) (Extent, bool, error) {
 	item, err := l.getItem(ctx, shardID)
 	if err != nil {
-		return pendingExtent{}, false, err
+		return Extent{}, false, err
 	}
 	first, ok1 := str(item, attrPendingFirst)
 	last, ok2 := str(item, attrPendingLast)
 	after, ok3 := str(item, attrPendingAfter)
 	if !ok1 || !ok2 || !ok3 {
-		return pendingExtent{}, false, nil
+		return Extent{}, false, nil
 	}
 	if after == "-" {
 		after = ""
 	}
 	cp, _ := str(item, chk.SequenceNumberKey)
 	if cp != after {
-		return pendingExtent{}, false, nil
+		return Extent{}, false, nil
 	}
-	return pendingExtent{First: first, Last: last, After: after}, true, nil
+	return Extent{First: first, Last: last, After: after}, true, nil
 }
 
 // CheckpointSequence implements the KCL's checkpoint write (its record
 // processor checkpointer; hublake's processors call Checkpoint instead) with
 // the same conditions, under the token this worker holds the shard with.
-func (l *leases) CheckpointSequence(shard *par.ShardStatus) error {
+func (l *Table) CheckpointSequence(shard *par.ShardStatus) error {
 	l.mu.Lock()
 	h := l.held[shard.ID]
 	l.mu.Unlock()
 	if h == nil {
-		return fmt.Errorf("checkpoint of %s: %w", shard.ID, errLeaseLost)
+		return fmt.Errorf("checkpoint of %s: %w", shard.ID, ErrLost)
 	}
 	ctx, cancel := callCtx()
 	defer cancel()
@@ -588,7 +585,7 @@ func (l *leases) CheckpointSequence(shard *par.ShardStatus) error {
 // shard. For a shard whose consumer runs in this worker it is the KCL's
 // event loop looking for shards to take: it gets an error, so that it
 // leaves the shard alone; the owner of a held shard is never overwritten.
-func (l *leases) FetchCheckpoint(shard *par.ShardStatus) error {
+func (l *Table) FetchCheckpoint(shard *par.ShardStatus) error {
 	l.mu.Lock()
 	h := l.held[shard.ID]
 	busy := h != nil && (h.started || h.revoked)
@@ -624,7 +621,7 @@ func (l *leases) FetchCheckpoint(shard *par.ShardStatus) error {
 }
 
 // RemoveLeaseInfo deletes the row of a shard that no longer exists.
-func (l *leases) RemoveLeaseInfo(shardID string) error {
+func (l *Table) RemoveLeaseInfo(shardID string) error {
 	ctx, cancel := callCtx()
 	defer cancel()
 	_, err := l.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(l.table), Key: l.key(shardID)})
@@ -639,7 +636,7 @@ func (l *leases) RemoveLeaseInfo(shardID string) error {
 // lease it does not report otherwise): the shard is no longer held, its
 // processor is dropped, and the lease is released if this worker still has
 // it under the token it took it with.
-func (l *leases) RemoveLeaseOwner(shardID string) error {
+func (l *Table) RemoveLeaseOwner(shardID string) error {
 	l.mu.Lock()
 	h := l.held[shardID]
 	delete(l.held, shardID)
@@ -647,14 +644,14 @@ func (l *leases) RemoveLeaseOwner(shardID string) error {
 	if h == nil {
 		return nil
 	}
-	l.watch.leaseEnded(shardID, h.token)
+	l.ended(shardID, h.token)
 	ctx, cancel := callCtx()
 	defer cancel()
 	return l.release(ctx, shardID, h.token)
 }
 
 // GetLeaseOwner returns the owner of shardID's lease.
-func (l *leases) GetLeaseOwner(shardID string) (string, error) {
+func (l *Table) GetLeaseOwner(shardID string) (string, error) {
 	ctx, cancel := callCtx()
 	defer cancel()
 	item, err := l.getItem(ctx, shardID)
@@ -671,7 +668,7 @@ func (l *leases) GetLeaseOwner(shardID string) (string, error) {
 // ListActiveWorkers returns the shards (not ended) each worker owns, for
 // lease stealing. Like the KCL's, it syncs from a table scan at most once per
 // LeaseSyncingTimeIntervalMillis and fails while a shard has no owner.
-func (l *leases) ListActiveWorkers(shards map[string]*par.ShardStatus) (map[string][]*par.ShardStatus, error) {
+func (l *Table) ListActiveWorkers(shards map[string]*par.ShardStatus) (map[string][]*par.ShardStatus, error) {
 	if err := l.syncLeases(shards); err != nil {
 		return nil, err
 	}
@@ -689,7 +686,7 @@ func (l *leases) ListActiveWorkers(shards map[string]*par.ShardStatus) (map[stri
 	return workers, nil
 }
 
-func (l *leases) syncLeases(shards map[string]*par.ShardStatus) error {
+func (l *Table) syncLeases(shards map[string]*par.ShardStatus) error {
 	l.mu.Lock()
 	due := time.Since(l.lastSync) >= time.Duration(l.cfg.LeaseSyncingTimeIntervalMillis)*time.Millisecond
 	if due {
@@ -743,7 +740,7 @@ func (l *leases) syncLeases(shards map[string]*par.ShardStatus) error {
 
 // ClaimShard asks the owner of shard to give it up to claimID (lease
 // stealing): the owner's next renewal fails and the claimer takes it over.
-func (l *leases) ClaimShard(shard *par.ShardStatus, claimID string) error {
+func (l *Table) ClaimShard(shard *par.ShardStatus, claimID string) error {
 	if err := l.FetchCheckpoint(shard); err != nil && !errors.Is(err, chk.ErrSequenceIDNotFound) {
 		return err
 	}
@@ -782,4 +779,4 @@ func (l *leases) ClaimShard(shard *par.ShardStatus, claimID string) error {
 	return nil
 }
 
-var _ chk.Checkpointer = (*leases)(nil)
+var _ chk.Checkpointer = (*Table)(nil)

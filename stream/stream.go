@@ -1,10 +1,14 @@
-package processor
+// Package stream is the Kinesis consumer: the KCL worker's configuration,
+// run and shutdown (Consumer), the record processor of each shard lease that
+// feeds the pipeline and checkpoints a batch once it is durable (shard.go),
+// and the guard that keeps KPL records the KCL cannot de-aggregate out of
+// its way (kpl.go). The lease table it runs on is package lease's.
+package stream
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"time"
@@ -12,38 +16,38 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
-	"github.com/sirupsen/logrus"
 	kclcfg "github.com/vmware/vmware-go-kcl-v2/clientlibrary/config"
 	"github.com/vmware/vmware-go-kcl-v2/clientlibrary/worker"
 	kcllog "github.com/vmware/vmware-go-kcl-v2/logger"
 
 	"github.com/hublake/hublake/encode"
 	"github.com/hublake/hublake/lake"
+	"github.com/hublake/hublake/lease"
 	"github.com/hublake/hublake/pipeline"
 )
 
-// Stream is the stream consumer: a KCL worker whose shard leases live in
-// DynamoDB (leases.go), one record processor per lease (shard.go) feeding
-// a batcher, and the shutdown sequence. NewStream + Run is all a caller
-// needs; cancelling Run's context is the stop signal.
+// Consumer is the stream consumer: a KCL worker whose shard leases live in
+// DynamoDB (package lease), one record processor per lease (shard.go)
+// feeding a pipeline.Batcher, and the shutdown sequence. New + Run is all a
+// caller needs; cancelling Run's context is the stop signal.
 //
 // One Kinesis record's path: the KCL's polling shard consumer calls
-// shardProcessor.ProcessRecords (shard.go) → batcher.Add (batcher.go) →
-// schema.Decode → dedup and rows per (table, dt) → a cut (policy.go) →
-// batcher.Flush: leases.SetPending (the extent) → encode.WriteRows per
-// partition (parquet.go) → Store.Create/Commit (store.go, s3.go) →
-// leases.Checkpoint.
-type Stream struct {
-	cfg    StreamConfig
+// shardProcessor.ProcessRecords (shard.go) → pipeline.Batcher.Add →
+// schema.Decode → dedup and rows per (table, dt) → a cut (pipeline/policy.go)
+// → Batcher.Flush: lease.Table.SetPending (the extent) → the encoder writes
+// an object per partition (encode/parquet.go) → lake.Store Create/Commit
+// (lake/dirlake, lake/s3lake) → lease.Table.Checkpoint.
+type Consumer struct {
+	cfg    Config
 	kcfg   *kclcfg.KinesisClientLibConfiguration
 	kc     *kinesis.Client
-	leases *leases
+	leases *lease.Table
 	shards *shards
 }
 
-// StreamConfig configures a Stream. Zero durations take the Default*
+// Config configures a Consumer. Zero durations take the Default*
 // values below.
-type StreamConfig struct {
+type Config struct {
 	Stream string // the Kinesis stream
 	App    string // KCL application name; it names the DynamoDB lease table
 	// WorkerID is this worker's unique id.
@@ -101,9 +105,9 @@ type noObserver struct{}
 func (noObserver) ShardBehind(string, int64) {}
 func (noObserver) ShardReleased(string)      {}
 
-// NewStream builds the consumer: the KCL configuration, the Kinesis client
+// New builds the consumer: the KCL configuration, the Kinesis client
 // (with the KPL guard), the lease table and the processors' factory.
-func NewStream(cfg StreamConfig) (*Stream, error) {
+func New(cfg Config) (*Consumer, error) {
 	if cfg.Stream == "" || cfg.App == "" || cfg.WorkerID == "" {
 		return nil, errors.New("stream consumer: stream, app and worker id are required")
 	}
@@ -133,14 +137,16 @@ func NewStream(cfg StreamConfig) (*Stream, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &Stream{cfg: cfg, kcfg: kcfg}
+	st := &Consumer{cfg: cfg, kcfg: kcfg}
 	db := dynamodb.NewFromConfig(cfg.AWS, func(o *dynamodb.Options) {
 		if cfg.DynamoDBEndpoint != "" {
 			o.BaseEndpoint = aws.String(cfg.DynamoDBEndpoint)
 		}
 	})
-	st.leases = newLeases(db, kcfg, cfg.Logger, st)
-	st.shards = newShards(cfg.Stream, cfg.Policy, encode.New(cfg.Store, cfg.Encode), cfg.Stats, cfg.Logger, cfg.Observer, st.leases)
+	st.shards = newShards(cfg.Stream, cfg.Policy, encode.New(cfg.Store, cfg.Encode), cfg.Stats, cfg.Logger, cfg.Observer, nil)
+	// The lease table tells the shards' processors when a lease ends.
+	st.leases = lease.NewTable(db, kcfg, cfg.Logger, st.shards.leaseEnded)
+	st.shards.leases = st.leases
 	if cfg.CrashHook != nil {
 		st.shards.crash = cfg.CrashHook
 	}
@@ -161,19 +167,16 @@ func orDefault(d, def time.Duration) time.Duration {
 	return d
 }
 
-// leaseEnded implements leaseWatcher: the lease table tells the processors.
-func (st *Stream) leaseEnded(shardID string, token int64) { st.shards.leaseEnded(shardID, token) }
-
 // Leases returns the number of shards this worker is processing.
-func (st *Stream) Leases() int { return st.shards.count() }
+func (st *Consumer) Leases() int { return st.shards.count() }
 
 // Buffered returns the records read but not yet durable, over all shards.
-func (st *Stream) Buffered() int64 { return st.shards.buffered() }
+func (st *Consumer) Buffered() int64 { return st.shards.buffered() }
 
 // Run consumes the stream until ctx ends, then stops taking records,
 // flushes and checkpoints what the shards hold, and returns within
 // ShutdownTimeout. started is called once the worker runs (readiness).
-func (st *Stream) Run(ctx context.Context, started func()) error {
+func (st *Consumer) Run(ctx context.Context, started func()) error {
 	w := worker.NewWorker(st.shards, st.kcfg).WithKinesis(st.kc).WithCheckpointer(st.leases)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start the KCL worker: %w", err)
@@ -199,7 +202,7 @@ func (st *Stream) Run(ctx context.Context, started func()) error {
 }
 
 // kclConfig is the KCL worker's configuration.
-func kclConfig(cfg *StreamConfig) (*kclcfg.KinesisClientLibConfiguration, error) {
+func kclConfig(cfg *Config) (*kclcfg.KinesisClientLibConfiguration, error) {
 	creds := cfg.AWS.Credentials
 	k := kclcfg.NewKinesisClientLibConfigWithCredentials(cfg.App, cfg.Stream, cfg.AWS.Region, cfg.WorkerID, creds, creds).
 		WithTableName(cfg.App).
@@ -240,46 +243,7 @@ func kclConfig(cfg *StreamConfig) (*kclcfg.KinesisClientLibConfiguration, error)
 	if cfg.EnhancedFanOut {
 		k = k.WithEnhancedFanOutConsumer(true)
 	}
-	// The KCL's lease renewal logs through logrus' global logger: its
-	// entries go to the same slog logger, nothing to logrus' own output.
-	routeLogrus(logrus.StandardLogger(), cfg.Logger.With("component", "kcl"))
 	return k, nil
-}
-
-// routeLogrus makes every entry of l a record of log (one log format): error
-// and above at error, warnings at warn, and, as for the KCL's own logger,
-// its chatty info and debug at debug.
-func routeLogrus(l *logrus.Logger, log *slog.Logger) {
-	l.SetOutput(io.Discard)
-	l.ReplaceHooks(logrus.LevelHooks{})
-	l.AddHook(logrusHook{log})
-	l.SetLevel(logrus.WarnLevel)
-	if log.Enabled(context.Background(), slog.LevelDebug) {
-		l.SetLevel(logrus.DebugLevel)
-	}
-}
-
-type logrusHook struct{ log *slog.Logger }
-
-func (h logrusHook) Levels() []logrus.Level { return logrus.AllLevels }
-
-func (h logrusHook) Fire(e *logrus.Entry) error {
-	level := slog.LevelDebug
-	switch {
-	case e.Level <= logrus.ErrorLevel:
-		level = slog.LevelError
-	case e.Level == logrus.WarnLevel:
-		level = slog.LevelWarn
-	}
-	args := make([]any, 0, 2*len(e.Data))
-	for k, v := range e.Data {
-		if err, ok := v.(error); ok {
-			v = err.Error()
-		}
-		args = append(args, k, v)
-	}
-	h.log.Log(context.Background(), level, e.Message, args...)
-	return nil
 }
 
 // kclLogger routes the KCL's logging to slog. Its Info level is chatty

@@ -1,4 +1,4 @@
-package processor
+package lease
 
 import (
 	"context"
@@ -55,7 +55,7 @@ func appendInt(b []byte, n int64) []byte {
 // testWorker is one worker's view of a lease table: its leases, its clock,
 // and the KCL's shard status of the one shard the tests use.
 type testWorker struct {
-	l     *leases
+	l     *Table
 	ended *ended
 	shard *par.ShardStatus
 	clock time.Time // offset from real time: pause() moves it
@@ -97,7 +97,7 @@ func (lt *leaseTable) worker(id string) *testWorker {
 		WithLeaseStealing(lt.stealing)
 	cfg.LeaseStealingClaimTimeoutMillis = int(2 * lt.lease.Milliseconds())
 	w := &testWorker{ended: &ended{}, shard: &par.ShardStatus{ID: "shardId-000000000000", Mux: &sync.RWMutex{}}}
-	w.l = newLeases(lt.db, cfg, slog.New(slog.DiscardHandler), w.ended)
+	w.l = NewTable(lt.db, cfg, slog.New(slog.DiscardHandler), w.ended.leaseEnded)
 	base := time.Now()
 	w.clock = base
 	w.l.now = func() time.Time {
@@ -113,7 +113,7 @@ func (lt *leaseTable) worker(id string) *testWorker {
 func (lt *leaseTable) item() (owner string, token int64, cp string) {
 	lt.t.Helper()
 	out, err := lt.db.GetItem(context.Background(), &dynamodb.GetItemInput{
-		TableName: aws.String(lt.table), Key: (&leases{}).key("shardId-000000000000"), ConsistentRead: aws.Bool(true),
+		TableName: aws.String(lt.table), Key: (&Table{}).key("shardId-000000000000"), ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
 		lt.t.Fatal(err)
@@ -138,7 +138,7 @@ func (w *testWorker) take(t *testing.T) (int64, error) {
 	if err := w.l.FetchCheckpoint(w.shard); err != nil && !errors.Is(err, chk.ErrSequenceIDNotFound) {
 		t.Fatalf("the consumer's fetch of the checkpoint after the take failed: %v", err)
 	}
-	token, ok := w.l.started(w.shard.ID)
+	token, ok := w.l.Started(w.shard.ID)
 	if !ok {
 		return 0, errors.New("no lease to start a processor on")
 	}
@@ -238,11 +238,11 @@ func TestLeaseFencing(t *testing.T) {
 		}
 		// A's stale processor cannot write, whatever its clock says.
 		for name, err := range map[string]error{
-			"pending":    a.l.SetPending(ctx, a.shard.ID, tokA, pendingExtent{First: "101", Last: "150", After: "100"}),
+			"pending":    a.l.SetPending(ctx, a.shard.ID, tokA, Extent{First: "101", Last: "150", After: "100"}),
 			"checkpoint": a.l.Checkpoint(ctx, a.shard.ID, tokA, "150"),
 		} {
-			if !errors.Is(err, errLeaseLost) {
-				t.Errorf("A's %s write under its old token: %v, want errLeaseLost", name, err)
+			if !errors.Is(err, ErrLost) {
+				t.Errorf("A's %s write under its old token: %v, want ErrLost", name, err)
 			}
 		}
 		// Only A's shard consumer ending (RemoveLeaseOwner) makes the shard
@@ -268,11 +268,11 @@ func TestLeaseFencing(t *testing.T) {
 			t.Fatal(err)
 		}
 		a.pause(6 * time.Second) // by A's clock, its lease has expired
-		if err := a.renew(); !errors.Is(err, errLeaseLost) {
-			t.Fatalf("renewal of an expired lease: %v, want errLeaseLost", err)
+		if err := a.renew(); !errors.Is(err, ErrLost) {
+			t.Fatalf("renewal of an expired lease: %v, want ErrLost", err)
 		}
-		if err := a.l.Checkpoint(ctx, a.shard.ID, tok, "100"); !errors.Is(err, errLeaseLost) {
-			t.Errorf("checkpoint under an expired lease: %v, want errLeaseLost", err)
+		if err := a.l.Checkpoint(ctx, a.shard.ID, tok, "100"); !errors.Is(err, ErrLost) {
+			t.Errorf("checkpoint under an expired lease: %v, want ErrLost", err)
 		}
 		if owner, _, _ := lt.item(); owner != "" {
 			t.Errorf("a revoked lease is still assigned to %q", owner)
@@ -301,16 +301,16 @@ func TestLeaseFencing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := a.l.SetPending(ctx, a.shard.ID, tokA, pendingExtent{First: "1", Last: "9"}); !errors.Is(err, errLeaseLost) {
-			t.Errorf("pending extent under a stale token: %v, want errLeaseLost", err)
+		if err := a.l.SetPending(ctx, a.shard.ID, tokA, Extent{First: "1", Last: "9"}); !errors.Is(err, ErrLost) {
+			t.Errorf("pending extent under a stale token: %v, want ErrLost", err)
 		}
-		if err := a.l.Checkpoint(ctx, a.shard.ID, tokA, "9"); !errors.Is(err, errLeaseLost) {
-			t.Errorf("checkpoint under a stale token: %v, want errLeaseLost", err)
+		if err := a.l.Checkpoint(ctx, a.shard.ID, tokA, "9"); !errors.Is(err, ErrLost) {
+			t.Errorf("checkpoint under a stale token: %v, want ErrLost", err)
 		}
 		if owner, _, cp := lt.item(); owner != "B" || cp != "" {
 			t.Errorf("row: owner %q checkpoint %q; A's revocation must not release B's lease", owner, cp)
 		}
-		if err := b.l.SetPending(ctx, b.shard.ID, tokB, pendingExtent{First: "1", Last: "9"}); err != nil {
+		if err := b.l.SetPending(ctx, b.shard.ID, tokB, Extent{First: "1", Last: "9"}); err != nil {
 			t.Errorf("B's pending extent: %v", err)
 		}
 		if err := b.l.Checkpoint(ctx, b.shard.ID, tokB, "9"); err != nil {
@@ -333,11 +333,11 @@ func TestLeaseFencing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := old.l.Checkpoint(ctx, old.shard.ID, tokOld, "10"); !errors.Is(err, errLeaseLost) {
-			t.Errorf("checkpoint of the old take of the same worker id: %v, want errLeaseLost", err)
+		if err := old.l.Checkpoint(ctx, old.shard.ID, tokOld, "10"); !errors.Is(err, ErrLost) {
+			t.Errorf("checkpoint of the old take of the same worker id: %v, want ErrLost", err)
 		}
-		if err := old.l.SetPending(ctx, old.shard.ID, tokOld, pendingExtent{First: "10", Last: "19", After: "9"}); !errors.Is(err, errLeaseLost) {
-			t.Errorf("pending extent of the old take of the same worker id: %v, want errLeaseLost", err)
+		if err := old.l.SetPending(ctx, old.shard.ID, tokOld, Extent{First: "10", Last: "19", After: "9"}); !errors.Is(err, ErrLost) {
+			t.Errorf("pending extent of the old take of the same worker id: %v, want ErrLost", err)
 		}
 		if owner, token, _ := lt.item(); owner != "W" || token != tokNow {
 			t.Errorf("row: owner %q token %d, want W %d (the old take's revocation must not release the new one)", owner, token, tokNow)
@@ -388,7 +388,7 @@ func TestLeaseFencing(t *testing.T) {
 				t.Fatalf("checkpoint %s: %v", cp, err)
 			}
 		}
-		if err := a.l.Checkpoint(ctx, a.shard.ID, tok, "999"); !errors.Is(err, errLeaseLost) {
+		if err := a.l.Checkpoint(ctx, a.shard.ID, tok, "999"); !errors.Is(err, ErrLost) {
 			t.Fatalf("checkpoint 999 after 1000: %v, want refused", err)
 		}
 		if _, _, cp := lt.item(); cp != "1000" {
@@ -399,12 +399,12 @@ func TestLeaseFencing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := a.l.SetPending(ctx, a.shard.ID, tok, pendingExtent{First: "1", Last: "9", After: "100"}); !errors.Is(err, errLeaseLost) {
+		if err := a.l.SetPending(ctx, a.shard.ID, tok, Extent{First: "1", Last: "9", After: "100"}); !errors.Is(err, ErrLost) {
 			t.Errorf("a pending extent after an old checkpoint: %v, want refused", err)
 		}
 		a.exit(t)
 		tok, _ = a.take(t)
-		if err := a.l.SetPending(ctx, a.shard.ID, tok, pendingExtent{First: "1001", Last: "1009", After: "1000"}); err != nil {
+		if err := a.l.SetPending(ctx, a.shard.ID, tok, Extent{First: "1001", Last: "1009", After: "1000"}); err != nil {
 			t.Errorf("pending extent after the current checkpoint: %v", err)
 		}
 		if err := a.l.Checkpoint(ctx, a.shard.ID, tok, chk.ShardEnd); err != nil {
@@ -412,7 +412,7 @@ func TestLeaseFencing(t *testing.T) {
 		}
 		a.exit(t)
 		tok, _ = a.take(t)
-		if err := a.l.Checkpoint(ctx, a.shard.ID, tok, "2000"); !errors.Is(err, errLeaseLost) {
+		if err := a.l.Checkpoint(ctx, a.shard.ID, tok, "2000"); !errors.Is(err, ErrLost) {
 			t.Errorf("a sequence number after SHARD_END: %v, want refused", err)
 		}
 		if _, err := checkpointKey("12a"); err == nil {

@@ -1,4 +1,4 @@
-package processor
+package stream
 
 import (
 	"bytes"
@@ -19,6 +19,7 @@ import (
 	"github.com/hublake/hublake/internal/lakecheck"
 	"github.com/hublake/hublake/lake"
 	"github.com/hublake/hublake/lake/dirlake"
+	"github.com/hublake/hublake/lease"
 	"github.com/hublake/hublake/pipeline"
 	"github.com/hublake/hublake/units"
 )
@@ -63,7 +64,7 @@ func TestKPLGuard(t *testing.T) {
 		}()
 	}
 
-	c := newTestShards("s", nil, &pipeline.Stats{}, pipeline.Policy{}, newMemLeases())
+	c := newTestShards("s", nil, &pipeline.Stats{}, pipeline.Policy{}, lease.NewMemory(nil))
 	var page []types.Record
 	var names []string
 	seq := 0
@@ -114,7 +115,7 @@ func TestConsumerHostileStreamAndShard(t *testing.T) {
 	}
 	stats := &pipeline.Stats{}
 	const stream, shard = "../../_evil/..stream", "shardId-../../../x"
-	ml := newMemLeases()
+	ml := lease.NewMemory(nil)
 	c := newTestShards(stream, store, stats, pipeline.Policy{MaxUnits: 3}, ml)
 	sp := c.CreateProcessor()
 	sp.Initialize(&kcl.InitializationInput{ShardId: shard})
@@ -175,7 +176,7 @@ func TestConsumerHostileStreamAndShard(t *testing.T) {
 			t.Errorf("dead letter source %q", d.Source)
 		}
 	}
-	if cps := ml.checkpoints(shard); len(cps) == 0 || cps[len(cps)-1] != chk.ShardEnd {
+	if cps := ml.Checkpoints(shard); len(cps) == 0 || cps[len(cps)-1] != chk.ShardEnd {
 		t.Errorf("checkpoints %q, want SHARD_END last", cps)
 	}
 	var objects int

@@ -1,4 +1,4 @@
-package processor
+package stream
 
 import (
 	"context"
@@ -15,21 +15,10 @@ import (
 	"github.com/hublake/hublake/awsconf"
 	"github.com/hublake/hublake/encode"
 	"github.com/hublake/hublake/lake"
+	"github.com/hublake/hublake/lease"
 	"github.com/hublake/hublake/pipeline"
 	"github.com/hublake/hublake/schema"
 )
-
-// shardLeases is what a shard processor needs of the lease table.
-type shardLeases interface {
-	// started hands the lease just taken for shardID to a new processor
-	// and returns its token; false when there is no such lease.
-	started(shardID string) (token int64, ok bool)
-	Pending(ctx context.Context, shardID string) (pendingExtent, bool, error)
-	SetPending(ctx context.Context, shardID string, token int64, p pendingExtent) error
-	Checkpoint(ctx context.Context, shardID string, token int64, cp string) error
-	// revoke gives the lease up (the processor dropped its buffer).
-	revoke(shardID string, token int64, reason string)
-}
 
 // shards creates the per-shard record processors of a KCL worker and
 // tracks them. It is the worker's IRecordProcessorFactory.
@@ -40,7 +29,7 @@ type shards struct {
 	stats     *pipeline.Stats
 	log       *slog.Logger
 	observer  Observer
-	leases    shardLeases
+	leases    lease.Leases
 	idleGrace time.Duration
 	backoff   awsconf.Backoff
 	crash     func(string)
@@ -57,7 +46,7 @@ type shards struct {
 	cancelFlush context.CancelFunc
 }
 
-func newShards(stream string, p pipeline.Policy, enc *encode.Encoder, stats *pipeline.Stats, log *slog.Logger, obs Observer, leases shardLeases) *shards {
+func newShards(stream string, p pipeline.Policy, enc *encode.Encoder, stats *pipeline.Stats, log *slog.Logger, obs Observer, leases lease.Leases) *shards {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &shards{
 		stream: stream, policy: p, enc: enc, stats: stats, log: log, observer: obs, leases: leases,
@@ -77,7 +66,8 @@ func (c *shards) CreateProcessor() kcl.IRecordProcessor {
 
 // leaseEnded drops the processor of shardID if it runs under token: the
 // lease is gone (or its consumer ended), and whatever it buffered will be
-// read again by the next owner from the last checkpoint.
+// read again by the next owner from the last checkpoint. It is the lease
+// table's lease.Ended.
 func (c *shards) leaseEnded(shardID string, token int64) {
 	c.mu.Lock()
 	sp := c.active[shardID]
@@ -211,7 +201,7 @@ func (sp *shardProcessor) Initialize(in *kcl.InitializationInput) {
 		sp.after = aws.ToString(in.ExtendedSequenceNumber.SequenceNumber)
 	}
 	c := sp.c
-	token, ok := c.leases.started(sp.shardID)
+	token, ok := c.leases.Started(sp.shardID)
 	if !ok {
 		// No fresh take behind this processor: it must not write. Its
 		// shard consumer's next renewal fails and ends it.
@@ -330,7 +320,7 @@ func (sp *shardProcessor) Shutdown(in *kcl.ShutdownInput) {
 
 // Begin implements Progress: record the batch's extent in the lease row.
 func (sp *shardProcessor) Begin(ctx context.Context, b pipeline.BatchInfo) error {
-	return sp.c.leases.SetPending(ctx, sp.shardID, sp.token, pendingExtent{First: b.First, Last: b.Last, After: sp.after})
+	return sp.c.leases.SetPending(ctx, sp.shardID, sp.token, lease.Extent{First: b.First, Last: b.Last, After: sp.after})
 }
 
 // Done implements Progress: checkpoint the batch's last record.
@@ -359,7 +349,7 @@ func (sp *shardProcessor) retry(f func(ctx context.Context) error) bool {
 		if err == nil {
 			return true
 		}
-		if errors.Is(err, errLeaseLost) || sp.lost.Load() {
+		if errors.Is(err, lease.ErrLost) || sp.lost.Load() {
 			sp.drop()
 			return false
 		}
@@ -376,8 +366,9 @@ func (sp *shardProcessor) retry(f func(ctx context.Context) error) bool {
 func (sp *shardProcessor) drop() {
 	sp.batcher.Discard()
 	sp.buffered.Store(0)
-	sp.c.leases.revoke(sp.shardID, sp.token, "the shard's processor lost its lease")
-	sp.c.leaseEnded(sp.shardID, sp.token)
+	// The lease table tells the shards the lease ended (leaseEnded), once:
+	// here, or before, when it revoked the lease itself.
+	sp.c.leases.Revoke(sp.shardID, sp.token, "the shard's processor lost its lease")
 }
 
 // sleep waits before attempt+1, or until shutdown runs out of time.
