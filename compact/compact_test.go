@@ -27,7 +27,7 @@ import (
 	"github.com/hublake/hublake/lake"
 	"github.com/hublake/hublake/lake/dirlake"
 	"github.com/hublake/hublake/pipeline"
-	"github.com/hublake/hublake/processor"
+	"github.com/hublake/hublake/files"
 	"github.com/hublake/hublake/schema"
 )
 
@@ -55,8 +55,8 @@ func backfill(t *testing.T, root, corpus string, units int, counts *encode.Absor
 	if err != nil {
 		t.Fatal(err)
 	}
-	inputs := processor.Inputs(context.Background(), []string{corpus}, nil, nil)
-	err = processor.Backfill(context.Background(), inputs, processor.BackfillOptions{
+	inputs := files.Inputs(context.Background(), []string{corpus}, nil, nil)
+	err = files.Backfill(context.Background(), inputs, files.BackfillOptions{
 		Policy: pipeline.Policy{MaxUnits: units}, Store: lk, Encode: encode.Options{Absorbed: counts},
 		NotAfter: time.Now().Add(48 * time.Hour),
 	})

@@ -463,13 +463,13 @@ var reachableNotObserved = map[string]string{
 	"S3:DeleteObject": "an object a compaction absorbed while it was written",
 	// The KCL deletes the lease of a shard that ListShards no longer returns
 	// (a closed parent shard after the retention period,
-	// processor.Leases.RemoveLeaseInfo); the tests never outlive a retention.
+	// files.Leases.RemoveLeaseInfo); the tests never outlive a retention.
 	"DynamoDB:DeleteItem": "the lease of a shard that left the stream",
 }
 
 // notGranted are observed operations the task role deliberately lacks.
 var notGranted = map[string]string{
-	// In the tests the lease table does not exist, so processor.Leases.Init
+	// In the tests the lease table does not exist, so files.Leases.Init
 	// creates it; the stack pre-creates it (LeaseTable), and Init then only
 	// calls DescribeTable.
 	"DynamoDB:CreateTable": "the stack pre-creates the lease table",

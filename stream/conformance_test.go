@@ -19,7 +19,7 @@ import (
 	"github.com/hublake/hublake/lake/dirlake"
 	"github.com/hublake/hublake/lease"
 	"github.com/hublake/hublake/pipeline"
-	"github.com/hublake/hublake/processor"
+	"github.com/hublake/hublake/files"
 	"github.com/hublake/hublake/schema"
 )
 
@@ -90,7 +90,7 @@ func TestParquetConformance(t *testing.T) {
 		"backfill-snappy": {Codec: encode.CodecSnappy},
 	} {
 		root := filepath.Join(t.TempDir(), name)
-		backfillLake(t, root, processor.BackfillOptions{Encode: enc, NotAfter: notAfter}, in)
+		backfillLake(t, root, files.BackfillOptions{Encode: enc, NotAfter: notAfter}, in)
 		lakes[name] = root
 	}
 	lakes["stream"] = streamLake(t, in, end)
@@ -143,7 +143,7 @@ func TestParquetConformance(t *testing.T) {
 func TestParquetConformanceSamples(t *testing.T) {
 	dir := lakecheck.SamplesDir(t)
 	root := filepath.Join(t.TempDir(), "samples")
-	backfillLake(t, root, processor.BackfillOptions{}, dir)
+	backfillLake(t, root, files.BackfillOptions{}, dir)
 	if _, err := os.Stat(filepath.Join(root, schema.TableFindings)); err != nil {
 		t.Fatalf("the samples wrote no findings: %v", err)
 	}
@@ -157,11 +157,11 @@ func TestParquetConformanceSamples(t *testing.T) {
 func recordsOf(tb testing.TB, dir string, arrival func(n int) time.Time) (records []types.Record, size int64) {
 	tb.Helper()
 	ctx := context.Background()
-	for in, err := range processor.Inputs(ctx, []string{dir}, nil, nil) {
+	for in, err := range files.Inputs(ctx, []string{dir}, nil, nil) {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		_, err := processor.EachUnit(ctx, in, pipeline.DefaultMaxUnitBytes, func(_ int64, data []byte) error {
+		_, err := files.EachUnit(ctx, in, pipeline.DefaultMaxUnitBytes, func(_ int64, data []byte) error {
 			n := len(records)
 			records = append(records, types.Record{
 				Data:                        data,
@@ -181,7 +181,7 @@ func recordsOf(tb testing.TB, dir string, arrival func(n int) time.Time) (record
 
 // backfillLake runs a backfill of sources into a fresh directory lake at
 // root.
-func backfillLake(t testing.TB, root string, opts processor.BackfillOptions, sources ...string) {
+func backfillLake(t testing.TB, root string, opts files.BackfillOptions, sources ...string) {
 	t.Helper()
 	store, err := dirlake.New(root)
 	if err != nil {
@@ -189,7 +189,7 @@ func backfillLake(t testing.TB, root string, opts processor.BackfillOptions, sou
 	}
 	ctx := context.Background()
 	opts.Store = store
-	if err := processor.Backfill(ctx, processor.Inputs(ctx, sources, nil, nil), opts); err != nil {
+	if err := files.Backfill(ctx, files.Inputs(ctx, sources, nil, nil), opts); err != nil {
 		t.Fatalf("backfill: %v", err)
 	}
 }

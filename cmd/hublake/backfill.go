@@ -25,7 +25,7 @@ import (
 	"github.com/hublake/hublake/lake/dirlake"
 	"github.com/hublake/hublake/lake/s3lake"
 	"github.com/hublake/hublake/pipeline"
-	"github.com/hublake/hublake/processor"
+	"github.com/hublake/hublake/files"
 )
 
 // lakeFlags are the flags of every command that writes the lake: where it
@@ -149,10 +149,10 @@ type backfillCmd struct {
 }
 
 // partFlag is --part K/N.
-type partFlag struct{ processor.Part }
+type partFlag struct{ files.Part }
 
 func (p *partFlag) UnmarshalText(text []byte) error {
-	part, err := processor.ParsePart(string(text))
+	part, err := files.ParsePart(string(text))
 	if err != nil {
 		return err
 	}
@@ -166,31 +166,31 @@ const batchArrayIndex = "AWS_BATCH_JOB_ARRAY_INDEX"
 
 // resolvePart is the part to read: --part K/N, else the AWS Batch array
 // index of --parts, else everything.
-func resolvePart(flag processor.Part, parts int, getenv func(string) string) (processor.Part, error) {
+func resolvePart(flag files.Part, parts int, getenv func(string) string) (files.Part, error) {
 	index := getenv(batchArrayIndex)
 	switch {
 	case flag.N > 0:
 		if parts != 0 && parts != flag.N {
-			return processor.Part{}, fmt.Errorf("--part %s and --parts %d disagree", flag, parts)
+			return files.Part{}, fmt.Errorf("--part %s and --parts %d disagree", flag, parts)
 		}
 		return flag, nil
 	case index != "":
 		if parts < 1 {
-			return processor.Part{}, fmt.Errorf("%s is %s: give --parts (HUBLAKE_PARTS) the array job's size", batchArrayIndex, index)
+			return files.Part{}, fmt.Errorf("%s is %s: give --parts (HUBLAKE_PARTS) the array job's size", batchArrayIndex, index)
 		}
 		k, err := strconv.Atoi(index)
 		if err != nil {
-			return processor.Part{}, fmt.Errorf("%s %q is not a number", batchArrayIndex, index)
+			return files.Part{}, fmt.Errorf("%s %q is not a number", batchArrayIndex, index)
 		}
-		p := processor.Part{K: k, N: parts}
+		p := files.Part{K: k, N: parts}
 		if err := p.Validate(); err != nil {
-			return processor.Part{}, fmt.Errorf("%s %d of --parts %d: %w", batchArrayIndex, k, parts, err)
+			return files.Part{}, fmt.Errorf("%s %d of --parts %d: %w", batchArrayIndex, k, parts, err)
 		}
 		return p, nil
 	case parts > 1:
-		return processor.Part{}, fmt.Errorf("--parts %d without %s: say which part with --part K/%d", parts, batchArrayIndex, parts)
+		return files.Part{}, fmt.Errorf("--parts %d without %s: say which part with --part K/%d", parts, batchArrayIndex, parts)
 	}
-	return processor.Part{}, nil
+	return files.Part{}, nil
 }
 
 // Validate checks the lake and the sources before any work.
@@ -237,7 +237,7 @@ func (c *backfillCmd) Run(ctx context.Context, g *globals) error {
 	prog := newProgress(c.Progress, "backfill", "bytes", -1, log)
 	start := time.Now()
 	// The destination is never read back, even when a source holds it.
-	err = processor.Backfill(ctx, inputs(ctx, c.Sources, awsConf, c.s3Options(), c.Out), processor.BackfillOptions{
+	err = files.Backfill(ctx, inputs(ctx, c.Sources, awsConf, c.s3Options(), c.Out), files.BackfillOptions{
 		Policy:    c.policy(),
 		Encode:    encodeOpts,
 		Store:     store,
@@ -251,7 +251,7 @@ func (c *backfillCmd) Run(ctx context.Context, g *globals) error {
 	})
 	prog.finish()
 	elapsed := time.Since(start)
-	failed := processor.FailedInputs(err)
+	failed := files.FailedInputs(err)
 	printSummary(os.Stdout, part, stats, &absorbed, elapsed, store.String(), failed)
 	log.Info("backfill finished",
 		"inputs", stats.Inputs.Load(), "inputs_failed", stats.InputsFailed.Load(), "units", stats.Units.Load(), "bytes_in", stats.BytesIn.Load(),
@@ -266,9 +266,9 @@ func (c *backfillCmd) Run(ctx context.Context, g *globals) error {
 }
 
 // inputs streams the sources' inputs, with an S3 client built from cfg,
-// leaving out the tables of the lakes given (see processor.Inputs).
-func inputs(ctx context.Context, sources []string, cfg aws.Config, o s3lake.Options, lakes ...string) iter.Seq2[processor.Input, error] {
-	return processor.Inputs(ctx, sources, s3lake.NewClient(cfg, o), interruptible(ctx, os.Stdin), lakes...)
+// leaving out the tables of the lakes given (see files.Inputs).
+func inputs(ctx context.Context, sources []string, cfg aws.Config, o s3lake.Options, lakes ...string) iter.Seq2[files.Input, error] {
+	return files.Inputs(ctx, sources, s3lake.NewClient(cfg, o), interruptible(ctx, os.Stdin), lakes...)
 }
 
 // interruptible returns a reader of r whose Read returns ctx's error once
@@ -409,7 +409,7 @@ func (p *progress) finish() {
 // (the log has a line for each).
 const summaryFailedMax = 20
 
-func printSummary(w io.Writer, part processor.Part, s *pipeline.Stats, absorbed *encode.AbsorbedCounts, elapsed time.Duration, dest string, failed []*processor.InputError) {
+func printSummary(w io.Writer, part files.Part, s *pipeline.Stats, absorbed *encode.AbsorbedCounts, elapsed time.Duration, dest string, failed []*files.InputError) {
 	in := s.BytesIn.Load()
 	secs := max(elapsed.Seconds(), 1e-9)
 	fmt.Fprintf(w, "hublake backfill → %s\n", dest)

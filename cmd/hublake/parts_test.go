@@ -22,7 +22,7 @@ import (
 	"github.com/hublake/hublake/internal/gen"
 	"github.com/hublake/hublake/internal/lakecheck"
 	"github.com/hublake/hublake/internal/localstack"
-	"github.com/hublake/hublake/processor"
+	"github.com/hublake/hublake/files"
 )
 
 // TestResolvePart: --part, else AWS Batch's array index of --parts, else
@@ -37,19 +37,19 @@ func TestResolvePart(t *testing.T) {
 		}
 	}
 	for _, tc := range []struct {
-		flag  processor.Part
+		flag  files.Part
 		parts int
 		index string
-		want  processor.Part
+		want  files.Part
 		err   string
 	}{
-		{want: processor.Part{}},
-		{flag: processor.Part{K: 1, N: 4}, want: processor.Part{K: 1, N: 4}},
-		{flag: processor.Part{K: 1, N: 4}, parts: 4, index: "3", want: processor.Part{K: 1, N: 4}},
-		{flag: processor.Part{K: 1, N: 4}, parts: 8, err: "disagree"},
-		{parts: 4, index: "3", want: processor.Part{K: 3, N: 4}},
-		{parts: 1, index: "0", want: processor.Part{K: 0, N: 1}},
-		{parts: 1, want: processor.Part{}},
+		{want: files.Part{}},
+		{flag: files.Part{K: 1, N: 4}, want: files.Part{K: 1, N: 4}},
+		{flag: files.Part{K: 1, N: 4}, parts: 4, index: "3", want: files.Part{K: 1, N: 4}},
+		{flag: files.Part{K: 1, N: 4}, parts: 8, err: "disagree"},
+		{parts: 4, index: "3", want: files.Part{K: 3, N: 4}},
+		{parts: 1, index: "0", want: files.Part{K: 0, N: 1}},
+		{parts: 1, want: files.Part{}},
 		{index: "2", err: "--parts"},
 		{parts: 4, index: "4", err: "0 ≤ K < N"},
 		{parts: 4, index: "x", err: "not a number"},

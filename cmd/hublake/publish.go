@@ -15,7 +15,7 @@ import (
 
 	"github.com/hublake/hublake/awsconf"
 	"github.com/hublake/hublake/lake/s3lake"
-	"github.com/hublake/hublake/processor"
+	"github.com/hublake/hublake/files"
 )
 
 type publishCmd struct {
@@ -56,7 +56,7 @@ func (c *publishCmd) Run(ctx context.Context, g *globals) error {
 		if err != nil {
 			return err
 		}
-		n, err := processor.EachUnit(ctx, in, int(c.MaxBytes), func(_ int64, data []byte) error {
+		n, err := files.EachUnit(ctx, in, int(c.MaxBytes), func(_ int64, data []byte) error {
 			return p.add(ctx, data)
 		})
 		skipped += n

@@ -1,4 +1,4 @@
-package processor
+package files
 
 import (
 	"archive/zip"

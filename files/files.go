@@ -1,6 +1,7 @@
-package processor
+package files
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -157,31 +158,51 @@ func fileNamer(first, last *pipeline.Unit) string {
 // and counted in the returned number.
 func EachUnit(ctx context.Context, in Input, maxUnit int, fn func(offset int64, data []byte) error) (oversize int, err error) {
 	err = eachStream(ctx, in, nil, nil, func(_ string, r io.Reader) error {
-		sp := units.NewSplitter(r, maxUnit)
-		for {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			p, err := sp.Next()
-			if err == io.EOF { // the end; a read error that wraps io.EOF is not
-				return nil
-			}
-			if err != nil {
-				return err
-			}
+		broken, err := eachPiece(ctx, r, maxUnit, func(p units.Piece) error {
 			if p.Oversize != nil {
 				if _, err := io.Copy(io.Discard, p.Oversize); err != nil {
 					return err
 				}
 				oversize++
-				continue
+				return nil
 			}
-			if err := fn(p.Offset, p.Data); err != nil {
-				return err
-			}
-		}
+			return fn(p.Offset, p.Data)
+		})
+		return cmp.Or(err, broken)
 	})
 	return oversize, err
+}
+
+// eachPiece cuts a stream of text into units (units.Splitter, units over
+// maxUnit bytes handed out as streams) and calls fn with each, in input
+// order, until the end of the stream, an error of fn, or the end of ctx,
+// whose error it returns. A stream that could not be read to its end is
+// broken: the read error is returned as broken once fn has had every unit
+// before the break (an oversized unit the break cut short included, whose
+// fn then failed with it).
+func eachPiece(ctx context.Context, r io.Reader, maxUnit int, fn func(units.Piece) error) (broken, err error) {
+	sp := units.NewSplitter(r, maxUnit)
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		p, err := sp.Next()
+		if err == io.EOF { // the end; a read error that wraps io.EOF is not
+			return nil, nil
+		}
+		if err != nil {
+			if sp.ReadErr() != nil {
+				return err, nil
+			}
+			return nil, err
+		}
+		if err := fn(p); err != nil {
+			if p.Oversize != nil && sp.ReadErr() != nil {
+				return sp.ReadErr(), nil
+			}
+			return nil, err
+		}
+	}
 }
 
 func backfillOne(ctx context.Context, in Input, enc *encode.Encoder, opts *BackfillOptions, read *atomic.Int64) error {
@@ -197,47 +218,24 @@ func backfillOne(ctx context.Context, in Input, enc *encode.Encoder, opts *Backf
 func backfillStream(ctx context.Context, name string, r io.Reader, enc *encode.Encoder, opts *BackfillOptions) error {
 	b := pipeline.NewBatcher(opts.Policy, enc, fileNamer, pipeline.WithStats(opts.Stats), pipeline.WithCrashHook(opts.CrashHook), pipeline.WithFlushSlots(opts.flushSlots))
 	limit := b.Policy().MaxUnitBytes
-	sp := units.NewSplitter(r, int(limit))
 	prefix := "file:" + name + "#"
-	var readErr error
-	produce := func(yield func(pipeline.Unit) error) error {
-		for {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			p, err := sp.Next()
-			if err == io.EOF { // the end; a read error that wraps io.EOF is not
-				return nil
-			}
-			if err != nil {
-				if sp.ReadErr() != nil {
-					readErr = err
-					return nil
-				}
-				return err
-			}
+	var broken error
+	produce := func(yield func(pipeline.Unit) error) (err error) {
+		broken, err = eachPiece(ctx, r, int(limit), func(p units.Piece) error {
 			source := prefix + strconv.FormatInt(p.Offset, 10)
 			if p.Oversize != nil {
-				if err := oversizeDeadLetter(ctx, enc, opts, source, p, limit); err != nil {
-					if sp.ReadErr() != nil {
-						readErr = sp.ReadErr()
-						return nil
-					}
-					return err
-				}
-				continue
+				return oversizeDeadLetter(ctx, enc, opts, source, p, limit)
 			}
-			if err := yield(pipeline.Unit{
+			return yield(pipeline.Unit{
 				Data:   p.Data,
 				Origin: schema.Origin{Source: source, NotAfter: opts.NotAfter},
 				Pos:    lake.FileOffset(p.Offset),
 				Offset: p.Offset,
 				Digest: p.Digest,
 				Reject: p.Reject,
-			}); err != nil {
-				return err
-			}
-		}
+			})
+		})
+		return err
 	}
 	if err := b.Feed(ctx, opts.Decoders, produce); err != nil {
 		return err
@@ -245,7 +243,7 @@ func backfillStream(ctx context.Context, name string, r io.Reader, enc *encode.E
 	if err := b.Flush(ctx); err != nil {
 		return err
 	}
-	return readErr
+	return broken
 }
 
 // oversizeDeadLetter streams a unit over the size limit to its own dead
