@@ -98,9 +98,7 @@ const (
 
 func (o Options) withDefaults() Options {
 	if len(o.Tables) == 0 {
-		for _, t := range schema.AllTables() {
-			o.Tables = append(o.Tables, t.Name)
-		}
+		o.Tables = schema.AllTableNames()
 	}
 	if o.OlderThan < 0 {
 		o.OlderThan = 0
@@ -172,18 +170,16 @@ func Run(ctx context.Context, lk lake.Lake, opts Options) (*Summary, error) {
 	if opts.DeleteGrace > lake.MaxDeleteGrace {
 		return c.sum, fmt.Errorf("delete grace %s: at most %s (lake.MaxDeleteGrace: the grace writers keep)", opts.DeleteGrace, lake.MaxDeleteGrace)
 	}
-	var tables []schema.Table
+	var tables []table
 	for _, name := range opts.Tables {
-		t, ok := schema.LookupTable(name)
-		if !ok {
-			return c.sum, fmt.Errorf("unknown table %q (tables: %s)", name, strings.Join(tableNames(), ", "))
-		}
-		if t.Parquet {
-			keys := SortKeys[t.Name]
-			if k, ok := opts.SortKeys[t.Name]; ok {
-				keys = k
+		t := table{name: name}
+		if name != schema.TableDeadLetters {
+			rows, ok := schema.Lookup(name)
+			if !ok {
+				return c.sum, fmt.Errorf("unknown table %q (tables: %s)", name, strings.Join(schema.AllTableNames(), ", "))
 			}
-			if _, err := sortColumns(t.Schema(), keys); err != nil {
+			t.rows = rows
+			if _, err := sortColumns(rows.Schema(), c.sortKeys(t)); err != nil {
 				return c.sum, err
 			}
 		}
@@ -193,7 +189,7 @@ func Run(ctx context.Context, lk lake.Lake, opts Options) (*Summary, error) {
 	// partitions that need a visit; a compacted, untouched partition costs
 	// nothing more.
 	type visit struct {
-		table schema.Table
+		table table
 		dt    string
 	}
 	var visits []visit
@@ -217,7 +213,7 @@ func Run(ctx context.Context, lk lake.Lake, opts Options) (*Summary, error) {
 				return c.sum, ctx.Err()
 			}
 			c.sum.Failed++
-			c.log.Error("partition compaction failed; it is left as it was", "table", v.table.Name, "dt", v.dt, "err", err)
+			c.log.Error("partition compaction failed; it is left as it was", "table", v.table.name, "dt", v.dt, "err", err)
 		}
 		opts.Progress(i+1, len(visits))
 		if err := c.deletes.run(ctx, false); err != nil {
@@ -230,12 +226,23 @@ func Run(ctx context.Context, lk lake.Lake, opts Options) (*Summary, error) {
 	return c.sum, nil
 }
 
-func tableNames() []string {
-	var out []string
-	for _, t := range schema.AllTables() {
-		out = append(out, t.Name)
+// table is one table compaction visits: its name, and its declaration,
+// nil for the dead letters (JSON lines, concatenated, not sorted).
+type table struct {
+	name string
+	rows schema.AnyTable
+}
+
+// sortKeys are the columns t's compacted objects are sorted by: the
+// table's (schema's declaration), unless Options.SortKeys overrides them.
+func (c *compactor) sortKeys(t table) []string {
+	if k, ok := c.opts.SortKeys[t.name]; ok {
+		return k
 	}
-	return out
+	if t.rows == nil {
+		return nil
+	}
+	return t.rows.SortKeys()
 }
 
 type compactor struct {
@@ -317,14 +324,14 @@ func (d *deleter) run(ctx context.Context, all bool) error {
 // anything but compacted objects (batch objects, temporary files, objects to
 // report), and recent ones holding several small compacted objects. Objects
 // outside any partition are reported here.
-func (c *compactor) survey(ctx context.Context, t schema.Table) ([]string, error) {
+func (c *compactor) survey(ctx context.Context, t table) ([]string, error) {
 	type partStats struct{ other, small int }
 	parts := map[string]*partStats{}
-	for o, err := range c.lake.List(ctx, t.Name+"/") {
+	for o, err := range c.lake.List(ctx, t.name+"/") {
 		if err != nil {
-			return nil, fmt.Errorf("list table %s: %w", t.Name, err)
+			return nil, fmt.Errorf("list table %s: %w", t.name, err)
 		}
-		rest := strings.TrimPrefix(o.Key, t.Name+"/")
+		rest := strings.TrimPrefix(o.Key, t.name+"/")
 		part, file, ok := strings.Cut(rest, "/")
 		dt, isDate := strings.CutPrefix(part, "dt=")
 		if !ok || !isDate || !lake.ValidDate(dt) {
@@ -336,7 +343,7 @@ func (c *compactor) survey(ctx context.Context, t schema.Table) ([]string, error
 			p = &partStats{}
 			parts[dt] = p
 		}
-		name, _ := strings.CutSuffix(file, lake.Extension(t.Name))
+		name, _ := strings.CutSuffix(file, lake.Extension(t.name))
 		if _, _, ok := lake.ParseCompactedName(name); ok && !o.Irregular && !strings.Contains(file, "/") {
 			if o.Size < c.opts.TargetSize/2 {
 				p.small++
@@ -348,11 +355,11 @@ func (c *compactor) survey(ctx context.Context, t schema.Table) ([]string, error
 	// Partitions with a rolled-back run's record: an output of that run may
 	// have landed since (one listing of the table's manifests).
 	rolledBack := map[string]bool{}
-	for o, err := range c.lake.List(ctx, lake.MetaPrefix+"compactions/"+t.Name+"/") {
+	for o, err := range c.lake.List(ctx, lake.MetaPrefix+"compactions/"+t.name+"/") {
 		if err != nil {
-			return nil, fmt.Errorf("list the compactions of table %s: %w", t.Name, err)
+			return nil, fmt.Errorf("list the compactions of table %s: %w", t.name, err)
 		}
-		rest, ok := strings.CutSuffix(strings.TrimPrefix(o.Key, lake.MetaPrefix+"compactions/"+t.Name+"/dt="), lake.RolledBackSuffix)
+		rest, ok := strings.CutSuffix(strings.TrimPrefix(o.Key, lake.MetaPrefix+"compactions/"+t.name+"/dt="), lake.RolledBackSuffix)
 		if dt, _, found := strings.Cut(rest, "/"); ok && found && lake.ValidDate(dt) {
 			rolledBack[dt] = true
 		}

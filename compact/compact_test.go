@@ -22,12 +22,12 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/hublake/hublake/encode"
+	"github.com/hublake/hublake/files"
 	"github.com/hublake/hublake/internal/gen"
 	"github.com/hublake/hublake/internal/lakecheck"
 	"github.com/hublake/hublake/lake"
 	"github.com/hublake/hublake/lake/dirlake"
 	"github.com/hublake/hublake/pipeline"
-	"github.com/hublake/hublake/files"
 	"github.com/hublake/hublake/schema"
 )
 
@@ -84,14 +84,14 @@ func dateOf(part string) string { return strings.TrimPrefix(filepath.Base(part),
 func objects(t *testing.T, root string) map[string][]string {
 	t.Helper()
 	out := map[string][]string{}
-	for _, table := range schema.AllTables() {
-		dirs, _ := filepath.Glob(filepath.Join(root, table.Name, "dt=*"))
+	for _, table := range schema.AllTableNames() {
+		dirs, _ := filepath.Glob(filepath.Join(root, table, "dt=*"))
 		for _, d := range dirs {
 			entries, err := os.ReadDir(d)
 			if err != nil {
 				t.Fatal(err)
 			}
-			key := table.Name + "/" + filepath.Base(d)
+			key := table + "/" + filepath.Base(d)
 			for _, e := range entries {
 				out[key] = append(out[key], e.Name())
 			}
@@ -192,7 +192,7 @@ func checkSorted(t *testing.T, db *sql.DB, root string) {
 	if len(files) == 0 {
 		t.Fatal("no compacted findings objects")
 	}
-	keys := strings.Join(SortKeys[schema.TableFindings], ", ")
+	keys := strings.Join(schema.Findings.SortKeys(), ", ")
 	for _, f := range files {
 		q := fmt.Sprintf(`SELECT count(*) FROM (
 			SELECT file_row_number AS n, row_number() OVER (ORDER BY %s, file_row_number) - 1 AS want
@@ -248,7 +248,7 @@ func TestCompactSpillsAndSplits(t *testing.T) {
 	for _, f := range files {
 		list = append(list, "'"+f+"'")
 	}
-	keys := strings.Join(SortKeys[schema.TableFindings], ", ")
+	keys := strings.Join(schema.Findings.SortKeys(), ", ")
 	q := fmt.Sprintf(`SELECT count(*) FROM (
 		SELECT filename, file_row_number, row_number() OVER (ORDER BY %s, filename, file_row_number) AS want,
 		       row_number() OVER (ORDER BY filename, file_row_number) AS got
@@ -296,7 +296,7 @@ func TestCompactCrashPoints(t *testing.T) {
 			if !crashed {
 				t.Fatalf("the run never reached %s", point)
 			}
-			for _, table := range schema.Tables() {
+			for _, table := range schema.TableNames() {
 				if n := lakecheck.Missing(t, db, snapshot, root, table); n != 0 {
 					t.Errorf("after a crash at %s, %d %s rows are missing", point, n, table)
 				}

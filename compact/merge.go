@@ -13,6 +13,7 @@ import (
 
 	"github.com/hublake/hublake/encode"
 	"github.com/hublake/hublake/lake"
+	"github.com/hublake/hublake/schema"
 )
 
 // The rows of a Parquet partition go through an external merge sort whose
@@ -438,7 +439,8 @@ func forEachRow(obj lake.ReadObject, key string, s *parquet.Schema, fn func(parq
 type outputWriter struct {
 	ctx        context.Context
 	lake       lake.Lake
-	table, dt  string
+	table      schema.AnyTable
+	dt         string
 	run        string
 	opts       []parquet.WriterOption
 	groupRows  int64
@@ -449,7 +451,7 @@ type outputWriter struct {
 	k       int
 	obj     lake.ObjectWriter
 	cw      *encode.CountingWriter
-	w       *encode.ParquetWriter[any]
+	w       *schema.ParquetWriter[any]
 	key     string
 	pending []parquet.Row
 	gRows   int64
@@ -469,7 +471,7 @@ const footerPerGroup = 32 << 10
 func (o *outputWriter) write(row parquet.Row) error {
 	if o.w == nil {
 		name := lake.CompactedName(o.run, o.k)
-		key, err := lake.ObjectKey(o.table, o.dt, name)
+		key, err := lake.ObjectKey(o.table.Name(), o.dt, name)
 		if err != nil {
 			return err
 		}

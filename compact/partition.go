@@ -18,15 +18,14 @@ import (
 
 	"github.com/hublake/hublake/encode"
 	"github.com/hublake/hublake/lake"
-	"github.com/hublake/hublake/schema"
 )
 
 // partition runs the protocol (package documentation) on partition dt of
 // table t: lock, recover, classify, and compact what there is to compact.
-func (c *compactor) partition(ctx context.Context, t schema.Table, dt string) error {
-	log := c.log.With("table", t.Name, "dt", dt)
+func (c *compactor) partition(ctx context.Context, t table, dt string) error {
+	log := c.log.With("table", t.name, "dt", dt)
 	start := time.Now()
-	lockKey, err := lake.LockKey(t.Name, dt)
+	lockKey, err := lake.LockKey(t.name, dt)
 	if err != nil {
 		return err
 	}
@@ -41,7 +40,7 @@ func (c *compactor) partition(ctx context.Context, t schema.Table, dt string) er
 	}
 	f := newFence(ctx, lock, c.opts.LockTTL, log)
 	defer f.release()
-	p := &partRun{c: c, t: t, dt: dt, log: log, fence: f, ctx: f.ctx, prefix: lake.PartitionPrefix(t.Name, dt)}
+	p := &partRun{c: c, t: t, dt: dt, log: log, fence: f, ctx: f.ctx, prefix: lake.PartitionPrefix(t.name, dt)}
 	if err := p.run(); err != nil {
 		return err
 	}
@@ -55,7 +54,7 @@ func (c *compactor) partition(ctx context.Context, t schema.Table, dt string) er
 // partRun is one visit of one partition, under its lock.
 type partRun struct {
 	c      *compactor
-	t      schema.Table
+	t      table
 	dt     string
 	prefix string
 	log    *slog.Logger
@@ -297,11 +296,11 @@ func (p *partRun) list() error {
 // could touch what it names, and skipping it could lose a run to recover.
 func (p *partRun) manifests() ([]*manifest, error) {
 	var out []*manifest
-	for o, err := range p.c.lake.List(p.ctx, lake.ManifestPrefix(p.t.Name, p.dt)) {
+	for o, err := range p.c.lake.List(p.ctx, lake.ManifestPrefix(p.t.name, p.dt)) {
 		if err != nil {
 			return nil, err
 		}
-		m, err := readManifest(p.ctx, p.c.lake, o.Key, p.t.Name, p.dt)
+		m, err := readManifest(p.ctx, p.c.lake, o.Key, p.t.name, p.dt)
 		if err != nil {
 			return nil, fmt.Errorf("refusing to act on the partition: %w", err)
 		}
@@ -413,21 +412,18 @@ func (p *partRun) finish(m *manifest) error {
 // compact replaces inputs (in key order) with compacted objects.
 func (p *partRun) compact(inputs []object) error {
 	ctx, c := p.ctx, p.c
-	sortKeys := SortKeys[p.t.Name]
-	if k, ok := c.opts.SortKeys[p.t.Name]; ok {
-		sortKeys = k
-	}
+	sortKeys := c.sortKeys(p.t)
 	settings := fmt.Sprintf("codec=%s target=%d rowgroup=%d/%d", c.opts.Encode.Codec, c.opts.TargetSize, c.opts.Encode.RowGroupRows, c.opts.Encode.RowGroupBytesOrDefault())
-	run := runID(p.t.Name, p.dt, inputs, sortKeys, settings)
-	key, err := lake.ManifestKey(p.t.Name, p.dt, run)
+	run := runID(p.t.name, p.dt, inputs, sortKeys, settings)
+	key, err := lake.ManifestKey(p.t.name, p.dt, run)
 	if err != nil {
 		return err
 	}
 	m := &manifest{
-		Version: manifestVersion, Run: run, Table: p.t.Name, Date: p.dt, State: statePending,
+		Version: manifestVersion, Run: run, Table: p.t.name, Date: p.dt, State: statePending,
 		Holder: c.opts.Holder, Started: c.opts.Now().UTC(), Inputs: inputs, key: key,
 	}
-	if p.t.Parquet {
+	if p.t.rows != nil {
 		m.Sort = sortKeys
 	}
 	for _, in := range inputs {
@@ -443,7 +439,7 @@ func (p *partRun) compact(inputs []object) error {
 	}
 	defer os.RemoveAll(tmp)
 	var writeOutputs func(written func(object) error) error
-	if p.t.Parquet {
+	if p.t.rows != nil {
 		w, rows, err := p.readParquet(inputs, sortKeys, tmp, run)
 		if err != nil {
 			return err
@@ -457,7 +453,7 @@ func (p *partRun) compact(inputs []object) error {
 		defer spool.Close()
 		m.Rows = lines
 		writeOutputs = func(written func(object) error) error {
-			return writeDeadLetters(ctx, c.lake, p.t.Name, p.dt, run, spool, spooled, c.opts.TargetSize, written)
+			return writeDeadLetters(ctx, c.lake, p.t.name, p.dt, run, spool, spooled, c.opts.TargetSize, written)
 		}
 	}
 
@@ -536,7 +532,7 @@ func (p *partRun) rollbackAfterError(m *manifest) error {
 // that writes them as run's outputs and the number of rows.
 func (p *partRun) readParquet(inputs []object, sortKeys []string, tmp, run string) (func(func(object) error) error, int64, error) {
 	ctx, c := p.ctx, p.c
-	s := p.t.Schema()
+	s := p.t.rows.Schema()
 	cols, err := sortColumns(s, sortKeys)
 	if err != nil {
 		return nil, 0, err
@@ -584,11 +580,11 @@ func (p *partRun) readParquet(inputs []object, sortKeys []string, tmp, run strin
 	p.spilled = srt.spilled
 	// The row groups are cut here (rows and bytes, as the writer cuts them),
 	// so that an output ends on a row group's end.
-	opts := append(encode.WriterOptions(p.t.Name, c.opts.Encode), parquet.MaxRowsPerRowGroup(math.MaxInt64), sortingColumns(p.t.Name))
+	opts := append(encode.WriterOptions(p.t.rows, c.opts.Encode), parquet.MaxRowsPerRowGroup(math.MaxInt64), sortingColumns(sortKeys))
 	return func(written func(object) error) error {
 		defer src.close()
 		ow := &outputWriter{
-			ctx: ctx, lake: c.lake, table: p.t.Name, dt: p.dt, run: run, opts: opts,
+			ctx: ctx, lake: c.lake, table: p.t.rows, dt: p.dt, run: run, opts: opts,
 			groupRows: c.opts.Encode.RowGroupRowsOrDefault(), groupBytes: c.opts.Encode.RowGroupBytesOrDefault(), target: c.opts.TargetSize,
 			written: written,
 		}

@@ -60,7 +60,7 @@ func stackNames(t *testing.T, tpl *template, e *evaluator) map[string][]string {
 		"QueueName":   {eval(map[string]any{"Fn::GetAtt": []any{"EventsDeadLetterQueue", "QueueName"}})},
 		"ClusterName": {eval(map[string]any{"Ref": "Cluster"})},
 		"ServiceName": {eval(map[string]any{"Fn::GetAtt": []any{"Service", "Name"}})},
-		"Table":       schema.Tables(),
+		"Table":       schema.TableNames(),
 		// The compaction job's Lake is the URL of the lake it is given
 		// (s3lake.Lake's String: "s3://" + bucket + "/" + prefix).
 		"Lake": {eval(compactionEnv(t, tpl)["HUBLAKE_OUT"])},

@@ -89,7 +89,7 @@ func BenchmarkParquetEncode(b *testing.B) {
 						b.SetBytes(raw * 200 / int64(len(rows)))
 						break
 					}
-					if _, err := e.WriteFindings(context.Background(), "2026-01-01", "bench", rows[j:min(j+tc.per, len(rows))]); err != nil {
+					if _, err := WriteTable(context.Background(), e, schema.Findings, "2026-01-01", "bench", rows[j:min(j+tc.per, len(rows))]); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -144,7 +144,7 @@ func BenchmarkAbsorbedCheck(b *testing.B) {
 // object's bytes per byte of raw_finding).
 func BenchmarkParquetCodecs(b *testing.B) {
 	rows, raw := benchRows(b, 4000)
-	base := WriterOptions(schema.TableFindings, Options{})
+	base := WriterOptions(schema.Findings, Options{})
 	for _, tc := range []struct {
 		name  string
 		codec compress.Codec
@@ -213,7 +213,7 @@ func (r *pageRecorder) Encode(dst, src []byte) ([]byte, error) {
 func BenchmarkPageCodecs(b *testing.B) {
 	rows, _ := benchRows(b, 4000)
 	rec := &pageRecorder{}
-	writeBenchObject(b, io.Discard, rows, append(slices.Clone(WriterOptions(schema.TableFindings, Options{})), parquet.Compression(rec)))
+	writeBenchObject(b, io.Discard, rows, append(slices.Clone(WriterOptions(schema.Findings, Options{})), parquet.Compression(rec)))
 	var in int64
 	for _, p := range rec.pages {
 		in += int64(len(p))
@@ -290,8 +290,8 @@ func writeBefore(b testing.TB, out io.Writer, rows []schema.Finding) {
 // writeAfter writes rows as hublake does now (ParquetWriter, the
 // finisher), in row groups of 1,000 rows, with more writer options.
 func writeAfter(b testing.TB, out io.Writer, rows []schema.Finding, more ...parquet.WriterOption) {
-	opts := append(WriterOptions(schema.TableFindings, Options{}), more...)
-	writeGroups(b, NewParquetWriter[schema.Finding](out, schema.TableFindings, opts), rows)
+	opts := append(WriterOptions(schema.Findings, Options{}), more...)
+	writeGroups(b, NewParquetWriter[schema.Finding](out, schema.Findings, opts), rows)
 }
 
 // BenchmarkParquetTruth: what a file that says only what is true costs:

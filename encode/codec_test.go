@@ -86,7 +86,7 @@ func TestEncoderCodecs(t *testing.T) {
 		}
 		// Small row groups, so the object has several.
 		e := New(store, Options{Codec: tc.codec, RowGroupBytes: 256 << 10})
-		n, err := e.WriteFindings(context.Background(), "2026-01-01", "codec", out.Findings)
+		n, err := WriteTable(context.Background(), e, schema.Findings, "2026-01-01", "codec", out.Findings)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -26,7 +26,7 @@ func TestEncoderSkipsAbsorbedObjects(t *testing.T) {
 			key, _ := lake.ObjectKey("findings", "2024-01-02", "batch-1")
 			marker, _ := lake.AbsorbedKey(key)
 			laketest.Put(t, lk, marker, []byte("{}"))
-			if n, err := enc.WriteFindings(ctx, "2024-01-02", "batch-1", rows); err != nil || n != 0 {
+			if n, err := WriteTable(ctx, enc, schema.Findings, "2024-01-02", "batch-1", rows); err != nil || n != 0 {
 				t.Fatalf("WriteFindings of an absorbed name = %d, %v", n, err)
 			}
 			if _, err := enc.WriteDeadLetters(ctx, "2024-01-02", "batch-1", []schema.DeadLetter{{Reason: "r"}}); err != nil {
@@ -35,7 +35,7 @@ func TestEncoderSkipsAbsorbedObjects(t *testing.T) {
 			if _, err := lk.Stat(ctx, key); !errors.Is(err, lake.ErrNotExist) {
 				t.Errorf("the absorbed object was written: %v", err)
 			}
-			if n, err := enc.WriteFindings(ctx, "2024-01-02", "batch-2", rows); err != nil || n == 0 {
+			if n, err := WriteTable(ctx, enc, schema.Findings, "2024-01-02", "batch-2", rows); err != nil || n == 0 {
 				t.Fatalf("WriteFindings of another name = %d, %v", n, err)
 			}
 			if counts.Skipped.Load() != 1 || counts.Removed.Load() != 0 {
@@ -89,7 +89,7 @@ func TestEncoderKeepsTheGraceOfObjectsAbsorbedMeanwhile(t *testing.T) {
 				var counts AbsorbedCounts
 				enc := New(raceStore{Lake: lk, markerAge: age}, Options{Absorbed: &counts})
 				batch := fmt.Sprintf("batch-%d", age)
-				if _, err := enc.WriteFindings(ctx, "2024-01-02", batch, []schema.Finding{{ID: "i", ProductARN: "p"}}); err != nil {
+				if _, err := WriteTable(ctx, enc, schema.Findings, "2024-01-02", batch, []schema.Finding{{ID: "i", ProductARN: "p"}}); err != nil {
 					t.Fatal(err)
 				}
 				if _, err := enc.WriteDeadLetters(ctx, "2024-01-02", batch, []schema.DeadLetter{{Reason: "r"}}); err != nil {

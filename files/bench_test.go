@@ -12,6 +12,7 @@ import (
 	"github.com/hublake/hublake/internal/gen"
 	"github.com/hublake/hublake/lake/dirlake"
 	"github.com/hublake/hublake/pipeline"
+	"github.com/hublake/hublake/schema"
 	"github.com/hublake/hublake/units"
 )
 
@@ -37,7 +38,7 @@ func BenchmarkBackfill(b *testing.B) {
 				if err := Backfill(context.Background(), InputsOf(inputs...), BackfillOptions{Store: store, Workers: workers, Stats: stats}); err != nil {
 					b.Fatal(err)
 				}
-				b.ReportMetric(float64(stats.Findings.Load())/b.Elapsed().Seconds()*float64(i+1), "findings/s")
+				b.ReportMetric(float64(stats.Rows(schema.Findings).Load())/b.Elapsed().Seconds()*float64(i+1), "findings/s")
 				b.ReportMetric(float64(stats.BytesOut.Load())/float64(size), "out/in")
 			}
 		})

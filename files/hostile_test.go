@@ -154,13 +154,13 @@ func TestBackfillHostile(t *testing.T) {
 	if got, want := stats.Units.Load(), int64(len(units)+3); got != want {
 		t.Errorf("units counted %d, want %d", got, want)
 	}
-	if got := stats.Findings.Load(); got != int64(wantFindings) || lakecheck.Total(findingRows) != wantFindings {
+	if got := stats.Rows(schema.Findings).Load(); got != int64(wantFindings) || lakecheck.Total(findingRows) != wantFindings {
 		t.Errorf("findings: stats %d, lake %d, want %d", got, lakecheck.Total(findingRows), wantFindings)
 	}
-	if got := stats.InsightResults.Load(); got != int64(wantInsights) || lakecheck.Total(insightRows) != wantInsights {
+	if got := stats.Rows(schema.InsightResults).Load(); got != int64(wantInsights) || lakecheck.Total(insightRows) != wantInsights {
 		t.Errorf("insight results: stats %d, lake %d, want %d", got, lakecheck.Total(insightRows), wantInsights)
 	}
-	if got := stats.OCSFFindings.Load(); got != int64(wantOCSF) || lakecheck.Total(ocsfRows) != wantOCSF || wantOCSF < 5 {
+	if got := stats.Rows(schema.OCSFFindings).Load(); got != int64(wantOCSF) || lakecheck.Total(ocsfRows) != wantOCSF || wantOCSF < 5 {
 		t.Errorf("OCSF findings: stats %d, lake %d, want %d", got, lakecheck.Total(ocsfRows), wantOCSF)
 	}
 	if got := stats.DeadLetters.Load(); got != int64(wantDead) || len(dead) != wantDead {

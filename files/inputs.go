@@ -116,9 +116,7 @@ type lakeSkip struct {
 func newLakeSkip(lakes []string) lakeSkip {
 	var sk lakeSkip
 	subtrees := []string{strings.TrimSuffix(lake.MetaPrefix, "/")}
-	for _, t := range schema.AllTables() {
-		subtrees = append(subtrees, t.Name)
-	}
+	subtrees = append(subtrees, schema.AllTableNames()...)
 	for _, root := range lakes {
 		if strings.HasPrefix(root, "s3://") {
 			bucket, prefix, err := lake.ParseS3URL(root)

@@ -26,6 +26,7 @@ import (
 	"github.com/hublake/hublake/lake"
 	"github.com/hublake/hublake/lake/s3lake"
 	"github.com/hublake/hublake/pipeline"
+	"github.com/hublake/hublake/schema"
 )
 
 // The memory tests run a backfill inside the test process and sample the
@@ -197,8 +198,8 @@ func TestBackfillMemoryBound(t *testing.T) {
 				for k := range s.keys {
 					dts[strings.Split(k, "/")[1]] = true
 				}
-				if len(dts) != 2000 || stats.Findings.Load() != 2000 {
-					t.Errorf("%d partitions, %d findings; want 2000 of each", len(dts), stats.Findings.Load())
+				if len(dts) != 2000 || stats.Rows(schema.Findings).Load() != 2000 {
+					t.Errorf("%d partitions, %d findings; want 2000 of each", len(dts), stats.Rows(schema.Findings).Load())
 				}
 			},
 		},
@@ -209,8 +210,8 @@ func TestBackfillMemoryBound(t *testing.T) {
 			inputs:  []Input{generatedInput("huge-a", hugeFlood(8, 3<<20)), generatedInput("huge-b", hugeFlood(8, 5<<20)), generatedInput("huge-c", hugeFlood(2, 7<<20))},
 			check: func(t *testing.T, s *countingStore, stats *pipeline.Stats) {
 				// 7 MiB findings are over the unit limit: dead letters.
-				if stats.Findings.Load() != 16 || stats.DeadLetters.Load() != 2 {
-					t.Errorf("%d findings, %d dead letters; want 16 and 2", stats.Findings.Load(), stats.DeadLetters.Load())
+				if stats.Rows(schema.Findings).Load() != 16 || stats.DeadLetters.Load() != 2 {
+					t.Errorf("%d findings, %d dead letters; want 16 and 2", stats.Rows(schema.Findings).Load(), stats.DeadLetters.Load())
 				}
 				if s.biggest < 6<<20 {
 					t.Errorf("the largest object is %d bytes; the test wants objects of several MiB", s.biggest)

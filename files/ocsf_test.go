@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hublake/hublake/internal/lakecheck"
+	"github.com/hublake/hublake/schema"
 )
 
 // ocsfEvent builds a Findings Imported V2 event around one OCSF finding.
@@ -85,8 +86,8 @@ func TestDedupOCSF(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("rows %q, want %q", got, want)
 	}
-	if stats.Duplicates.Load() != 2 || stats.OCSFFindings.Load() != 4 {
-		t.Errorf("duplicates %d, OCSF rows %d; want 2 (the retry of e1, e5 with e4's content) and 4", stats.Duplicates.Load(), stats.OCSFFindings.Load())
+	if stats.Duplicates.Load() != 2 || stats.Rows(schema.OCSFFindings).Load() != 4 {
+		t.Errorf("duplicates %d, OCSF rows %d; want 2 (the retry of e1, e5 with e4's content) and 4", stats.Duplicates.Load(), stats.Rows(schema.OCSFFindings).Load())
 	}
 }
 
@@ -121,7 +122,7 @@ func TestViewsInDuckDB(t *testing.T) {
 	db := lakecheck.Open(t)
 	lakeViews(t, db, root)
 
-	nASFF, nOCSF := stats.Findings.Load(), stats.OCSFFindings.Load()
+	nASFF, nOCSF := stats.Rows(schema.Findings).Load(), stats.Rows(schema.OCSFFindings).Load()
 	if nASFF < 20 || nOCSF != int64(len(ocsfSampleCounts))+3 {
 		t.Fatalf("the lake holds %d ASFF and %d OCSF rows; the test needs both (want %d OCSF)", nASFF, nOCSF, len(ocsfSampleCounts)+3)
 	}

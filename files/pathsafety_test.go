@@ -20,6 +20,7 @@ import (
 	"github.com/hublake/hublake/lake"
 	"github.com/hublake/hublake/lake/s3lake"
 	"github.com/hublake/hublake/pipeline"
+	"github.com/hublake/hublake/schema"
 )
 
 // pathHostileInput writes findings whose every data-derived value looks like
@@ -81,9 +82,9 @@ func TestBackfillStaysInsideTheRoot(t *testing.T) {
 	parent := t.TempDir()
 	root := filepath.Join(parent, "lake")
 	stats := backfillDir(t, root, BackfillOptions{Policy: pipeline.Policy{MaxUnits: 7}}, in)
-	if stats.Findings.Load() == 0 || stats.DeadLetters.Load() == 0 || stats.InsightResults.Load() == 0 {
+	if stats.Rows(schema.Findings).Load() == 0 || stats.DeadLetters.Load() == 0 || stats.Rows(schema.InsightResults).Load() == 0 {
 		t.Fatalf("the input made %d findings, %d insight results, %d dead letters; want some of each",
-			stats.Findings.Load(), stats.InsightResults.Load(), stats.DeadLetters.Load())
+			stats.Rows(schema.Findings).Load(), stats.Rows(schema.InsightResults).Load(), stats.DeadLetters.Load())
 	}
 	var files int
 	err := filepath.Walk(parent, func(p string, info os.FileInfo, err error) error {

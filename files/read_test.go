@@ -21,6 +21,7 @@ import (
 	"github.com/hublake/hublake/internal/lakecheck"
 	"github.com/hublake/hublake/lake/dirlake"
 	"github.com/hublake/hublake/pipeline"
+	"github.com/hublake/hublake/schema"
 	"github.com/hublake/hublake/units"
 )
 
@@ -178,8 +179,8 @@ func TestTruncatedCompressed(t *testing.T) {
 			}
 			// The whole file is read to its end.
 			_, stats, err = runBackfill(t, pipeline.Policy{MaxUnits: 250}, fileInput(t, writeFile(t, "whole.bin", whole)))
-			if err != nil || stats.Findings.Load() != 3000 {
-				t.Fatalf("whole %s file: %d rows, %v", f, stats.Findings.Load(), err)
+			if err != nil || stats.Rows(schema.Findings).Load() != 3000 {
+				t.Fatalf("whole %s file: %d rows, %v", f, stats.Rows(schema.Findings).Load(), err)
 			}
 		})
 	}
@@ -207,8 +208,8 @@ func TestShrunkFile(t *testing.T) {
 	}
 	root, stats, err := runBackfill(t, pipeline.Policy{}, in)
 	failedOnly(t, err, stats, path, fmt.Sprintf("after %d of its %d bytes", keep, len(text)))
-	if n := bytes.Count(text[:keep], []byte("\n")); stats.Findings.Load() != int64(n) || len(sourceOffsets(t, root, path)) != n {
-		t.Errorf("%d rows, want the %d units the file still held", stats.Findings.Load(), n)
+	if n := bytes.Count(text[:keep], []byte("\n")); stats.Rows(schema.Findings).Load() != int64(n) || len(sourceOffsets(t, root, path)) != n {
+		t.Errorf("%d rows, want the %d units the file still held", stats.Rows(schema.Findings).Load(), n)
 	}
 }
 
@@ -259,8 +260,8 @@ func TestFormatsByContent(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			path := writeFile(t, tc.name, tc.data)
 			root, stats, err := runBackfill(t, pipeline.Policy{}, fileInput(t, path))
-			if err != nil || stats.Findings.Load() != tc.rows || stats.DeadLetters.Load() != 0 {
-				t.Fatalf("%d rows, %d dead letters, %v; want %d rows", stats.Findings.Load(), stats.DeadLetters.Load(), err, tc.rows)
+			if err != nil || stats.Rows(schema.Findings).Load() != tc.rows || stats.DeadLetters.Load() != 0 {
+				t.Fatalf("%d rows, %d dead letters, %v; want %d rows", stats.Rows(schema.Findings).Load(), stats.DeadLetters.Load(), err, tc.rows)
 			}
 			if tc.name == "archive.zip" {
 				sources := lakecheck.RowsBySource(t, lakecheck.Open(t), root, "findings")
@@ -331,8 +332,8 @@ func TestDestinationNotRead(t *testing.T) {
 		return stats
 	}
 	for i := range 2 {
-		if s := run(); s.Inputs.Load() != 2 || s.Findings.Load() != 55 || s.DeadLetters.Load() != 0 {
-			t.Fatalf("run %d: %d inputs, %d rows, %d dead letters; want 2 inputs (findings.json, lake/notes/more.json), 55 rows, none", i, s.Inputs.Load(), s.Findings.Load(), s.DeadLetters.Load())
+		if s := run(); s.Inputs.Load() != 2 || s.Rows(schema.Findings).Load() != 55 || s.DeadLetters.Load() != 0 {
+			t.Fatalf("run %d: %d inputs, %d rows, %d dead letters; want 2 inputs (findings.json, lake/notes/more.json), 55 rows, none", i, s.Inputs.Load(), s.Rows(schema.Findings).Load(), s.DeadLetters.Load())
 		}
 	}
 	for _, err := range Inputs(ctx, []string{filepath.Join(lk, "findings")}, nil, nil, lk) {

@@ -72,8 +72,8 @@ func TestSamplesReadBack(t *testing.T) {
 			if lakecheck.HasTable(root, "findings") {
 				got = lakecheck.Rows(t, db, "SELECT * FROM "+lakecheck.TableGlob(root, "findings"))
 			}
-			if len(got) != want.findings || stats.Findings.Load() != int64(want.findings) {
-				t.Fatalf("findings rows: table has %d, stats %d, want %d", len(got), stats.Findings.Load(), want.findings)
+			if len(got) != want.findings || stats.Rows(schema.Findings).Load() != int64(want.findings) {
+				t.Fatalf("findings rows: table has %d, stats %d, want %d", len(got), stats.Rows(schema.Findings).Load(), want.findings)
 			}
 			if want.findings > 0 {
 				expected := lakecheck.ExpectedFindings(file, data)
@@ -238,16 +238,16 @@ func TestOCSFSamplesReadBack(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if stats.Findings.Load() != 0 || stats.InsightResults.Load() != 0 || stats.DeadLetters.Load() != 0 ||
+			if stats.Rows(schema.Findings).Load() != 0 || stats.Rows(schema.InsightResults).Load() != 0 || stats.DeadLetters.Load() != 0 ||
 				lakecheck.HasTable(root, "findings") || lakecheck.HasTable(root, "insight_results") || len(lakecheck.DeadLetters(t, root)) != 0 {
-				t.Fatalf("an OCSF sample made ASFF rows, insight rows or dead letters: stats %d, %d, %d", stats.Findings.Load(), stats.InsightResults.Load(), stats.DeadLetters.Load())
+				t.Fatalf("an OCSF sample made ASFF rows, insight rows or dead letters: stats %d, %d, %d", stats.Rows(schema.Findings).Load(), stats.Rows(schema.InsightResults).Load(), stats.DeadLetters.Load())
 			}
 			if !lakecheck.HasTable(root, "ocsf_findings") {
 				t.Fatal("no ocsf_findings object")
 			}
 			got := lakecheck.Rows(t, db, "SELECT * FROM "+lakecheck.TableGlob(root, "ocsf_findings"))
-			if len(got) != want || stats.OCSFFindings.Load() != int64(want) {
-				t.Fatalf("ocsf_findings rows: table has %d, stats %d, want %d", len(got), stats.OCSFFindings.Load(), want)
+			if len(got) != want || stats.Rows(schema.OCSFFindings).Load() != int64(want) {
+				t.Fatalf("ocsf_findings rows: table has %d, stats %d, want %d", len(got), stats.Rows(schema.OCSFFindings).Load(), want)
 			}
 			expected := lakecheck.ExpectedOCSF(file, data)
 			if len(expected) != want {

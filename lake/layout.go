@@ -21,7 +21,7 @@
 //	<root>/_hublake/locks/<table>/dt=YYYY-MM-DD                    a partition's compaction lock
 //	<root>/_hublake/check/<id>                                     hublake check's probe, deleted at once
 //
-// The tables are schema.AllTables. <name> is derived from where the batch
+// The tables are schema.AllTableNames. <name> is derived from where the batch
 // came from (stream, shard and first sequence number; or a digest of the
 // input and the batch's first byte offset), never from a clock or a random
 // id, so replaying the same input overwrites the same objects instead of
@@ -56,15 +56,13 @@ const (
 
 // Extension returns the extension of table's objects ("" for no table).
 func Extension(table string) string {
-	t, ok := schema.LookupTable(table)
-	switch {
-	case !ok:
-		return ""
-	case t.Parquet:
-		return ParquetExt
-	default:
+	if table == schema.TableDeadLetters {
 		return DeadLetterExt
 	}
+	if _, ok := schema.Lookup(table); ok {
+		return ParquetExt
+	}
+	return ""
 }
 
 // ContentType returns the Content-Type and Content-Encoding an object at key
@@ -168,8 +166,8 @@ var prefixPattern = regexp.MustCompile(`^(` + MetaPrefix + `(absorbed|compaction
 
 func tableNames() []string {
 	var names []string
-	for _, t := range schema.AllTables() {
-		names = append(names, regexp.QuoteMeta(t.Name))
+	for _, t := range schema.AllTableNames() {
+		names = append(names, regexp.QuoteMeta(t))
 	}
 	return names
 }

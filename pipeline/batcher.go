@@ -2,13 +2,10 @@ package pipeline
 
 import (
 	"context"
-	"crypto/sha256"
 	"fmt"
-	"maps"
 	"slices"
 	"sync"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sync/semaphore"
 
@@ -30,7 +27,8 @@ type Batcher struct {
 	crash    func(point string)
 
 	slots   *semaphore.Weighted
-	keyer   *keyer
+	keyer   *schema.Keyer
+	isNew   func(schema.DedupKey) bool // dedup.add
 	scratch decoded
 	cuts    cuts
 	cur     batch
@@ -39,64 +37,11 @@ type Batcher struct {
 // batch is what has been read since the last flush.
 type batch struct {
 	first, last Unit
-	findings    rowsByDate[schema.Finding]
-	insights    rowsByDate[schema.InsightResult]
-	ocsf        rowsByDate[schema.OCSFFinding]
-	dead        []schema.DeadLetter
-	dups        int64
-	unreadable  int64
-}
-
-// rowsByDate holds one table's rows of a batch by partition, in chunks of
-// up to rowChunk rows: appending never moves the rows already there (a row
-// is about a kilobyte, and a growing slice copied each one several times).
-type rowsByDate[T any] map[string]*rowChunks[T]
-
-type rowChunks[T any] struct {
-	chunks [][]T
-	n      int64
-}
-
-const rowChunk = 256
-
-func (r rowsByDate[T]) add(dt string, row *T) {
-	c := r[dt]
-	if c == nil {
-		c = &rowChunks[T]{}
-		r[dt] = c
-	}
-	if k := len(c.chunks); k == 0 || len(c.chunks[k-1]) == cap(c.chunks[k-1]) {
-		// Chunks grow from a few rows (a batch may touch thousands of
-		// partitions with a row or two each) to rowChunk.
-		size := 4
-		if k > 0 {
-			size = min(2*cap(c.chunks[k-1]), rowChunk)
-		}
-		c.chunks = append(c.chunks, make([]T, 0, size))
-	}
-	last := &c.chunks[len(c.chunks)-1]
-	*last = append(*last, *row)
-	c.n++
-}
-
-func (r rowsByDate[T]) rows() (n int64) {
-	for _, c := range r {
-		n += c.n
-	}
-	return n
-}
-
-// writes returns the writes of one object per partition of table, in date
-// order.
-func (r rowsByDate[T]) writes(enc *encode.Encoder, table, name string) []objectWrite {
-	var out []objectWrite
-	for _, dt := range slices.Sorted(maps.Keys(r)) {
-		chunks := r[dt].chunks
-		out = append(out, func(ctx context.Context) (int64, error) {
-			return encode.WriteRowChunks(ctx, enc, table, dt, name, chunks)
-		})
-	}
-	return out
+	// rows are each table's rows (schema.Tables' order).
+	rows       []schema.Rows
+	dead       []schema.DeadLetter
+	dups       int64
+	unreadable int64
 }
 
 // objectWrite writes one object of a batch and returns its size.
@@ -144,7 +89,8 @@ func NewBatcher(p Policy, enc *encode.Encoder, name Namer, opts ...Option) *Batc
 		b.crash = func(string) {}
 	}
 	b.dedup = newDedupWindow(b.policy.DedupWindow)
-	b.keyer = newKeyer()
+	b.isNew = b.dedup.add
+	b.keyer = schema.NewKeyer()
 	b.cuts = cuts{policy: b.policy}
 	b.reset()
 	return b
@@ -177,17 +123,18 @@ func (b *Batcher) Add(ctx context.Context, u Unit) error {
 }
 
 // decoded is what one unit decodes to: its rows and dead letters, the time
-// it counts at for windows, and the dedup key of each row. It is a pure
-// function of the unit (decodeUnit), so the file source computes it on
-// several goroutines and hands the results to the batcher in input order.
+// it counts at for windows, and the dedup key of each row (keys[i] are the
+// keys of schema.Tables()[i]'s rows). It is a pure function of the unit
+// (decodeUnit), so the file source computes it on several goroutines and
+// hands the results to the batcher in input order.
 type decoded struct {
-	out                                schema.Output
-	t                                  time.Time
-	findingKeys, ocsfKeys, insightKeys []dedupKey
+	out  schema.Output
+	t    time.Time
+	keys [][]schema.DedupKey
 }
 
 // decodeUnit decodes u into d (reusing d's memory).
-func decodeUnit(u *Unit, maxUnitBytes int64, k *keyer, d *decoded) {
+func decodeUnit(u *Unit, maxUnitBytes int64, k *schema.Keyer, d *decoded) {
 	out := &d.out
 	out.Reset()
 	switch {
@@ -196,34 +143,18 @@ func decodeUnit(u *Unit, maxUnitBytes int64, k *keyer, d *decoded) {
 	case int64(len(u.Data)) > maxUnitBytes:
 		out.Dead = append(out.Dead, schema.DeadLetter{
 			Source: u.Origin.Source, Data: u.Data, Time: u.Origin.RecordTime,
-			Reason: fmt.Sprintf("Unit of %d bytes exceeds the %d byte limit (--max-Unit-bytes)", len(u.Data), maxUnitBytes),
+			Reason: fmt.Sprintf("unit of %d bytes exceeds the %d byte limit (--max-unit-bytes)", len(u.Data), maxUnitBytes),
 		})
 	default:
 		schema.Decode(u.Data, u.Origin, out)
 	}
 	d.t = unitTime(u, out)
-	d.findingKeys = d.findingKeys[:0]
-	for i := range out.Findings {
-		f := &out.Findings[i]
-		d.findingKeys = append(d.findingKeys, k.finding(f.EventDetailType, f.ActionARN, f.RawFinding))
+	tables := schema.Tables()
+	if d.keys == nil {
+		d.keys = make([][]schema.DedupKey, len(tables))
 	}
-	// OCSF findings are keyed like ASFF ones: BatchUpdateFindingsV2 and
-	// automation rules change status, severity and comment without moving
-	// time or modified_time, and such a change is new content.
-	d.ocsfKeys = d.ocsfKeys[:0]
-	for i := range out.OCSF {
-		f := &out.OCSF[i]
-		d.ocsfKeys = append(d.ocsfKeys, k.finding(f.EventDetailType, "", f.RawFinding))
-	}
-	d.insightKeys = d.insightKeys[:0]
-	var detailSum [sha256.Size]byte
-	var detailPtr *byte
-	for i := range out.Insights {
-		r := &out.Insights[i]
-		if p := unsafe.StringData(r.RawDetail); p != detailPtr || i == 0 {
-			detailPtr, detailSum = p, sha256.Sum256(unsafe.Slice(p, len(r.RawDetail)))
-		}
-		d.insightKeys = append(d.insightKeys, insightKey(detailSum, r.ResultIndex))
+	for i, t := range tables {
+		d.keys[i] = t.AppendKeys(k, out, d.keys[i][:0])
 	}
 }
 
@@ -253,31 +184,12 @@ func (b *Batcher) FlushOnStop(ctx context.Context) (bool, error) {
 }
 
 // unitTime is the time a unit counts at for windows: its record time in the
-// stream, else the time of its first row (its event's time, else the time
-// that placed it).
+// stream, else the time of its first row (schema.UnitTime).
 func unitTime(u *Unit, out *schema.Output) time.Time {
 	if !u.Origin.RecordTime.IsZero() {
 		return u.Origin.RecordTime
 	}
-	first := func(times ...time.Time) time.Time {
-		for _, t := range times {
-			if !t.IsZero() {
-				return t
-			}
-		}
-		return time.Time{}
-	}
-	switch {
-	case len(out.Findings) > 0:
-		f := &out.Findings[0]
-		return first(f.EventTime, f.UpdatedAt)
-	case len(out.OCSF) > 0:
-		f := &out.OCSF[0]
-		return first(f.EventTime, f.Time, f.ModifiedTime)
-	case len(out.Insights) > 0:
-		return out.Insights[0].EventTime
-	}
-	return time.Time{}
+	return schema.UnitTime(out)
 }
 
 // FlushIfIdle flushes the current batch when the idle rule says so (see
@@ -300,29 +212,9 @@ func (b *Batcher) append(u *Unit, d *decoded) {
 	c.last = *u
 	c.last.Data = nil
 	c.unreadable += int64(out.Unreadable)
-	for i := range out.Findings {
-		if !b.dedup.add(d.findingKeys[i]) {
-			c.dups++
-			continue
-		}
-		f := &out.Findings[i]
-		c.findings.add(f.Date, f)
-	}
-	for i := range out.OCSF {
-		if !b.dedup.add(d.ocsfKeys[i]) {
-			c.dups++
-			continue
-		}
-		f := &out.OCSF[i]
-		c.ocsf.add(f.Date, f)
-	}
-	for i := range out.Insights {
-		if !b.dedup.add(d.insightKeys[i]) {
-			c.dups++
-			continue
-		}
-		r := &out.Insights[i]
-		c.insights.add(r.Date, r)
+	for _, t := range schema.TakeOrder() {
+		i := t.Index()
+		c.dups += c.rows[i].Add(out, d.keys[i], b.isNew)
 	}
 	c.dead = append(c.dead, out.Dead...)
 }
@@ -342,9 +234,13 @@ func (b *Batcher) Flush(ctx context.Context) error {
 	}
 	b.crash("before-upload")
 	var writes []objectWrite
-	writes = append(writes, c.findings.writes(b.enc, schema.TableFindings, info.Name)...)
-	writes = append(writes, c.insights.writes(b.enc, schema.TableInsightResults, info.Name)...)
-	writes = append(writes, c.ocsf.writes(b.enc, schema.TableOCSFFindings, info.Name)...)
+	for _, rows := range c.rows {
+		for _, dt := range rows.Dates() {
+			writes = append(writes, func(ctx context.Context) (int64, error) {
+				return b.enc.WriteRows(ctx, rows, dt, info.Name)
+			})
+		}
+	}
 	dead := groupDead(c.dead, c.first.Origin.NotAfter)
 	for _, dt := range sortedKeys(dead) {
 		letters := dead[dt]
@@ -363,9 +259,9 @@ func (b *Batcher) Flush(ctx context.Context) error {
 	b.crash("after-checkpoint")
 
 	s := b.stats
-	s.Findings.Add(c.findings.rows())
-	s.InsightResults.Add(c.insights.rows())
-	s.OCSFFindings.Add(c.ocsf.rows())
+	for _, rows := range c.rows {
+		s.Rows(rows.Table()).Add(rows.Len())
+	}
 	s.DeadLetters.Add(int64(len(c.dead)))
 	s.Duplicates.Add(c.dups)
 	s.Unreadable.Add(c.unreadable)
@@ -459,7 +355,10 @@ func (b *Batcher) Discard() {
 func (b *Batcher) reset() {
 	// Fresh maps rather than truncated slices: a batch's row slices can be
 	// large, and keeping their capacity would pin that memory between batches.
-	b.cur = batch{findings: rowsByDate[schema.Finding]{}, insights: rowsByDate[schema.InsightResult]{}, ocsf: rowsByDate[schema.OCSFFinding]{}}
+	b.cur = batch{}
+	for _, t := range schema.Tables() {
+		b.cur.rows = append(b.cur.rows, t.NewRows())
+	}
 }
 
 // groupDead sorts dead letters into partitions by their own time; those with

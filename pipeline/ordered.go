@@ -5,6 +5,8 @@ import (
 
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/semaphore"
+
+	"github.com/hublake/hublake/schema"
 )
 
 // decodeAhead is the most input bytes that units read but not yet handed to
@@ -43,7 +45,7 @@ func (b *Batcher) Feed(ctx context.Context, decoders int, produce Producer) erro
 // returned.
 func orderedDecode(ctx context.Context, decoders int, maxUnitBytes int64, produce Producer, use func(*Unit, *decoded) error) error {
 	if decoders <= 1 {
-		k, d := newKeyer(), &decoded{}
+		k, d := schema.NewKeyer(), &decoded{}
 		return produce(func(u Unit) error {
 			decodeUnit(&u, maxUnitBytes, k, d)
 			return use(&u, d)
@@ -84,7 +86,7 @@ func orderedDecode(ctx context.Context, decoders int, maxUnitBytes int64, produc
 	})
 	for range decoders {
 		g.Go(func() error {
-			k := newKeyer()
+			k := schema.NewKeyer()
 			for j := range work {
 				decodeUnit(&j.u, maxUnitBytes, k, &j.d)
 				close(j.done)

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hublake/hublake/schema"
 )
 
 // unitAt is one unit fed to the cut rules: its position, input bytes and time.
@@ -163,8 +165,8 @@ func TestPosAfter(t *testing.T) {
 // TestDedupWindowEviction: the window remembers exactly the last n keys; a
 // key evicted from it is new again.
 func TestDedupWindowEviction(t *testing.T) {
-	w, k := newDedupWindow(3), newKeyer()
-	key := func(i int) dedupKey { return k.finding("k", "", fmt.Sprint(i)) }
+	w, k := newDedupWindow(3), schema.NewKeyer()
+	key := func(i int) schema.DedupKey { return k.Finding("k", "", fmt.Sprint(i)) }
 	for i := range 3 {
 		if !w.add(key(i)) {
 			t.Fatalf("key %d reported as a duplicate", i)
@@ -189,7 +191,7 @@ func TestDedupWindowEviction(t *testing.T) {
 		t.Errorf("the window holds %d keys, want 3", len(w.seen))
 	}
 	// The kind and the action are part of the key.
-	if k.finding("a", "", "x") == k.finding("b", "", "x") || k.finding("a", "x", "") == k.finding("a", "", "x") {
+	if k.Finding("a", "", "x") == k.Finding("b", "", "x") || k.Finding("a", "x", "") == k.Finding("a", "", "x") {
 		t.Error("keys of different kinds or actions collide")
 	}
 }

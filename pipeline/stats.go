@@ -1,28 +1,28 @@
 package pipeline
 
 import (
+	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/hublake/hublake/schema"
 )
 
 // Stats are the pipeline's counters, shared by every batcher of a process
 // and safe for concurrent use. cmd/hublake exports them as metrics and prints
 // them in summaries; the pipeline itself only adds.
 type Stats struct {
-	Inputs         atomic.Int64 // backfill: inputs (files, objects) read
-	InputsFailed   atomic.Int64 // backfill: inputs not read to their end (see InputError)
-	Units          atomic.Int64 // input units read
-	BytesIn        atomic.Int64 // input bytes of those units
-	Findings       atomic.Int64 // finding rows written
-	InsightResults atomic.Int64 // insight result rows written
-	OCSFFindings   atomic.Int64 // OCSF finding rows written (ocsf_findings)
-	Duplicates     atomic.Int64 // rows dropped as duplicates
-	DeadLetters    atomic.Int64 // dead letters written
-	Unreadable     atomic.Int64 // values of the wrong JSON type, kept as NULL
-	Objects        atomic.Int64 // objects written (Parquet and dead letters)
-	BytesOut       atomic.Int64 // bytes of those objects
-	Batches        atomic.Int64 // batches flushed
-	FlushNanos     atomic.Int64 // time spent flushing
+	Inputs       atomic.Int64 // backfill: inputs (files, objects) read
+	InputsFailed atomic.Int64 // backfill: inputs not read to their end (see InputError)
+	Units        atomic.Int64 // input units read
+	BytesIn      atomic.Int64 // input bytes of those units
+	Duplicates   atomic.Int64 // rows dropped as duplicates
+	DeadLetters  atomic.Int64 // dead letters written
+	Unreadable   atomic.Int64 // values of the wrong JSON type, kept as NULL
+	Objects      atomic.Int64 // objects written (Parquet and dead letters)
+	BytesOut     atomic.Int64 // bytes of those objects
+	Batches      atomic.Int64 // batches flushed
+	FlushNanos   atomic.Int64 // time spent flushing
 	// CheckpointFailures counts checkpoint writes that failed, lost leases
 	// included (the stream only).
 	CheckpointFailures atomic.Int64
@@ -38,4 +38,14 @@ type Stats struct {
 	// LimitExceeded), the same way.
 	KinesisThrottles atomic.Int64
 	OnFlushDuration  func(time.Duration)
+
+	// rows are the rows written, per table (Rows).
+	rowsOnce sync.Once
+	rows     []atomic.Int64
+}
+
+// Rows returns the counter of the rows written into table t.
+func (s *Stats) Rows(t schema.AnyTable) *atomic.Int64 {
+	s.rowsOnce.Do(func() { s.rows = make([]atomic.Int64, len(schema.Tables())) })
+	return &s.rows[t.Index()]
 }

@@ -30,7 +30,7 @@ var DeadLetterColumns = []Column{
 
 // DDLTables returns the names of every table Athena reads: the Parquet
 // tables (Tables) and the dead letters, last.
-func DDLTables() []string { return append(Tables(), TableDeadLetters) }
+func DDLTables() []string { return AllTableNames() }
 
 // Storage is how Athena reads a table's objects.
 type Storage struct {

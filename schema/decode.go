@@ -31,7 +31,8 @@ type Origin struct {
 }
 
 // Output collects what units decode to. Decode appends to it, so one Output
-// can gather a whole batch; Reset empties it while keeping capacity.
+// can gather a whole batch; Reset empties it while keeping capacity. Each
+// Parquet table's rows are a field (its Table declares which).
 type Output struct {
 	Findings []Finding
 	Insights []InsightResult
@@ -45,11 +46,12 @@ type Output struct {
 
 // Reset empties the output, keeping its allocated capacity.
 func (o *Output) Reset() {
-	clear(o.Findings)
-	clear(o.Insights)
-	clear(o.OCSF)
-	clear(o.Dead)
-	*o = Output{Findings: o.Findings[:0], Insights: o.Insights[:0], OCSF: o.OCSF[:0], Dead: o.Dead[:0]}
+	prev := *o
+	clear(prev.Dead)
+	*o = Output{Dead: prev.Dead[:0]}
+	for _, t := range tables {
+		t.keep(&prev, o)
+	}
 }
 
 // DeadLetter is a unit, or one finding of a unit, that could not become a row.

@@ -21,6 +21,7 @@ import (
 	"github.com/hublake/hublake/lake/dirlake"
 	"github.com/hublake/hublake/lease"
 	"github.com/hublake/hublake/pipeline"
+	"github.com/hublake/hublake/schema"
 	"github.com/hublake/hublake/units"
 )
 
@@ -157,7 +158,7 @@ func TestConsumerHostileStreamAndShard(t *testing.T) {
 		t.Fatal("the shard never got its batches stored")
 	}
 
-	if got := stats.Findings.Load(); got != 4 {
+	if got := stats.Rows(schema.Findings).Load(); got != 4 {
 		t.Errorf("%d findings, want 4 (two plain, two from the valid aggregate)", got)
 	}
 	dead := lakecheck.DeadLetters(t, root)

@@ -24,6 +24,7 @@ import (
 	"github.com/hublake/hublake/lake"
 	"github.com/hublake/hublake/lease"
 	"github.com/hublake/hublake/pipeline"
+	"github.com/hublake/hublake/schema"
 )
 
 // Consumer is the stream consumer: a KCL worker whose shard leases live in
@@ -197,7 +198,7 @@ func (st *Consumer) Run(ctx context.Context, started func()) error {
 	clean := st.shards.wait(waitCtx)
 	s := st.cfg.Stats
 	log.Info("stopped", "clean", clean, "seconds", time.Since(start).Seconds(),
-		"records", s.Units.Load(), "findings", s.Findings.Load(), "dead_letters", s.DeadLetters.Load())
+		"records", s.Units.Load(), "findings", s.Rows(schema.Findings).Load(), "dead_letters", s.DeadLetters.Load())
 	return nil
 }
 

@@ -21,11 +21,12 @@ import (
 
 	"github.com/hublake/hublake/awsconf"
 	"github.com/hublake/hublake/encode"
+	"github.com/hublake/hublake/files"
 	"github.com/hublake/hublake/lake"
 	"github.com/hublake/hublake/lake/dirlake"
 	"github.com/hublake/hublake/lake/s3lake"
 	"github.com/hublake/hublake/pipeline"
-	"github.com/hublake/hublake/files"
+	"github.com/hublake/hublake/schema"
 )
 
 // lakeFlags are the flags of every command that writes the lake: where it
@@ -255,7 +256,7 @@ func (c *backfillCmd) Run(ctx context.Context, g *globals) error {
 	printSummary(os.Stdout, part, stats, &absorbed, elapsed, store.String(), failed)
 	log.Info("backfill finished",
 		"inputs", stats.Inputs.Load(), "inputs_failed", stats.InputsFailed.Load(), "units", stats.Units.Load(), "bytes_in", stats.BytesIn.Load(),
-		"findings", stats.Findings.Load(), "insight_results", stats.InsightResults.Load(), "ocsf_findings", stats.OCSFFindings.Load(),
+		tableRowsAttrs(stats),
 		"duplicates", stats.Duplicates.Load(), "dead_letters", stats.DeadLetters.Load(),
 		"objects", stats.Objects.Load(), "bytes_out", stats.BytesOut.Load(),
 		"already_compacted", absorbed.Skipped.Load()+absorbed.Removed.Load(), "seconds", elapsed.Seconds())
@@ -428,9 +429,9 @@ func printSummary(w io.Writer, part files.Part, s *pipeline.Stats, absorbed *enc
 		}
 	}
 	fmt.Fprintf(w, "  units read       %12d   (%s in, %.1f MB/s)\n", s.Units.Load(), humanBytes(in), float64(in)/1e6/secs)
-	fmt.Fprintf(w, "  findings         %12d rows\n", s.Findings.Load())
-	fmt.Fprintf(w, "  insight results  %12d rows\n", s.InsightResults.Load())
-	fmt.Fprintf(w, "  OCSF findings    %12d rows\n", s.OCSFFindings.Load())
+	for _, t := range schema.Tables() {
+		fmt.Fprintf(w, "  %-17s%12d rows\n", t.Title(), s.Rows(t).Load())
+	}
 	fmt.Fprintf(w, "  duplicates       %12d dropped\n", s.Duplicates.Load())
 	fmt.Fprintf(w, "  dead letters     %12d\n", s.DeadLetters.Load())
 	fmt.Fprintf(w, "  objects written  %12d   (%s)\n", s.Objects.Load(), humanBytes(s.BytesOut.Load()))
@@ -438,6 +439,16 @@ func printSummary(w io.Writer, part files.Part, s *pipeline.Stats, absorbed *enc
 		fmt.Fprintf(w, "    of which       %12d   already compacted: not written again (their rows are in the lake)\n", n)
 	}
 	fmt.Fprintf(w, "  elapsed          %12.2fs\n", elapsed.Seconds())
+}
+
+// tableRowsAttrs are the rows written into each table, as log attributes
+// named after the tables.
+func tableRowsAttrs(s *pipeline.Stats) slog.Attr {
+	var attrs []any
+	for _, t := range schema.Tables() {
+		attrs = append(attrs, t.Name(), s.Rows(t).Load())
+	}
+	return slog.Group("", attrs...)
 }
 
 func humanBytes(n int64) string {

@@ -185,8 +185,8 @@ func genCorpus(t *testing.T, n, days int) string {
 func batchObjects(t *testing.T, dir string) int {
 	t.Helper()
 	n := 0
-	for _, table := range schema.AllTables() {
-		files, _ := filepath.Glob(filepath.Join(dir, table.Name, "dt=*", "*"))
+	for _, table := range schema.AllTableNames() {
+		files, _ := filepath.Glob(filepath.Join(dir, table, "dt=*", "*"))
 		for _, f := range files {
 			if !strings.HasPrefix(filepath.Base(f), "compacted-") {
 				n++
@@ -220,7 +220,7 @@ func TestCompactCrashPoints(t *testing.T) {
 				if l.name != "dir" {
 					time.Sleep(2100 * time.Millisecond)
 				}
-				for _, table := range schema.Tables() {
+				for _, table := range schema.TableNames() {
 					if n := lakecheck.Missing(t, db, snapshot, l.dir, table); n != 0 {
 						t.Errorf("%s: after a kill at %s, %d %s rows are missing", l.name, point, n, table)
 					}

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/aws/smithy-go/middleware"
@@ -78,21 +77,6 @@ type metrics struct {
 // does).
 const maxFlushSamples = 10000
 
-// tableRows are the row counters of the lake's tables, by table name: one
-// for every table of schema.Tables() (a test keeps the two equal).
-func tableRows(s *pipeline.Stats) []tableCounter {
-	return []tableCounter{
-		{schema.TableFindings, &s.Findings},
-		{schema.TableInsightResults, &s.InsightResults},
-		{schema.TableOCSFFindings, &s.OCSFFindings},
-	}
-}
-
-type tableCounter struct {
-	table string
-	rows  *atomic.Int64
-}
-
 func newMetrics(stats *pipeline.Stats) *metrics {
 	m := &metrics{
 		reg:   prometheus.NewRegistry(),
@@ -132,12 +116,13 @@ func newMetrics(stats *pipeline.Stats) *metrics {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hublake_buffered_records", Help: "Records read but not yet durable in the lake (unflushed batches)."}, func() float64 { return float64(m.buffered()) }),
 		m.flushSeconds, m.behind,
 	)
-	for _, tc := range tableRows(stats) {
+	for _, t := range schema.Tables() {
+		rows := stats.Rows(t)
 		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name:        "hublake_rows_written_total",
 			Help:        "Rows written, per table.",
-			ConstLabels: prometheus.Labels{"table": tc.table},
-		}, func() float64 { return float64(tc.rows.Load()) }))
+			ConstLabels: prometheus.Labels{"table": t.Name()},
+		}, func() float64 { return float64(rows.Load()) }))
 	}
 	return m
 }
@@ -340,12 +325,12 @@ func (e *emf) emit(now time.Time) error {
 		}
 		flushes = flushes[n:]
 	}
-	for _, tc := range tableRows(s) {
-		key := "RowsWritten/" + tc.table
-		total := tc.rows.Load()
+	for _, t := range schema.Tables() {
+		key := "RowsWritten/" + t.Name()
+		total := s.Rows(t).Load()
 		rows := total - e.last[key]
 		e.last[key] = total
-		if err := e.write(now, map[string]any{"Stream": e.stream, "Table": tc.table, "RowsWritten": rows},
+		if err := e.write(now, map[string]any{"Stream": e.stream, "Table": t.Name(), "RowsWritten": rows},
 			emfDirective([]string{"Stream", "Table"}, emfMetric{"RowsWritten", "Count"})); err != nil {
 			return err
 		}

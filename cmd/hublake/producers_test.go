@@ -504,7 +504,7 @@ func TestBackfillFormatsByContent(t *testing.T) {
 		}
 		return p
 	}
-	bz, err := os.ReadFile(filepath.Join("..", "..", "processor", "units", "testdata", "formats", "units.ndjson.bz2"))
+	bz, err := os.ReadFile(filepath.Join("..", "..", "units", "testdata", "formats", "units.ndjson.bz2"))
 	if err != nil {
 		t.Fatal(err)
 	}

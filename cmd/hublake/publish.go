@@ -14,8 +14,8 @@ import (
 	"github.com/bytedance/sonic"
 
 	"github.com/hublake/hublake/awsconf"
-	"github.com/hublake/hublake/lake/s3lake"
 	"github.com/hublake/hublake/files"
+	"github.com/hublake/hublake/lake/s3lake"
 )
 
 type publishCmd struct {
