@@ -96,6 +96,42 @@ const (
 	readAhead = 4
 )
 
+// Validate refuses options the defaults cannot mend: a delete grace longer
+// than the grace writers keep. Run calls it.
+func (o Options) Validate() error {
+	if o.DeleteGrace > lake.MaxDeleteGrace {
+		return fmt.Errorf("delete grace %s: at most %s (lake.MaxDeleteGrace: the grace writers keep)", o.DeleteGrace, lake.MaxDeleteGrace)
+	}
+	return nil
+}
+
+// The memory budget of a compaction, in one place: the compact command's
+// GOMEMLIMIT and TestCompactMemoryBound use it.
+const (
+	// BudgetBase is the process beyond the partition being compacted: the
+	// runtime, a listing page, the partitions a survey found, slack.
+	BudgetBase = 64 << 20
+	// budgetFixed is what compacting a partition holds whatever the
+	// options: its listing and markers, manifests, parquet-go's readers'
+	// fixed buffers.
+	budgetFixed = 16 << 20
+)
+
+// MemoryBudget is the heap a compaction under o may use: what compacting
+// one partition holds at most (partitions are compacted one after
+// another), plus BudgetBase.
+func MemoryBudget(o Options) int64 { return partitionBudget(o.withDefaults()) + BudgetBase }
+
+// partitionBudget is what compacting one partition under o (defaults
+// applied) holds at most, however large the partition: the sort buffer and
+// the run being spilled (twice SortBuffer), the inputs decoded ahead (8 ×
+// decodeInFlight), the merge's readers (two spill blocks of each of
+// mergeFanIn runs), the row group being encoded (its values, their encoding
+// and its pages: 3 × RowGroupBytes), and budgetFixed.
+func partitionBudget(o Options) int64 {
+	return 2*o.SortBuffer + 8*decodeInFlight + mergeFanIn*2*spillBlock + 3*o.Encode.RowGroupBytes + budgetFixed
+}
+
 func (o Options) withDefaults() Options {
 	if len(o.Tables) == 0 {
 		o.Tables = schema.AllTableNames()
@@ -167,8 +203,8 @@ func Run(ctx context.Context, lk lake.Lake, opts Options) (*Summary, error) {
 	opts = opts.withDefaults()
 	c := &compactor{lake: lk, opts: opts, log: opts.Logger, sum: &Summary{}}
 	c.deletes = &deleter{lake: lk, crash: opts.CrashHook, log: opts.Logger}
-	if opts.DeleteGrace > lake.MaxDeleteGrace {
-		return c.sum, fmt.Errorf("delete grace %s: at most %s (lake.MaxDeleteGrace: the grace writers keep)", opts.DeleteGrace, lake.MaxDeleteGrace)
+	if err := opts.Validate(); err != nil {
+		return c.sum, err
 	}
 	var tables []table
 	for _, name := range opts.Tables {

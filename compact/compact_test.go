@@ -595,12 +595,35 @@ func TestCompactMemoryBound(t *testing.T) {
 	<-done
 	live := int64(peak.Load()) - int64(base)
 	t.Logf("live heap before %.1f MiB, peak %.1f MiB", float64(base)/(1<<20), float64(peak.Load())/(1<<20))
-	const bound = 2*(4<<20) + 8*decodeInFlight + mergeFanIn*2*spillBlock + 3*(2<<20) + 16<<20
+	// 2×4 MiB + 8×decodeInFlight + mergeFanIn×2×spillBlock + 3×2 MiB + 16 MiB
+	bound := partitionBudget(Options{SortBuffer: 4 << 20, Encode: encode.Options{RowGroupBytes: 2 << 20}}.withDefaults())
 	t.Logf("compacted %d objects, %d rows, %d runs spilled; peak live heap %.1f MiB (bound %d MiB)", sum.ObjectsIn, sum.Rows, sum.Spilled, float64(live)/(1<<20), bound>>20)
 	if sum.Spilled < 3 {
 		t.Errorf("only %d runs spilled: the partition fits the buffer, the test proves nothing", sum.Spilled)
 	}
 	if live > bound {
 		t.Errorf("peak live heap %d MiB, more than the %d MiB the buffer and the row groups allow", live>>20, bound>>20)
+	}
+}
+
+// TestOptionsValidate: a delete grace past the one writers keep is refused
+// before anything is listed, with a summary to print; the defaults and the
+// bound itself are not.
+func TestOptionsValidate(t *testing.T) {
+	for _, o := range []Options{{}, {DeleteGrace: lake.MaxDeleteGrace}, {DeleteGrace: -1}} {
+		if err := o.Validate(); err != nil {
+			t.Errorf("%+v: %v", o, err)
+		}
+	}
+	lk, err := dirlake.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := Run(context.Background(), lk, Options{DeleteGrace: lake.MaxDeleteGrace + time.Second})
+	if err == nil || !strings.Contains(err.Error(), "lake.MaxDeleteGrace") || sum == nil || sum.Partitions != 0 {
+		t.Errorf("Run with a grace past lake.MaxDeleteGrace: %+v, %v", sum, err)
+	}
+	if got, want := MemoryBudget(Options{}), int64(2*32+8*2+16*2/4+3*16+16+64)<<20; got != want {
+		t.Errorf("MemoryBudget of the defaults = %d, want %d", got, want)
 	}
 }

@@ -35,18 +35,25 @@ const (
 type Options struct {
 	// Codec is CodecZSTD or CodecSnappy; empty means DefaultCodec.
 	Codec string
-	// RowGroupRows bounds the rows per row group (default 10,000).
+	// RowGroupRows bounds the rows per row group (default
+	// DefaultRowGroupRows).
 	RowGroupRows int64
-	// RowGroupBytes bounds the input bytes per row group (default 4 MiB):
-	// the writer holds a row group's values, their encoding and its
-	// compressed pages until the row group is written, so this, not the
-	// batch, bounds the encoder's memory, even for text that does not
-	// compress.
+	// RowGroupBytes bounds the input bytes per row group (default
+	// DefaultRowGroupBytes): the writer holds a row group's values, their
+	// encoding and its compressed pages until the row group is written, so
+	// this, not the batch, bounds the encoder's memory, even for text that
+	// does not compress.
 	RowGroupBytes int64
 	// Absorbed, if set, counts the objects the writers' marker checks kept
 	// out of the lake (see AbsorbedCounts).
 	Absorbed *AbsorbedCounts
 }
+
+// The defaults of Options.
+const (
+	DefaultRowGroupRows  = 10_000
+	DefaultRowGroupBytes = 4 << 20
+)
 
 // Validate checks the codec name.
 func (o Options) Validate() error {
@@ -147,7 +154,7 @@ func (s parquetSink) Flush() error { return s.out.Flush() }
 // Options.RowGroupRows).
 func (o Options) RowGroupRowsOrDefault() int64 {
 	if o.RowGroupRows <= 0 {
-		return 10_000
+		return DefaultRowGroupRows
 	}
 	return o.RowGroupRows
 }
@@ -156,7 +163,7 @@ func (o Options) RowGroupRowsOrDefault() int64 {
 // Options.RowGroupBytes).
 func (o Options) RowGroupBytesOrDefault() int64 {
 	if o.RowGroupBytes <= 0 {
-		return 4 << 20
+		return DefaultRowGroupBytes
 	}
 	return o.RowGroupBytes
 }

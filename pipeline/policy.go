@@ -1,6 +1,8 @@
 package pipeline
 
 import (
+	"fmt"
+	"math"
 	"strings"
 	"time"
 )
@@ -36,6 +38,25 @@ const (
 	// queryable within about a minute.
 	DefaultStreamWindow = 60 * time.Second
 )
+
+// DefaultPolicy is the policy whose limits are the defaults above (without a
+// window: backfill's; the stream's is DefaultStreamWindow). A zero limit of
+// any Policy is the default's.
+func DefaultPolicy() Policy { return Policy{}.withDefaults() }
+
+// Validate refuses limits the defaults cannot mend: batch limits whose
+// memory budget (MemoryBudget) does not fit in 64 bits.
+func (p Policy) Validate() error {
+	p = p.withDefaults()
+	if batch := max(p.MaxBytes, p.MaxUnitBytes); batch > maxBatchBytes {
+		return fmt.Errorf("batch limits of %d bytes (--flush-bytes, --max-unit-bytes) are too large: at most %d, their memory budget must fit in 64 bits", batch, int64(maxBatchBytes))
+	}
+	return nil
+}
+
+// maxBatchBytes is the largest batch limit whose budget, for one batch,
+// fits in an int64: (factor + 2) times it, plus the fixed parts.
+const maxBatchBytes = (math.MaxInt64 - BudgetBase - BudgetBatchFixed) / (BudgetBatchFactor + 2)
 
 func (p Policy) withDefaults() Policy {
 	if p.MaxUnits <= 0 {
@@ -84,12 +105,20 @@ const (
 // BudgetBatchFactor, plus the unit being read (up to MaxUnitBytes, twice
 // while its buffer grows) and BudgetBatchFixed; plus BudgetBase. The number
 // of partitions a batch touches does not count: its objects are written one
-// after another.
+// after another. A budget larger than an int64 (limits Validate refuses, or
+// batches without number) is math.MaxInt64: no limit.
 func MemoryBudget(batches int, p Policy) int64 {
 	p = p.withDefaults()
 	batch := max(p.MaxBytes, p.MaxUnitBytes)
+	if batch > maxBatchBytes {
+		return math.MaxInt64
+	}
 	perBatch := BudgetBatchFactor*batch + 2*p.MaxUnitBytes + BudgetBatchFixed
-	return int64(max(batches, 1))*perBatch + BudgetBase
+	n := int64(max(batches, 1))
+	if n > (math.MaxInt64-BudgetBase)/perBatch {
+		return math.MaxInt64
+	}
+	return n*perBatch + BudgetBase
 }
 
 // cuts decides where the batches of one source partition end. It does no

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -213,5 +214,35 @@ func TestBatcherFlushOnStopForced(t *testing.T) {
 	}
 	if b.Pending() != 2 {
 		t.Errorf("pending %d, want 2", b.Pending())
+	}
+}
+
+// TestPolicyValidate: limits whose memory budget does not fit in 64 bits are
+// refused (--flush-bytes 2000000000GiB made a negative GOMEMLIMIT), the
+// defaults and the largest accepted limits are not, and MemoryBudget never
+// wraps: batches without number make no limit.
+func TestPolicyValidate(t *testing.T) {
+	if err := DefaultPolicy().Validate(); err != nil {
+		t.Errorf("the default policy: %v", err)
+	}
+	if err := (Policy{}).Validate(); err != nil {
+		t.Errorf("the zero policy: %v", err)
+	}
+	if err := (Policy{MaxBytes: maxBatchBytes, MaxUnitBytes: maxBatchBytes}).Validate(); err != nil {
+		t.Errorf("the largest limits: %v", err)
+	}
+	if got := MemoryBudget(1, Policy{MaxBytes: maxBatchBytes, MaxUnitBytes: maxBatchBytes}); got <= 0 {
+		t.Errorf("MemoryBudget of the largest limits = %d", got)
+	}
+	for _, p := range []Policy{{MaxBytes: 2000000000 << 30}, {MaxUnitBytes: maxBatchBytes + 1}, {MaxBytes: math.MaxInt64}} {
+		if err := p.Validate(); err == nil || !strings.Contains(err.Error(), "memory budget") {
+			t.Errorf("%+v: %v, want the memory budget refused", p, err)
+		}
+		if got := MemoryBudget(1, p); got != math.MaxInt64 {
+			t.Errorf("MemoryBudget(1, %+v) = %d, want no limit", p, got)
+		}
+	}
+	if got := MemoryBudget(math.MaxInt, DefaultPolicy()); got != math.MaxInt64 {
+		t.Errorf("MemoryBudget of MaxInt batches = %d, want no limit", got)
 	}
 }

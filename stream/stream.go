@@ -91,6 +91,9 @@ const (
 	DefaultLeaseDuration   = 20 * time.Second
 	DefaultLeaseSync       = 30 * time.Second
 	DefaultShutdownTimeout = 20 * time.Second
+	// DefaultInitialPosition is where a shard without a checkpoint starts
+	// when Config.InitialPosition is empty.
+	DefaultInitialPosition = "TRIM_HORIZON"
 )
 
 // Observer is told what only the stream knows, for metrics.
@@ -228,7 +231,7 @@ func kclConfig(cfg *Config) (*kclcfg.KinesisClientLibConfiguration, error) {
 		k = k.WithMaxLeasesForWorker(cfg.MaxLeases)
 	}
 	switch cfg.InitialPosition {
-	case "", "TRIM_HORIZON":
+	case "", DefaultInitialPosition:
 		k = k.WithInitialPositionInStream(kclcfg.TRIM_HORIZON)
 	case "LATEST":
 		k = k.WithInitialPositionInStream(kclcfg.LATEST)

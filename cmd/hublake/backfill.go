@@ -43,9 +43,13 @@ type lakeFlags struct {
 }
 
 // Validate refuses, before any work, a lake that is neither a path nor a
-// valid s3://bucket/prefix, and option combinations that cannot work.
+// valid s3://bucket/prefix, and option combinations that cannot work (the
+// S3 store's and the encoder's specs, checked once, here).
 func (f *lakeFlags) Validate() error {
 	if err := lake.CheckLocation("--out", f.Out); err != nil {
+		return err
+	}
+	if err := f.encodeOptions().Validate(); err != nil {
 		return err
 	}
 	return f.s3Options().Validate()
@@ -194,9 +198,13 @@ func resolvePart(flag files.Part, parts int, getenv func(string) string) (files.
 	return files.Part{}, nil
 }
 
-// Validate checks the lake and the sources before any work.
+// Validate checks the lake, the batch limits and the sources before any
+// work.
 func (c *backfillCmd) Validate() error {
 	if err := c.lakeFlags.Validate(); err != nil {
+		return err
+	}
+	if err := c.policy().Validate(); err != nil {
 		return err
 	}
 	return validateSources("source", c.Sources)
@@ -216,7 +224,7 @@ func (c *backfillCmd) Run(ctx context.Context, g *globals) error {
 	if err != nil {
 		return usageError{err}
 	}
-	tuneMemory(log, workers, c.policy())
+	tuneMemory(log, pipeline.MemoryBudget(workers, c.policy()), "the batch limits")
 	awsConf, err := c.awsConfig(ctx, log)
 	if err != nil {
 		return err
@@ -305,26 +313,26 @@ func (c *ctxReader) Read(p []byte) (int, error) {
 	return c.pr.Read(p)
 }
 
-// tuneMemory sets GOMEMLIMIT to pipeline.MemoryBudget for batches
-// batches open at once under policy p, unless the user set GOMEMLIMIT: the
-// live heap stays below the budget (the memory tests prove it), and the
-// collector works harder as the heap nears it instead of letting the process
-// grow. The budget is the worst case (text that does not compress); for a
-// typical run the pacing decides, and it is GOGC=50 unless the user set
-// GOGC: the heap grows to 1.5× the live data instead of 2×. Measured on the
-// bench corpus (190 MiB in 12 files, both cores): peak RSS 309 and 265 MiB
-// at the default 100, 226 and 228 MiB at 50, the same wall time, 5 % more
-// CPU.
-func tuneMemory(log interface{ Info(string, ...any) }, batches int, p pipeline.Policy) {
+// tuneMemory sets GOMEMLIMIT to a command's memory budget (backfill:
+// pipeline.MemoryBudget of its batches; compact: compact.MemoryBudget),
+// unless the user set GOMEMLIMIT: the live heap stays below the budget (the
+// memory tests prove it), and the collector works harder as the heap nears
+// it instead of letting the process grow. from names the limits the budget
+// comes from in the log. The budget is the worst case (text that does not
+// compress); for a typical run the pacing decides, and it is GOGC=50 unless
+// the user set GOGC: the heap grows to 1.5× the live data instead of 2×.
+// Measured on the bench corpus (190 MiB in 12 files, both cores): peak RSS
+// 309 and 265 MiB at the default 100, 226 and 228 MiB at 50, the same wall
+// time, 5 % more CPU.
+func tuneMemory(log interface{ Info(string, ...any) }, budget int64, from string) {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(backfillGCPercent)
 	}
 	if os.Getenv("GOMEMLIMIT") != "" {
 		return
 	}
-	budget := pipeline.MemoryBudget(batches, p)
 	debug.SetMemoryLimit(budget)
-	log.Info("memory limit set from the batch limits", "gomemlimit_bytes", budget)
+	log.Info("memory limit set from "+from, "gomemlimit_bytes", budget)
 }
 
 // backfillGCPercent is the collector's pacing for backfill and compaction

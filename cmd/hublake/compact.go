@@ -10,23 +10,22 @@ import (
 	"time"
 
 	"github.com/hublake/hublake/compact"
-	"github.com/hublake/hublake/pipeline"
 )
 
 // compactCmd is `hublake compact`: see package compact.
 type compactCmd struct {
 	lakeFlags   `set:"codec=${default_codec}"`
 	Table       []string      `help:"Tables to compact (default: all)." placeholder:"TABLE"`
-	OlderThan   time.Duration `help:"Compact only batch objects written longer ago than this." default:"15m"`
-	TargetSize  byteSize      `help:"Largest compacted object." default:"256MiB"`
-	LockTTL     time.Duration `name:"lock-ttl" help:"A partition's lock expires this long after its holder last renewed it (every third of it)." default:"10m"`
-	DeleteGrace time.Duration `help:"How long replaced objects stay after their compacted objects are in place, so that a reader listing the partition meanwhile sees one or the other." default:"30s"`
+	OlderThan   time.Duration `help:"Compact only batch objects written longer ago than this." default:"${older_than}"`
+	TargetSize  byteSize      `help:"Largest compacted object." default:"${target_size}"`
+	LockTTL     time.Duration `name:"lock-ttl" help:"A partition's lock expires this long after its holder last renewed it (every third of it)." default:"${lock_ttl}"`
+	DeleteGrace time.Duration `help:"How long replaced objects stay after their compacted objects are in place, so that a reader listing the partition meanwhile sees one or the other." default:"${delete_grace}"`
 	Progress    string        `help:"Progress display: auto (a bar on a terminal, lines otherwise), bar, lines or none." default:"auto" enum:"auto,bar,lines,none"`
 	TempDir     string        `name:"temp-dir" help:"Directory for the sorted runs that do not fit in memory (default: the system's)."`
 	EMF         bool          `name:"emf" help:"Write the run's metrics as a CloudWatch Embedded Metric Format line to stdout at the end."`
 	// For experiments and tests.
 	Sort       []string `help:"Override a table's sort keys: table=col,col,... (repeatable)." sep:"none" hidden:""`
-	SortBuffer byteSize `name:"sort-buffer" help:"Rows sorted in memory before spilling to disk." default:"32MiB" hidden:""`
+	SortBuffer byteSize `name:"sort-buffer" help:"Rows sorted in memory before spilling to disk." default:"${sort_buffer}" hidden:""`
 }
 
 func (c *compactCmd) Run(ctx context.Context, g *globals) error {
@@ -50,13 +49,8 @@ func (c *compactCmd) Run(ctx context.Context, g *globals) error {
 	if err != nil {
 		return err
 	}
-	// The writer's budget for one batch: compaction stays inside it however
-	// large a partition is (its sort buffer, one row group being encoded,
-	// the merge's readers).
-	tuneMemory(log, 1, pipeline.Policy{})
 	prog := newProgress(c.Progress, "compact", "partitions", -1, log)
-	start := time.Now()
-	sum, err := compact.Run(ctx, lk, compact.Options{
+	opts := compact.Options{
 		Tables:     c.Table,
 		OlderThan:  c.OlderThan,
 		TargetSize: int64(c.TargetSize),
@@ -80,7 +74,13 @@ func (c *compactCmd) Run(ctx context.Context, g *globals) error {
 			prog.update(int64(done))
 		},
 		CrashHook: crashHookFromEnv(),
-	})
+	}
+	// Compaction stays inside its budget however large a partition is (its
+	// sort buffer, the inputs decoded ahead, the merge's readers, one row
+	// group being encoded).
+	tuneMemory(log, compact.MemoryBudget(opts), "compaction's limits")
+	start := time.Now()
+	sum, err := compact.Run(ctx, lk, opts)
 	prog.finish()
 	elapsed := time.Since(start)
 	printCompactSummary(os.Stdout, sum, elapsed, lk.String())

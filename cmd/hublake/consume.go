@@ -30,7 +30,7 @@ type consumeCmd struct {
 	Stream           string        `help:"Kinesis stream the EventBridge rule writes to." required:""`
 	App              string        `help:"KCL application name; it names the DynamoDB lease table." required:""`
 	WorkerID         string        `name:"worker-id" help:"Unique id of this worker (default: the ECS task id, else hostname and pid)."`
-	InitialPosition  string        `help:"Where a shard without a checkpoint starts: TRIM_HORIZON, LATEST or AT_TIMESTAMP." default:"TRIM_HORIZON" enum:"TRIM_HORIZON,LATEST,AT_TIMESTAMP"`
+	InitialPosition  string        `help:"Where a shard without a checkpoint starts: TRIM_HORIZON, LATEST or AT_TIMESTAMP." default:"${initial_position}" enum:"TRIM_HORIZON,LATEST,AT_TIMESTAMP"`
 	InitialTimestamp string        `help:"With AT_TIMESTAMP: the RFC 3339 time to start at."`
 	KinesisEndpoint  string        `name:"kinesis-endpoint" help:"Kinesis endpoint URL (a local stack)."`
 	DynamodbEndpoint string        `name:"dynamodb-endpoint" help:"DynamoDB endpoint URL (a local stack)."`
@@ -47,6 +47,14 @@ type consumeCmd struct {
 	MaxLeases        int           `help:"Maximum shards this worker processes (0: no limit)."`
 	EnhancedFanOut   bool          `name:"enhanced-fan-out" help:"Use enhanced fan-out (SubscribeToShard) instead of polling. Untested against local emulators."`
 	ShutdownTimeout  time.Duration `help:"On SIGTERM, how long to wait for batches to be flushed and checkpointed." default:"${shutdown_timeout}"`
+}
+
+// Validate checks the lake and the batch limits before any work.
+func (c *consumeCmd) Validate() error {
+	if err := c.lakeFlags.Validate(); err != nil {
+		return err
+	}
+	return c.policy(c.FlushRecords, c.FlushBytes, c.FlushWindow).Validate()
 }
 
 func (c *consumeCmd) Run(ctx context.Context, g *globals) error {

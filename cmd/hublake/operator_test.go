@@ -134,6 +134,10 @@ func TestUsageErrors(t *testing.T) {
 		{"source on https", nil, []string{"publish", "--stream", "s", "https://archive.s3.eu-west-1.amazonaws.com/firehose/"}, "s3://archive/firehose/"},
 		{"gen to a URL", nil, []string{"gen", "--events", "1", "--out", "s3://bucket/x"}, "local directory"},
 		{"parts that disagree", nil, []string{"backfill", "--part", "1/2", "--parts", "3", src}, "disagree"},
+		{"a size past 64 bits", nil, []string{"backfill", "--flush-bytes", "99999999999GiB", src}, "--flush-bytes"},
+		{"a batch whose memory budget is past 64 bits", nil, []string{"backfill", "--flush-bytes", "2000000000GiB", src}, "memory budget"},
+		{"the consumer's too", []string{"HUBLAKE_MAX_UNIT_BYTES=2000000000GiB"}, []string{"consume", "--stream", "s", "--app", "a"}, "memory budget"},
+		{"a KMS key without aws:kms", nil, []string{"backfill", "--sse-kms-key-id", "k", src}, "--sse aws:kms"},
 		{"publish's old --endpoint", nil, []string{"publish", "--stream", "s", "--endpoint", "http://127.0.0.1:1", src}, "unknown flag --endpoint"},
 		{"help of no command", nil, []string{"help", "nosuch"}, "nosuch"},
 	} {

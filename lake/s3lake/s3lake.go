@@ -50,7 +50,8 @@ type Options struct {
 	DiscoverRegion bool
 }
 
-// Validate checks the option combinations a user can get wrong.
+// Validate checks the option combinations a user can get wrong. The
+// commands call it once, with their flags; New does not again.
 func (o Options) Validate() error {
 	switch o.SSE {
 	case "", "aws:kms", "AES256":
@@ -106,11 +107,9 @@ type Lake struct {
 const minPartSize = 5 << 20
 
 // New returns a store for s3://bucket/prefix whose client is built from
-// cfg (see LoadAWSConfig).
+// cfg (awsconf.Load), with options o that Options.Validate accepts (the
+// commands validate them with their flags, before any work).
 func New(cfg aws.Config, dest string, o Options) (*Lake, error) {
-	if err := o.Validate(); err != nil {
-		return nil, err
-	}
 	bucket, prefix, err := lake.ParseS3URL(dest)
 	if err != nil {
 		return nil, err
