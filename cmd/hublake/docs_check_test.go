@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"unicode"
 
@@ -416,6 +417,29 @@ func TestStackFlushDefaults(t *testing.T) {
 		}
 		if got, want := fmt.Sprint(p.Default), defaults[flag]["consume"]; got != want {
 			t.Errorf("the template's %s defaults to %q, consume --%s to %q", param, got, flag, want)
+		}
+	}
+}
+
+// TestReadmeExitCodes: the README's one-line summary of the exit statuses
+// has the code's numbers (docs/operating.md's table is generated).
+func TestReadmeExitCodes(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(raw), "- **Exit codes**")
+	if !ok {
+		t.Fatal("README.md has no **Exit codes** guarantee")
+	}
+	line, _, _ := strings.Cut(rest, "\n- **")
+	line = strings.Join(strings.Fields(line), " ")
+	for _, want := range []string{
+		fmt.Sprintf("%d success", exitOK), fmt.Sprintf("%d failure", exitFailure),
+		fmt.Sprintf("%d usage error", exitUsage), fmt.Sprintf("%d interrupted", signalStatus(syscall.SIGINT)),
+	} {
+		if !strings.Contains(line, want) {
+			t.Errorf("README.md's exit codes say %q, not %q", line, want)
 		}
 	}
 }
