@@ -10,7 +10,9 @@ import "github.com/bytedance/sonic"
 // Strings decode as plain Go strings (a producer that sends a number where
 // ASFF says string makes the decoder report a type mismatch, which Decode
 // tolerates: the field is left empty). Fields that producers are known to send
-// in either form use the tolerant types of flex.go.
+// in either form use the tolerant types of flex.go; every *At field is a
+// Timestamp (RFC 3339, or epoch seconds or milliseconds as tables of ASFF
+// exported to JSON write them).
 
 // RawJSON is a JSON value kept as the exact bytes it had in the input. It
 // shares memory with the unit it was decoded from.
@@ -26,11 +28,11 @@ type asffFinding struct {
 	AwsAccountID      Text              `json:"AwsAccountId"`
 	Region            string            `json:"Region"`
 	Types             []string          `json:"Types"`
-	CreatedAt         string            `json:"CreatedAt"`
-	UpdatedAt         string            `json:"UpdatedAt"`
-	FirstObservedAt   string            `json:"FirstObservedAt"`
-	LastObservedAt    string            `json:"LastObservedAt"`
-	ProcessedAt       string            `json:"ProcessedAt"`
+	CreatedAt         Timestamp         `json:"CreatedAt"`
+	UpdatedAt         Timestamp         `json:"UpdatedAt"`
+	FirstObservedAt   Timestamp         `json:"FirstObservedAt"`
+	LastObservedAt    Timestamp         `json:"LastObservedAt"`
+	ProcessedAt       Timestamp         `json:"ProcessedAt"`
 	Severity          asffSeverity      `json:"Severity"`
 	Confidence        Int               `json:"Confidence"`
 	Criticality       Int               `json:"Criticality"`
@@ -103,9 +105,9 @@ type asffResource struct {
 }
 
 type asffNote struct {
-	Text      string `json:"Text"`
-	UpdatedBy string `json:"UpdatedBy"`
-	UpdatedAt string `json:"UpdatedAt"`
+	Text      string    `json:"Text"`
+	UpdatedBy string    `json:"UpdatedBy"`
+	UpdatedAt Timestamp `json:"UpdatedAt"`
 }
 
 type asffNetwork struct {
@@ -122,12 +124,12 @@ type asffNetwork struct {
 }
 
 type asffProcess struct {
-	Name         string `json:"Name"`
-	Path         string `json:"Path"`
-	Pid          Int    `json:"Pid"`
-	ParentPid    Int    `json:"ParentPid"`
-	LaunchedAt   string `json:"LaunchedAt"`
-	TerminatedAt string `json:"TerminatedAt"`
+	Name         string    `json:"Name"`
+	Path         string    `json:"Path"`
+	Pid          Int       `json:"Pid"`
+	ParentPid    Int       `json:"ParentPid"`
+	LaunchedAt   Timestamp `json:"LaunchedAt"`
+	TerminatedAt Timestamp `json:"TerminatedAt"`
 }
 
 type asffMalware struct {
@@ -150,11 +152,11 @@ type asffVuln struct {
 }
 
 type asffVendor struct {
-	Name            string `json:"Name"`
-	URL             string `json:"Url"`
-	VendorSeverity  string `json:"VendorSeverity"`
-	VendorCreatedAt string `json:"VendorCreatedAt"`
-	VendorUpdatedAt string `json:"VendorUpdatedAt"`
+	Name            string    `json:"Name"`
+	URL             string    `json:"Url"`
+	VendorSeverity  string    `json:"VendorSeverity"`
+	VendorCreatedAt Timestamp `json:"VendorCreatedAt"`
+	VendorUpdatedAt Timestamp `json:"VendorUpdatedAt"`
 }
 
 type asffCvss struct {
@@ -183,12 +185,12 @@ type asffThreat struct {
 }
 
 type asffIndicator struct {
-	Type           string `json:"Type"`
-	Value          string `json:"Value"`
-	Category       string `json:"Category"`
-	Source         string `json:"Source"`
-	SourceURL      string `json:"SourceUrl"`
-	LastObservedAt string `json:"LastObservedAt"`
+	Type           string    `json:"Type"`
+	Value          string    `json:"Value"`
+	Category       string    `json:"Category"`
+	Source         string    `json:"Source"`
+	SourceURL      string    `json:"SourceUrl"`
+	LastObservedAt Timestamp `json:"LastObservedAt"`
 }
 
 type asffRelated struct {

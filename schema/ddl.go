@@ -274,10 +274,21 @@ func LatestViewQuery(o DDLOptions) string {
 // finding_info.modified_time, then event_time, as TABLES.md defines it.
 // BatchUpdateFindingsV2 and automation rules change status, severity and
 // comment without moving modified_time; their events are later.
+//
+// A missing account or product uid counts as empty in the key, where
+// TABLES.md's concatenation would make the whole key NULL: findings without
+// metadata.uid whose producer names no account (Prowler's Kubernetes
+// findings, Falco) or no product uid (Prowler 4.0–4.4) would all share the
+// one NULL key, and the view would keep one of them. For findings that
+// have all three (every Security Hub finding) the key is TABLES.md's.
 func OCSFLatestViewQuery(o DDLOptions) string {
-	return latestQuery(o, TableOCSFFindings, "coalesce(metadata_uid, account_uid || '/' || product_uid || '/' || finding_uid)",
+	return latestQuery(o, TableOCSFFindings, OCSFLatestKey,
 		"modified_time DESC NULLS LAST, event_time DESC NULLS LAST")
 }
+
+// OCSFLatestKey is the SQL (Trino's and DuckDB's) of ocsf_findings_latest's
+// partition key.
+const OCSFLatestKey = "coalesce(metadata_uid, coalesce(account_uid, '') || '/' || coalesce(product_uid, '') || '/' || finding_uid)"
 
 // latestQuery selects every column of table (and dt) from the first row of
 // each partition by the order.

@@ -282,7 +282,7 @@ func TestAthenaDDL(t *testing.T) {
 					"FROM " + sqlName("findings") + "\n", "WHERE rn = 1", `, "dt"` + "\nFROM",
 				},
 				OCSFLatestViewName: {
-					"PARTITION BY coalesce(metadata_uid, account_uid || '/' || product_uid || '/' || finding_uid)",
+					"PARTITION BY coalesce(metadata_uid, coalesce(account_uid, '') || '/' || coalesce(product_uid, '') || '/' || finding_uid)",
 					"ORDER BY modified_time DESC NULLS LAST, event_time DESC NULLS LAST",
 					"FROM " + sqlName("ocsf_findings") + "\n", "WHERE rn = 1", `, "dt"` + "\nFROM",
 				},

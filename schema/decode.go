@@ -128,10 +128,9 @@ func (d *decoderState) unit(data []byte) {
 			d.dead(data, time.Time{}, "invalid JSON: %s", jsonError(err))
 			return
 		}
-		if len(elems) == 0 {
-			d.dead(data, time.Time{}, "empty JSON array")
-			return
-		}
+		// An empty array holds nothing to read (get-findings --query
+		// Findings of an empty page, Prowler's run that found nothing): no
+		// row, no dead letter, as when it is a whole file.
 		for i, e := range elems {
 			if firstByte(e) != '{' {
 				d.dead(e, time.Time{}, "array element %d is not a JSON object", i)
@@ -178,20 +177,44 @@ func (d *decoderState) object(data []byte, index int) {
 		_ = jsonAPI.UnmarshalFromString(bytesToString(data), &raw)
 		d.event(data, &env, nil, raw.Detail)
 	case env.Findings != nil || env.FindingsLower != nil:
-		findings := env.Findings
-		if findings == nil {
-			findings = env.FindingsLower
-		}
-		if len(findings) == 0 {
-			d.dead(data, time.Time{}, "Findings document with no findings")
-			return
-		}
-		for i, f := range findings {
-			d.anyFinding(f, i, &eventContext{DetailType: KindBackfill}, formatASFF)
-		}
+		doc := findingsDocument{Findings: env.Findings, FindingsLower: env.FindingsLower}
+		d.findingsDocument(doc.findings())
+	case env.StatusCode.Valid && env.Data != nil:
+		d.placebo(data, &env)
 	default:
 		d.anyFinding(data, index, &eventContext{DetailType: KindBackfill}, formatASFF)
 	}
+}
+
+// findingsDocument decodes the findings of a {"Findings": [...]} document
+// decoded whole (a Kinesis record, a line, an element of an array; a file's
+// documents are split into their findings before). An empty one, the last
+// page of a paginated get-findings, holds nothing to read: no row, no dead
+// letter, as when it is a whole file.
+func (d *decoderState) findingsDocument(findings []RawJSON) {
+	for i, f := range findings {
+		d.anyFinding(f, i, &eventContext{DetailType: KindBackfill}, formatASFF)
+	}
+}
+
+// placebo decodes a Cloud Custodian placebo recording, {"status_code": <a
+// number>, "data": <the boto3 response>} (the largest public corpus of real
+// GetFindings responses, in Cloud Custodian's tests): when data is a
+// Findings document its findings are rows, as the document's would be;
+// any other recording (another API's, a failed call's) is a dead letter
+// that says so. It is one unit: its findings share its source and are told
+// apart by finding_index.
+func (d *decoderState) placebo(data []byte, env *envelope) {
+	var doc findingsDocument
+	if firstByte(env.Data) == '{' {
+		_ = d.decode(env.Data, &doc)
+	}
+	findings := doc.findings()
+	if findings == nil {
+		d.dead(data, time.Time{}, "a placebo recording (Cloud Custodian's {\"status_code\": %d, \"data\": ...}) whose data is not a Findings document: no findings to read", env.StatusCode.V)
+		return
+	}
+	d.findingsDocument(findings)
 }
 
 // event turns an EventBridge event into rows. det is its decoded findings
@@ -271,7 +294,8 @@ func (d *decoderState) finding(raw []byte, index int, ec *eventContext) {
 		d.dead(raw, ec.Time, "finding %d: invalid JSON: %s", index, jsonError(err))
 		return
 	}
-	updated, updatedOK := ParseTime(f.UpdatedAt)
+	updated := f.UpdatedAt.T
+	updatedOK := !updated.IsZero()
 	when := ec.Time
 	if !ec.TimeOK {
 		when = updated

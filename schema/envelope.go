@@ -27,11 +27,12 @@ const (
 // copied (rows point into the unit's bytes) and skipped values are validated.
 var jsonAPI = sonic.Config{CaseSensitive: true}.Froze()
 
-// envelope is the union of the three top-level shapes a unit can have: an
+// envelope is the union of the top-level shapes a unit can have: an
 // EventBridge event (detail-type, detail), a {"Findings": [...]} document
 // (get-findings and get-findings-v2 output, BatchImportFindings input; also
-// {"findings": [...]}, an event's detail saved alone) or a
-// bare ASFF or OCSF finding (none of these keys). Case-sensitive matching
+// {"findings": [...]}, an event's detail saved alone), a Cloud Custodian
+// placebo recording of one (status_code, data) or a bare ASFF or OCSF
+// finding (none of these keys). Case-sensitive matching
 // keeps them apart. A bare OCSF finding's own time and resources do not fit
 // the envelope's types: the decoder reports a mismatch, which object()
 // tolerates, and they are read again as the finding's.
@@ -49,6 +50,26 @@ type envelope struct {
 	// FindingsLower is "findings": an EventBridge detail saved on its own
 	// (a Lambda that logs event["detail"]), DefectDojo's import format.
 	FindingsLower []RawJSON `json:"findings"`
+	// StatusCode and Data are a Cloud Custodian placebo recording of an
+	// API call: {"status_code": 200, "data": <the boto3 response>}.
+	StatusCode Int     `json:"status_code"`
+	Data       RawJSON `json:"data"`
+}
+
+// findingsDocument is a {"Findings": [...]} document (or {"findings":
+// [...]}) inside a placebo recording.
+type findingsDocument struct {
+	Findings      []RawJSON `json:"Findings"`
+	FindingsLower []RawJSON `json:"findings"`
+}
+
+// findings is the document's findings array: Findings, else findings (the
+// one that is not empty when both are sent); nil when it has neither.
+func (d *findingsDocument) findings() []RawJSON {
+	if len(d.Findings) == 0 && d.FindingsLower != nil {
+		return d.FindingsLower
+	}
+	return d.Findings
 }
 
 // rawEnvelope reads an event's detail as sent.

@@ -20,11 +20,11 @@ func flatten(f *asffFinding, raw []byte, updated time.Time) Finding {
 		Region:                        f.Region,
 		SchemaVersion:                 f.SchemaVersion,
 		Types:                         f.Types,
-		CreatedAt:                     timeOrZero(f.CreatedAt),
+		CreatedAt:                     f.CreatedAt.T,
 		UpdatedAt:                     updated,
-		FirstObservedAt:               timeOrZero(f.FirstObservedAt),
-		LastObservedAt:                timeOrZero(f.LastObservedAt),
-		ProcessedAt:                   timeOrZero(f.ProcessedAt),
+		FirstObservedAt:               f.FirstObservedAt.T,
+		LastObservedAt:                f.LastObservedAt.T,
+		ProcessedAt:                   f.ProcessedAt.T,
 		SeverityLabel:                 f.Severity.Label,
 		SeverityNormalized:            f.Severity.Normalized.Ptr32(),
 		SeverityOriginal:              string(f.Severity.Original),
@@ -51,6 +51,18 @@ func flatten(f *asffFinding, raw []byte, updated time.Time) Finding {
 	}
 	if row.CompanyName == "" {
 		row.CompanyName = f.ProductFields["aws/securityhub/CompanyName"]
+	}
+	if row.ProductName == "" || row.CompanyName == "" || row.Region == "" {
+		// A BatchImportFindings input (Trivy's, Cloud Custodian's) before
+		// Security Hub enriched it, or a finding from before Region
+		// existed: the product ARN names the region the finding was
+		// imported in and the product's company and product ids.
+		if a, ok := parseSecurityHubARN(f.ProductArn); ok {
+			company, product, _ := productOf(a.resource)
+			row.ProductName = cmp.Or(row.ProductName, product)
+			row.CompanyName = cmp.Or(row.CompanyName, company)
+			row.Region = cmp.Or(row.Region, a.region)
+		}
 	}
 	if row.SeverityLabel == "" && f.Severity.Normalized.Valid {
 		row.SeverityLabel = SeverityLabel(f.Severity.Normalized.V)
@@ -117,7 +129,7 @@ func flatten(f *asffFinding, raw []byte, updated time.Time) Finding {
 
 	if f.Note != nil {
 		row.NoteText, row.NoteUpdatedBy = f.Note.Text, f.Note.UpdatedBy
-		row.NoteUpdatedAt = timeOrZero(f.Note.UpdatedAt)
+		row.NoteUpdatedAt = f.Note.UpdatedAt.T
 	}
 	if n := len(f.Compliance.StatusReasons); n > 0 {
 		row.ComplianceStatusReasons = make([]StatusReason, n)
@@ -153,8 +165,8 @@ func flatten(f *asffFinding, raw []byte, updated time.Time) Finding {
 			Path:         p.Path,
 			Pid:          p.Pid.Ptr32(),
 			ParentPid:    p.ParentPid.Ptr32(),
-			LaunchedAt:   timeOrNil(p.LaunchedAt),
-			TerminatedAt: timeOrNil(p.TerminatedAt),
+			LaunchedAt:   p.LaunchedAt.ptr(),
+			TerminatedAt: p.TerminatedAt.ptr(),
 		}
 	}
 	if n := len(f.Malware); n > 0 {
@@ -180,7 +192,7 @@ func flatten(f *asffFinding, raw []byte, updated time.Time) Finding {
 		for i, t := range f.ThreatIntel {
 			row.ThreatIntelIndicators[i] = Indicator{
 				Type: t.Type, Value: t.Value, Category: t.Category, Source: t.Source,
-				SourceURL: t.SourceURL, LastObservedAt: timeOrNil(t.LastObservedAt),
+				SourceURL: t.SourceURL, LastObservedAt: t.LastObservedAt.ptr(),
 			}
 		}
 	}
@@ -207,8 +219,8 @@ func flattenVuln(v *asffVuln) Vulnerability {
 		VendorName:             v.Vendor.Name,
 		VendorURL:              v.Vendor.URL,
 		VendorSeverity:         v.Vendor.VendorSeverity,
-		VendorCreatedAt:        timeOrNil(v.Vendor.VendorCreatedAt),
-		VendorUpdatedAt:        timeOrNil(v.Vendor.VendorUpdatedAt),
+		VendorCreatedAt:        v.Vendor.VendorCreatedAt.ptr(),
+		VendorUpdatedAt:        v.Vendor.VendorUpdatedAt.ptr(),
 		FixAvailable:           v.FixAvailable,
 		ExploitAvailable:       v.ExploitAvailable,
 		EpssScore:              v.EpssScore.Ptr(),
@@ -249,20 +261,6 @@ func detailsText(b RawJSON) string {
 	return bytesToString(b)
 }
 
-func timeOrZero(s string) time.Time {
-	t, _ := ParseTime(s)
-	return t
-}
-
-// timeOrNil is timeOrZero for a timestamp in a list element or an optional
-// struct (see rows.go): nil for NULL.
-func timeOrNil(s string) *time.Time {
-	if t := timeOrZero(s); !t.IsZero() {
-		return &t
-	}
-	return nil
-}
-
 // SeverityLabel maps Severity.Normalized to its label by the bands the ASFF
 // documentation gives: 0 INFORMATIONAL, 1–39 LOW, 40–69 MEDIUM, 70–89 HIGH,
 // 90–100 CRITICAL. Values outside 0–100 have no label.
@@ -290,13 +288,57 @@ func SeverityLabel(n int64) string {
 // or "ruleset/cis-aws-foundations-benchmark/v/1.2.0"; "" when neither is an
 // ARN of Security Hub.
 func legacyStandard(pf map[string]string) string {
-	arn := cmp.Or(pf["StandardsArn"], pf["StandardsGuideArn"])
-	if !strings.HasPrefix(arn, "arn:") || !strings.Contains(arn, ":securityhub:") {
-		return ""
+	a, _ := parseSecurityHubARN(cmp.Or(pf["StandardsArn"], pf["StandardsGuideArn"]))
+	return a.resource
+}
+
+// securityHubARN is the parts of a Security Hub ARN hublake reads.
+type securityHubARN struct {
+	partition, region, account, resource string
+}
+
+// parseSecurityHubARN splits arn:<partition>:securityhub:<region>:<account>:
+// <resource> (any partition: aws, aws-cn, aws-us-gov, ...; region and
+// account may be empty). It also reads the spelling with an empty service
+// and the service where the region belongs, arn:aws::securityhub:<region>::
+// <resource>, which AWS's documentation printed for a while and copied
+// samples carry. false when s is neither, or names no resource.
+func parseSecurityHubARN(s string) (securityHubARN, bool) {
+	rest, ok := strings.CutPrefix(s, "arn:")
+	if !ok {
+		return securityHubARN{}, false
 	}
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) < 6 {
-		return ""
+	partition, rest, ok := strings.Cut(rest, ":")
+	if !ok || partition == "" {
+		return securityHubARN{}, false
 	}
-	return parts[5]
+	if r, ok := strings.CutPrefix(rest, "securityhub:"); ok {
+		rest = r
+	} else if r, ok := strings.CutPrefix(rest, ":securityhub:"); ok {
+		rest = r
+	} else {
+		return securityHubARN{}, false
+	}
+	region, rest, ok1 := strings.Cut(rest, ":")
+	account, resource, ok2 := strings.Cut(rest, ":")
+	if !ok1 || !ok2 || resource == "" {
+		return securityHubARN{}, false
+	}
+	return securityHubARN{partition: partition, region: region, account: account, resource: resource}, true
+}
+
+// productOf reads a product ARN's resource, product/<company id>/<product
+// id> (product/aquasecurity/aquasecurity, product/aws/guardduty,
+// product/<account>/default for a custom integration); false for any other
+// resource.
+func productOf(resource string) (company, product string, ok bool) {
+	rest, ok := strings.CutPrefix(resource, "product/")
+	if !ok {
+		return "", "", false
+	}
+	company, product, ok = strings.Cut(rest, "/")
+	if !ok || company == "" || product == "" || strings.Contains(product, "/") {
+		return "", "", false
+	}
+	return company, product, true
 }

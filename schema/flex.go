@@ -106,10 +106,7 @@ func (t *Text) UnmarshalJSON(b []byte) error {
 			*t = Text(b[1 : n-1])
 			return nil
 		}
-		var s string
-		if err := jsonAPI.Unmarshal(b, &s); err == nil {
-			*t = Text(s)
-		}
+		*t = Text(unescape(b))
 	case '{', '[', 'n':
 	default:
 		*t = Text(b)
@@ -149,6 +146,108 @@ func unquote(b []byte) string {
 		b = bytes.TrimSpace(b[1 : len(b)-1])
 	}
 	return string(b)
+}
+
+// Timestamp is a time as real producers send it, in an ASFF *At field or an
+// OCSF *_time attribute: an RFC 3339 string (ParseTime: any offset, up to
+// nine fraction digits, a space for the T, no zone read as UTC), or an epoch
+// number, as a JSON number or a string of one. An epoch number below 10^11
+// is seconds, anything else milliseconds (epochTime): OCSF says
+// milliseconds and some producers write seconds (Prowler ≥ 5); ASFF says
+// RFC 3339 and tables of ASFF exported to JSON (pandas' to_json, the
+// default of its date_unit) write milliseconds. The rule cannot misread a
+// real date: in milliseconds 10^11 is 1973-03-03, in seconds the year 5138.
+// It never fails: a value it cannot read leaves T zero (NULL in its
+// column; the text survives in raw_finding).
+type Timestamp struct{ T time.Time }
+
+// UnmarshalJSON implements json.Unmarshaler and never returns an error.
+func (ts *Timestamp) UnmarshalJSON(b []byte) error {
+	*ts = Timestamp{}
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 {
+		return nil
+	}
+	if b[0] != '"' {
+		// A number (null, booleans and the like are no number).
+		ts.T, _ = epochTime(bytesToString(b))
+		return nil
+	}
+	// Nothing below keeps s: it may share the decoder's buffer.
+	var s string
+	if n := len(b); n >= 2 && b[n-1] == '"' && bytes.IndexByte(b[1:n-1], '\\') < 0 {
+		s = bytesToString(b[1 : n-1])
+	} else {
+		s = unescape(b)
+	}
+	if t, ok := ParseTime(s); ok {
+		ts.T = t
+		return nil
+	}
+	ts.T, _ = epochTime(strings.TrimSpace(s))
+	return nil
+}
+
+// unescape decodes the JSON string b ("" when it is none). It is apart from
+// its callers so that the string whose address it takes is allocated only
+// for the rare value with escapes, not for every value they read.
+func unescape(b []byte) string {
+	var s string
+	_ = jsonAPI.Unmarshal(b, &s)
+	return s
+}
+
+// ptr is the time for a timestamp in a list element or an optional struct
+// (see rows.go): nil for NULL.
+func (ts Timestamp) ptr() *time.Time {
+	if ts.T.IsZero() {
+		return nil
+	}
+	t := ts.T
+	return &t
+}
+
+// secondsBelow is where epoch seconds end and epoch milliseconds begin.
+const secondsBelow = 1e11
+
+// epochTime reads s as epoch seconds (below 10^11) or milliseconds, with a
+// fraction or without (seconds keep their milliseconds, milliseconds lose
+// the rest); false when s is not a number or the time is outside the years
+// 1 to 9999.
+func epochTime(s string) (time.Time, bool) {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		if n < secondsBelow {
+			if n < minMillis/1000 {
+				return time.Time{}, false
+			}
+			return fromMillis(n * 1000)
+		}
+		return fromMillis(n)
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > maxMillis {
+		return time.Time{}, false
+	}
+	if f < secondsBelow {
+		return fromMillis(int64(math.Round(f * 1000)))
+	}
+	return fromMillis(int64(math.Floor(f)))
+}
+
+// The epoch milliseconds of the first and last instant of the years 1 to
+// 9999, the range ParseTime admits too.
+const (
+	minMillis = -62135596800000
+	maxMillis = 253402300799999
+)
+
+// fromMillis returns the UTC time of epoch milliseconds, false outside the
+// years 1 to 9999.
+func fromMillis(ms int64) (time.Time, bool) {
+	if ms < minMillis || ms > maxMillis {
+		return time.Time{}, false
+	}
+	return time.UnixMilli(ms).UTC(), true
 }
 
 // ParseTime reads an ASFF or EventBridge timestamp: RFC 3339 with any offset

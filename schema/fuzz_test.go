@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
@@ -84,6 +85,16 @@ func decodeSeeds() []string {
 		`{"Id":"a","ProductArn":"p","Title":"SECRET-TOKEN-123","UpdatedAt":"2024-01-02T00:00:00Z"`,
 		"{\"Id\":\"\xff\"}",
 		`42`, ``, `[]`, `[[[[`,
+		// Real producers' shapes (producers_test.go): epoch milliseconds in
+		// *At (a pandas export), a product ARN of another partition and the
+		// documentation's misspelt one, an empty page in any key order, an
+		// array of pages, placebo recordings.
+		`{"Id":"f","ProductArn":"arn:aws-us-gov:securityhub:us-gov-west-1:1:product/1/default","CreatedAt":1716510417123,"UpdatedAt":"1716510417123","Note":{"UpdatedAt":1716510417.5}}`,
+		`{"Id":"f","ProductArn":"arn:aws::securityhub:us-west-1::product/aws/guardduty","UpdatedAt":99999999999,"Process":{"LaunchedAt":"1e12"}}`,
+		`{"ResponseMetadata":{"RequestId":"r","HTTPStatusCode":200},"Findings":[]}`, `{"NextToken":"t","findings":[ ]}`,
+		`[{"ResponseMetadata":{},"Findings":[` + minimal("") + `],"NextToken":"t"},{"Findings":[]}]`,
+		`{"status_code":200,"data":{"ResponseMetadata":{},"Findings":[` + minimal("") + `,` + minimal(`"Id":"f-2"`) + `]}}`,
+		`{"data":{"Findings":[]},"status_code":"200"}`, `{"status_code":400,"data":{"Error":{"Code":"x"}}}`, `{"status_code":200,"data":null}`,
 	}
 }
 
@@ -161,6 +172,9 @@ func FuzzDecodeFinding(f *testing.F) {
 		minimal(`"ProductFields":{"aws/securityhub/ProductName":"GuardDuty","n":5},"Resources":[{"Type":"Other","Id":"x","Details":{"Other":{"a":"b"}}}]`),
 		minimal(`"Network":{"DestinationPort":"80","SourcePort":-1},"Process":{"Pid":1e3},"Sample":"true","Vulnerabilities":[{"Id":"CVE-1","Cvss":[{"BaseScore":"9.8"}],"EpssScore":"0.5"}]`),
 		`{"ProductArn":"p","Title":"no id"}`, `"a string"`, `{"Id":"x"`, `{}`, ` {"Id":"i","ProductArn":"p","UpdatedAt":"2020-01-01T00:00:00Z"} `,
+		minimal(`"CreatedAt":1716510417123,"FirstObservedAt":"1716510417","Confidence":80.0,"Note":null,"Vulnerabilities":[{"Id":"CVE-1","Vendor":{"VendorCreatedAt":1711749600000}}]`),
+		`{"Id":"ci/deploy.sh","ProductArn":"arn:aws:securityhub:::product/aquasecurity/aquasecurity","UpdatedAt":"2023-11-02T09:15:44.70215-07:00","ProductFields":{"Product Name":"Trivy"}}`,
+		`{"Id":"i","ProductArn":"arn:aws-cn:securityhub:cn-north-1::product/a/b/c","UpdatedAt":"2024-01-01 00:00:00"}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -339,6 +353,55 @@ func deref(p *int64) any {
 		return nil
 	}
 	return *p
+}
+
+// FuzzTimestamp fuzzes an ASFF *At or OCSF *_time value: it never fails,
+// its time is zero or a UTC time of the years 1 to 9999, an integer (a JSON
+// number or a string of one) is epoch seconds below 10^11 and milliseconds
+// from there, and a string that ParseTime reads is that time.
+func FuzzTimestamp(f *testing.F) {
+	for _, s := range []string{
+		`1716510417123`, `"1716510417123"`, `1716510417`, `99999999999`, `100000000000`, `-62135596800`, `-62135596801`,
+		`1716510417.5`, `"1716510417.5"`, `1.716510417123e12`, `1e300`, `253402300799999`, `253402300800000`,
+		`"2024-05-24T00:26:57.123Z"`, `"2024-05-24 00:26:57.000000000"`, `"2024-07-09T08:30:12.640391"`, `"2024-06-11T16:42:09.3081-07:00"`,
+		`" 1716510417 "`, `"2024-05-24T00:26:57\u002e123Z"`, `null`, `true`, `{}`, `[]`, `""`, `"x"`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var ts Timestamp
+		if err := ts.UnmarshalJSON(b); err != nil {
+			t.Fatalf("UnmarshalJSON failed: %v", err)
+		}
+		if !ts.T.IsZero() && (ts.T.Location() != time.UTC || ts.T.Year() < 1 || ts.T.Year() > 9999) {
+			t.Fatalf("%q: %v is not a UTC time of the years 1 to 9999", b, ts.T)
+		}
+		text := strings.TrimSpace(string(b))
+		if uq, err := strconv.Unquote(text); err == nil && strings.HasPrefix(text, `"`) {
+			if want, ok := ParseTime(uq); ok {
+				if !ts.T.Equal(want) {
+					t.Fatalf("%q: %v, ParseTime says %v", b, ts.T, want)
+				}
+				return
+			}
+			text = strings.TrimSpace(uq)
+		}
+		n, err := strconv.ParseInt(text, 10, 64)
+		if err != nil {
+			return
+		}
+		var want time.Time
+		switch {
+		case n < -62135596800 && n < 1e11, n >= 1e11 && n > 253402300799999:
+		case n < 1e11:
+			want = time.Unix(n, 0).UTC()
+		default:
+			want = time.UnixMilli(n).UTC()
+		}
+		if !ts.T.Equal(want) {
+			t.Fatalf("%q: %v, want %v", b, ts.T, want)
+		}
+	})
 }
 
 // TestFuzzSeedsDecode runs the seeds through the invariants in plain

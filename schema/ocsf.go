@@ -2,6 +2,7 @@ package schema
 
 import (
 	"bytes"
+	"cmp"
 	"math"
 	"strconv"
 	"time"
@@ -20,7 +21,7 @@ import (
 // Real producers send every *_time as integer epoch milliseconds beside a
 // *_dt RFC 3339 twin; some send only the twin, some numbers as strings
 // (epss.score), ids as numbers. The tolerant types of flex.go and
-// ocsfTimestamp below read all of that; a value of a type no column can
+// Timestamp below read all of that; a value of a type no column can
 // hold is NULL in the row (Output.Unreadable counts it).
 
 type ocsfFinding struct {
@@ -47,20 +48,24 @@ type ocsfFinding struct {
 	StateID         Int              `json:"state_id"` // and its id
 	Status          string           `json:"status"`
 	StatusID        Int              `json:"status_id"`
-	Time            ocsfTimestamp    `json:"time"`
+	Time            Timestamp        `json:"time"`
 	TimeDt          string           `json:"time_dt"`
-	TypeName        string           `json:"type_name"`
-	TypeUID         Int              `json:"type_uid"`
-	Unmapped        RawJSON          `json:"unmapped"`
-	Vulnerabilities []ocsfVuln       `json:"vulnerabilities"`
+	// EventTime is no OCSF attribute: Prowler 4.0–4.4 wrote the finding's
+	// time there (a naive ISO string) and no time.
+	EventTime       Timestamp  `json:"event_time"`
+	TypeName        string     `json:"type_name"`
+	TypeUID         Int        `json:"type_uid"`
+	Unmapped        RawJSON    `json:"unmapped"`
+	Vulnerabilities []ocsfVuln `json:"vulnerabilities"`
 }
 
 type ocsfCloud struct {
 	Account struct {
 		UID Text `json:"uid"`
 	} `json:"account"`
-	Provider string `json:"provider"`
-	Region   string `json:"region"`
+	AccountUID Text   `json:"account_uid"` // OCSF 1.0.0-rc.2's account.uid
+	Provider   string `json:"provider"`
+	Region     string `json:"region"`
 }
 
 type ocsfCompliance struct {
@@ -74,14 +79,14 @@ type ocsfCompliance struct {
 // ocsfFindingInfo is finding_info, or the finding object of OCSF 1.0's
 // Security Finding (the same attributes, and its remediation).
 type ocsfFindingInfo struct {
-	CreatedTime     ocsfTimestamp   `json:"created_time"`
+	CreatedTime     Timestamp       `json:"created_time"`
 	CreatedTimeDt   string          `json:"created_time_dt"`
 	Desc            string          `json:"desc"`
-	FirstSeenTime   ocsfTimestamp   `json:"first_seen_time"`
+	FirstSeenTime   Timestamp       `json:"first_seen_time"`
 	FirstSeenTimeDt string          `json:"first_seen_time_dt"`
-	LastSeenTime    ocsfTimestamp   `json:"last_seen_time"`
+	LastSeenTime    Timestamp       `json:"last_seen_time"`
 	LastSeenTimeDt  string          `json:"last_seen_time_dt"`
-	ModifiedTime    ocsfTimestamp   `json:"modified_time"`
+	ModifiedTime    Timestamp       `json:"modified_time"`
 	ModifiedTimeDt  string          `json:"modified_time_dt"`
 	Remediation     ocsfRemediation `json:"remediation"` // OCSF 1.0's finding only
 	Title           string          `json:"title"`
@@ -99,6 +104,12 @@ func (f *ocsfFinding) info() *ocsfFindingInfo {
 		return f.Finding
 	}
 	return &ocsfFindingInfo{}
+}
+
+// time is the finding's time: time, else its time_dt twin, else (Prowler
+// 4.0–4.4, which wrote no time) event_time.
+func (f *ocsfFinding) time() time.Time {
+	return cmp.Or(f.Time.at(f.TimeDt), f.EventTime.T)
 }
 
 // resources is the finding's resources, else (OCSF 1.1–1.2 compliance and
@@ -134,6 +145,7 @@ type ocsfRemediation struct {
 type ocsfResource struct {
 	CloudPartition string  `json:"cloud_partition"`
 	Data           RawJSON `json:"data"`
+	Details        RawJSON `json:"details"` // OCSF 1.0.0-rc.2's data (a string)
 	Name           string  `json:"name"`
 	Owner          struct {
 		Account struct {
@@ -210,76 +222,9 @@ type ocsfPackage struct {
 	Version        string `json:"version"`
 }
 
-// ocsfTimestamp is an OCSF timestamp attribute (*_time): epoch
-// milliseconds as OCSF says, or epoch seconds as some producers write
-// (Prowler ≥ 5, Prowler 3's --unix-timestamp): a number below 10^11 is
-// seconds (in milliseconds it would be before 1973-03-03, in seconds it is
-// before the year 5138), anything else milliseconds. The number may be a
-// JSON number (with a fraction: seconds keep their milliseconds), or a
-// string of one; from producers that put the *_dt text in the wrong
-// attribute, an RFC 3339 string is read too. It never fails; a value it
-// cannot read is zero, and the caller falls back to the *_dt twin.
-type ocsfTimestamp struct{ T time.Time }
-
-// secondsBelow is where epoch seconds end and epoch milliseconds begin.
-const secondsBelow = 1e11
-
-// UnmarshalJSON implements json.Unmarshaler and never returns an error.
-func (ts *ocsfTimestamp) UnmarshalJSON(b []byte) error {
-	*ts = ocsfTimestamp{}
-	if t, ok := epochTime(unquote(b)); ok {
-		ts.T = t
-		return nil
-	}
-	if b = bytes.TrimSpace(b); len(b) > 1 && b[0] == '"' {
-		if s, err := strconv.Unquote(string(b)); err == nil {
-			ts.T, _ = ParseTime(s)
-		}
-	}
-	return nil
-}
-
-// epochTime reads s as epoch seconds (below 10^11) or milliseconds; false
-// when s is not a number or the time is outside the years 1 to 9999.
-func epochTime(s string) (time.Time, bool) {
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		if n < secondsBelow {
-			if n < minMillis/1000 {
-				return time.Time{}, false
-			}
-			return fromMillis(n * 1000)
-		}
-		return fromMillis(n)
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > maxMillis {
-		return time.Time{}, false
-	}
-	if f < secondsBelow {
-		return fromMillis(int64(math.Round(f * 1000)))
-	}
-	return fromMillis(int64(math.Floor(f)))
-}
-
-// The epoch milliseconds of the first and last instant of the years 1 to
-// 9999, the range ParseTime admits too.
-const (
-	minMillis = -62135596800000
-	maxMillis = 253402300799999
-)
-
-// fromMillis returns the UTC time of epoch milliseconds, false outside the
-// years 1 to 9999.
-func fromMillis(ms int64) (time.Time, bool) {
-	if ms < minMillis || ms > maxMillis {
-		return time.Time{}, false
-	}
-	return time.UnixMilli(ms).UTC(), true
-}
-
 // at returns the time of an OCSF timestamp: the *_time attribute when it is
 // a time, else its *_dt twin (RFC 3339 with up to nine fraction digits).
-func (ts ocsfTimestamp) at(dt string) time.Time {
+func (ts Timestamp) at(dt string) time.Time {
 	if !ts.T.IsZero() {
 		return ts.T
 	}
@@ -424,7 +369,7 @@ func (d *decoderState) ocsfFinding(raw []byte, index int, ec *eventContext) {
 		return
 	}
 	fi := f.info()
-	at := f.Time.at(f.TimeDt)
+	at := f.time()
 	modified := fi.ModifiedTime.at(fi.ModifiedTimeDt)
 	when := ec.Time
 	if !ec.TimeOK {
@@ -448,7 +393,7 @@ func (d *decoderState) ocsfFinding(raw []byte, index int, ec *eventContext) {
 		case !modified.IsZero():
 			d.dead(raw, when, "OCSF finding %d: no event time or time, and finding_info.modified_time %s "+outside, index, when.Format(time.RFC3339))
 		default:
-			d.dead(raw, when, "OCSF finding %d: no usable date (neither event time, time nor finding_info.modified_time parses)", index)
+			d.dead(raw, when, "OCSF finding %d: no usable date (neither event time, time, Prowler 4's event_time nor finding_info.modified_time parses)", index)
 		}
 		return
 	}

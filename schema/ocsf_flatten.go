@@ -42,7 +42,7 @@ func flattenOCSF(f *ocsfFinding, raw []byte, at, modified time.Time) OCSFFinding
 		FirstSeenTime:          fi.FirstSeenTime.at(fi.FirstSeenTimeDt),
 		LastSeenTime:           fi.LastSeenTime.at(fi.LastSeenTimeDt),
 		CloudProvider:          f.Cloud.Provider,
-		AccountUID:             string(f.Cloud.Account.UID),
+		AccountUID:             cmp.Or(string(f.Cloud.Account.UID), string(f.Cloud.AccountUID)),
 		Region:                 f.Cloud.Region,
 		ComplianceControl:      f.Compliance.Control,
 		ComplianceStatus:       f.Compliance.Status,
@@ -84,7 +84,7 @@ func flattenOCSF(f *ocsfFinding, raw []byte, at, modified time.Time) OCSFFinding
 				CloudPartition:  r.CloudPartition,
 				OwnerAccountUID: string(r.Owner.Account.UID),
 				Tags:            tagMap(r.Tags),
-				DataJSON:        detailsText(r.Data),
+				DataJSON:        cmp.Or(detailsText(r.Data), detailsText(r.Details)),
 			}
 		}
 	}

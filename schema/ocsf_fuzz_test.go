@@ -46,6 +46,12 @@ func ocsfSeeds() []string {
 		`{"meta\u0064ata":{"uid":"m"},"time_dt":"9999-12-31T23:59:59.999999999-01:00"}`,
 		`{"metadata":{"uid":"m"},"unmapped":` + strings.Repeat(`[`, 200) + strings.Repeat(`]`, 200) + `,"time":1}`,
 		`{"class_uid":`, `{}`, `"x"`, ` {"metadata":{"uid":"m"},"time":1758273439594} `,
+		// Prowler 4.0–4.4: no time, event_time and created_time naive ISO
+		// strings; OCSF 1.0.0-rc.2's cloud.account_uid and resources'
+		// details.
+		`{"metadata":{"product":{"name":"Prowler"},"version":"1.2.0"},"finding_info":{"uid":"p","created_time":"2024-07-09T08:30:12.640391"},"class_name":"DetectionFinding","event_time":"2024-07-09T08:30:12.640391"}`,
+		`{"finding_info":{"uid":"p"},"event_time":1720513812,"time_dt":"x"}`, `{"finding_info":{"uid":"p"},"event_time":{"t":1}}`,
+		`{"finding":{"uid":"f","modified_time":1690100000123},"class_uid":2001,"cloud":{"account_uid":111122223333,"account":{"uid":""}},"resources":[{"details":"{\"a\":1}"},{"details":null,"data":null}]}`,
 	}
 }
 

@@ -194,6 +194,249 @@ func TestASFFFallbacks(t *testing.T) {
 func TestFindingsDocumentLowerCase(t *testing.T) {
 	runDecodeCases(t, []decodeCase{
 		{name: "a saved detail", findings: 2, in: `{"actionName":"a","actionDescription":"b","findings":[` + minimal("") + `,` + minimal(`"Title":"t"`) + `]}`},
-		{name: "empty", in: `{"findings":[]}`, dead: []string{"Findings document with no findings"}},
+		{name: "empty", in: `{"findings":[]}`},
+	})
+}
+
+// TestASFFEpochTimestamps: an ASFF *At field may hold an epoch number, as a
+// JSON number or a string of one (a table of ASFF exported to JSON: pandas'
+// to_json writes milliseconds), read by the OCSF rule: below 10^11 seconds,
+// else milliseconds. Every *At field, nested ones too.
+func TestASFFEpochTimestamps(t *testing.T) {
+	const ms = 1716510417123 // 2024-05-24T00:26:57.123Z
+	at := time.UnixMilli(ms).UTC()
+	runDecodeCases(t, []decodeCase{
+		{
+			name: "milliseconds as numbers, as pandas writes them", findings: 1, unreadable: 0,
+			in: `{"SchemaVersion":"2018-10-08","Id":"us-east-1/111122223333/5740/92b2","ProductArn":"arn:aws:securityhub:us-east-1::product/cloud-custodian/cloud-custodian",` +
+				`"CreatedAt":1716510417123,"UpdatedAt":1716510417123,"FirstObservedAt":1716510417123,"LastObservedAt":1716510417123,"ProcessedAt":1716510417123,` +
+				`"Note":{"Text":"n","UpdatedBy":"u","UpdatedAt":1716510417123},"Process":{"Name":"p","LaunchedAt":1716510417123,"TerminatedAt":1716510417123},` +
+				`"ThreatIntelIndicators":[{"Type":"DOMAIN","LastObservedAt":1716510417123}],` +
+				`"Vulnerabilities":[{"Id":"CVE-2024-1","Vendor":{"Name":"NVD","VendorCreatedAt":1716510417123,"VendorUpdatedAt":1716510417123}}]}`,
+			check: func(t *testing.T, in string, out *Output) {
+				f := out.Findings[0]
+				for what, got := range map[string]time.Time{
+					"created_at": f.CreatedAt, "updated_at": f.UpdatedAt, "first_observed_at": f.FirstObservedAt,
+					"last_observed_at": f.LastObservedAt, "processed_at": f.ProcessedAt, "note_updated_at": f.NoteUpdatedAt,
+					"process.launched_at": timeOf(f.Process.LaunchedAt), "process.terminated_at": timeOf(f.Process.TerminatedAt),
+					"threat_intel_indicators[0].last_observed_at": timeOf(f.ThreatIntelIndicators[0].LastObservedAt),
+					"vulnerabilities[0].vendor_created_at":        timeOf(f.Vulnerabilities[0].VendorCreatedAt),
+					"vulnerabilities[0].vendor_updated_at":        timeOf(f.Vulnerabilities[0].VendorUpdatedAt),
+				} {
+					eqTime(t, what, got, at)
+				}
+				eq(t, "dt (from UpdatedAt, no event)", f.Date, "2024-05-24")
+			},
+		},
+		{
+			name: "numeric strings, seconds, fractions and the boundary", findings: 1, unreadable: 0,
+			in: minimal(`"CreatedAt":"1716510417123","FirstObservedAt":1716510417,"LastObservedAt":"1716510417.5",` +
+				`"ProcessedAt":99999999999,"Note":{"UpdatedAt":100000000000}`),
+			check: func(t *testing.T, in string, out *Output) {
+				f := out.Findings[0]
+				eqTime(t, "milliseconds in a string", f.CreatedAt, at)
+				eqTime(t, "seconds", f.FirstObservedAt, time.Unix(1716510417, 0).UTC())
+				eqTime(t, "fractional seconds in a string", f.LastObservedAt, time.UnixMilli(1716510417500).UTC())
+				eqTime(t, "10^11 - 1 is seconds (year 5138)", f.ProcessedAt, time.Unix(99999999999, 0).UTC())
+				eqTime(t, "10^11 is milliseconds (1973-03-03)", f.NoteUpdatedAt, time.UnixMilli(100000000000).UTC())
+				eqTime(t, "RFC 3339 as before", f.UpdatedAt, utc("2024-05-06T07:08:09Z"))
+			},
+		},
+		{
+			name: "what is no time is NULL", findings: 1, unreadable: 0,
+			in: minimal(`"CreatedAt":1e300,"FirstObservedAt":true,"LastObservedAt":null,"ProcessedAt":"12 May","Note":{"UpdatedAt":{"ms":1}},"Process":{"LaunchedAt":-99999999999}`),
+			check: func(t *testing.T, in string, out *Output) {
+				f := out.Findings[0]
+				for what, got := range map[string]time.Time{"1e300": f.CreatedAt, "true": f.FirstObservedAt, "null": f.LastObservedAt,
+					"text": f.ProcessedAt, "an object": f.NoteUpdatedAt, "before the year 1": timeOf(f.Process.LaunchedAt)} {
+					if !got.IsZero() {
+						t.Errorf("%s read as %v", what, got)
+					}
+				}
+			},
+		},
+		{
+			name: "an UpdatedAt in milliseconds dates a bare finding", findings: 1,
+			in:    `{"Id":"f","ProductArn":"p","UpdatedAt":1716510417123}`,
+			check: func(t *testing.T, in string, out *Output) { eq(t, "dt", out.Findings[0].Date, "2024-05-24") },
+		},
+		{
+			name: "an UpdatedAt in seconds before 2015 is outside the partition range", dead: []string{"UpdatedAt 1970-01-01T00:00:01Z is outside the partition range"},
+			in: `{"Id":"f","ProductArn":"p","UpdatedAt":1}`,
+		},
+	})
+}
+
+// timeOf is *t, the zero time for nil (NULL).
+func timeOf(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return *t
+}
+
+// TestASFFProductArn: a finding without ProductName, CompanyName or Region
+// (a BatchImportFindings input before Security Hub enriched it: Trivy,
+// Cloud Custodian; findings from before Region existed) takes them from its
+// ProductArn, arn:<partition>:securityhub:<region>:<account>:product/
+// <company>/<product>, after ProductFields' aws/securityhub/ProductName and
+// CompanyName; what the finding sends always wins.
+func TestASFFProductArn(t *testing.T) {
+	cases := []struct {
+		name, arn, extra         string
+		region, company, product string
+	}{
+		{"trivy", "arn:aws:securityhub:eu-west-2::product/aquasecurity/aquasecurity", "", "eu-west-2", "aquasecurity", "aquasecurity"},
+		{"china", "arn:aws-cn:securityhub:cn-north-1::product/aquasecurity/aquasecurity", "", "cn-north-1", "aquasecurity", "aquasecurity"},
+		{"govcloud", "arn:aws-us-gov:securityhub:us-gov-west-1::product/aws/guardduty", "", "us-gov-west-1", "aws", "guardduty"},
+		{"a custom integration's default product", "arn:aws:securityhub:us-east-2:111122223333:product/111122223333/default", "", "us-east-2", "111122223333", "default"},
+		{"the documentation's typo", "arn:aws::securityhub:us-west-1::product/aws/guardduty", "", "us-west-1", "aws", "guardduty"},
+		{"no region (Trivy's secrets before 0.49)", "arn:aws:securityhub:::product/aquasecurity/aquasecurity", "", "", "aquasecurity", "aquasecurity"},
+		{"ProductFields first", "arn:aws:securityhub:us-east-1::product/cloud-custodian/cloud-custodian",
+			`"ProductFields":{"aws/securityhub/ProductName":"Cloud Custodian","aws/securityhub/CompanyName":"Cloud Custodian"}`, "us-east-1", "Cloud Custodian", "Cloud Custodian"},
+		{"the finding's own first", "arn:aws:securityhub:us-west-1:111122223333:product/111122223333/default",
+			`"ProductName":"xray","CompanyName":"jfrog","Region":"eu-central-1"`, "eu-central-1", "jfrog", "xray"},
+		{"not a product", "arn:aws:securityhub:us-east-1::standards/pci-dss/v/3.2.1", "", "us-east-1", "", ""},
+		{"a product path too long", "arn:aws:securityhub:us-east-1::product/a/b/c", "", "us-east-1", "", ""},
+		{"another service", "arn:aws:inspector2:us-east-1::product/aws/inspector", "", "", "", ""},
+		{"not an ARN", "jfrog-xray", "", "", "", ""},
+		{"no partition", "arn::securityhub:us-east-1::product/a/b", "", "", "", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := `{"Id":"f-1","ProductArn":"` + c.arn + `","UpdatedAt":"2024-05-06T07:08:09Z"`
+			if c.extra != "" {
+				f += "," + c.extra
+			}
+			var out Output
+			Decode([]byte(f+"}"), testOrigin, &out)
+			if len(out.Findings) != 1 {
+				t.Fatalf("%d rows, dead letters %q", len(out.Findings), reasons(&out))
+			}
+			r := out.Findings[0]
+			eq(t, "region", r.Region, c.region)
+			eq(t, "company_name", r.CompanyName, c.company)
+			eq(t, "product_name", r.ProductName, c.product)
+			eq(t, "product_arn as sent", r.ProductARN, c.arn)
+		})
+	}
+}
+
+// TestProwler4EventTime: Prowler 4.0–4.4's json-ocsf (OCSF 1.2.0) has no
+// time: its time is event_time, a naive ISO string (read as UTC), and
+// finding_info.created_time is an ISO string too. Any OCSF *_time may be an
+// ISO string, with a zone or without.
+func TestProwler4EventTime(t *testing.T) {
+	runDecodeCases(t, []decodeCase{
+		{
+			name: "prowler 4.2", ocsf: 1, unreadable: 0,
+			in: `{"metadata":{"event_code":"iam_root_mfa_enabled","product":{"name":"Prowler","vendor_name":"Prowler","version":"4.2.4"},"version":"1.2.0"},` +
+				`"severity_id":5,"severity":"Critical","status":"New","status_code":"FAIL","status_id":1,"activity_name":"Create","activity_id":1,` +
+				`"finding_info":{"created_time":"2024-07-09T08:30:12.640391","desc":"Ensure MFA is enabled for the root account","product_uid":"prowler",` +
+				`"title":"Ensure MFA is enabled for the root account","uid":"prowler-aws-iam_root_mfa_enabled-222233334444-us-east-1-root"},` +
+				`"category_name":"Findings","category_uid":2,"class_name":"DetectionFinding","class_uid":2004,` +
+				`"cloud":{"account":{"name":"","type":"AWS_Account","type_id":10,"uid":"222233334444"},"provider":"aws","region":"us-east-1"},` +
+				`"event_time":"2024-07-09T08:30:12.640391","type_uid":200401,"type_name":"Create"}`,
+			check: func(t *testing.T, in string, out *Output) {
+				f := out.OCSF[0]
+				eqTime(t, "time (event_time, naive: UTC)", f.Time, utc("2024-07-09T08:30:12.640391Z"))
+				eqTime(t, "created_time (an ISO string)", f.CreatedTime, utc("2024-07-09T08:30:12.640391Z"))
+				eq(t, "dt", f.Date, "2024-07-09")
+				eqTime(t, "event_time is the event's, not Prowler's", f.EventTime, time.Time{})
+			},
+		},
+		{
+			name: "time, then time_dt, win over event_time", ocsf: 2,
+			in: `[` + ocsfMinimal(`"event_time":"2020-01-01T00:00:00"`) + `,` +
+				`{"finding_info":{"uid":"f"},"time_dt":"2024-01-02T03:04:05Z","event_time":"2020-01-01T00:00:00"}]`,
+			check: func(t *testing.T, in string, out *Output) {
+				eqTime(t, "time", out.OCSF[0].Time, time.UnixMilli(1758273439594).UTC())
+				eqTime(t, "time_dt", out.OCSF[1].Time, utc("2024-01-02T03:04:05Z"))
+			},
+		},
+		{
+			name: "ISO strings in every *_time", ocsf: 1, unreadable: 0,
+			in: `{"finding_info":{"uid":"f","created_time":"2024-03-10T01:59:59.123-05:00","modified_time":"2024-03-10 07:00:01",` +
+				`"first_seen_time":"2024-03-10T07:00:01.123456789Z","last_seen_time":"2024-03-10T07:00:01+00:00"},"time":"2024-03-10T07:00:02"}`,
+			check: func(t *testing.T, in string, out *Output) {
+				f := out.OCSF[0]
+				eqTime(t, "created_time with an offset", f.CreatedTime, utc("2024-03-10T06:59:59.123Z"))
+				eqTime(t, "modified_time naive with a space", f.ModifiedTime, utc("2024-03-10T07:00:01Z"))
+				eqTime(t, "first_seen_time with nine digits", f.FirstSeenTime, utc("2024-03-10T07:00:01.123456789Z"))
+				eqTime(t, "last_seen_time +00:00", f.LastSeenTime, utc("2024-03-10T07:00:01Z"))
+				eqTime(t, "time naive", f.Time, utc("2024-03-10T07:00:02Z"))
+			},
+		},
+		{
+			name: "no time of any kind", dead: []string{"no usable date (neither event time, time, Prowler 4's event_time nor finding_info.modified_time parses)"},
+			in: `{"finding_info":{"uid":"f","created_time":"2024-07-09T08:30:12"},"event_time":"soon"}`,
+		},
+	})
+}
+
+// TestOCSFRC2Names: OCSF 1.0.0-rc.2's cloud object names the account
+// account_uid (later versions: account.uid), and its resources carry
+// details, a string (Security Lake's first version put the ASFF Details
+// there), where later versions carry data; the later names win.
+func TestOCSFRC2Names(t *testing.T) {
+	runDecodeCases(t, []decodeCase{{
+		name: "rc.2 and later", ocsf: 2,
+		in: `[` + ocsfMinimal(`"cloud":{"account_uid":"111122223333","provider":"AWS"},"resources":[{"uid":"sg-1","details":"{\"GroupId\":\"sg-1\"}"}]`) + `,` +
+			ocsfMinimal(`"cloud":{"account":{"uid":"444455556666"},"account_uid":"111122223333"},"resources":[{"uid":"sg-2","data":{"a":1},"details":"x"}]`) + `]`,
+		check: func(t *testing.T, in string, out *Output) {
+			eq(t, "account_uid (rc.2)", out.OCSF[0].AccountUID, "111122223333")
+			eq(t, "account_uid (account.uid)", out.OCSF[1].AccountUID, "444455556666")
+			eq(t, "data_json (rc.2's details, as sent)", out.OCSF[0].Resources[0].DataJSON, `"{\"GroupId\":\"sg-1\"}"`)
+			eq(t, "data_json (data)", out.OCSF[1].Resources[0].DataJSON, `{"a":1}`)
+		},
+	}})
+}
+
+// TestEmptyPages: an empty Findings document (the last page of a paginated
+// get-findings saved whole, whatever its key order) or an empty array holds
+// nothing to read: decoded as one unit (a Kinesis record, a line, an array
+// element) it makes no row and no dead letter, as the splitter makes no
+// unit of it in a file. An event that carries no findings is still a dead
+// letter: EventBridge never sends one.
+func TestEmptyPages(t *testing.T) {
+	runDecodeCases(t, []decodeCase{
+		{name: "ResponseMetadata first", in: `{"ResponseMetadata":{"RequestId":"5f1c","HTTPStatusCode":200,"RetryAttempts":0},"Findings":[]}`},
+		{name: "NextToken first", in: `{"NextToken":"eyJ0b2tlbiI6IDJ9","Findings":[ ]}`},
+		{name: "Findings first", in: `{"Findings":[],"ResponseMetadata":{"RequestId":"5f1c"}}`},
+		{name: "lower case", in: `{"findings":[]}`},
+		{name: "an empty array", in: `[ ]`},
+		{name: "an array of pages", in: `[{"Findings":[]},` + `{"Findings":[` + minimal("") + `]}]`, findings: 1},
+		{name: "Findings empty, findings not", in: `{"Findings":[],"findings":[` + minimal("") + `]}`, findings: 1},
+		{name: "an event without findings", in: imported(), dead: []string{"event carries no findings"}},
+	})
+}
+
+// TestPlacebo: a Cloud Custodian placebo recording of get_findings,
+// {"status_code": 200, "data": <the boto3 response>}, is read as its data:
+// each finding a row of the one unit (finding_index tells them apart).
+// Another recording is a dead letter that says what it is.
+func TestPlacebo(t *testing.T) {
+	page := `{"ResponseMetadata":{"RequestId":"a1"},"Findings":[` + minimal("") + `,` + minimal(`"Id":"f-2"`) + `],"NextToken":"t"}`
+	runDecodeCases(t, []decodeCase{
+		{
+			name: "get_findings", findings: 2, in: `{"status_code": 200, "data": ` + page + `}`,
+			check: func(t *testing.T, in string, out *Output) {
+				for i, f := range out.Findings {
+					eq(t, "finding_index", f.FindingIndex, int32(i))
+					eq(t, "event_detail_type", f.EventDetailType, KindBackfill)
+				}
+				eq(t, "second id", out.Findings[1].ID, "f-2")
+			},
+		},
+		{name: "data first, a status code as a string", findings: 2, in: `{"data": ` + page + `, "status_code": "200"}`},
+		{name: "an empty page", in: `{"status_code": 200, "data": {"ResponseMetadata": {}, "Findings": []}}`},
+		{name: "an OCSF page", ocsf: 1, in: `{"status_code": 200, "data": {"Findings": [` + ocsfMinimal("") + `]}}`},
+		{name: "another API", in: `{"status_code": 200, "data": {"Reservations": []}}`,
+			dead:  []string{`a placebo recording (Cloud Custodian's {"status_code": 200, "data": ...}) whose data is not a Findings document`},
+			check: func(t *testing.T, in string, out *Output) { eq(t, "dead letter data", string(out.Dead[0].Data), in) }},
+		{name: "a failed call", in: `{"status_code": 400, "data": {"Error": {"Code": "InvalidAccessException"}}}`, dead: []string{"status_code\": 400"}},
+		{name: "data null", in: `{"status_code": 200, "data": null}`, dead: []string{"not a Findings document"}},
+		{name: "no status code: a finding like any", in: `{"data": ` + page + `}`, dead: []string{"has no Id"}},
+		{name: "Prowler's status_code is no placebo", ocsf: 1, in: ocsfMinimal(`"status_code":"FAIL","data":{"Findings":[]}`)},
 	})
 }

@@ -34,7 +34,7 @@ type genCmd struct {
 	CustomActionRatio float64  `help:"Share of units that are Custom Action events (1 to 20 findings)." default:"0.03"`
 	InsightRatio      float64  `help:"Share of units that are Insight Results events." default:"0.02"`
 	OCSFRatio         float64  `name:"ocsf-ratio" help:"Share of new findings from Security Hub's OCSF feed (Findings Imported V2 events; their updates and retries follow them). 0 gives the ASFF-only corpus." default:"0.3"`
-	ShapesRatio       float64  `name:"shapes-ratio" help:"Share of new findings written in the shapes other real producers write (2019 GuardDuty and control findings, BatchImportFindings input, Prowler's and Security Lake's OCSF). 0 gives the corpus of earlier versions." default:"0"`
+	ShapesRatio       float64  `name:"shapes-ratio" help:"Share of new findings written in the shapes other real producers write (2019 GuardDuty and control findings, BatchImportFindings input, ASFF tables exported by pandas, Trivy's secrets, Prowler's and Security Lake's OCSF). 0 gives the corpus of earlier versions." default:"0"`
 }
 
 // Validate refuses an --out that is not a directory path (gen does not

@@ -74,9 +74,32 @@ func checkReadBack(t *testing.T, root string, sources ...string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		asff, ocsf := lakecheck.Expected(src, 0, data)
-		want[schema.TableFindings] = append(want[schema.TableFindings], asff...)
-		want[schema.TableOCSFFindings] = append(want[schema.TableOCSFFindings], ocsf...)
+		units := []struct {
+			off  int64
+			data []byte
+		}{{0, data}}
+		if strings.HasSuffix(src, ".ndjson") {
+			// One unit per line.
+			units = units[:0]
+			for off := 0; off < len(data); {
+				n := bytes.IndexByte(data[off:], '\n')
+				if n < 0 {
+					n = len(data) - off
+				}
+				if line := bytes.TrimSpace(data[off : off+n]); len(line) > 0 {
+					units = append(units, struct {
+						off  int64
+						data []byte
+					}{int64(off), line})
+				}
+				off += n + 1
+			}
+		}
+		for _, u := range units {
+			asff, ocsf := lakecheck.Expected(src, u.off, u.data)
+			want[schema.TableFindings] = append(want[schema.TableFindings], asff...)
+			want[schema.TableOCSFFindings] = append(want[schema.TableOCSFFindings], ocsf...)
+		}
 	}
 	db := lakecheck.Open(t)
 	got := map[string][]map[string]any{}
@@ -174,6 +197,98 @@ func TestBackfillProducersShapes(t *testing.T) {
 		value(t, "findings_all", "finding_id LIKE '%/2.2/%'", "compliance_control", "2.2")
 		value(t, "findings", "id LIKE '%/2.2/%'", "compliance_associated_standards", "[ruleset/cis-aws-foundations-benchmark/v/1.2.0]")
 		value(t, "findings_all", "finding_id LIKE '%/2.2/%'", "status", "NEW")
+	})
+	// Every column of every row, against gjson's reading of the files.
+	checkReadBack(t, root, files...)
+}
+
+// TestBackfillProducersLeftOut (issue 20, the real shapes its first part
+// left out): files in the shapes of seven more producers become rows, each
+// column what the source says by README's rules, with exit status 0 and no
+// dead letter:
+//
+//   - a table of ASFF exported to JSON by pandas: every *At (nested ones
+//     too) an epoch-milliseconds number (they used to be NULL, and a
+//     finding without an event a "no usable date" dead letter);
+//   - BatchImportFindings inputs without ProductName, CompanyName or
+//     Region (Trivy's {"Findings"} output, one with a ProductArn without
+//     region; Cloud Custodian's in GovCloud): product, company and region
+//     from the ProductArn (they used to be NULL);
+//   - Prowler 4.0–4.4's OCSF 1.2.0, no time, event_time and created_time
+//     naive ISO strings (a "no usable date" dead letter each);
+//   - a boto3 paginator's pages saved as one array, the last page empty
+//     (a "Findings document with no findings" dead letter);
+//   - a Cloud Custodian placebo recording of get_findings (a "no Id" dead
+//     letter);
+//   - Prowler's Kubernetes findings (no account) and Prowler 4's (no
+//     product uid), none with metadata.uid: ocsf_findings_latest keeps each
+//     (all of them shared one NULL key and the view kept one row);
+//   - Security Lake's OCSF 1.0.0-rc.2: cloud.account_uid and resources'
+//     details (account_uid and data_json used to be NULL).
+func TestBackfillProducersLeftOut(t *testing.T) {
+	t.Parallel()
+	files := []string{
+		producers(t, "pandas_asff_table_export.ndjson"),
+		producers(t, "trivy_findings_document.json"),
+		producers(t, "custodian_post_finding_govcloud.json"),
+		producers(t, "prowler4_ocsf.json"),
+		producers(t, "prowler5_ocsf_kubernetes.json"),
+		producers(t, "boto3_paginator_pages.json"),
+		producers(t, "custodian_placebo_securityhub.GetFindings_1.json"),
+		producers(t, "securitylake_ocsf1.0_security_finding.json"),
+	}
+	root, code, out := runBackfill(t, nil, files...)
+	if code != 0 || !strings.Contains(out, "dead letters                0") {
+		t.Errorf("exit %d (want 0, no dead letters):\n%s", code, out)
+	}
+	db := lakecheck.Open(t)
+	lakecheck.CreateViews(t, db, root)
+	values := func(t *testing.T, query string, want ...string) {
+		t.Helper()
+		rows := lakecheck.Rows(t, db, query)
+		var got []string
+		for _, r := range rows {
+			got = append(got, fmt.Sprint(r["v"]))
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s:\n got %q\nwant %q", query, got, want)
+		}
+	}
+	t.Run("epoch milliseconds", func(t *testing.T) {
+		values(t, `SELECT strftime(created_at, '%Y-%m-%dT%H:%M:%S.%g') || ' ' || strftime(updated_at, '%H:%M:%S.%g') || ' ' || dt AS v FROM findings WHERE source LIKE '%pandas_%' ORDER BY id`,
+			"2024-05-23T21:21:00.512 23:21:00.512 2024-05-23", "2024-05-23T05:15:02.000 00:26:57.123 2024-05-24")
+		values(t, `SELECT strftime(note_updated_at, '%Y-%m-%dT%H:%M:%S') AS v FROM findings WHERE source LIKE '%pandas_%' AND note_text IS NOT NULL`,
+			"2024-05-23T23:46:40")
+	})
+	t.Run("product and region from the ProductArn", func(t *testing.T) {
+		values(t, `SELECT concat_ws('|', product_name, company_name, coalesce(region, 'NULL')) AS v FROM findings WHERE source NOT LIKE '%pandas_%' ORDER BY id`,
+			"Security Hub|AWS|eu-north-1", "Security Hub|AWS|eu-north-1", "aquasecurity|aquasecurity|NULL", "Cloud Custodian|Cloud Custodian|eu-south-1",
+			"Cloud Custodian|Cloud Custodian|eu-south-1", "aquasecurity|aquasecurity|ap-southeast-1", "default|678901234567|us-gov-west-1")
+	})
+	t.Run("prowler 4", func(t *testing.T) {
+		values(t, `SELECT strftime(time, '%Y-%m-%dT%H:%M:%S.%g') || ' ' || strftime(created_time, '%H:%M:%S.%g') || ' ' || dt AS v FROM ocsf_findings WHERE ocsf_version = '1.2.0' ORDER BY time`,
+			"2024-07-09T08:30:12.640 08:30:12.640 2024-07-09", "2024-07-09T08:30:14.002 08:30:14.002 2024-07-09")
+	})
+	dead := lakecheck.DeadLetters(t, root)
+	t.Run("a paginator's pages, the last one empty", func(t *testing.T) {
+		for _, d := range dead {
+			if strings.Contains(d.Source, "boto3_paginator_pages") {
+				t.Errorf("the empty page is a dead letter: %s %s", d.Source, d.Reason)
+			}
+		}
+		values(t, `SELECT finding_index || ' ' || compliance_security_control_id AS v FROM findings WHERE source LIKE '%boto3_paginator_pages.json#4' ORDER BY finding_index`,
+			"0 IAM.6", "1 Config.1")
+	})
+	t.Run("a placebo recording", func(t *testing.T) {
+		values(t, `SELECT finding_index || ' ' || source AS v FROM findings WHERE product_name = 'Cloud Custodian' ORDER BY finding_index`,
+			"0 file:"+files[6]+"#0", "1 file:"+files[6]+"#0")
+	})
+	t.Run("ocsf_findings_latest keeps findings without metadata.uid, account or product uid", func(t *testing.T) {
+		values(t, `SELECT count(*) AS v FROM ocsf_findings_latest WHERE product_name = 'Prowler'`, "4")
+	})
+	t.Run("OCSF 1.0.0-rc.2's cloud.account_uid and resources' details", func(t *testing.T) {
+		values(t, `SELECT account_uid || ' ' || resources[1].data_json AS v FROM ocsf_findings WHERE ocsf_version = '1.0.0-rc.2'`,
+			`678901234567 "{\"GroupId\":\"sg-0f1e2d3c4b5a69788\",\"VpcId\":\"vpc-01234567\"}"`)
 	})
 	// Every column of every row, against gjson's reading of the files.
 	checkReadBack(t, root, files...)

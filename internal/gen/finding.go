@@ -235,7 +235,10 @@ func (g *Generator) renderContext(f *finding, noID bool) *fctx {
 // Id.
 func (g *Generator) renderFinding(e *enc, f *finding, noID bool) (productArn, id string) {
 	c := g.renderContext(f, noID)
-	if f.shape != shapeNone {
+	if f.shape == shapeTableExport {
+		e.millis = true
+		defer func() { e.millis = false }()
+	} else if f.shape != shapeNone {
 		return g.renderShape(e, c)
 	}
 	switch f.product {

@@ -73,8 +73,9 @@ type Config struct {
 	OCSFRatio float64
 	// ShapesRatio is the share of new findings written in one of the shapes
 	// real producers write besides today's Security Hub (shapes.go: old
-	// GuardDuty and CSPM findings, BatchImportFindings input, Prowler's and
-	// Security Lake's OCSF). 0, the default, gives the corpus of earlier
+	// GuardDuty and CSPM findings, BatchImportFindings input, ASFF tables
+	// exported by pandas, Trivy's secrets, Prowler's and Security Lake's
+	// OCSF). 0, the default, gives the corpus of earlier
 	// versions byte for byte (the benchmark's reference reads only that).
 	ShapesRatio float64
 

@@ -651,11 +651,17 @@ func TestShapesRatioZeroIsTheEarlierCorpus(t *testing.T) {
 	}
 }
 
+// epochMillisAt finds an ASFF timestamp written as an epoch-milliseconds
+// number (shapeTableExport).
+var epochMillisAt = regexp.MustCompile(`"UpdatedAt":\d`)
+
 // TestShapes: with ShapesRatio every real producer's shape appears, is
 // deterministic, and decodes to rows (no dead letter, no unreadable value)
 // in which the shape's rule shows: severity and types from
 // FindingProviderFields, the control from ProductFields, WorkflowState,
-// nested objects, OCSF seconds, finding for finding_info, one resource.
+// nested objects, OCSF seconds, finding for finding_info, one resource,
+// epoch milliseconds in *At, product and company from the ProductArn,
+// Prowler 4's event_time.
 func TestShapes(t *testing.T) {
 	c := testConfig(6000)
 	c.ShapesRatio = 0.3
@@ -684,6 +690,16 @@ func TestShapes(t *testing.T) {
 					t.Fatalf("unit %d: runtime finding without its nested objects", i)
 				}
 				seen["runtime"]++
+			case strings.Contains(f.RawFinding, `"Sensitive Data Identifications"`):
+				if f.Region != "" || f.ProductName != "aquasecurity" || f.CompanyName != "aquasecurity" || f.UpdatedAt.IsZero() {
+					t.Fatalf("unit %d: Trivy secret without its product and company from the ProductArn, or with a region: %q %q %q", i, f.ProductName, f.CompanyName, f.Region)
+				}
+				seen["trivy secret"]++
+			case epochMillisAt.MatchString(f.RawFinding):
+				if f.CreatedAt.Year() < 2020 || f.UpdatedAt.Year() < 2020 || f.UpdatedAt.After(f.EventTime) {
+					t.Fatalf("unit %d: table export's epoch milliseconds not read: created %v updated %v", i, f.CreatedAt, f.UpdatedAt)
+				}
+				seen["table export"]++
 			case strings.Contains(f.RawFinding, `"WorkflowState"`) && !strings.Contains(f.RawFinding, `"Workflow"`):
 				if f.WorkflowStatus == "" || f.ComplianceSecurityControlID == "" || f.SeverityLabel == "" || len(f.ComplianceStandards) != 1 {
 					t.Fatalf("unit %d: legacy 2019 control finding without workflow status, control, severity or standard", i)
@@ -693,6 +709,11 @@ func TestShapes(t *testing.T) {
 		}
 		for _, f := range out.OCSF {
 			switch {
+			case f.ProductName == "Prowler" && f.OCSFVersion == "1.2.0":
+				if f.Time.Year() < 2025 || f.CreatedTime.Year() < 2025 || f.ClassName != "DetectionFinding" {
+					t.Fatalf("unit %d: Prowler 4's event_time or created_time string not read: %v %v", i, f.Time, f.CreatedTime)
+				}
+				seen["prowler 4"]++
 			case f.ProductName == "Prowler":
 				if f.Time.Year() < 2025 || f.CreatedTime.Year() < 2025 {
 					t.Fatalf("unit %d: Prowler's seconds read as milliseconds: %v", i, f.Time)
@@ -711,7 +732,7 @@ func TestShapes(t *testing.T) {
 			}
 		}
 	}
-	for _, s := range []string{"batch import", "runtime", "legacy 2019", "prowler 5", "lake 1.1", "lake 1.0"} {
+	for _, s := range []string{"batch import", "runtime", "legacy 2019", "table export", "trivy secret", "prowler 5", "prowler 4", "lake 1.1", "lake 1.0"} {
 		if seen[s] < 5 {
 			t.Errorf("shape %s: %d rows in %d units", s, seen[s], len(us))
 		}

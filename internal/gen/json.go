@@ -2,6 +2,7 @@ package gen
 
 import (
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -12,6 +13,9 @@ import (
 type enc struct {
 	b    []byte
 	more bool
+	// millis writes every *At timestamp as an epoch-milliseconds number
+	// (shapeTableExport).
+	millis bool
 }
 
 // key starts a member named k, or an array element when k is "". Keys are
@@ -105,8 +109,22 @@ const (
 var jst = time.FixedZone("JST", 9*3600)
 
 // ts writes the time t (Unix nanoseconds) in style s, in UTC or, when local
-// is set, with a +09:00 offset (a tool run on a laptop in Tokyo).
+// is set, with a +09:00 offset (a tool run on a laptop in Tokyo). While
+// millis is set, an ASFF *At member is an epoch-milliseconds number
+// instead (the style's precision kept); other members (ProductFields
+// values, strings in a map of strings) stay text.
 func (e *enc) ts(k string, t int64, s tstyle, local bool) {
+	if e.millis && strings.HasSuffix(k, "At") {
+		ns := t
+		switch s {
+		case tsSec:
+			ns = t / 1e9 * 1e9
+		case tsMilli:
+			ns = t / 1e6 * 1e6
+		}
+		e.int(k, ns/1e6)
+		return
+	}
 	e.key(k)
 	e.b = appendTime(e.b, t, s, local)
 	e.more = true

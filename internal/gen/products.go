@@ -1039,6 +1039,25 @@ func (g *Generator) macie(e *enc, c *fctx) (string, string) {
 // trivy renders a Trivy container image vulnerability imported with Trivy's
 // ASFF template: nanosecond timestamps, a Container resource, the CVE
 // details in Details.Other.
+// trivyHead opens a finding of Trivy's ASFF template and writes its members
+// up to Severity.
+func trivyHead(e *enc, c *fctx, id, pa, generator, typ, label string) {
+	e.open("")
+	e.str("SchemaVersion", "2018-10-08")
+	if !c.noID {
+		e.str("Id", id)
+	}
+	e.str("ProductArn", pa)
+	e.str("GeneratorId", generator)
+	e.str("AwsAccountId", c.a.id)
+	e.strs("Types", typ)
+	e.ts("CreatedAt", c.f.created, tsNano, c.a.local)
+	e.ts("UpdatedAt", c.f.updated, tsNano, c.a.local)
+	e.open("Severity")
+	e.str("Label", label)
+	e.close()
+}
+
 func (g *Generator) trivy(e *enc, c *fctx) (string, string) {
 	r, f := g.fr, c.f
 	v := &g.vulns[skewed(r, len(g.vulns))]
@@ -1048,25 +1067,11 @@ func (g *Generator) trivy(e *enc, c *fctx) (string, string) {
 	target := img.arn() + " (" + osName + ")"
 	id := target + "/" + v.id
 	pa := productArn(c.region, "aquasecurity/aquasecurity")
-	local := c.a.local
 	desc := v.desc
 	if len(desc) > 1021 {
 		desc = desc[:1021] + ".."
 	}
-	e.open("")
-	e.str("SchemaVersion", "2018-10-08")
-	if !c.noID {
-		e.str("Id", id)
-	}
-	e.str("ProductArn", pa)
-	e.str("GeneratorId", "Trivy/"+v.id)
-	e.str("AwsAccountId", c.a.id)
-	e.strs("Types", "Software and Configuration Checks/Vulnerabilities/CVE")
-	e.ts("CreatedAt", f.created, tsNano, local)
-	e.ts("UpdatedAt", f.updated, tsNano, local)
-	e.open("Severity")
-	e.str("Label", v.sev)
-	e.close()
+	trivyHead(e, c, id, pa, "Trivy/"+v.id, "Software and Configuration Checks/Vulnerabilities/CVE", v.sev)
 	e.cat("Title", "Trivy found a vulnerability to ", v.id, " in container ", target)
 	e.str("Description", desc)
 	e.remediation("More information on this vulnerability is provided in the hyperlink", v.refs[0])

@@ -36,7 +36,16 @@ import (
 //   - shapeLake10: Security Lake's OCSF 1.0-rc.2 mapping (class 2001 Security
 //     Finding): finding instead of finding_info, state instead of status,
 //     a vulnerability's packages, fix_available and cve.cvss as one object,
-//     remediation with kb_articles inside finding.
+//     remediation with kb_articles inside finding;
+//   - shapeTableExport: any product's finding as a table of ASFF exported to
+//     JSON writes it (pandas' to_json: its default date_unit): every *At
+//     member, nested ones too, an epoch-milliseconds number;
+//   - shapeTrivySecret: Trivy's secret finding before 0.49 (its issue
+//     #6010): a ProductArn with no region, no ProductName, CompanyName or
+//     Region, an Id that is the file's path;
+//   - shapeProwler4: Prowler 4.0–4.4's json-ocsf (OCSF 1.2.0): no time, the
+//     finding's time in event_time and finding_info.created_time as naive
+//     ISO strings, class_name "DetectionFinding", no product uid.
 const (
 	shapeNone uint8 = iota
 	shapeRuntime
@@ -45,6 +54,15 @@ const (
 	shapeProwler5
 	shapeLake11
 	shapeLake10
+	shapeTableExport
+	shapeTrivySecret
+	shapeProwler4
+)
+
+// The shapes of each feed's findings, drawn with equal odds.
+var (
+	asffShapes = []uint8{shapeRuntime, shapeBatchImport, shapeLegacy2019, shapeTableExport, shapeTrivySecret}
+	ocsfShapes = []uint8{shapeProwler5, shapeLake11, shapeLake10, shapeProwler4}
 )
 
 // drawShape picks the shape of a new finding of feed (none for a finding
@@ -55,16 +73,18 @@ func (g *Generator) drawShape(f *finding) {
 		return
 	}
 	if f.feed == feedOCSF {
-		f.shape = shapeProwler5 + uint8(r.IntN(3))
+		f.shape = ocsfShapes[r.IntN(len(ocsfShapes))]
 		return
 	}
-	f.shape = shapeRuntime + uint8(r.IntN(3))
+	f.shape = asffShapes[r.IntN(len(asffShapes))]
 	switch f.shape {
 	case shapeRuntime:
 		f.product = pGuardDuty
 	case shapeLegacy2019:
 		f.product = pCSPM
 		f.compliance = stFailed
+	case shapeTrivySecret:
+		f.product = pTrivy
 	}
 }
 
@@ -76,6 +96,8 @@ func (g *Generator) renderShape(e *enc, c *fctx) (string, string) {
 		return g.runtimeFinding(e, c)
 	case shapeBatchImport:
 		return g.batchImportFinding(e, c)
+	case shapeTrivySecret:
+		return g.trivySecretFinding(e, c)
 	}
 	return g.legacy2019Finding(e, c)
 }
@@ -84,8 +106,8 @@ func (g *Generator) renderShape(e *enc, c *fctx) (string, string) {
 // its event names as resource.
 func (g *Generator) renderOCSFShape(e *enc, c *fctx) string {
 	switch c.f.shape {
-	case shapeProwler5:
-		return g.prowler5Finding(e, c)
+	case shapeProwler5, shapeProwler4:
+		return g.prowlerFinding(e, c, c.f.shape == shapeProwler4)
 	case shapeLake11:
 		return g.lake11Finding(e, c)
 	}
@@ -354,29 +376,43 @@ func naive(t int64) string {
 	return time.Unix(0, t).UTC().Format("2006-01-02T15:04:05.000000")
 }
 
-// prowler5Finding renders a Prowler ≥ 5 json-ocsf finding (OCSF 1.4,
-// Detection Finding) of a check on the finding's resource.
-func (g *Generator) prowler5Finding(e *enc, c *fctx) string {
+// prowlerFinding renders a Prowler json-ocsf finding of a check on the
+// finding's resource: Prowler ≥ 5's (OCSF 1.4 Detection Finding; time and
+// created_time in epoch seconds, naive *_dt twins) or, with gen4, Prowler
+// 4.0–4.4's (OCSF 1.2.0: no time, event_time and created_time naive ISO
+// strings, class_name "DetectionFinding", no product uid).
+func (g *Generator) prowlerFinding(e *enc, c *fctx, gen4 bool) string {
 	r, f := g.fr, c.f
 	ctl := &controls[r.IntN(len(controls))]
 	rs := res{kind: ctl.kind, k: r.IntN(kinds[ctl.kind].pool), a: c.a, region: c.region}
 	check := strings.ToLower(strings.ReplaceAll(ctl.rule, "-", "_"))
 	uid := "prowler-aws-" + check + "-" + c.a.id + "-" + c.region + "-" + rs.name()
 	sec := f.updated / 1e9 // Prowler writes whole seconds
+	service := strings.ToLower(strings.Split(ctl.id, ".")[0])
 
 	e.open("")
-	e.cat("message", ctl.title, ".")
+	if !gen4 {
+		e.cat("message", ctl.title, ".")
+	}
 	e.open("metadata")
 	e.str("event_code", check)
 	e.open("product")
 	e.str("name", "Prowler")
-	e.str("uid", "prowler")
+	if !gen4 {
+		e.str("uid", "prowler")
+	}
 	e.str("vendor_name", "Prowler")
-	e.str("version", "5.7.3")
-	e.close()
-	e.strs("profiles", "cloud", "datetime")
-	e.str("tenant_uid", "")
-	e.str("version", "1.4.0")
+	if gen4 {
+		e.str("version", "4.2.4")
+		e.close()
+		e.str("version", "1.2.0")
+	} else {
+		e.str("version", "5.7.3")
+		e.close()
+		e.strs("profiles", "cloud", "datetime")
+		e.str("tenant_uid", "")
+		e.str("version", "1.4.0")
+	}
 	e.close()
 	sevID := ocsfSeverity(ctl.sev)
 	e.int("severity_id", sevID)
@@ -386,21 +422,33 @@ func (g *Generator) prowler5Finding(e *enc, c *fctx) string {
 	e.cat("status_detail", ctl.fail, ".")
 	e.int("status_id", ocsfStatus[f.workflow].id)
 	e.open("unmapped")
-	e.str("related_url", "")
-	e.strs("categories")
-	e.open("compliance")
-	e.strs("AWS-Foundational-Security-Best-Practices", ctl.id)
+	if gen4 {
+		e.str("check_type", "")
+		e.str("categories", "trustboundaries")
+		e.open("compliance")
+	} else {
+		e.str("related_url", "")
+		e.strs("categories")
+		e.open("compliance")
+		e.strs("AWS-Foundational-Security-Best-Practices", ctl.id)
+	}
 	e.close()
 	e.close()
 	e.str("activity_name", "Create")
 	e.int("activity_id", 1)
 	e.open("finding_info")
-	e.int("created_time", f.created/1e9)
-	e.str("created_time_dt", naive(f.created))
+	if gen4 {
+		e.str("created_time", naive(f.created))
+	} else {
+		e.int("created_time", f.created/1e9)
+		e.str("created_time_dt", naive(f.created))
+	}
 	e.cat("desc", "Check whether ", ctl.check, ".")
 	e.str("product_uid", "prowler")
 	e.str("title", ctl.title)
-	e.strs("types", "Infrastructure Security")
+	if !gen4 {
+		e.strs("types", "Infrastructure Security")
+	}
 	e.str("uid", uid)
 	e.close()
 	e.openArr("resources")
@@ -408,10 +456,19 @@ func (g *Generator) prowler5Finding(e *enc, c *fctx) string {
 	e.str("cloud_partition", "aws")
 	e.str("region", c.region)
 	e.open("data")
-	e.open("details")
-	e.str("name", rs.name())
-	e.close()
-	e.close()
+	if gen4 {
+		e.str("details", "")
+		e.close()
+		e.open("group")
+		e.str("name", service)
+		e.close()
+		e.strs("labels")
+	} else {
+		e.open("details")
+		e.str("name", rs.name())
+		e.close()
+		e.close()
+	}
 	e.str("name", rs.name())
 	e.str("type", kinds[rs.kind].typ)
 	e.str("uid", rs.arn())
@@ -419,14 +476,25 @@ func (g *Generator) prowler5Finding(e *enc, c *fctx) string {
 	e.closeArr()
 	e.str("category_name", "Findings")
 	e.int("category_uid", 2)
-	e.str("class_name", "Detection Finding")
+	if gen4 {
+		e.str("class_name", "DetectionFinding")
+	} else {
+		e.str("class_name", "Detection Finding")
+	}
 	e.int("class_uid", 2004)
 	e.open("cloud")
 	e.open("account")
 	e.str("name", "")
-	e.str("type", "AWS Account")
+	if gen4 {
+		e.str("type", "AWS_Account")
+	} else {
+		e.str("type", "AWS Account")
+	}
 	e.int("type_id", 10)
 	e.str("uid", c.a.id)
+	if gen4 {
+		e.strs("labels")
+	}
 	e.close()
 	e.open("org")
 	e.str("name", "")
@@ -435,14 +503,22 @@ func (g *Generator) prowler5Finding(e *enc, c *fctx) string {
 	e.str("provider", "aws")
 	e.str("region", c.region)
 	e.close()
+	if gen4 {
+		e.str("event_time", naive(f.updated))
+	}
 	e.open("remediation")
 	e.cat("desc", "Make sure that ", ctl.check, ".")
-	e.strs("references", "https://docs.aws.amazon.com/securityhub/latest/userguide/"+strings.ToLower(strings.Split(ctl.id, ".")[0])+"-controls.html")
+	e.strs("references", "https://docs.aws.amazon.com/securityhub/latest/userguide/"+service+"-controls.html")
 	e.close()
-	e.int("time", sec)
-	e.str("time_dt", naive(f.updated))
-	e.int("type_uid", 200401)
-	e.str("type_name", "Detection Finding: Create")
+	if gen4 {
+		e.int("type_uid", 200401)
+		e.str("type_name", "Create")
+	} else {
+		e.int("time", sec)
+		e.str("time_dt", naive(f.updated))
+		e.int("type_uid", 200401)
+		e.str("type_name", "Detection Finding: Create")
+	}
 	e.close()
 	return uid
 }
@@ -640,4 +716,51 @@ func (g *Generator) lake10Finding(e *enc, c *fctx) string {
 	e.closeArr()
 	e.close()
 	return uid
+}
+
+// secretRules are Trivy's secret rules: its rule id, category and title.
+var secretRules = []struct{ id, category, title string }{
+	{"aws-access-key-id", "AWS", "AWS Access Key ID"},
+	{"github-pat", "GitHub", "GitHub Personal Access Token"},
+	{"private-key", "AsymmetricPrivateKey", "Asymmetric Private Key"},
+	{"slack-web-hook", "Slack", "Slack Webhook"},
+}
+
+var secretFiles = []string{"deploy.sh", "config/settings.py", ".env.production", "k8s/secret.yaml", "scripts/release.sh", "terraform/providers.tf"}
+
+// trivySecretFinding renders a Trivy (< 0.49) secret finding: its ProductArn
+// took AWS_DEFAULT_REGION, unset in CI, so it names no region, and the
+// finding has no Region of its own.
+func (g *Generator) trivySecretFinding(e *enc, c *fctx) (string, string) {
+	r, f := g.fr, c.f
+	rule := &secretRules[r.IntN(len(secretRules))]
+	path := secretFiles[r.IntN(len(secretFiles))]
+	pa := "arn:aws:securityhub:::product/aquasecurity/aquasecurity"
+	sev := pick(&hs{r.Uint64()}, []string{"CRITICAL", "HIGH", "MEDIUM"})
+	title := "Trivy found a secret in " + path + ": " + rule.title
+
+	trivyHead(e, c, path, pa, "Trivy", "Sensitive Data Identifications", sev)
+	e.str("Title", title)
+	e.str("Description", title)
+	e.open("ProductFields")
+	e.str("Product Name", "Trivy")
+	e.close()
+	e.openArr("Resources")
+	e.open("")
+	e.str("Type", "Other")
+	e.str("Id", path)
+	e.str("Partition", "aws")
+	e.str("Region", "")
+	e.open("Details")
+	e.open("Other")
+	e.str("Filename", path)
+	e.str("RuleID", rule.id)
+	e.str("Category", rule.category)
+	e.close()
+	e.close()
+	e.close()
+	e.closeArr()
+	e.str("RecordState", recordState(f))
+	e.close()
+	return pa, path
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -46,9 +47,12 @@ type docFinding struct {
 
 // documentFindings walks a source document read from a file named path, as
 // the file source and the decoder do: an EventBridge event (its
-// detail.findings), a bare finding, a JSON array of findings or a
-// {"Findings": [...]} document. Elements of arrays and documents are units
-// of their own (finding_index 0, source at the element's byte offset).
+// detail.findings), a bare finding, a JSON array of findings, events or
+// Findings documents, a {"Findings": [...]} document or a placebo
+// recording of one. Elements of arrays and findings of documents are units
+// of their own (source at the element's byte offset); a document that is
+// an element of an array, and a placebo recording, are one unit (its
+// findings told apart by finding_index).
 func documentFindings(path string, data []byte) []docFinding {
 	return documentFindingsAt(path, 0, data)
 }
@@ -87,24 +91,53 @@ func Expected(path string, base int64, data []byte) (asff, ocsf []map[string]any
 	return asff, ocsf
 }
 
-// documentFindingsAt is documentFindings for a unit at byte offset base.
+// documentFindingsAt is documentFindings for a document at byte offset
+// base: a file, or a unit the splitter cut from one.
 func documentFindingsAt(path string, base int64, data []byte) []docFinding {
+	return unitFindings(path, base, data, true)
+}
+
+// unitFindings is documentFindingsAt; split says that data is split by the
+// splitter (a file, or a document the splitter cuts: its array's elements
+// and its Findings document's findings are units of their own), else it is
+// one unit decoded whole (an element of an array).
+func unitFindings(path string, base int64, data []byte, split bool) []docFinding {
 	root := gjson.ParseBytes(data)
+	if split && root.IsArray() {
+		// Each element is a unit decoded whole: a finding, an event, a
+		// page (json.dump of a paginator's pages).
+		var out []docFinding
+		for _, e := range root.Array() {
+			out = append(out, unitFindings(path, base+int64(e.Index), []byte(e.Raw), false)...)
+		}
+		return out
+	}
 	var env gjson.Result
 	var findings []gjson.Result
 	kind := "backfill"
 	perElementUnits := false
+	indexInUnit := false // the findings share the unit's source; finding_index tells them apart
 	switch {
 	case root.IsArray():
-		findings, perElementUnits = root.Array(), true
+		// An array decoded whole (a line, a record) of findings.
+		findings, indexInUnit = root.Array(), true
 	case root.Get("detail-type").Exists():
 		env = root
 		kind = env.Get("detail-type").String()
 		findings = root.Get("detail.findings").Array()
-	case root.Get("Findings").Exists():
-		findings, perElementUnits = root.Get("Findings").Array(), true
-	case root.Get("findings").IsArray():
-		findings, perElementUnits = root.Get("findings").Array(), true
+	case root.Get("Findings").Exists() || root.Get("findings").IsArray():
+		findings = root.Get("Findings").Array()
+		if len(findings) == 0 {
+			findings = root.Get("findings").Array()
+		}
+		perElementUnits, indexInUnit = split, !split
+	case int64OrNil(root.Get("status_code")) != nil && (root.Get("data.Findings").IsArray() || root.Get("data.findings").IsArray()):
+		// A Cloud Custodian placebo recording of get_findings: one unit.
+		indexInUnit = true
+		findings = root.Get("data.Findings").Array()
+		if len(findings) == 0 {
+			findings = root.Get("data.findings").Array()
+		}
 	default:
 		// A bare finding: the file's first JSON value (a file may carry junk
 		// after it, like the invalid Health sample's stray "]}").
@@ -120,7 +153,7 @@ func documentFindingsAt(path string, base int64, data []byte) []docFinding {
 		m := map[string]any{}
 		if env.Exists() {
 			m["event_id"] = text(env.Get("id"))
-			m["event_time"] = ts(env.Get("time"))
+			m["event_time"] = rfc3339(env.Get("time"))
 			m["event_region"] = str(env.Get("region"))
 			m["event_account"] = text(env.Get("account"))
 			m["event_resources"] = strList(env.Get("resources"))
@@ -142,6 +175,9 @@ func documentFindingsAt(path string, base int64, data []byte) []docFinding {
 			}
 			m["event_resources"] = []any{}
 			m["finding_index"] = int32(0)
+			if indexInUnit {
+				m["finding_index"] = int32(i)
+			}
 			off := base
 			if perElementUnits {
 				off += int64(f.Index)
@@ -174,11 +210,20 @@ func expectedFinding(d docFinding) map[string]any {
 	pf := f.Get("ProductFields")
 	m["id"] = str(f.Get("Id"))
 	m["product_arn"] = str(f.Get("ProductArn"))
-	m["product_name"] = firstStr(f.Get("ProductName"), pf.Get(escapeKey("aws/securityhub/ProductName")))
-	m["company_name"] = firstStr(f.Get("CompanyName"), pf.Get(escapeKey("aws/securityhub/CompanyName")))
+	// The last resort for product, company and region: the ProductArn,
+	// arn:<partition>:securityhub:<region>:<account>:product/<company>/<product>
+	// (or the documentation's arn:<partition>::securityhub:<region>:...).
+	var arnRegion, arnCompany, arnProduct any
+	if p := productARN.FindStringSubmatch(f.Get("ProductArn").String()); p != nil {
+		arnRegion, arnCompany, arnProduct = nonEmpty(p[1]), nonEmpty(p[2]), nonEmpty(p[3])
+	} else if p := securityHubARN.FindStringSubmatch(f.Get("ProductArn").String()); p != nil {
+		arnRegion = nonEmpty(p[1])
+	}
+	m["product_name"] = firstNonNil(firstStr(f.Get("ProductName"), pf.Get(escapeKey("aws/securityhub/ProductName"))), arnProduct)
+	m["company_name"] = firstNonNil(firstStr(f.Get("CompanyName"), pf.Get(escapeKey("aws/securityhub/CompanyName"))), arnCompany)
 	m["generator_id"] = str(f.Get("GeneratorId"))
 	m["aws_account_id"] = text(f.Get("AwsAccountId"))
-	m["region"] = str(f.Get("Region"))
+	m["region"] = firstNonNil(str(f.Get("Region")), arnRegion)
 	m["schema_version"] = str(f.Get("SchemaVersion"))
 	m["types"] = strList(f.Get("Types"))
 	if len(m["types"].([]any)) == 0 && hasFPF {
@@ -372,13 +417,27 @@ func legacyStandard(pf gjson.Result) string {
 	if arn == "" {
 		arn = pf.Get("StandardsGuideArn").String()
 	}
-	if !strings.HasPrefix(arn, "arn:") || !strings.Contains(arn, ":securityhub:") {
-		return ""
-	}
-	if parts := strings.SplitN(arn, ":", 6); len(parts) == 6 {
-		return parts[5]
+	if p := securityHubARN.FindStringSubmatch(arn); p != nil {
+		return p[2]
 	}
 	return ""
+}
+
+// securityHubARN is a Security Hub ARN of any partition, also as AWS's
+// documentation once misspelled it (arn:aws::securityhub:<region>::...):
+// its region and resource. productARN is one whose resource is a product:
+// its region, company and product.
+var (
+	securityHubARN = regexp.MustCompile(`^arn:[^:]+:(?::)?securityhub:([^:]*):[^:]*:(.+)$`)
+	productARN     = regexp.MustCompile(`^arn:[^:]+:(?::)?securityhub:([^:]*):[^:]*:product/([^/]+)/([^/]+)$`)
+)
+
+// nonEmpty is s, nil when empty.
+func nonEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }
 
 // escapeKey escapes a key for a gjson path (ProductFields keys hold "/").
@@ -403,7 +462,7 @@ func ExpectedInsights(path string, data []byte) []map[string]any {
 	env.Get("detail.insightResults").ForEach(func(_, elem gjson.Result) bool {
 		elem.ForEach(func(k, v gjson.Result) bool {
 			out = append(out, map[string]any{
-				"event_id": str(env.Get("id")), "event_time": ts(env.Get("time")),
+				"event_id": str(env.Get("id")), "event_time": rfc3339(env.Get("time")),
 				"event_region": str(env.Get("region")), "event_account": str(env.Get("account")),
 				"action_name": str(env.Get("detail.actionName")), "action_description": str(env.Get("detail.actionDescription")),
 				"action_arn": action, "insight_arn": str(env.Get("detail.insightArn")),
@@ -450,10 +509,24 @@ func firstStr(rs ...gjson.Result) any {
 	return nil
 }
 
-// ts reads an RFC 3339 time (any offset, up to nine fraction digits; a
-// space for the T and a missing zone, read as UTC, are accepted) as the
-// lake stores it: UTC, in milliseconds; nil outside the years 1 to 9999.
+// ts reads an ASFF *At value as the lake stores it (UTC, in
+// milliseconds; nil outside the years 1 to 9999): an RFC 3339 string
+// (rfc3339), else an epoch number, a JSON number or a string of one
+// (epoch: seconds below 10^11, else milliseconds).
 func ts(r gjson.Result) any {
+	if t := rfc3339(r); t != nil {
+		return t
+	}
+	if t, ok := epoch(numText(r)); ok {
+		return t
+	}
+	return nil
+}
+
+// rfc3339 reads an RFC 3339 time (any offset, up to nine fraction digits; a
+// space for the T and a missing zone, read as UTC, are accepted), the only
+// form an EventBridge time takes.
+func rfc3339(r gjson.Result) any {
 	if r.Type != gjson.String {
 		return nil
 	}
@@ -481,8 +554,14 @@ func strList(r gjson.Result) []any {
 	return out
 }
 
+// strMap is a map column's value: an object's members as text, empty for
+// anything else (gjson's ForEach would give a scalar or null as one member
+// with an empty key).
 func strMap(r gjson.Result) map[string]string {
 	out := map[string]string{}
+	if !r.IsObject() {
+		return out
+	}
 	r.ForEach(func(k, v gjson.Result) bool {
 		out[k.String()] = v.String()
 		return true

@@ -83,11 +83,14 @@ func expectedOCSF(d docFinding) map[string]any {
 	m["description"] = str(info.Get("desc"))
 	m["types"] = strList(info.Get("types"))
 	m["time"] = ocsfTime(f, "time")
+	if m["time"] == nil {
+		m["time"] = ts(f.Get("event_time")) // Prowler 4.0–4.4's time
+	}
 	for _, c := range []string{"created_time", "modified_time", "first_seen_time", "last_seen_time"} {
 		m[c] = ocsfTime(info, c)
 	}
 	m["cloud_provider"] = str(f.Get("cloud.provider"))
-	m["account_uid"] = text(f.Get("cloud.account.uid"))
+	m["account_uid"] = firstNonNil(text(f.Get("cloud.account.uid")), text(f.Get("cloud.account_uid"))) // the latter OCSF 1.0.0-rc.2's
 	m["region"] = str(f.Get("cloud.region"))
 	m["compliance_control"] = str(f.Get("compliance.control"))
 	m["compliance_status"] = str(f.Get("compliance.status"))
@@ -127,7 +130,7 @@ func expectedOCSF(d docFinding) map[string]any {
 		structs = append(structs, map[string]any{
 			"type": str(r.Get("type")), "uid": text(r.Get("uid")), "uid_alt": text(r.Get("uid_alt")),
 			"name": str(r.Get("name")), "region": str(r.Get("region")), "cloud_partition": str(r.Get("cloud_partition")),
-			"owner_account_uid": text(r.Get("owner.account.uid")), "tags": tags, "data_json": rawOrNil(r.Get("data")),
+			"owner_account_uid": text(r.Get("owner.account.uid")), "tags": tags, "data_json": firstNonNil(rawOrNil(r.Get("data")), rawOrNil(r.Get("details"))), // the latter OCSF 1.0.0-rc.2's
 		})
 	}
 	m["resource_types"], m["resource_uids"], m["resources"] = types, uids, structs
@@ -181,42 +184,43 @@ func expectedOCSF(d docFinding) map[string]any {
 // 10^11, else milliseconds (a number, or a string of one), an RFC 3339
 // string in the attribute, else its attr_dt twin.
 func ocsfTime(obj gjson.Result, attr string) any {
-	v := obj.Get(attr)
-	var raw string
-	switch v.Type {
-	case gjson.Number:
-		raw = v.Raw
-	case gjson.String:
-		raw = strings.TrimSpace(v.String())
+	if t := ts(obj.Get(attr)); t != nil {
+		return t
 	}
-	if raw != "" {
-		ms, ok := int64(0), false
-		if n, err := strconv.ParseInt(raw, 10, 64); err == nil {
-			ms, ok = n, true
-			if n < 1e11 {
-				ms = n * 1000
-				ok = n > -1e11 // far below the year 1 either way
-			}
-		} else if f, err := strconv.ParseFloat(raw, 64); err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) && math.Abs(f) < 1e15 {
-			ok = true
-			if f < 1e11 {
-				ms = int64(math.Round(f * 1000))
-			} else {
-				ms = int64(math.Floor(f))
-			}
+	return rfc3339(obj.Get(attr + "_dt"))
+}
+
+// epoch reads raw, the text of a number, as epoch seconds when below 10^11,
+// else milliseconds (fractions: seconds keep their milliseconds,
+// milliseconds lose the rest); false when raw is no number or the time is
+// outside the years 1 to 9999.
+func epoch(raw string) (time.Time, bool) {
+	if raw == "" {
+		return time.Time{}, false
+	}
+	ms, ok := int64(0), false
+	if n, err := strconv.ParseInt(raw, 10, 64); err == nil {
+		ms, ok = n, true
+		if n < 1e11 {
+			ms = n * 1000
+			ok = n > -1e11 // far below the year 1 either way
 		}
-		if ok {
-			t := time.UnixMilli(ms).UTC()
-			if t.Year() < 1 || t.Year() > 9999 {
-				return nil
-			}
-			return t
-		}
-		if t := ts(v); t != nil {
-			return t
+	} else if f, err := strconv.ParseFloat(raw, 64); err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) && math.Abs(f) < 1e15 {
+		ok = true
+		if f < 1e11 {
+			ms = int64(math.Round(f * 1000))
+		} else {
+			ms = int64(math.Floor(f))
 		}
 	}
-	return ts(obj.Get(attr + "_dt"))
+	if !ok {
+		return time.Time{}, false
+	}
+	t := time.UnixMilli(ms).UTC()
+	if t.Year() < 1 || t.Year() > 9999 {
+		return time.Time{}, false
+	}
+	return t, true
 }
 
 // numText is the text of a number sent as a JSON number or a string.
