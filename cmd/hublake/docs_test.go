@@ -11,20 +11,17 @@ import (
 	"github.com/hublake/hublake/pipeline"
 )
 
-// TestMemoryBudgetDocumented: the README and the flag help state the
-// formula pipeline.MemoryBudget computes, with its constants.
+// TestMemoryBudgetDocumented: docs/operating.md and the flag help state the
+// formula pipeline.MemoryBudget computes, with its constants (every other
+// statement of it in the docs: TestDocsMemoryFormula).
 func TestMemoryBudgetDocumented(t *testing.T) {
-	perBatch := fmt.Sprintf("%d × --flush-bytes + 2 × --max-unit-bytes + %d MiB", pipeline.BudgetBatchFactor, pipeline.BudgetBatchFixed>>20)
-	base := fmt.Sprintf("plus %d MiB", pipeline.BudgetBase>>20)
-	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	formula := fmt.Sprintf("(%d × max(--flush-bytes, --max-unit-bytes) + 2 × --max-unit-bytes + %d MiB) + %d MiB", pipeline.BudgetBatchFactor, pipeline.BudgetBatchFixed>>20, pipeline.BudgetBase>>20)
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "operating.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	text := strings.Join(strings.Fields(string(readme)), " ")
-	for _, want := range []string{perBatch, base} {
-		if !strings.Contains(text, want) {
-			t.Errorf("README.md does not state the memory budget as %q", want)
-		}
+	if text := strings.Join(strings.Fields(string(doc)), " "); !strings.Contains(text, formula) {
+		t.Errorf("docs/operating.md does not state the memory budget as %q", formula)
 	}
 	p := policyFor(16<<20, 16<<20)
 	if got, want := pipeline.MemoryBudget(2, p), int64(2*(pipeline.BudgetBatchFactor*16+2*16+pipeline.BudgetBatchFixed>>20)+pipeline.BudgetBase>>20)<<20; got != want {
@@ -53,7 +50,7 @@ func helpOf(t *testing.T, cmd string) string {
 	return string(out)
 }
 
-// TestLicenceTable: hublake has a LICENSE (Apache-2.0), and the README's
+// TestLicenceTable: hublake has a LICENSE (Apache-2.0), and CONTRIBUTING.md's
 // table of dependencies names every direct requirement of go.mod with its
 // licence (an AWS SDK module as a part of the SDK's row: `config`,
 // `service/s3`).
@@ -79,13 +76,13 @@ func TestLicenceTable(t *testing.T) {
 			direct = append(direct, strings.Fields(line)[0])
 		}
 	}
-	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	contributing, err := os.ReadFile(filepath.Join("..", "..", "CONTRIBUTING.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, deps, ok := strings.Cut(string(readme), "## Dependencies\n")
+	_, deps, ok := strings.Cut(string(contributing), "## Dependencies\n")
 	if !ok {
-		t.Fatal("README.md has no Dependencies section")
+		t.Fatal("CONTRIBUTING.md has no Dependencies section")
 	}
 	var rows [][]string
 	for _, line := range strings.Split(deps, "\n") {
@@ -94,7 +91,7 @@ func TestLicenceTable(t *testing.T) {
 			continue
 		}
 		if strings.TrimSpace(cells[2]) == "" {
-			t.Errorf("README.md: no licence for %s", cells[0])
+			t.Errorf("CONTRIBUTING.md: no licence for %s", cells[0])
 		}
 		rows = append(rows, cells)
 	}
@@ -106,7 +103,7 @@ func TestLicenceTable(t *testing.T) {
 				strings.HasPrefix(m, sdk+"/") && strings.Contains(r[0], "`"+sdk+"`") && strings.Contains(r[0], "`"+strings.TrimPrefix(m, sdk+"/")+"`")
 		}
 		if !found {
-			t.Errorf("README.md's table of dependencies does not name %s (a direct requirement of go.mod) and its licence", m)
+			t.Errorf("CONTRIBUTING.md's table of dependencies does not name %s (a direct requirement of go.mod) and its licence", m)
 		}
 	}
 	if len(direct) < 20 {

@@ -625,8 +625,9 @@ func goBenchmarks(rep *strings.Builder) error {
 	fmt.Fprintf(rep, "### In-process Go benchmarks (`go test -bench`)\n\n```\n")
 	for _, b := range []struct{ pkg, pattern, time string }{
 		{"./schema", "BenchmarkDecode|BenchmarkFlatten", "1s"}, // ASFF and OCSF
-		{"./processor", "BenchmarkSplitter|BenchmarkConsumerPath|BenchmarkBackfill", "2x"},
-		{"./processor", "BenchmarkDedup", "1s"},
+		{"./files", "BenchmarkSplitter|BenchmarkBackfill", "2x"},
+		{"./stream", "BenchmarkConsumerPath", "2x"},
+		{"./pipeline", "BenchmarkDedup", "1s"},
 		{"./encode", "BenchmarkParquetEncode", "2x"},
 		{"./encode", "BenchmarkParquetCodecs|BenchmarkPageCodecs", "5x"},
 		{"./encode", "BenchmarkAbsorbedCheck", "1s"},
