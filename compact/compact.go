@@ -13,7 +13,8 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"github.com/hublake/hublake/encode"
-	"github.com/hublake/hublake/lake"
+	"github.com/hublake/hublake/layout"
+	"github.com/hublake/hublake/objstore"
 	"github.com/hublake/hublake/schema"
 )
 
@@ -42,7 +43,7 @@ type Options struct {
 	// DeleteGrace is how long an absorbed name stays after its marker was
 	// written, whoever deletes it (package documentation, "The delete
 	// grace"); negative: none (default 30 seconds, at most
-	// lake.MaxDeleteGrace).
+	// encode.MaxDeleteGrace).
 	DeleteGrace time.Duration
 	// Holder names this run in locks and manifests.
 	Holder string
@@ -99,8 +100,8 @@ const (
 // Validate refuses options the defaults cannot mend: a delete grace longer
 // than the grace writers keep. Run calls it.
 func (o Options) Validate() error {
-	if o.DeleteGrace > lake.MaxDeleteGrace {
-		return fmt.Errorf("delete grace %s: at most %s (lake.MaxDeleteGrace: the grace writers keep)", o.DeleteGrace, lake.MaxDeleteGrace)
+	if o.DeleteGrace > encode.MaxDeleteGrace {
+		return fmt.Errorf("delete grace %s: at most %s (encode.MaxDeleteGrace: the grace writers keep)", o.DeleteGrace, encode.MaxDeleteGrace)
 	}
 	return nil
 }
@@ -199,7 +200,7 @@ type Summary struct {
 // error only when it could not run (a table cannot be listed, an option is
 // wrong); a partition that fails is logged, counted in Summary.Failed and
 // left as it was, and the others are still compacted.
-func Run(ctx context.Context, lk lake.Lake, opts Options) (*Summary, error) {
+func Run(ctx context.Context, lk objstore.Lake, opts Options) (*Summary, error) {
 	opts = opts.withDefaults()
 	c := &compactor{lake: lk, opts: opts, log: opts.Logger, sum: &Summary{}}
 	c.deletes = &deleter{lake: lk, crash: opts.CrashHook, log: opts.Logger}
@@ -282,7 +283,7 @@ func (c *compactor) sortKeys(t table) []string {
 }
 
 type compactor struct {
-	lake    lake.Lake
+	lake    objstore.Lake
 	opts    Options
 	log     *slog.Logger
 	sum     *Summary
@@ -298,7 +299,7 @@ type compactor struct {
 // name, keeping the same grace, and one killed before it got here leaves
 // them to the next visit, which does exactly that.
 type deleter struct {
-	lake  lake.Lake
+	lake  objstore.Lake
 	crash func(string)
 	log   *slog.Logger
 	queue []deferredDelete // by notBefore
@@ -370,7 +371,7 @@ func (c *compactor) survey(ctx context.Context, t table) ([]string, error) {
 		rest := strings.TrimPrefix(o.Key, t.name+"/")
 		part, file, ok := strings.Cut(rest, "/")
 		dt, isDate := strings.CutPrefix(part, "dt=")
-		if !ok || !isDate || !lake.ValidDate(dt) {
+		if !ok || !isDate || !layout.ValidDate(dt) {
 			c.unrecognised(o, "outside any partition")
 			continue
 		}
@@ -379,8 +380,8 @@ func (c *compactor) survey(ctx context.Context, t table) ([]string, error) {
 			p = &partStats{}
 			parts[dt] = p
 		}
-		name, _ := strings.CutSuffix(file, lake.Extension(t.name))
-		if _, _, ok := lake.ParseCompactedName(name); ok && !o.Irregular && !strings.Contains(file, "/") {
+		name, _ := strings.CutSuffix(file, layout.Extension(t.name))
+		if _, _, ok := layout.ParseCompactedName(name); ok && !o.Irregular && !strings.Contains(file, "/") {
 			if o.Size < c.opts.TargetSize/2 {
 				p.small++
 			}
@@ -391,12 +392,12 @@ func (c *compactor) survey(ctx context.Context, t table) ([]string, error) {
 	// Partitions with a rolled-back run's record: an output of that run may
 	// have landed since (one listing of the table's manifests).
 	rolledBack := map[string]bool{}
-	for o, err := range c.lake.List(ctx, lake.MetaPrefix+"compactions/"+t.name+"/") {
+	for o, err := range c.lake.List(ctx, layout.MetaPrefix+"compactions/"+t.name+"/") {
 		if err != nil {
 			return nil, fmt.Errorf("list the compactions of table %s: %w", t.name, err)
 		}
-		rest, ok := strings.CutSuffix(strings.TrimPrefix(o.Key, lake.MetaPrefix+"compactions/"+t.name+"/dt="), lake.RolledBackSuffix)
-		if dt, _, found := strings.Cut(rest, "/"); ok && found && lake.ValidDate(dt) {
+		rest, ok := strings.CutSuffix(strings.TrimPrefix(o.Key, layout.MetaPrefix+"compactions/"+t.name+"/dt="), layout.RolledBackSuffix)
+		if dt, _, found := strings.Cut(rest, "/"); ok && found && layout.ValidDate(dt) {
 			rolledBack[dt] = true
 		}
 	}
@@ -426,7 +427,7 @@ func (c *compactor) recent(dt string) bool {
 
 // unrecognised reports an object that is neither a batch object nor a
 // compacted one: it is kept, never read.
-func (c *compactor) unrecognised(o lake.ObjectInfo, why string) {
+func (c *compactor) unrecognised(o objstore.ObjectInfo, why string) {
 	c.sum.Unrecognised++
 	c.log.Warn("unrecognised object kept (neither a batch object nor a compacted one; never read or deleted)", "key", fmt.Sprintf("%q", o.Key), "why", why, "bytes", o.Size)
 }

@@ -25,8 +25,9 @@ import (
 	"github.com/hublake/hublake/files"
 	"github.com/hublake/hublake/internal/gen"
 	"github.com/hublake/hublake/internal/lakecheck"
-	"github.com/hublake/hublake/lake"
-	"github.com/hublake/hublake/lake/dirlake"
+	"github.com/hublake/hublake/layout"
+	"github.com/hublake/hublake/objstore"
+	"github.com/hublake/hublake/objstore/dirlake"
 	"github.com/hublake/hublake/pipeline"
 	"github.com/hublake/hublake/schema"
 )
@@ -113,7 +114,7 @@ func onlyCompacted(t *testing.T, root string) {
 	}
 }
 
-func run(t *testing.T, lk lake.Lake, o Options) *Summary {
+func run(t *testing.T, lk objstore.Lake, o Options) *Summary {
 	t.Helper()
 	if o.DeleteGrace == 0 {
 		o.DeleteGrace = -1
@@ -406,7 +407,7 @@ func TestCompactRefusesForeignManifests(t *testing.T) {
 	victim := "findings/dt=" + other + "/" + filepath.Base(victims[0])
 	lk.Delete(context.Background(), "x") // (refused: not a key)
 	run := "0123456789abcdef0123456789abcdef"
-	key, _ := lake.ManifestKey("findings", dt, run)
+	key, _ := layout.ManifestKey("findings", dt, run)
 	for _, inputs := range []string{victim, "../../etc/passwd", "findings/dt=" + dt + "/../../x.parquet"} {
 		body := fmt.Sprintf(`{"version":1,"run":%q,"table":"findings","dt":%q,"state":"committed","holder":"x","started":"2026-01-01T00:00:00Z","inputs":[{"key":%q,"size":1}]}`, run, dt, inputs)
 		if err := os.MkdirAll(filepath.Dir(filepath.Join(root, key)), 0o755); err != nil {
@@ -440,7 +441,7 @@ func TestCompactSkipsLockedPartitions(t *testing.T) {
 	t.Parallel()
 	root, lk, parts := newLake(t, 300, 1, 50)
 	dt := dateOf(parts[0])
-	key, _ := lake.LockKey("findings", dt)
+	key, _ := layout.LockKey("findings", dt)
 	other, _ := dirlake.New(root)
 	lock, err := other.TryLock(context.Background(), key, "someone else", time.Minute)
 	if err != nil {
@@ -610,7 +611,7 @@ func TestCompactMemoryBound(t *testing.T) {
 // before anything is listed, with a summary to print; the defaults and the
 // bound itself are not.
 func TestOptionsValidate(t *testing.T) {
-	for _, o := range []Options{{}, {DeleteGrace: lake.MaxDeleteGrace}, {DeleteGrace: -1}} {
+	for _, o := range []Options{{}, {DeleteGrace: encode.MaxDeleteGrace}, {DeleteGrace: -1}} {
 		if err := o.Validate(); err != nil {
 			t.Errorf("%+v: %v", o, err)
 		}
@@ -619,9 +620,9 @@ func TestOptionsValidate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum, err := Run(context.Background(), lk, Options{DeleteGrace: lake.MaxDeleteGrace + time.Second})
-	if err == nil || !strings.Contains(err.Error(), "lake.MaxDeleteGrace") || sum == nil || sum.Partitions != 0 {
-		t.Errorf("Run with a grace past lake.MaxDeleteGrace: %+v, %v", sum, err)
+	sum, err := Run(context.Background(), lk, Options{DeleteGrace: encode.MaxDeleteGrace + time.Second})
+	if err == nil || !strings.Contains(err.Error(), "encode.MaxDeleteGrace") || sum == nil || sum.Partitions != 0 {
+		t.Errorf("Run with a grace past encode.MaxDeleteGrace: %+v, %v", sum, err)
 	}
 	if got, want := MemoryBudget(Options{}), int64(2*32+8*2+16*2/4+3*16+16+64)<<20; got != want {
 		t.Errorf("MemoryBudget of the defaults = %d, want %d", got, want)

@@ -8,7 +8,7 @@ import (
 
 	"github.com/hublake/hublake/internal/lakecheck"
 	"github.com/hublake/hublake/internal/pqconform"
-	"github.com/hublake/hublake/lake"
+	"github.com/hublake/hublake/layout"
 )
 
 // TestCompactParquetConformance compacts a lake of many small objects (a
@@ -30,7 +30,7 @@ func TestCompactParquetConformance(t *testing.T) {
 		t.Fatalf("rows changed:\nbefore %v\nafter  %v", before, got)
 	}
 	compacted := func(path string) bool {
-		_, _, ok := lake.ParseCompactedName(strings.TrimSuffix(filepath.Base(path), ".parquet"))
+		_, _, ok := layout.ParseCompactedName(strings.TrimSuffix(filepath.Base(path), ".parquet"))
 		return ok
 	}
 	rep := pqconform.CheckLake(t, root, pqconform.LakeOptions{Sorted: compacted})

@@ -16,14 +16,14 @@
 // absorbed-name markers, a protocol per partition, and a lock.
 //
 // Markers. Before a run deletes an input object, it writes a marker for it
-// outside the table (lake.AbsorbedKey: _hublake/absorbed/<table>/dt=<D>/
+// outside the table (layout.AbsorbedKey: _hublake/absorbed/<table>/dt=<D>/
 // <name><ext>, never deleted). Every writer checks for the marker before
 // writing an object and skips the write if it exists — the rows are already
 // in a compacted object, since the same name is the same batch, with the
 // same rows or a superset of logical duplicates — and checks again after
 // committing: if the marker appeared meanwhile, its object is a deletion
 // like any other (below, "The delete grace"), left to compaction unless the
-// marker is old (encode/absorbed.go). An object that slips through anyway (a
+// marker is old (encode/encoder.go). An object that slips through anyway (a
 // writer killed between its commit and the second check, or a write that
 // bypassed the check) is deleted by the next run that visits the partition,
 // which deletes every object that has a marker once the marker is older
@@ -99,7 +99,7 @@
 //
 // How a deleter knows a marker's age: the run that wrote the markers counts
 // g from when the last of them was written, on its own clock; anyone else
-// reads the marker's modification time (lake.AbsorbedSince: S3's
+// reads the marker's modification time (encode.AbsorbedSince: S3's
 // Last-Modified, which a HEAD gives in whole seconds, so rounded up to the
 // next second; a directory's mtime) and compares it with its clock. S3's
 // clock and the hosts' (NTP) agree to milliseconds; a skew counts against
@@ -110,7 +110,7 @@
 // partitions, and waits for the last ones before it ends (at most g and a
 // second). They are no inputs meanwhile. A writer cannot know the grace of
 // the compaction that wrote the marker, so it deletes only when the marker
-// is older than lake.MaxDeleteGrace (an hour), the bound every compaction's
+// is older than encode.MaxDeleteGrace (an hour), the bound every compaction's
 // grace must keep, and otherwise leaves the object to compaction; g is
 // refused above that bound.
 //
@@ -147,7 +147,7 @@
 // that is rewritten while it is an input (a replay) holds the same rows.
 //
 // Nothing escapes the lake: every key compaction reads, writes or deletes is
-// a key of the lake's layout (lake.CheckKey, lake.CheckPrefix), and every key a
+// a key of the lake's layout (layout.CheckKey, layout.CheckPrefix), and every key a
 // manifest names must be of its own partition (manifest.validate).
 //
 // # Memory

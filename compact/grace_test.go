@@ -12,7 +12,8 @@ import (
 
 	"github.com/hublake/hublake/internal/gen"
 	"github.com/hublake/hublake/internal/lakecheck"
-	"github.com/hublake/hublake/lake"
+	"github.com/hublake/hublake/layout"
+	"github.com/hublake/hublake/objstore"
 )
 
 // graceLake records, for every absorbed name, when its marker's writes
@@ -23,7 +24,7 @@ import (
 // marker only if it is a compacted object (a rolled-back run's output,
 // whose rows are still in its inputs).
 type graceLake struct {
-	lake.Lake
+	objstore.Lake
 	grace time.Duration
 
 	mu         sync.Mutex
@@ -32,13 +33,13 @@ type graceLake struct {
 	violations []string
 }
 
-func newGraceLake(lk lake.Lake, grace time.Duration) *graceLake {
+func newGraceLake(lk objstore.Lake, grace time.Duration) *graceLake {
 	return &graceLake{Lake: lk, grace: grace, markers: map[string]time.Time{}}
 }
 
-const absorbedPrefix = lake.MetaPrefix + "absorbed/"
+const absorbedPrefix = layout.MetaPrefix + "absorbed/"
 
-func (l *graceLake) Create(ctx context.Context, key string) (lake.ObjectWriter, error) {
+func (l *graceLake) Create(ctx context.Context, key string) (objstore.ObjectWriter, error) {
 	if name, ok := strings.CutPrefix(key, absorbedPrefix); ok {
 		l.mu.Lock()
 		l.markers[name] = time.Now()
@@ -48,13 +49,13 @@ func (l *graceLake) Create(ctx context.Context, key string) (lake.ObjectWriter, 
 }
 
 func (l *graceLake) Delete(ctx context.Context, key string) error {
-	if !strings.HasPrefix(key, lake.MetaPrefix) {
+	if !strings.HasPrefix(key, layout.MetaPrefix) {
 		now := time.Now()
 		l.mu.Lock()
 		l.deletes++
 		marker, ok := l.markers[key]
-		k, _ := lake.ParseKey(key)
-		_, _, compacted := lake.ParseCompactedName(k.Name)
+		k, _ := layout.ParseKey(key)
+		_, _, compacted := layout.ParseCompactedName(k.Name)
 		switch {
 		case !ok && !compacted:
 			l.violations = append(l.violations, fmt.Sprintf("%s deleted without a marker", key))
@@ -89,7 +90,7 @@ func TestCompactDeleteGrace(t *testing.T) {
 	const grace = 1500 * time.Millisecond
 	src := corpus(t, 800, 4, past, 0)
 	opts := Options{TargetSize: 64 << 10, DeleteGrace: grace}
-	crashAt := func(lk lake.Lake, o Options) {
+	crashAt := func(lk objstore.Lake, o Options) {
 		defer func() {
 			if r := recover(); r != errCrash {
 				panic(r)
@@ -101,19 +102,19 @@ func TestCompactDeleteGrace(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		// first runs before the compaction whose deletes are checked.
-		first     func(t *testing.T, lk lake.Lake)
+		first     func(t *testing.T, lk objstore.Lake)
 		second    bool
 		reappears bool // the second run must find absorbed names young
 	}{
-		{name: "the replacing run", first: func(*testing.T, lake.Lake) {}, second: true},
-		{name: "after a run killed before its deletes", second: true, reappears: true, first: func(t *testing.T, lk lake.Lake) {
+		{name: "the replacing run", first: func(*testing.T, objstore.Lake) {}, second: true},
+		{name: "after a run killed before its deletes", second: true, reappears: true, first: func(t *testing.T, lk objstore.Lake) {
 			// Killed after its first partition: committed, markers
 			// written, done, its deletes still waiting for the grace.
 			o := opts
 			o.Progress = func(done, total int) { panic(errCrash) }
 			crashAt(lk, o)
 		}},
-		{name: "recovering a run killed before it was done", second: true, first: func(t *testing.T, lk lake.Lake) {
+		{name: "recovering a run killed before it was done", second: true, first: func(t *testing.T, lk objstore.Lake) {
 			o := opts
 			o.CrashHook = func(p string) {
 				if p == "before-done" {
@@ -122,7 +123,7 @@ func TestCompactDeleteGrace(t *testing.T) {
 			}
 			crashAt(lk, o)
 		}},
-		{name: "two runs at once", first: func(t *testing.T, lk lake.Lake) {
+		{name: "two runs at once", first: func(t *testing.T, lk objstore.Lake) {
 			var wg sync.WaitGroup
 			for range 2 {
 				wg.Go(func() {

@@ -12,15 +12,16 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hublake/hublake/lake"
+	"github.com/hublake/hublake/layout"
+	"github.com/hublake/hublake/objstore"
 )
 
 // A manifest is a run's durable record, written before anything else the
-// run writes, at lake.ManifestKey(table, dt, run). Its state moves
+// run writes, at layout.ManifestKey(table, dt, run). Its state moves
 // pending → committed → done; recovery (the next run that takes the
 // partition's lock) rolls a pending run back and a committed one forward. A
 // run rolled back leaves a record of it instead, in state rolled-back at
-// lake.RolledBackKey(table, dt, run), for rolledBackKeep: an output of the
+// layout.RolledBackKey(table, dt, run), for rolledBackKeep: an output of the
 // run that lands after its rollback (an upload a dead process had sent, held
 // up on the way) is removed by whoever visits the partition meanwhile.
 type manifest struct {
@@ -84,9 +85,9 @@ func (m *manifest) validate(table, dt string) error {
 	if m.Version != manifestVersion {
 		return fmt.Errorf("manifest %s: version %d, want %d", m.key, m.Version, manifestVersion)
 	}
-	want, err := lake.ManifestKey(table, dt, m.Run)
+	want, err := layout.ManifestKey(table, dt, m.Run)
 	if m.State == stateRolledBack {
-		want, err = lake.RolledBackKey(table, dt, m.Run)
+		want, err = layout.RolledBackKey(table, dt, m.Run)
 	}
 	if err != nil || want != m.key || m.Table != table || m.Date != dt {
 		return fmt.Errorf("manifest %s does not describe a run of %s dt=%s", m.key, table, dt)
@@ -101,17 +102,17 @@ func (m *manifest) validate(table, dt string) error {
 		return fmt.Errorf("manifest %s: unknown state %q", m.key, m.State)
 	}
 	for _, in := range m.Inputs {
-		k, err := lake.ParseKey(in.Key)
+		k, err := layout.ParseKey(in.Key)
 		if err != nil || k.Table != table || k.Date != dt {
 			return fmt.Errorf("manifest %s: input %q is not an object of %s dt=%s", m.key, in.Key, table, dt)
 		}
 	}
 	for _, out := range m.Outputs {
-		k, err := lake.ParseKey(out.Key)
+		k, err := layout.ParseKey(out.Key)
 		if err != nil || k.Table != table || k.Date != dt {
 			return fmt.Errorf("manifest %s: output %q is not an object of %s dt=%s", m.key, out.Key, table, dt)
 		}
-		if run, _, ok := lake.ParseCompactedName(k.Name); !ok || run != m.Run {
+		if run, _, ok := layout.ParseCompactedName(k.Name); !ok || run != m.Run {
 			return fmt.Errorf("manifest %s: output %q is not one of run %s", m.key, out.Key, m.Run)
 		}
 	}
@@ -119,7 +120,7 @@ func (m *manifest) validate(table, dt string) error {
 }
 
 // readManifest reads and validates the manifest at key.
-func readManifest(ctx context.Context, lk lake.Lake, key, table, dt string) (*manifest, error) {
+func readManifest(ctx context.Context, lk objstore.Lake, key, table, dt string) (*manifest, error) {
 	b, err := readSmall(ctx, lk, key, 64<<20)
 	if err != nil {
 		return nil, err
@@ -138,7 +139,7 @@ func readManifest(ctx context.Context, lk lake.Lake, key, table, dt string) (*ma
 }
 
 // readSmall reads a whole object of at most limit bytes.
-func readSmall(ctx context.Context, lk lake.Lake, key string, limit int64) ([]byte, error) {
+func readSmall(ctx context.Context, lk objstore.Lake, key string, limit int64) ([]byte, error) {
 	r, err := lk.Open(ctx, key)
 	if err != nil {
 		return nil, err
@@ -155,7 +156,7 @@ func readSmall(ctx context.Context, lk lake.Lake, key string, limit int64) ([]by
 }
 
 // write stores the manifest in its current state.
-func (m *manifest) write(ctx context.Context, lk lake.Lake) error {
+func (m *manifest) write(ctx context.Context, lk objstore.Lake) error {
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return err
@@ -167,7 +168,7 @@ func (m *manifest) write(ctx context.Context, lk lake.Lake) error {
 }
 
 // putSmall writes a small object whole.
-func putSmall(ctx context.Context, lk lake.Lake, key string, body []byte) error {
+func putSmall(ctx context.Context, lk objstore.Lake, key string, body []byte) error {
 	w, err := lk.Create(ctx, key)
 	if err != nil {
 		return err

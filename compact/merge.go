@@ -12,7 +12,8 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/hublake/hublake/encode"
-	"github.com/hublake/hublake/lake"
+	"github.com/hublake/hublake/layout"
+	"github.com/hublake/hublake/objstore"
 	"github.com/hublake/hublake/schema"
 )
 
@@ -87,7 +88,7 @@ func (k keyer) compare(a, b []parquet.Value) int {
 // decoded is an input read ahead: its rows encoded (decodeInput), or, for a
 // large input, the opened object to stream.
 type decoded struct {
-	obj  lake.ReadObject
+	obj  objstore.ReadObject
 	rows []keyedRow
 	buf  []byte // the rows' encodings
 }
@@ -98,7 +99,7 @@ const decodeInFlight = 2 << 20
 
 // decodeInput decodes a whole (small) input into encoded rows with their
 // sort keys.
-func decodeInput(obj lake.ReadObject, key string, s *parquet.Schema, keys keyer) (*decoded, error) {
+func decodeInput(obj objstore.ReadObject, key string, s *parquet.Schema, keys keyer) (*decoded, error) {
 	d := &decoded{}
 	var offs []int
 	var rowKeys [][]parquet.Value
@@ -379,7 +380,7 @@ func (m *merger) close() {
 // lacks columns added since, is converted: the new columns are null). The
 // rows passed to fn are only valid during the call. A damaged object is an
 // error, never a panic.
-func forEachRow(obj lake.ReadObject, key string, s *parquet.Schema, fn func(parquet.Row) error) (rows int64, err error) {
+func forEachRow(obj objstore.ReadObject, key string, s *parquet.Schema, fn func(parquet.Row) error) (rows int64, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("read %s: %v", key, p)
@@ -438,7 +439,7 @@ func forEachRow(obj lake.ReadObject, key string, s *parquet.Schema, fn func(parq
 // writer bounds them (rows, and bytes of values).
 type outputWriter struct {
 	ctx        context.Context
-	lake       lake.Lake
+	lake       objstore.Lake
 	table      schema.AnyTable
 	dt         string
 	run        string
@@ -449,7 +450,7 @@ type outputWriter struct {
 	written    func(object) error // after each output's commit
 
 	k       int
-	obj     lake.ObjectWriter
+	obj     objstore.ObjectWriter
 	cw      *encode.CountingWriter
 	w       *schema.ParquetWriter[any]
 	key     string
@@ -470,8 +471,8 @@ const footerPerGroup = 32 << 10
 
 func (o *outputWriter) write(row parquet.Row) error {
 	if o.w == nil {
-		name := lake.CompactedName(o.run, o.k)
-		key, err := lake.ObjectKey(o.table.Name(), o.dt, name)
+		name := layout.CompactedName(o.run, o.k)
+		key, err := layout.ObjectKey(o.table.Name(), o.dt, name)
 		if err != nil {
 			return err
 		}

@@ -17,7 +17,8 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/hublake/hublake/encode"
-	"github.com/hublake/hublake/lake"
+	"github.com/hublake/hublake/layout"
+	"github.com/hublake/hublake/objstore"
 )
 
 // partition runs the protocol (package documentation) on partition dt of
@@ -25,12 +26,12 @@ import (
 func (c *compactor) partition(ctx context.Context, t table, dt string) error {
 	log := c.log.With("table", t.name, "dt", dt)
 	start := time.Now()
-	lockKey, err := lake.LockKey(t.name, dt)
+	lockKey, err := layout.LockKey(t.name, dt)
 	if err != nil {
 		return err
 	}
 	lock, err := c.lake.TryLock(ctx, lockKey, c.opts.Holder, c.opts.LockTTL)
-	if errors.Is(err, lake.ErrLocked) {
+	if errors.Is(err, objstore.ErrLocked) {
 		c.sum.Locked++
 		log.Info("partition skipped: another compaction holds its lock", "lock", err.Error())
 		return nil
@@ -40,7 +41,7 @@ func (c *compactor) partition(ctx context.Context, t table, dt string) error {
 	}
 	f := newFence(ctx, lock, c.opts.LockTTL, log)
 	defer f.release()
-	p := &partRun{c: c, t: t, dt: dt, log: log, fence: f, ctx: f.ctx, prefix: lake.PartitionPrefix(t.name, dt)}
+	p := &partRun{c: c, t: t, dt: dt, log: log, fence: f, ctx: f.ctx, prefix: layout.PartitionPrefix(t.name, dt)}
 	if err := p.run(); err != nil {
 		return err
 	}
@@ -61,7 +62,7 @@ type partRun struct {
 	fence  *fence
 	ctx    context.Context
 
-	listing map[string]lake.ObjectInfo // the partition's objects
+	listing map[string]objstore.ObjectInfo // the partition's objects
 	// gone: objects of the listing this visit has deleted or queued for
 	// deletion (absorbed names whose grace is not over yet): no longer
 	// the partition's, though still in it for a while.
@@ -155,16 +156,16 @@ func (p *partRun) run() error {
 	}
 
 	// Classify.
-	var batches, compacted, orphans []lake.ObjectInfo
+	var batches, compacted, orphans []objstore.ObjectInfo
 	for _, key := range slices.Sorted(maps.Keys(p.listing)) {
 		o := p.listing[key]
 		file := strings.TrimPrefix(key, p.prefix)
-		switch k, err := lake.ParseKey(key); {
+		switch k, err := layout.ParseKey(key); {
 		case p.gone[key]:
 			// An input of a run finished above: deleted once its grace is over.
 		case o.Irregular:
 			c.unrecognised(o, "not a regular file")
-		case err != nil && lake.IsTempName(file):
+		case err != nil && layout.IsTempName(file):
 			// A live writer's object in the making (dead writers' ones were
 			// removed above).
 		case err != nil:
@@ -172,7 +173,7 @@ func (p *partRun) run() error {
 		case known[key]:
 			compacted = append(compacted, o)
 		default:
-			if _, _, ok := lake.ParseCompactedName(k.Name); ok {
+			if _, _, ok := layout.ParseCompactedName(k.Name); ok {
 				orphans = append(orphans, o)
 				continue
 			}
@@ -242,19 +243,19 @@ func (p *partRun) run() error {
 // dropAbsorbed deletes the objects that have a marker, each once its marker
 // is older than the grace (now, or queued for the deleter), and returns the
 // others.
-func (p *partRun) dropAbsorbed(objs []lake.ObjectInfo) ([]lake.ObjectInfo, error) {
+func (p *partRun) dropAbsorbed(objs []objstore.ObjectInfo) ([]objstore.ObjectInfo, error) {
 	c := p.c
 	since := make([]time.Time, len(objs))
 	isAbsorbed := make([]bool, len(objs))
 	err := parallelDo(p.ctx, indexes(objs), func(ctx context.Context, i int) error {
 		var err error
-		since[i], isAbsorbed[i], err = lake.AbsorbedSince(ctx, c.lake, objs[i].Key)
+		since[i], isAbsorbed[i], err = encode.AbsorbedSince(ctx, c.lake, objs[i].Key)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	var keep []lake.ObjectInfo
+	var keep []objstore.ObjectInfo
 	for i, o := range objs {
 		if !isAbsorbed[i] {
 			keep = append(keep, o)
@@ -281,7 +282,7 @@ func (p *partRun) dropAbsorbed(objs []lake.ObjectInfo) ([]lake.ObjectInfo, error
 
 // list reads the partition's listing.
 func (p *partRun) list() error {
-	p.listing, p.gone = map[string]lake.ObjectInfo{}, map[string]bool{}
+	p.listing, p.gone = map[string]objstore.ObjectInfo{}, map[string]bool{}
 	for o, err := range p.c.lake.List(p.ctx, p.prefix) {
 		if err != nil {
 			return err
@@ -296,7 +297,7 @@ func (p *partRun) list() error {
 // could touch what it names, and skipping it could lose a run to recover.
 func (p *partRun) manifests() ([]*manifest, error) {
 	var out []*manifest
-	for o, err := range p.c.lake.List(p.ctx, lake.ManifestPrefix(p.t.name, p.dt)) {
+	for o, err := range p.c.lake.List(p.ctx, layout.ManifestPrefix(p.t.name, p.dt)) {
 		if err != nil {
 			return nil, err
 		}
@@ -326,11 +327,11 @@ func (p *partRun) rollback(m *manifest) error {
 func (p *partRun) dropOutputs(run string) (int, error) {
 	n := 0
 	for _, key := range slices.Sorted(maps.Keys(p.listing)) {
-		k, err := lake.ParseKey(key)
+		k, err := layout.ParseKey(key)
 		if err != nil {
 			continue
 		}
-		if r, _, ok := lake.ParseCompactedName(k.Name); ok && r == run {
+		if r, _, ok := layout.ParseCompactedName(k.Name); ok && r == run {
 			if err := p.c.lake.Delete(p.ctx, key); err != nil {
 				return n, err
 			}
@@ -344,8 +345,8 @@ func (p *partRun) dropOutputs(run string) (int, error) {
 // markRolledBack writes the record of m's rollback, then deletes m's
 // manifest. A crash between the two leaves the manifest pending: it is
 // rolled back again.
-func markRolledBack(ctx context.Context, lk lake.Lake, m *manifest) error {
-	key, err := lake.RolledBackKey(m.Table, m.Date, m.Run)
+func markRolledBack(ctx context.Context, lk objstore.Lake, m *manifest) error {
+	key, err := layout.RolledBackKey(m.Table, m.Date, m.Run)
 	if err != nil {
 		return err
 	}
@@ -380,7 +381,7 @@ func (p *partRun) finish(m *manifest) error {
 		return parallelDo(ctx, m.Inputs[1:], fn)
 	}
 	err := inTwo("between-markers", func(ctx context.Context, in object) error {
-		key, err := lake.AbsorbedKey(in.Key)
+		key, err := layout.AbsorbedKey(in.Key)
 		if err != nil {
 			return err
 		}
@@ -415,7 +416,7 @@ func (p *partRun) compact(inputs []object) error {
 	sortKeys := c.sortKeys(p.t)
 	settings := fmt.Sprintf("codec=%s target=%d rowgroup=%d/%d", c.opts.Encode.Codec, c.opts.TargetSize, c.opts.Encode.RowGroupRows, c.opts.Encode.RowGroupBytesOrDefault())
 	run := runID(p.t.name, p.dt, inputs, sortKeys, settings)
-	key, err := lake.ManifestKey(p.t.name, p.dt, run)
+	key, err := layout.ManifestKey(p.t.name, p.dt, run)
 	if err != nil {
 		return err
 	}

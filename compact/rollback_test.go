@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/hublake/hublake/internal/lakecheck"
-	"github.com/hublake/hublake/lake"
+	"github.com/hublake/hublake/layout"
 )
 
 // TestCompactRemovesLateOutputs: a run killed while its outputs were on the
@@ -57,14 +57,14 @@ func TestCompactRemovesLateOutputs(t *testing.T) {
 	if sum.Recovered != 1 || sum.Compacted != 1 {
 		t.Fatalf("the run after the kill: %+v", sum)
 	}
-	record, _ := lake.RolledBackKey("findings", dt, dead)
+	record, _ := layout.RolledBackKey("findings", dt, dead)
 	if _, err := lk.Stat(context.Background(), record); err != nil {
 		t.Errorf("no record of the rollback: %v", err)
 	}
 	before := lakecheck.LakeDigest(t, db, root)
 
 	// The dead run's upload lands.
-	lateKey, _ := lake.ObjectKey("findings", dt, lake.CompactedName(dead, 0))
+	lateKey, _ := layout.ObjectKey("findings", dt, layout.CompactedName(dead, 0))
 	if err := os.WriteFile(filepath.Join(root, filepath.FromSlash(lateKey)), late, 0o644); err != nil {
 		t.Fatal(err)
 	}

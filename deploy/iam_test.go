@@ -434,7 +434,7 @@ var operationActions = map[string][]string{
 	// Without --s3-region (HUBLAKE_S3_REGION) hublake asks S3 each bucket's
 	// region with HeadBucket, whose answer names the region
 	// (x-amz-bucket-region) even when it refuses the request
-	// (lake/s3lake/region.go): it needs no permission. The stack's tasks are told
+	// (objstore/s3lake/region.go): it needs no permission. The stack's tasks are told
 	// their lake's region and do not ask; the Batch job asks, for archives
 	// in other regions.
 	"S3:HeadBucket": {},
@@ -459,7 +459,7 @@ var reachableNotObserved = map[string]string{
 	"S3:AbortMultipartUpload":    "a failed multipart upload",
 	// A compaction that absorbs a name while the consumer writes it (between
 	// the writer's two marker checks) makes the writer delete its object
-	// (encode/absorbed.go); the golden run's compactions never race so.
+	// (encode/encoder.go); the golden run's compactions never race so.
 	"S3:DeleteObject": "an object a compaction absorbed while it was written",
 	// The KCL deletes the lease of a shard that ListShards no longer returns
 	// (a closed parent shard after the retention period,

@@ -24,20 +24,21 @@ import (
 	"github.com/hublake/hublake/internal/laketest"
 	"github.com/hublake/hublake/internal/localstack"
 	"github.com/hublake/hublake/internal/pqconform"
-	"github.com/hublake/hublake/lake"
-	"github.com/hublake/hublake/lake/dirlake"
-	"github.com/hublake/hublake/lake/s3lake"
+	"github.com/hublake/hublake/layout"
+	"github.com/hublake/hublake/objstore"
+	"github.com/hublake/hublake/objstore/dirlake"
+	"github.com/hublake/hublake/objstore/s3lake"
 	"github.com/hublake/hublake/schema"
 )
 
-// discard is a lake.Store that throws objects away, to measure encoding alone.
+// discard is a objstore.Store that throws objects away, to measure encoding alone.
 type discard struct{}
 
-func (discard) Create(context.Context, string) (lake.ObjectWriter, error) {
+func (discard) Create(context.Context, string) (objstore.ObjectWriter, error) {
 	return discardObject{}, nil
 }
-func (discard) Stat(context.Context, string) (lake.ObjectInfo, error) {
-	return lake.ObjectInfo{}, lake.ErrNotExist
+func (discard) Stat(context.Context, string) (objstore.ObjectInfo, error) {
+	return objstore.ObjectInfo{}, objstore.ErrNotExist
 }
 func (discard) Delete(context.Context, string) error { return nil }
 func (discard) Ping(context.Context) error           { return nil }
@@ -112,16 +113,16 @@ func BenchmarkAbsorbedCheck(b *testing.B) {
 	stack.Bucket(b, "lake")
 	stores := []struct {
 		name  string
-		store lake.Store
+		store objstore.Store
 	}{{"dir", d}, {"versitygw", laketest.NewS3(b, stack.S3, "s3://lake/bench", s3lake.Options{}, 0, time.Second)}}
 	ctx := context.Background()
 	body := make([]byte, 16<<10)
 	for _, s := range stores {
 		b.Run(s.name+"/check", func(b *testing.B) {
 			for i := 0; b.Loop(); i++ {
-				key, _ := lake.ObjectKey("findings", "2024-01-02", fmt.Sprintf("batch-%d", i))
+				key, _ := layout.ObjectKey("findings", "2024-01-02", fmt.Sprintf("batch-%d", i))
 				for range 2 {
-					if _, done, err := lake.AbsorbedSince(ctx, s.store, key); err != nil || done {
+					if _, done, err := AbsorbedSince(ctx, s.store, key); err != nil || done {
 						b.Fatal(done, err)
 					}
 				}
@@ -129,7 +130,7 @@ func BenchmarkAbsorbedCheck(b *testing.B) {
 		})
 		b.Run(s.name+"/write-16KiB", func(b *testing.B) {
 			for i := 0; b.Loop(); i++ {
-				key, _ := lake.ObjectKey("findings", "2024-01-02", fmt.Sprintf("batch-%d", i))
+				key, _ := layout.ObjectKey("findings", "2024-01-02", fmt.Sprintf("batch-%d", i))
 				if err := laketest.WriteObject(ctx, s.store, key, body); err != nil {
 					b.Fatal(err)
 				}

@@ -14,8 +14,8 @@ import (
 	"github.com/parquet-go/parquet-go/format"
 
 	"github.com/hublake/hublake/internal/gen"
-	"github.com/hublake/hublake/lake"
-	"github.com/hublake/hublake/lake/dirlake"
+	"github.com/hublake/hublake/layout"
+	"github.com/hublake/hublake/objstore/dirlake"
 	"github.com/hublake/hublake/schema"
 )
 
@@ -91,7 +91,7 @@ func TestEncoderCodecs(t *testing.T) {
 			t.Fatal(err)
 		}
 		sizes[tc.codec] = n
-		key, _ := lake.ObjectKey(schema.TableFindings, "2026-01-01", "codec")
+		key, _ := layout.ObjectKey(schema.TableFindings, "2026-01-01", "codec")
 		f, err := os.Open(filepath.Join(root, filepath.FromSlash(key)))
 		if err != nil {
 			t.Fatal(err)

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/hublake/hublake/internal/gen"
-	"github.com/hublake/hublake/lake/dirlake"
+	"github.com/hublake/hublake/objstore/dirlake"
 	"github.com/hublake/hublake/pipeline"
 	"github.com/hublake/hublake/schema"
 	"github.com/hublake/hublake/units"

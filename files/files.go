@@ -20,7 +20,8 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"github.com/hublake/hublake/encode"
-	"github.com/hublake/hublake/lake"
+	"github.com/hublake/hublake/layout"
+	"github.com/hublake/hublake/objstore"
 	"github.com/hublake/hublake/pipeline"
 	"github.com/hublake/hublake/schema"
 	"github.com/hublake/hublake/units"
@@ -38,7 +39,7 @@ import (
 type BackfillOptions struct {
 	Policy  pipeline.Policy
 	Encode  encode.Options
-	Store   lake.Store
+	Store   objstore.Store
 	Workers int // default GOMAXPROCS
 	// Decoders is how many goroutines decode the units of each input
 	// (default GOMAXPROCS): the output does not depend on it (see
@@ -99,9 +100,9 @@ func Backfill(ctx context.Context, inputs iter.Seq2[Input, error], opts Backfill
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	// A backfill is made durable once, at its end: a run that did not end is
-	// run again and rewrites the same objects (lake.DeferredSync: the
+	// run again and rewrites the same objects (objstore.DeferredSync: the
 	// directory store's).
-	dir, _ := opts.Store.(lake.DeferredSync)
+	dir, _ := opts.Store.(objstore.DeferredSync)
 	if dir != nil {
 		dir = dir.DeferSync()
 		opts.Store = dir
@@ -150,7 +151,7 @@ func Backfill(ctx context.Context, inputs iter.Seq2[Input, error], opts Backfill
 // fileNamer names a file batch: the digest of the input up to the batch's
 // end, and the batch's first byte offset.
 func fileNamer(first, last *pipeline.Unit) string {
-	return lake.FileBatchName(last.Digest, first.Offset)
+	return layout.FileBatchName(last.Digest, first.Offset)
 }
 
 // EachUnit calls fn with every unit of in, split as backfill splits it (every
@@ -229,7 +230,7 @@ func backfillStream(ctx context.Context, name string, r io.Reader, enc *encode.E
 			return yield(pipeline.Unit{
 				Data:   p.Data,
 				Origin: schema.Origin{Source: source, NotAfter: opts.NotAfter},
-				Pos:    lake.FileOffset(p.Offset),
+				Pos:    layout.FileOffset(p.Offset),
 				Offset: p.Offset,
 				Digest: p.Digest,
 				Reject: p.Reject,
@@ -265,7 +266,7 @@ func oversizeDeadLetter(ctx context.Context, enc *encode.Encoder, opts *Backfill
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
 		return fmt.Errorf("spool oversized unit: %w", err)
 	}
-	name := lake.FileBatchName(p.Digest, p.Offset) + "-" + hex.EncodeToString(h.Sum(nil))[:16]
+	name := layout.FileBatchName(p.Digest, p.Offset) + "-" + hex.EncodeToString(h.Sum(nil))[:16]
 	reason := fmt.Sprintf("unit of %d bytes exceeds the %d byte limit (--max-unit-bytes); not decoded", n, limit)
 	written, err := enc.StreamDeadLetter(ctx, schema.UndatedPartition, name, source, reason, tmp)
 	if err != nil {

@@ -16,8 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/hublake/hublake/lake"
-	"github.com/hublake/hublake/lake/s3lake"
+	"github.com/hublake/hublake/layout"
+	"github.com/hublake/hublake/objstore/s3lake"
 	"github.com/hublake/hublake/schema"
 )
 
@@ -115,11 +115,11 @@ type lakeSkip struct {
 
 func newLakeSkip(lakes []string) lakeSkip {
 	var sk lakeSkip
-	subtrees := []string{strings.TrimSuffix(lake.MetaPrefix, "/")}
+	subtrees := []string{strings.TrimSuffix(layout.MetaPrefix, "/")}
 	subtrees = append(subtrees, schema.AllTableNames()...)
 	for _, root := range lakes {
 		if strings.HasPrefix(root, "s3://") {
-			bucket, prefix, err := lake.ParseS3URL(root)
+			bucket, prefix, err := layout.ParseS3URL(root)
 			if err != nil {
 				continue
 			}
@@ -165,7 +165,7 @@ func (sk lakeSkip) within(p string) string {
 
 // skipsKey reports whether the S3 object bucket/key is part of a lake.
 func (sk lakeSkip) skipsKey(bucket, key string) bool {
-	if key == strings.TrimSuffix(lake.MetaPrefix, "/") || strings.HasPrefix(key, lake.MetaPrefix) || strings.Contains(key, "/"+lake.MetaPrefix) {
+	if key == strings.TrimSuffix(layout.MetaPrefix, "/") || strings.HasPrefix(key, layout.MetaPrefix) || strings.Contains(key, "/"+layout.MetaPrefix) {
 		return true
 	}
 	full := bucket + "/" + key
@@ -218,7 +218,7 @@ func walkDir(ctx context.Context, root, dir, resolved string, skip lakeSkip, yie
 			switch {
 			case d.IsDir():
 				sub := filepath.Join(resolved, d.Name())
-				if d.Name() == strings.TrimSuffix(lake.MetaPrefix, "/") || skip.within(sub) != "" {
+				if d.Name() == strings.TrimSuffix(layout.MetaPrefix, "/") || skip.within(sub) != "" {
 					continue
 				}
 				if !walkDir(ctx, root, path, sub, skip, yield) {
@@ -253,7 +253,7 @@ func listS3(ctx context.Context, client *s3.Client, src string, skip lakeSkip, y
 	if client == nil {
 		return fail(yield, errors.New("s3 input needs an S3 client"))
 	}
-	bucket, prefix, err := lake.ParseS3URL(src)
+	bucket, prefix, err := layout.ParseS3URL(src)
 	if err != nil {
 		return fail(yield, err)
 	}

@@ -27,8 +27,8 @@ import (
 	"github.com/hublake/hublake/internal/lakecheck"
 	"github.com/hublake/hublake/internal/laketest"
 	"github.com/hublake/hublake/internal/localstack"
-	"github.com/hublake/hublake/lake/dirlake"
-	"github.com/hublake/hublake/lake/s3lake"
+	"github.com/hublake/hublake/objstore/dirlake"
+	"github.com/hublake/hublake/objstore/s3lake"
 	"github.com/hublake/hublake/pipeline"
 )
 

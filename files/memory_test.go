@@ -23,8 +23,9 @@ import (
 	"github.com/hublake/hublake/internal/hostile"
 	"github.com/hublake/hublake/internal/laketest"
 	"github.com/hublake/hublake/internal/localstack"
-	"github.com/hublake/hublake/lake"
-	"github.com/hublake/hublake/lake/s3lake"
+	"github.com/hublake/hublake/layout"
+	"github.com/hublake/hublake/objstore"
+	"github.com/hublake/hublake/objstore/s3lake"
 	"github.com/hublake/hublake/pipeline"
 	"github.com/hublake/hublake/schema"
 )
@@ -91,14 +92,14 @@ type countingStore struct {
 	biggest int64
 }
 
-func (c *countingStore) Create(_ context.Context, key string) (lake.ObjectWriter, error) {
-	if err := lake.CheckKey(key); err != nil {
+func (c *countingStore) Create(_ context.Context, key string) (objstore.ObjectWriter, error) {
+	if err := layout.CheckKey(key); err != nil {
 		return nil, err
 	}
 	return &countingObject{s: c, key: key}, nil
 }
-func (c *countingStore) Stat(_ context.Context, key string) (lake.ObjectInfo, error) {
-	return lake.ObjectInfo{}, lake.ErrNotExist
+func (c *countingStore) Stat(_ context.Context, key string) (objstore.ObjectInfo, error) {
+	return objstore.ObjectInfo{}, objstore.ErrNotExist
 }
 func (c *countingStore) Delete(context.Context, string) error { return nil }
 func (c *countingStore) Ping(context.Context) error           { return nil }

@@ -17,8 +17,8 @@ import (
 	"github.com/hublake/hublake/internal/hostile"
 	"github.com/hublake/hublake/internal/lakecheck"
 	"github.com/hublake/hublake/internal/laketest"
-	"github.com/hublake/hublake/lake"
-	"github.com/hublake/hublake/lake/s3lake"
+	"github.com/hublake/hublake/layout"
+	"github.com/hublake/hublake/objstore/s3lake"
 	"github.com/hublake/hublake/pipeline"
 	"github.com/hublake/hublake/schema"
 )
@@ -102,7 +102,7 @@ func TestBackfillStaysInsideTheRoot(t *testing.T) {
 			return nil
 		}
 		files++
-		if err := lake.CheckKey(filepath.ToSlash(rel)); err != nil {
+		if err := layout.CheckKey(filepath.ToSlash(rel)); err != nil {
 			t.Errorf("not a lake key: %s", rel)
 		}
 		return nil
@@ -119,7 +119,7 @@ func TestBackfillStaysInsideTheRoot(t *testing.T) {
 		t.Error(`no row keeps AwsAccountId "../../x" as its value`)
 	}
 	for _, d := range lakecheck.DeadLetters(t, root) {
-		if !lake.ValidDate(d.Dt) {
+		if !layout.ValidDate(d.Dt) {
 			t.Errorf("dead letter partition %q", d.Dt)
 		}
 	}
@@ -145,7 +145,7 @@ func TestBackfillStaysInsideTheRoot(t *testing.T) {
 	for _, o := range out.Contents {
 		key := aws.ToString(o.Key)
 		rel, ok := strings.CutPrefix(key, "pfx/")
-		if !ok || lake.CheckKey(rel) != nil {
+		if !ok || layout.CheckKey(rel) != nil {
 			t.Errorf("key outside the prefix or not a lake key: %q", key)
 		}
 	}

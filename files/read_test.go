@@ -19,7 +19,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/hublake/hublake/internal/lakecheck"
-	"github.com/hublake/hublake/lake/dirlake"
+	"github.com/hublake/hublake/objstore/dirlake"
 	"github.com/hublake/hublake/pipeline"
 	"github.com/hublake/hublake/schema"
 	"github.com/hublake/hublake/units"

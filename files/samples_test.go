@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/hublake/hublake/internal/lakecheck"
-	"github.com/hublake/hublake/lake/dirlake"
+	"github.com/hublake/hublake/objstore/dirlake"
 	"github.com/hublake/hublake/pipeline"
 	"github.com/hublake/hublake/schema"
 )

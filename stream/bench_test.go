@@ -14,8 +14,8 @@ import (
 
 	"github.com/hublake/hublake/encode"
 	"github.com/hublake/hublake/internal/gen"
-	"github.com/hublake/hublake/lake/dirlake"
 	"github.com/hublake/hublake/lease"
+	"github.com/hublake/hublake/objstore/dirlake"
 	"github.com/hublake/hublake/pipeline"
 	"github.com/hublake/hublake/schema"
 )

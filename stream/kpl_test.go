@@ -17,9 +17,9 @@ import (
 
 	"github.com/hublake/hublake/internal/hostile"
 	"github.com/hublake/hublake/internal/lakecheck"
-	"github.com/hublake/hublake/lake"
-	"github.com/hublake/hublake/lake/dirlake"
+	"github.com/hublake/hublake/layout"
 	"github.com/hublake/hublake/lease"
+	"github.com/hublake/hublake/objstore/dirlake"
 	"github.com/hublake/hublake/pipeline"
 	"github.com/hublake/hublake/schema"
 	"github.com/hublake/hublake/units"
@@ -187,10 +187,10 @@ func TestConsumerHostileStreamAndShard(t *testing.T) {
 		}
 		objects++
 		rel, _ := filepath.Rel(root, p)
-		if strings.HasPrefix(rel, "..") || lake.CheckKey(filepath.ToSlash(rel)) != nil {
+		if strings.HasPrefix(rel, "..") || layout.CheckKey(filepath.ToSlash(rel)) != nil {
 			t.Errorf("object outside the lake's layout: %s", p)
 		}
-		if name := filepath.Base(p); !strings.HasPrefix(name, lake.SafeNamePart(stream)+"-"+lake.SafeNamePart(shard)+"-4968") {
+		if name := filepath.Base(p); !strings.HasPrefix(name, layout.SafeNamePart(stream)+"-"+layout.SafeNamePart(shard)+"-4968") {
 			t.Errorf("object name %q", name)
 		}
 		return nil

@@ -14,7 +14,7 @@ import (
 
 	"github.com/hublake/hublake/awsconf"
 	"github.com/hublake/hublake/encode"
-	"github.com/hublake/hublake/lake"
+	"github.com/hublake/hublake/layout"
 	"github.com/hublake/hublake/lease"
 	"github.com/hublake/hublake/pipeline"
 	"github.com/hublake/hublake/schema"
@@ -156,7 +156,7 @@ func (c *shards) deregister(sp *shardProcessor) {
 //   - Batches are cut on input-derived quantities only (cuts, policy.go), so
 //     a replay of the same records cuts the same batches.
 //   - Objects are named <stream>-<shard>-<first sequence number>
-//     (lake.StreamBatchName), so a replayed batch overwrites its own
+//     (layout.StreamBatchName), so a replayed batch overwrites its own
 //     objects.
 //   - Before uploading, the batch's extent is recorded in the lease row
 //     (conditional on holding the lease under this processor's token, and
@@ -211,7 +211,7 @@ func (sp *shardProcessor) Initialize(in *kcl.InitializationInput) {
 		return
 	}
 	sp.token = token
-	namer := func(first, _ *pipeline.Unit) string { return lake.StreamBatchName(c.stream, sp.shardID, first.Pos) }
+	namer := func(first, _ *pipeline.Unit) string { return layout.StreamBatchName(c.stream, sp.shardID, first.Pos) }
 	sp.batcher = pipeline.NewBatcher(c.policy, c.enc, namer, pipeline.WithProgress(sp), pipeline.WithStats(c.stats), pipeline.WithCrashHook(c.crash))
 	c.register(sp)
 	sp.log().Info("shard lease taken", "checkpoint", sp.after, "token", token)

@@ -12,15 +12,15 @@ import (
 	kcl "github.com/vmware/vmware-go-kcl-v2/clientlibrary/interfaces"
 
 	"github.com/hublake/hublake/encode"
-	"github.com/hublake/hublake/lake"
-	"github.com/hublake/hublake/lake/dirlake"
 	"github.com/hublake/hublake/lease"
+	"github.com/hublake/hublake/objstore"
+	"github.com/hublake/hublake/objstore/dirlake"
 	"github.com/hublake/hublake/pipeline"
 )
 
 // newTestShards returns the record processors' factory of a stream over
 // store, with an in-memory lease table.
-func newTestShards(stream string, store lake.Store, stats *pipeline.Stats, p pipeline.Policy, leases *lease.Memory) *shards {
+func newTestShards(stream string, store objstore.Store, stats *pipeline.Stats, p pipeline.Policy, leases *lease.Memory) *shards {
 	var enc *encode.Encoder
 	if store != nil {
 		enc = encode.New(store, encode.Options{})

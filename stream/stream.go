@@ -21,8 +21,8 @@ import (
 	kcllog "github.com/vmware/vmware-go-kcl-v2/logger"
 
 	"github.com/hublake/hublake/encode"
-	"github.com/hublake/hublake/lake"
 	"github.com/hublake/hublake/lease"
+	"github.com/hublake/hublake/objstore"
 	"github.com/hublake/hublake/pipeline"
 	"github.com/hublake/hublake/schema"
 )
@@ -36,7 +36,7 @@ import (
 // shardProcessor.ProcessRecords (shard.go) → pipeline.Batcher.Add →
 // schema.Decode → dedup and rows per (table, dt) → a cut (pipeline/policy.go)
 // → Batcher.Flush: lease.Table.SetPending (the extent) → the encoder writes
-// an object per partition (encode/parquet.go) → lake.Store Create/Commit
+// an object per partition (encode/parquet.go) → objstore.Store Create/Commit
 // (lake/dirlake, lake/s3lake) → lease.Table.Checkpoint.
 type Consumer struct {
 	cfg    Config
@@ -65,7 +65,7 @@ type Config struct {
 
 	Policy pipeline.Policy
 	Encode encode.Options
-	Store  lake.Store
+	Store  objstore.Store
 	Stats  *pipeline.Stats
 	Logger *slog.Logger
 	// Observer receives what the pipeline's counters cannot say (per-shard

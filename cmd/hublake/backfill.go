@@ -22,9 +22,10 @@ import (
 	"github.com/hublake/hublake/awsconf"
 	"github.com/hublake/hublake/encode"
 	"github.com/hublake/hublake/files"
-	"github.com/hublake/hublake/lake"
-	"github.com/hublake/hublake/lake/dirlake"
-	"github.com/hublake/hublake/lake/s3lake"
+	"github.com/hublake/hublake/layout"
+	"github.com/hublake/hublake/objstore"
+	"github.com/hublake/hublake/objstore/dirlake"
+	"github.com/hublake/hublake/objstore/s3lake"
 	"github.com/hublake/hublake/pipeline"
 	"github.com/hublake/hublake/schema"
 )
@@ -46,7 +47,7 @@ type lakeFlags struct {
 // valid s3://bucket/prefix, and option combinations that cannot work (the
 // S3 store's and the encoder's specs, checked once, here).
 func (f *lakeFlags) Validate() error {
-	if err := lake.CheckLocation("--out", f.Out); err != nil {
+	if err := layout.CheckLocation("--out", f.Out); err != nil {
 		return err
 	}
 	if err := f.encodeOptions().Validate(); err != nil {
@@ -61,7 +62,7 @@ func validateSources(what string, sources []string) error {
 		if s == "-" {
 			continue
 		}
-		if err := lake.CheckLocation(what, s); err != nil {
+		if err := layout.CheckLocation(what, s); err != nil {
 			return err
 		}
 	}
@@ -108,8 +109,8 @@ func (f *lakeFlags) awsConfig(ctx context.Context, log *slog.Logger) (aws.Config
 // open opens the lake and checks that it is reachable. existing: the lake
 // must be there already (compaction: a directory that does not exist is a
 // wrong --out, not an empty lake to create).
-func (f *lakeFlags) open(ctx context.Context, cfg aws.Config, existing bool) (lake.Lake, error) {
-	if existing && !lake.IsS3URL(f.Out) {
+func (f *lakeFlags) open(ctx context.Context, cfg aws.Config, existing bool) (objstore.Lake, error) {
+	if existing && !layout.IsS3URL(f.Out) {
 		st, err := os.Stat(f.Out)
 		if err != nil || !st.IsDir() {
 			return nil, fmt.Errorf("no lake at --out %s: it is not a directory (%v)", f.Out, errOrNotDir(err))
@@ -127,7 +128,7 @@ func (f *lakeFlags) open(ctx context.Context, cfg aws.Config, existing bool) (la
 
 // openLake returns the lake at dest: "s3://bucket/prefix" (its client built
 // from cfg) or a directory.
-func openLake(cfg aws.Config, dest string, o s3lake.Options) (lake.Lake, error) {
+func openLake(cfg aws.Config, dest string, o s3lake.Options) (objstore.Lake, error) {
 	if strings.HasPrefix(dest, "s3://") {
 		return s3lake.New(cfg, dest, o)
 	}

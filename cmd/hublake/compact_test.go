@@ -26,8 +26,8 @@ import (
 	"github.com/hublake/hublake/awsconf"
 	"github.com/hublake/hublake/internal/lakecheck"
 	"github.com/hublake/hublake/internal/localstack"
-	"github.com/hublake/hublake/lake"
-	"github.com/hublake/hublake/lake/s3lake"
+	"github.com/hublake/hublake/layout"
+	"github.com/hublake/hublake/objstore/s3lake"
 	"github.com/hublake/hublake/schema"
 )
 
@@ -317,7 +317,7 @@ func TestCompactConcurrently(t *testing.T) {
 				t.Fatal(err)
 			}
 			parts, _ := filepath.Glob(filepath.Join(l.dir, "findings", "dt=*"))
-			key, _ := lake.LockKey("findings", strings.TrimPrefix(filepath.Base(parts[0]), "dt="))
+			key, _ := layout.LockKey("findings", strings.TrimPrefix(filepath.Base(parts[0]), "dt="))
 			lock, err := lk.TryLock(context.Background(), key, "the test", time.Hour)
 			if err != nil {
 				t.Fatal(err)

@@ -18,7 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/hublake/hublake/awsconf"
-	"github.com/hublake/hublake/lake"
+	"github.com/hublake/hublake/objstore"
 	"github.com/hublake/hublake/pipeline"
 	"github.com/hublake/hublake/stream"
 )
@@ -149,7 +149,7 @@ func (c *consumeCmd) serveHTTP(log *slog.Logger, m *metrics, started, storeOK *a
 }
 
 // watchStore keeps the readiness flag of the store up to date.
-func watchStore(ctx context.Context, store lake.Store, ok *atomic.Bool, log *slog.Logger) {
+func watchStore(ctx context.Context, store objstore.Store, ok *atomic.Bool, log *slog.Logger) {
 	for {
 		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		err := store.Ping(pctx)

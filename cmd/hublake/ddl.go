@@ -7,7 +7,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/hublake/hublake/lake"
+	"github.com/hublake/hublake/layout"
 	"github.com/hublake/hublake/schema"
 )
 
@@ -21,7 +21,7 @@ type ddlCmd struct {
 
 // Validate checks the location and the table before printing anything.
 func (c *ddlCmd) Validate() error {
-	if _, _, err := lake.ParseS3URL(c.Location); err != nil {
+	if _, _, err := layout.ParseS3URL(c.Location); err != nil {
 		return fmt.Errorf("--location must be s3://bucket/prefix: %w", err)
 	}
 	if !slices.Contains(schema.DDLTables(), c.Table) {

@@ -36,7 +36,7 @@ import (
 	"github.com/hublake/hublake/awsconf"
 	"github.com/hublake/hublake/compact"
 	"github.com/hublake/hublake/encode"
-	"github.com/hublake/hublake/lake"
+	"github.com/hublake/hublake/layout"
 	"github.com/hublake/hublake/pipeline"
 	"github.com/hublake/hublake/schema"
 )
@@ -616,7 +616,7 @@ func layoutBlock() string {
 	var b strings.Builder
 	b.WriteString("```\n")
 	for _, tb := range schema.AllTableNames() {
-		fmt.Fprintf(&b, "<root>/%s/dt=YYYY-MM-DD/<name>%s\n", tb, lake.Extension(tb))
+		fmt.Fprintf(&b, "<root>/%s/dt=YYYY-MM-DD/<name>%s\n", tb, layout.Extension(tb))
 	}
 	b.WriteString("<root>/_hublake/…   compaction's bookkeeping (markers, manifests, locks); Athena reads none of it\n```\n")
 	return b.String()

@@ -15,7 +15,7 @@ import (
 
 	"github.com/hublake/hublake/awsconf"
 	"github.com/hublake/hublake/files"
-	"github.com/hublake/hublake/lake/s3lake"
+	"github.com/hublake/hublake/objstore/s3lake"
 )
 
 type publishCmd struct {

@@ -26,16 +26,16 @@ import (
 	"github.com/hublake/hublake/awsconf"
 	"github.com/hublake/hublake/internal/faults"
 	"github.com/hublake/hublake/internal/localstack"
-	"github.com/hublake/hublake/lake"
-	"github.com/hublake/hublake/lake/dirlake"
-	"github.com/hublake/hublake/lake/s3lake"
+	"github.com/hublake/hublake/objstore"
+	"github.com/hublake/hublake/objstore/dirlake"
+	"github.com/hublake/hublake/objstore/s3lake"
 )
 
 // Lakes returns the stores every Lake test runs against: a directory and
 // versitygw (a real S3 server with conditional writes), the S3 one with
 // NewS3's one-second response timeout. The process needs the stack's
 // credentials (localstack.Main).
-func Lakes(t *testing.T) map[string]lake.Lake {
+func Lakes(t *testing.T) map[string]objstore.Lake {
 	t.Helper()
 	d, err := dirlake.New(t.TempDir())
 	if err != nil {
@@ -44,7 +44,7 @@ func Lakes(t *testing.T) map[string]lake.Lake {
 	stack := localstack.Start(t, localstack.Options{S3: true, S3Metadata: true})
 	stack.Bucket(t, "lake")
 	s := NewS3(t, stack.S3, "s3://lake/root", s3lake.Options{}, 0, time.Second)
-	return map[string]lake.Lake{"dir": d, "versitygw": s}
+	return map[string]objstore.Lake{"dir": d, "versitygw": s}
 }
 
 // NewS3 returns an S3 store at dest on the server at endpoint (path-style
@@ -113,7 +113,7 @@ func RandomBytes(t testing.TB, n int) []byte {
 
 // WriteObject writes data as key through the store in chunks, as the
 // encoders do, and commits it.
-func WriteObject(ctx context.Context, store lake.Store, key string, data []byte) error {
+func WriteObject(ctx context.Context, store objstore.Store, key string, data []byte) error {
 	w, err := store.Create(ctx, key)
 	if err != nil {
 		return err
@@ -130,7 +130,7 @@ func WriteObject(ctx context.Context, store lake.Store, key string, data []byte)
 }
 
 // Put is WriteObject that fails the test on error.
-func Put(t testing.TB, s lake.Store, key string, data []byte) {
+func Put(t testing.TB, s objstore.Store, key string, data []byte) {
 	t.Helper()
 	if err := WriteObject(context.Background(), s, key, data); err != nil {
 		t.Fatalf("write %s: %v", key, err)

@@ -1,4 +1,9 @@
-package lake
+// Package objstore is the seam between the lake's writers and readers and
+// where its objects are: a Store that objects go to (all at once on Commit,
+// durable when it returns) and a Lake that can also be listed, read and
+// locked (compaction), with their errors. The backends are dirlake (a
+// directory) and s3lake (an S3 bucket); the keys are package layout's.
+package objstore
 
 import (
 	"context"

@@ -13,8 +13,8 @@ import (
 
 	"github.com/hublake/hublake/internal/faults"
 	"github.com/hublake/hublake/internal/laketest"
-	"github.com/hublake/hublake/lake"
-	"github.com/hublake/hublake/lake/s3lake"
+	"github.com/hublake/hublake/objstore"
+	"github.com/hublake/hublake/objstore/s3lake"
 )
 
 // TestS3RetriesTransientFaults: every kind of transient failure S3 produces —
@@ -206,7 +206,7 @@ func TestS3MultipartAbortedOnFailure(t *testing.T) {
 					}()
 					err = laketest.WriteObject(ctx, store, key, data)
 				case "writer aborts":
-					var w lake.ObjectWriter
+					var w objstore.ObjectWriter
 					w, err = store.Create(ctx, key)
 					if err != nil {
 						t.Fatal(err)

@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/hublake/hublake/lake"
+	"github.com/hublake/hublake/objstore"
 )
 
 // Resumable reads: every S3 object hublake reads (backfill's S3 inputs,
@@ -84,7 +84,7 @@ type Body struct {
 
 // GetObject starts reading r of s3://bucket/key and returns its body,
 // which resumes itself when the connection breaks (see above). An object
-// that does not exist is an error wrapping lake.ErrNotExist; one whose ETag is
+// that does not exist is an error wrapping objstore.ErrNotExist; one whose ETag is
 // not r.IfMatch, ErrChanged.
 func GetObject(ctx context.Context, client *s3.Client, bucket, key string, r Range) (*Body, error) {
 	b := &Body{
@@ -153,7 +153,7 @@ func (b *Body) input(off, n int64) *s3.GetObjectInput {
 func (b *Body) getError(err error) error {
 	switch httpStatus(err) {
 	case http.StatusNotFound:
-		return fmt.Errorf("%s: %w", b.url(), lake.ErrNotExist)
+		return fmt.Errorf("%s: %w", b.url(), objstore.ErrNotExist)
 	case http.StatusPreconditionFailed:
 		return fmt.Errorf("read %s: %w (ETag %s no longer matches)", b.url(), ErrChanged, b.etag)
 	}

@@ -1,4 +1,4 @@
-package lake_test
+package objstore_test
 
 import (
 	"bytes"
@@ -12,7 +12,8 @@ import (
 
 	"github.com/hublake/hublake/internal/hostile"
 	"github.com/hublake/hublake/internal/laketest"
-	"github.com/hublake/hublake/lake"
+	"github.com/hublake/hublake/layout"
+	"github.com/hublake/hublake/objstore"
 )
 
 // TestLakeOperations: Stat, List, Open and Delete do what compaction needs
@@ -40,7 +41,7 @@ func TestLakeOperations(t *testing.T) {
 			if strings.Join(keys, " ") != strings.Join(want, " ") {
 				t.Errorf("List(findings/) = %v, want %v", keys, want)
 			}
-			for o, err := range lk.List(ctx, lake.AbsorbedPrefix("findings", "2024-01-02")) {
+			for o, err := range lk.List(ctx, layout.AbsorbedPrefix("findings", "2024-01-02")) {
 				if err != nil || o.Key != "_hublake/absorbed/findings/dt=2024-01-02/a.parquet" {
 					t.Errorf("List(markers) = %v, %v", o.Key, err)
 				}
@@ -50,8 +51,8 @@ func TestLakeOperations(t *testing.T) {
 			if err != nil || st.Size != int64(len(big)) || st.ETag == "" {
 				t.Errorf("Stat = %+v, %v", st, err)
 			}
-			if _, err := lk.Stat(ctx, "findings/dt=2024-01-02/zz.parquet"); !errors.Is(err, lake.ErrNotExist) {
-				t.Errorf("Stat of a missing object: %v, want lake.ErrNotExist", err)
+			if _, err := lk.Stat(ctx, "findings/dt=2024-01-02/zz.parquet"); !errors.Is(err, objstore.ErrNotExist) {
+				t.Errorf("Stat of a missing object: %v, want objstore.ErrNotExist", err)
 			}
 
 			r, err := lk.Open(ctx, "findings/dt=2024-01-02/b.parquet")
@@ -78,7 +79,7 @@ func TestLakeOperations(t *testing.T) {
 			if err := lk.Delete(ctx, "findings/dt=2024-01-02/b.parquet"); err != nil {
 				t.Errorf("deleting an absent object: %v", err)
 			}
-			if _, err := lk.Open(ctx, "findings/dt=2024-01-02/b.parquet"); !errors.Is(err, lake.ErrNotExist) {
+			if _, err := lk.Open(ctx, "findings/dt=2024-01-02/b.parquet"); !errors.Is(err, objstore.ErrNotExist) {
 				t.Errorf("Open after Delete: %v", err)
 			}
 			for _, bad := range []string{"", "/", "../", "findings", "findings/dt=2024-01-02", "findings/dt=../", "_hublake/", "_hublake/locks/findings/", "other/"} {
@@ -109,13 +110,13 @@ func TestLocks(t *testing.T) {
 	for name, lk := range laketest.Lakes(t) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			key, _ := lake.LockKey("findings", "2024-01-02")
+			key, _ := layout.LockKey("findings", "2024-01-02")
 			a, err := lk.TryLock(ctx, key, "a", time.Second)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := lk.TryLock(ctx, key, "b", time.Second); !errors.Is(err, lake.ErrLocked) {
-				t.Fatalf("a second TryLock: %v, want lake.ErrLocked", err)
+			if _, err := lk.TryLock(ctx, key, "b", time.Second); !errors.Is(err, objstore.ErrLocked) {
+				t.Fatalf("a second TryLock: %v, want objstore.ErrLocked", err)
 			}
 			if err := a.Renew(ctx); err != nil {
 				t.Fatalf("Renew: %v", err)
@@ -136,16 +137,16 @@ func TestLocks(t *testing.T) {
 			if err != nil {
 				t.Fatalf("TryLock of an expired lock: %v", err)
 			}
-			if err := b.Renew(ctx); !errors.Is(err, lake.ErrLockLost) {
-				t.Errorf("the expired holder's Renew: %v, want lake.ErrLockLost", err)
+			if err := b.Renew(ctx); !errors.Is(err, objstore.ErrLockLost) {
+				t.Errorf("the expired holder's Renew: %v, want objstore.ErrLockLost", err)
 			}
-			if _, err := lk.TryLock(ctx, key, "d", time.Minute); !errors.Is(err, lake.ErrLocked) {
-				t.Errorf("TryLock of the taken-over lock: %v, want lake.ErrLocked", err)
+			if _, err := lk.TryLock(ctx, key, "d", time.Minute); !errors.Is(err, objstore.ErrLocked) {
+				t.Errorf("TryLock of the taken-over lock: %v, want objstore.ErrLocked", err)
 			}
 			if err := b.Release(ctx); err != nil {
 				t.Errorf("the old holder's Release: %v", err)
 			}
-			if _, err := lk.TryLock(ctx, key, "d", time.Minute); !errors.Is(err, lake.ErrLocked) {
+			if _, err := lk.TryLock(ctx, key, "d", time.Minute); !errors.Is(err, objstore.ErrLocked) {
 				t.Errorf("the old holder's Release freed the new holder's lock: %v", err)
 			}
 			c.Release(ctx)

@@ -1,8 +1,8 @@
-// Package lake is what the lake is and the seam to it, without I/O of its
-// own: the layout of its keys (this file), the Store and Lake interfaces its
-// backends implement (store.go; the backends are dirlake and s3lake), the
-// absorbed-name markers' reading (absorbed.go) and the locations a command
-// line names (location.go).
+// Package layout is where everything is in a lake, and nothing else: the
+// keys of its objects and of compaction's bookkeeping, the names of batches,
+// the checks that refuse any other key (this file), and the locations a
+// command line names, a directory or s3://bucket/prefix (location.go). It
+// does no I/O.
 //
 // Layout (docs/tables.md), every part of it decided in this file:
 //
@@ -30,7 +30,7 @@
 // Every part of a key that comes from data is checked against a strict
 // pattern here, and the stores check the finished key again: a finding that
 // claims to be from account "../../x" cannot write outside the root.
-package lake
+package layout
 
 import (
 	"fmt"

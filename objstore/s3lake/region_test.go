@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/hublake/hublake/awsconf"
-	"github.com/hublake/hublake/lake/s3lake"
+	"github.com/hublake/hublake/objstore/s3lake"
 )
 
 // TestBucketRegionDiscovery: a client with DiscoverRegion asks each

@@ -1,4 +1,4 @@
-package lake
+package layout
 
 import (
 	"strings"

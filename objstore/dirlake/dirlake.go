@@ -1,4 +1,4 @@
-// Package dirlake is the lake in a local directory: the lake.Lake of a
+// Package dirlake is the lake in a local directory: the objstore.Lake of a
 // path given as --out. Objects are written to a hidden temporary file beside
 // their final name (".<name>.tmp-*"), synced (unless DeferSync), and renamed
 // into place; listing, reading, deleting, locks (flock) and the removal of
@@ -21,10 +21,11 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/hublake/hublake/lake"
+	"github.com/hublake/hublake/layout"
+	"github.com/hublake/hublake/objstore"
 )
 
-// Lake is the lake.Lake in a directory. The writer of an object holds an
+// Lake is the objstore.Lake in a directory. The writer of an object holds an
 // exclusive flock on its temporary file from its creation until the rename,
 // which is what lets CleanTemp tell a dead writer's leftover from a live
 // writer's object.
@@ -46,7 +47,7 @@ type Lake struct {
 // data); a power loss before Sync can leave objects of the run empty or
 // short, which the run's repetition rewrites. Not for the consumer: its
 // checkpoint must follow a durable commit.
-func (d *Lake) DeferSync() lake.DeferredSync {
+func (d *Lake) DeferSync() objstore.DeferredSync {
 	c := *d
 	c.deferSync = true
 	return &c
@@ -93,7 +94,7 @@ func (d *Lake) Ping(context.Context) error {
 
 // path maps a key to a file path inside the root, refusing anything else.
 func (d *Lake) path(key string) (string, error) {
-	if err := lake.CheckKey(key); err != nil {
+	if err := layout.CheckKey(key); err != nil {
 		return "", err
 	}
 	p := filepath.Join(d.root, filepath.FromSlash(key))
@@ -129,8 +130,8 @@ func (d *Lake) mkdirs(dir string) error {
 	return d.inside(dir)
 }
 
-// Create implements lake.Store.
-func (d *Lake) Create(_ context.Context, key string) (lake.ObjectWriter, error) {
+// Create implements objstore.Store.
+func (d *Lake) Create(_ context.Context, key string) (objstore.ObjectWriter, error) {
 	p, err := d.path(key)
 	if err != nil {
 		return nil, err
@@ -139,7 +140,7 @@ func (d *Lake) Create(_ context.Context, key string) (lake.ObjectWriter, error) 
 	if err := d.mkdirs(dir); err != nil {
 		return nil, fmt.Errorf("object %s: %w", key, err)
 	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(p)+lake.TempInfix+"*")
+	f, err := os.CreateTemp(dir, "."+filepath.Base(p)+layout.TempInfix+"*")
 	if err != nil {
 		return nil, fmt.Errorf("create object %s: %w", key, err)
 	}
@@ -230,31 +231,31 @@ func (o *dirObject) Abort() error {
 	return nil
 }
 
-// Stat implements lake.Store.
-func (d *Lake) Stat(_ context.Context, key string) (lake.ObjectInfo, error) {
+// Stat implements objstore.Store.
+func (d *Lake) Stat(_ context.Context, key string) (objstore.ObjectInfo, error) {
 	p, err := d.path(key)
 	if err != nil {
-		return lake.ObjectInfo{}, err
+		return objstore.ObjectInfo{}, err
 	}
 	st, err := os.Lstat(p)
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
-		return lake.ObjectInfo{}, fmt.Errorf("%s: %w", key, lake.ErrNotExist)
+		return objstore.ObjectInfo{}, fmt.Errorf("%s: %w", key, objstore.ErrNotExist)
 	}
 	if err != nil {
-		return lake.ObjectInfo{}, fmt.Errorf("stat %s: %w", key, err)
+		return objstore.ObjectInfo{}, fmt.Errorf("stat %s: %w", key, err)
 	}
 	return dirInfo(key, st), nil
 }
 
-func dirInfo(key string, st fs.FileInfo) lake.ObjectInfo {
-	return lake.ObjectInfo{
+func dirInfo(key string, st fs.FileInfo) objstore.ObjectInfo {
+	return objstore.ObjectInfo{
 		Key: key, Size: st.Size(), Modified: st.ModTime(),
 		ETag:      fmt.Sprintf("%x-%x", st.Size(), st.ModTime().UnixNano()),
 		Irregular: !st.Mode().IsRegular(),
 	}
 }
 
-// Delete implements lake.Store. It removes regular files only.
+// Delete implements objstore.Store. It removes regular files only.
 func (d *Lake) Delete(_ context.Context, key string) error {
 	p, err := d.path(key)
 	if err != nil {
@@ -282,19 +283,19 @@ func (d *Lake) Delete(_ context.Context, key string) error {
 	return nil
 }
 
-// List implements lake.Lake: the files under prefix, depth first in lexical
+// List implements objstore.Lake: the files under prefix, depth first in lexical
 // order (which is key order), hidden files included, symbolic links and
 // other irregular entries flagged and not followed.
-func (d *Lake) List(ctx context.Context, prefix string) iter.Seq2[lake.ObjectInfo, error] {
-	return func(yield func(lake.ObjectInfo, error) bool) {
-		if err := lake.CheckPrefix(prefix); err != nil {
-			yield(lake.ObjectInfo{}, err)
+func (d *Lake) List(ctx context.Context, prefix string) iter.Seq2[objstore.ObjectInfo, error] {
+	return func(yield func(objstore.ObjectInfo, error) bool) {
+		if err := layout.CheckPrefix(prefix); err != nil {
+			yield(objstore.ObjectInfo{}, err)
 			return
 		}
 		start := filepath.Join(d.root, filepath.FromSlash(prefix))
 		if err := d.inside(start); err != nil {
 			if !errors.Is(err, fs.ErrNotExist) {
-				yield(lake.ObjectInfo{}, fmt.Errorf("list %s: %w", prefix, err))
+				yield(objstore.ObjectInfo{}, fmt.Errorf("list %s: %w", prefix, err))
 			}
 			return
 		}
@@ -328,13 +329,13 @@ func (d *Lake) List(ctx context.Context, prefix string) iter.Seq2[lake.ObjectInf
 			return nil
 		})
 		if err != nil && !errors.Is(err, fs.SkipAll) {
-			yield(lake.ObjectInfo{}, fmt.Errorf("list %s: %w", prefix, err))
+			yield(objstore.ObjectInfo{}, fmt.Errorf("list %s: %w", prefix, err))
 		}
 	}
 }
 
-// Open implements lake.Lake. Only regular files inside the root are opened.
-func (d *Lake) Open(_ context.Context, key string) (lake.ReadObject, error) {
+// Open implements objstore.Lake. Only regular files inside the root are opened.
+func (d *Lake) Open(_ context.Context, key string) (objstore.ReadObject, error) {
 	p, err := d.path(key)
 	if err != nil {
 		return nil, err
@@ -344,7 +345,7 @@ func (d *Lake) Open(_ context.Context, key string) (lake.ReadObject, error) {
 	}
 	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%s: %w", key, lake.ErrNotExist)
+		return nil, fmt.Errorf("%s: %w", key, objstore.ErrNotExist)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", key, err)
@@ -368,16 +369,16 @@ type dirReadObject struct {
 
 func (o *dirReadObject) Size() int64 { return o.size }
 
-// TryLock implements lake.Lake with flock(2) on a lock file: the kernel releases
+// TryLock implements objstore.Lake with flock(2) on a lock file: the kernel releases
 // it when the holder's process dies, so ttl is not needed. The file is never
 // deleted (deleting a lock file lets two holders lock two different files of
 // one name); it holds the last holder's name for people.
-func (d *Lake) TryLock(_ context.Context, key, holder string, _ time.Duration) (lake.Lock, error) {
+func (d *Lake) TryLock(_ context.Context, key, holder string, _ time.Duration) (objstore.Lock, error) {
 	p, err := d.path(key)
 	if err != nil {
 		return nil, err
 	}
-	if !strings.HasPrefix(key, lake.MetaPrefix+"locks/") {
+	if !strings.HasPrefix(key, layout.MetaPrefix+"locks/") {
 		return nil, fmt.Errorf("refusing lock key %q", key)
 	}
 	if err := d.mkdirs(filepath.Dir(p)); err != nil {
@@ -390,11 +391,11 @@ func (d *Lake) TryLock(_ context.Context, key, holder string, _ time.Duration) (
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("%s: %w", key, lake.ErrLocked)
+			return nil, fmt.Errorf("%s: %w", key, objstore.ErrLocked)
 		}
 		return nil, fmt.Errorf("lock %s: %w", key, err)
 	}
-	body, _ := json.Marshal(lake.LockBody{Holder: holder, Acquired: time.Now().UTC()})
+	body, _ := json.Marshal(objstore.LockBody{Holder: holder, Acquired: time.Now().UTC()})
 	if err := f.Truncate(0); err == nil {
 		_, _ = f.WriteAt(append(body, '\n'), 0)
 	}
@@ -415,7 +416,7 @@ func (l *dirLock) Release(context.Context) error {
 	return err
 }
 
-// CleanTemp implements lake.Lake: it removes the temporary files (".<name>.tmp-*")
+// CleanTemp implements objstore.Lake: it removes the temporary files (".<name>.tmp-*")
 // in partition prefix that a writer killed before its rename left behind.
 // A file is removed only when CleanTemp can take its flock (no live writer
 // holds it: a writer locks its file from creation to rename, and the kernel
@@ -426,7 +427,7 @@ func (l *dirLock) Release(context.Context) error {
 // again: nothing is lost. The file is removed by name only while it is
 // still the file that was locked.
 func (d *Lake) CleanTemp(ctx context.Context, prefix string, minAge time.Duration) (int, error) {
-	if !lake.IsPartitionPrefix(prefix) {
+	if !layout.IsPartitionPrefix(prefix) {
 		return 0, fmt.Errorf("refusing to clean %q: not a partition prefix", prefix)
 	}
 	dir := filepath.Join(d.root, filepath.FromSlash(prefix))
@@ -445,7 +446,7 @@ func (d *Lake) CleanTemp(ctx context.Context, prefix string, minAge time.Duratio
 		if ctx.Err() != nil {
 			return removed, ctx.Err()
 		}
-		if !lake.IsTempName(e.Name()) || !e.Type().IsRegular() {
+		if !layout.IsTempName(e.Name()) || !e.Type().IsRegular() {
 			continue
 		}
 		ok, err := removeIfAbandoned(filepath.Join(dir, e.Name()), minAge)

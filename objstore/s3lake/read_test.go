@@ -21,8 +21,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/hublake/hublake/internal/laketest"
-	"github.com/hublake/hublake/lake"
-	"github.com/hublake/hublake/lake/s3lake"
+	"github.com/hublake/hublake/objstore"
+	"github.com/hublake/hublake/objstore/s3lake"
 )
 
 // objectServer serves one object at /bucket/key the way S3 does (Range,
@@ -219,7 +219,7 @@ func TestGetS3ObjectResumes(t *testing.T) {
 // s3lake.ErrChanged, whether the server honours If-Match (412) or not (another
 // ETag); a body still short when the retryer's attempts are spent is an
 // error naming the key and the bytes received and expected, never an early
-// io.EOF; an object that is gone is lake.ErrNotExist; an empty object reads as
+// io.EOF; an object that is gone is objstore.ErrNotExist; an empty object reads as
 // empty.
 func TestGetS3ObjectFails(t *testing.T) {
 	t.Parallel()
@@ -238,7 +238,7 @@ func TestGetS3ObjectFails(t *testing.T) {
 			wantErr: s3lake.ErrChanged, atMost: 1000, inMsg: []string{"s3://bucket/some/key", "1000 of 1048576 bytes received"}},
 		{name: "short after every attempt", srv: serverFaults{cuts: []int64{1000, 1000, 1000, 1000, 1000}},
 			wantErr: io.ErrUnexpectedEOF, atMost: 1000, inMsg: []string{"s3://bucket/some/key", "1000 of 1048576 bytes received", "4 times in a row"}},
-		{name: "deleted meanwhile", srv: serverFaults{cuts: []int64{1000}}, wantErr: lake.ErrNotExist, atMost: 1000},
+		{name: "deleted meanwhile", srv: serverFaults{cuts: []int64{1000}}, wantErr: objstore.ErrNotExist, atMost: 1000},
 		// Each resumption's connection closes before its response: the
 		// SDK's error wraps io.EOF ("Get …: EOF"), which must not read as
 		// the object's end (it did: a backfill took a cut S3 object for a
@@ -252,7 +252,7 @@ func TestGetS3ObjectFails(t *testing.T) {
 			f.data = data
 			_, client := newObjectServer(t, f)
 			switch {
-			case tc.wantErr == lake.ErrNotExist:
+			case tc.wantErr == objstore.ErrNotExist:
 				client = s3.New(client.Options(), func(o *s3.Options) {
 					o.HTTPClient = notFoundAfter(o.HTTPClient, 1)
 				})

@@ -1,4 +1,4 @@
-// Package s3lake is the lake in an S3 bucket: the lake.Lake of an
+// Package s3lake is the lake in an S3 bucket: the objstore.Lake of an
 // s3://bucket/prefix given as --out (streamed uploads through the transfer
 // manager, listing, ranged reads, deletes, and locks by conditional writes),
 // the resumable read every S3 object hublake reads goes through (read.go),
@@ -26,7 +26,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 
-	"github.com/hublake/hublake/lake"
+	"github.com/hublake/hublake/layout"
+	"github.com/hublake/hublake/objstore"
 )
 
 // Options configure the S3 store and the S3 client the file source uses.
@@ -85,7 +86,7 @@ func NewClient(cfg aws.Config, o Options) *s3.Client {
 	})
 }
 
-// S3 is a lake.Store in an S3 bucket under a prefix. Objects are streamed with the
+// S3 is a objstore.Store in an S3 bucket under a prefix. Objects are streamed with the
 // SDK's transfer manager (feature/s3/transfermanager; its predecessor, the
 // upload manager, is deprecated): one PutObject for small objects, a
 // multipart upload in PartSize parts for large ones, completed on Commit
@@ -110,7 +111,7 @@ const minPartSize = 5 << 20
 // cfg (awsconf.Load), with options o that Options.Validate accepts (the
 // commands validate them with their flags, before any work).
 func New(cfg aws.Config, dest string, o Options) (*Lake, error) {
-	bucket, prefix, err := lake.ParseS3URL(dest)
+	bucket, prefix, err := layout.ParseS3URL(dest)
 	if err != nil {
 		return nil, err
 	}
@@ -156,16 +157,16 @@ func (s *Lake) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Create implements lake.Store.
-func (s *Lake) Create(ctx context.Context, key string) (lake.ObjectWriter, error) {
-	if err := lake.CheckKey(key); err != nil {
+// Create implements objstore.Store.
+func (s *Lake) Create(ctx context.Context, key string) (objstore.ObjectWriter, error) {
+	if err := layout.CheckKey(key); err != nil {
 		return nil, err
 	}
 	in := &transfermanager.UploadObjectInput{
 		Bucket: aws.String(s.bucket),
 		Key:    aws.String(s.fullKey(key)),
 	}
-	ctype, cenc := lake.ContentType(key)
+	ctype, cenc := layout.ContentType(key)
 	in.ContentType = aws.String(ctype)
 	if cenc != "" {
 		in.ContentEncoding = aws.String(cenc)
@@ -282,41 +283,41 @@ func (o *s3Object) Abort() error {
 	return nil
 }
 
-// Stat implements lake.Store with HeadObject. S3 answers a HEAD of a missing key
+// Stat implements objstore.Store with HeadObject. S3 answers a HEAD of a missing key
 // with 404 only when the caller may list the bucket; a role whose
 // s3:ListBucket is limited by an s3:prefix condition may get 403 instead, so
 // a 403 is settled by listing the key itself (ListObjectsV2 on the key as
 // prefix, which that condition allows).
-func (s *Lake) Stat(ctx context.Context, key string) (lake.ObjectInfo, error) {
-	if err := lake.CheckKey(key); err != nil {
-		return lake.ObjectInfo{}, err
+func (s *Lake) Stat(ctx context.Context, key string) (objstore.ObjectInfo, error) {
+	if err := layout.CheckKey(key); err != nil {
+		return objstore.ObjectInfo{}, err
 	}
 	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(s.fullKey(key))})
 	switch {
 	case err == nil:
-		return lake.ObjectInfo{Key: key, Size: aws.ToInt64(out.ContentLength), ETag: aws.ToString(out.ETag), Modified: aws.ToTime(out.LastModified)}, nil
+		return objstore.ObjectInfo{Key: key, Size: aws.ToInt64(out.ContentLength), ETag: aws.ToString(out.ETag), Modified: aws.ToTime(out.LastModified)}, nil
 	case httpStatus(err) == http.StatusNotFound:
-		return lake.ObjectInfo{}, fmt.Errorf("s3://%s/%s: %w", s.bucket, s.fullKey(key), lake.ErrNotExist)
+		return objstore.ObjectInfo{}, fmt.Errorf("s3://%s/%s: %w", s.bucket, s.fullKey(key), objstore.ErrNotExist)
 	case httpStatus(err) == http.StatusForbidden:
 		return s.statByListing(ctx, key)
 	}
-	return lake.ObjectInfo{}, fmt.Errorf("stat s3://%s/%s: %w", s.bucket, s.fullKey(key), err)
+	return objstore.ObjectInfo{}, fmt.Errorf("stat s3://%s/%s: %w", s.bucket, s.fullKey(key), err)
 }
 
-func (s *Lake) statByListing(ctx context.Context, key string) (lake.ObjectInfo, error) {
+func (s *Lake) statByListing(ctx context.Context, key string) (objstore.ObjectInfo, error) {
 	full := s.fullKey(key)
 	out, err := s.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(s.bucket), Prefix: aws.String(full), MaxKeys: aws.Int32(1)})
 	if err != nil {
-		return lake.ObjectInfo{}, fmt.Errorf("stat s3://%s/%s (HEAD was refused, and so was the listing): %w", s.bucket, full, err)
+		return objstore.ObjectInfo{}, fmt.Errorf("stat s3://%s/%s (HEAD was refused, and so was the listing): %w", s.bucket, full, err)
 	}
 	if len(out.Contents) == 0 || aws.ToString(out.Contents[0].Key) != full {
-		return lake.ObjectInfo{}, fmt.Errorf("s3://%s/%s: %w", s.bucket, full, lake.ErrNotExist)
+		return objstore.ObjectInfo{}, fmt.Errorf("s3://%s/%s: %w", s.bucket, full, objstore.ErrNotExist)
 	}
 	return s.info(out.Contents[0]), nil
 }
 
-func (s *Lake) info(o types.Object) lake.ObjectInfo {
-	return lake.ObjectInfo{
+func (s *Lake) info(o types.Object) objstore.ObjectInfo {
+	return objstore.ObjectInfo{
 		Key:  strings.TrimPrefix(aws.ToString(o.Key), s.fullKey("")),
 		Size: aws.ToInt64(o.Size), ETag: aws.ToString(o.ETag), Modified: aws.ToTime(o.LastModified),
 	}
@@ -331,9 +332,9 @@ func httpStatus(err error) int {
 	return 0
 }
 
-// Delete implements lake.Store (S3 deletes are idempotent and free of charge).
+// Delete implements objstore.Store (S3 deletes are idempotent and free of charge).
 func (s *Lake) Delete(ctx context.Context, key string) error {
-	if err := lake.CheckKey(key); err != nil {
+	if err := layout.CheckKey(key); err != nil {
 		return err
 	}
 	if _, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(s.fullKey(key))}); err != nil {
@@ -342,18 +343,18 @@ func (s *Lake) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
-// List implements lake.Lake with ListObjectsV2, a page (1,000 keys) at a time.
-func (s *Lake) List(ctx context.Context, prefix string) iter.Seq2[lake.ObjectInfo, error] {
-	return func(yield func(lake.ObjectInfo, error) bool) {
-		if err := lake.CheckPrefix(prefix); err != nil {
-			yield(lake.ObjectInfo{}, err)
+// List implements objstore.Lake with ListObjectsV2, a page (1,000 keys) at a time.
+func (s *Lake) List(ctx context.Context, prefix string) iter.Seq2[objstore.ObjectInfo, error] {
+	return func(yield func(objstore.ObjectInfo, error) bool) {
+		if err := layout.CheckPrefix(prefix); err != nil {
+			yield(objstore.ObjectInfo{}, err)
 			return
 		}
 		p := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{Bucket: aws.String(s.bucket), Prefix: aws.String(s.fullKey(prefix))})
 		for p.HasMorePages() {
 			page, err := p.NextPage(ctx)
 			if err != nil {
-				yield(lake.ObjectInfo{}, fmt.Errorf("list s3://%s/%s: %w", s.bucket, s.fullKey(prefix), err))
+				yield(objstore.ObjectInfo{}, fmt.Errorf("list s3://%s/%s: %w", s.bucket, s.fullKey(prefix), err))
 				return
 			}
 			for _, o := range page.Contents {
@@ -377,9 +378,9 @@ const (
 	s3Blocks    = 32
 )
 
-// Open implements lake.Lake.
-func (s *Lake) Open(ctx context.Context, key string) (lake.ReadObject, error) {
-	if err := lake.CheckKey(key); err != nil {
+// Open implements objstore.Lake.
+func (s *Lake) Open(ctx context.Context, key string) (objstore.ReadObject, error) {
+	if err := layout.CheckKey(key); err != nil {
 		return nil, err
 	}
 	o := &s3ReadObject{ctx: ctx, s: s, key: s.fullKey(key), blocks: map[int64][]byte{}}
@@ -467,18 +468,18 @@ func (o *s3ReadObject) ReadAt(p []byte, off int64) (int, error) {
 	return n, nil
 }
 
-// TryLock implements lake.Lake with conditional writes of a small JSON object:
+// TryLock implements objstore.Lake with conditional writes of a small JSON object:
 // PutObject with If-None-Match: * creates it; a lock that is released or
 // whose holder let it expire (not renewed for ttl) is taken over with a
 // PutObject whose If-Match is the ETag just read, so of two takers exactly
 // one succeeds. Renew and Release are PutObjects with If-Match on the ETag
 // the holder wrote last: a holder whose lock was taken over learns it from
-// the failed condition (lake.ErrLockLost) before it does anything else.
-func (s *Lake) TryLock(ctx context.Context, key, holder string, ttl time.Duration) (lake.Lock, error) {
-	if err := lake.CheckKey(key); err != nil {
+// the failed condition (objstore.ErrLockLost) before it does anything else.
+func (s *Lake) TryLock(ctx context.Context, key, holder string, ttl time.Duration) (objstore.Lock, error) {
+	if err := layout.CheckKey(key); err != nil {
 		return nil, err
 	}
-	if !strings.HasPrefix(key, lake.MetaPrefix+"locks/") {
+	if !strings.HasPrefix(key, layout.MetaPrefix+"locks/") {
 		return nil, fmt.Errorf("refusing lock key %q", key)
 	}
 	l := &s3Lock{s: s, key: s.fullKey(key), holder: holder, ttl: ttl, acquired: time.Now().UTC()}
@@ -496,11 +497,11 @@ func (s *Lake) TryLock(ctx context.Context, key, holder string, ttl time.Duratio
 		return nil, err
 	}
 	if !cur.Released && time.Now().Before(cur.Expires) {
-		return nil, fmt.Errorf("%s (held by %s until %s): %w", key, cur.Holder, cur.Expires.Format(time.RFC3339), lake.ErrLocked)
+		return nil, fmt.Errorf("%s (held by %s until %s): %w", key, cur.Holder, cur.Expires.Format(time.RFC3339), objstore.ErrLocked)
 	}
 	etag, err = l.put(ctx, false, etag, false)
 	if conditionFailed(err) {
-		return nil, fmt.Errorf("%s (taken over by another holder just now): %w", key, lake.ErrLocked)
+		return nil, fmt.Errorf("%s (taken over by another holder just now): %w", key, objstore.ErrLocked)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("lock s3://%s/%s: %w", s.bucket, l.key, err)
@@ -512,8 +513,8 @@ func (s *Lake) TryLock(ctx context.Context, key, holder string, ttl time.Duratio
 // readLock reads the lock object at full (a key with the store's prefix)
 // and returns it with its ETag; a body that is not a lock reads as a free
 // lock (the take-over replaces it).
-func (s *Lake) readLock(ctx context.Context, full string) (lake.LockBody, string, error) {
-	var cur lake.LockBody
+func (s *Lake) readLock(ctx context.Context, full string) (objstore.LockBody, string, error) {
+	var cur objstore.LockBody
 	body, err := GetObject(ctx, s.client, s.bucket, full, Range{Length: -1})
 	if err != nil {
 		return cur, "", fmt.Errorf("read lock: %w", err)
@@ -524,7 +525,7 @@ func (s *Lake) readLock(ctx context.Context, full string) (lake.LockBody, string
 		return cur, "", fmt.Errorf("read lock: %w", err)
 	}
 	if json.Unmarshal(b, &cur) != nil {
-		cur = lake.LockBody{Released: true}
+		cur = objstore.LockBody{Released: true}
 	}
 	return cur, body.ETag(), nil
 }
@@ -543,7 +544,7 @@ type s3Lock struct {
 // put writes the lock object: created (ifNone) or replacing the version
 // ifMatch; released marks it free.
 func (l *s3Lock) put(ctx context.Context, released bool, ifMatch string, ifNone bool) (string, error) {
-	b := lake.LockBody{Holder: l.holder, Acquired: l.acquired, Expires: time.Now().UTC().Add(l.ttl), Released: released}
+	b := objstore.LockBody{Holder: l.holder, Acquired: l.acquired, Expires: time.Now().UTC().Add(l.ttl), Released: released}
 	if released {
 		b.Expires = time.Now().UTC()
 	}
@@ -582,7 +583,7 @@ func (l *s3Lock) Renew(ctx context.Context) error {
 	defer l.mu.Unlock()
 	etag, err := l.put(ctx, false, l.etag, false)
 	if conditionFailed(err) {
-		return fmt.Errorf("renew lock s3://%s/%s: %w", l.s.bucket, l.key, lake.ErrLockLost)
+		return fmt.Errorf("renew lock s3://%s/%s: %w", l.s.bucket, l.key, objstore.ErrLockLost)
 	}
 	if err != nil {
 		return fmt.Errorf("renew lock s3://%s/%s: %w", l.s.bucket, l.key, err)
@@ -611,7 +612,7 @@ func (s *Lake) encrypt(in *s3.PutObjectInput) {
 	}
 }
 
-// CleanTemp implements lake.Lake. S3 has no temporary objects: an object becomes
+// CleanTemp implements objstore.Lake. S3 has no temporary objects: an object becomes
 // visible only when its upload completes. What a killed writer leaves is an
 // incomplete multipart upload (invisible, but billed): the store aborts its
 // own on any failure (abortUpload), and the bucket's lifecycle rule in

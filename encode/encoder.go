@@ -8,11 +8,14 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress"
 
-	"github.com/hublake/hublake/lake"
+	"github.com/hublake/hublake/layout"
+	"github.com/hublake/hublake/objstore"
 	"github.com/hublake/hublake/schema"
 )
 
@@ -172,7 +175,7 @@ func (o Options) RowGroupBytesOrDefault() int64 {
 // through the absorbed-name check (absorbed.go). It is safe for concurrent
 // use.
 type Encoder struct {
-	store lake.Store
+	store objstore.Store
 	// opts are the writer's options of each table (by schema's index),
 	// groupBytes the input bytes of a row group.
 	opts       [][]parquet.WriterOption
@@ -181,7 +184,7 @@ type Encoder struct {
 }
 
 // New returns an encoder writing to store.
-func New(store lake.Store, o Options) *Encoder {
+func New(store objstore.Store, o Options) *Encoder {
 	e := &Encoder{store: store, absorbed: o.Absorbed, groupBytes: int(o.RowGroupBytesOrDefault())}
 	for _, t := range schema.Tables() {
 		e.opts = append(e.opts, unbuffered(WriterOptions(t, o)))
@@ -211,7 +214,7 @@ func WriteTable[T any](ctx context.Context, e *Encoder, t *schema.Table[T], dt, 
 // the object's size; an object a compaction absorbed is not written, counts
 // as written and has size 0 (its rows are in the lake; absorbed.go).
 func (e *Encoder) writeObject(ctx context.Context, table, dt, name string, body func(w io.Writer, key string) error) (int64, error) {
-	key, err := lake.ObjectKey(table, dt, name)
+	key, err := layout.ObjectKey(table, dt, name)
 	if err != nil {
 		return 0, err
 	}
@@ -244,4 +247,150 @@ func (c *CountingWriter) Write(p []byte) (int, error) {
 	n, err := c.W.Write(p)
 	c.N += int64(n)
 	return n, err
+}
+
+// The writers' side of compaction's exactly-once argument (package compact
+// has the whole of it), kept here so that every writer gets it: the stream
+// consumer, backfill and anything else that writes through an Encoder.
+//
+// A compaction that replaces a batch object records the object's key first
+// (layout.AbsorbedKey, a marker outside the table) and only then deletes it. The
+// same batch can be written again at any later time — a zombie worker that
+// lost its lease uploading late, a shard replayed from before its checkpoint,
+// a backfill re-run over the same input — and it would write the same name
+// with the same rows (or a superset of logical duplicates), which are
+// already in a compacted object. So before creating an object, a writer
+// checks for its marker and, if there is one, does not write it (its rows are
+// in the lake). After committing it, the writer checks again: a marker that
+// appeared meanwhile means a compaction absorbed the name while the object
+// was being written. Such an object is a deletion like any other, and every
+// deletion of an absorbed name keeps the delete grace (package compact, "The
+// delete grace"): a reader may be listing the partition the compaction just
+// replaced, and this key may be where it finds those rows. A writer does not
+// know the grace of the compaction that wrote the marker, only the bound
+// every compaction keeps (MaxDeleteGrace), so it removes its object only
+// when the marker is older than that; a younger marker, the usual case (it
+// appeared while the object was written), leaves the object to compaction:
+// the absorbing run deletes that key its grace after the marker, and any
+// later run deletes it once the marker is older than its grace. What slips
+// through otherwise — a writer killed between its commit and the second
+// check — is removed the same way by the next compaction.
+//
+// Cost per object written: one Stat of the marker before and one after (a
+// HEAD each on S3; BENCHMARKS.md has the measured figures), and nothing else
+// unless a marker exists.
+
+// MaxDeleteGrace bounds a compaction's delete grace (compact.Options): the
+// grace a writer keeps before removing an object whose name a compaction
+// absorbed while it was written. An hour outlasts any listing and most
+// queries that read the objects they listed.
+const MaxDeleteGrace = time.Hour
+
+// AbsorbedSince reports whether a compaction absorbed the object at key (a
+// table key), and since when: the marker's modification time rounded up to
+// the next whole second, so never earlier than the marker was written (S3
+// answers a HEAD with Last-Modified in whole seconds, truncated). The
+// deletion of an absorbed name waits until this is older than the grace.
+func AbsorbedSince(ctx context.Context, store objstore.Store, key string) (since time.Time, ok bool, err error) {
+	marker, err := layout.AbsorbedKey(key)
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	info, err := store.Stat(ctx, marker)
+	switch {
+	case err == nil:
+		return info.Modified.Truncate(time.Second).Add(time.Second), true, nil
+	case errors.Is(err, objstore.ErrNotExist):
+		return time.Time{}, false, nil
+	}
+	return time.Time{}, false, fmt.Errorf("check whether %s was compacted: %w", key, err)
+}
+
+// AbsorbedCounts counts what the writers' marker checks did. The zero value
+// is ready; a nil *AbsorbedCounts counts nothing.
+type AbsorbedCounts struct {
+	// Skipped: objects not written because a compaction had absorbed their
+	// name (their rows are in a compacted object).
+	Skipped atomic.Int64
+	// Removed: objects removed right after their commit because a
+	// compaction had absorbed their name more than MaxDeleteGrace before.
+	Removed atomic.Int64
+	// Left: objects committed while a compaction absorbed their name, left
+	// for compaction to delete once the grace is over (see above).
+	Left atomic.Int64
+}
+
+func (c *AbsorbedCounts) skipped() {
+	if c != nil {
+		c.Skipped.Add(1)
+	}
+}
+
+func (c *AbsorbedCounts) removed() {
+	if c != nil {
+		c.Removed.Add(1)
+	}
+}
+
+func (c *AbsorbedCounts) left() {
+	if c != nil {
+		c.Left.Add(1)
+	}
+}
+
+// errAbsorbed is what createGuarded returns for an object that must not be
+// written; the Encoder's writes turn it into "written, 0 bytes".
+var errAbsorbed = errors.New("absorbed by a compaction")
+
+// createGuarded creates the table object at key unless a compaction absorbed
+// it (errAbsorbed), and returns a writer whose Commit checks again.
+func createGuarded(ctx context.Context, store objstore.Store, key string, counts *AbsorbedCounts) (objstore.ObjectWriter, error) {
+	_, done, err := AbsorbedSince(ctx, store, key)
+	if err != nil {
+		return nil, err
+	}
+	if done {
+		counts.skipped()
+		return nil, errAbsorbed
+	}
+	obj, err := store.Create(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return &guardedObject{ObjectWriter: obj, ctx: ctx, store: store, key: key, counts: counts}, nil
+}
+
+type guardedObject struct {
+	objstore.ObjectWriter
+	ctx    context.Context
+	store  objstore.Store
+	key    string
+	counts *AbsorbedCounts
+}
+
+// Commit commits the object, then checks whether a compaction absorbed its
+// name meanwhile: if the marker is older than MaxDeleteGrace the object is
+// removed, otherwise it is left for compaction (see above). An error of the
+// second check fails the commit: the batch is written again, which is
+// harmless.
+func (g *guardedObject) Commit() error {
+	if err := g.ObjectWriter.Commit(); err != nil {
+		return err
+	}
+	since, done, err := AbsorbedSince(g.ctx, g.store, g.key)
+	if err != nil {
+		return err
+	}
+	if !done {
+		return nil
+	}
+	if time.Since(since) < MaxDeleteGrace {
+		g.counts.left()
+		return nil
+	}
+	if err := g.store.Delete(g.ctx, g.key); err != nil {
+		return fmt.Errorf("remove %s, absorbed by a compaction while it was written: %w", g.key, err)
+	}
+	g.counts.removed()
+	return nil
 }
