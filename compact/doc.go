@@ -8,7 +8,7 @@
 //
 // Every record is in the lake exactly once because a batch's objects are
 // named after where the batch came from, and a replay of the batch writes
-// the same names with the same rows (ARCHITECTURE.md, "Exactly once"). A
+// the same names with the same rows (docs/design.md, claim 3). A
 // compaction deletes names, so it must make sure that a deleted name can
 // never bring its rows back, whatever the delay: a worker that lost its lease
 // may upload late, a shard may be replayed from before its checkpoint, a

@@ -14,7 +14,7 @@ import (
 	"github.com/hublake/hublake/schema"
 )
 
-// DeadLetterLine is one line of a dead letter object (TABLES.md): the unit's
+// DeadLetterLine is one line of a dead letter object (docs/tables.md): the unit's
 // source, why it could not become a row, and its original bytes: as a string
 // when they are valid UTF-8, else base64 under data_base64.
 type DeadLetterLine struct {

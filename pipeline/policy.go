@@ -10,8 +10,8 @@ import (
 // Policy is the flush policy: when a batch is cut. Every limit is a quantity
 // of the input (units, input bytes before dedup, record time), never of the
 // output or of the wall clock, so that the same input always gives the same
-// batches and therefore the same object names (docs/design.md, "Exactly
-// once"). The rules themselves are cuts' methods, below.
+// batches and therefore the same object names (docs/design.md, claim 2).
+// The rules themselves are cuts' methods, below.
 type Policy struct {
 	// MaxUnits cuts a batch once it holds this many units.
 	MaxUnits int
@@ -124,7 +124,7 @@ func MemoryBudget(batches int, p Policy) int64 {
 // cuts decides where the batches of one source partition end. It does no
 // I/O and reads no clock (the idle rule is given the time): the same units
 // in the same order always get the same cuts, which is what makes object
-// names deterministic (docs/design.md, "Exactly once"). The rules:
+// names deterministic (docs/design.md, claim 2). The rules:
 //
 //   - A batch is only ever cut between units of different positions: the
 //     sub-records of one KPL-aggregated Kinesis record share a sequence

@@ -5,7 +5,7 @@ import "time"
 // The row types below are the single truth for the lake's tables: the Parquet
 // writer derives the file schema from their tags, and `hublake ddl` derives the
 // Athena and Glue DDL from that same Parquet schema, so files and DDL cannot
-// drift. ../shared/design/TABLES.md is the contract they implement.
+// drift. docs/tables.md is the contract they implement.
 //
 // Conventions:
 //   - Strings tagged "optional" are written as NULL when empty: an absent field

@@ -15,7 +15,7 @@ import (
 	"github.com/tidwall/gjson"
 )
 
-// CoreColumns are the findings columns TABLES.md lists, which every test
+// CoreColumns are the findings columns docs/tables.md lists, which every test
 // compares value by value.
 var CoreColumns = []string{
 	"event_id", "event_time", "event_detail_type", "event_region", "event_account", "event_resources",
@@ -29,7 +29,7 @@ var CoreColumns = []string{
 	"user_defined_fields", "raw_finding", "source",
 }
 
-// InsightColumns are the insight_results columns of TABLES.md.
+// InsightColumns are the insight_results columns of docs/tables.md.
 var InsightColumns = []string{
 	"event_id", "event_time", "event_region", "event_account", "action_name", "action_description",
 	"action_arn", "insight_arn", "insight_name", "result_type", "result_value", "result_count",
