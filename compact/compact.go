@@ -20,7 +20,7 @@ import (
 
 // Options configure a compaction.
 type Options struct {
-	// Tables to compact (default: every table of schema.AllTables).
+	// Tables to compact (default: every table, schema.AllTableNames).
 	Tables []string
 	// OlderThan: only batch objects written longer ago than this are
 	// compacted (default 15 minutes): a younger one may still be rewritten by

@@ -43,7 +43,7 @@ import (
 // valid UTF-8 (a shorter prefix for a minimum, an incremented character for
 // a maximum), the null counts of the pages and the boundary order the bounds
 // actually have, or none for the columns whose bounds are of no use
-// (noBounds, the BigText ones); row-group min/max as parquet-go computed
+// (noBounds: the table's columns without bounds); row-group min/max as parquet-go computed
 // them (exact) where they are short enough, null counts from the pages; and
 // type_length only where it means something. Page data, CRCs and the
 // OffsetIndex's rows are untouched: the output is the file parquet-go wrote,
@@ -519,7 +519,7 @@ func slice(b []byte, off, n int64) []byte {
 // none) and its statistics pgs. parquet-go's page bounds are true but for
 // what the finisher fixes: text bounds cut inside a character (it cuts
 // bytes, at ColumnIndexSizeLimit), zero-byte bounds on null pages, the sign
-// of zero doubles; and a column with SkipPageBounds (a BigText one) gets none.
+// of zero doubles; and a column with SkipPageBounds (a column without bounds) gets none.
 func (f *finisher) bounds(col leafInfo, data []page, pgi *format.ColumnIndex, pgs *format.Statistics) (*format.ColumnIndex, format.Statistics) {
 	var stats format.Statistics
 	for _, p := range data {

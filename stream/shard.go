@@ -151,9 +151,9 @@ func (c *shards) deregister(sp *shardProcessor) {
 
 // shardProcessor is the KCL record processor of one take of a shard lease: Kinesis records in, a batcher,
 // pending extents and checkpoints out. What makes it exactly-once, together
-// with leases (leases.go):
+// with the lease table (package lease):
 //
-//   - Batches are cut on input-derived quantities only (cuts, policy.go), so
+//   - Batches are cut on input-derived quantities only (cuts, pipeline/policy.go), so
 //     a replay of the same records cuts the same batches.
 //   - Objects are named <stream>-<shard>-<first sequence number>
 //     (layout.StreamBatchName), so a replayed batch overwrites its own

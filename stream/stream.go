@@ -36,8 +36,8 @@ import (
 // shardProcessor.ProcessRecords (shard.go) → pipeline.Batcher.Add →
 // schema.Decode → dedup and rows per (table, dt) → a cut (pipeline/policy.go)
 // → Batcher.Flush: lease.Table.SetPending (the extent) → the encoder writes
-// an object per partition (encode/parquet.go) → objstore.Store Create/Commit
-// (lake/dirlake, lake/s3lake) → lease.Table.Checkpoint.
+// an object per partition (encode/encoder.go) → objstore.Store Create/Commit
+// (objstore/dirlake, objstore/s3lake) → lease.Table.Checkpoint.
 type Consumer struct {
 	cfg    Config
 	kcfg   *kclcfg.KinesisClientLibConfiguration

@@ -37,7 +37,7 @@ var Keys = []string{
 	"other/dt=2024-01-01/a.parquet",
 	"findings/dt=2024-1-01/a.parquet",
 	"findings/dt=2024-01-01/ü.parquet",
-	// Compaction's bookkeeping (lake/layout.go) has patterns as strict.
+	// Compaction's bookkeeping (layout/layout.go) has patterns as strict.
 	"_hublake/absorbed/../x",
 	"_hublake/absorbed/findings/dt=2024-01-01/../../x.parquet",
 	"_hublake/absorbed/findings/dt=2024-01-01/.hidden.parquet",

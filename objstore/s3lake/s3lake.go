@@ -65,7 +65,7 @@ func (o Options) Validate() error {
 	return nil
 }
 
-// NewClient builds an S3 client from cfg (see LoadAWSConfig) with the
+// NewClient builds an S3 client from cfg (awsconf.Load) with the
 // options' endpoint and addressing.
 func NewClient(cfg aws.Config, o Options) *s3.Client {
 	endpoint := func(so *s3.Options) {
