@@ -179,8 +179,9 @@ type AnyTable interface {
 
 	init(index int)
 	take() int
-	// keep moves the table's rows of from to to, emptied (Output.Reset).
-	keep(from, to *Output)
+	// empty empties the table's rows in out, keeping their memory
+	// (Output.Reset).
+	empty(out *Output)
 }
 
 func (t *Table[T]) Name() string            { return t.name }
@@ -210,10 +211,10 @@ func (t *Table[T]) FirstTime(out *Output) (time.Time, bool) {
 	return t.time(&rows[0]), true
 }
 
-func (t *Table[T]) keep(from, to *Output) {
-	rows := *t.rows(from)
-	clear(rows)
-	*t.rows(to) = rows[:0]
+func (t *Table[T]) empty(out *Output) {
+	rows := t.rows(out)
+	clear(*rows)
+	*rows = (*rows)[:0]
 }
 
 // WriteParquet writes rows (held in chunks, one after another) as one
