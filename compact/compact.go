@@ -12,13 +12,15 @@ import (
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/semaphore"
 
+	"github.com/hublake/hublake/encode"
+	"github.com/hublake/hublake/layout"
+	"github.com/hublake/hublake/objstore"
 	"github.com/hublake/hublake/schema"
-	"github.com/hublake/hublake/sinks"
 )
 
 // Options configure a compaction.
 type Options struct {
-	// Tables to compact (default: every table of schema.AllTables).
+	// Tables to compact (default: every table, schema.AllTableNames).
 	Tables []string
 	// OlderThan: only batch objects written longer ago than this are
 	// compacted (default 15 minutes): a younger one may still be rewritten by
@@ -27,9 +29,9 @@ type Options struct {
 	OlderThan time.Duration
 	// TargetSize bounds an output's size (default 256 MiB).
 	TargetSize int64
-	// Encode are the Parquet settings: the writer's (sinks.WriterOptions),
+	// Encode are the Parquet settings: the writer's (encode.WriterOptions),
 	// but row groups of DefaultRowGroupBytes unless RowGroupBytes is set.
-	Encode sinks.EncodeOptions
+	Encode encode.Options
 	// SortBuffer bounds the rows held in memory for sorting (default 32 MiB
 	// of estimated heap); more are spilled to TempDir.
 	SortBuffer int64
@@ -41,7 +43,7 @@ type Options struct {
 	// DeleteGrace is how long an absorbed name stays after its marker was
 	// written, whoever deletes it (package documentation, "The delete
 	// grace"); negative: none (default 30 seconds, at most
-	// sinks.MaxDeleteGrace).
+	// encode.MaxDeleteGrace).
 	DeleteGrace time.Duration
 	// Holder names this run in locks and manifests.
 	Holder string
@@ -95,11 +97,45 @@ const (
 	readAhead = 4
 )
 
+// Validate refuses options the defaults cannot mend: a delete grace longer
+// than the grace writers keep. Run calls it.
+func (o Options) Validate() error {
+	if o.DeleteGrace > encode.MaxDeleteGrace {
+		return fmt.Errorf("delete grace %s: at most %s (encode.MaxDeleteGrace: the grace writers keep)", o.DeleteGrace, encode.MaxDeleteGrace)
+	}
+	return nil
+}
+
+// The memory budget of a compaction, in one place: the compact command's
+// GOMEMLIMIT and TestCompactMemoryBound use it.
+const (
+	// BudgetBase is the process beyond the partition being compacted: the
+	// runtime, a listing page, the partitions a survey found, slack.
+	BudgetBase = 64 << 20
+	// budgetFixed is what compacting a partition holds whatever the
+	// options: its listing and markers, manifests, parquet-go's readers'
+	// fixed buffers.
+	budgetFixed = 16 << 20
+)
+
+// MemoryBudget is the heap a compaction under o may use: what compacting
+// one partition holds at most (partitions are compacted one after
+// another), plus BudgetBase.
+func MemoryBudget(o Options) int64 { return partitionBudget(o.withDefaults()) + BudgetBase }
+
+// partitionBudget is what compacting one partition under o (defaults
+// applied) holds at most, however large the partition: the sort buffer and
+// the run being spilled (twice SortBuffer), the inputs decoded ahead (8 ×
+// decodeInFlight), the merge's readers (two spill blocks of each of
+// mergeFanIn runs), the row group being encoded (its values, their encoding
+// and its pages: 3 × RowGroupBytes), and budgetFixed.
+func partitionBudget(o Options) int64 {
+	return 2*o.SortBuffer + 8*decodeInFlight + mergeFanIn*2*spillBlock + 3*o.Encode.RowGroupBytes + budgetFixed
+}
+
 func (o Options) withDefaults() Options {
 	if len(o.Tables) == 0 {
-		for _, t := range schema.AllTables() {
-			o.Tables = append(o.Tables, t.Name)
-		}
+		o.Tables = schema.AllTableNames()
 	}
 	if o.OlderThan < 0 {
 		o.OlderThan = 0
@@ -164,25 +200,23 @@ type Summary struct {
 // error only when it could not run (a table cannot be listed, an option is
 // wrong); a partition that fails is logged, counted in Summary.Failed and
 // left as it was, and the others are still compacted.
-func Run(ctx context.Context, lake sinks.Lake, opts Options) (*Summary, error) {
+func Run(ctx context.Context, lk objstore.Lake, opts Options) (*Summary, error) {
 	opts = opts.withDefaults()
-	c := &compactor{lake: lake, opts: opts, log: opts.Logger, sum: &Summary{}}
-	c.deletes = &deleter{lake: lake, crash: opts.CrashHook, log: opts.Logger}
-	if opts.DeleteGrace > sinks.MaxDeleteGrace {
-		return c.sum, fmt.Errorf("delete grace %s: at most %s (sinks.MaxDeleteGrace: the grace writers keep)", opts.DeleteGrace, sinks.MaxDeleteGrace)
+	c := &compactor{lake: lk, opts: opts, log: opts.Logger, sum: &Summary{}}
+	c.deletes = &deleter{lake: lk, crash: opts.CrashHook, log: opts.Logger}
+	if err := opts.Validate(); err != nil {
+		return c.sum, err
 	}
-	var tables []schema.Table
+	var tables []table
 	for _, name := range opts.Tables {
-		t, ok := schema.LookupTable(name)
-		if !ok {
-			return c.sum, fmt.Errorf("unknown table %q (tables: %s)", name, strings.Join(tableNames(), ", "))
-		}
-		if t.Parquet {
-			keys := SortKeys[t.Name]
-			if k, ok := opts.SortKeys[t.Name]; ok {
-				keys = k
+		t := table{name: name}
+		if name != schema.TableDeadLetters {
+			rows, ok := schema.Lookup(name)
+			if !ok {
+				return c.sum, fmt.Errorf("unknown table %q (tables: %s)", name, strings.Join(schema.AllTableNames(), ", "))
 			}
-			if _, err := sortColumns(t.Schema(), keys); err != nil {
+			t.rows = rows
+			if _, err := sortColumns(rows.Schema(), c.sortKeys(t)); err != nil {
 				return c.sum, err
 			}
 		}
@@ -192,7 +226,7 @@ func Run(ctx context.Context, lake sinks.Lake, opts Options) (*Summary, error) {
 	// partitions that need a visit; a compacted, untouched partition costs
 	// nothing more.
 	type visit struct {
-		table schema.Table
+		table table
 		dt    string
 	}
 	var visits []visit
@@ -216,7 +250,7 @@ func Run(ctx context.Context, lake sinks.Lake, opts Options) (*Summary, error) {
 				return c.sum, ctx.Err()
 			}
 			c.sum.Failed++
-			c.log.Error("partition compaction failed; it is left as it was", "table", v.table.Name, "dt", v.dt, "err", err)
+			c.log.Error("partition compaction failed; it is left as it was", "table", v.table.name, "dt", v.dt, "err", err)
 		}
 		opts.Progress(i+1, len(visits))
 		if err := c.deletes.run(ctx, false); err != nil {
@@ -229,16 +263,27 @@ func Run(ctx context.Context, lake sinks.Lake, opts Options) (*Summary, error) {
 	return c.sum, nil
 }
 
-func tableNames() []string {
-	var out []string
-	for _, t := range schema.AllTables() {
-		out = append(out, t.Name)
+// table is one table compaction visits: its name, and its declaration,
+// nil for the dead letters (JSON lines, concatenated, not sorted).
+type table struct {
+	name string
+	rows schema.AnyTable
+}
+
+// sortKeys are the columns t's compacted objects are sorted by: the
+// table's (schema's declaration), unless Options.SortKeys overrides them.
+func (c *compactor) sortKeys(t table) []string {
+	if k, ok := c.opts.SortKeys[t.name]; ok {
+		return k
 	}
-	return out
+	if t.rows == nil {
+		return nil
+	}
+	return t.rows.SortKeys()
 }
 
 type compactor struct {
-	lake    sinks.Lake
+	lake    objstore.Lake
 	opts    Options
 	log     *slog.Logger
 	sum     *Summary
@@ -254,7 +299,7 @@ type compactor struct {
 // name, keeping the same grace, and one killed before it got here leaves
 // them to the next visit, which does exactly that.
 type deleter struct {
-	lake  sinks.Lake
+	lake  objstore.Lake
 	crash func(string)
 	log   *slog.Logger
 	queue []deferredDelete // by notBefore
@@ -316,17 +361,17 @@ func (d *deleter) run(ctx context.Context, all bool) error {
 // anything but compacted objects (batch objects, temporary files, objects to
 // report), and recent ones holding several small compacted objects. Objects
 // outside any partition are reported here.
-func (c *compactor) survey(ctx context.Context, t schema.Table) ([]string, error) {
+func (c *compactor) survey(ctx context.Context, t table) ([]string, error) {
 	type partStats struct{ other, small int }
 	parts := map[string]*partStats{}
-	for o, err := range c.lake.List(ctx, t.Name+"/") {
+	for o, err := range c.lake.List(ctx, t.name+"/") {
 		if err != nil {
-			return nil, fmt.Errorf("list table %s: %w", t.Name, err)
+			return nil, fmt.Errorf("list table %s: %w", t.name, err)
 		}
-		rest := strings.TrimPrefix(o.Key, t.Name+"/")
+		rest := strings.TrimPrefix(o.Key, t.name+"/")
 		part, file, ok := strings.Cut(rest, "/")
 		dt, isDate := strings.CutPrefix(part, "dt=")
-		if !ok || !isDate || !sinks.ValidDate(dt) {
+		if !ok || !isDate || !layout.ValidDate(dt) {
 			c.unrecognised(o, "outside any partition")
 			continue
 		}
@@ -335,8 +380,8 @@ func (c *compactor) survey(ctx context.Context, t schema.Table) ([]string, error
 			p = &partStats{}
 			parts[dt] = p
 		}
-		name, _ := strings.CutSuffix(file, sinks.Extension(t.Name))
-		if _, _, ok := sinks.ParseCompactedName(name); ok && !o.Irregular && !strings.Contains(file, "/") {
+		name, _ := strings.CutSuffix(file, layout.Extension(t.name))
+		if _, _, ok := layout.ParseCompactedName(name); ok && !o.Irregular && !strings.Contains(file, "/") {
 			if o.Size < c.opts.TargetSize/2 {
 				p.small++
 			}
@@ -347,12 +392,12 @@ func (c *compactor) survey(ctx context.Context, t schema.Table) ([]string, error
 	// Partitions with a rolled-back run's record: an output of that run may
 	// have landed since (one listing of the table's manifests).
 	rolledBack := map[string]bool{}
-	for o, err := range c.lake.List(ctx, sinks.MetaPrefix+"compactions/"+t.Name+"/") {
+	for o, err := range c.lake.List(ctx, layout.MetaPrefix+"compactions/"+t.name+"/") {
 		if err != nil {
-			return nil, fmt.Errorf("list the compactions of table %s: %w", t.Name, err)
+			return nil, fmt.Errorf("list the compactions of table %s: %w", t.name, err)
 		}
-		rest, ok := strings.CutSuffix(strings.TrimPrefix(o.Key, sinks.MetaPrefix+"compactions/"+t.Name+"/dt="), sinks.RolledBackSuffix)
-		if dt, _, found := strings.Cut(rest, "/"); ok && found && sinks.ValidDate(dt) {
+		rest, ok := strings.CutSuffix(strings.TrimPrefix(o.Key, layout.MetaPrefix+"compactions/"+t.name+"/dt="), layout.RolledBackSuffix)
+		if dt, _, found := strings.Cut(rest, "/"); ok && found && layout.ValidDate(dt) {
 			rolledBack[dt] = true
 		}
 	}
@@ -382,7 +427,7 @@ func (c *compactor) recent(dt string) bool {
 
 // unrecognised reports an object that is neither a batch object nor a
 // compacted one: it is kept, never read.
-func (c *compactor) unrecognised(o sinks.ObjectInfo, why string) {
+func (c *compactor) unrecognised(o objstore.ObjectInfo, why string) {
 	c.sum.Unrecognised++
 	c.log.Warn("unrecognised object kept (neither a batch object nor a compacted one; never read or deleted)", "key", fmt.Sprintf("%q", o.Key), "why", why, "bytes", o.Size)
 }
@@ -405,12 +450,12 @@ func parallelDo[T any](ctx context.Context, items []T, fn func(context.Context, 
 	return context.Cause(ctx)
 }
 
-// pipeline prepares the inputs (opens them, and may decode them) side by
+// prefetch prepares the inputs (opens them, and may decode them) side by
 // side, up to readAhead of them and inFlight bytes of them (by their size;
 // one input is always admitted) ahead of the one consume is at, and hands
 // them to consume in input order. release frees what was prepared but not
 // consumed (after an error).
-func pipeline[T any](ctx context.Context, inputs []object, inFlight int64,
+func prefetch[T any](ctx context.Context, inputs []object, inFlight int64,
 	prepare func(context.Context, object) (T, error), consume func(object, T) error, release func(T)) error {
 	type result struct {
 		v   T

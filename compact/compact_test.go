@@ -21,11 +21,15 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 
+	"github.com/hublake/hublake/encode"
+	"github.com/hublake/hublake/files"
 	"github.com/hublake/hublake/internal/gen"
 	"github.com/hublake/hublake/internal/lakecheck"
-	"github.com/hublake/hublake/processor"
+	"github.com/hublake/hublake/layout"
+	"github.com/hublake/hublake/objstore"
+	"github.com/hublake/hublake/objstore/dirlake"
+	"github.com/hublake/hublake/pipeline"
 	"github.com/hublake/hublake/schema"
-	"github.com/hublake/hublake/sinks"
 )
 
 // The in-process tests of the protocol and the merge. cmd/hublake's tests run
@@ -46,32 +50,32 @@ func corpus(t *testing.T, n int64, days int, end time.Time, bad float64) string 
 
 // backfill writes the corpus into the lake at root in small batches (many
 // objects per partition, as the stream writes them).
-func backfill(t *testing.T, root, corpus string, units int, counts *sinks.AbsorbedCounts) *sinks.Dir {
+func backfill(t *testing.T, root, corpus string, units int, counts *encode.AbsorbedCounts) *dirlake.Lake {
 	t.Helper()
-	lake, err := sinks.NewDir(root)
+	lk, err := dirlake.New(root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	inputs := processor.Inputs(context.Background(), []string{corpus}, nil, nil)
-	err = processor.Backfill(context.Background(), inputs, processor.BackfillOptions{
-		Policy: processor.Policy{MaxUnits: units}, Store: lake, Encode: sinks.EncodeOptions{Absorbed: counts},
+	inputs := files.Inputs(context.Background(), []string{corpus}, nil, nil)
+	err = files.Backfill(context.Background(), inputs, files.BackfillOptions{
+		Policy: pipeline.Policy{MaxUnits: units}, Store: lk, Encode: encode.Options{Absorbed: counts},
 		NotAfter: time.Now().Add(48 * time.Hour),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return lake
+	return lk
 }
 
 // newLake writes a lake of n generated units over days days before
 // 2026-11-01 in batches of units, and returns its root, the store and the
 // directories of its findings partitions.
-func newLake(t *testing.T, n int64, days, units int) (string, *sinks.Dir, []string) {
+func newLake(t *testing.T, n int64, days, units int) (string, *dirlake.Lake, []string) {
 	t.Helper()
 	root := filepath.Join(t.TempDir(), "lake")
-	lake := backfill(t, root, corpus(t, n, days, past, 0), units, nil)
+	lk := backfill(t, root, corpus(t, n, days, past, 0), units, nil)
 	parts, _ := filepath.Glob(filepath.Join(root, "findings", "dt=*"))
-	return root, lake, parts
+	return root, lk, parts
 }
 
 // dateOf is the dt of a partition directory.
@@ -81,14 +85,14 @@ func dateOf(part string) string { return strings.TrimPrefix(filepath.Base(part),
 func objects(t *testing.T, root string) map[string][]string {
 	t.Helper()
 	out := map[string][]string{}
-	for _, table := range schema.AllTables() {
-		dirs, _ := filepath.Glob(filepath.Join(root, table.Name, "dt=*"))
+	for _, table := range schema.AllTableNames() {
+		dirs, _ := filepath.Glob(filepath.Join(root, table, "dt=*"))
 		for _, d := range dirs {
 			entries, err := os.ReadDir(d)
 			if err != nil {
 				t.Fatal(err)
 			}
-			key := table.Name + "/" + filepath.Base(d)
+			key := table + "/" + filepath.Base(d)
 			for _, e := range entries {
 				out[key] = append(out[key], e.Name())
 			}
@@ -110,12 +114,12 @@ func onlyCompacted(t *testing.T, root string) {
 	}
 }
 
-func run(t *testing.T, lake sinks.Lake, o Options) *Summary {
+func run(t *testing.T, lk objstore.Lake, o Options) *Summary {
 	t.Helper()
 	if o.DeleteGrace == 0 {
 		o.DeleteGrace = -1
 	}
-	sum, err := Run(context.Background(), lake, o)
+	sum, err := Run(context.Background(), lk, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +140,7 @@ func TestCompactKeepsRows(t *testing.T) {
 	t.Parallel()
 	src := corpus(t, 1500, 3, past, 0.02)
 	root := filepath.Join(t.TempDir(), "lake")
-	lake := backfill(t, root, src, 15, nil)
+	lk := backfill(t, root, src, 15, nil)
 	db := lakecheck.Open(t)
 	before := lakecheck.LakeDigest(t, db, root)
 	objsBefore := objects(t, root)
@@ -145,7 +149,7 @@ func TestCompactKeepsRows(t *testing.T) {
 		batchObjects += len(names)
 	}
 
-	sum := run(t, lake, Options{})
+	sum := run(t, lk, Options{})
 	if got := lakecheck.LakeDigest(t, db, root); !reflect.DeepEqual(got, before) {
 		t.Fatalf("rows changed:\nbefore %v\nafter  %v", before, got)
 	}
@@ -159,14 +163,14 @@ func TestCompactKeepsRows(t *testing.T) {
 	}
 	checkSorted(t, db, root)
 
-	again := run(t, lake, Options{})
+	again := run(t, lk, Options{})
 	if again.Compacted != 0 || again.UpToDate != again.Partitions {
 		t.Errorf("a second run: %+v, want every partition up to date", again)
 	}
 
 	// The same input again, as a backfill re-run weeks later: every object
 	// it writes was absorbed, so it writes none and adds no row.
-	var counts sinks.AbsorbedCounts
+	var counts encode.AbsorbedCounts
 	backfill(t, root, src, 15, &counts)
 	if got := lakecheck.LakeDigest(t, db, root); !reflect.DeepEqual(got, before) {
 		t.Fatalf("a backfill re-run changed the rows:\nbefore %v\nafter  %v", before, got)
@@ -189,7 +193,7 @@ func checkSorted(t *testing.T, db *sql.DB, root string) {
 	if len(files) == 0 {
 		t.Fatal("no compacted findings objects")
 	}
-	keys := strings.Join(SortKeys[schema.TableFindings], ", ")
+	keys := strings.Join(schema.Findings.SortKeys(), ", ")
 	for _, f := range files {
 		q := fmt.Sprintf(`SELECT count(*) FROM (
 			SELECT file_row_number AS n, row_number() OVER (ORDER BY %s, file_row_number) - 1 AS want
@@ -218,12 +222,12 @@ func TestCompactSpillsAndSplits(t *testing.T) {
 	t.Parallel()
 	src := corpus(t, 1200, 1, past, 0)
 	root := filepath.Join(t.TempDir(), "lake")
-	lake := backfill(t, root, src, 40, nil)
+	lk := backfill(t, root, src, 40, nil)
 	twin := lakecheck.CopyDir(t, root)
 	db := lakecheck.Open(t)
 	before := lakecheck.LakeDigest(t, db, root)
-	opts := Options{SortBuffer: 64 << 10, TargetSize: 400 << 10, Encode: sinks.EncodeOptions{RowGroupBytes: 64 << 10}}
-	sum := run(t, lake, opts)
+	opts := Options{SortBuffer: 64 << 10, TargetSize: 400 << 10, Encode: encode.Options{RowGroupBytes: 64 << 10}}
+	sum := run(t, lk, opts)
 	if sum.Spilled <= mergeFanIn {
 		t.Errorf("%d runs spilled, want more than the fan-in %d", sum.Spilled, mergeFanIn)
 	}
@@ -245,7 +249,7 @@ func TestCompactSpillsAndSplits(t *testing.T) {
 	for _, f := range files {
 		list = append(list, "'"+f+"'")
 	}
-	keys := strings.Join(SortKeys[schema.TableFindings], ", ")
+	keys := strings.Join(schema.Findings.SortKeys(), ", ")
 	q := fmt.Sprintf(`SELECT count(*) FROM (
 		SELECT filename, file_row_number, row_number() OVER (ORDER BY %s, filename, file_row_number) AS want,
 		       row_number() OVER (ORDER BY filename, file_row_number) AS got
@@ -253,7 +257,7 @@ func TestCompactSpillsAndSplits(t *testing.T) {
 	if n := lakecheck.Int(t, db, q); n != 0 {
 		t.Errorf("%d rows out of order across the objects", n)
 	}
-	twinLake, _ := sinks.NewDir(twin)
+	twinLake, _ := dirlake.New(twin)
 	run(t, twinLake, opts)
 	a, b := lakecheck.Files(t, filepath.Join(root, "findings")), lakecheck.Files(t, filepath.Join(twin, "findings"))
 	if !reflect.DeepEqual(lakecheck.SortedKeys(a), lakecheck.SortedKeys(b)) {
@@ -277,13 +281,13 @@ func TestCompactCrashPoints(t *testing.T) {
 		t.Run(point, func(t *testing.T) {
 			t.Parallel()
 			root := filepath.Join(t.TempDir(), "lake")
-			lake := backfill(t, root, src, 10, nil)
+			lk := backfill(t, root, src, 10, nil)
 			snapshot := lakecheck.CopyDir(t, root)
 			db := lakecheck.Open(t)
 			before := lakecheck.LakeDigest(t, db, root)
 			crashed := func() (crashed bool) {
 				defer func() { crashed = recover() == errCrash }()
-				_, _ = Run(context.Background(), lake, Options{TargetSize: 64 << 10, DeleteGrace: -1, CrashHook: func(p string) {
+				_, _ = Run(context.Background(), lk, Options{TargetSize: 64 << 10, DeleteGrace: -1, CrashHook: func(p string) {
 					if p == point {
 						panic(errCrash)
 					}
@@ -293,16 +297,16 @@ func TestCompactCrashPoints(t *testing.T) {
 			if !crashed {
 				t.Fatalf("the run never reached %s", point)
 			}
-			for _, table := range schema.Tables() {
+			for _, table := range schema.TableNames() {
 				if n := lakecheck.Missing(t, db, snapshot, root, table); n != 0 {
 					t.Errorf("after a crash at %s, %d %s rows are missing", point, n, table)
 				}
 			}
-			sum := run(t, lake, Options{TargetSize: 64 << 10})
+			sum := run(t, lk, Options{TargetSize: 64 << 10})
 			if sum.Recovered+sum.Reappeared == 0 {
 				t.Errorf("the next run recovered nothing: %+v", sum)
 			}
-			run(t, lake, Options{TargetSize: 64 << 10})
+			run(t, lk, Options{TargetSize: 64 << 10})
 			if got := lakecheck.LakeDigest(t, db, root); !reflect.DeepEqual(got, before) {
 				t.Fatalf("after recovery the rows differ:\nbefore %v\nafter  %v", before, got)
 			}
@@ -326,7 +330,7 @@ var errCrash = errors.New("crash")
 // writers' temporary files are removed; a live writer's is kept.
 func TestCompactKeepsWhatItDoesNotKnow(t *testing.T) {
 	t.Parallel()
-	root, lake, parts := newLake(t, 300, 1, 50)
+	root, lk, parts := newLake(t, 300, 1, 50)
 	part := parts[0]
 	outside := filepath.Join(t.TempDir(), "secret.parquet")
 	write := func(p string, age time.Duration) {
@@ -372,7 +376,7 @@ func TestCompactKeepsWhatItDoesNotKnow(t *testing.T) {
 	}
 	kept = append(kept, young, live)
 
-	sum := run(t, lake, Options{})
+	sum := run(t, lk, Options{})
 	if sum.Unrecognised != 5 {
 		t.Errorf("%d objects reported as unrecognised, want 5", sum.Unrecognised)
 	}
@@ -397,13 +401,13 @@ func TestCompactKeepsWhatItDoesNotKnow(t *testing.T) {
 // compaction; nothing is deleted.
 func TestCompactRefusesForeignManifests(t *testing.T) {
 	t.Parallel()
-	root, lake, parts := newLake(t, 300, 2, 50)
+	root, lk, parts := newLake(t, 300, 2, 50)
 	dt, other := dateOf(parts[0]), dateOf(parts[1])
 	victims, _ := filepath.Glob(filepath.Join(parts[1], "*.parquet"))
 	victim := "findings/dt=" + other + "/" + filepath.Base(victims[0])
-	lake.Delete(context.Background(), "x") // (refused: not a key)
+	lk.Delete(context.Background(), "x") // (refused: not a key)
 	run := "0123456789abcdef0123456789abcdef"
-	key, _ := sinks.ManifestKey("findings", dt, run)
+	key, _ := layout.ManifestKey("findings", dt, run)
 	for _, inputs := range []string{victim, "../../etc/passwd", "findings/dt=" + dt + "/../../x.parquet"} {
 		body := fmt.Sprintf(`{"version":1,"run":%q,"table":"findings","dt":%q,"state":"committed","holder":"x","started":"2026-01-01T00:00:00Z","inputs":[{"key":%q,"size":1}]}`, run, dt, inputs)
 		if err := os.MkdirAll(filepath.Dir(filepath.Join(root, key)), 0o755); err != nil {
@@ -415,7 +419,7 @@ func TestCompactRefusesForeignManifests(t *testing.T) {
 		db := lakecheck.Open(t)
 		rows := lakecheck.LakeDigest(t, db, root)
 		before := objects(t, root)["findings/dt="+dt]
-		sum, err := Run(context.Background(), lake, Options{Tables: []string{"findings"}, DeleteGrace: -1})
+		sum, err := Run(context.Background(), lk, Options{Tables: []string{"findings"}, DeleteGrace: -1})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -435,23 +439,23 @@ func TestCompactRefusesForeignManifests(t *testing.T) {
 // has is skipped and untouched; once it is released, it is compacted.
 func TestCompactSkipsLockedPartitions(t *testing.T) {
 	t.Parallel()
-	root, lake, parts := newLake(t, 300, 1, 50)
+	root, lk, parts := newLake(t, 300, 1, 50)
 	dt := dateOf(parts[0])
-	key, _ := sinks.LockKey("findings", dt)
-	other, _ := sinks.NewDir(root)
+	key, _ := layout.LockKey("findings", dt)
+	other, _ := dirlake.New(root)
 	lock, err := other.TryLock(context.Background(), key, "someone else", time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
 	before := objects(t, root)["findings/dt="+dt]
-	sum := run(t, lake, Options{Tables: []string{"findings"}})
+	sum := run(t, lk, Options{Tables: []string{"findings"}})
 	if sum.Locked != 1 || !reflect.DeepEqual(objects(t, root)["findings/dt="+dt], before) {
 		t.Errorf("locked partition: %+v, objects changed: %v", sum, !reflect.DeepEqual(objects(t, root)["findings/dt="+dt], before))
 	}
 	if err := lock.Release(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if sum := run(t, lake, Options{Tables: []string{"findings"}}); sum.Compacted != 1 {
+	if sum := run(t, lk, Options{Tables: []string{"findings"}}); sum.Compacted != 1 {
 		t.Errorf("after the release: %+v", sum)
 	}
 }
@@ -473,11 +477,11 @@ func TestCompactRecentPartitions(t *testing.T) {
 			t.Parallel()
 			root := filepath.Join(t.TempDir(), "lake")
 			backfill(t, root, corpus(t, 200, 1, tc.end, 0), 20, nil)
-			lake, _ := sinks.NewDir(root)
-			if sum := run(t, lake, Options{OlderThan: time.Hour}); sum.TooRecent == 0 || sum.Compacted != 0 {
+			lk, _ := dirlake.New(root)
+			if sum := run(t, lk, Options{OlderThan: time.Hour}); sum.TooRecent == 0 || sum.Compacted != 0 {
 				t.Errorf("objects younger than --older-than: %+v, want them left", sum)
 			}
-			run(t, lake, Options{})
+			run(t, lk, Options{})
 			db := lakecheck.Open(t)
 			cfg := gen.DefaultConfig()
 			cfg.Seed = 7
@@ -488,7 +492,7 @@ func TestCompactRecentPartitions(t *testing.T) {
 			}
 			backfill(t, root, more, 20, nil)
 			before := lakecheck.LakeDigest(t, db, root)
-			run(t, lake, Options{})
+			run(t, lk, Options{})
 			if got := lakecheck.LakeDigest(t, db, root); !reflect.DeepEqual(got, before) {
 				t.Fatalf("rows changed:\nbefore %v\nafter  %v", before, got)
 			}
@@ -522,7 +526,7 @@ type oldFinding struct {
 // the columns it lacks are empty.
 func TestCompactConvertsOlderObjects(t *testing.T) {
 	t.Parallel()
-	root, lake, parts := newLake(t, 100, 1, 1000)
+	root, lk, parts := newLake(t, 100, 1, 1000)
 	db := lakecheck.Open(t)
 	n := lakecheck.Int(t, db, "SELECT count(*) FROM "+lakecheck.TableGlob(root, "findings")+" WHERE dt = ?", dateOf(parts[0]))
 	f, err := os.Create(filepath.Join(parts[0], "old-0000000000000.parquet"))
@@ -537,7 +541,7 @@ func TestCompactConvertsOlderObjects(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	run(t, lake, Options{Tables: []string{"findings"}})
+	run(t, lk, Options{Tables: []string{"findings"}})
 	rows := lakecheck.Rows(t, db, "SELECT id, product_arn, source, severity_label, len(types) AS types FROM "+lakecheck.TableGlob(root, "findings")+" WHERE id = 'old-id'")
 	if len(rows) != 1 || rows[0]["product_arn"] != "arn:old" || rows[0]["source"] != "file:old#0" || rows[0]["severity_label"] != nil {
 		t.Fatalf("the old row after compaction: %v", rows)
@@ -562,7 +566,7 @@ func TestCompactMemoryBound(t *testing.T) {
 		t.Fatal(err)
 	}
 	root := filepath.Join(t.TempDir(), "lake")
-	lake := backfill(t, root, src, 200, nil)
+	lk := backfill(t, root, src, 200, nil)
 	runtime.GC()
 	runtime.GC() // and what sync.Pools kept from the backfill
 	samples := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
@@ -585,19 +589,42 @@ func TestCompactMemoryBound(t *testing.T) {
 			}
 		}
 	}()
-	sum := run(t, lake, Options{SortBuffer: 4 << 20, Encode: sinks.EncodeOptions{RowGroupBytes: 2 << 20}, Tables: []string{"findings"}})
+	sum := run(t, lk, Options{SortBuffer: 4 << 20, Encode: encode.Options{RowGroupBytes: 2 << 20}, Tables: []string{"findings"}})
 	runtime.GC()
 	time.Sleep(5 * time.Millisecond)
 	close(stop)
 	<-done
 	live := int64(peak.Load()) - int64(base)
 	t.Logf("live heap before %.1f MiB, peak %.1f MiB", float64(base)/(1<<20), float64(peak.Load())/(1<<20))
-	const bound = 2*(4<<20) + 8*decodeInFlight + mergeFanIn*2*spillBlock + 3*(2<<20) + 16<<20
+	// 2×4 MiB + 8×decodeInFlight + mergeFanIn×2×spillBlock + 3×2 MiB + 16 MiB
+	bound := partitionBudget(Options{SortBuffer: 4 << 20, Encode: encode.Options{RowGroupBytes: 2 << 20}}.withDefaults())
 	t.Logf("compacted %d objects, %d rows, %d runs spilled; peak live heap %.1f MiB (bound %d MiB)", sum.ObjectsIn, sum.Rows, sum.Spilled, float64(live)/(1<<20), bound>>20)
 	if sum.Spilled < 3 {
 		t.Errorf("only %d runs spilled: the partition fits the buffer, the test proves nothing", sum.Spilled)
 	}
 	if live > bound {
 		t.Errorf("peak live heap %d MiB, more than the %d MiB the buffer and the row groups allow", live>>20, bound>>20)
+	}
+}
+
+// TestOptionsValidate: a delete grace past the one writers keep is refused
+// before anything is listed, with a summary to print; the defaults and the
+// bound itself are not.
+func TestOptionsValidate(t *testing.T) {
+	for _, o := range []Options{{}, {DeleteGrace: encode.MaxDeleteGrace}, {DeleteGrace: -1}} {
+		if err := o.Validate(); err != nil {
+			t.Errorf("%+v: %v", o, err)
+		}
+	}
+	lk, err := dirlake.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := Run(context.Background(), lk, Options{DeleteGrace: encode.MaxDeleteGrace + time.Second})
+	if err == nil || !strings.Contains(err.Error(), "encode.MaxDeleteGrace") || sum == nil || sum.Partitions != 0 {
+		t.Errorf("Run with a grace past encode.MaxDeleteGrace: %+v, %v", sum, err)
+	}
+	if got, want := MemoryBudget(Options{}), int64(2*32+8*2+16*2/4+3*16+16+64)<<20; got != want {
+		t.Errorf("MemoryBudget of the defaults = %d, want %d", got, want)
 	}
 }

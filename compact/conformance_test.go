@@ -8,7 +8,7 @@ import (
 
 	"github.com/hublake/hublake/internal/lakecheck"
 	"github.com/hublake/hublake/internal/pqconform"
-	"github.com/hublake/hublake/sinks"
+	"github.com/hublake/hublake/layout"
 )
 
 // TestCompactParquetConformance compacts a lake of many small objects (a
@@ -22,15 +22,15 @@ func TestCompactParquetConformance(t *testing.T) {
 	src := corpus(t, 1200, 2, past, 0)
 	pqconform.WriteEdgeCorpus(t, src, past)
 	root := filepath.Join(t.TempDir(), "lake")
-	lake := backfill(t, root, src, 20, nil)
+	lk := backfill(t, root, src, 20, nil)
 	db := lakecheck.Open(t)
 	before := lakecheck.LakeDigest(t, db, root)
-	run(t, lake, Options{})
+	run(t, lk, Options{})
 	if got := lakecheck.LakeDigest(t, db, root); !reflect.DeepEqual(got, before) {
 		t.Fatalf("rows changed:\nbefore %v\nafter  %v", before, got)
 	}
 	compacted := func(path string) bool {
-		_, _, ok := sinks.ParseCompactedName(strings.TrimSuffix(filepath.Base(path), ".parquet"))
+		_, _, ok := layout.ParseCompactedName(strings.TrimSuffix(filepath.Base(path), ".parquet"))
 		return ok
 	}
 	rep := pqconform.CheckLake(t, root, pqconform.LakeOptions{Sorted: compacted})

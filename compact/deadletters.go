@@ -10,7 +10,9 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 
-	"github.com/hublake/hublake/sinks"
+	"github.com/hublake/hublake/encode"
+	"github.com/hublake/hublake/layout"
+	"github.com/hublake/hublake/objstore"
 )
 
 // Dead letters are gzipped JSON lines; a file of several gzip members one
@@ -30,7 +32,7 @@ type spooledInput struct {
 // before anything is written to the lake).
 // It returns the spool, where each input is in it, and the number of lines
 // (dead letters).
-func spoolDeadLetters(ctx context.Context, lake sinks.Lake, inputs []object, tmpDir string) (*os.File, []spooledInput, int64, error) {
+func spoolDeadLetters(ctx context.Context, lk objstore.Lake, inputs []object, tmpDir string) (*os.File, []spooledInput, int64, error) {
 	f, err := os.CreateTemp(tmpDir, "hublake-compact-dead-letters-*")
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("spool dead letters: %w", err)
@@ -44,11 +46,11 @@ func spoolDeadLetters(ctx context.Context, lake sinks.Lake, inputs []object, tmp
 	bw := bufio.NewWriterSize(f, 256<<10)
 	var out []spooledInput
 	var off int64
-	open := func(ctx context.Context, in object) (sinks.ReadObject, error) { return lake.Open(ctx, in.Key) }
-	closeObj := func(o sinks.ReadObject) { o.Close() }
-	err = pipeline(ctx, inputs, 32<<20, open, func(in object, obj sinks.ReadObject) error {
+	open := func(ctx context.Context, in object) (objstore.ReadObject, error) { return lk.Open(ctx, in.Key) }
+	closeObj := func(o objstore.ReadObject) { o.Close() }
+	err = prefetch(ctx, inputs, 32<<20, open, func(in object, obj objstore.ReadObject) error {
 		defer obj.Close()
-		cw := &sinks.CountingWriter{W: bw}
+		cw := &encode.CountingWriter{W: bw}
 		raw := io.TeeReader(io.NewSectionReader(obj, 0, obj.Size()), cw)
 		zr, err := gzip.NewReader(raw)
 		if err != nil {
@@ -84,7 +86,7 @@ func (c *lineCounter) Write(p []byte) (int, error) {
 // writeDeadLetters writes the spooled inputs into outputs of at most target
 // bytes each (an input larger than that is an output of its own), in input
 // order.
-func writeDeadLetters(ctx context.Context, lake sinks.Lake, table, dt, run string, spool *os.File, in []spooledInput, target int64, written func(object) error) error {
+func writeDeadLetters(ctx context.Context, lk objstore.Lake, table, dt, run string, spool *os.File, in []spooledInput, target int64, written func(object) error) error {
 	k := 0
 	for i := 0; i < len(in); {
 		j, size := i, int64(0)
@@ -92,11 +94,11 @@ func writeDeadLetters(ctx context.Context, lake sinks.Lake, table, dt, run strin
 			size += in[j].size
 			j++
 		}
-		key, err := sinks.ObjectKey(table, dt, sinks.CompactedName(run, k))
+		key, err := layout.ObjectKey(table, dt, layout.CompactedName(run, k))
 		if err != nil {
 			return err
 		}
-		w, err := lake.Create(ctx, key)
+		w, err := lk.Create(ctx, key)
 		if err != nil {
 			return err
 		}

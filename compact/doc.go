@@ -2,13 +2,13 @@
 // partition (every shard cuts a batch a minute) with as few objects as a
 // target size allows, holding exactly the same rows, sorted so that query
 // engines can skip row groups, and written with the writer's Parquet
-// settings (sinks.WriterOptions). It is `hublake compact`.
+// settings (encode.WriterOptions). It is `hublake compact`.
 //
 // # The lake's guarantee, kept
 //
 // Every record is in the lake exactly once because a batch's objects are
 // named after where the batch came from, and a replay of the batch writes
-// the same names with the same rows (ARCHITECTURE.md, "Exactly once"). A
+// the same names with the same rows (docs/design.md, claim 3). A
 // compaction deletes names, so it must make sure that a deleted name can
 // never bring its rows back, whatever the delay: a worker that lost its lease
 // may upload late, a shard may be replayed from before its checkpoint, a
@@ -16,14 +16,14 @@
 // absorbed-name markers, a protocol per partition, and a lock.
 //
 // Markers. Before a run deletes an input object, it writes a marker for it
-// outside the table (sinks.AbsorbedKey: _hublake/absorbed/<table>/dt=<D>/
+// outside the table (layout.AbsorbedKey: _hublake/absorbed/<table>/dt=<D>/
 // <name><ext>, never deleted). Every writer checks for the marker before
 // writing an object and skips the write if it exists — the rows are already
 // in a compacted object, since the same name is the same batch, with the
 // same rows or a superset of logical duplicates — and checks again after
 // committing: if the marker appeared meanwhile, its object is a deletion
 // like any other (below, "The delete grace"), left to compaction unless the
-// marker is old (sinks/absorbed.go). An object that slips through anyway (a
+// marker is old (encode/encoder.go). An object that slips through anyway (a
 // writer killed between its commit and the second check, or a write that
 // bypassed the check) is deleted by the next run that visits the partition,
 // which deletes every object that has a marker once the marker is older
@@ -46,7 +46,7 @@
 //     back the same way.
 //  2. List and classify: batch objects; compacted objects (the outputs of
 //     finished runs' manifests); a live writer's temporary file (left alone;
-//     a dead writer's is removed first, see sinks.Dir.CleanTemp); anything
+//     a dead writer's is removed first, see dirlake.Lake.CleanTemp); anything
 //     else is reported and kept, never read, never deleted. Objects with a
 //     marker, batch or compacted (named by a manifest or not), are deleted
 //     once the grace allows (above: a late write, or an input an
@@ -99,7 +99,7 @@
 //
 // How a deleter knows a marker's age: the run that wrote the markers counts
 // g from when the last of them was written, on its own clock; anyone else
-// reads the marker's modification time (sinks.AbsorbedSince: S3's
+// reads the marker's modification time (encode.AbsorbedSince: S3's
 // Last-Modified, which a HEAD gives in whole seconds, so rounded up to the
 // next second; a directory's mtime) and compares it with its clock. S3's
 // clock and the hosts' (NTP) agree to milliseconds; a skew counts against
@@ -110,7 +110,7 @@
 // partitions, and waits for the last ones before it ends (at most g and a
 // second). They are no inputs meanwhile. A writer cannot know the grace of
 // the compaction that wrote the marker, so it deletes only when the marker
-// is older than sinks.MaxDeleteGrace (an hour), the bound every compaction's
+// is older than encode.MaxDeleteGrace (an hour), the bound every compaction's
 // grace must keep, and otherwise leaves the object to compaction; g is
 // refused above that bound.
 //
@@ -147,7 +147,7 @@
 // that is rewritten while it is an input (a replay) holds the same rows.
 //
 // Nothing escapes the lake: every key compaction reads, writes or deletes is
-// a key of sinks' layout (sinks.CheckKey, sinks.CheckPrefix), and every key a
+// a key of the lake's layout (layout.CheckKey, layout.CheckPrefix), and every key a
 // manifest names must be of its own partition (manifest.validate).
 //
 // # Memory

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hublake/hublake/sinks"
+	"github.com/hublake/hublake/encode"
 )
 
 // TestGraceDocumented: docs/operating.md, docs/design.md and the package
@@ -32,10 +32,10 @@ func TestGraceDocumented(t *testing.T) {
 	if want := "a larger `--delete-grace` (at most an hour)"; !strings.Contains(design, want) {
 		t.Errorf("docs/design.md does not state %q", want)
 	}
-	if sinks.MaxDeleteGrace != time.Hour || rolledBackKeep != time.Hour {
-		t.Errorf("the docs and doc.go say an hour for MaxDeleteGrace (%s) and rolledBackKeep (%s)", sinks.MaxDeleteGrace, rolledBackKeep)
+	if encode.MaxDeleteGrace != time.Hour || rolledBackKeep != time.Hour {
+		t.Errorf("the docs and doc.go say an hour for MaxDeleteGrace (%s) and rolledBackKeep (%s)", encode.MaxDeleteGrace, rolledBackKeep)
 	}
-	for _, want := range []string{"older than sinks.MaxDeleteGrace (an hour)", "while the record lasts: an hour"} {
+	for _, want := range []string{"older than encode.MaxDeleteGrace (an hour)", "while the record lasts: an hour"} {
 		if !strings.Contains(doc, want) {
 			t.Errorf("doc.go does not state %q", want)
 		}

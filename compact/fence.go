@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hublake/hublake/sinks"
+	"github.com/hublake/hublake/objstore"
 )
 
 // fence keeps a partition's lock while its run works: it renews the lock
@@ -20,7 +20,7 @@ import (
 // it cannot undo. (A directory store's flock cannot be lost while the
 // process lives.)
 type fence struct {
-	lock   sinks.Lock
+	lock   objstore.Lock
 	ttl    time.Duration
 	log    *slog.Logger
 	ctx    context.Context
@@ -33,7 +33,7 @@ type fence struct {
 	lost    error
 }
 
-func newFence(ctx context.Context, lock sinks.Lock, ttl time.Duration, log *slog.Logger) *fence {
+func newFence(ctx context.Context, lock objstore.Lock, ttl time.Duration, log *slog.Logger) *fence {
 	f := &fence{lock: lock, ttl: ttl, log: log, renewed: time.Now(), stop: make(chan struct{}), done: make(chan struct{})}
 	f.ctx, f.cancel = context.WithCancelCause(ctx)
 	go f.renewLoop()
@@ -83,7 +83,7 @@ func (f *fence) renewNow(ctx context.Context) error {
 	return err
 }
 
-func isLost(err error) bool { return errors.Is(err, sinks.ErrLockLost) }
+func isLost(err error) bool { return errors.Is(err, objstore.ErrLockLost) }
 
 // check returns an error when the lock may no longer be held.
 func (f *fence) check() error {

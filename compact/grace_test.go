@@ -12,7 +12,8 @@ import (
 
 	"github.com/hublake/hublake/internal/gen"
 	"github.com/hublake/hublake/internal/lakecheck"
-	"github.com/hublake/hublake/sinks"
+	"github.com/hublake/hublake/layout"
+	"github.com/hublake/hublake/objstore"
 )
 
 // graceLake records, for every absorbed name, when its marker's writes
@@ -23,7 +24,7 @@ import (
 // marker only if it is a compacted object (a rolled-back run's output,
 // whose rows are still in its inputs).
 type graceLake struct {
-	sinks.Lake
+	objstore.Lake
 	grace time.Duration
 
 	mu         sync.Mutex
@@ -32,13 +33,13 @@ type graceLake struct {
 	violations []string
 }
 
-func newGraceLake(lake sinks.Lake, grace time.Duration) *graceLake {
-	return &graceLake{Lake: lake, grace: grace, markers: map[string]time.Time{}}
+func newGraceLake(lk objstore.Lake, grace time.Duration) *graceLake {
+	return &graceLake{Lake: lk, grace: grace, markers: map[string]time.Time{}}
 }
 
-const absorbedPrefix = sinks.MetaPrefix + "absorbed/"
+const absorbedPrefix = layout.MetaPrefix + "absorbed/"
 
-func (l *graceLake) Create(ctx context.Context, key string) (sinks.ObjectWriter, error) {
+func (l *graceLake) Create(ctx context.Context, key string) (objstore.ObjectWriter, error) {
 	if name, ok := strings.CutPrefix(key, absorbedPrefix); ok {
 		l.mu.Lock()
 		l.markers[name] = time.Now()
@@ -48,13 +49,13 @@ func (l *graceLake) Create(ctx context.Context, key string) (sinks.ObjectWriter,
 }
 
 func (l *graceLake) Delete(ctx context.Context, key string) error {
-	if !strings.HasPrefix(key, sinks.MetaPrefix) {
+	if !strings.HasPrefix(key, layout.MetaPrefix) {
 		now := time.Now()
 		l.mu.Lock()
 		l.deletes++
 		marker, ok := l.markers[key]
-		k, _ := sinks.ParseKey(key)
-		_, _, compacted := sinks.ParseCompactedName(k.Name)
+		k, _ := layout.ParseKey(key)
+		_, _, compacted := layout.ParseCompactedName(k.Name)
 		switch {
 		case !ok && !compacted:
 			l.violations = append(l.violations, fmt.Sprintf("%s deleted without a marker", key))
@@ -89,44 +90,44 @@ func TestCompactDeleteGrace(t *testing.T) {
 	const grace = 1500 * time.Millisecond
 	src := corpus(t, 800, 4, past, 0)
 	opts := Options{TargetSize: 64 << 10, DeleteGrace: grace}
-	crashAt := func(lake sinks.Lake, o Options) {
+	crashAt := func(lk objstore.Lake, o Options) {
 		defer func() {
 			if r := recover(); r != errCrash {
 				panic(r)
 			}
 		}()
-		_, _ = Run(context.Background(), lake, o)
+		_, _ = Run(context.Background(), lk, o)
 		panic("the run was not killed")
 	}
 	for _, tc := range []struct {
 		name string
 		// first runs before the compaction whose deletes are checked.
-		first     func(t *testing.T, lake sinks.Lake)
+		first     func(t *testing.T, lk objstore.Lake)
 		second    bool
 		reappears bool // the second run must find absorbed names young
 	}{
-		{name: "the replacing run", first: func(*testing.T, sinks.Lake) {}, second: true},
-		{name: "after a run killed before its deletes", second: true, reappears: true, first: func(t *testing.T, lake sinks.Lake) {
+		{name: "the replacing run", first: func(*testing.T, objstore.Lake) {}, second: true},
+		{name: "after a run killed before its deletes", second: true, reappears: true, first: func(t *testing.T, lk objstore.Lake) {
 			// Killed after its first partition: committed, markers
 			// written, done, its deletes still waiting for the grace.
 			o := opts
 			o.Progress = func(done, total int) { panic(errCrash) }
-			crashAt(lake, o)
+			crashAt(lk, o)
 		}},
-		{name: "recovering a run killed before it was done", second: true, first: func(t *testing.T, lake sinks.Lake) {
+		{name: "recovering a run killed before it was done", second: true, first: func(t *testing.T, lk objstore.Lake) {
 			o := opts
 			o.CrashHook = func(p string) {
 				if p == "before-done" {
 					panic(errCrash)
 				}
 			}
-			crashAt(lake, o)
+			crashAt(lk, o)
 		}},
-		{name: "two runs at once", first: func(t *testing.T, lake sinks.Lake) {
+		{name: "two runs at once", first: func(t *testing.T, lk objstore.Lake) {
 			var wg sync.WaitGroup
 			for range 2 {
 				wg.Go(func() {
-					if _, err := Run(context.Background(), lake, opts); err != nil {
+					if _, err := Run(context.Background(), lk, opts); err != nil {
 						t.Error(err)
 					}
 				})
@@ -140,15 +141,15 @@ func TestCompactDeleteGrace(t *testing.T) {
 			dir := backfill(t, root, src, 10, nil)
 			db := lakecheck.Open(t)
 			before := lakecheck.LakeDigest(t, db, root)
-			lake := newGraceLake(dir, grace)
-			tc.first(t, lake)
+			lk := newGraceLake(dir, grace)
+			tc.first(t, lk)
 			if tc.second {
-				sum := run(t, lake, opts)
+				sum := run(t, lk, opts)
 				if tc.reappears && sum.Reappeared == 0 {
 					t.Errorf("the second run found no absorbed name left by the first: %+v", sum)
 				}
 			}
-			lake.check(t)
+			lk.check(t)
 			if got := lakecheck.LakeDigest(t, db, root); !reflect.DeepEqual(got, before) {
 				t.Fatalf("rows changed:\nbefore %v\nafter  %v", before, got)
 			}
@@ -180,7 +181,7 @@ func TestCompactKilledBeforeItsDeletesTwice(t *testing.T) {
 	backfill(t, root, more, 20, nil)
 	db := lakecheck.Open(t)
 	before := lakecheck.LakeDigest(t, db, root)
-	lake := newGraceLake(dir, grace)
+	lk := newGraceLake(dir, grace)
 	opts := Options{Tables: []string{"findings"}, DeleteGrace: grace}
 	unrecognised := 0
 	for range 2 {
@@ -188,7 +189,7 @@ func TestCompactKilledBeforeItsDeletesTwice(t *testing.T) {
 			defer func() { killed = recover() == errCrash }()
 			o := opts
 			o.Progress = func(int, int) { panic(errCrash) }
-			sum, _ := Run(context.Background(), lake, o)
+			sum, _ := Run(context.Background(), lk, o)
 			unrecognised += sum.Unrecognised
 			return false
 		}()
@@ -196,11 +197,11 @@ func TestCompactKilledBeforeItsDeletesTwice(t *testing.T) {
 			t.Fatal("the run was not killed")
 		}
 	}
-	sum := run(t, lake, opts)
+	sum := run(t, lk, opts)
 	if unrecognised+sum.Unrecognised != 0 || sum.Reappeared == 0 {
 		t.Errorf("the last run: %+v (unrecognised objects before: %d)", sum, unrecognised)
 	}
-	lake.check(t)
+	lk.check(t)
 	if got := lakecheck.LakeDigest(t, db, root); !reflect.DeepEqual(got, before) {
 		t.Fatalf("rows changed:\nbefore %v\nafter  %v", before, got)
 	}

@@ -12,15 +12,16 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hublake/hublake/sinks"
+	"github.com/hublake/hublake/layout"
+	"github.com/hublake/hublake/objstore"
 )
 
 // A manifest is a run's durable record, written before anything else the
-// run writes, at sinks.ManifestKey(table, dt, run). Its state moves
+// run writes, at layout.ManifestKey(table, dt, run). Its state moves
 // pending → committed → done; recovery (the next run that takes the
 // partition's lock) rolls a pending run back and a committed one forward. A
 // run rolled back leaves a record of it instead, in state rolled-back at
-// sinks.RolledBackKey(table, dt, run), for rolledBackKeep: an output of the
+// layout.RolledBackKey(table, dt, run), for rolledBackKeep: an output of the
 // run that lands after its rollback (an upload a dead process had sent, held
 // up on the way) is removed by whoever visits the partition meanwhile.
 type manifest struct {
@@ -84,9 +85,9 @@ func (m *manifest) validate(table, dt string) error {
 	if m.Version != manifestVersion {
 		return fmt.Errorf("manifest %s: version %d, want %d", m.key, m.Version, manifestVersion)
 	}
-	want, err := sinks.ManifestKey(table, dt, m.Run)
+	want, err := layout.ManifestKey(table, dt, m.Run)
 	if m.State == stateRolledBack {
-		want, err = sinks.RolledBackKey(table, dt, m.Run)
+		want, err = layout.RolledBackKey(table, dt, m.Run)
 	}
 	if err != nil || want != m.key || m.Table != table || m.Date != dt {
 		return fmt.Errorf("manifest %s does not describe a run of %s dt=%s", m.key, table, dt)
@@ -101,17 +102,17 @@ func (m *manifest) validate(table, dt string) error {
 		return fmt.Errorf("manifest %s: unknown state %q", m.key, m.State)
 	}
 	for _, in := range m.Inputs {
-		k, err := sinks.ParseKey(in.Key)
+		k, err := layout.ParseKey(in.Key)
 		if err != nil || k.Table != table || k.Date != dt {
 			return fmt.Errorf("manifest %s: input %q is not an object of %s dt=%s", m.key, in.Key, table, dt)
 		}
 	}
 	for _, out := range m.Outputs {
-		k, err := sinks.ParseKey(out.Key)
+		k, err := layout.ParseKey(out.Key)
 		if err != nil || k.Table != table || k.Date != dt {
 			return fmt.Errorf("manifest %s: output %q is not an object of %s dt=%s", m.key, out.Key, table, dt)
 		}
-		if run, _, ok := sinks.ParseCompactedName(k.Name); !ok || run != m.Run {
+		if run, _, ok := layout.ParseCompactedName(k.Name); !ok || run != m.Run {
 			return fmt.Errorf("manifest %s: output %q is not one of run %s", m.key, out.Key, m.Run)
 		}
 	}
@@ -119,8 +120,8 @@ func (m *manifest) validate(table, dt string) error {
 }
 
 // readManifest reads and validates the manifest at key.
-func readManifest(ctx context.Context, lake sinks.Lake, key, table, dt string) (*manifest, error) {
-	b, err := readSmall(ctx, lake, key, 64<<20)
+func readManifest(ctx context.Context, lk objstore.Lake, key, table, dt string) (*manifest, error) {
+	b, err := readSmall(ctx, lk, key, 64<<20)
 	if err != nil {
 		return nil, err
 	}
@@ -138,8 +139,8 @@ func readManifest(ctx context.Context, lake sinks.Lake, key, table, dt string) (
 }
 
 // readSmall reads a whole object of at most limit bytes.
-func readSmall(ctx context.Context, lake sinks.Lake, key string, limit int64) ([]byte, error) {
-	r, err := lake.Open(ctx, key)
+func readSmall(ctx context.Context, lk objstore.Lake, key string, limit int64) ([]byte, error) {
+	r, err := lk.Open(ctx, key)
 	if err != nil {
 		return nil, err
 	}
@@ -155,20 +156,20 @@ func readSmall(ctx context.Context, lake sinks.Lake, key string, limit int64) ([
 }
 
 // write stores the manifest in its current state.
-func (m *manifest) write(ctx context.Context, lake sinks.Lake) error {
+func (m *manifest) write(ctx context.Context, lk objstore.Lake) error {
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := putSmall(ctx, lake, m.key, append(b, '\n')); err != nil {
+	if err := putSmall(ctx, lk, m.key, append(b, '\n')); err != nil {
 		return fmt.Errorf("write manifest (%s): %w", m.State, err)
 	}
 	return nil
 }
 
 // putSmall writes a small object whole.
-func putSmall(ctx context.Context, lake sinks.Lake, key string, body []byte) error {
-	w, err := lake.Create(ctx, key)
+func putSmall(ctx context.Context, lk objstore.Lake, key string, body []byte) error {
+	w, err := lk.Create(ctx, key)
 	if err != nil {
 		return err
 	}

@@ -11,7 +11,10 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 
-	"github.com/hublake/hublake/sinks"
+	"github.com/hublake/hublake/encode"
+	"github.com/hublake/hublake/layout"
+	"github.com/hublake/hublake/objstore"
+	"github.com/hublake/hublake/schema"
 )
 
 // The rows of a Parquet partition go through an external merge sort whose
@@ -85,7 +88,7 @@ func (k keyer) compare(a, b []parquet.Value) int {
 // decoded is an input read ahead: its rows encoded (decodeInput), or, for a
 // large input, the opened object to stream.
 type decoded struct {
-	obj  sinks.ReadObject
+	obj  objstore.ReadObject
 	rows []keyedRow
 	buf  []byte // the rows' encodings
 }
@@ -96,7 +99,7 @@ const decodeInFlight = 2 << 20
 
 // decodeInput decodes a whole (small) input into encoded rows with their
 // sort keys.
-func decodeInput(obj sinks.ReadObject, key string, s *parquet.Schema, keys keyer) (*decoded, error) {
+func decodeInput(obj objstore.ReadObject, key string, s *parquet.Schema, keys keyer) (*decoded, error) {
 	d := &decoded{}
 	var offs []int
 	var rowKeys [][]parquet.Value
@@ -377,7 +380,7 @@ func (m *merger) close() {
 // lacks columns added since, is converted: the new columns are null). The
 // rows passed to fn are only valid during the call. A damaged object is an
 // error, never a panic.
-func forEachRow(obj sinks.ReadObject, key string, s *parquet.Schema, fn func(parquet.Row) error) (rows int64, err error) {
+func forEachRow(obj objstore.ReadObject, key string, s *parquet.Schema, fn func(parquet.Row) error) (rows int64, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("read %s: %v", key, p)
@@ -436,8 +439,9 @@ func forEachRow(obj sinks.ReadObject, key string, s *parquet.Schema, fn func(par
 // writer bounds them (rows, and bytes of values).
 type outputWriter struct {
 	ctx        context.Context
-	lake       sinks.Lake
-	table, dt  string
+	lake       objstore.Lake
+	table      schema.AnyTable
+	dt         string
 	run        string
 	opts       []parquet.WriterOption
 	groupRows  int64
@@ -446,9 +450,9 @@ type outputWriter struct {
 	written    func(object) error // after each output's commit
 
 	k       int
-	obj     sinks.ObjectWriter
-	cw      *sinks.CountingWriter
-	w       *sinks.ParquetWriter[any]
+	obj     objstore.ObjectWriter
+	cw      *encode.CountingWriter
+	w       *schema.ParquetWriter[any]
 	key     string
 	pending []parquet.Row
 	gRows   int64
@@ -467,8 +471,8 @@ const footerPerGroup = 32 << 10
 
 func (o *outputWriter) write(row parquet.Row) error {
 	if o.w == nil {
-		name := sinks.CompactedName(o.run, o.k)
-		key, err := sinks.ObjectKey(o.table, o.dt, name)
+		name := layout.CompactedName(o.run, o.k)
+		key, err := layout.ObjectKey(o.table.Name(), o.dt, name)
 		if err != nil {
 			return err
 		}
@@ -476,8 +480,8 @@ func (o *outputWriter) write(row parquet.Row) error {
 		if err != nil {
 			return err
 		}
-		o.obj, o.key, o.cw = obj, key, &sinks.CountingWriter{W: obj}
-		o.w = sinks.NewParquetWriter[any](o.cw, o.table, o.opts)
+		o.obj, o.key, o.cw = obj, key, &encode.CountingWriter{W: obj}
+		o.w = encode.NewParquetWriter[any](o.cw, o.table, o.opts)
 		o.outRows = 0
 	}
 	o.pending = append(o.pending, row)

@@ -16,21 +16,22 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 
-	"github.com/hublake/hublake/schema"
-	"github.com/hublake/hublake/sinks"
+	"github.com/hublake/hublake/encode"
+	"github.com/hublake/hublake/layout"
+	"github.com/hublake/hublake/objstore"
 )
 
 // partition runs the protocol (package documentation) on partition dt of
 // table t: lock, recover, classify, and compact what there is to compact.
-func (c *compactor) partition(ctx context.Context, t schema.Table, dt string) error {
-	log := c.log.With("table", t.Name, "dt", dt)
+func (c *compactor) partition(ctx context.Context, t table, dt string) error {
+	log := c.log.With("table", t.name, "dt", dt)
 	start := time.Now()
-	lockKey, err := sinks.LockKey(t.Name, dt)
+	lockKey, err := layout.LockKey(t.name, dt)
 	if err != nil {
 		return err
 	}
 	lock, err := c.lake.TryLock(ctx, lockKey, c.opts.Holder, c.opts.LockTTL)
-	if errors.Is(err, sinks.ErrLocked) {
+	if errors.Is(err, objstore.ErrLocked) {
 		c.sum.Locked++
 		log.Info("partition skipped: another compaction holds its lock", "lock", err.Error())
 		return nil
@@ -40,7 +41,7 @@ func (c *compactor) partition(ctx context.Context, t schema.Table, dt string) er
 	}
 	f := newFence(ctx, lock, c.opts.LockTTL, log)
 	defer f.release()
-	p := &partRun{c: c, t: t, dt: dt, log: log, fence: f, ctx: f.ctx, prefix: sinks.PartitionPrefix(t.Name, dt)}
+	p := &partRun{c: c, t: t, dt: dt, log: log, fence: f, ctx: f.ctx, prefix: layout.PartitionPrefix(t.name, dt)}
 	if err := p.run(); err != nil {
 		return err
 	}
@@ -54,14 +55,14 @@ func (c *compactor) partition(ctx context.Context, t schema.Table, dt string) er
 // partRun is one visit of one partition, under its lock.
 type partRun struct {
 	c      *compactor
-	t      schema.Table
+	t      table
 	dt     string
 	prefix string
 	log    *slog.Logger
 	fence  *fence
 	ctx    context.Context
 
-	listing map[string]sinks.ObjectInfo // the partition's objects
+	listing map[string]objstore.ObjectInfo // the partition's objects
 	// gone: objects of the listing this visit has deleted or queued for
 	// deletion (absorbed names whose grace is not over yet): no longer
 	// the partition's, though still in it for a while.
@@ -155,16 +156,16 @@ func (p *partRun) run() error {
 	}
 
 	// Classify.
-	var batches, compacted, orphans []sinks.ObjectInfo
+	var batches, compacted, orphans []objstore.ObjectInfo
 	for _, key := range slices.Sorted(maps.Keys(p.listing)) {
 		o := p.listing[key]
 		file := strings.TrimPrefix(key, p.prefix)
-		switch k, err := sinks.ParseKey(key); {
+		switch k, err := layout.ParseKey(key); {
 		case p.gone[key]:
 			// An input of a run finished above: deleted once its grace is over.
 		case o.Irregular:
 			c.unrecognised(o, "not a regular file")
-		case err != nil && sinks.IsTempName(file):
+		case err != nil && layout.IsTempName(file):
 			// A live writer's object in the making (dead writers' ones were
 			// removed above).
 		case err != nil:
@@ -172,7 +173,7 @@ func (p *partRun) run() error {
 		case known[key]:
 			compacted = append(compacted, o)
 		default:
-			if _, _, ok := sinks.ParseCompactedName(k.Name); ok {
+			if _, _, ok := layout.ParseCompactedName(k.Name); ok {
 				orphans = append(orphans, o)
 				continue
 			}
@@ -242,19 +243,19 @@ func (p *partRun) run() error {
 // dropAbsorbed deletes the objects that have a marker, each once its marker
 // is older than the grace (now, or queued for the deleter), and returns the
 // others.
-func (p *partRun) dropAbsorbed(objs []sinks.ObjectInfo) ([]sinks.ObjectInfo, error) {
+func (p *partRun) dropAbsorbed(objs []objstore.ObjectInfo) ([]objstore.ObjectInfo, error) {
 	c := p.c
 	since := make([]time.Time, len(objs))
 	isAbsorbed := make([]bool, len(objs))
 	err := parallelDo(p.ctx, indexes(objs), func(ctx context.Context, i int) error {
 		var err error
-		since[i], isAbsorbed[i], err = sinks.AbsorbedSince(ctx, c.lake, objs[i].Key)
+		since[i], isAbsorbed[i], err = encode.AbsorbedSince(ctx, c.lake, objs[i].Key)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	var keep []sinks.ObjectInfo
+	var keep []objstore.ObjectInfo
 	for i, o := range objs {
 		if !isAbsorbed[i] {
 			keep = append(keep, o)
@@ -281,7 +282,7 @@ func (p *partRun) dropAbsorbed(objs []sinks.ObjectInfo) ([]sinks.ObjectInfo, err
 
 // list reads the partition's listing.
 func (p *partRun) list() error {
-	p.listing, p.gone = map[string]sinks.ObjectInfo{}, map[string]bool{}
+	p.listing, p.gone = map[string]objstore.ObjectInfo{}, map[string]bool{}
 	for o, err := range p.c.lake.List(p.ctx, p.prefix) {
 		if err != nil {
 			return err
@@ -296,11 +297,11 @@ func (p *partRun) list() error {
 // could touch what it names, and skipping it could lose a run to recover.
 func (p *partRun) manifests() ([]*manifest, error) {
 	var out []*manifest
-	for o, err := range p.c.lake.List(p.ctx, sinks.ManifestPrefix(p.t.Name, p.dt)) {
+	for o, err := range p.c.lake.List(p.ctx, layout.ManifestPrefix(p.t.name, p.dt)) {
 		if err != nil {
 			return nil, err
 		}
-		m, err := readManifest(p.ctx, p.c.lake, o.Key, p.t.Name, p.dt)
+		m, err := readManifest(p.ctx, p.c.lake, o.Key, p.t.name, p.dt)
 		if err != nil {
 			return nil, fmt.Errorf("refusing to act on the partition: %w", err)
 		}
@@ -326,11 +327,11 @@ func (p *partRun) rollback(m *manifest) error {
 func (p *partRun) dropOutputs(run string) (int, error) {
 	n := 0
 	for _, key := range slices.Sorted(maps.Keys(p.listing)) {
-		k, err := sinks.ParseKey(key)
+		k, err := layout.ParseKey(key)
 		if err != nil {
 			continue
 		}
-		if r, _, ok := sinks.ParseCompactedName(k.Name); ok && r == run {
+		if r, _, ok := layout.ParseCompactedName(k.Name); ok && r == run {
 			if err := p.c.lake.Delete(p.ctx, key); err != nil {
 				return n, err
 			}
@@ -344,17 +345,17 @@ func (p *partRun) dropOutputs(run string) (int, error) {
 // markRolledBack writes the record of m's rollback, then deletes m's
 // manifest. A crash between the two leaves the manifest pending: it is
 // rolled back again.
-func markRolledBack(ctx context.Context, lake sinks.Lake, m *manifest) error {
-	key, err := sinks.RolledBackKey(m.Table, m.Date, m.Run)
+func markRolledBack(ctx context.Context, lk objstore.Lake, m *manifest) error {
+	key, err := layout.RolledBackKey(m.Table, m.Date, m.Run)
 	if err != nil {
 		return err
 	}
 	r := *m
 	r.State, r.Outputs, r.RolledBack, r.key = stateRolledBack, nil, time.Now().UTC(), key
-	if err := r.write(ctx, lake); err != nil {
+	if err := r.write(ctx, lk); err != nil {
 		return err
 	}
-	return lake.Delete(ctx, m.key)
+	return lk.Delete(ctx, m.key)
 }
 
 // finish is the part of a run after its commit: the markers of every input,
@@ -380,7 +381,7 @@ func (p *partRun) finish(m *manifest) error {
 		return parallelDo(ctx, m.Inputs[1:], fn)
 	}
 	err := inTwo("between-markers", func(ctx context.Context, in object) error {
-		key, err := sinks.AbsorbedKey(in.Key)
+		key, err := layout.AbsorbedKey(in.Key)
 		if err != nil {
 			return err
 		}
@@ -412,21 +413,18 @@ func (p *partRun) finish(m *manifest) error {
 // compact replaces inputs (in key order) with compacted objects.
 func (p *partRun) compact(inputs []object) error {
 	ctx, c := p.ctx, p.c
-	sortKeys := SortKeys[p.t.Name]
-	if k, ok := c.opts.SortKeys[p.t.Name]; ok {
-		sortKeys = k
-	}
+	sortKeys := c.sortKeys(p.t)
 	settings := fmt.Sprintf("codec=%s target=%d rowgroup=%d/%d", c.opts.Encode.Codec, c.opts.TargetSize, c.opts.Encode.RowGroupRows, c.opts.Encode.RowGroupBytesOrDefault())
-	run := runID(p.t.Name, p.dt, inputs, sortKeys, settings)
-	key, err := sinks.ManifestKey(p.t.Name, p.dt, run)
+	run := runID(p.t.name, p.dt, inputs, sortKeys, settings)
+	key, err := layout.ManifestKey(p.t.name, p.dt, run)
 	if err != nil {
 		return err
 	}
 	m := &manifest{
-		Version: manifestVersion, Run: run, Table: p.t.Name, Date: p.dt, State: statePending,
+		Version: manifestVersion, Run: run, Table: p.t.name, Date: p.dt, State: statePending,
 		Holder: c.opts.Holder, Started: c.opts.Now().UTC(), Inputs: inputs, key: key,
 	}
-	if p.t.Parquet {
+	if p.t.rows != nil {
 		m.Sort = sortKeys
 	}
 	for _, in := range inputs {
@@ -442,7 +440,7 @@ func (p *partRun) compact(inputs []object) error {
 	}
 	defer os.RemoveAll(tmp)
 	var writeOutputs func(written func(object) error) error
-	if p.t.Parquet {
+	if p.t.rows != nil {
 		w, rows, err := p.readParquet(inputs, sortKeys, tmp, run)
 		if err != nil {
 			return err
@@ -456,7 +454,7 @@ func (p *partRun) compact(inputs []object) error {
 		defer spool.Close()
 		m.Rows = lines
 		writeOutputs = func(written func(object) error) error {
-			return writeDeadLetters(ctx, c.lake, p.t.Name, p.dt, run, spool, spooled, c.opts.TargetSize, written)
+			return writeDeadLetters(ctx, c.lake, p.t.name, p.dt, run, spool, spooled, c.opts.TargetSize, written)
 		}
 	}
 
@@ -535,7 +533,7 @@ func (p *partRun) rollbackAfterError(m *manifest) error {
 // that writes them as run's outputs and the number of rows.
 func (p *partRun) readParquet(inputs []object, sortKeys []string, tmp, run string) (func(func(object) error) error, int64, error) {
 	ctx, c := p.ctx, p.c
-	s := p.t.Schema()
+	s := p.t.rows.Schema()
 	cols, err := sortColumns(s, sortKeys)
 	if err != nil {
 		return nil, 0, err
@@ -570,7 +568,7 @@ func (p *partRun) readParquet(inputs []object, sortKeys []string, tmp, run strin
 			d.obj.Close()
 		}
 	}
-	err = pipeline(ctx, inputs, decodeInFlight, prepare, consume, release)
+	err = prefetch(ctx, inputs, decodeInFlight, prepare, consume, release)
 	if err != nil {
 		srt.discard()
 		return nil, 0, err
@@ -583,11 +581,11 @@ func (p *partRun) readParquet(inputs []object, sortKeys []string, tmp, run strin
 	p.spilled = srt.spilled
 	// The row groups are cut here (rows and bytes, as the writer cuts them),
 	// so that an output ends on a row group's end.
-	opts := append(sinks.WriterOptions(p.t.Name, c.opts.Encode), parquet.MaxRowsPerRowGroup(math.MaxInt64), sortingColumns(p.t.Name))
+	opts := append(encode.WriterOptions(p.t.rows, c.opts.Encode), parquet.MaxRowsPerRowGroup(math.MaxInt64), sortingColumns(sortKeys))
 	return func(written func(object) error) error {
 		defer src.close()
 		ow := &outputWriter{
-			ctx: ctx, lake: c.lake, table: p.t.Name, dt: p.dt, run: run, opts: opts,
+			ctx: ctx, lake: c.lake, table: p.t.rows, dt: p.dt, run: run, opts: opts,
 			groupRows: c.opts.Encode.RowGroupRowsOrDefault(), groupBytes: c.opts.Encode.RowGroupBytesOrDefault(), target: c.opts.TargetSize,
 			written: written,
 		}

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/hublake/hublake/internal/lakecheck"
-	"github.com/hublake/hublake/sinks"
+	"github.com/hublake/hublake/layout"
 )
 
 // TestCompactRemovesLateOutputs: a run killed while its outputs were on the
@@ -25,7 +25,7 @@ import (
 // then costs nothing again.
 func TestCompactRemovesLateOutputs(t *testing.T) {
 	t.Parallel()
-	root, lake, parts := newLake(t, 300, 1, 20)
+	root, lk, parts := newLake(t, 300, 1, 20)
 	part := parts[0]
 	dt := dateOf(part)
 	batches, _ := filepath.Glob(filepath.Join(part, "*.parquet"))
@@ -40,7 +40,7 @@ func TestCompactRemovesLateOutputs(t *testing.T) {
 				panic(r)
 			}
 		}()
-		_, _ = Run(context.Background(), lake, Options{Tables: []string{"findings"}, DeleteGrace: -1, CrashHook: func(p string) {
+		_, _ = Run(context.Background(), lk, Options{Tables: []string{"findings"}, DeleteGrace: -1, CrashHook: func(p string) {
 			if p == "after-manifest" {
 				ms, _ := filepath.Glob(filepath.Join(root, "_hublake", "compactions", "findings", "dt="+dt, "*.json"))
 				dead = strings.TrimSuffix(filepath.Base(ms[0]), ".json")
@@ -53,26 +53,26 @@ func TestCompactRemovesLateOutputs(t *testing.T) {
 		t.Fatal(err)
 	}
 	db := lakecheck.Open(t)
-	sum := run(t, lake, Options{Tables: []string{"findings"}})
+	sum := run(t, lk, Options{Tables: []string{"findings"}})
 	if sum.Recovered != 1 || sum.Compacted != 1 {
 		t.Fatalf("the run after the kill: %+v", sum)
 	}
-	record, _ := sinks.RolledBackKey("findings", dt, dead)
-	if _, err := lake.Stat(context.Background(), record); err != nil {
+	record, _ := layout.RolledBackKey("findings", dt, dead)
+	if _, err := lk.Stat(context.Background(), record); err != nil {
 		t.Errorf("no record of the rollback: %v", err)
 	}
 	before := lakecheck.LakeDigest(t, db, root)
 
 	// The dead run's upload lands.
-	lateKey, _ := sinks.ObjectKey("findings", dt, sinks.CompactedName(dead, 0))
+	lateKey, _ := layout.ObjectKey("findings", dt, layout.CompactedName(dead, 0))
 	if err := os.WriteFile(filepath.Join(root, filepath.FromSlash(lateKey)), late, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	sum = run(t, lake, Options{Tables: []string{"findings"}})
+	sum = run(t, lk, Options{Tables: []string{"findings"}})
 	if sum.Recovered != 1 || sum.Unrecognised != 0 {
 		t.Errorf("the run after the late upload: %+v", sum)
 	}
-	if _, err := lake.Stat(context.Background(), lateKey); err == nil {
+	if _, err := lk.Stat(context.Background(), lateKey); err == nil {
 		t.Error("the late output is still there")
 	}
 	if got := lakecheck.LakeDigest(t, db, root); !reflect.DeepEqual(got, before) {
@@ -94,11 +94,11 @@ func TestCompactRemovesLateOutputs(t *testing.T) {
 	if err := os.WriteFile(p, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	run(t, lake, Options{Tables: []string{"findings"}})
-	if _, err := lake.Stat(context.Background(), record); err == nil {
+	run(t, lk, Options{Tables: []string{"findings"}})
+	if _, err := lk.Stat(context.Background(), record); err == nil {
 		t.Error("the record outlived its keep")
 	}
-	if sum := run(t, lake, Options{Tables: []string{"findings"}}); sum.UpToDate != sum.Partitions {
+	if sum := run(t, lk, Options{Tables: []string{"findings"}}); sum.UpToDate != sum.Partitions {
 		t.Errorf("a partition was visited again: %+v", sum)
 	}
 }

@@ -1,33 +1,17 @@
 package compact
 
+// Compaction sorts a Parquet table's rows by the table's sort keys (schema's
+// declaration of it, Table.sortKeys: BENCHMARKS.md, "Sort keys", has the
+// study behind the findings' keys); it is otherwise generic over
+// schema.Tables: a table's rows are read and written with its schema, and
+// every other part (keys, markers, manifests, locks) comes from the table's
+// name.
+
 import (
 	"fmt"
 
 	"github.com/parquet-go/parquet-go"
-
-	"github.com/hublake/hublake/schema"
 )
-
-// SortKeys are the columns compacted objects are sorted by, per table: the
-// one line to add for a new table (a table without a line is compacted in
-// input order, which is still correct, only less prunable). Compaction is
-// otherwise generic over schema.AllTables: a new Parquet table's rows are
-// read and written with its schema, and every other part (keys, markers,
-// manifests, locks) comes from the table's name.
-//
-// Sorting lets Athena (and DuckDB) skip row groups by their min/max
-// statistics, so the keys are columns that have statistics (not
-// schema.Table.BigText), low-cardinality ones first. The choice for findings
-// was measured on a generated day with the typical queries of README.md;
-// BENCHMARKS.md ("Sort keys") has the figures.
-var SortKeys = map[string][]string{
-	schema.TableFindings: {"severity_label", "product_name", "compliance_security_control_id", "aws_account_id", "updated_at"},
-	// An insight's results stay together (they share the event's raw_detail,
-	// which then compresses as in the writer's objects).
-	schema.TableInsightResults: {"insight_arn", "event_time"},
-	// As findings, in OCSF's names.
-	schema.TableOCSFFindings: {"severity", "product_name", "compliance_control", "account_uid", "modified_time"},
-}
 
 // sortColumn is one sort key resolved against a table's schema.
 type sortColumn struct {
@@ -50,12 +34,12 @@ func sortColumns(s *parquet.Schema, keys []string) ([]sortColumn, error) {
 	return out, nil
 }
 
-// sortingColumns declares a compacted object's order in its row groups'
-// sorting_columns: ascending, NULLs last (parquet.CompareNullsLast, as the
-// merge sorts). A table without sort keys declares none.
-func sortingColumns(table string) parquet.WriterOption {
+// sortingColumns declares a compacted object's order by keys in its row
+// groups' sorting_columns: ascending, NULLs last (parquet.CompareNullsLast,
+// as the merge sorts). A table without sort keys declares none.
+func sortingColumns(keys []string) parquet.WriterOption {
 	var cols []parquet.SortingColumn
-	for _, k := range SortKeys[table] {
+	for _, k := range keys {
 		cols = append(cols, parquet.Ascending(k))
 	}
 	return parquet.SortingWriterConfig(parquet.SortingColumns(cols...))

@@ -43,7 +43,7 @@ func backfillGrants(prefix string) map[string][]string {
 		// Listing the archive, and the store's ping of the lake.
 		"s3:ListBucket": {"arn:aws:s3:::archive-bucket", "<LakeBucket.Arn>"},
 		// Reading the archive; the writers' absorbed-name checks (HeadObject
-		// of a marker: sinks/absorbed.go).
+		// of a marker: encode/encoder.go).
 		"s3:GetObject":            {"arn:aws:s3:::archive-bucket/firehose/*", "<LakeBucket.Arn>/" + prefix + "/_hublake/absorbed/*"},
 		"s3:PutObject":            {"<LakeBucket.Arn>/" + prefix + "/*"},
 		"s3:AbortMultipartUpload": {"<LakeBucket.Arn>/" + prefix + "/*"},

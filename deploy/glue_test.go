@@ -165,7 +165,7 @@ func fieldNames(n parquet.Node, known map[string]bool) {
 func TestNamedQueries(t *testing.T) {
 	tpl := loadTemplate(t)
 	known := map[string]bool{"dt": true}
-	for _, table := range schema.Tables() {
+	for _, table := range schema.TableNames() {
 		known[table] = true
 		fieldNames(schema.ParquetSchema(table), known)
 	}
@@ -302,7 +302,7 @@ func TestEveryTableIsReadableAndExpires(t *testing.T) {
 			expires[p] = true
 		}
 	}
-	for _, table := range schema.Tables() {
+	for _, table := range schema.TableNames() {
 		if !expires[prefix+"/"+table+"/"] {
 			t.Errorf("TableRetentionDays does not expire %s (lifecycle prefixes %v)", table, expires)
 		}

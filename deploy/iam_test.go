@@ -415,7 +415,7 @@ func TestIAMStatements(t *testing.T) {
 }
 
 // operationActions maps the AWS operations `hublake consume` and `hublake
-// backfill` call (as sinks.RecordOperations names them) to the IAM actions
+// backfill` call (as awsconf.RecordOperations names them) to the IAM actions
 // they need.
 var operationActions = map[string][]string{
 	"Kinesis:GetRecords":       {"kinesis:GetRecords"},
@@ -434,7 +434,7 @@ var operationActions = map[string][]string{
 	// Without --s3-region (HUBLAKE_S3_REGION) hublake asks S3 each bucket's
 	// region with HeadBucket, whose answer names the region
 	// (x-amz-bucket-region) even when it refuses the request
-	// (sinks/region.go): it needs no permission. The stack's tasks are told
+	// (objstore/s3lake/region.go): it needs no permission. The stack's tasks are told
 	// their lake's region and do not ask; the Batch job asks, for archives
 	// in other regions.
 	"S3:HeadBucket": {},
@@ -459,17 +459,17 @@ var reachableNotObserved = map[string]string{
 	"S3:AbortMultipartUpload":    "a failed multipart upload",
 	// A compaction that absorbs a name while the consumer writes it (between
 	// the writer's two marker checks) makes the writer delete its object
-	// (sinks/absorbed.go); the golden run's compactions never race so.
+	// (encode/encoder.go); the golden run's compactions never race so.
 	"S3:DeleteObject": "an object a compaction absorbed while it was written",
 	// The KCL deletes the lease of a shard that ListShards no longer returns
 	// (a closed parent shard after the retention period,
-	// processor.Leases.RemoveLeaseInfo); the tests never outlive a retention.
+	// files.Leases.RemoveLeaseInfo); the tests never outlive a retention.
 	"DynamoDB:DeleteItem": "the lease of a shard that left the stream",
 }
 
 // notGranted are observed operations the task role deliberately lacks.
 var notGranted = map[string]string{
-	// In the tests the lease table does not exist, so processor.Leases.Init
+	// In the tests the lease table does not exist, so files.Leases.Init
 	// creates it; the stack pre-creates it (LeaseTable), and Init then only
 	// calls DescribeTable.
 	"DynamoDB:CreateTable": "the stack pre-creates the lease table",
@@ -572,7 +572,7 @@ func TestTaskRoleMatchesObservedOperations(t *testing.T) {
 				t.Errorf("%s: %s applies to %v, want %s", st.id, a, res, wantRes)
 			}
 			if a == "s3:ListBucket" {
-				// The store's Ping lists "<prefix>/" (sinks.S3.Ping); the
+				// The store's Ping lists "<prefix>/" (s3lake.Lake.Ping); the
 				// condition must allow that and nothing outside the prefix.
 				cond, err := e.eval(get(st.stmt, "Condition", "StringLike", "s3:prefix"))
 				if err != nil {

@@ -60,9 +60,9 @@ func stackNames(t *testing.T, tpl *template, e *evaluator) map[string][]string {
 		"QueueName":   {eval(map[string]any{"Fn::GetAtt": []any{"EventsDeadLetterQueue", "QueueName"}})},
 		"ClusterName": {eval(map[string]any{"Ref": "Cluster"})},
 		"ServiceName": {eval(map[string]any{"Fn::GetAtt": []any{"Service", "Name"}})},
-		"Table":       schema.Tables(),
+		"Table":       schema.TableNames(),
 		// The compaction job's Lake is the URL of the lake it is given
-		// (sinks.S3's String: "s3://" + bucket + "/" + prefix).
+		// (s3lake.Lake's String: "s3://" + bucket + "/" + prefix).
 		"Lake": {eval(compactionEnv(t, tpl)["HUBLAKE_OUT"])},
 	}
 	for _, r := range tpl.resourcesOfType("AWS::Events::Rule") {

@@ -18,7 +18,7 @@ type Column struct {
 }
 
 // DeadLetterColumns are the fields of a dead letter's JSON line
-// (sinks.DeadLetterLine, whose tests keep the two equal): where the unit
+// (encode.DeadLetterLine, whose tests keep the two equal): where the unit
 // came from, why it is not a row, and its bytes as text (valid UTF-8) or
 // base64 (anything else, and units over the size limit).
 var DeadLetterColumns = []Column{
@@ -30,7 +30,7 @@ var DeadLetterColumns = []Column{
 
 // DDLTables returns the names of every table Athena reads: the Parquet
 // tables (Tables) and the dead letters, last.
-func DDLTables() []string { return append(Tables(), TableDeadLetters) }
+func DDLTables() []string { return AllTableNames() }
 
 // Storage is how Athena reads a table's objects.
 type Storage struct {
@@ -261,7 +261,7 @@ func Views() []View {
 
 // LatestViewQuery is the SELECT behind findings_latest: the newest row per
 // (product_arn, id) by updated_at, then processed_at, then event_time, as
-// TABLES.md defines it. BatchUpdateFindings changes (workflow, notes) keep
+// docs/tables.md defines it. BatchUpdateFindings changes (workflow, notes) keep
 // UpdatedAt but arrive in later events, hence event_time as the last key.
 func LatestViewQuery(o DDLOptions) string {
 	return latestQuery(o, TableFindings, "product_arn, id",
@@ -271,16 +271,16 @@ func LatestViewQuery(o DDLOptions) string {
 // OCSFLatestViewQuery is the SELECT behind ocsf_findings_latest: the newest
 // row per finding (metadata.uid, which Security Hub keeps for the life of a
 // finding; else account, product and finding_info.uid) by
-// finding_info.modified_time, then event_time, as TABLES.md defines it.
+// finding_info.modified_time, then event_time, as docs/tables.md defines it.
 // BatchUpdateFindingsV2 and automation rules change status, severity and
 // comment without moving modified_time; their events are later.
 //
 // A missing account or product uid counts as empty in the key, where
-// TABLES.md's concatenation would make the whole key NULL: findings without
+// docs/tables.md's concatenation would make the whole key NULL: findings without
 // metadata.uid whose producer names no account (Prowler's Kubernetes
 // findings, Falco) or no product uid (Prowler 4.0–4.4) would all share the
 // one NULL key, and the view would keep one of them. For findings that
-// have all three (every Security Hub finding) the key is TABLES.md's.
+// have all three (every Security Hub finding) the key is docs/tables.md's.
 func OCSFLatestViewQuery(o DDLOptions) string {
 	return latestQuery(o, TableOCSFFindings, OCSFLatestKey,
 		"modified_time DESC NULLS LAST, event_time DESC NULLS LAST")
@@ -331,7 +331,7 @@ var AllFindingsColumns = []struct{ Name, ASFF, OCSF string }{
 
 // AllFindingsViewQuery is the SELECT behind findings_all: every row of both
 // tables (the history, like the tables; the latest views are per format)
-// with the columns TABLES.md lists.
+// with the columns docs/tables.md lists.
 func AllFindingsViewQuery(o DDLOptions) string {
 	asff := make([]string, len(AllFindingsColumns))
 	ocsf := make([]string, len(AllFindingsColumns))

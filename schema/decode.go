@@ -31,7 +31,8 @@ type Origin struct {
 }
 
 // Output collects what units decode to. Decode appends to it, so one Output
-// can gather a whole batch; Reset empties it while keeping capacity.
+// can gather a whole batch; Reset empties it while keeping capacity. Each
+// Parquet table's rows are a field (its Table declares which).
 type Output struct {
 	Findings []Finding
 	Insights []InsightResult
@@ -43,13 +44,16 @@ type Output struct {
 	Unreadable int
 }
 
-// Reset empties the output, keeping its allocated capacity.
+// Reset empties the output, keeping its allocated capacity (in place: a
+// copy of the output would escape to the heap through the tables' methods,
+// one allocation a unit). TestOutputReset checks every field.
 func (o *Output) Reset() {
-	clear(o.Findings)
-	clear(o.Insights)
-	clear(o.OCSF)
+	for _, t := range tables {
+		t.empty(o)
+	}
 	clear(o.Dead)
-	*o = Output{Findings: o.Findings[:0], Insights: o.Insights[:0], OCSF: o.OCSF[:0], Dead: o.Dead[:0]}
+	o.Dead = o.Dead[:0]
+	o.Unreadable = 0
 }
 
 // DeadLetter is a unit, or one finding of a unit, that could not become a row.

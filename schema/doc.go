@@ -12,8 +12,13 @@
 //   - The row types (rows.go) are the single truth for the tables: their
 //     Parquet tags give the files' schema, and the Athena DDL and Glue
 //     columns (ddl.go) are derived from that schema, so files and DDL
-//     cannot drift. tables.go is the one list of tables and the dt
-//     partition range.
+//     cannot drift.
+//   - The table registry (table.go) declares each Parquet table once: its
+//     name, row type, columns without bounds, sort keys, dedup keys,
+//     partition date and the rest that the pipeline, the encoder,
+//     compaction, metrics and the DDL iterate; parquet.go is the half of
+//     the Parquet writer that depends on a row type. table.go also holds
+//     the dt partition range.
 //
-// The contract the tables implement is TABLES.md (../shared/design).
+// The contract the tables implement is docs/tables.md.
 package schema

@@ -4,7 +4,7 @@ import "time"
 
 // OCSFFinding is one row of the ocsf_findings table: one OCSF finding (the
 // Security Hub launched in 2025, "Findings Imported V2") in one delivery.
-// The columns are TABLES.md's, in its order: an OCSF attribute's path with
+// The columns are docs/tables.md's, in its order: an OCSF attribute's path with
 // "." as "_"; every OCSF timestamp (*_time in epoch milliseconds, or its
 // *_dt RFC 3339 twin) is one TIMESTAMP column. The conventions of rows.go
 // hold.

@@ -5,7 +5,7 @@ import "time"
 // The row types below are the single truth for the lake's tables: the Parquet
 // writer derives the file schema from their tags, and `hublake ddl` derives the
 // Athena and Glue DDL from that same Parquet schema, so files and DDL cannot
-// drift. ../shared/design/TABLES.md is the contract they implement.
+// drift. docs/tables.md is the contract they implement.
 //
 // Conventions:
 //   - Strings tagged "optional" are written as NULL when empty: an absent field
@@ -15,7 +15,7 @@ import "time"
 //     list element or an optional struct is a *time.Time (nil for NULL):
 //     parquet-go (v0.32.1) writes a present time.Time there as NULL
 //     (writeRowsFuncOfTime takes the definition level its parent raised for
-//     its own); sinks' TestNestedTimestampsSurvive guards it.
+//     its own); encode's TestNestedTimestampsSurvive guards it.
 //   - Integers that may legitimately be zero are pointers (NULL when absent).
 //   - Lists are 3-level LISTs and are never NULL: absent means empty.
 //   - Partition columns (dt) are not in the files; they live in the object path.

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,8 +19,15 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
-	"github.com/hublake/hublake/processor"
-	"github.com/hublake/hublake/sinks"
+	"github.com/hublake/hublake/awsconf"
+	"github.com/hublake/hublake/encode"
+	"github.com/hublake/hublake/files"
+	"github.com/hublake/hublake/layout"
+	"github.com/hublake/hublake/objstore"
+	"github.com/hublake/hublake/objstore/dirlake"
+	"github.com/hublake/hublake/objstore/s3lake"
+	"github.com/hublake/hublake/pipeline"
+	"github.com/hublake/hublake/schema"
 )
 
 // lakeFlags are the flags of every command that writes the lake: where it
@@ -36,9 +44,13 @@ type lakeFlags struct {
 }
 
 // Validate refuses, before any work, a lake that is neither a path nor a
-// valid s3://bucket/prefix, and option combinations that cannot work.
+// valid s3://bucket/prefix, and option combinations that cannot work (the
+// S3 store's and the encoder's specs, checked once, here).
 func (f *lakeFlags) Validate() error {
-	if err := sinks.CheckLocation("--out", f.Out); err != nil {
+	if err := layout.CheckLocation("--out", f.Out); err != nil {
+		return err
+	}
+	if err := f.encodeOptions().Validate(); err != nil {
 		return err
 	}
 	return f.s3Options().Validate()
@@ -50,7 +62,7 @@ func validateSources(what string, sources []string) error {
 		if s == "-" {
 			continue
 		}
-		if err := sinks.CheckLocation(what, s); err != nil {
+		if err := layout.CheckLocation(what, s); err != nil {
 			return err
 		}
 	}
@@ -66,8 +78,8 @@ type storeFlags struct {
 
 // policy is the batching policy of a command whose batch limits are these
 // (their defaults differ between backfill and consume).
-func (f *storeFlags) policy(records int, bytes byteSize, window time.Duration) processor.Policy {
-	return processor.Policy{
+func (f *storeFlags) policy(records int, bytes byteSize, window time.Duration) pipeline.Policy {
+	return pipeline.Policy{
 		MaxUnits:     records,
 		MaxBytes:     int64(bytes),
 		Window:       window,
@@ -76,10 +88,10 @@ func (f *storeFlags) policy(records int, bytes byteSize, window time.Duration) p
 	}
 }
 
-func (f *lakeFlags) encodeOptions() sinks.EncodeOptions { return sinks.EncodeOptions{Codec: f.Codec} }
+func (f *lakeFlags) encodeOptions() encode.Options { return encode.Options{Codec: f.Codec} }
 
-func (f *lakeFlags) s3Options() sinks.S3Options {
-	return sinks.S3Options{
+func (f *lakeFlags) s3Options() s3lake.Options {
+	return s3lake.Options{
 		Endpoint:       f.S3Endpoint,
 		PathStyle:      f.S3PathStyle || f.S3Endpoint != "",
 		SSE:            f.SSE,
@@ -91,20 +103,20 @@ func (f *lakeFlags) s3Options() sinks.S3Options {
 
 // awsConfig loads the process's one AWS configuration.
 func (f *lakeFlags) awsConfig(ctx context.Context, log *slog.Logger) (aws.Config, error) {
-	return sinks.LoadAWSConfig(ctx, sinks.AWSOptions{Region: f.Region, Logger: log})
+	return awsconf.Load(ctx, awsconf.Options{Region: f.Region, Logger: log})
 }
 
 // open opens the lake and checks that it is reachable. existing: the lake
 // must be there already (compaction: a directory that does not exist is a
 // wrong --out, not an empty lake to create).
-func (f *lakeFlags) open(ctx context.Context, cfg aws.Config, existing bool) (sinks.Lake, error) {
-	if existing && !sinks.IsS3URL(f.Out) {
+func (f *lakeFlags) open(ctx context.Context, cfg aws.Config, existing bool) (objstore.Lake, error) {
+	if existing && !layout.IsS3URL(f.Out) {
 		st, err := os.Stat(f.Out)
 		if err != nil || !st.IsDir() {
 			return nil, fmt.Errorf("no lake at --out %s: it is not a directory (%v)", f.Out, errOrNotDir(err))
 		}
 	}
-	store, err := sinks.Open(cfg, f.Out, f.s3Options())
+	store, err := openLake(cfg, f.Out, f.s3Options())
 	if err != nil {
 		return nil, fmt.Errorf("open lake %s: %w", f.Out, err)
 	}
@@ -112,6 +124,15 @@ func (f *lakeFlags) open(ctx context.Context, cfg aws.Config, existing bool) (si
 		return nil, fmt.Errorf("lake %s is not reachable: %w", f.Out, err)
 	}
 	return store, nil
+}
+
+// openLake returns the lake at dest: "s3://bucket/prefix" (its client built
+// from cfg) or a directory.
+func openLake(cfg aws.Config, dest string, o s3lake.Options) (objstore.Lake, error) {
+	if strings.HasPrefix(dest, "s3://") {
+		return s3lake.New(cfg, dest, o)
+	}
+	return dirlake.New(dest)
 }
 
 func errOrNotDir(err error) error {
@@ -134,10 +155,10 @@ type backfillCmd struct {
 }
 
 // partFlag is --part K/N.
-type partFlag struct{ processor.Part }
+type partFlag struct{ files.Part }
 
 func (p *partFlag) UnmarshalText(text []byte) error {
-	part, err := processor.ParsePart(string(text))
+	part, err := files.ParsePart(string(text))
 	if err != nil {
 		return err
 	}
@@ -151,42 +172,46 @@ const batchArrayIndex = "AWS_BATCH_JOB_ARRAY_INDEX"
 
 // resolvePart is the part to read: --part K/N, else the AWS Batch array
 // index of --parts, else everything.
-func resolvePart(flag processor.Part, parts int, getenv func(string) string) (processor.Part, error) {
+func resolvePart(flag files.Part, parts int, getenv func(string) string) (files.Part, error) {
 	index := getenv(batchArrayIndex)
 	switch {
 	case flag.N > 0:
 		if parts != 0 && parts != flag.N {
-			return processor.Part{}, fmt.Errorf("--part %s and --parts %d disagree", flag, parts)
+			return files.Part{}, fmt.Errorf("--part %s and --parts %d disagree", flag, parts)
 		}
 		return flag, nil
 	case index != "":
 		if parts < 1 {
-			return processor.Part{}, fmt.Errorf("%s is %s: give --parts (HUBLAKE_PARTS) the array job's size", batchArrayIndex, index)
+			return files.Part{}, fmt.Errorf("%s is %s: give --parts (HUBLAKE_PARTS) the array job's size", batchArrayIndex, index)
 		}
 		k, err := strconv.Atoi(index)
 		if err != nil {
-			return processor.Part{}, fmt.Errorf("%s %q is not a number", batchArrayIndex, index)
+			return files.Part{}, fmt.Errorf("%s %q is not a number", batchArrayIndex, index)
 		}
-		p := processor.Part{K: k, N: parts}
+		p := files.Part{K: k, N: parts}
 		if err := p.Validate(); err != nil {
-			return processor.Part{}, fmt.Errorf("%s %d of --parts %d: %w", batchArrayIndex, k, parts, err)
+			return files.Part{}, fmt.Errorf("%s %d of --parts %d: %w", batchArrayIndex, k, parts, err)
 		}
 		return p, nil
 	case parts > 1:
-		return processor.Part{}, fmt.Errorf("--parts %d without %s: say which part with --part K/%d", parts, batchArrayIndex, parts)
+		return files.Part{}, fmt.Errorf("--parts %d without %s: say which part with --part K/%d", parts, batchArrayIndex, parts)
 	}
-	return processor.Part{}, nil
+	return files.Part{}, nil
 }
 
-// Validate checks the lake and the sources before any work.
+// Validate checks the lake, the batch limits and the sources before any
+// work.
 func (c *backfillCmd) Validate() error {
 	if err := c.lakeFlags.Validate(); err != nil {
+		return err
+	}
+	if err := c.policy().Validate(); err != nil {
 		return err
 	}
 	return validateSources("source", c.Sources)
 }
 
-func (c *backfillCmd) policy() processor.Policy {
+func (c *backfillCmd) policy() pipeline.Policy {
 	return c.storeFlags.policy(c.FlushRecords, c.FlushBytes, c.FlushWindow)
 }
 
@@ -200,7 +225,7 @@ func (c *backfillCmd) Run(ctx context.Context, g *globals) error {
 	if err != nil {
 		return usageError{err}
 	}
-	tuneMemory(log, workers, c.policy())
+	tuneMemory(log, pipeline.MemoryBudget(workers, c.policy()), "the batch limits")
 	awsConf, err := c.awsConfig(ctx, log)
 	if err != nil {
 		return err
@@ -213,18 +238,18 @@ func (c *backfillCmd) Run(ctx context.Context, g *globals) error {
 		log = log.With("part", part.String())
 		log.Info("backfill of one part of the inputs", "part", part.String())
 	}
-	stats := &processor.Stats{}
-	var absorbed sinks.AbsorbedCounts
-	encode := c.encodeOptions()
-	encode.Absorbed = &absorbed
+	stats := &pipeline.Stats{}
+	var absorbed encode.AbsorbedCounts
+	encodeOpts := c.encodeOptions()
+	encodeOpts.Absorbed = &absorbed
 	// The total is known once the listing is: at once for a source that
 	// fits the look-ahead window, at the end of the listing otherwise.
 	prog := newProgress(c.Progress, "backfill", "bytes", -1, log)
 	start := time.Now()
 	// The destination is never read back, even when a source holds it.
-	err = processor.Backfill(ctx, inputs(ctx, c.Sources, awsConf, c.s3Options(), c.Out), processor.BackfillOptions{
+	err = files.Backfill(ctx, inputs(ctx, c.Sources, awsConf, c.s3Options(), c.Out), files.BackfillOptions{
 		Policy:    c.policy(),
-		Encode:    encode,
+		Encode:    encodeOpts,
 		Store:     store,
 		Workers:   workers,
 		Stats:     stats,
@@ -236,11 +261,11 @@ func (c *backfillCmd) Run(ctx context.Context, g *globals) error {
 	})
 	prog.finish()
 	elapsed := time.Since(start)
-	failed := processor.FailedInputs(err)
+	failed := files.FailedInputs(err)
 	printSummary(os.Stdout, part, stats, &absorbed, elapsed, store.String(), failed)
 	log.Info("backfill finished",
 		"inputs", stats.Inputs.Load(), "inputs_failed", stats.InputsFailed.Load(), "units", stats.Units.Load(), "bytes_in", stats.BytesIn.Load(),
-		"findings", stats.Findings.Load(), "insight_results", stats.InsightResults.Load(), "ocsf_findings", stats.OCSFFindings.Load(),
+		tableRowsAttrs(stats),
 		"duplicates", stats.Duplicates.Load(), "dead_letters", stats.DeadLetters.Load(),
 		"objects", stats.Objects.Load(), "bytes_out", stats.BytesOut.Load(),
 		"already_compacted", absorbed.Skipped.Load()+absorbed.Removed.Load(), "seconds", elapsed.Seconds())
@@ -251,9 +276,9 @@ func (c *backfillCmd) Run(ctx context.Context, g *globals) error {
 }
 
 // inputs streams the sources' inputs, with an S3 client built from cfg,
-// leaving out the tables of the lakes given (see processor.Inputs).
-func inputs(ctx context.Context, sources []string, cfg aws.Config, o sinks.S3Options, lakes ...string) iter.Seq2[processor.Input, error] {
-	return processor.Inputs(ctx, sources, sinks.NewS3Client(cfg, o), interruptible(ctx, os.Stdin), lakes...)
+// leaving out the tables of the lakes given (see files.Inputs).
+func inputs(ctx context.Context, sources []string, cfg aws.Config, o s3lake.Options, lakes ...string) iter.Seq2[files.Input, error] {
+	return files.Inputs(ctx, sources, s3lake.NewClient(cfg, o), interruptible(ctx, os.Stdin), lakes...)
 }
 
 // interruptible returns a reader of r whose Read returns ctx's error once
@@ -289,26 +314,26 @@ func (c *ctxReader) Read(p []byte) (int, error) {
 	return c.pr.Read(p)
 }
 
-// tuneMemory sets GOMEMLIMIT to processor.MemoryBudget for batches
-// batches open at once under policy p, unless the user set GOMEMLIMIT: the
-// live heap stays below the budget (the memory tests prove it), and the
-// collector works harder as the heap nears it instead of letting the process
-// grow. The budget is the worst case (text that does not compress); for a
-// typical run the pacing decides, and it is GOGC=50 unless the user set
-// GOGC: the heap grows to 1.5× the live data instead of 2×. Measured on the
-// bench corpus (190 MiB in 12 files, both cores): peak RSS 309 and 265 MiB
-// at the default 100, 226 and 228 MiB at 50, the same wall time, 5 % more
-// CPU.
-func tuneMemory(log interface{ Info(string, ...any) }, batches int, p processor.Policy) {
+// tuneMemory sets GOMEMLIMIT to a command's memory budget (backfill:
+// pipeline.MemoryBudget of its batches; compact: compact.MemoryBudget),
+// unless the user set GOMEMLIMIT: the live heap stays below the budget (the
+// memory tests prove it), and the collector works harder as the heap nears
+// it instead of letting the process grow. from names the limits the budget
+// comes from in the log. The budget is the worst case (text that does not
+// compress); for a typical run the pacing decides, and it is GOGC=50 unless
+// the user set GOGC: the heap grows to 1.5× the live data instead of 2×.
+// Measured on the bench corpus (190 MiB in 12 files, both cores): peak RSS
+// 309 and 265 MiB at the default 100, 226 and 228 MiB at 50, the same wall
+// time, 5 % more CPU.
+func tuneMemory(log interface{ Info(string, ...any) }, budget int64, from string) {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(backfillGCPercent)
 	}
 	if os.Getenv("GOMEMLIMIT") != "" {
 		return
 	}
-	budget := processor.MemoryBudget(batches, p)
 	debug.SetMemoryLimit(budget)
-	log.Info("memory limit set from the batch limits", "gomemlimit_bytes", budget)
+	log.Info("memory limit set from "+from, "gomemlimit_bytes", budget)
 }
 
 // backfillGCPercent is the collector's pacing for backfill and compaction
@@ -394,7 +419,7 @@ func (p *progress) finish() {
 // (the log has a line for each).
 const summaryFailedMax = 20
 
-func printSummary(w io.Writer, part processor.Part, s *processor.Stats, absorbed *sinks.AbsorbedCounts, elapsed time.Duration, dest string, failed []*processor.InputError) {
+func printSummary(w io.Writer, part files.Part, s *pipeline.Stats, absorbed *encode.AbsorbedCounts, elapsed time.Duration, dest string, failed []*files.InputError) {
 	in := s.BytesIn.Load()
 	secs := max(elapsed.Seconds(), 1e-9)
 	fmt.Fprintf(w, "hublake backfill → %s\n", dest)
@@ -413,9 +438,9 @@ func printSummary(w io.Writer, part processor.Part, s *processor.Stats, absorbed
 		}
 	}
 	fmt.Fprintf(w, "  units read       %12d   (%s in, %.1f MB/s)\n", s.Units.Load(), humanBytes(in), float64(in)/1e6/secs)
-	fmt.Fprintf(w, "  findings         %12d rows\n", s.Findings.Load())
-	fmt.Fprintf(w, "  insight results  %12d rows\n", s.InsightResults.Load())
-	fmt.Fprintf(w, "  OCSF findings    %12d rows\n", s.OCSFFindings.Load())
+	for _, t := range schema.Tables() {
+		fmt.Fprintf(w, "  %-17s%12d rows\n", t.Title(), s.Rows(t).Load())
+	}
 	fmt.Fprintf(w, "  duplicates       %12d dropped\n", s.Duplicates.Load())
 	fmt.Fprintf(w, "  dead letters     %12d\n", s.DeadLetters.Load())
 	fmt.Fprintf(w, "  objects written  %12d   (%s)\n", s.Objects.Load(), humanBytes(s.BytesOut.Load()))
@@ -423,6 +448,16 @@ func printSummary(w io.Writer, part processor.Part, s *processor.Stats, absorbed
 		fmt.Fprintf(w, "    of which       %12d   already compacted: not written again (their rows are in the lake)\n", n)
 	}
 	fmt.Fprintf(w, "  elapsed          %12.2fs\n", elapsed.Seconds())
+}
+
+// tableRowsAttrs are the rows written into each table, as log attributes
+// named after the tables.
+func tableRowsAttrs(s *pipeline.Stats) slog.Attr {
+	var attrs []any
+	for _, t := range schema.Tables() {
+		attrs = append(attrs, t.Name(), s.Rows(t).Load())
+	}
+	return slog.Group("", attrs...)
 }
 
 func humanBytes(n int64) string {

@@ -27,7 +27,7 @@ import (
 
 	"github.com/hublake/hublake/internal/faults"
 	"github.com/hublake/hublake/internal/lakecheck"
-	"github.com/hublake/hublake/sinks"
+	"github.com/hublake/hublake/layout"
 )
 
 // The chaos tests put versitygw behind the fault-injecting proxy
@@ -216,7 +216,7 @@ func (r *pagedReader) read(ctx context.Context, key string) ([]string, error) {
 // inputs). It returns the number of deletes checked.
 func checkDeleteGrace(t *testing.T, log []faults.Request, root string, grace time.Duration) int {
 	t.Helper()
-	markerPrefix := root + sinks.MetaPrefix + "absorbed/"
+	markerPrefix := root + layout.MetaPrefix + "absorbed/"
 	markers := map[string][]time.Time{} // table key → when each marker PUT was forwarded
 	for _, r := range log {
 		if r.Op == "PutObject" && !r.Forwarded.IsZero() && strings.HasPrefix(r.Path, markerPrefix) {
@@ -227,7 +227,7 @@ func checkDeleteGrace(t *testing.T, log []faults.Request, root string, grace tim
 	checked, early := 0, 0
 	for _, r := range log {
 		key, ok := strings.CutPrefix(r.Path, root)
-		if r.Op != "DeleteObject" || r.Forwarded.IsZero() || !ok || strings.HasPrefix(key, sinks.MetaPrefix) {
+		if r.Op != "DeleteObject" || r.Forwarded.IsZero() || !ok || strings.HasPrefix(key, layout.MetaPrefix) {
 			continue
 		}
 		checked++
@@ -237,8 +237,8 @@ func checkDeleteGrace(t *testing.T, log []faults.Request, root string, grace tim
 				last = m
 			}
 		}
-		k, _ := sinks.ParseKey(key)
-		_, _, compacted := sinks.ParseCompactedName(k.Name)
+		k, _ := layout.ParseKey(key)
+		_, _, compacted := layout.ParseCompactedName(k.Name)
 		switch {
 		case last.IsZero() && !compacted:
 			t.Errorf("%s deleted at %s without a marker", key, r.Start.Format("15:04:05.000"))
@@ -257,7 +257,7 @@ func checkDeleteGrace(t *testing.T, log []faults.Request, root string, grace tim
 
 // resumedReads counts the GetObject bodies the proxy cut after sending the
 // headers (the SDK does not retry those), and those of them that a later
-// GET of the same object with another Range took up (sinks.GetS3Object
+// GET of the same object with another Range took up (s3lake.GetObject
 // resuming the read).
 func resumedReads(log []faults.Request) (cut, resumed int) {
 	for i, r := range log {

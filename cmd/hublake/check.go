@@ -20,7 +20,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 
-	"github.com/hublake/hublake/sinks"
+	"github.com/hublake/hublake/awsconf"
+	"github.com/hublake/hublake/layout"
+	"github.com/hublake/hublake/objstore"
+	"github.com/hublake/hublake/objstore/s3lake"
 )
 
 // checkCmd is `hublake check consume|backfill|compact`: the command's
@@ -30,7 +33,7 @@ import (
 // command itself makes are used, so a role that may run the command may
 // check it: the stream is listed (ListShards), the lease table described,
 // the lake listed, and a probe object written and deleted under its
-// _hublake/ prefix (sinks.ProbeKey), with the command's encryption settings.
+// _hublake/ prefix (layout.ProbeKey), with the command's encryption settings.
 type checkCmd struct {
 	Consume  checkConsumeCmd  `cmd:"" help:"Check a consume configuration (the same flags and environment): credentials, the stream, the lease table, a probe write and delete in the lake."`
 	Backfill checkBackfillCmd `cmd:"" help:"Check a backfill configuration: credentials, the sources, a probe write and delete in the lake."`
@@ -109,9 +112,9 @@ func (c *checkConsumeCmd) Run(ctx context.Context, g *globals) error {
 
 func (c *checkBackfillCmd) Run(ctx context.Context, g *globals) error {
 	ch := newChecker(os.Stdout, c.CheckTimeout)
-	needAWS := sinks.IsS3URL(c.Out)
+	needAWS := layout.IsS3URL(c.Out)
 	for _, s := range c.Sources {
-		needAWS = needAWS || sinks.IsS3URL(s)
+		needAWS = needAWS || layout.IsS3URL(s)
 	}
 	var cfg aws.Config
 	ok := false
@@ -120,17 +123,17 @@ func (c *checkBackfillCmd) Run(ctx context.Context, g *globals) error {
 			ch.credentials(ctx, cfg)
 		}
 	}
-	client := sinks.NewS3Client(cfg, c.s3Options())
+	client := s3lake.NewClient(cfg, c.s3Options())
 	for _, src := range c.Sources {
 		switch {
 		case src == "-":
 			ch.pass("source -", "stdin")
-		case sinks.IsS3URL(src):
+		case layout.IsS3URL(src):
 			if !ok {
 				continue
 			}
 			ch.check(ctx, "source "+src, func(ctx context.Context) (string, error) {
-				bucket, prefix, err := sinks.ParseS3URL(src)
+				bucket, prefix, err := layout.ParseS3URL(src)
 				if err != nil {
 					return "", err
 				}
@@ -177,7 +180,7 @@ func (c *checkCompactCmd) Run(ctx context.Context, g *globals) error {
 	ch := newChecker(os.Stdout, c.CheckTimeout)
 	var cfg aws.Config
 	ok := true
-	if sinks.IsS3URL(c.Out) {
+	if layout.IsS3URL(c.Out) {
 		if cfg, ok = ch.config(ctx, g, c.Region, false); ok {
 			ch.credentials(ctx, cfg)
 		}
@@ -234,7 +237,7 @@ func (ch *checker) config(ctx context.Context, g *globals, region string, requir
 	var cfg aws.Config
 	ok := ch.check(ctx, "AWS configuration", func(ctx context.Context) (string, error) {
 		var err error
-		cfg, err = sinks.LoadAWSConfig(ctx, sinks.AWSOptions{Region: region, RequireRegion: requireRegion, MaxAttempts: 1, Logger: g.logger})
+		cfg, err = awsconf.Load(ctx, awsconf.Options{Region: region, RequireRegion: requireRegion, MaxAttempts: 1, Logger: g.logger})
 		if err != nil {
 			return "", err
 		}
@@ -263,7 +266,7 @@ func (ch *checker) credentials(ctx context.Context, cfg aws.Config) {
 // not tried).
 func (ch *checker) lake(ctx context.Context, f *lakeFlags, cfg aws.Config, awsOK, existing bool) {
 	what := "lake " + f.Out
-	if !sinks.IsS3URL(f.Out) {
+	if !layout.IsS3URL(f.Out) {
 		if _, err := os.Stat(f.Out); errors.Is(err, os.ErrNotExist) {
 			if existing {
 				ch.fail(what, fmt.Errorf("no lake here: %w", err))
@@ -277,7 +280,7 @@ func (ch *checker) lake(ctx context.Context, f *lakeFlags, cfg aws.Config, awsOK
 	} else if !awsOK {
 		return
 	}
-	var store sinks.Lake
+	var store objstore.Lake
 	if !ch.check(ctx, what, func(ctx context.Context) (string, error) {
 		var err error
 		store, err = f.open(ctx, cfg, existing)
@@ -291,7 +294,7 @@ func (ch *checker) lake(ctx context.Context, f *lakeFlags, cfg aws.Config, awsOK
 	ch.check(ctx, what+" (probe)", func(ctx context.Context) (string, error) {
 		var id [16]byte
 		_, _ = rand.Read(id[:])
-		key, err := sinks.ProbeKey(hex.EncodeToString(id[:]))
+		key, err := layout.ProbeKey(hex.EncodeToString(id[:]))
 		if err != nil {
 			return "", err
 		}
@@ -309,10 +312,10 @@ func (ch *checker) lake(ctx context.Context, f *lakeFlags, cfg aws.Config, awsOK
 		if err := store.Delete(ctx, key); err != nil {
 			return "", fmt.Errorf("delete %s: %w", key, err)
 		}
-		if !sinks.IsS3URL(f.Out) {
+		if !layout.IsS3URL(f.Out) {
 			// The directories the probe made, if nothing else is in them.
-			_ = os.Remove(filepath.Join(f.Out, filepath.FromSlash(sinks.MetaPrefix), "check"))
-			_ = os.Remove(filepath.Join(f.Out, filepath.FromSlash(sinks.MetaPrefix)))
+			_ = os.Remove(filepath.Join(f.Out, filepath.FromSlash(layout.MetaPrefix), "check"))
+			_ = os.Remove(filepath.Join(f.Out, filepath.FromSlash(layout.MetaPrefix)))
 		}
 		return "wrote and deleted " + key, nil
 	})

@@ -7,6 +7,10 @@ import (
 	"testing"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/hublake/hublake/compact"
+	"github.com/hublake/hublake/pipeline"
+	"github.com/hublake/hublake/stream"
 )
 
 // TestEnvNamesOneMeaning: across every command, one environment variable is
@@ -74,5 +78,36 @@ func TestVersionOf(t *testing.T) {
 		if got := versionOf(c.ldVersion, c.ldRevision, c.bi).String(); got != c.want {
 			t.Errorf("versionOf(%q, %q, %+v) = %q, want %q", c.ldVersion, c.ldRevision, c.bi, got, c.want)
 		}
+	}
+}
+
+// TestFlagDefaultsFromSpecs: the flags' defaults are the components' own
+// (pipeline.DefaultPolicy, stream's and compact's Default* values), not
+// copies of them.
+func TestFlagDefaultsFromSpecs(t *testing.T) {
+	parse := func(args ...string) *cli {
+		t.Helper()
+		var c cli
+		k, err := kong.New(&c, flagDefaults(), envars("HUBLAKE"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := k.Parse(args); err != nil {
+			t.Fatal(err)
+		}
+		return &c
+	}
+	if got, want := parse("backfill", "x").Backfill.policy(), pipeline.DefaultPolicy(); got != want {
+		t.Errorf("backfill's policy %+v, want pipeline.DefaultPolicy() %+v", got, want)
+	}
+	c := parse("consume", "--stream", "s", "--app", "a").Consume
+	if c.ShardSync != stream.DefaultShardSync || c.LeaseDuration != stream.DefaultLeaseDuration || c.LeaseSync != stream.DefaultLeaseSync ||
+		c.ShutdownTimeout != stream.DefaultShutdownTimeout || c.InitialPosition != stream.DefaultInitialPosition || c.FlushWindow != pipeline.DefaultStreamWindow {
+		t.Errorf("consume's flags %+v are not stream's defaults", c)
+	}
+	k := parse("compact").Compact
+	if k.OlderThan != compact.DefaultOlderThan || int64(k.TargetSize) != compact.DefaultTargetSize || k.LockTTL != compact.DefaultLockTTL ||
+		k.DeleteGrace != compact.DefaultDeleteGrace || int64(k.SortBuffer) != compact.DefaultSortBuffer {
+		t.Errorf("compact's flags %+v are not compact's defaults", k)
 	}
 }

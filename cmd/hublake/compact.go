@@ -10,23 +10,22 @@ import (
 	"time"
 
 	"github.com/hublake/hublake/compact"
-	"github.com/hublake/hublake/processor"
 )
 
 // compactCmd is `hublake compact`: see package compact.
 type compactCmd struct {
 	lakeFlags   `set:"codec=${default_codec}"`
 	Table       []string      `help:"Tables to compact (default: all)." placeholder:"TABLE"`
-	OlderThan   time.Duration `help:"Compact only batch objects written longer ago than this." default:"15m"`
-	TargetSize  byteSize      `help:"Largest compacted object." default:"256MiB"`
-	LockTTL     time.Duration `name:"lock-ttl" help:"A partition's lock expires this long after its holder last renewed it (every third of it)." default:"10m"`
-	DeleteGrace time.Duration `help:"How long replaced objects stay after their compacted objects are in place, so that a reader listing the partition meanwhile sees one or the other." default:"30s"`
+	OlderThan   time.Duration `help:"Compact only batch objects written longer ago than this." default:"${older_than}"`
+	TargetSize  byteSize      `help:"Largest compacted object." default:"${target_size}"`
+	LockTTL     time.Duration `name:"lock-ttl" help:"A partition's lock expires this long after its holder last renewed it (every third of it)." default:"${lock_ttl}"`
+	DeleteGrace time.Duration `help:"How long replaced objects stay after their compacted objects are in place, so that a reader listing the partition meanwhile sees one or the other." default:"${delete_grace}"`
 	Progress    string        `help:"Progress display: auto (a bar on a terminal, lines otherwise), bar, lines or none." default:"auto" enum:"auto,bar,lines,none"`
 	TempDir     string        `name:"temp-dir" help:"Directory for the sorted runs that do not fit in memory (default: the system's)."`
 	EMF         bool          `name:"emf" help:"Write the run's metrics as a CloudWatch Embedded Metric Format line to stdout at the end."`
 	// For experiments and tests.
 	Sort       []string `help:"Override a table's sort keys: table=col,col,... (repeatable)." sep:"none" hidden:""`
-	SortBuffer byteSize `name:"sort-buffer" help:"Rows sorted in memory before spilling to disk." default:"32MiB" hidden:""`
+	SortBuffer byteSize `name:"sort-buffer" help:"Rows sorted in memory before spilling to disk." default:"${sort_buffer}" hidden:""`
 }
 
 func (c *compactCmd) Run(ctx context.Context, g *globals) error {
@@ -46,17 +45,12 @@ func (c *compactCmd) Run(ctx context.Context, g *globals) error {
 	if err != nil {
 		return err
 	}
-	lake, err := c.open(ctx, awsConf, true)
+	lk, err := c.open(ctx, awsConf, true)
 	if err != nil {
 		return err
 	}
-	// The writer's budget for one batch: compaction stays inside it however
-	// large a partition is (its sort buffer, one row group being encoded,
-	// the merge's readers).
-	tuneMemory(log, 1, processor.Policy{})
 	prog := newProgress(c.Progress, "compact", "partitions", -1, log)
-	start := time.Now()
-	sum, err := compact.Run(ctx, lake, compact.Options{
+	opts := compact.Options{
 		Tables:     c.Table,
 		OlderThan:  c.OlderThan,
 		TargetSize: int64(c.TargetSize),
@@ -80,10 +74,16 @@ func (c *compactCmd) Run(ctx context.Context, g *globals) error {
 			prog.update(int64(done))
 		},
 		CrashHook: crashHookFromEnv(),
-	})
+	}
+	// Compaction stays inside its budget however large a partition is (its
+	// sort buffer, the inputs decoded ahead, the merge's readers, one row
+	// group being encoded).
+	tuneMemory(log, compact.MemoryBudget(opts), "compaction's limits")
+	start := time.Now()
+	sum, err := compact.Run(ctx, lk, opts)
 	prog.finish()
 	elapsed := time.Since(start)
-	printCompactSummary(os.Stdout, sum, elapsed, lake.String())
+	printCompactSummary(os.Stdout, sum, elapsed, lk.String())
 	log.Info("compact finished",
 		"partitions", sum.Partitions, "compacted", sum.Compacted, "up_to_date", sum.UpToDate, "too_recent", sum.TooRecent,
 		"locked", sum.Locked, "failed", sum.Failed, "objects_in", sum.ObjectsIn, "objects_out", sum.ObjectsOut,
@@ -91,7 +91,7 @@ func (c *compactCmd) Run(ctx context.Context, g *globals) error {
 		"recovered", sum.Recovered, "reappeared_removed", sum.Reappeared, "unrecognised", sum.Unrecognised,
 		"temp_removed", sum.TempRemoved, "seconds", elapsed.Seconds())
 	if c.EMF {
-		if werr := writeCompactEMF(os.Stdout, sum, err, lake.String(), time.Now()); werr != nil {
+		if werr := writeCompactEMF(os.Stdout, sum, err, lk.String(), time.Now()); werr != nil {
 			log.Warn("could not write the EMF line", "err", werr)
 		}
 	}
@@ -120,7 +120,7 @@ func printCompactSummary(w io.Writer, s *compact.Summary, elapsed time.Duration,
 
 // writeCompactEMF writes one CloudWatch Embedded Metric Format line with the
 // run's metrics (namespace hublake, dimension Lake = the lake's URL, as
-// sinks prints it: s3://bucket/prefix):
+// the store prints it: s3://bucket/prefix):
 //   - CompactionRuns: 1, in every run's line, whether it found anything to
 //     compact or not, so that its absence means compaction did not run;
 //   - CompactedPartitions: partitions compacted;
@@ -128,7 +128,7 @@ func printCompactSummary(w io.Writer, s *compact.Summary, elapsed time.Duration,
 //   - CompactionErrors: partitions that failed, plus one when the run could
 //     not complete (runErr: a table could not be listed, the run was
 //     stopped).
-func writeCompactEMF(w io.Writer, s *compact.Summary, runErr error, lake string, now time.Time) error {
+func writeCompactEMF(w io.Writer, s *compact.Summary, runErr error, lk string, now time.Time) error {
 	type metricDef struct {
 		Name string `json:"Name"`
 		Unit string `json:"Unit"`
@@ -141,7 +141,7 @@ func writeCompactEMF(w io.Writer, s *compact.Summary, runErr error, lake string,
 		errs++
 	}
 	line := map[string]any{
-		"Lake":                lake,
+		"Lake":                lk,
 		"CompactionRuns":      1,
 		"CompactedPartitions": s.Compacted,
 		"CompactedObjects":    s.ObjectsIn,

@@ -23,10 +23,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/hublake/hublake/awsconf"
 	"github.com/hublake/hublake/internal/lakecheck"
 	"github.com/hublake/hublake/internal/localstack"
+	"github.com/hublake/hublake/layout"
+	"github.com/hublake/hublake/objstore/s3lake"
 	"github.com/hublake/hublake/schema"
-	"github.com/hublake/hublake/sinks"
 )
 
 // The compaction tests run the real binary: `hublake compact` on lakes that
@@ -183,8 +185,8 @@ func genCorpus(t *testing.T, n, days int) string {
 func batchObjects(t *testing.T, dir string) int {
 	t.Helper()
 	n := 0
-	for _, table := range schema.AllTables() {
-		files, _ := filepath.Glob(filepath.Join(dir, table.Name, "dt=*", "*"))
+	for _, table := range schema.AllTableNames() {
+		files, _ := filepath.Glob(filepath.Join(dir, table, "dt=*", "*"))
 		for _, f := range files {
 			if !strings.HasPrefix(filepath.Base(f), "compacted-") {
 				n++
@@ -218,7 +220,7 @@ func TestCompactCrashPoints(t *testing.T) {
 				if l.name != "dir" {
 					time.Sleep(2100 * time.Millisecond)
 				}
-				for _, table := range schema.Tables() {
+				for _, table := range schema.TableNames() {
 					if n := lakecheck.Missing(t, db, snapshot, l.dir, table); n != 0 {
 						t.Errorf("%s: after a kill at %s, %d %s rows are missing", l.name, point, n, table)
 					}
@@ -306,17 +308,17 @@ func TestCompactConcurrently(t *testing.T) {
 			db, before := l.prepare(t, corpus)
 
 			// A lock held elsewhere: that partition is skipped.
-			cfg, err := sinks.LoadAWSConfig(context.Background(), sinks.AWSOptions{Region: localstack.Region})
+			cfg, err := awsconf.Load(context.Background(), awsconf.Options{Region: localstack.Region})
 			if err != nil {
 				t.Fatal(err)
 			}
-			lake, err := sinks.Open(cfg, l.out[1], sinks.S3Options{Endpoint: stack.S3, PathStyle: true})
+			lk, err := openLake(cfg, l.out[1], s3lake.Options{Endpoint: stack.S3, PathStyle: true})
 			if err != nil {
 				t.Fatal(err)
 			}
 			parts, _ := filepath.Glob(filepath.Join(l.dir, "findings", "dt=*"))
-			key, _ := sinks.LockKey("findings", strings.TrimPrefix(filepath.Base(parts[0]), "dt="))
-			lock, err := lake.TryLock(context.Background(), key, "the test", time.Hour)
+			key, _ := layout.LockKey("findings", strings.TrimPrefix(filepath.Base(parts[0]), "dt="))
+			lock, err := lk.TryLock(context.Background(), key, "the test", time.Hour)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -397,8 +399,8 @@ func TestCompactConsumedLake(t *testing.T) {
 			if n := count(); n != int64(len(events)) {
 				t.Fatalf("the consumer wrote %d rows, want %d", n, len(events))
 			}
-			// The consumer writes Snappy (sinks.StreamCodec), compaction
-			// rewrites its objects in ZSTD (sinks.DefaultCodec).
+			// The consumer writes Snappy (encode.StreamCodec), compaction
+			// rewrites its objects in ZSTD (encode.DefaultCodec).
 			if got := lakecheck.Codecs(t, l.dir); len(got) != 1 || got["SNAPPY"] == 0 {
 				t.Errorf("the consumer's objects by codec: %v, want all SNAPPY", got)
 			}

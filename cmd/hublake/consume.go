@@ -17,18 +17,20 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/hublake/hublake/processor"
-	"github.com/hublake/hublake/sinks"
+	"github.com/hublake/hublake/awsconf"
+	"github.com/hublake/hublake/objstore"
+	"github.com/hublake/hublake/pipeline"
+	"github.com/hublake/hublake/stream"
 )
 
 type consumeCmd struct {
 	// The consumer's objects are rewritten by the next compaction: they
-	// are written with the codec cheapest in CPU (sinks.StreamCodec).
+	// are written with the codec cheapest in CPU (encode.StreamCodec).
 	storeFlags       `set:"codec=${stream_codec}"`
 	Stream           string        `help:"Kinesis stream the EventBridge rule writes to." required:""`
 	App              string        `help:"KCL application name; it names the DynamoDB lease table." required:""`
 	WorkerID         string        `name:"worker-id" help:"Unique id of this worker (default: the ECS task id, else hostname and pid)."`
-	InitialPosition  string        `help:"Where a shard without a checkpoint starts: TRIM_HORIZON, LATEST or AT_TIMESTAMP." default:"TRIM_HORIZON" enum:"TRIM_HORIZON,LATEST,AT_TIMESTAMP"`
+	InitialPosition  string        `help:"Where a shard without a checkpoint starts: TRIM_HORIZON, LATEST or AT_TIMESTAMP." default:"${initial_position}" enum:"TRIM_HORIZON,LATEST,AT_TIMESTAMP"`
 	InitialTimestamp string        `help:"With AT_TIMESTAMP: the RFC 3339 time to start at."`
 	KinesisEndpoint  string        `name:"kinesis-endpoint" help:"Kinesis endpoint URL (a local stack)."`
 	DynamodbEndpoint string        `name:"dynamodb-endpoint" help:"DynamoDB endpoint URL (a local stack)."`
@@ -47,6 +49,14 @@ type consumeCmd struct {
 	ShutdownTimeout  time.Duration `help:"On SIGTERM, how long to wait for batches to be flushed and checkpointed." default:"${shutdown_timeout}"`
 }
 
+// Validate checks the lake and the batch limits before any work.
+func (c *consumeCmd) Validate() error {
+	if err := c.lakeFlags.Validate(); err != nil {
+		return err
+	}
+	return c.policy(c.FlushRecords, c.FlushBytes, c.FlushWindow).Validate()
+}
+
 func (c *consumeCmd) Run(ctx context.Context, g *globals) error {
 	log := g.logger.With("stream", c.Stream, "app", c.App)
 	setContainerMemoryLimit(log)
@@ -62,18 +72,19 @@ func (c *consumeCmd) Run(ctx context.Context, g *globals) error {
 		}
 		initialTime = t
 	}
-	awsConf, err := sinks.LoadAWSConfig(ctx, sinks.AWSOptions{Region: c.Region, RequireRegion: true, Logger: log})
+	awsConf, err := awsconf.Load(ctx, awsconf.Options{Region: c.Region, RequireRegion: true, Logger: log})
 	if err != nil {
 		return err
 	}
-	stats := &processor.Stats{}
+	stats := &pipeline.Stats{}
 	awsConf.APIOptions = append(awsConf.APIOptions, countAttempts(stats))
 	store, err := c.open(ctx, awsConf, false)
 	if err != nil {
 		return err
 	}
 	m := newMetrics(stats)
-	st, err := processor.NewStream(processor.StreamConfig{
+	routeKCLLogs(log)
+	st, err := stream.New(stream.Config{
 		Stream: c.Stream, App: c.App, WorkerID: c.WorkerID,
 		AWS: awsConf, KinesisEndpoint: c.KinesisEndpoint, DynamoDBEndpoint: c.DynamodbEndpoint,
 		InitialPosition: c.InitialPosition, InitialTimestamp: initialTime,
@@ -138,7 +149,7 @@ func (c *consumeCmd) serveHTTP(log *slog.Logger, m *metrics, started, storeOK *a
 }
 
 // watchStore keeps the readiness flag of the store up to date.
-func watchStore(ctx context.Context, store sinks.Store, ok *atomic.Bool, log *slog.Logger) {
+func watchStore(ctx context.Context, store objstore.Store, ok *atomic.Bool, log *slog.Logger) {
 	for {
 		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		err := store.Ping(pctx)
@@ -178,7 +189,7 @@ func defaultWorkerID(ctx context.Context) string {
 
 // setContainerMemoryLimit sets GOMEMLIMIT to 90 % of the container's memory
 // limit (cgroup v2), unless GOMEMLIMIT is set: the consumer's batches are
-// bounded per shard (processor.MemoryBudget per lease held), and the GC
+// bounded per shard (pipeline.MemoryBudget per lease held), and the GC
 // should work harder before the task is killed.
 func setContainerMemoryLimit(log *slog.Logger) {
 	if os.Getenv("GOMEMLIMIT") != "" {

@@ -7,8 +7,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/hublake/hublake/layout"
 	"github.com/hublake/hublake/schema"
-	"github.com/hublake/hublake/sinks"
 )
 
 type ddlCmd struct {
@@ -21,7 +21,7 @@ type ddlCmd struct {
 
 // Validate checks the location and the table before printing anything.
 func (c *ddlCmd) Validate() error {
-	if _, _, err := sinks.ParseS3URL(c.Location); err != nil {
+	if _, _, err := layout.ParseS3URL(c.Location); err != nil {
 		return fmt.Errorf("--location must be s3://bucket/prefix: %w", err)
 	}
 	if !slices.Contains(schema.DDLTables(), c.Table) {

@@ -18,7 +18,7 @@ import (
 	"github.com/alecthomas/kong"
 	"gopkg.in/yaml.v3"
 
-	"github.com/hublake/hublake/processor"
+	"github.com/hublake/hublake/pipeline"
 )
 
 // docText is a Markdown file's text, read once per test.
@@ -125,19 +125,19 @@ var statedFormula = regexp.MustCompile(`(\d+) × (?:max\(--flush-bytes, --max-un
 
 // TestDocsMemoryFormula: every statement of the memory formula in the docs
 // (and in the flag help) has the code's constants, and the formula they
-// state computes processor.MemoryBudget.
+// state computes pipeline.MemoryBudget.
 func TestDocsMemoryFormula(t *testing.T) {
 	n := 0
 	for _, d := range readDocs(t) {
 		text := strings.Join(strings.Fields(d.text), " ")
 		for _, m := range statedFormula.FindAllStringSubmatch(text, -1) {
 			n++
-			want := []string{fmt.Sprint(processor.BudgetBatchFactor), "2", fmt.Sprint(processor.BudgetBatchFixed >> 20)}
+			want := []string{fmt.Sprint(pipeline.BudgetBatchFactor), "2", fmt.Sprint(pipeline.BudgetBatchFixed >> 20)}
 			if got := []string{m[1], m[2], m[3]}; !slices.Equal(got, want) {
 				t.Errorf("%s states the memory budget as %q; the code's per-batch terms are %v", d.file, m[0], want)
 			}
-			if m[5] != "" && m[5] != fmt.Sprint(processor.BudgetBase>>20) {
-				t.Errorf("%s states the memory budget as %q; the code's base is %d MiB", d.file, m[0], processor.BudgetBase>>20)
+			if m[5] != "" && m[5] != fmt.Sprint(pipeline.BudgetBase>>20) {
+				t.Errorf("%s states the memory budget as %q; the code's base is %d MiB", d.file, m[0], pipeline.BudgetBase>>20)
 			}
 		}
 	}
@@ -150,8 +150,8 @@ func TestDocsMemoryFormula(t *testing.T) {
 		batches     int
 		batch, unit int64
 	}{{1, 16 << 20, 16 << 20}, {3, 8 << 20, 1 << 20}, {2, 2 << 20, 6 << 20}, {5, 64 << 20, 16 << 20}} {
-		stated := int64(c.batches)*(processor.BudgetBatchFactor*max(c.batch, c.unit)+2*c.unit+processor.BudgetBatchFixed) + processor.BudgetBase
-		if got := processor.MemoryBudget(c.batches, processor.Policy{MaxBytes: c.batch, MaxUnitBytes: c.unit}); got != stated {
+		stated := int64(c.batches)*(pipeline.BudgetBatchFactor*max(c.batch, c.unit)+2*c.unit+pipeline.BudgetBatchFixed) + pipeline.BudgetBase
+		if got := pipeline.MemoryBudget(c.batches, pipeline.Policy{MaxBytes: c.batch, MaxUnitBytes: c.unit}); got != stated {
 			t.Errorf("MemoryBudget(%d, flush %d, unit %d) = %d; the formula the docs state gives %d", c.batches, c.batch, c.unit, got, stated)
 		}
 	}

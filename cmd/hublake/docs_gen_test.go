@@ -33,10 +33,12 @@ import (
 	"github.com/alecthomas/kong"
 	"gopkg.in/yaml.v3"
 
+	"github.com/hublake/hublake/awsconf"
 	"github.com/hublake/hublake/compact"
-	"github.com/hublake/hublake/processor"
+	"github.com/hublake/hublake/encode"
+	"github.com/hublake/hublake/layout"
+	"github.com/hublake/hublake/pipeline"
 	"github.com/hublake/hublake/schema"
-	"github.com/hublake/hublake/sinks"
 )
 
 var updateDocs = flag.Bool("update", false, "TestDocs: rewrite the docs' generated sections from the code instead of comparing them")
@@ -328,7 +330,7 @@ func flagTable(t *testing.T, cmd string) string {
 // retries states the retryer every AWS client gets.
 func retries(t *testing.T) string {
 	t.Setenv("AWS_MAX_ATTEMPTS", "")
-	return fmt.Sprintf("at most %d attempts per request (`AWS_MAX_ATTEMPTS` overrides), with exponential backoff and jitter, for throttling, 5xx errors, timeouts and dropped connections.\n", sinks.NewRetryer(0).MaxAttempts())
+	return fmt.Sprintf("at most %d attempts per request (`AWS_MAX_ATTEMPTS` overrides), with exponential backoff and jitter, for throttling, 5xx errors, timeouts and dropped connections.\n", awsconf.NewRetryer(0).MaxAttempts())
 }
 
 // exitMeanings say what each exit status means; the numbers are the code's.
@@ -380,7 +382,7 @@ type promMetric struct {
 // gauge has a series).
 func consumerMetrics(t *testing.T) []promMetric {
 	t.Helper()
-	m := newMetrics(&processor.Stats{})
+	m := newMetrics(&pipeline.Stats{})
 	m.setBehind("shardId-000000000000", 0)
 	fams, err := m.reg.Gather()
 	if err != nil {
@@ -424,7 +426,7 @@ type emfDoc struct {
 // a flush so that FlushDuration is in it) and of compaction's line.
 func emfMetrics(t *testing.T) []emfDoc {
 	t.Helper()
-	m := newMetrics(&processor.Stats{})
+	m := newMetrics(&pipeline.Stats{})
 	m.bind(fakeStream{leases: 1})
 	m.observeFlush(time.Second)
 	var consumer, compaction bytes.Buffer
@@ -542,21 +544,21 @@ func thousands(n int64) string {
 }
 
 // perBatch is what one more batch adds to the budget under p.
-func perBatch(p processor.Policy) int64 {
-	return processor.MemoryBudget(2, p) - processor.MemoryBudget(1, p)
+func perBatch(p pipeline.Policy) int64 {
+	return pipeline.MemoryBudget(2, p) - pipeline.MemoryBudget(1, p)
 }
 
 // budgetBase is the budget beyond the batches.
-func budgetBase(p processor.Policy) int64 {
-	return processor.MemoryBudget(1, p) - perBatch(p)
+func budgetBase(p pipeline.Policy) int64 {
+	return pipeline.MemoryBudget(1, p) - perBatch(p)
 }
 
 func memoryFormula() string {
-	p := processor.Policy{}
+	p := pipeline.Policy{}
 	return "```text\n" + fmt.Sprintf("budget = batches × (%d × max(--flush-bytes, --max-unit-bytes) + 2 × --max-unit-bytes + %d MiB) + %d MiB\n",
-		processor.BudgetBatchFactor, processor.BudgetBatchFixed>>20, processor.BudgetBase>>20) +
+		pipeline.BudgetBatchFactor, pipeline.BudgetBatchFixed>>20, pipeline.BudgetBase>>20) +
 		fmt.Sprintf("       = batches × %s + %s at the defaults (--flush-bytes %s, --max-unit-bytes %s)\n",
-			mib(float64(perBatch(p))), mib(float64(budgetBase(p))), byteSize(processor.DefaultMaxBytes), byteSize(processor.DefaultMaxUnitBytes)) + "```\n"
+			mib(float64(perBatch(p))), mib(float64(budgetBase(p))), byteSize(pipeline.DefaultMaxBytes), byteSize(pipeline.DefaultMaxUnitBytes)) + "```\n"
 }
 
 // containerShare is the share of the container's memory the consumer sets
@@ -567,9 +569,9 @@ const containerShare = 0.9
 var taskSizes = []float64{0.5, 1, 2, 4, 8}
 
 // leasesFitting is how many leases' batches fit in limit bytes under p.
-func leasesFitting(limit float64, p processor.Policy) int {
+func leasesFitting(limit float64, p pipeline.Policy) int {
 	n := 0
-	for float64(processor.MemoryBudget(n+1, p)) <= limit {
+	for float64(pipeline.MemoryBudget(n+1, p)) <= limit {
 		n++
 	}
 	return n
@@ -577,10 +579,10 @@ func leasesFitting(limit float64, p processor.Policy) int {
 
 // smallPolicy is the sizing tables' second column: smaller batches and
 // units for more shards per task.
-var smallPolicy = processor.Policy{MaxBytes: 4 << 20, MaxUnitBytes: 2 << 20}
+var smallPolicy = pipeline.Policy{MaxBytes: 4 << 20, MaxUnitBytes: 2 << 20}
 
 func consumeSizing() string {
-	def := processor.Policy{}
+	def := pipeline.Policy{}
 	var b strings.Builder
 	fmt.Fprintf(&b, "| task memory | GOMEMLIMIT (%d %%) | leases at the defaults | their budget | leases at `--flush-bytes %s --max-unit-bytes %s` | their budget |\n|---|---|---|---|---|---|\n",
 		int(containerShare*100), byteSize(smallPolicy.MaxBytes), byteSize(smallPolicy.MaxUnitBytes))
@@ -588,7 +590,7 @@ func consumeSizing() string {
 		limit := gib * containerShare * (1 << 30)
 		n, s := leasesFitting(limit, def), leasesFitting(limit, smallPolicy)
 		fmt.Fprintf(&b, "| %s GiB | %s | %d | %s | %d | %s |\n", strconv.FormatFloat(gib, 'f', -1, 64), mib(limit),
-			n, mib(float64(processor.MemoryBudget(n, def))), s, mib(float64(processor.MemoryBudget(s, smallPolicy))))
+			n, mib(float64(pipeline.MemoryBudget(n, def))), s, mib(float64(pipeline.MemoryBudget(s, smallPolicy))))
 	}
 	limit := containerShare * (1 << 30)
 	fmt.Fprintf(&b, "\nWorked example, a 1 GiB task at the defaults: GOMEMLIMIT is %s; the process takes %s and each lease %s, so (%s − %s) / %s = %.2f: **%d leases**. With `--flush-bytes %s --max-unit-bytes %s` a lease takes %s: **%d leases**.\n",
@@ -603,18 +605,18 @@ func backfillSizing() string {
 	var b strings.Builder
 	b.WriteString("| `--workers` | GOMEMLIMIT at the defaults |\n|---|---|\n")
 	for _, w := range []int{1, 2, 4, 8, 16} {
-		fmt.Fprintf(&b, "| %d | %s |\n", w, mib(float64(processor.MemoryBudget(w, processor.Policy{}))))
+		fmt.Fprintf(&b, "| %d | %s |\n", w, mib(float64(pipeline.MemoryBudget(w, pipeline.Policy{}))))
 	}
-	fmt.Fprintf(&b, "\n`hublake compact` sets GOMEMLIMIT to one batch's budget at the defaults, %s; its merge sort holds %s of rows in memory and spills the rest to `--temp-dir`.\n",
-		mib(float64(processor.MemoryBudget(1, processor.Policy{}))), mib(float64(compact.DefaultSortBuffer)))
+	fmt.Fprintf(&b, "\n`hublake compact` sets GOMEMLIMIT to its own budget, %s at the defaults: what compacting a partition holds at most (partitions are compacted one after another) plus %s; its merge sort holds %s of rows in memory and spills the rest to `--temp-dir`.\n",
+		mib(float64(compact.MemoryBudget(compact.Options{}))), mib(float64(compact.BudgetBase)), mib(float64(compact.DefaultSortBuffer)))
 	return b.String()
 }
 
 func layoutBlock() string {
 	var b strings.Builder
 	b.WriteString("```\n")
-	for _, tb := range schema.AllTables() {
-		fmt.Fprintf(&b, "<root>/%s/dt=YYYY-MM-DD/<name>%s\n", tb.Name, sinks.Extension(tb.Name))
+	for _, tb := range schema.AllTableNames() {
+		fmt.Fprintf(&b, "<root>/%s/dt=YYYY-MM-DD/<name>%s\n", tb, layout.Extension(tb))
 	}
 	b.WriteString("<root>/_hublake/…   compaction's bookkeeping (markers, manifests, locks); Athena reads none of it\n```\n")
 	return b.String()
@@ -657,23 +659,23 @@ func allFindingsTable() string {
 
 func parquetFacts() string {
 	var b strings.Builder
-	enc := sinks.EncodeOptions{}
-	fmt.Fprintf(&b, "- Codec: `%s` for backfill and compaction, `%s` for the consumer (its objects live until the next compaction rewrites them); `--codec` chooses.\n", sinks.DefaultCodec, sinks.StreamCodec)
+	enc := encode.Options{}
+	fmt.Fprintf(&b, "- Codec: `%s` for backfill and compaction, `%s` for the consumer (its objects live until the next compaction rewrites them); `--codec` chooses.\n", encode.DefaultCodec, encode.StreamCodec)
 	fmt.Fprintf(&b, "- Row groups: at most %s rows and %s of input per row group as backfill and the consumer write them; compaction's hold up to %s of values.\n",
 		thousands(enc.RowGroupRowsOrDefault()), mib(float64(enc.RowGroupBytesOrDefault())), mib(float64(compact.DefaultRowGroupBytes)))
 	fmt.Fprintf(&b, "- Bounds: every column but the JSON documents below has min/max in its ColumnIndex (text cut to %d bytes, still a bound) and exact row-group min/max (left out past %d bytes); page headers carry null counts only.\n",
-		sinks.IndexBoundBytes, sinks.StatBoundBytes)
+		encode.IndexBoundBytes, encode.StatBoundBytes)
 	b.WriteString("- The JSON documents, which have no bounds at all:")
 	for i, table := range schema.Tables() {
 		var cols []string
-		for _, path := range schema.BigTextColumns(table) {
+		for _, path := range table.NoBounds() {
 			cols = append(cols, "`"+strings.ReplaceAll(strings.Join(path, "."), ".list.element", "[]")+"`")
 		}
 		sep := ";"
 		if i == len(schema.Tables())-1 {
 			sep = "."
 		}
-		fmt.Fprintf(&b, " `%s`: %s%s", table, strings.Join(cols, ", "), sep)
+		fmt.Fprintf(&b, " `%s`: %s%s", table.Name(), strings.Join(cols, ", "), sep)
 	}
 	b.WriteString("\n")
 	return b.String()

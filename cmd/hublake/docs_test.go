@@ -8,14 +8,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hublake/hublake/processor"
+	"github.com/hublake/hublake/pipeline"
 )
 
 // TestMemoryBudgetDocumented: docs/operating.md and the flag help state the
-// formula processor.MemoryBudget computes, with its constants (every other
+// formula pipeline.MemoryBudget computes, with its constants (every other
 // statement of it in the docs: TestDocsMemoryFormula).
 func TestMemoryBudgetDocumented(t *testing.T) {
-	formula := fmt.Sprintf("(%d × max(--flush-bytes, --max-unit-bytes) + 2 × --max-unit-bytes + %d MiB) + %d MiB", processor.BudgetBatchFactor, processor.BudgetBatchFixed>>20, processor.BudgetBase>>20)
+	formula := fmt.Sprintf("(%d × max(--flush-bytes, --max-unit-bytes) + 2 × --max-unit-bytes + %d MiB) + %d MiB", pipeline.BudgetBatchFactor, pipeline.BudgetBatchFixed>>20, pipeline.BudgetBase>>20)
 	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "operating.md"))
 	if err != nil {
 		t.Fatal(err)
@@ -24,20 +24,20 @@ func TestMemoryBudgetDocumented(t *testing.T) {
 		t.Errorf("docs/operating.md does not state the memory budget as %q", formula)
 	}
 	p := policyFor(16<<20, 16<<20)
-	if got, want := processor.MemoryBudget(2, p), int64(2*(processor.BudgetBatchFactor*16+2*16+processor.BudgetBatchFixed>>20)+processor.BudgetBase>>20)<<20; got != want {
+	if got, want := pipeline.MemoryBudget(2, p), int64(2*(pipeline.BudgetBatchFactor*16+2*16+pipeline.BudgetBatchFixed>>20)+pipeline.BudgetBase>>20)<<20; got != want {
 		t.Errorf("MemoryBudget(2, 16 MiB) = %d, want %d as documented", got, want)
 	}
 	for _, cmd := range []string{"backfill", "consume"} {
 		out := helpOf(t, cmd)
-		want := fmt.Sprintf("(%d × this + 2 × --max-unit-bytes + %d MiB) + %d MiB", processor.BudgetBatchFactor, processor.BudgetBatchFixed>>20, processor.BudgetBase>>20)
+		want := fmt.Sprintf("(%d × this + 2 × --max-unit-bytes + %d MiB) + %d MiB", pipeline.BudgetBatchFactor, pipeline.BudgetBatchFixed>>20, pipeline.BudgetBase>>20)
 		if !strings.Contains(strings.Join(strings.Fields(out), " "), want) {
 			t.Errorf("hublake %s --help does not state the memory budget as %q:\n%s", cmd, want, out)
 		}
 	}
 }
 
-func policyFor(batch, unit int64) processor.Policy {
-	return processor.Policy{MaxBytes: batch, MaxUnitBytes: unit}
+func policyFor(batch, unit int64) pipeline.Policy {
+	return pipeline.Policy{MaxBytes: batch, MaxUnitBytes: unit}
 }
 
 // helpOf returns what `hublake <cmd> --help` prints.

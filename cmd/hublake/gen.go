@@ -11,7 +11,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/hublake/hublake/internal/gen"
-	"github.com/hublake/hublake/sinks"
+	"github.com/hublake/hublake/layout"
 )
 
 // genCmd writes a deterministic corpus of realistic Security Hub events: the
@@ -40,7 +40,7 @@ type genCmd struct {
 // Validate refuses an --out that is not a directory path (gen does not
 // write to S3).
 func (c *genCmd) Validate() error {
-	if sinks.LooksLikeURL(c.Out) {
+	if layout.LooksLikeURL(c.Out) {
 		return fmt.Errorf("--out %q: gen writes a local directory (or - for stdout), not a URL", c.Out)
 	}
 	if c.Accounts < 1 || c.Regions < 1 || c.Days < 1 {

@@ -25,7 +25,7 @@ import (
 	"github.com/hublake/hublake/internal/hostile"
 	"github.com/hublake/hublake/internal/lakecheck"
 	"github.com/hublake/hublake/internal/localstack"
-	"github.com/hublake/hublake/sinks"
+	"github.com/hublake/hublake/layout"
 )
 
 // newEnvStream is newEnv with a stream name of the test's choosing.
@@ -191,7 +191,7 @@ func TestConsumeHostile(t *testing.T) {
 	// Object names begin with a letter: "_hostile..stream" became x_hostile__stream.
 	objects, _ := filepath.Glob(filepath.Join(e.lakeDir(), "*", "dt=*", "*"))
 	for _, o := range objects {
-		if rel, _ := filepath.Rel(e.lakeDir(), o); sinks.CheckKey(filepath.ToSlash(rel)) != nil || !strings.HasPrefix(filepath.Base(o), "x_hostile__stream-shardId-") {
+		if rel, _ := filepath.Rel(e.lakeDir(), o); layout.CheckKey(filepath.ToSlash(rel)) != nil || !strings.HasPrefix(filepath.Base(o), "x_hostile__stream-shardId-") {
 			t.Errorf("object %s", rel)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -19,8 +20,10 @@ import (
 
 	"github.com/alecthomas/kong"
 
-	"github.com/hublake/hublake/processor"
-	"github.com/hublake/hublake/sinks"
+	"github.com/hublake/hublake/compact"
+	"github.com/hublake/hublake/encode"
+	"github.com/hublake/hublake/pipeline"
+	"github.com/hublake/hublake/stream"
 )
 
 // version and revision are set at build time with -ldflags "-X
@@ -52,7 +55,7 @@ type cli struct {
 	Help        helpCmd        `cmd:"" help:"Show the help of a command: hublake help backfill."`
 }
 
-// Exit statuses (README.md, "Exit status"). A run stopped by a signal exits
+// Exit statuses (docs/operating.md, "Exit status"). A run stopped by a signal exits
 // 128 + the signal's number, as a shell reports it: 130 for SIGINT (Ctrl-C),
 // 143 for SIGTERM; but a command that stops cleanly on SIGTERM (consume, as
 // ECS stops it) exits 0.
@@ -304,26 +307,44 @@ func envars(prefix string) kong.Option {
 const defaultMetricsAddr = ":8977"
 
 // flagDefaults are the defaults the flags take (${name} in their tags): each
-// is declared once, as a constant of the package whose configuration it is.
+// is declared once, in the configuration of the package whose it is
+// (pipeline.DefaultPolicy, encode's codecs, stream's and compact's
+// defaults, the memory budget's constants).
 func flagDefaults() kong.Vars {
+	policy := pipeline.DefaultPolicy()
 	return kong.Vars{
 		"version":          buildVersion().String(),
 		"metrics_addr":     defaultMetricsAddr,
-		"flush_records":    strconv.Itoa(processor.DefaultMaxUnits),
-		"flush_bytes":      byteSize(processor.DefaultMaxBytes).String(),
-		"max_unit_bytes":   byteSize(processor.DefaultMaxUnitBytes).String(),
-		"dedup_window":     strconv.Itoa(processor.DefaultDedupWindow),
-		"default_codec":    sinks.DefaultCodec,
-		"stream_codec":     sinks.StreamCodec,
-		"batch_factor":     strconv.Itoa(processor.BudgetBatchFactor),
-		"budget_fixed_mib": strconv.Itoa(processor.BudgetBatchFixed >> 20),
-		"budget_base_mib":  strconv.Itoa(processor.BudgetBase >> 20),
-		"stream_window":    seconds(processor.DefaultStreamWindow),
-		"shard_sync":       seconds(processor.DefaultShardSync),
-		"lease_duration":   seconds(processor.DefaultLeaseDuration),
-		"lease_sync":       seconds(processor.DefaultLeaseSync),
-		"shutdown_timeout": seconds(processor.DefaultShutdownTimeout),
+		"flush_records":    strconv.Itoa(policy.MaxUnits),
+		"flush_bytes":      byteSize(policy.MaxBytes).String(),
+		"max_unit_bytes":   byteSize(policy.MaxUnitBytes).String(),
+		"dedup_window":     strconv.Itoa(policy.DedupWindow),
+		"default_codec":    encode.DefaultCodec,
+		"stream_codec":     encode.StreamCodec,
+		"batch_factor":     strconv.Itoa(pipeline.BudgetBatchFactor),
+		"budget_fixed_mib": strconv.Itoa(pipeline.BudgetBatchFixed >> 20),
+		"budget_base_mib":  strconv.Itoa(pipeline.BudgetBase >> 20),
+		"stream_window":    seconds(pipeline.DefaultStreamWindow),
+		"shard_sync":       seconds(stream.DefaultShardSync),
+		"lease_duration":   seconds(stream.DefaultLeaseDuration),
+		"lease_sync":       seconds(stream.DefaultLeaseSync),
+		"shutdown_timeout": seconds(stream.DefaultShutdownTimeout),
+		"initial_position": stream.DefaultInitialPosition,
+		"older_than":       minutes(compact.DefaultOlderThan),
+		"target_size":      byteSize(compact.DefaultTargetSize).String(),
+		"lock_ttl":         minutes(compact.DefaultLockTTL),
+		"delete_grace":     seconds(compact.DefaultDeleteGrace),
+		"sort_buffer":      byteSize(compact.DefaultSortBuffer).String(),
 	}
+}
+
+// minutes renders a whole number of minutes as "15m" (time.Duration's
+// String says "15m0s"), anything else as Duration does.
+func minutes(d time.Duration) string {
+	if d%time.Minute == 0 {
+		return strconv.FormatInt(int64(d/time.Minute), 10) + "m"
+	}
+	return d.String()
 }
 
 // seconds renders a whole number of seconds as "60s" (time.Duration's
@@ -380,6 +401,9 @@ func (b *byteSize) UnmarshalText(text []byte) error {
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || n < 0 {
 		return fmt.Errorf("invalid size %q (want bytes, or a number with KiB, MiB or GiB)", string(text))
+	}
+	if n > math.MaxInt64/mult {
+		return fmt.Errorf("invalid size %q: more than %d bytes", string(text), int64(math.MaxInt64))
 	}
 	*b = byteSize(n * mult)
 	return nil

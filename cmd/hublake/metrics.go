@@ -7,16 +7,15 @@ import (
 	"io"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/aws/smithy-go/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/hublake/hublake/processor"
+	"github.com/hublake/hublake/awsconf"
+	"github.com/hublake/hublake/pipeline"
 	"github.com/hublake/hublake/schema"
-	"github.com/hublake/hublake/sinks"
 )
 
 // The consumer's metrics, in two forms that name the same quantities:
@@ -54,12 +53,12 @@ import (
 // own IteratorAgeMilliseconds).
 
 // metrics are the consumer's Prometheus metrics. The pipeline's counters
-// live in processor.Stats; this exports them, plus what only the stream
+// live in pipeline.Stats; this exports them, plus what only the stream
 // knows (leases, buffered records, lag per shard), which it is told as the
-// stream's processor.Observer.
+// stream's stream.Observer.
 type metrics struct {
 	reg          *prometheus.Registry
-	stats        *processor.Stats
+	stats        *pipeline.Stats
 	flushSeconds prometheus.Histogram
 	behind       *prometheus.GaugeVec
 	stream       interface {
@@ -78,22 +77,7 @@ type metrics struct {
 // does).
 const maxFlushSamples = 10000
 
-// tableRows are the row counters of the lake's tables, by table name: one
-// for every table of schema.Tables() (a test keeps the two equal).
-func tableRows(s *processor.Stats) []tableCounter {
-	return []tableCounter{
-		{schema.TableFindings, &s.Findings},
-		{schema.TableInsightResults, &s.InsightResults},
-		{schema.TableOCSFFindings, &s.OCSFFindings},
-	}
-}
-
-type tableCounter struct {
-	table string
-	rows  *atomic.Int64
-}
-
-func newMetrics(stats *processor.Stats) *metrics {
+func newMetrics(stats *pipeline.Stats) *metrics {
 	m := &metrics{
 		reg:   prometheus.NewRegistry(),
 		stats: stats,
@@ -132,12 +116,13 @@ func newMetrics(stats *processor.Stats) *metrics {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hublake_buffered_records", Help: "Records read but not yet durable in the lake (unflushed batches)."}, func() float64 { return float64(m.buffered()) }),
 		m.flushSeconds, m.behind,
 	)
-	for _, tc := range tableRows(stats) {
+	for _, t := range schema.Tables() {
+		rows := stats.Rows(t)
 		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name:        "hublake_rows_written_total",
 			Help:        "Rows written, per table.",
-			ConstLabels: prometheus.Labels{"table": tc.table},
-		}, func() float64 { return float64(tc.rows.Load()) }))
+			ConstLabels: prometheus.Labels{"table": t.Name()},
+		}, func() float64 { return float64(rows.Load()) }))
 	}
 	return m
 }
@@ -190,10 +175,10 @@ func (m *metrics) buffered() int64 {
 	return st.Buffered()
 }
 
-// ShardBehind implements processor.Observer.
+// ShardBehind implements stream.Observer.
 func (m *metrics) ShardBehind(shard string, millis int64) { m.setBehind(shard, millis) }
 
-// ShardReleased implements processor.Observer.
+// ShardReleased implements stream.Observer.
 func (m *metrics) ShardReleased(shard string) { m.dropShard(shard) }
 
 func (m *metrics) setBehind(shard string, millis int64) {
@@ -223,8 +208,8 @@ func (m *metrics) maxBehind() int64 {
 // countAttempts counts what the SDK's retryer did into stats: the retried
 // requests of the store's S3 client, and the throttled requests of the
 // Kinesis client (the KCL's GetRecords and ListShards).
-func countAttempts(s *processor.Stats) func(*middleware.Stack) error {
-	return sinks.CountAttempts(func(a sinks.Attempts) {
+func countAttempts(s *pipeline.Stats) func(*middleware.Stack) error {
+	return awsconf.CountAttempts(func(a awsconf.Attempts) {
 		switch a.Service {
 		case "S3":
 			s.StoreRetries.Add(int64(a.Retries))
@@ -340,12 +325,12 @@ func (e *emf) emit(now time.Time) error {
 		}
 		flushes = flushes[n:]
 	}
-	for _, tc := range tableRows(s) {
-		key := "RowsWritten/" + tc.table
-		total := tc.rows.Load()
+	for _, t := range schema.Tables() {
+		key := "RowsWritten/" + t.Name()
+		total := s.Rows(t).Load()
 		rows := total - e.last[key]
 		e.last[key] = total
-		if err := e.write(now, map[string]any{"Stream": e.stream, "Table": tc.table, "RowsWritten": rows},
+		if err := e.write(now, map[string]any{"Stream": e.stream, "Table": t.Name(), "RowsWritten": rows},
 			emfDirective([]string{"Stream", "Table"}, emfMetric{"RowsWritten", "Count"})); err != nil {
 			return err
 		}

@@ -134,6 +134,10 @@ func TestUsageErrors(t *testing.T) {
 		{"source on https", nil, []string{"publish", "--stream", "s", "https://archive.s3.eu-west-1.amazonaws.com/firehose/"}, "s3://archive/firehose/"},
 		{"gen to a URL", nil, []string{"gen", "--events", "1", "--out", "s3://bucket/x"}, "local directory"},
 		{"parts that disagree", nil, []string{"backfill", "--part", "1/2", "--parts", "3", src}, "disagree"},
+		{"a size past 64 bits", nil, []string{"backfill", "--flush-bytes", "99999999999GiB", src}, "--flush-bytes"},
+		{"a batch whose memory budget is past 64 bits", nil, []string{"backfill", "--flush-bytes", "2000000000GiB", src}, "memory budget"},
+		{"the consumer's too", []string{"HUBLAKE_MAX_UNIT_BYTES=2000000000GiB"}, []string{"consume", "--stream", "s", "--app", "a"}, "memory budget"},
+		{"a KMS key without aws:kms", nil, []string{"backfill", "--sse-kms-key-id", "k", src}, "--sse aws:kms"},
 		{"publish's old --endpoint", nil, []string{"publish", "--stream", "s", "--endpoint", "http://127.0.0.1:1", src}, "unknown flag --endpoint"},
 		{"help of no command", nil, []string{"help", "nosuch"}, "nosuch"},
 	} {
@@ -187,16 +191,16 @@ func TestHelpCommand(t *testing.T) {
 // directory and reported 0 partitions.
 func TestCompactNeedsALake(t *testing.T) {
 	t.Parallel()
-	lake := filepath.Join(t.TempDir(), "nonexistent", "lake")
-	r := run(t, "", nil, nil, "compact", "--out", lake, "--log-format", "json")
+	lk := filepath.Join(t.TempDir(), "nonexistent", "lake")
+	r := run(t, "", nil, nil, "compact", "--out", lk, "--log-format", "json")
 	if r.code != 1 || !strings.Contains(r.stderr, "no lake at --out") {
-		t.Errorf("compact --out %s: exit %d, want 1 with \"no lake\"\n%s", lake, r.code, r.stderr)
+		t.Errorf("compact --out %s: exit %d, want 1 with \"no lake\"\n%s", lk, r.code, r.stderr)
 	}
-	if _, err := os.Stat(filepath.Dir(lake)); !os.IsNotExist(err) {
-		t.Errorf("compact created %s", filepath.Dir(lake))
+	if _, err := os.Stat(filepath.Dir(lk)); !os.IsNotExist(err) {
+		t.Errorf("compact created %s", filepath.Dir(lk))
 	}
-	if r := run(t, "", nil, nil, "check", "compact", "--out", lake); r.code != 1 || !strings.Contains(r.stdout, "FAIL  lake "+lake+": no lake here") {
-		t.Errorf("check compact --out %s: exit %d\n%s%s", lake, r.code, r.stdout, r.stderr)
+	if r := run(t, "", nil, nil, "check", "compact", "--out", lk); r.code != 1 || !strings.Contains(r.stdout, "FAIL  lake "+lk+": no lake here") {
+		t.Errorf("check compact --out %s: exit %d\n%s%s", lk, r.code, r.stdout, r.stderr)
 	}
 }
 
@@ -392,7 +396,7 @@ func TestLogFormat(t *testing.T) {
 			} else {
 				flags = append(flags, "--log-format", format)
 			}
-			lake := filepath.Join(t.TempDir(), "lake")
+			lk := filepath.Join(t.TempDir(), "lake")
 			s3lake := "s3://lake/" + e.prefix + "-format-" + strings.ReplaceAll(t.Name(), "/", "-")
 			runs := []struct {
 				name     string
@@ -401,12 +405,12 @@ func TestLogFormat(t *testing.T) {
 				wantCode int
 			}{
 				{"gen", nil, []string{"gen", "--events", "30", "--out", t.TempDir()}, 0},
-				{"backfill", nil, []string{"backfill", "--progress", "lines", "--out", lake, corpus}, 0},
+				{"backfill", nil, []string{"backfill", "--progress", "lines", "--out", lk, corpus}, 0},
 				{"backfill from S3", nil, []string{"backfill", "--out", s3lake, "--s3-endpoint", stack.S3, "s3://archive/" + e.prefix + "-src/"}, 0},
 				{"backfill without credentials", noCreds, []string{"backfill", "--out", s3lake, "--s3-endpoint", stack.S3, corpus}, 1},
-				{"compact", nil, []string{"compact", "--out", lake, "--older-than", "0s", "--delete-grace", "0s", "--progress", "lines"}, 0},
+				{"compact", nil, []string{"compact", "--out", lk, "--older-than", "0s", "--delete-grace", "0s", "--progress", "lines"}, 0},
 				{"compact on S3", nil, []string{"compact", "--out", s3lake, "--s3-endpoint", stack.S3, "--older-than", "0s", "--delete-grace", "0s"}, 0},
-				{"check compact", nil, []string{"check", "compact", "--out", lake}, 0},
+				{"check compact", nil, []string{"check", "compact", "--out", lk}, 0},
 				{"check consume", nil, []string{"check", "consume", "--stream", e.name, "--app", e.name + "-check", "--out", s3lake,
 					"--s3-endpoint", stack.S3, "--kinesis-endpoint", stack.Kinesis, "--dynamodb-endpoint", stack.DynamoDB}, 0},
 				{"publish", nil, []string{"publish", "--stream", e.name, "--kinesis-endpoint", stack.Kinesis, corpus}, 0},
@@ -686,8 +690,8 @@ func TestCheck(t *testing.T) {
 func TestDeadLettersTable(t *testing.T) {
 	t.Parallel()
 	src := eventsFile(t, 3, "dead", `{"not": "an event"`, `[1, 2]`)
-	lake := filepath.Join(t.TempDir(), "lake")
-	if r := run(t, "", nil, nil, "backfill", "--out", lake, src); r.code != 0 {
+	lk := filepath.Join(t.TempDir(), "lake")
+	if r := run(t, "", nil, nil, "backfill", "--out", lk, src); r.code != 0 {
 		t.Fatalf("backfill: %s", r.stderr)
 	}
 	ddl := run(t, "", nil, nil, "ddl", "--location", "s3://my-lake/lake")
@@ -707,7 +711,7 @@ func TestDeadLettersTable(t *testing.T) {
 	var n int
 	var reasons string
 	q := fmt.Sprintf(`SELECT count(*), string_agg(error, '|' ORDER BY error) FROM read_json('%s/dead_letters/*/*.jsonl.gz', format='newline_delimited',
-		columns={source: 'VARCHAR', error: 'VARCHAR', data: 'VARCHAR', data_base64: 'VARCHAR'}) WHERE source LIKE 'file:%%' AND data IS NOT NULL`, lake)
+		columns={source: 'VARCHAR', error: 'VARCHAR', data: 'VARCHAR', data_base64: 'VARCHAR'}) WHERE source LIKE 'file:%%' AND data IS NOT NULL`, lk)
 	if err := db.QueryRow(q).Scan(&n, &reasons); err != nil {
 		t.Fatal(err)
 	}

@@ -19,10 +19,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/hublake/hublake/files"
 	"github.com/hublake/hublake/internal/gen"
 	"github.com/hublake/hublake/internal/lakecheck"
 	"github.com/hublake/hublake/internal/localstack"
-	"github.com/hublake/hublake/processor"
 )
 
 // TestResolvePart: --part, else AWS Batch's array index of --parts, else
@@ -37,19 +37,19 @@ func TestResolvePart(t *testing.T) {
 		}
 	}
 	for _, tc := range []struct {
-		flag  processor.Part
+		flag  files.Part
 		parts int
 		index string
-		want  processor.Part
+		want  files.Part
 		err   string
 	}{
-		{want: processor.Part{}},
-		{flag: processor.Part{K: 1, N: 4}, want: processor.Part{K: 1, N: 4}},
-		{flag: processor.Part{K: 1, N: 4}, parts: 4, index: "3", want: processor.Part{K: 1, N: 4}},
-		{flag: processor.Part{K: 1, N: 4}, parts: 8, err: "disagree"},
-		{parts: 4, index: "3", want: processor.Part{K: 3, N: 4}},
-		{parts: 1, index: "0", want: processor.Part{K: 0, N: 1}},
-		{parts: 1, want: processor.Part{}},
+		{want: files.Part{}},
+		{flag: files.Part{K: 1, N: 4}, want: files.Part{K: 1, N: 4}},
+		{flag: files.Part{K: 1, N: 4}, parts: 4, index: "3", want: files.Part{K: 1, N: 4}},
+		{flag: files.Part{K: 1, N: 4}, parts: 8, err: "disagree"},
+		{parts: 4, index: "3", want: files.Part{K: 3, N: 4}},
+		{parts: 1, index: "0", want: files.Part{K: 0, N: 1}},
+		{parts: 1, want: files.Part{}},
 		{index: "2", err: "--parts"},
 		{parts: 4, index: "4", err: "0 ≤ K < N"},
 		{parts: 4, index: "x", err: "not a number"},
@@ -135,11 +135,11 @@ func TestBackfillPartsOnS3(t *testing.T) {
 		}
 	}
 	source := "s3://" + e.bucket + "/" + src
-	lake := func(name string) (string, string) {
+	lk := func(name string) (string, string) {
 		return "s3://" + e.bucket + "/" + e.prefix + "-" + name, filepath.Join(stack.S3Root, e.bucket, e.prefix+"-"+name)
 	}
 
-	oneURL, oneDir := lake("one")
+	oneURL, oneDir := lk("one")
 	cmd, out := e.backfill(nil, "--out", oneURL, source)
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("backfill: %v\n%s", err, out)
@@ -149,12 +149,12 @@ func TestBackfillPartsOnS3(t *testing.T) {
 	if one.inputs != len(files) || one.objects != len(want) || len(want) < 10 {
 		t.Fatalf("one run: %d inputs, %d objects (%d in the lake); want %d inputs", one.inputs, one.objects, len(want), len(files))
 	}
-	// Backfill's objects are meant to stay: ZSTD (sinks.DefaultCodec).
+	// Backfill's objects are meant to stay: ZSTD (encode.DefaultCodec).
 	if got := lakecheck.Codecs(t, oneDir); len(got) != 1 || got["ZSTD"] == 0 {
 		t.Errorf("backfill's objects by codec: %v, want all ZSTD", got)
 	}
 
-	partsURL, partsDir := lake("parts")
+	partsURL, partsDir := lk("parts")
 	const n = 4
 	runs := make([]backfillRun, n)
 	var wg sync.WaitGroup

@@ -504,7 +504,7 @@ func TestBackfillFormatsByContent(t *testing.T) {
 		}
 		return p
 	}
-	bz, err := os.ReadFile(filepath.Join("..", "..", "processor", "units", "testdata", "formats", "units.ndjson.bz2"))
+	bz, err := os.ReadFile(filepath.Join("..", "..", "units", "testdata", "formats", "units.ndjson.bz2"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -519,17 +519,17 @@ func TestBackfillFormatsByContent(t *testing.T) {
 	write("export/fixture.json", bz)
 	write("export/archive.bin", zipped.Bytes())
 	write("notes/readme.txt", []byte("these are not findings\nneither is this\n"))
-	lake := filepath.Join(src, "lake") // the destination inside the source
+	lk := filepath.Join(src, "lake") // the destination inside the source
 
 	run := func() (int, string) {
-		return hublake(t, nil, "backfill", "--progress", "none", "--out", lake, src)
+		return hublake(t, nil, "backfill", "--progress", "none", "--out", lk, src)
 	}
 	code, out := run()
 	if code != 0 {
 		t.Fatalf("exit %d, want 0 (dead letters do not change it):\n%s", code, out)
 	}
 	db := lakecheck.Open(t)
-	by := lakecheck.RowsBySource(t, db, lake, "findings")
+	by := lakecheck.RowsBySource(t, db, lk, "findings")
 	count := func(substr string) (n int) {
 		for s, c := range by {
 			if strings.Contains(s, substr) {
@@ -546,16 +546,16 @@ func TestBackfillFormatsByContent(t *testing.T) {
 			t.Errorf("%s: %d rows, want %d", c.src, n, c.rows)
 		}
 	}
-	dead := lakecheck.DeadLetters(t, lake)
+	dead := lakecheck.DeadLetters(t, lk)
 	if len(dead) != 1 || !strings.Contains(dead[0].Source, "readme.txt#0") {
 		t.Errorf("dead letters %v, want the text file's one", dead)
 	}
-	objects := len(lakecheck.Files(t, lake))
+	objects := len(lakecheck.Files(t, lk))
 
 	// Again: the lake inside the source is not read back.
 	code, out = run()
-	if code != 0 || len(lakecheck.DeadLetters(t, lake)) != 1 || len(lakecheck.Files(t, lake)) != objects {
-		t.Errorf("a second run (exit %d) changed the lake: %d dead letters, %d objects (were %d):\n%s", code, len(lakecheck.DeadLetters(t, lake)), len(lakecheck.Files(t, lake)), objects, out)
+	if code != 0 || len(lakecheck.DeadLetters(t, lk)) != 1 || len(lakecheck.Files(t, lk)) != objects {
+		t.Errorf("a second run (exit %d) changed the lake: %d dead letters, %d objects (were %d):\n%s", code, len(lakecheck.DeadLetters(t, lk)), len(lakecheck.Files(t, lk)), objects, out)
 	}
 
 	// An executable (this test's hublake) beside a good file: refused by

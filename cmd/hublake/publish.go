@@ -13,8 +13,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/bytedance/sonic"
 
-	"github.com/hublake/hublake/processor"
-	"github.com/hublake/hublake/sinks"
+	"github.com/hublake/hublake/awsconf"
+	"github.com/hublake/hublake/files"
+	"github.com/hublake/hublake/objstore/s3lake"
 )
 
 type publishCmd struct {
@@ -34,7 +35,7 @@ func (c *publishCmd) Validate() error { return validateSources("file", c.Files) 
 // digest of the record when it has none), in file order, failed records of
 // a PutRecords call retried with backoff.
 func (c *publishCmd) Run(ctx context.Context, g *globals) error {
-	conf, err := sinks.LoadAWSConfig(ctx, sinks.AWSOptions{Region: c.Region, RequireRegion: true, Logger: g.logger})
+	conf, err := awsconf.Load(ctx, awsconf.Options{Region: c.Region, RequireRegion: true, Logger: g.logger})
 	if err != nil {
 		return err
 	}
@@ -48,14 +49,14 @@ func (c *publishCmd) Run(ctx context.Context, g *globals) error {
 			return err
 		}
 	}
-	p := &putter{kc: kc, stream: c.Stream, backoff: sinks.NewBackoff(5 * time.Second)}
+	p := &putter{kc: kc, stream: c.Stream, backoff: awsconf.NewBackoff(5 * time.Second)}
 	var skipped int
 	start := time.Now()
-	for in, err := range inputs(ctx, c.Files, conf, sinks.S3Options{DiscoverRegion: true}) {
+	for in, err := range inputs(ctx, c.Files, conf, s3lake.Options{DiscoverRegion: true}) {
 		if err != nil {
 			return err
 		}
-		n, err := processor.EachUnit(ctx, in, int(c.MaxBytes), func(_ int64, data []byte) error {
+		n, err := files.EachUnit(ctx, in, int(c.MaxBytes), func(_ int64, data []byte) error {
 			return p.add(ctx, data)
 		})
 		skipped += n
@@ -80,7 +81,7 @@ func (c *publishCmd) Run(ctx context.Context, g *globals) error {
 type putter struct {
 	kc      *kinesis.Client
 	stream  string
-	backoff sinks.Backoff
+	backoff awsconf.Backoff
 	pending []types.PutRecordsRequestEntry
 	size    int
 	sent    int64

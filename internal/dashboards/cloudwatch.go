@@ -32,7 +32,7 @@ var spellings = map[Resource]struct{ cfn, grafana string }{
 	DLQ:     {"${EventsDeadLetterQueue.QueueName}", "${app}-eventbridge-dlq"},
 	Cluster: {"${Cluster}", "${app}"},
 	Service: {"${Service.Name}", "${app}"},
-	// The URL hublake compact prints for the task's HUBLAKE_OUT (sinks.S3's
+	// The URL hublake compact prints for the task's HUBLAKE_OUT (s3lake.Lake's
 	// String: s3://bucket/prefix; LakePrefix has no slash at either end).
 	Lake: {"s3://${LakeBucket}/${LakePrefix}", "${lake}"},
 }

@@ -158,7 +158,7 @@ func Panels() []Panel {
 		return Metric{Namespace: "AWS/ECS", Name: name, Dims: []Dim{{Name: "ClusterName", Of: Cluster}, {Name: "ServiceName", Of: Service}}, Stat: "Average", Label: label}
 	}
 	var rowsCW []Metric
-	for _, table := range schema.Tables() {
+	for _, table := range schema.TableNames() {
 		m := perSecond(emf("RowsWritten", "Sum", table))
 		m.Dims = append(m.Dims, Dim{Name: "Table", Of: Literal, Value: table})
 		rowsCW = append(rowsCW, m)

@@ -273,3 +273,32 @@ func isCorpusName(name string) bool {
 	}
 	return true
 }
+
+// benchDirs are the corpora BenchDir wrote, by size and days.
+var benchDirs sync.Map
+
+// BenchDir writes the default corpus of about n bytes, with event times over
+// days days (0: the default), in files of 8 MiB, into a temporary directory
+// once per process, and returns the directory: the benchmarks of a test
+// binary share it (the system's temporary directory holds it after the
+// process).
+func BenchDir(n int64, days int) (string, error) {
+	key := fmt.Sprintf("%d/%d", n, days)
+	if v, ok := benchDirs.Load(key); ok {
+		return v.(string), nil
+	}
+	dir, err := os.MkdirTemp("", "hublake-bench-")
+	if err != nil {
+		return "", err
+	}
+	cfg := DefaultConfig()
+	cfg.Bytes = n
+	if days > 0 {
+		cfg.Days = days
+	}
+	if _, err := WriteDir(context.Background(), dir, cfg, WriteOptions{FileBytes: 8 << 20}); err != nil {
+		return "", err
+	}
+	benchDirs.Store(key, dir)
+	return dir, nil
+}

@@ -9,7 +9,7 @@ import (
 	"github.com/tidwall/gjson"
 )
 
-// OCSFColumns are the ocsf_findings columns of TABLES.md, all of them.
+// OCSFColumns are the ocsf_findings columns of docs/tables.md, all of them.
 var OCSFColumns = []string{
 	"event_id", "event_time", "event_detail_type", "event_region", "event_account", "event_resources",
 	"finding_index", "metadata_uid", "finding_uid", "product_uid", "product_name", "vendor_name", "product_feature",

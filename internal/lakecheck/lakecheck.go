@@ -54,7 +54,7 @@ func TableGlob(root, table string) string {
 // findings_all: the lake must hold both finding tables).
 func CreateViews(t testing.TB, db *sql.DB, root string) {
 	t.Helper()
-	for _, table := range schema.Tables() {
+	for _, table := range schema.TableNames() {
 		if !HasTable(root, table) {
 			continue
 		}
@@ -289,7 +289,7 @@ type Digest struct {
 func LakeDigest(t testing.TB, db *sql.DB, root string) map[string]Digest {
 	t.Helper()
 	out := map[string]Digest{}
-	for _, table := range schema.Tables() {
+	for _, table := range schema.TableNames() {
 		if !HasTable(root, table) {
 			continue
 		}
@@ -347,11 +347,9 @@ func Codecs(t testing.TB, root string) map[string]int {
 	t.Helper()
 	out := map[string]int{}
 	var files []string
-	for _, table := range schema.AllTables() {
-		if table.Parquet {
-			f, _ := filepath.Glob(filepath.Join(root, table.Name, "dt=*", "*.parquet"))
-			files = append(files, f...)
-		}
+	for _, table := range schema.TableNames() {
+		f, _ := filepath.Glob(filepath.Join(root, table, "dt=*", "*.parquet"))
+		files = append(files, f...)
 	}
 	for _, p := range files {
 		if err := countCodec(p, out); err != nil {

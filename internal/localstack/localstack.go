@@ -72,6 +72,24 @@ func (s *Stack) SetEnv(t testing.TB) {
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 }
 
+// Main runs a package's tests (call it from TestMain) with the stack's
+// credentials and region in the process's environment (gofakes3 accepts
+// any; versitygw checks them) and without AWS_MAX_ATTEMPTS or AWS_PROFILE,
+// so that tests can run in parallel without Setenv.
+func Main(m *testing.M) {
+	for k, v := range map[string]string{
+		"AWS_ACCESS_KEY_ID":         AccessKey,
+		"AWS_SECRET_ACCESS_KEY":     SecretKey,
+		"AWS_REGION":                Region,
+		"AWS_EC2_METADATA_DISABLED": "true",
+	} {
+		os.Setenv(k, v)
+	}
+	os.Unsetenv("AWS_MAX_ATTEMPTS")
+	os.Unsetenv("AWS_PROFILE")
+	os.Exit(m.Run())
+}
+
 // ToolsDir returns .tools at the repository root (HUBLAKE_TOOLS_DIR
 // overrides it).
 func ToolsDir(t testing.TB) string {

@@ -61,7 +61,7 @@ func CheckLake(t testing.TB, root string, o LakeOptions) LakeReport {
 	t.Helper()
 	var rep LakeReport
 	var files []string
-	for _, table := range schema.Tables() {
+	for _, table := range schema.TableNames() {
 		m, err := filepath.Glob(filepath.Join(root, table, "*", "*.parquet"))
 		if err != nil {
 			t.Fatal(err)

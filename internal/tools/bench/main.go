@@ -366,7 +366,7 @@ func benchScaling(o options, rep *strings.Builder) error {
 	return nil
 }
 
-// dedupKeys are the tables' dedup keys over a lake's columns (README,
+// dedupKeys are the tables' dedup keys over a lake's columns (docs/tables.md,
 // "Deduplication"; the source without its #offset is the input file).
 var dedupKeys = map[string]string{
 	"findings":        "split_part(source, '#', 1), event_detail_type, coalesce(action_arn, ''), md5(raw_finding)",
@@ -625,11 +625,12 @@ func goBenchmarks(rep *strings.Builder) error {
 	fmt.Fprintf(rep, "### In-process Go benchmarks (`go test -bench`)\n\n```\n")
 	for _, b := range []struct{ pkg, pattern, time string }{
 		{"./schema", "BenchmarkDecode|BenchmarkFlatten", "1s"}, // ASFF and OCSF
-		{"./processor", "BenchmarkSplitter|BenchmarkConsumerPath|BenchmarkBackfill", "2x"},
-		{"./processor", "BenchmarkDedup", "1s"},
-		{"./sinks", "BenchmarkParquetEncode", "2x"},
-		{"./sinks", "BenchmarkParquetCodecs|BenchmarkPageCodecs", "5x"},
-		{"./sinks", "BenchmarkAbsorbedCheck", "1s"},
+		{"./files", "BenchmarkSplitter|BenchmarkBackfill", "2x"},
+		{"./stream", "BenchmarkConsumerPath", "2x"},
+		{"./pipeline", "BenchmarkDedup", "1s"},
+		{"./encode", "BenchmarkParquetEncode", "2x"},
+		{"./encode", "BenchmarkParquetCodecs|BenchmarkPageCodecs", "5x"},
+		{"./encode", "BenchmarkAbsorbedCheck", "1s"},
 	} {
 		out, err := exec.Command("go", "test", "-run", "^$", "-bench", b.pattern, "-benchtime", b.time, b.pkg).CombinedOutput()
 		if err != nil {

@@ -100,7 +100,7 @@ func run(lake string, countOnly bool) error {
 	type step struct{ title, q string }
 	var steps []step
 	var counts []string
-	for _, t := range schema.Tables() {
+	for _, t := range schema.TableNames() {
 		if q, ok := table(lake, t); ok {
 			counts = append(counts, "SELECT '"+t+"' AS table_name, count(*) AS rows, count(DISTINCT dt) AS partitions, min(dt) AS first_dt, max(dt) AS last_dt FROM "+q)
 		}
@@ -146,7 +146,7 @@ func run(lake string, countOnly bool) error {
 // over the tables that have objects.
 func createViews(db *sql.DB, lake string) error {
 	have := map[string]bool{}
-	for _, t := range schema.Tables() {
+	for _, t := range schema.TableNames() {
 		q, ok := table(lake, t)
 		if !ok {
 			continue

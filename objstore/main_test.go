@@ -1,0 +1,9 @@
+package objstore_test
+
+import (
+	"testing"
+
+	"github.com/hublake/hublake/internal/localstack"
+)
+
+func TestMain(m *testing.M) { localstack.Main(m) }

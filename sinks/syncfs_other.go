@@ -1,9 +1,0 @@
-//go:build unix && !linux
-
-package sinks
-
-import "syscall"
-
-// syncFS writes out every file system's dirty data (sync(2): the systems
-// other than Linux have no syncfs).
-func syncFS(string) error { return syscall.Sync() }
