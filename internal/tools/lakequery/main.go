@@ -3,7 +3,11 @@
 // to see first. It is a development tool for `make demo`: it needs cgo,
 // which the hublake binary does not.
 //
-//	go run ./internal/tools/lakequery -lake ./lake [-count]
+//	go run ./internal/tools/lakequery -lake ./lake [-s3-root s3://lake] [-count]
+//
+// The current-state tables (hublake current) are read through their symlink
+// manifests; -s3-root names the S3 location the directory mirrors (the
+// demo's bucket), so that the manifest's s3:// URLs are read from it.
 package main
 
 import (
@@ -11,8 +15,10 @@ import (
 	"compress/gzip"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -27,8 +33,9 @@ import (
 func main() {
 	lake := flag.String("lake", "lake", "lake root directory")
 	count := flag.Bool("count", false, "print only the number of finding rows")
+	s3Root := flag.String("s3-root", "", "the S3 location the lake directory mirrors (s3://bucket[/prefix]): URLs under it in the current tables' manifests are read from the directory")
 	flag.Parse()
-	if err := run(*lake, *count); err != nil {
+	if err := run(*lake, *s3Root, *count); err != nil {
 		fmt.Fprintln(os.Stderr, "lakequery:", err)
 		os.Exit(1)
 	}
@@ -44,7 +51,7 @@ func table(lake, name string) (string, bool) {
 
 type step struct{ title, q string }
 
-func run(lake string, countOnly bool) error {
+func run(lake, s3Root string, countOnly bool) error {
 	db, err := sql.Open("duckdb", "")
 	if err != nil {
 		return err
@@ -65,7 +72,7 @@ func run(lake string, countOnly bool) error {
 	if !ok && !hasOCSF {
 		return fmt.Errorf("no findings under %s", lake)
 	}
-	have, err := createViews(db, lake)
+	have, err := createViews(db, lake, s3Root)
 	if err != nil {
 		return err
 	}
@@ -149,7 +156,7 @@ func run(lake string, countOnly bool) error {
 // (read through their symlink manifests as docs/tables.md shows), and
 // creates the views `hublake ddl` prints, with the very same statements,
 // where the tables each reads exist. It returns the tables it made.
-func createViews(db *sql.DB, lake string) (map[string]bool, error) {
+func createViews(db *sql.DB, lake, s3Root string) (map[string]bool, error) {
 	have := map[string]bool{}
 	for _, t := range schema.TableNames() {
 		q, ok := table(lake, t)
@@ -162,15 +169,11 @@ func createViews(db *sql.DB, lake string) (map[string]bool, error) {
 		}
 	}
 	for _, t := range schema.CurrentNames() {
-		if _, err := os.Stat(schema.CurrentManifestURL(lake, t)); err != nil {
-			continue
+		ok, err := createCurrent(db, lake, s3Root, t)
+		if err != nil {
+			return nil, fmt.Errorf("current table %s: %w", t, err)
 		}
-		have[t] = true
-		for _, stmt := range schema.DuckDBCurrentStatements(lake, t) {
-			if _, err := db.Exec(stmt); err != nil {
-				return nil, fmt.Errorf("current table %s: %w", t, err)
-			}
-		}
+		have[t] = ok
 	}
 views:
 	for _, v := range schema.Views() {
@@ -184,6 +187,37 @@ views:
 		}
 	}
 	return have, nil
+}
+
+// createCurrent makes a current-state table queryable under its name when
+// it has a committed snapshot: with the statements docs/tables.md gives
+// (schema.DuckDBCurrentStatements) for a directory lake; for a directory
+// that mirrors an S3 location, from the manifest's URLs mapped into it.
+func createCurrent(db *sql.DB, lake, s3Root, table string) (bool, error) {
+	raw, err := os.ReadFile(schema.CurrentManifestURL(lake, table))
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	if s3Root == "" {
+		for _, stmt := range schema.DuckDBCurrentStatements(lake, table) {
+			if _, err := db.Exec(stmt); err != nil {
+				return false, err
+			}
+		}
+		return true, nil
+	}
+	var objects []string
+	for _, url := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		rel, ok := strings.CutPrefix(url, strings.TrimSuffix(s3Root, "/")+"/")
+		if !ok {
+			return false, fmt.Errorf("the manifest lists %q, outside %s", url, s3Root)
+		}
+		objects = append(objects, "'"+strings.ReplaceAll(filepath.ToSlash(filepath.Join(lake, filepath.FromSlash(rel))), "'", "''")+"'")
+	}
+	_, err = db.Exec(`CREATE VIEW "` + table + `" AS SELECT * FROM read_parquet([` + strings.Join(objects, ", ") + `], hive_partitioning = false)`)
+	return err == nil, err
 }
 
 // openCriticals is "open critical findings by account" over findings_latest
