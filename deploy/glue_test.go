@@ -172,6 +172,15 @@ func TestGlueCurrentTables(t *testing.T) {
 				t.Errorf("%s %s = %v, want %v", name, what, c[0], c[1])
 			}
 		}
+		// `hublake ddl --format cloudformation --table <name>` prints them.
+		out, err := exec.Command(staticBinary(t), "ddl", "--format", "cloudformation", "--table", name, "--location", "s3://example-bucket/p").Output()
+		if err != nil {
+			t.Fatalf("hublake ddl --format cloudformation --table %s: %v", name, err)
+		}
+		var ddl []any
+		if err := yaml.Unmarshal(out, &ddl); err != nil || !reflect.DeepEqual(ddl, cols) {
+			t.Errorf("%s: the template's columns differ from `hublake ddl --format cloudformation` (%v)", name, err)
+		}
 		// The DDL says the same (hublake ddl prints it).
 		if ddl := schema.AthenaDDL(schema.DDLOptions{Location: root}); !strings.Contains(ddl, "LOCATION '"+schema.CurrentTableLocation(root, name)+"'") {
 			t.Errorf("hublake ddl gives %s another location", name)

@@ -618,26 +618,35 @@ var compactReachable = map[string]string{
 	"S3:AbortMultipartUpload":    "a failed multipart upload",
 }
 
-// TestCompactionRoleMatchesObservedOperations: the compaction task's role
-// grants exactly the S3 actions `hublake compact` is observed calling (plus
-// the reachable ones), on the lake prefix only (listing limited to it too),
-// and the key through S3 only: no stream, no lease table, nothing else.
-func TestCompactionRoleMatchesObservedOperations(t *testing.T) {
-	tpl := loadTemplate(t)
+// jobActions are the IAM actions a scheduled job's operations need: those
+// it is observed calling (testdata/<command>-aws-operations.txt) and the
+// multipart uploads of its large objects (compactReachable).
+func jobActions(t *testing.T, command string) map[string]bool {
+	t.Helper()
 	want := map[string]bool{}
-	ops := observedOperations(t, "compact")
+	ops := observedOperations(t, command)
 	for op := range compactReachable {
 		ops = append(ops, op)
 	}
 	for _, op := range ops {
 		actions, ok := operationActions[op]
 		if !ok {
-			t.Errorf("hublake compact calls %s, which operationActions does not map to IAM actions", op)
+			t.Errorf("hublake %s calls %s, which operationActions does not map to IAM actions", command, op)
 		}
 		for _, a := range actions {
 			want[a] = true
 		}
 	}
+	return want
+}
+
+// TestCompactionRoleMatchesObservedOperations: the compaction task's role
+// grants exactly the S3 actions `hublake compact` is observed calling (plus
+// the reachable ones), on the lake prefix only (listing limited to it too),
+// and the key through S3 only: no stream, no lease table, nothing else.
+func TestCompactionRoleMatchesObservedOperations(t *testing.T) {
+	tpl := loadTemplate(t)
+	want := jobActions(t, "compact")
 	e := newEvaluator(t, tpl, nil)
 	prefix, _ := e.params["LakePrefix"].(string)
 	got := map[string]bool{}
@@ -743,20 +752,7 @@ func checkSchedulerRole(t *testing.T, tpl *template, role, taskDef, taskRole str
 // through S3 only.
 func TestCurrentRoleLeastPrivilege(t *testing.T) {
 	tpl := loadTemplate(t)
-	want := map[string]bool{}
-	ops := observedOperations(t, "current")
-	for op := range compactReachable {
-		ops = append(ops, op)
-	}
-	for _, op := range ops {
-		actions, ok := operationActions[op]
-		if !ok {
-			t.Errorf("hublake current calls %s, which operationActions does not map to IAM actions", op)
-		}
-		for _, a := range actions {
-			want[a] = true
-		}
-	}
+	want := jobActions(t, "current")
 	e := newEvaluator(t, tpl, nil)
 	prefix, _ := e.params["LakePrefix"].(string)
 	obj := func(p string) string { return "<LakeBucket.Arn>/" + prefix + "/" + p }

@@ -221,12 +221,8 @@ func TestAthenaDDL(t *testing.T) {
 			checkCurrentDDL(t, o, current)
 			for i, table := range DDLTables() {
 				tb := tables[i]
-				wantName := "`" + table + "`"
-				if o.Database != "" {
-					wantName = "`" + o.Database + "`." + wantName
-				}
-				if tb.name != wantName {
-					t.Errorf("table name %s, want %s", tb.name, wantName)
+				if wantName := ddlName(o, table); tb.name != wantName {
+					t.Errorf("table name %s, want %s", tb.name, ddlName(o, table))
 				}
 				cols := Columns(table)
 				if len(tb.columns) != len(cols) {
@@ -444,11 +440,7 @@ func checkCurrentDDL(t *testing.T, o DDLOptions, current []ddlTable) {
 		if name != history+"_current" {
 			t.Errorf("current table %s of %s: want the name %s_current", name, history, history)
 		}
-		wantName := "`" + name + "`"
-		if o.Database != "" {
-			wantName = "`" + o.Database + "`." + wantName
-		}
-		if tb.name != wantName {
+		if wantName := ddlName(o, name); tb.name != wantName {
 			t.Errorf("current table name %s, want %s", tb.name, wantName)
 		}
 		hist := Columns(history)
@@ -525,4 +517,12 @@ func TestLatestTiebreakIsUnique(t *testing.T) {
 			t.Errorf("the latest view of %s does not end its order with the tiebreak:\n%s", table, view)
 		}
 	}
+}
+
+// ddlName is a table's name as the DDL's statements quote it.
+func ddlName(o DDLOptions, name string) string {
+	if o.Database == "" {
+		return "`" + name + "`"
+	}
+	return "`" + o.Database + "`.`" + name + "`"
 }
