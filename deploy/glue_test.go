@@ -45,8 +45,8 @@ func TestGeneratedBlocksUpToDate(t *testing.T) {
 // column (the parsed template, not its text).
 func TestGlueColumns(t *testing.T) {
 	tpl := loadTemplate(t)
-	if got := len(tpl.resourcesOfType("AWS::Glue::Table")); got != len(schema.DDLTables()) {
-		t.Errorf("the template has %d Glue tables, want %d (%v)", got, len(schema.DDLTables()), schema.DDLTables())
+	if got, want := len(tpl.resourcesOfType("AWS::Glue::Table")), columns.GlueTables(); got != len(want) {
+		t.Errorf("the template has %d Glue tables, want %d (%v)", got, len(want), want)
 	}
 	for _, table := range schema.DDLTables() {
 		id := glueTable(t, tpl, table)
@@ -127,6 +127,67 @@ func TestGlueTableStorage(t *testing.T) {
 	}
 }
 
+// TestGlueCurrentTables: each current-state table is in Glue with its
+// history table's columns (as `hublake ddl --format cloudformation --table
+// <history>` prints them), no partition keys and no projection, read
+// through its symlink manifest: schema.CurrentStorage at
+// schema.CurrentTableLocation, the form `hublake ddl` prints.
+func TestGlueCurrentTables(t *testing.T) {
+	tpl := loadTemplate(t)
+	e := newEvaluator(t, tpl, nil)
+	e.refs["LakeBucket"] = "example-bucket"
+	root := "s3://example-bucket/" + e.params["LakePrefix"].(string)
+	storage := schema.CurrentStorage()
+	for _, history := range schema.CurrentTableNames() {
+		name := schema.CurrentName(history)
+		id := glueTable(t, tpl, name)
+		in, err := e.eval(get(tpl.props(t, id), "TableInput"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if db := get(tpl.props(t, id), "DatabaseName"); !reflect.DeepEqual(db, map[string]any{"Ref": "GlueDatabase"}) {
+			t.Errorf("%s is in database %v, want the stack's", name, db)
+		}
+		cols, _ := get(in, "StorageDescriptor", "Columns").([]any)
+		want := schema.Columns(history)
+		if len(cols) != len(want) {
+			t.Errorf("%s has %d columns, %s %d", name, len(cols), history, len(want))
+		}
+		for i := 0; i < len(cols) && i < len(want); i++ {
+			if g := (schema.Column{Name: fmt.Sprint(get(cols[i], "Name")), Type: fmt.Sprint(get(cols[i], "Type"))}); g != want[i] {
+				t.Errorf("%s column %d: %v, %s has %v", name, i, g, history, want[i])
+			}
+		}
+		sd := get(in, "StorageDescriptor")
+		for what, c := range map[string][2]any{
+			"TableType":            {get(in, "TableType"), "EXTERNAL_TABLE"},
+			"Location":             {get(sd, "Location"), schema.CurrentTableLocation(root, name)},
+			"InputFormat":          {get(sd, "InputFormat"), storage.InputFormat},
+			"OutputFormat":         {get(sd, "OutputFormat"), storage.OutputFormat},
+			"SerializationLibrary": {get(sd, "SerdeInfo", "SerializationLibrary"), storage.SerDe},
+			"PartitionKeys":        {get(in, "PartitionKeys"), nil},
+			"Parameters":           {get(in, "Parameters"), map[string]any{"EXTERNAL": "TRUE", "classification": storage.Classification}},
+		} {
+			if !reflect.DeepEqual(c[0], c[1]) {
+				t.Errorf("%s %s = %v, want %v", name, what, c[0], c[1])
+			}
+		}
+		// `hublake ddl --format cloudformation --table <name>` prints them.
+		out, err := exec.Command(staticBinary(t), "ddl", "--format", "cloudformation", "--table", name, "--location", "s3://example-bucket/p").Output()
+		if err != nil {
+			t.Fatalf("hublake ddl --format cloudformation --table %s: %v", name, err)
+		}
+		var ddl []any
+		if err := yaml.Unmarshal(out, &ddl); err != nil || !reflect.DeepEqual(ddl, cols) {
+			t.Errorf("%s: the template's columns differ from `hublake ddl --format cloudformation` (%v)", name, err)
+		}
+		// The DDL says the same (hublake ddl prints it).
+		if ddl := schema.AthenaDDL(schema.DDLOptions{Location: root}); !strings.Contains(ddl, "LOCATION '"+schema.CurrentTableLocation(root, name)+"'") {
+			t.Errorf("hublake ddl gives %s another location", name)
+		}
+	}
+}
+
 // sqlWords are the SQL keywords and functions the saved queries use; every
 // other identifier must be a table, a view, an alias or a column.
 var sqlWords = map[string]bool{}
@@ -176,6 +237,9 @@ func TestNamedQueries(t *testing.T) {
 	for _, v := range schema.Views() {
 		known[v.Name] = true
 	}
+	for _, c := range schema.CurrentNames() {
+		known[c] = true
+	}
 	for _, c := range schema.AllFindingsColumns {
 		known[c.Name] = true
 	}
@@ -214,6 +278,7 @@ func TestNamedQueries(t *testing.T) {
 		{schema.LatestViewName, "LatestFindingsQuery", "CreateLatestViewQuery", "latest"},
 		{schema.OCSFLatestViewName, "OcsfLatestFindingsQuery", "CreateOcsfLatestViewQuery", "ocsf-latest"},
 		{schema.AllFindingsViewName, "AllFindingsQuery", "CreateAllFindingsViewQuery", "findings-all"},
+		{schema.AllCurrentViewName, "AllCurrentFindingsQuery", "CreateAllCurrentFindingsViewQuery", "findings-all-current"},
 	}
 	if len(views) != len(schema.Views()) {
 		t.Errorf("the test knows %d views, schema.Views has %d", len(views), len(schema.Views()))
@@ -230,6 +295,12 @@ func TestNamedQueries(t *testing.T) {
 	}
 	if !strings.Contains(columns.Queries["latest"](), "ORDER BY updated_at DESC NULLS LAST") {
 		t.Error("the latest-state query does not order by updated_at")
+	}
+	// "What is open now" reads the current tables, not the history.
+	for id, table := range map[string]string{"OpenCriticalHighByAccountQuery": schema.FindingsCurrentName, "OcsfOpenCriticalByAccountQuery": schema.OCSFFindingsCurrentName} {
+		if !strings.Contains(queries[id], "FROM "+table+"\n") {
+			t.Errorf("%s does not read %s:\n%s", id, table, queries[id])
+		}
 	}
 	for _, id := range []string{"OpenCriticalHighByAccountQuery", "CustomActionFindingsQuery", "InsightResultsOverTimeQuery",
 		"OcsfOpenCriticalByAccountQuery", "OcsfFailedControlsByStandardQuery", "OcsfExploitableWithFixQuery", "DeadLettersByReasonQuery"} {
@@ -263,10 +334,13 @@ func TestNamedQueries(t *testing.T) {
 }
 
 // TestEveryTableIsReadableAndExpires: analysts may read the objects of every
-// table of the lake, the dead letters included (they query why records
-// failed; SECURITY.md), and of nothing else under it (not compaction's
-// bookkeeping), and TableRetentionDays expires every Parquet table (dead
-// letters have DeadLetterRetentionDays).
+// table of the lake, the dead letters and the current tables included (they
+// query why records failed; SECURITY.md), and of nothing else under it (not
+// compaction's or the refresh's bookkeeping), and TableRetentionDays
+// expires every Parquet table of the history (dead letters have
+// DeadLetterRetentionDays) and never a current table: its committed
+// snapshot may be older than any retention (a refresh with nothing new
+// writes nothing), and the refresh alone deletes its objects.
 func TestEveryTableIsReadableAndExpires(t *testing.T) {
 	tpl := loadTemplate(t)
 	e := newEvaluator(t, tpl, map[string]string{"TableRetentionDays": "365"})
@@ -286,7 +360,7 @@ func TestEveryTableIsReadableAndExpires(t *testing.T) {
 		}
 	}
 	var want []string
-	for _, table := range schema.DDLTables() {
+	for _, table := range columns.GlueTables() {
 		want = append(want, "arn:aws:s3:::example-bucket/"+prefix+"/"+table+"/*")
 	}
 	if !reflect.DeepEqual(read, want) {
@@ -305,6 +379,14 @@ func TestEveryTableIsReadableAndExpires(t *testing.T) {
 	for _, table := range schema.TableNames() {
 		if !expires[prefix+"/"+table+"/"] {
 			t.Errorf("TableRetentionDays does not expire %s (lifecycle prefixes %v)", table, expires)
+		}
+	}
+	for _, c := range schema.CurrentNames() {
+		manifest := schema.CurrentManifestURL(prefix, c)
+		for p := range expires {
+			if strings.HasPrefix(manifest, p) || strings.HasPrefix(prefix+"/_hublake/current/", p) {
+				t.Errorf("the lifecycle rule of %s expires the current table %s or its refresh manifests", p, c)
+			}
 		}
 	}
 }

@@ -2,12 +2,15 @@ package deploy
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"reflect"
 	"regexp"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/hublake/hublake/schema"
 )
 
 // keyArn is how the template names the key: the stack's, or the given one.
@@ -29,8 +32,8 @@ var allowedActions = map[string]string{
 	"dynamodb:UpdateItem":           "leases, checkpoints and pending extents are written",
 	"dynamodb:DeleteItem":           "the KCL removes the lease of a shard that left the stream",
 	"s3:ListBucket":                 "consume pings the lake; analysts' queries list partitions",
-	"s3:PutObject":                  "consume writes the lake (single and multipart uploads); compact writes compacted objects and its bookkeeping; Athena writes results",
-	"s3:DeleteObject":               "compact deletes the objects it replaced; consume removes an object a compaction absorbed while it was written",
+	"s3:PutObject":                  "consume writes the lake (single and multipart uploads); compact writes compacted objects and its bookkeeping; current writes the current tables' snapshots and manifests; Athena writes results",
+	"s3:DeleteObject":               "compact deletes the objects it replaced; current deletes old snapshots; consume removes an object a compaction absorbed while it was written",
 	"s3:AbortMultipartUpload":       "a failed multipart upload is aborted",
 	"s3:GetObject":                  "analysts read the tables and query results; the backfill job reads its archive; compact reads the lake; consume and backfill check absorbed-name markers (HeadObject)",
 	"s3:GetBucketLocation":          "Athena locates the results bucket",
@@ -56,8 +59,8 @@ var allowedActions = map[string]string{
 	// Trust policies.
 	"sts:AssumeRole": "EventBridge, EventBridge Scheduler and ECS assume the stack's roles",
 	// EventBridge Scheduler (CompactionSchedulerRole).
-	"ecs:RunTask":  "the schedule starts the compaction task",
-	"iam:PassRole": "the schedule hands the compaction task its two roles",
+	"ecs:RunTask":  "the schedules start the compaction task and the current-state refresh task",
+	"iam:PassRole": "the schedules hand each task its two roles",
 	// Analysts (AnalystPolicy).
 	"athena:StartQueryExecution":    "analysts query through the workgroup",
 	"athena:StopQueryExecution":     "analysts query through the workgroup",
@@ -615,26 +618,35 @@ var compactReachable = map[string]string{
 	"S3:AbortMultipartUpload":    "a failed multipart upload",
 }
 
-// TestCompactionRoleMatchesObservedOperations: the compaction task's role
-// grants exactly the S3 actions `hublake compact` is observed calling (plus
-// the reachable ones), on the lake prefix only (listing limited to it too),
-// and the key through S3 only: no stream, no lease table, nothing else.
-func TestCompactionRoleMatchesObservedOperations(t *testing.T) {
-	tpl := loadTemplate(t)
+// jobActions are the IAM actions a scheduled job's operations need: those
+// it is observed calling (testdata/<command>-aws-operations.txt) and the
+// multipart uploads of its large objects (compactReachable).
+func jobActions(t *testing.T, command string) map[string]bool {
+	t.Helper()
 	want := map[string]bool{}
-	ops := observedOperations(t, "compact")
+	ops := observedOperations(t, command)
 	for op := range compactReachable {
 		ops = append(ops, op)
 	}
 	for _, op := range ops {
 		actions, ok := operationActions[op]
 		if !ok {
-			t.Errorf("hublake compact calls %s, which operationActions does not map to IAM actions", op)
+			t.Errorf("hublake %s calls %s, which operationActions does not map to IAM actions", command, op)
 		}
 		for _, a := range actions {
 			want[a] = true
 		}
 	}
+	return want
+}
+
+// TestCompactionRoleMatchesObservedOperations: the compaction task's role
+// grants exactly the S3 actions `hublake compact` is observed calling (plus
+// the reachable ones), on the lake prefix only (listing limited to it too),
+// and the key through S3 only: no stream, no lease table, nothing else.
+func TestCompactionRoleMatchesObservedOperations(t *testing.T) {
+	tpl := loadTemplate(t)
+	want := jobActions(t, "compact")
 	e := newEvaluator(t, tpl, nil)
 	prefix, _ := e.params["LakePrefix"].(string)
 	got := map[string]bool{}
@@ -682,12 +694,22 @@ func TestCompactionRoleMatchesObservedOperations(t *testing.T) {
 
 // TestCompactionSchedulerRole: the schedule's role may run the compaction
 // task definition in this stack's cluster and pass its two roles to ECS,
-// nothing else.
+// nothing else; the refresh's schedule likewise with its own.
 func TestCompactionSchedulerRole(t *testing.T) {
 	tpl := loadTemplate(t)
+	for _, s := range []struct{ role, taskDef, taskRole string }{
+		{"CompactionSchedulerRole", "CompactionTaskDefinition", "CompactionTaskRole"},
+		{"CurrentSchedulerRole", "CurrentTaskDefinition", "CurrentTaskRole"},
+	} {
+		checkSchedulerRole(t, tpl, s.role, s.taskDef, s.taskRole)
+	}
+}
+
+func checkSchedulerRole(t *testing.T, tpl *template, role, taskDef, taskRole string) {
+	t.Helper()
 	e := newEvaluator(t, tpl, nil)
 	seen := map[string]bool{}
-	for _, st := range roleStatements(t, tpl, "CompactionSchedulerRole") {
+	for _, st := range roleStatements(t, tpl, role) {
 		res, err := e.eval(st.stmt["Resource"])
 		if err != nil {
 			t.Fatal(err)
@@ -696,25 +718,122 @@ func TestCompactionSchedulerRole(t *testing.T) {
 			seen[a] = true
 			switch a {
 			case "ecs:RunTask":
-				if !reflect.DeepEqual(listOf(res), []any{"<Ref CompactionTaskDefinition>"}) {
-					t.Errorf("ecs:RunTask on %v, want the compaction task definition", res)
+				if !reflect.DeepEqual(listOf(res), []any{"<Ref " + taskDef + ">"}) {
+					t.Errorf("%s: ecs:RunTask on %v, want %s", role, res, taskDef)
 				}
 				if c, _ := e.eval(get(st.stmt, "Condition", "ArnEquals", "ecs:cluster")); c != "<Cluster.Arn>" {
-					t.Errorf("ecs:RunTask in cluster %v, want the stack's", c)
+					t.Errorf("%s: ecs:RunTask in cluster %v, want the stack's", role, c)
 				}
 			case "iam:PassRole":
-				if !reflect.DeepEqual(listOf(res), []any{"<ExecutionRole.Arn>", "<CompactionTaskRole.Arn>"}) {
-					t.Errorf("iam:PassRole of %v, want the compaction task's two roles", res)
+				if !reflect.DeepEqual(listOf(res), []any{"<ExecutionRole.Arn>", "<" + taskRole + ".Arn>"}) {
+					t.Errorf("%s: iam:PassRole of %v, want the task's two roles", role, res)
 				}
 				if get(st.stmt, "Condition", "StringEquals", "iam:PassedToService") != "ecs-tasks.amazonaws.com" {
-					t.Errorf("iam:PassRole is not limited to ECS tasks")
+					t.Errorf("%s: iam:PassRole is not limited to ECS tasks", role)
 				}
 			default:
-				t.Errorf("the scheduler role needs no %s", a)
+				t.Errorf("%s needs no %s", role, a)
 			}
 		}
 	}
 	if !seen["ecs:RunTask"] || !seen["iam:PassRole"] {
-		t.Errorf("the scheduler role grants %v", sortedKeys(seen))
+		t.Errorf("%s grants %v", role, sortedKeys(seen))
+	}
+}
+
+// TestCurrentRoleLeastPrivilege: the refresh's role grants the S3 actions
+// `hublake current` calls (deploy/testdata/current-aws-operations.txt, plus
+// multipart uploads of large snapshot objects), and no more than it needs
+// where: it lists the lake prefix; reads the history tables, compaction's
+// manifests and its own objects; writes and deletes only the current
+// tables (schema.CurrentNames), its refresh manifests (_hublake/current/)
+// and its locks (_hublake/locks/current/); never a history object, a
+// marker, compaction's bookkeeping or anything outside the prefix; the key
+// through S3 only.
+func TestCurrentRoleLeastPrivilege(t *testing.T) {
+	tpl := loadTemplate(t)
+	want := jobActions(t, "current")
+	e := newEvaluator(t, tpl, nil)
+	prefix, _ := e.params["LakePrefix"].(string)
+	obj := func(p string) string { return "<LakeBucket.Arn>/" + prefix + "/" + p }
+	var own, read []any
+	for _, c := range schema.CurrentNames() {
+		own = append(own, obj(c+"/*"))
+	}
+	own = append(own, obj("_hublake/current/*"), obj("_hublake/locks/current/*"))
+	for _, h := range schema.CurrentTableNames() {
+		read = append(read, obj(h+"/*"))
+	}
+	read = append(read, obj("_hublake/compactions/*"))
+	got := map[string]bool{}
+	readable, writable := map[string]bool{}, map[string]bool{}
+	for _, st := range roleStatements(t, tpl, "CurrentTaskRole") {
+		if st.stmt["Effect"] != "Allow" {
+			t.Errorf("%s: a %v statement", st.id, st.stmt["Effect"])
+			continue
+		}
+		res, err := e.eval(st.stmt["Resource"])
+		if err != nil {
+			t.Fatalf("%s: %v", st.id, err)
+		}
+		for _, a := range actionList(t, st.stmt["Action"]) {
+			got[a] = true
+			switch a {
+			case "s3:ListBucket":
+				if !reflect.DeepEqual(listOf(res), []any{"<LakeBucket.Arn>"}) {
+					t.Errorf("%s: s3:ListBucket on %v", st.id, res)
+				}
+				cond, _ := e.eval(get(st.stmt, "Condition", "StringLike", "s3:prefix"))
+				pattern, _ := cond.(string)
+				if !iamLike(pattern, prefix+"/findings/") || iamLike(pattern, "other/") || iamLike(pattern, prefix+"x/") {
+					t.Errorf("%s: s3:ListBucket is limited to s3:prefix %q; want the lake prefix %q/ and below", st.id, pattern, prefix)
+				}
+			case "s3:GetObject":
+				for _, r := range listOf(res) {
+					readable[fmt.Sprint(r)] = true
+				}
+			case "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload":
+				if !reflect.DeepEqual(listOf(res), own) {
+					t.Errorf("%s: %s on %v, want only %v", st.id, a, res, own)
+				}
+				for _, r := range listOf(res) {
+					writable[fmt.Sprint(r)] = true
+				}
+			case "kms:Decrypt", "kms:GenerateDataKey":
+				if !reflect.DeepEqual(listOf(res), []any{"<Key.Arn>"}) {
+					t.Errorf("%s: %s on %v, want the key", st.id, a, res)
+				}
+				if v, _ := e.eval(get(st.stmt, "Condition", "StringEquals", "kms:ViaService")); !reflect.DeepEqual(listOf(v), []any{"s3." + testRegion + ".amazonaws.com"}) {
+					t.Errorf("%s: KMS through %v, want S3 only", st.id, v)
+				}
+			default:
+				t.Errorf("%s: the refresh's role needs no %s", st.id, a)
+			}
+		}
+	}
+	for _, r := range append(append([]any{}, own...), read...) {
+		if !readable[fmt.Sprint(r)] {
+			t.Errorf("the refresh cannot read %s", r)
+		}
+	}
+	if len(readable) != len(own)+len(read) {
+		t.Errorf("the refresh reads %v, want exactly %v and %v", sortedKeys(readable), own, read)
+	}
+	for r := range writable {
+		for _, h := range read {
+			if r == fmt.Sprint(h) {
+				t.Errorf("the refresh may write or delete %s", r)
+			}
+		}
+	}
+	for a := range want {
+		if !got[a] {
+			t.Errorf("the refresh's role lacks %s", a)
+		}
+	}
+	for a := range got {
+		if !want[a] && !strings.HasPrefix(a, "kms:") {
+			t.Errorf("the refresh's role grants %s, which no operation of hublake current needs", a)
+		}
 	}
 }

@@ -45,9 +45,10 @@ var awsMetrics = map[string]map[string]string{
 
 // emfDims are the dimension sets hublake publishes its EMF metrics by: the
 // consumer by Stream (cmd/hublake/metrics.go), the compaction job by Lake
-// (cmd/hublake/compact.go); cmd/hublake's tests check the names against a
-// running consumer and a compaction run.
-var emfDims = map[string]bool{"Stream": true, "Stream,Table": true, "Stream,Worker": true, "Lake": true}
+// (cmd/hublake/compact.go), the current-state refresh by Lake and Table
+// (hublake current); cmd/hublake's tests check the names against a running
+// consumer, a compaction run and a refresh.
+var emfDims = map[string]bool{"Stream": true, "Stream,Table": true, "Stream,Worker": true, "Lake": true, "Lake,Table": true}
 
 // stackNames are the values the dimensions of the stack's metrics must
 // take, by dimension name, under the evaluator e.
@@ -98,7 +99,7 @@ func checkMetric(t *testing.T, where, ns, name string, dims map[string]string, v
 	switch {
 	case ns == dashboards.Namespace:
 		if !emfDims[dimNames] {
-			t.Errorf("%s: %s %s by %s: the consumer publishes its metrics by Stream, Stream and Table, or Stream and Worker, the compaction job by Lake", where, ns, name, dimNames)
+			t.Errorf("%s: %s %s by %s: the consumer publishes its metrics by Stream, Stream and Table, or Stream and Worker, the compaction job by Lake, the refresh by Lake and Table", where, ns, name, dimNames)
 		}
 	case awsMetrics[ns] != nil:
 		want, ok := awsMetrics[ns][name]
@@ -303,6 +304,7 @@ func TestAlarms(t *testing.T) {
 		"AWS/SQS ApproximateNumberOfMessagesVisible", // the EventBridge DLQ's depth
 		"hublake CompactionRuns",                     // compaction not running
 		"hublake CompactionErrors",
+		"hublake CurrentSnapshotAgeSeconds", // current tables stale
 	} {
 		if !watched[want] {
 			t.Errorf("no alarm watches %s", want)
@@ -426,6 +428,7 @@ func TestGrafanaDashboard(t *testing.T) {
 		"StreamName": {eval(tpl.props(t, "Stream")["Name"])},
 		"QueueName":  {eval(tpl.props(t, "EventsDeadLetterQueue")["QueueName"])},
 		"Lake":       {"<the lake>"},
+		"Table":      schema.TableNames(),
 	}
 	for _, r := range tpl.resourcesOfType("AWS::Events::Rule") {
 		values["RuleName"] = append(values["RuleName"], eval(tpl.props(t, r)["Name"]))
@@ -454,5 +457,53 @@ func TestGrafanaDashboard(t *testing.T) {
 	}
 	if !slices.Equal(titles, panels) {
 		t.Errorf("the Grafana panels are %q, want %q", titles, panels)
+	}
+}
+
+// TestCurrentStaleAlarm: the staleness alarm watches the snapshot age of
+// every current-state table (by the refresh task's Lake and the table as
+// `hublake current --table` names it), takes the older, and fires when for
+// CompactionAlarmHours consecutive hours it was an hour or more or was not
+// reported at all (missing data is breaching: no run, a run that dies).
+func TestCurrentStaleAlarm(t *testing.T) {
+	tpl := loadTemplate(t)
+	raw := tpl.props(t, "CurrentStaleAlarm")
+	for k, want := range map[string]any{
+		"EvaluationPeriods":  map[string]any{"Ref": "CompactionAlarmHours"},
+		"DatapointsToAlarm":  map[string]any{"Ref": "CompactionAlarmHours"},
+		"TreatMissingData":   "breaching",
+		"ComparisonOperator": "GreaterThanOrEqualToThreshold",
+		"Threshold":          3600,
+	} {
+		if !reflect.DeepEqual(raw[k], want) {
+			t.Errorf("CurrentStaleAlarm %s = %v, want %v", k, raw[k], want)
+		}
+	}
+	e := newEvaluator(t, tpl, nil)
+	p, err := e.eval(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lake := e.mustString(t, currentEnv(t, tpl)["HUBLAKE_OUT"])
+	tables := map[string]bool{}
+	for _, m := range alarmMetrics(t, "CurrentStaleAlarm", p.(map[string]any)) {
+		if m.ns != dashboards.Namespace || m.name != "CurrentSnapshotAgeSeconds" || m.dims["Lake"] != lake {
+			t.Errorf("CurrentStaleAlarm watches %s %s %v, want CurrentSnapshotAgeSeconds by Lake = %s", m.ns, m.name, m.dims, lake)
+		}
+		tables[m.dims["Table"]] = true
+	}
+	for _, table := range schema.CurrentTableNames() {
+		if !tables[table] {
+			t.Errorf("CurrentStaleAlarm does not watch %s's current table", table)
+		}
+	}
+	var expr []string
+	for _, m := range listOf(get(p, "Metrics")) {
+		if s, ok := get(m, "Expression").(string); ok && get(m, "ReturnData") == true {
+			expr = append(expr, s)
+		}
+	}
+	if len(expr) != 1 || !strings.HasPrefix(expr[0], "MAX([") {
+		t.Errorf("CurrentStaleAlarm returns %v, want the MAX of the tables' ages", expr)
 	}
 }

@@ -101,16 +101,27 @@ func taskEnv(t testing.TB, tpl *template) map[string]any {
 
 // compactionEnv returns the compaction container's environment, by name.
 func compactionEnv(t testing.TB, tpl *template) map[string]any {
+	return oneContainerEnv(t, tpl, "CompactionTaskDefinition")
+}
+
+// currentEnv returns the current-state refresh container's environment.
+func currentEnv(t testing.TB, tpl *template) map[string]any {
+	return oneContainerEnv(t, tpl, "CurrentTaskDefinition")
+}
+
+// oneContainerEnv returns the environment of the only container of a task
+// definition, by name.
+func oneContainerEnv(t testing.TB, tpl *template, taskDef string) map[string]any {
 	t.Helper()
-	defs, _ := tpl.props(t, "CompactionTaskDefinition")["ContainerDefinitions"].([]any)
+	defs, _ := tpl.props(t, taskDef)["ContainerDefinitions"].([]any)
 	if len(defs) != 1 {
-		t.Fatalf("the compaction task has %d containers, want 1", len(defs))
+		t.Fatalf("%s has %d containers, want 1", taskDef, len(defs))
 	}
 	env := map[string]any{}
 	for _, kv := range listOf(get(defs[0], "Environment")) {
 		name, _ := get(kv, "Name").(string)
 		if _, dup := env[name]; dup {
-			t.Errorf("the compaction task sets %s twice", name)
+			t.Errorf("%s sets %s twice", taskDef, name)
 		}
 		env[name] = get(kv, "Value")
 	}
@@ -295,60 +306,70 @@ func TestTaskContainer(t *testing.T) {
 	}
 }
 
-// TestCompactionTask: the compaction task runs `hublake compact` from the
-// same image on the consumer's lake, with a read-only root and a scratch
-// volume for its spilled runs, its own role, the stack's logs; every
-// variable it sets is a flag of hublake compact and the binary accepts the
-// values; the schedule runs it (hourly by default) in the stack's cluster
-// and network.
-func TestCompactionTask(t *testing.T) {
-	tpl := loadTemplate(t)
-	td := tpl.props(t, "CompactionTaskDefinition")
+// scheduledTask is a task the stack runs on a schedule: one hublake
+// command, from the consumer's image, on its lake.
+type scheduledTask struct {
+	command, taskDef, role, schedule, schedulerRole string
+	// params: variables the task sets from a parameter of the stack.
+	params map[string]string
+}
+
+// checkScheduledTask: the task runs `hublake <command>` from the same image
+// on the consumer's lake, with a read-only root and a scratch volume for
+// its spilled runs, its own role, the stack's logs; every variable it sets
+// is a flag of the command and the binary accepts the values; the schedule
+// runs it (hourly by default) in the stack's cluster and network.
+func checkScheduledTask(t *testing.T, tpl *template, st scheduledTask) {
+	t.Helper()
+	td := tpl.props(t, st.taskDef)
 	defs, _ := td["ContainerDefinitions"].([]any)
 	if len(defs) != 1 {
-		t.Fatalf("the compaction task has %d containers, want 1", len(defs))
+		t.Fatalf("the %s task has %d containers, want 1", st.command, len(defs))
 	}
 	c := defs[0].(map[string]any)
-	if !reflect.DeepEqual(c["Command"], []any{"compact"}) {
-		t.Errorf("the compaction container runs %v", c["Command"])
+	if !reflect.DeepEqual(c["Command"], []any{st.command}) {
+		t.Errorf("the %s container runs %v", st.command, c["Command"])
 	}
 	if !reflect.DeepEqual(c["Image"], map[string]any{"Ref": "ContainerImage"}) {
-		t.Errorf("the compaction container's image is %v, want the consumer's", c["Image"])
+		t.Errorf("the %s container's image is %v, want the consumer's", st.command, c["Image"])
 	}
 	if c["ReadonlyRootFilesystem"] != true {
-		t.Error("the compaction container's root filesystem is writable")
+		t.Errorf("the %s container's root filesystem is writable", st.command)
 	}
-	if !reflect.DeepEqual(td["TaskRoleArn"], map[string]any{"Fn::GetAtt": []any{"CompactionTaskRole", "Arn"}}) ||
+	if !reflect.DeepEqual(td["TaskRoleArn"], map[string]any{"Fn::GetAtt": []any{st.role, "Arn"}}) ||
 		!reflect.DeepEqual(td["ExecutionRoleArn"], map[string]any{"Fn::GetAtt": []any{"ExecutionRole", "Arn"}}) {
-		t.Errorf("the compaction task runs as %v / %v", td["TaskRoleArn"], td["ExecutionRoleArn"])
+		t.Errorf("the %s task runs as %v / %v", st.command, td["TaskRoleArn"], td["ExecutionRoleArn"])
 	}
 	lc := get(c, "LogConfiguration")
-	if get(lc, "LogDriver") != "awslogs" || !reflect.DeepEqual(get(lc, "Options", "awslogs-group"), map[string]any{"Ref": "LogGroup"}) {
-		t.Errorf("the compaction container logs to %v", lc)
+	if get(lc, "LogDriver") != "awslogs" || !reflect.DeepEqual(get(lc, "Options", "awslogs-group"), map[string]any{"Ref": "LogGroup"}) ||
+		get(lc, "Options", "awslogs-stream-prefix") != st.command {
+		t.Errorf("the %s container logs to %v", st.command, lc)
 	}
 
-	env := compactionEnv(t, tpl)
-	envs, _, _ := helpFlags(t, "compact")
+	env := oneContainerEnv(t, tpl, st.taskDef)
+	envs, _, _ := helpFlags(t, st.command)
 	for name := range env {
 		if why, bad := forbiddenEnv[name]; bad {
-			t.Errorf("the compaction task sets %s: %s", name, why)
+			t.Errorf("the %s task sets %s: %s", st.command, name, why)
 		} else if _, ok := envs[name]; !ok {
-			t.Errorf("the compaction task sets %s, which is no flag of hublake compact", name)
+			t.Errorf("the %s task sets %s, which is no flag of hublake %s", st.command, name, st.command)
 		}
 	}
 	consumer := taskEnv(t, tpl)
 	for _, name := range []string{"HUBLAKE_OUT", "HUBLAKE_REGION", "HUBLAKE_SSE", "HUBLAKE_SSE_KMS_KEY_ID", "HUBLAKE_EMF"} {
 		if !reflect.DeepEqual(env[name], consumer[name]) {
-			t.Errorf("the compaction task's %s = %v, the consumer's %v", name, env[name], consumer[name])
+			t.Errorf("the %s task's %s = %v, the consumer's %v", st.command, name, env[name], consumer[name])
 		}
 	}
-	if !reflect.DeepEqual(env["HUBLAKE_OLDER_THAN"], map[string]any{"Ref": "CompactionOlderThan"}) {
-		t.Errorf("HUBLAKE_OLDER_THAN = %v, want the parameter", env["HUBLAKE_OLDER_THAN"])
+	for name, param := range st.params {
+		if !reflect.DeepEqual(env[name], map[string]any{"Ref": param}) {
+			t.Errorf("the %s task's %s = %v, want the parameter %s", st.command, name, env[name], param)
+		}
 	}
 	mounts := listOf(c["MountPoints"])
 	vols := listOf(td["Volumes"])
 	if len(mounts) != 1 || len(vols) != 1 || get(mounts[0], "SourceVolume") != get(vols[0], "Name") || get(mounts[0], "ContainerPath") != env["HUBLAKE_TEMP_DIR"] {
-		t.Errorf("HUBLAKE_TEMP_DIR %v is not the scratch volume (mounts %v, volumes %v)", env["HUBLAKE_TEMP_DIR"], mounts, vols)
+		t.Errorf("the %s task's HUBLAKE_TEMP_DIR %v is not the scratch volume (mounts %v, volumes %v)", st.command, env["HUBLAKE_TEMP_DIR"], mounts, vols)
 	}
 
 	// The binary accepts the values.
@@ -358,7 +379,7 @@ func TestCompactionTask(t *testing.T) {
 	if err := os.WriteFile(blocker, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(staticBinary(t), "compact", "--out", filepath.Join(blocker, "lake"))
+	cmd := exec.Command(staticBinary(t), st.command, "--out", filepath.Join(blocker, "lake"))
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + tmpDir, "AWS_EC2_METADATA_DISABLED=true", "AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=x"}
 	for k, v := range env {
 		s, err := e.evalString(v)
@@ -370,28 +391,22 @@ func TestCompactionTask(t *testing.T) {
 		}
 		cmd.Env = append(cmd.Env, k+"="+s)
 	}
-	// (Compaction needs an existing lake: it looks for the directory before
+	// (Both need an existing lake: they look for the directory before
 	// opening it.)
 	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "no lake at --out") {
-		t.Errorf("hublake compact with the task's environment: %v\n%s\nwant it to get as far as looking for the lake", err, out)
+		t.Errorf("hublake %s with the task's environment: %v\n%s\nwant it to get as far as looking for the lake", st.command, err, out)
 	}
 
 	// The schedule.
-	sp := tpl.props(t, "CompactionSchedule")
+	sp := tpl.props(t, st.schedule)
 	if !reflect.DeepEqual(sp["ScheduleExpression"], map[string]any{"Ref": "CompactionSchedule"}) || tpl.Parameters["CompactionSchedule"]["Default"] != "rate(1 hour)" {
-		t.Errorf("the schedule is %v (default %v), want the parameter, hourly", sp["ScheduleExpression"], tpl.Parameters["CompactionSchedule"]["Default"])
-	}
-	pattern := regexp.MustCompile(tpl.Parameters["CompactionSchedule"]["AllowedPattern"].(string))
-	for expr, ok := range map[string]bool{"rate(1 hour)": true, "rate(15 minutes)": true, "cron(5 * * * ? *)": true, "1 hour": false, "rate(0 hours)": false, "rate(1 week)": false} {
-		if pattern.MatchString(expr) != ok {
-			t.Errorf("the schedule parameter accepts %q: %v, want %v", expr, !ok, ok)
-		}
+		t.Errorf("the %s schedule is %v (default %v), want the compaction schedule's parameter, hourly", st.command, sp["ScheduleExpression"], tpl.Parameters["CompactionSchedule"]["Default"])
 	}
 	tgt := get(sp, "Target")
 	for path, want := range map[string]any{
 		"Arn":                             map[string]any{"Fn::GetAtt": []any{"Cluster", "Arn"}},
-		"RoleArn":                         map[string]any{"Fn::GetAtt": []any{"CompactionSchedulerRole", "Arn"}},
-		"EcsParameters.TaskDefinitionArn": map[string]any{"Ref": "CompactionTaskDefinition"},
+		"RoleArn":                         map[string]any{"Fn::GetAtt": []any{st.schedulerRole, "Arn"}},
+		"EcsParameters.TaskDefinitionArn": map[string]any{"Ref": st.taskDef},
 		"EcsParameters.LaunchType":        "FARGATE",
 		"EcsParameters.NetworkConfiguration.AwsvpcConfiguration.Subnets":        map[string]any{"Ref": "SubnetIds"},
 		"EcsParameters.NetworkConfiguration.AwsvpcConfiguration.SecurityGroups": []any{map[string]any{"Ref": "TaskSecurityGroup"}},
@@ -401,7 +416,53 @@ func TestCompactionTask(t *testing.T) {
 			keys = append(keys, k)
 		}
 		if got := get(tgt, keys...); !reflect.DeepEqual(got, want) {
-			t.Errorf("the schedule's target %s = %v, want %v", path, got, want)
+			t.Errorf("the %s schedule's target %s = %v, want %v", st.command, path, got, want)
 		}
+	}
+}
+
+// TestCompactionTask: the compaction task (checkScheduledTask), with
+// --older-than from its parameter; the schedule parameter's pattern.
+func TestCompactionTask(t *testing.T) {
+	tpl := loadTemplate(t)
+	checkScheduledTask(t, tpl, scheduledTask{command: "compact", taskDef: "CompactionTaskDefinition", role: "CompactionTaskRole",
+		schedule: "CompactionSchedule", schedulerRole: "CompactionSchedulerRole", params: map[string]string{"HUBLAKE_OLDER_THAN": "CompactionOlderThan"}})
+	pattern := regexp.MustCompile(tpl.Parameters["CompactionSchedule"]["AllowedPattern"].(string))
+	for expr, ok := range map[string]bool{"rate(1 hour)": true, "rate(15 minutes)": true, "cron(5 * * * ? *)": true, "1 hour": false, "rate(0 hours)": false, "rate(1 week)": false} {
+		if pattern.MatchString(expr) != ok {
+			t.Errorf("the schedule parameter accepts %q: %v, want %v", expr, !ok, ok)
+		}
+	}
+}
+
+// TestCurrentTask: the current-state refresh runs as a task of its own
+// (its own role: it must not be able to delete the history) on the
+// compaction schedule, sized as the compaction task, on the same lake.
+func TestCurrentTask(t *testing.T) {
+	tpl := loadTemplate(t)
+	if out, err := exec.Command(staticBinary(t), "current", "--help").CombinedOutput(); err != nil {
+		// TODO(issue 23): the command lands with the core of the issue
+		// (another branch); the merge removes this skip.
+		t.Skipf("this build has no `hublake current` yet: %v\n%s", err, out)
+	}
+	checkScheduledTask(t, tpl, scheduledTask{command: "current", taskDef: "CurrentTaskDefinition", role: "CurrentTaskRole",
+		schedule: "CurrentSchedule", schedulerRole: "CurrentSchedulerRole"})
+}
+
+// TestCurrentTaskSize: the refresh task is the compaction task's size and
+// platform (it sorts in compaction's memory budget), and lakes agree.
+func TestCurrentTaskSize(t *testing.T) {
+	tpl := loadTemplate(t)
+	cur, comp := tpl.props(t, "CurrentTaskDefinition"), tpl.props(t, "CompactionTaskDefinition")
+	for _, k := range []string{"Cpu", "Memory", "RuntimePlatform", "NetworkMode", "RequiresCompatibilities", "Volumes", "ExecutionRoleArn"} {
+		if !reflect.DeepEqual(cur[k], comp[k]) {
+			t.Errorf("the current task's %s = %v, the compaction task's %v", k, cur[k], comp[k])
+		}
+	}
+	if !reflect.DeepEqual(currentEnv(t, tpl)["HUBLAKE_OUT"], compactionEnv(t, tpl)["HUBLAKE_OUT"]) {
+		t.Error("the refresh and compaction run on different lakes")
+	}
+	if reflect.DeepEqual(cur["TaskRoleArn"], comp["TaskRoleArn"]) {
+		t.Error("the refresh runs with the compaction role, which may delete the history")
 	}
 }

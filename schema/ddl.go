@@ -180,8 +180,9 @@ func PartitionProjection(root, table string) map[string]string {
 }
 
 // AthenaDDL returns CREATE EXTERNAL TABLE statements for every table of
-// DDLTables and CREATE VIEW statements for every view (Views), separated by
-// blank lines, each ending with ";".
+// DDLTables, then for every current-state table (CurrentNames), and
+// CREATE VIEW statements for every view (Views), separated by blank lines,
+// each ending with ";".
 func AthenaDDL(o DDLOptions) string {
 	var b strings.Builder
 	for _, t := range DDLTables() {
@@ -219,6 +220,9 @@ func AthenaDDL(o DDLOptions) string {
 		}
 		b.WriteString(");\n\n")
 	}
+	for _, t := range CurrentTableNames() {
+		b.WriteString(currentTableDDL(o, t) + "\n")
+	}
 	for i, v := range Views() {
 		if i > 0 {
 			b.WriteString("\n")
@@ -233,6 +237,9 @@ func AthenaDDL(o DDLOptions) string {
 type View struct {
 	Name  string
 	Query func(DDLOptions) string
+	// Tables are the tables the view reads (a reader creates the view only
+	// where they exist).
+	Tables []string
 }
 
 // DDL returns the CREATE OR REPLACE VIEW statement of the view.
@@ -250,28 +257,30 @@ const (
 	AllFindingsViewName = "findings_all"
 )
 
-// Views returns the lake's views in a stable order.
+// Views returns the lake's views in a stable order: over the history, then
+// over the current-state tables (findings_all_current).
 func Views() []View {
 	return []View{
-		{LatestViewName, LatestViewQuery},
-		{OCSFLatestViewName, OCSFLatestViewQuery},
-		{AllFindingsViewName, AllFindingsViewQuery},
+		{LatestViewName, LatestViewQuery, []string{TableFindings}},
+		{OCSFLatestViewName, OCSFLatestViewQuery, []string{TableOCSFFindings}},
+		{AllFindingsViewName, AllFindingsViewQuery, []string{TableFindings, TableOCSFFindings}},
+		{AllCurrentViewName, AllCurrentViewQuery, []string{FindingsCurrentName, OCSFFindingsCurrentName}},
 	}
 }
 
 // LatestViewQuery is the SELECT behind findings_latest: the newest row per
-// (product_arn, id) by updated_at, then processed_at, then event_time, as
-// docs/tables.md defines it. BatchUpdateFindings changes (workflow, notes) keep
-// UpdatedAt but arrive in later events, hence event_time as the last key.
-func LatestViewQuery(o DDLOptions) string {
-	return latestQuery(o, TableFindings, "product_arn, id",
-		"updated_at DESC NULLS LAST, processed_at DESC NULLS LAST, event_time DESC NULLS LAST")
-}
+// (product_arn, id) by updated_at, then processed_at, then event_time, then
+// the tiebreak (Tiebreak: source, finding_index), as docs/tables.md defines
+// it: the table's Newest, which the current-state table keeps too.
+// BatchUpdateFindings changes (workflow, notes) keep UpdatedAt but arrive in
+// later events, hence event_time after them.
+func LatestViewQuery(o DDLOptions) string { return latestQuery(o, TableFindings) }
 
 // OCSFLatestViewQuery is the SELECT behind ocsf_findings_latest: the newest
 // row per finding (metadata.uid, which Security Hub keeps for the life of a
 // finding; else account, product and finding_info.uid) by
-// finding_info.modified_time, then event_time, as docs/tables.md defines it.
+// finding_info.modified_time, then event_time, then the tiebreak, as
+// docs/tables.md defines it (the table's Newest).
 // BatchUpdateFindingsV2 and automation rules change status, severity and
 // comment without moving modified_time; their events are later.
 //
@@ -281,18 +290,20 @@ func LatestViewQuery(o DDLOptions) string {
 // findings, Falco) or no product uid (Prowler 4.0–4.4) would all share the
 // one NULL key, and the view would keep one of them. For findings that
 // have all three (every Security Hub finding) the key is docs/tables.md's.
-func OCSFLatestViewQuery(o DDLOptions) string {
-	return latestQuery(o, TableOCSFFindings, OCSFLatestKey,
-		"modified_time DESC NULLS LAST, event_time DESC NULLS LAST")
-}
+func OCSFLatestViewQuery(o DDLOptions) string { return latestQuery(o, TableOCSFFindings) }
 
 // OCSFLatestKey is the SQL (Trino's and DuckDB's) of ocsf_findings_latest's
 // partition key.
 const OCSFLatestKey = "coalesce(metadata_uid, coalesce(account_uid, '') || '/' || coalesce(product_uid, '') || '/' || finding_uid)"
 
 // latestQuery selects every column of table (and dt) from the first row of
-// each partition by the order.
-func latestQuery(o DDLOptions, table, partitionBy, orderBy string) string {
+// each finding by the table's Newest: its key and its total order.
+func latestQuery(o DDLOptions, table string) string {
+	t, ok := Lookup(table)
+	if !ok || t.Newest() == nil {
+		panic("schema: no latest view for " + table)
+	}
+	partitionBy, orderBy := t.Newest().KeySQL, t.Newest().OrderSQL()
 	names := []string{}
 	for _, c := range Columns(table) {
 		names = append(names, `"`+c.Name+`"`)
@@ -333,19 +344,27 @@ var AllFindingsColumns = []struct{ Name, ASFF, OCSF string }{
 // tables (the history, like the tables; the latest views are per format)
 // with the columns docs/tables.md lists.
 func AllFindingsViewQuery(o DDLOptions) string {
-	asff := make([]string, len(AllFindingsColumns))
-	ocsf := make([]string, len(AllFindingsColumns))
+	return allFindingsQuery(o, TableFindings, TableOCSFFindings, true)
+}
+
+// allFindingsQuery applies AllFindingsColumns to an ASFF and an OCSF table
+// (dt left out when withDT is false).
+func allFindingsQuery(o DDLOptions, asffTable, ocsfTable string, withDT bool) string {
+	var asff, ocsf []string
 	as := func(expr, name string) string {
 		if expr == `"`+name+`"` {
 			return expr
 		}
 		return expr + ` AS "` + name + `"`
 	}
-	for i, c := range AllFindingsColumns {
-		asff[i], ocsf[i] = as(c.ASFF, c.Name), as(c.OCSF, c.Name)
+	for _, c := range AllFindingsColumns {
+		if c.Name == "dt" && !withDT {
+			continue
+		}
+		asff, ocsf = append(asff, as(c.ASFF, c.Name)), append(ocsf, as(c.OCSF, c.Name))
 	}
-	return "SELECT " + strings.Join(asff, ",\n  ") + "\nFROM " + o.qualifiedSQL(TableFindings) +
-		"\nUNION ALL\nSELECT " + strings.Join(ocsf, ",\n  ") + "\nFROM " + o.qualifiedSQL(TableOCSFFindings)
+	return "SELECT " + strings.Join(asff, ",\n  ") + "\nFROM " + o.qualifiedSQL(asffTable) +
+		"\nUNION ALL\nSELECT " + strings.Join(ocsf, ",\n  ") + "\nFROM " + o.qualifiedSQL(ocsfTable)
 }
 
 // GlueColumnsYAML renders a table's columns as the Columns list of an

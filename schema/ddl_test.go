@@ -139,48 +139,75 @@ type ddlTable struct {
 var (
 	createRe = regexp.MustCompile("(?s)^CREATE EXTERNAL TABLE IF NOT EXISTS (\\S+) \\(\n(.*)\n\\)\nPARTITIONED BY \\((.*)\\)\n" +
 		"(STORED AS PARQUET|ROW FORMAT SERDE '[^']+'\nSTORED AS INPUTFORMAT '[^']+'\nOUTPUTFORMAT '[^']+')\nLOCATION '([^']*)'\nTBLPROPERTIES \\(\n(.*)\n\\)$")
+	currentRe = regexp.MustCompile("(?s)^CREATE EXTERNAL TABLE IF NOT EXISTS (\\S+) \\(\n(.*)\n\\)\n" +
+		"ROW FORMAT SERDE '([^']+)'\nSTORED AS INPUTFORMAT '([^']+)'\nOUTPUTFORMAT '([^']+)'\nLOCATION '([^']*)'\nTBLPROPERTIES \\(\n(.*)\n\\)$")
 	colRe   = regexp.MustCompile("^  `([a-z0-9_]+)` (\\S+?),?$")
 	propRe  = regexp.MustCompile(`^  '([^']+)' = '([^']*)',?$`)
 	fieldRe = regexp.MustCompile("[<,]([^<>,:]*):")
 )
 
-func parseDDL(t *testing.T, ddl string) (tables []ddlTable, views []string) {
+// parseColumns parses the column lines of a CREATE EXTERNAL TABLE.
+func parseColumns(t *testing.T, table, body string) []Column {
+	t.Helper()
+	var cols []Column
+	lines := strings.Split(body, "\n")
+	for i, l := range lines {
+		c := colRe.FindStringSubmatch(l)
+		if c == nil {
+			t.Fatalf("%s: column line %q", table, l)
+		}
+		if last := i == len(lines)-1; last == strings.HasSuffix(l, ",") {
+			t.Errorf("%s: column line %q: commas must separate columns", table, l)
+		}
+		cols = append(cols, Column{Name: c[1], Type: c[2]})
+	}
+	return cols
+}
+
+// parseProps parses the TBLPROPERTIES lines of a CREATE EXTERNAL TABLE.
+func parseProps(t *testing.T, table, body string) map[string]string {
+	t.Helper()
+	props := map[string]string{}
+	for _, l := range strings.Split(body, "\n") {
+		p := propRe.FindStringSubmatch(l)
+		if p == nil {
+			t.Fatalf("%s: property line %q", table, l)
+		}
+		props[p[1]] = p[2]
+	}
+	return props
+}
+
+// parseDDL takes AthenaDDL apart: the partitioned tables (DDLTables), the
+// current tables (CurrentTables: storage holds the SerDe, input and output
+// formats, one a line) and the views' statements.
+func parseDDL(t *testing.T, ddl string) (tables, current []ddlTable, views []string) {
 	t.Helper()
 	if !strings.HasSuffix(ddl, ";\n") {
 		t.Fatalf("DDL does not end with a statement terminator: %q", ddl[max(0, len(ddl)-40):])
 	}
 	stmts := strings.Split(strings.TrimSuffix(ddl, ";\n"), ";\n\n")
-	nt, nv := len(DDLTables()), len(Views())
-	if len(stmts) != nt+nv {
-		t.Fatalf("want %d tables and %d views, got %d statements", nt, nv, len(stmts))
+	nt, nc, nv := len(DDLTables()), len(CurrentTables()), len(Views())
+	if len(stmts) != nt+nc+nv {
+		t.Fatalf("want %d tables, %d current tables and %d views, got %d statements", nt, nc, nv, len(stmts))
 	}
 	for _, s := range stmts[:nt] {
 		m := createRe.FindStringSubmatch(s)
 		if m == nil {
 			t.Fatalf("not a CREATE EXTERNAL TABLE statement of the expected form:\n%s", s)
 		}
-		tb := ddlTable{name: m[1], partitioned: m[3], storage: m[4], location: m[5], props: map[string]string{}}
-		lines := strings.Split(m[2], "\n")
-		for i, l := range lines {
-			c := colRe.FindStringSubmatch(l)
-			if c == nil {
-				t.Fatalf("%s: column line %q", tb.name, l)
-			}
-			if last := i == len(lines)-1; last == strings.HasSuffix(l, ",") {
-				t.Errorf("%s: column line %q: commas must separate columns", tb.name, l)
-			}
-			tb.columns = append(tb.columns, Column{Name: c[1], Type: c[2]})
-		}
-		for _, l := range strings.Split(m[6], "\n") {
-			p := propRe.FindStringSubmatch(l)
-			if p == nil {
-				t.Fatalf("%s: property line %q", tb.name, l)
-			}
-			tb.props[p[1]] = p[2]
-		}
-		tables = append(tables, tb)
+		tables = append(tables, ddlTable{name: m[1], partitioned: m[3], storage: m[4], location: m[5],
+			columns: parseColumns(t, m[1], m[2]), props: parseProps(t, m[1], m[6])})
 	}
-	return tables, stmts[nt:]
+	for _, s := range stmts[nt : nt+nc] {
+		m := currentRe.FindStringSubmatch(s)
+		if m == nil {
+			t.Fatalf("not an unpartitioned CREATE EXTERNAL TABLE statement of the symlink form:\n%s", s)
+		}
+		current = append(current, ddlTable{name: m[1], storage: m[3] + "\n" + m[4] + "\n" + m[5], location: m[6],
+			columns: parseColumns(t, m[1], m[2]), props: parseProps(t, m[1], m[7])})
+	}
+	return tables, current, stmts[nt+nc:]
 }
 
 func TestAthenaDDL(t *testing.T) {
@@ -190,15 +217,12 @@ func TestAthenaDDL(t *testing.T) {
 	} {
 		t.Run(fmt.Sprintf("%s %s", o.Location, o.Database), func(t *testing.T) {
 			root := strings.TrimSuffix(o.Location, "/")
-			tables, views := parseDDL(t, AthenaDDL(o))
+			tables, current, views := parseDDL(t, AthenaDDL(o))
+			checkCurrentDDL(t, o, current)
 			for i, table := range DDLTables() {
 				tb := tables[i]
-				wantName := "`" + table + "`"
-				if o.Database != "" {
-					wantName = "`" + o.Database + "`." + wantName
-				}
-				if tb.name != wantName {
-					t.Errorf("table name %s, want %s", tb.name, wantName)
+				if wantName := ddlName(o, table); tb.name != wantName {
+					t.Errorf("table name %s, want %s", tb.name, ddlName(o, table))
 				}
 				cols := Columns(table)
 				if len(tb.columns) != len(cols) {
@@ -278,17 +302,21 @@ func TestAthenaDDL(t *testing.T) {
 			frags := map[string][]string{
 				LatestViewName: {
 					"PARTITION BY product_arn, id",
-					"ORDER BY updated_at DESC NULLS LAST, processed_at DESC NULLS LAST, event_time DESC NULLS LAST",
+					"ORDER BY updated_at DESC NULLS LAST, processed_at DESC NULLS LAST, event_time DESC NULLS LAST, source DESC NULLS LAST, finding_index DESC NULLS LAST\n",
 					"FROM " + sqlName("findings") + "\n", "WHERE rn = 1", `, "dt"` + "\nFROM",
 				},
 				OCSFLatestViewName: {
 					"PARTITION BY coalesce(metadata_uid, coalesce(account_uid, '') || '/' || coalesce(product_uid, '') || '/' || finding_uid)",
-					"ORDER BY modified_time DESC NULLS LAST, event_time DESC NULLS LAST",
+					"ORDER BY modified_time DESC NULLS LAST, event_time DESC NULLS LAST, source DESC NULLS LAST, finding_index DESC NULLS LAST\n",
 					"FROM " + sqlName("ocsf_findings") + "\n", "WHERE rn = 1", `, "dt"` + "\nFROM",
 				},
 				AllFindingsViewName: {
 					"SELECT 'asff' AS \"format\",", "FROM " + sqlName("findings") + "\nUNION ALL\nSELECT 'ocsf' AS \"format\",",
 					"\nFROM " + sqlName("ocsf_findings"),
+				},
+				AllCurrentViewName: {
+					"SELECT 'asff' AS \"format\",", "FROM " + sqlName("findings_current") + "\nUNION ALL\nSELECT 'ocsf' AS \"format\",",
+					"\nFROM " + sqlName("ocsf_findings_current") + "", "\"event_time\"\nFROM",
 				},
 			}
 			selects := map[string]string{LatestViewName: TableFindings, OCSFLatestViewName: TableOCSFFindings}
@@ -395,4 +423,106 @@ func TestGlueColumnsYAML(t *testing.T) {
 			})
 		}
 	}
+}
+
+// checkCurrentDDL: each current table has its history table's columns and
+// types, no partitions, the symlink storage Delta Lake's Athena integration
+// uses (https://docs.delta.io/presto-integration) and the manifest's folder
+// as LOCATION.
+func checkCurrentDDL(t *testing.T, o DDLOptions, current []ddlTable) {
+	t.Helper()
+	root := strings.TrimSuffix(o.Location, "/")
+	if len(current) != 2 {
+		t.Fatalf("%d current tables in the DDL, want findings_current and ocsf_findings_current", len(current))
+	}
+	for i, history := range CurrentTableNames() {
+		tb, name := current[i], CurrentName(history)
+		if name != history+"_current" {
+			t.Errorf("current table %s of %s: want the name %s_current", name, history, history)
+		}
+		if wantName := ddlName(o, name); tb.name != wantName {
+			t.Errorf("current table name %s, want %s", tb.name, wantName)
+		}
+		hist := Columns(history)
+		if len(tb.columns) != len(hist) {
+			t.Fatalf("%s: %d columns, %s has %d", name, len(tb.columns), history, len(hist))
+		}
+		for j, h := range hist {
+			if d := tb.columns[j]; d.Name != h.Name || strings.ReplaceAll(d.Type, "`", "") != h.Type {
+				t.Errorf("%s column %d: %s %s, %s has %s %s", name, j, d.Name, d.Type, history, h.Name, h.Type)
+			}
+			if tb.columns[j].Name == "dt" {
+				t.Errorf("%s: dt is a column; the current tables are not partitioned", name)
+			}
+		}
+		want := "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe\n" +
+			"org.apache.hadoop.hive.ql.io.SymlinkTextInputFormat\norg.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"
+		if tb.storage != want {
+			t.Errorf("%s: storage %q, want %q", name, tb.storage, want)
+		}
+		if want := root + "/" + name + "/_symlink_format_manifest/"; tb.location != want {
+			t.Errorf("%s: LOCATION %s, want %s", name, tb.location, want)
+		}
+		if len(tb.props) != 1 || tb.props["classification"] != "parquet" {
+			t.Errorf("%s: TBLPROPERTIES %v, want classification parquet only (no partition projection)", name, tb.props)
+		}
+		if got := CurrentManifestURL(o.Location, name); got != root+"/"+name+"/_symlink_format_manifest/manifest" {
+			t.Errorf("%s: manifest %s", name, got)
+		}
+		if h, ok := HistoryOf(name); !ok || h != history {
+			t.Errorf("HistoryOf(%s) = %s, %v", name, h, ok)
+		}
+	}
+}
+
+// TestAllCurrentViewHasNoDT: findings_all_current is findings_all's mapping
+// without dt (the current tables have none), over the current tables only.
+func TestAllCurrentViewHasNoDT(t *testing.T) {
+	q := AllCurrentViewQuery(DDLOptions{})
+	if strings.Contains(q, `"dt"`) {
+		t.Errorf("findings_all_current selects dt:\n%s", q)
+	}
+	for _, name := range []string{`"findings"`, `"ocsf_findings"`} {
+		if strings.Contains(q, "FROM "+name) {
+			t.Errorf("findings_all_current reads the history table %s", name)
+		}
+	}
+	all := AllFindingsViewQuery(DDLOptions{})
+	if got, want := strings.Count(q, " AS \""), strings.Count(all, " AS \""); got != want {
+		t.Errorf("findings_all_current renames %d columns, findings_all %d", got, want)
+	}
+	if got, want := strings.Count(q, ",\n"), strings.Count(all, ",\n")-2; got != want {
+		t.Errorf("findings_all_current has %d column separators, want findings_all's less dt's (%d)", got, want)
+	}
+}
+
+// TestLatestTiebreakIsUnique: the views end their order with the tiebreak,
+// whose columns every history row has (required: never NULL), so the order
+// is total.
+func TestLatestTiebreakIsUnique(t *testing.T) {
+	for _, table := range CurrentTableNames() {
+		s := ParquetSchema(table)
+		for _, col := range Tiebreak {
+			f, ok := s.Lookup(col)
+			if !ok {
+				t.Errorf("%s has no column %s", table, col)
+				continue
+			}
+			if !f.Node.Required() {
+				t.Errorf("%s.%s is optional: a NULL would tie", table, col)
+			}
+		}
+		view := map[string]string{TableFindings: LatestViewQuery(DDLOptions{}), TableOCSFFindings: OCSFLatestViewQuery(DDLOptions{})}[table]
+		if !strings.Contains(view, "source DESC NULLS LAST, finding_index DESC NULLS LAST\n") {
+			t.Errorf("the latest view of %s does not end its order with the tiebreak:\n%s", table, view)
+		}
+	}
+}
+
+// ddlName is a table's name as the DDL's statements quote it.
+func ddlName(o DDLOptions, name string) string {
+	if o.Database == "" {
+		return "`" + name + "`"
+	}
+	return "`" + o.Database + "`.`" + name + "`"
 }

@@ -4,9 +4,11 @@
 # of realistic Security Hub events (all four detail-types: the three ASFF ones
 # and the OCSF feed's Findings Imported V2, duplicates, a few broken records)
 # as EventBridge rules would; waits until every record is durable in the
-# lake; queries the lake with DuckDB (the tables and the views hublake ddl
-# prints: findings_latest, ocsf_findings_latest, findings_all); stops
-# everything.
+# lake; compacts it (hublake compact) and builds the current-state tables
+# (hublake current); queries the lake with DuckDB (the tables, the views
+# hublake ddl prints: findings_latest, ocsf_findings_latest, findings_all,
+# and the current tables findings_current, ocsf_findings_current and the
+# view findings_all_current against the latest views); stops everything.
 # The lake ends up in ./lake (the bucket "lake" of the local S3 server).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -65,9 +67,21 @@ echo "read $read_n records; findings $(metric 'hublake_rows_written_total{table=
   "duplicates dropped $(metric hublake_duplicates_total), dead letters $(metric hublake_dead_letters_total)," \
   "objects $(metric hublake_objects_written_total)"
 
-step "the lake, read with DuckDB as Athena would (./lake)"
-go run ./internal/tools/lakequery -lake lake
+step "compacting the lake (hublake compact: few large sorted objects per partition, the consumer still running)"
+"$BIN" compact --out s3://lake --s3-endpoint "$S3" --older-than 0s --delete-grace 2s --progress none --log-level warn
+
+# The generated events are dated in the past (seeded, so every run is the
+# same), further back than Security Hub keeps findings: --retention none
+# keeps every finding, so each current table is its latest view's rows.
+step "building the current-state tables (hublake current: one row per finding, the row the latest view picks)"
+"$BIN" current --out s3://lake --s3-endpoint "$S3" --retention none --progress none --log-level warn
+for t in findings_current ocsf_findings_current; do
+  echo "$t: $(wc -l < "lake/$t/_symlink_format_manifest/manifest") object(s) in the committed snapshot (lake/$t/_symlink_format_manifest/manifest)"
+done
+
+step "the lake, read with DuckDB as Athena would (./lake; the current tables through their manifests)"
+go run ./internal/tools/lakequery -lake lake -s3-root s3://lake
 
 step "stopping (SIGTERM: the consumer flushes, checkpoints and exits 0)"
 kill -TERM "$consumer"; wait "$consumer"; consumer=
-echo "consumer exited 0; Athena DDL for this lake: bin/hublake ddl --location s3://your-bucket/prefix"
+echo "consumer exited 0; Athena DDL for this lake (tables, current tables, views): bin/hublake ddl --location s3://your-bucket/prefix"

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"regexp"
 	"slices"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hublake/hublake/internal/dashboards"
+	"github.com/hublake/hublake/schema"
 )
 
 const (
@@ -102,6 +104,32 @@ func TestDashboardsUseExportedMetrics(t *testing.T) {
 		compactEMF = append(compactEMF, parseEMF(t, []byte(out))...)
 	}
 
+	// The current-state refresh's lines (one per table, by Lake and Table)
+	// on the same lake, compacted.
+	// TODO(issue 23): `hublake current` lands with the core of the issue
+	// (another branch); until then its metrics are left unchecked, and the
+	// merge removes this condition.
+	hasCurrent := exec.Command(hublakeBin, "current", "--help").Run() == nil
+	if hasCurrent {
+		args := append(append([]string{"current", "--progress", "none", "--log-level", "warn"}, lk.out...), "--emf")
+		code, out := hublake(t, []string{"HUBLAKE_RECORD_AWS_OPS=" + currentOpsFile}, args...)
+		if code != 0 {
+			t.Fatalf("hublake current --emf exited %d:\n%s", code, tail(out, 40))
+		}
+		tables := map[string]bool{}
+		for _, r := range parseEMF(t, []byte(out)) {
+			if r.Dims == "Lake,Table" && r.DimValues["Lake"] == lakeURL {
+				tables[r.DimValues["Table"]] = true
+			}
+			compactEMF = append(compactEMF, r)
+		}
+		for _, table := range schema.CurrentTableNames() {
+			if !tables[table] {
+				t.Errorf("hublake current --emf wrote no line for %s by Lake %s and Table", table, lakeURL)
+			}
+		}
+	}
+
 	waitMetric(t, p, "hublake_batches_total", 1, 90*time.Second)
 	// A set of EMF lines after the flush carries its duration.
 	deadline := time.Now().Add(30 * time.Second)
@@ -187,6 +215,9 @@ func TestDashboardsUseExportedMetrics(t *testing.T) {
 			byLake[r.Widget]++
 		}
 		seen, ok := published[key{r.Namespace, r.Name, r.DimNames()}]
+		if !ok && !hasCurrent && strings.HasPrefix(r.Name, "Current") {
+			continue
+		}
 		if !ok {
 			t.Errorf("%s: %s %s by %s is not an EMF metric of the consumer or of hublake compact", r.Widget, r.Namespace, r.Name, r.DimNames())
 			continue

@@ -75,6 +75,7 @@ func docSections() []docSection {
 		docSection{"docs/tables.md", "layout", func(*testing.T, string) string { return layoutBlock() }},
 		docSection{"docs/tables.md", "partitions", func(*testing.T, string) string { return partitionFacts() }},
 		docSection{"docs/tables.md", "views", func(*testing.T, string) string { return viewTable() }},
+		docSection{"docs/tables.md", "current duckdb", func(*testing.T, string) string { return currentDuckDB() }},
 		docSection{"docs/tables.md", "findings_all", func(*testing.T, string) string { return allFindingsTable() }},
 		docSection{"docs/tables.md", "parquet", func(*testing.T, string) string { return parquetFacts() }},
 		docSection{"docs/tables.md", "example queries", func(t *testing.T, _ string) string { return exampleQueries(t) }},
@@ -618,7 +619,26 @@ func layoutBlock() string {
 	for _, tb := range schema.AllTableNames() {
 		fmt.Fprintf(&b, "<root>/%s/dt=YYYY-MM-DD/<name>%s\n", tb, layout.Extension(tb))
 	}
-	b.WriteString("<root>/_hublake/…   compaction's bookkeeping (markers, manifests, locks); Athena reads none of it\n```\n")
+	for _, c := range schema.CurrentNames() {
+		fmt.Fprintf(&b, "<root>/%s/%s/%s   the committed snapshot's objects, one URL a line\n", c, schema.SymlinkManifestDir, schema.SymlinkManifestName)
+		fmt.Fprintf(&b, "<root>/%s/snapshot=<id>/part-<k>.parquet\n", c)
+	}
+	b.WriteString("<root>/_hublake/…   compaction's and the refresh's bookkeeping (markers, manifests, locks); Athena reads none of it\n```\n")
+	return b.String()
+}
+
+// currentDuckDB is how DuckDB reads the current tables: the statements
+// schema.DuckDBCurrentStatements gives (lakecheck and the demo's report run
+// them), for a lake at <root>.
+func currentDuckDB() string {
+	var b strings.Builder
+	b.WriteString("```sql\n")
+	for _, c := range schema.CurrentNames() {
+		for _, stmt := range schema.DuckDBCurrentStatements("<root>", c) {
+			b.WriteString(stmt + ";\n")
+		}
+	}
+	b.WriteString("```\n")
 	return b.String()
 }
 
@@ -640,7 +660,12 @@ func viewTable() string {
 		q := v.Query(schema.DDLOptions{})
 		p, o, f := partitionByRE.FindStringSubmatch(q), orderByRE.FindStringSubmatch(q), fromRE.FindStringSubmatch(q)
 		if p == nil || o == nil || f == nil {
-			fmt.Fprintf(&b, "| `%s` | `%s` and `%s` | row of either table | — (every row: the history) |\n", v.Name, schema.TableFindings, schema.TableOCSFFindings)
+			over := "`" + strings.Join(v.Tables, "` and `") + "`"
+			if _, ok := schema.HistoryOf(v.Tables[0]); ok {
+				fmt.Fprintf(&b, "| `%s` | %s | row of either table | — (each table's row: the current state; no `dt`) |\n", v.Name, over)
+				continue
+			}
+			fmt.Fprintf(&b, "| `%s` | %s | row of either table | — (every row: the history) |\n", v.Name, over)
 			continue
 		}
 		fmt.Fprintf(&b, "| `%s` | `%s` | `%s` | `%s` |\n", v.Name, f[1], cell(strings.TrimSpace(p[1])), cell(strings.TrimSpace(o[1])))

@@ -38,6 +38,12 @@ var (
 	// consumers make (HUBLAKE_RECORD_AWS_OPS), backfillOpsFile those of
 	// the backfills over S3, compactOpsFile those of `hublake compact`.
 	opsFile, backfillOpsFile, compactOpsFile string
+	// currentOpsFile records those of `hublake current` (issue 23).
+	// TODO(issue 23): once the command lands, compare it with
+	// ../../deploy/testdata/current-aws-operations.txt as the others are
+	// ("the refresh task role"; deploy's TestCurrentRoleLeastPrivilege
+	// reads it).
+	currentOpsFile string
 )
 
 // opsGolden lists the AWS operations `hublake consume` calls,
@@ -96,6 +102,7 @@ func TestMain(m *testing.M) {
 		opsFile = filepath.Join(dir, "aws-operations.txt")
 		backfillOpsFile = filepath.Join(dir, "backfill-aws-operations.txt")
 		compactOpsFile = filepath.Join(dir, "compact-aws-operations.txt")
+		currentOpsFile = filepath.Join(dir, "current-aws-operations.txt")
 		code := m.Run()
 		if code != 0 && stack != nil {
 			fmt.Fprintf(os.Stderr, "local stack logs:\n%s\n", stack.Logs())

@@ -187,13 +187,13 @@ var (
 	filterRE = regexp.MustCompile(` ([A-Za-z]+)="([^"]*)"`)
 	// mathTokenRE are the tokens of the metric math the body uses: ids,
 	// functions, numbers, + - * / and parentheses.
-	mathTokenRE = regexp.MustCompile(`[A-Za-z_][A-Za-z0-9_]*|\d+(\.\d+)?|==|!=|>=|<=|&&|\|\||[-+*/(),<>!]|\s+`)
+	mathTokenRE = regexp.MustCompile(`[A-Za-z_][A-Za-z0-9_]*|\d+(\.\d+)?|==|!=|>=|<=|&&|\|\||[-+*/(),<>!\[\]]|\s+`)
 )
 
 // mathFunctions are the metric math functions an expression may call, and
 // mathOperators its word operators.
 var (
-	mathFunctions = map[string]bool{"PERIOD": true, "FILL": true, "SUM": true, "METRICS": true, "IF": true}
+	mathFunctions = map[string]bool{"PERIOD": true, "FILL": true, "SUM": true, "MAX": true, "METRICS": true, "IF": true}
 	mathOperators = map[string]bool{"AND": true, "OR": true, "NOT": true}
 )
 
@@ -399,12 +399,14 @@ func checkOptions(opts map[string]any, ids map[string]bool, expression bool) err
 	return nil
 }
 
-// CheckMath checks a metric math expression of ids, numbers, functions and
-// operators, with balanced parentheses, over the ids defined (a graph's or
-// an alarm's metrics).
+// CheckMath checks a metric math expression of ids, numbers, functions,
+// operators and lists ([a, b], as MAX and SUM take them), with balanced
+// parentheses and brackets, over the ids defined (a graph's or an alarm's
+// metrics).
 func CheckMath(expr string, ids map[string]bool) error {
 	rest := expr
 	depth := 0
+	var open []string // the open parentheses and brackets, innermost last
 	for rest != "" {
 		loc := mathTokenRE.FindStringIndex(rest)
 		if loc == nil || loc[0] != 0 {
@@ -413,13 +415,15 @@ func CheckMath(expr string, ids map[string]bool) error {
 		tok := rest[:loc[1]]
 		rest = rest[loc[1]:]
 		switch {
-		case tok == "(":
+		case tok == "(" || tok == "[":
 			depth++
-		case tok == ")":
+			open = append(open, tok)
+		case tok == ")" || tok == "]":
 			depth--
-			if depth < 0 {
+			if depth < 0 || open[len(open)-1] != map[string]string{")": "(", "]": "["}[tok] {
 				return fmt.Errorf("expression %q: unbalanced parentheses", expr)
 			}
+			open = open[:len(open)-1]
 		case mathOperators[tok]:
 		case mathFunctions[tok]:
 			if !strings.HasPrefix(strings.TrimSpace(rest), "(") {

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/hublake/hublake/schema"
 )
 
 // vars are values for the body's Fn::Sub variables.
@@ -41,17 +43,27 @@ func TestCloudWatchBody(t *testing.T) {
 	if search.Name != "LeasesHeld" || search.Dims["Stream"] != "s" || search.DimNames() != "Stream,Worker" {
 		t.Errorf("the SEARCH of leases per worker reads as %+v", search)
 	}
-	lakes := 0
+	lakes, refreshes := 0, map[string]bool{}
 	for _, r := range refs {
 		if _, ok := r.Dims["Lake"]; ok {
 			lakes++
-			if r.Namespace != Namespace || r.DimNames() != "Lake" || r.Dims["Lake"] != "s3://bucket/lake" {
-				t.Errorf("%s: %s %s by %v, want by Lake = s3://bucket/lake", r.Widget, r.Namespace, r.Name, r.Dims)
+			if r.Namespace != Namespace || r.Dims["Lake"] != "s3://bucket/lake" || !lakeDims(r.Name, r.DimNames(), r.Dims["Table"]) {
+				t.Errorf("%s: %s %s by %v, want by Lake = s3://bucket/lake (and, for the refresh's, Table = a finding table)", r.Widget, r.Namespace, r.Name, r.Dims)
+			}
+			if r.DimNames() == "Lake,Table" {
+				refreshes[r.Name+" "+r.Dims["Table"]] = true
 			}
 		}
 	}
 	if lakes == 0 {
 		t.Error("no graph shows the compaction job's metrics (by Lake)")
+	}
+	for _, m := range []string{"CurrentSnapshotAgeSeconds", "CurrentRows"} {
+		for _, table := range schema.CurrentTableNames() {
+			if !refreshes[m+" "+table] {
+				t.Errorf("no graph shows %s of %s's current table", m, table)
+			}
+		}
 	}
 	if got := SubVariables(CloudWatchBody()); !slices.Equal(got, []string{"AWS::Region", AlarmArnsVar, "AppName", "Cluster", "EventsDeadLetterQueue.QueueName", "LakeBucket", "LakePrefix", "RunbookUrl", "Service.Name", "Stream"}) {
 		t.Errorf("the body uses the variables %v", got)
@@ -117,8 +129,8 @@ func TestGrafana(t *testing.T) {
 	for _, r := range cw {
 		if r.Namespace == Namespace {
 			lakes++
-			if r.DimNames() != "Lake" || r.Dims["Lake"] != "${"+lakeVar+"}" {
-				t.Errorf("%s: %s by %v, want by Lake = ${%s}", r.Widget, r.Name, r.Dims, lakeVar)
+			if r.Dims["Lake"] != "${"+lakeVar+"}" || !lakeDims(r.Name, r.DimNames(), r.Dims["Table"]) {
+				t.Errorf("%s: %s by %v, want by Lake = ${%s} (and, for the refresh's, Table = a finding table)", r.Widget, r.Name, r.Dims, lakeVar)
 			}
 		}
 	}
@@ -251,5 +263,36 @@ func TestRewrite(t *testing.T) {
 	}
 	if _, err := Rewrite(append(tpl, tpl...)); err == nil {
 		t.Error("two marked blocks were accepted")
+	}
+}
+
+// lakeDims: the compaction job's metrics are by Lake, the current-state
+// refresh's (Current*) by Lake and Table, a finding table as `hublake
+// current --table` names it.
+func lakeDims(name, dims, table string) bool {
+	if strings.HasPrefix(name, "Current") {
+		return dims == "Lake,Table" && slices.Contains(schema.CurrentTableNames(), table)
+	}
+	return dims == "Lake"
+}
+
+// TestCheckMath: lists in brackets (MAX([a, b]), as an alarm over two
+// tables uses) balance with their parentheses.
+func TestCheckMath(t *testing.T) {
+	ids := map[string]bool{"m1": true, "m2": true}
+	for expr, want := range map[string]string{
+		`MAX([m1, m2])`:      "",
+		`m1/PERIOD(m1)`:      "",
+		`MAX([m1, m2)]`:      "unbalanced",
+		`MAX([m1, m2]`:       "unbalanced",
+		`MAX([m1, m3])`:      "m3",
+		`MAXIMUM([m1, m2])`:  "unknown function",
+		`MAX(m1, m2]`:        "unbalanced",
+		`SUM([m1, m2]) / 60`: "",
+	} {
+		err := CheckMath(expr, ids)
+		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
+			t.Errorf("%s: error %v, want %q", expr, err, want)
+		}
 	}
 }

@@ -21,8 +21,9 @@ import (
 )
 
 // Namespace is the CloudWatch namespace of the EMF metrics of the consumer
-// (cmd/hublake/metrics.go, by Stream) and of the compaction job
-// (cmd/hublake/compact.go, by Lake).
+// (cmd/hublake/metrics.go, by Stream), of the compaction job
+// (cmd/hublake/compact.go, by Lake) and of the current-state refresh
+// (hublake current, by Lake and Table).
 const Namespace = "hublake"
 
 // A Resource is a dimension value that names something of the stack; each
@@ -127,6 +128,13 @@ func compaction(name, label string) Metric {
 	return Metric{Namespace: Namespace, Name: name, Dims: []Dim{{Name: "Lake", Of: Lake}}, Stat: "Sum", Label: label}
 }
 
+// refresh is one of the current-state refresh's EMF metrics (hublake
+// current --emf) by Lake and Table, the finding table as `--table` names
+// it.
+func refresh(name, stat, table, label string) Metric {
+	return Metric{Namespace: Namespace, Name: name, Dims: []Dim{{Name: "Lake", Of: Lake}, {Name: "Table", Of: Literal, Value: table}}, Stat: stat, Label: label}
+}
+
 // cloudWatchQueries are Grafana queries of a CloudWatch data source for
 // metrics, legended by their labels; the series on the right axis are in
 // rightUnit.
@@ -178,6 +186,15 @@ func Panels() []Panel {
 	runs := []Metric{compaction("CompactionRuns", "runs"), compaction("CompactedPartitions", "partitions compacted"),
 		compaction("CompactionErrors", "errors (failed partitions, runs that did not complete)")}
 	replaced := []Metric{compaction("CompactedObjects", "objects replaced"), right(compaction("CompactionBytes", "bytes replaced"))}
+	var age, rows []Metric
+	for _, table := range schema.CurrentTableNames() {
+		current := schema.CurrentName(table)
+		age = append(age, refresh("CurrentSnapshotAgeSeconds", "Maximum", table, current+" (s)"))
+		rows = append(rows, refresh("CurrentRows", "Maximum", table, current))
+	}
+	for _, table := range schema.CurrentTableNames() {
+		age = append(age, right(refresh("CurrentRefreshErrors", "Sum", table, "refresh errors: "+table)))
+	}
 	leases := emf("LeasesHeld", "Maximum", "")
 	leases.Search, leases.SearchDims = true, []string{"Stream", "Worker"}
 
@@ -295,6 +312,23 @@ func Panels() []Panel {
 			Period:      3600,
 			CloudWatch:  replaced,
 			Grafana:     cloudWatchQueries(replaced, "bytes"),
+		},
+		{
+			Title: "Current-state tables: snapshot age",
+			Description: "How far each current-state table (findings_current, ocsf_findings_current) is behind the history: the time since the listing of the last `hublake current` run that brought it up to date (a run with nothing new does too), as each run reports it at its end; " +
+				"and failed refreshes (right axis). Runs on compaction's schedule: an age that grows past three periods trips the current-stale alarm. From the runs' EMF lines, by the CloudWatch data source, for the lake in $lake.",
+			Unit:       "s",
+			Period:     3600,
+			CloudWatch: age,
+			Grafana:    cloudWatchQueries(age, "short"),
+		},
+		{
+			Title:       "Current-state tables: rows",
+			Description: "Rows of each current table's committed snapshot: the live findings (one row per finding, less what retention drops). It follows the live set, not the history.",
+			Unit:        "short",
+			Period:      3600,
+			CloudWatch:  rows,
+			Grafana:     cloudWatchQueries(rows, ""),
 		},
 	}
 }

@@ -49,24 +49,52 @@ func TableGlob(root, table string) string {
 }
 
 // CreateViews makes each table of the lake under root a DuckDB view of its
-// name (a table without objects is left out), and creates the views
+// name (a table without objects is left out), each current-state table
+// with a committed snapshot too (its symlink manifest read as
+// schema.DuckDBCurrentStatements reads it), and creates the views
 // `hublake ddl` prints over them (findings_latest, ocsf_findings_latest,
-// findings_all: the lake must hold both finding tables).
+// findings_all, findings_all_current) where the tables each reads exist.
 func CreateViews(t testing.TB, db *sql.DB, root string) {
 	t.Helper()
+	have := map[string]bool{}
 	for _, table := range schema.TableNames() {
 		if !HasTable(root, table) {
 			continue
 		}
+		have[table] = true
 		if _, err := db.Exec(`CREATE OR REPLACE VIEW "` + table + `" AS SELECT * FROM ` + TableGlob(root, table)); err != nil {
 			t.Fatalf("%s: %v", table, err)
 		}
 	}
+	for _, table := range schema.CurrentNames() {
+		if !HasCurrent(root, table) {
+			continue
+		}
+		have[table] = true
+		for _, stmt := range schema.DuckDBCurrentStatements(root, table) {
+			if _, err := db.Exec(stmt); err != nil {
+				t.Fatalf("%s: %v\n%s", table, err, stmt)
+			}
+		}
+	}
+views:
 	for _, v := range schema.Views() {
+		for _, table := range v.Tables {
+			if !have[table] {
+				continue views
+			}
+		}
 		if _, err := db.Exec(v.DDL(schema.DDLOptions{})); err != nil {
 			t.Fatalf("create view %s: %v\n%s", v.Name, err, v.DDL(schema.DDLOptions{}))
 		}
 	}
+}
+
+// HasCurrent reports whether the lake under root has a committed snapshot
+// of the current-state table (its symlink manifest).
+func HasCurrent(root, table string) bool {
+	_, err := os.Stat(schema.CurrentManifestURL(root, table))
+	return err == nil
 }
 
 // HasTable reports whether the lake holds any object of table.

@@ -1,7 +1,8 @@
 // Package columns keeps the parts of the CloudFormation template that are
 // derived from the code equal to it: the Glue table columns (from the lake's
-// row types, schema.GlueColumnsYAML) and the saved queries of the views
-// (schema.Views: findings_latest, ocsf_findings_latest, findings_all). The template holds each such
+// row types, schema.GlueColumnsYAML; a current-state table has its history
+// table's) and the saved queries of the views (schema.Views:
+// findings_latest, ocsf_findings_latest, findings_all, findings_all_current). The template holds each such
 // block between marker comments,
 //
 //	# BEGIN generated columns: findings
@@ -38,6 +39,27 @@ var Queries = map[string]func() string{
 	"create-ocsf-latest-view":  viewDDL(schema.OCSFLatestViewName),
 	"findings-all":             viewQuery(schema.AllFindingsViewName),
 	"create-findings-all-view": viewDDL(schema.AllFindingsViewName),
+
+	"findings-all-current":             viewQuery(schema.AllCurrentViewName),
+	"create-findings-all-current-view": viewDDL(schema.AllCurrentViewName),
+}
+
+// GlueTables are the tables the template declares in Glue: those of
+// schema.DDLTables and the current-state tables (schema.CurrentNames).
+func GlueTables() []string { return append(schema.DDLTables(), schema.CurrentNames()...) }
+
+// columnsOf returns the Glue columns of a table of GlueTables: a current
+// table has its history table's.
+func columnsOf(name string) (string, bool) {
+	if h, ok := schema.HistoryOf(name); ok {
+		return h, true
+	}
+	for _, t := range schema.DDLTables() {
+		if t == name {
+			return t, true
+		}
+	}
+	return "", false
 }
 
 func view(name string) schema.View {
@@ -61,12 +83,10 @@ func viewDDL(name string) func() string {
 func Block(kind, name string, indent int) (string, error) {
 	switch kind {
 	case "columns":
-		for _, t := range schema.DDLTables() {
-			if t == name {
-				return schema.GlueColumnsYAML(t, indent), nil
-			}
+		if t, ok := columnsOf(name); ok {
+			return schema.GlueColumnsYAML(t, indent), nil
 		}
-		return "", fmt.Errorf("unknown table %q (tables: %v)", name, schema.DDLTables())
+		return "", fmt.Errorf("unknown table %q (tables: %v)", name, GlueTables())
 	case "query":
 		q, ok := Queries[name]
 		if !ok {
@@ -84,7 +104,7 @@ func Block(kind, name string, indent int) (string, error) {
 }
 
 // Rewrite returns template with every marked block regenerated. Every table
-// of schema.DDLTables() must be marked exactly once, and so must every query.
+// of GlueTables must be marked exactly once, and so must every query.
 func Rewrite(template []byte) ([]byte, error) {
 	var out bytes.Buffer
 	seen := map[string]bool{}
@@ -131,7 +151,7 @@ func Rewrite(template []byte) ([]byte, error) {
 	if open != "" {
 		return nil, fmt.Errorf("no END marker for %q", open)
 	}
-	for _, t := range schema.DDLTables() {
+	for _, t := range GlueTables() {
 		if !seen["columns: "+t] {
 			return nil, fmt.Errorf("no generated column block for table %q", t)
 		}
