@@ -173,9 +173,10 @@ func tableNames() []string {
 }
 
 // CheckKey returns an error unless key is a well-formed lake key: an object
-// of a table, or a key of compaction's bookkeeping under MetaPrefix.
+// of a table, a key of compaction's bookkeeping under MetaPrefix, or a key
+// of a current-state table or of its bookkeeping (current.go).
 func CheckKey(key string) error {
-	if !(keyPattern.MatchString(key) || metaKeyPattern.MatchString(key)) || strings.Contains(key, "..") {
+	if !(keyPattern.MatchString(key) || metaKeyPattern.MatchString(key) || isCurrentKey(key)) || strings.Contains(key, "..") {
 		return fmt.Errorf("refusing object key %q: not a lake key", key)
 	}
 	return nil
@@ -191,10 +192,11 @@ func checkTableKey(key string) error {
 }
 
 // CheckPrefix returns an error unless prefix is one a store may list: a
-// table, a partition (PartitionPrefix), or the absorbed-name markers or the
-// manifests of a table or a partition.
+// table, a partition (PartitionPrefix), the absorbed-name markers or the
+// manifests of a table or a partition, or what a refresh of a current-state
+// table lists (current.go).
 func CheckPrefix(prefix string) error {
-	if !prefixPattern.MatchString(prefix) || strings.Contains(prefix, "..") {
+	if !(prefixPattern.MatchString(prefix) || currentPrefixPattern.MatchString(prefix)) || strings.Contains(prefix, "..") {
 		return fmt.Errorf("refusing listing prefix %q: not a lake prefix", prefix)
 	}
 	return nil
@@ -213,10 +215,11 @@ func IsTempName(name string) bool {
 }
 
 // IsPartitionPrefix reports whether prefix is a partition's
-// (PartitionPrefix): a prefix CheckPrefix admits whose objects are table
-// objects.
+// (PartitionPrefix), or a directory of a current-state table (a snapshot's,
+// the symlink manifest's): a prefix CheckPrefix admits whose objects are
+// table objects, where a directory store's writers leave temporary files.
 func IsPartitionPrefix(prefix string) bool {
-	return CheckPrefix(prefix) == nil && keyPattern.MatchString(prefix+"x")
+	return CheckPrefix(prefix) == nil && (keyPattern.MatchString(prefix+"x") || isCurrentDir(prefix))
 }
 
 // MetaPrefix is where compaction keeps its bookkeeping, outside the tables.

@@ -45,6 +45,7 @@ var (
 		// (BENCHMARKS.md, "Sort keys").
 		sortKeys:  []string{"severity_label", "product_name", "compliance_security_control_id", "aws_account_id", "updated_at"},
 		takeOrder: 0,
+		newest:    findingsNewest,
 		rows:      func(o *Output) *[]Finding { return &o.Findings },
 		date:      func(f *Finding) string { return f.Date },
 		time:      func(f *Finding) time.Time { return firstTime(f.EventTime, f.UpdatedAt) },
@@ -80,6 +81,7 @@ var (
 		// As findings, in OCSF's names.
 		sortKeys:  []string{"severity", "product_name", "compliance_control", "account_uid", "modified_time"},
 		takeOrder: 1,
+		newest:    ocsfNewest,
 		rows:      func(o *Output) *[]OCSFFinding { return &o.OCSF },
 		date:      func(f *OCSFFinding) string { return f.Date },
 		time:      func(f *OCSFFinding) time.Time { return firstTime(f.EventTime, f.Time, f.ModifiedTime) },
@@ -133,6 +135,9 @@ type Table[T any] struct {
 	// and insight results were taken in that order before the tables were
 	// declared here, and keeping it keeps every cut and dedup decision.
 	takeOrder int
+	// newest picks one row per finding (nil: the table has no latest view
+	// and no current-state table): see Newest.
+	newest *Newest
 	// rows are the table's rows in a decoder's output.
 	rows func(*Output) *[]T
 	// date is a row's partition (dt).
@@ -168,6 +173,9 @@ type AnyTable interface {
 	NoBounds() [][]string
 	// SortKeys are compaction's sort keys (see Table.sortKeys).
 	SortKeys() []string
+	// Newest picks one row per finding; nil for a table that holds no
+	// findings (see Newest).
+	Newest() *Newest
 	// NewRows returns an empty buffer of the table's rows of a batch.
 	NewRows() Rows
 	// AppendKeys appends the dedup keys of the table's rows in out (one
@@ -190,6 +198,7 @@ func (t *Table[T]) Index() int              { return t.index }
 func (t *Table[T]) Schema() *parquet.Schema { return t.schema }
 func (t *Table[T]) NoBounds() [][]string    { return t.noBounds }
 func (t *Table[T]) SortKeys() []string      { return t.sortKeys }
+func (t *Table[T]) Newest() *Newest         { return t.newest }
 func (t *Table[T]) take() int               { return t.takeOrder }
 
 func (t *Table[T]) init(index int) {
