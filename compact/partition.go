@@ -40,9 +40,9 @@ func (c *compactor) partition(ctx context.Context, t table, dt string) error {
 	if err != nil {
 		return fmt.Errorf("lock: %w", err)
 	}
-	f := newFence(ctx, lock, c.opts.LockTTL, log)
-	defer f.release()
-	p := &partRun{c: c, t: t, dt: dt, log: log, fence: f, ctx: f.ctx, prefix: layout.PartitionPrefix(t.name, dt)}
+	f := objstore.NewFence(ctx, lock, c.opts.LockTTL, log)
+	defer f.Release()
+	p := &partRun{c: c, t: t, dt: dt, log: log, fence: f, ctx: f.Ctx(), prefix: layout.PartitionPrefix(t.name, dt)}
 	if err := p.run(); err != nil {
 		return err
 	}
@@ -60,7 +60,7 @@ type partRun struct {
 	dt     string
 	prefix string
 	log    *slog.Logger
-	fence  *fence
+	fence  *objstore.Fence
 	ctx    context.Context
 
 	listing map[string]objstore.ObjectInfo // the partition's objects
@@ -365,7 +365,7 @@ func markRolledBack(ctx context.Context, lk objstore.Lake, m *manifest) error {
 // that dies anywhere here is finished by the next.
 func (p *partRun) finish(m *manifest) error {
 	ctx, c := p.ctx, p.c
-	if err := p.fence.check(); err != nil {
+	if err := p.fence.Check(); err != nil {
 		return err
 	}
 	body, _ := json.Marshal(marker{Run: m.Run, Manifest: m.key})
@@ -463,7 +463,7 @@ func (p *partRun) compact(inputs []object) error {
 
 	// The manifest before any output: a crash from here on leaves a record
 	// that recovery acts on.
-	if err := p.fence.check(); err != nil {
+	if err := p.fence.Check(); err != nil {
 		return err
 	}
 	if err := m.write(ctx, c.lake); err != nil {
@@ -473,7 +473,7 @@ func (p *partRun) compact(inputs []object) error {
 	err = writeOutputs(func(o object) error {
 		m.Outputs = append(m.Outputs, o)
 		c.opts.CrashHook("after-output")
-		return p.fence.check()
+		return p.fence.Check()
 	})
 	if err != nil {
 		// Undo now rather than at the next run (which would, too).
@@ -489,7 +489,7 @@ func (p *partRun) compact(inputs []object) error {
 	// renewed first, by a conditional write on S3: a holder whose lock was
 	// taken over (it was paused for longer than the lock's lifetime) learns
 	// it here, before it changes anything it cannot undo.
-	if err := p.fence.renewNow(ctx); err != nil {
+	if err := p.fence.RenewNow(ctx); err != nil {
 		return err
 	}
 	m.State = stateCommitted
