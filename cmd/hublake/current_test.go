@@ -37,14 +37,14 @@ import (
 // it, a day after the history ends.
 const currentNow = "2026-11-02T00:00:00Z"
 
-// currentCorpus writes the history once per test binary: base (days 0-33)
-// and more (day 34, and late events into days 3, 10 and 20).
+// currentCorpus writes the history once per test binary: base (days 0-29)
+// and more (day 30, and late events into days 3, 10 and 20).
 var currentCorpus = sync.OnceValues(func() (string, error) {
 	dir, err := os.MkdirTemp("", "hublake-current-corpus-")
 	if err != nil {
 		return "", err
 	}
-	d, err := gen.NewDaily(gen.Config{Seed: 23, Accounts: 8, Regions: 4, Days: 35, End: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), OCSFRatio: 0.4}, 120)
+	d, err := gen.NewDaily(gen.Config{Seed: 23, Accounts: 8, Regions: 4, Days: 31, End: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), OCSFRatio: 0.4}, 60)
 	if err != nil {
 		return "", err
 	}
@@ -65,7 +65,7 @@ var currentCorpus = sync.OnceValues(func() (string, error) {
 		}
 	}
 	late := [][]byte{d.Late(3), d.Late(10), d.Late(20)}
-	if err := write("more", "day-34.json", append(d.Day(d.Days()-1), late...)); err != nil {
+	if err := write("more", "day-30.json", append(d.Day(d.Days()-1), late...)); err != nil {
 		return "", err
 	}
 	return dir, nil
@@ -279,14 +279,14 @@ func TestCurrent(t *testing.T) {
 		t.Run(l.name, func(t *testing.T) {
 			t.Parallel()
 			db := lakecheck.Open(t)
-			l.backfill(t, corpusPart(t, "base"), 50)
+			l.backfill(t, corpusPart(t, "base"), 100)
 			first := currentSummary(l.mustCurrent(t))
 			full := l.checkCurrent(t, db, "after a full build")
 			if first["history objects read"] == 0 {
 				t.Fatalf("the full build read nothing: %v", first)
 			}
 
-			l.backfill(t, corpusPart(t, "more"), 50)
+			l.backfill(t, corpusPart(t, "more"), 100)
 			s := currentSummary(l.mustCurrent(t))
 			inc := l.checkCurrent(t, db, "after an incremental refresh")
 			if reflect.DeepEqual(inc, full) {
