@@ -156,15 +156,15 @@ func writeCurrentEMF(w io.Writer, tables []string, sums []current.TableSummary, 
 	}
 	for _, table := range tables {
 		i := slices.IndexFunc(sums, func(s current.TableSummary) bool { return s.Table == table })
-		errs := 0
 		var s current.TableSummary
-		if i < 0 {
-			errs = 1 // not reached: the run stopped before it
-		} else if s = sums[i]; s.Outcome == current.Failed {
-			errs = 1
-		}
-		if i < 0 && runErr == nil {
-			errs = 0
+		errs := 0
+		switch {
+		case i >= 0:
+			if s = sums[i]; s.Outcome == current.Failed {
+				errs = 1
+			}
+		case runErr != nil:
+			errs = 1 // not reached: the run stopped before this table
 		}
 		line := map[string]any{"Table": table, "Lake": lk, "CurrentRefreshErrors": errs}
 		metrics := []metricDef{{"CurrentRefreshErrors", "Count"}}

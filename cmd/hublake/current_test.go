@@ -228,7 +228,6 @@ func checkSnapshotFile(t *testing.T, path, table string) {
 		if !slices.Equal(names, tab.SortKeys()) {
 			t.Errorf("%s: sorting columns %v, want %v", path, names, tab.SortKeys())
 		}
-		break
 	}
 	for _, rg := range pf.Metadata().RowGroups {
 		for _, c := range rg.Columns {
