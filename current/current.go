@@ -28,7 +28,7 @@ type Options struct {
 	// with row groups of DefaultRowGroupBytes unless RowGroupBytes is set.
 	Encode encode.Options
 	// SortBuffer bounds the rows each of the two sorts holds in memory
-	// (default 32 MiB of estimated heap); more are spilled to TempDir.
+	// (default 24 MiB of estimated heap); more are spilled to TempDir.
 	SortBuffer int64
 	// TempDir holds spilled runs (default: the system's).
 	TempDir string
@@ -58,8 +58,11 @@ var CrashPoints = []string{"after-manifest", "after-object", "after-commit", "af
 
 // Defaults.
 const (
-	DefaultTargetSize    = 256 << 20
-	DefaultSortBuffer    = 32 << 20
+	DefaultTargetSize = 256 << 20
+	// DefaultSortBuffer keeps MemoryBudget at compaction's
+	// (compact.MemoryBudget with its defaults): three buffers are held at
+	// once where compaction holds two.
+	DefaultSortBuffer    = 24 << 20
 	DefaultRowGroupBytes = 16 << 20
 	DefaultLockTTL       = 10 * time.Minute
 	// DefaultDeleteGrace is how long a replaced snapshot's objects stay
@@ -83,17 +86,19 @@ const (
 // GOMEMLIMIT uses it.
 const (
 	// BudgetBase is the process beyond the sorts: the runtime, listings,
-	// the folded names of the lake's objects, slack.
-	BudgetBase = 96 << 20
+	// the folded names of the lake's objects (about a hundred bytes each),
+	// slack.
+	BudgetBase = 64 << 20
 )
 
-// MemoryBudget is the heap a refresh under o may use: the two sorts (each
-// its buffer and the run being spilled), the merge's readers, the inputs
-// decoded ahead, the row group being encoded, and BudgetBase. Tables are
-// refreshed one after another.
+// MemoryBudget is the heap a refresh under o may use: at most three sort
+// buffers at once (the first sort's last run, not spilled, while the second
+// sort fills its buffer and spills it), the two merges' readers, the
+// inputs decoded ahead, the row group being encoded, and BudgetBase.
+// Tables are refreshed one after another.
 func MemoryBudget(o Options) int64 {
 	o = o.withDefaults()
-	return 4*o.SortBuffer + 8*extsort.DecodeInFlight + 2*extsort.MergeFanIn*2*extsort.SpillBlock + 3*o.Encode.RowGroupBytes + BudgetBase
+	return 3*o.SortBuffer + 8*extsort.DecodeInFlight + 2*extsort.MergeFanIn*2*extsort.SpillBlock + 3*o.Encode.RowGroupBytes + BudgetBase
 }
 
 func (o Options) withDefaults() Options {

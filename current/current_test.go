@@ -11,6 +11,7 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 
+	"github.com/hublake/hublake/compact"
 	"github.com/hublake/hublake/encode"
 	"github.com/hublake/hublake/extsort"
 	"github.com/hublake/hublake/layout"
@@ -288,5 +289,14 @@ func TestRefreshBoundedSort(t *testing.T) {
 	}
 	if len(ids) != 6000 {
 		t.Errorf("%d distinct findings, want 6000", len(ids))
+	}
+}
+
+// TestMemoryBudget: with the defaults, a refresh's budget is compaction's
+// (DefaultSortBuffer is chosen so).
+func TestMemoryBudget(t *testing.T) {
+	t.Parallel()
+	if got, want := MemoryBudget(Options{}), compact.MemoryBudget(compact.Options{}); got > want {
+		t.Errorf("a refresh's budget %d MiB, compaction's %d MiB", got>>20, want>>20)
 	}
 }

@@ -36,7 +36,7 @@ type currentCmd struct {
 	TempDir           string        `name:"temp-dir" help:"Directory for the sorted runs that do not fit in memory (default: the system's)."`
 	EMF               bool          `name:"emf" help:"Write a CloudWatch Embedded Metric Format line per table to stdout at the end (namespace hublake, dimension Table): CurrentSnapshotAgeSeconds, CurrentRows, CurrentRefreshErrors."`
 	// For tests and experiments.
-	SortBuffer byteSize `name:"sort-buffer" help:"Rows sorted in memory before spilling to disk (each of two sorts)." default:"${sort_buffer}" hidden:""`
+	SortBuffer byteSize `name:"sort-buffer" help:"Rows sorted in memory before spilling to disk (each of two sorts)." default:"${current_sort_buffer}" hidden:""`
 	Now        string   `help:"The refresh's clock, RFC 3339 (retention is judged against it)." hidden:""`
 }
 

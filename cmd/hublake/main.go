@@ -341,6 +341,7 @@ func flagDefaults() kong.Vars {
 		"current_archived":     hours(current.DefaultArchived),
 		"current_closed":       hours(current.DefaultClosed),
 		"current_delete_grace": minutes(current.DefaultDeleteGrace),
+		"current_sort_buffer":  byteSize(current.DefaultSortBuffer).String(),
 	}
 }
 
