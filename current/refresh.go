@@ -128,6 +128,12 @@ func (r *refresher) readManifests() error {
 			return fmt.Errorf("refusing to act on the table: %q is not a refresh manifest", o.Key)
 		}
 		m, err := readManifest(r.ctx, r.lake, o.Key, r.t.Name())
+		if errors.Is(err, objstore.ErrNotExist) {
+			// Deleted since the listing: by the refresh holding the lock
+			// (only a lock holder deletes manifests), which this run will
+			// find holding it.
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("refusing to act on the table: %w", err)
 		}

@@ -355,3 +355,44 @@ func TestCurrentCrashPoints(t *testing.T) {
 		})
 	}
 }
+
+// TestCurrentWhileWriting: refreshes run while a backfill writes more
+// history (new days, late events) and compactions replace its objects,
+// and one more refresh afterwards: each current table equals the newest-of
+// over the history; no refresh failed meanwhile (an object compacted away
+// between a refresh's listing and its read is found again through its
+// partition's new listing).
+func TestCurrentWhileWriting(t *testing.T) {
+	t.Parallel()
+	needStack(t)
+	for _, l := range targets(t) {
+		t.Run(l.name, func(t *testing.T) {
+			t.Parallel()
+			db := lakecheck.Open(t)
+			l.backfill(t, corpusPart(t, "base"), 100)
+			l.mustCurrent(t)
+			var wg sync.WaitGroup
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				l.backfill(t, corpusPart(t, "more"), 5)
+			}()
+			go func() {
+				defer wg.Done()
+				for range 3 {
+					if code, out := l.compactCode(t, nil, "--target-size", "1MiB"); code != 0 {
+						t.Errorf("%s: compact exited %d:\n%s", l.name, code, tail(out, 20))
+					}
+				}
+			}()
+			for range 3 {
+				if code, out := l.current(t, nil); code != 0 {
+					t.Errorf("%s: a refresh while writing exited %d:\n%s", l.name, code, tail(out, 20))
+				}
+			}
+			wg.Wait()
+			l.mustCurrent(t)
+			l.checkCurrent(t, db, "after refreshes while writing and compacting")
+		})
+	}
+}
