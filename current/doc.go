@@ -2,7 +2,9 @@
 // ocsf_findings_current: one row per finding, the very row the latest views
 // (findings_latest, ocsf_findings_latest) pick over the whole history, at
 // the cost of what changed since the last refresh instead of the history's.
-// It is `hublake current`.
+// It is `hublake current`, and keeps docs/design.md, claims 15 (a current
+// table holds the latest views' rows, exactly) and 16 (a reader sees one
+// committed snapshot, whole).
 //
 // # What a current table holds
 //

@@ -85,7 +85,7 @@ func corpusPart(t *testing.T, part string) string {
 func (l lakeTarget) current(t *testing.T, env []string, flags ...string) (int, string) {
 	t.Helper()
 	args := append(append([]string{"current", "--now", currentNow, "--delete-grace", "0s", "--progress", "none", "--log-level", "warn", "--target-size", "256KiB"}, l.out...), flags...)
-	return hublake(t, env, args...)
+	return hublake(t, append([]string{"HUBLAKE_RECORD_AWS_OPS=" + currentOpsFile}, env...), args...)
 }
 
 func (l lakeTarget) mustCurrent(t *testing.T, flags ...string) string {

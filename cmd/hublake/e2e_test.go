@@ -37,12 +37,13 @@ var (
 	// opsFile collects "<service>:<Operation>" of every AWS call the
 	// consumers make (HUBLAKE_RECORD_AWS_OPS), backfillOpsFile those of
 	// the backfills over S3, compactOpsFile those of `hublake compact`.
-	opsFile, backfillOpsFile, compactOpsFile string
+	opsFile, backfillOpsFile, compactOpsFile, currentOpsFile string
 )
 
 // opsGolden lists the AWS operations `hublake consume` calls,
 // backfillOpsGolden those of `hublake backfill` from S3 into S3 and
-// compactOpsGolden those of `hublake compact`; deploy/'s tests check the
+// compactOpsGolden those of `hublake compact` (currentOpsGolden of `hublake
+// current`); deploy/'s tests check the
 // task role's, the Batch job role's and the compaction task role's
 // permissions against them. A full run of this package compares what it observed with them;
 // HUBLAKE_UPDATE_GOLDEN=1 rewrites them.
@@ -50,6 +51,7 @@ const (
 	opsGolden         = "../../deploy/testdata/consume-aws-operations.txt"
 	backfillOpsGolden = "../../deploy/testdata/backfill-aws-operations.txt"
 	compactOpsGolden  = "../../deploy/testdata/compact-aws-operations.txt"
+	currentOpsGolden  = "../../deploy/testdata/current-aws-operations.txt"
 )
 
 func TestMain(m *testing.M) {
@@ -96,6 +98,7 @@ func TestMain(m *testing.M) {
 		opsFile = filepath.Join(dir, "aws-operations.txt")
 		backfillOpsFile = filepath.Join(dir, "backfill-aws-operations.txt")
 		compactOpsFile = filepath.Join(dir, "compact-aws-operations.txt")
+		currentOpsFile = filepath.Join(dir, "current-aws-operations.txt")
 		code := m.Run()
 		if code != 0 && stack != nil {
 			fmt.Fprintf(os.Stderr, "local stack logs:\n%s\n", stack.Logs())
@@ -105,6 +108,7 @@ func TestMain(m *testing.M) {
 				{opsFile, opsGolden, "consume", "the task role"},
 				{backfillOpsFile, backfillOpsGolden, "backfill", "the Batch job role"},
 				{compactOpsFile, compactOpsGolden, "compact", "the compaction task role"},
+				{currentOpsFile, currentOpsGolden, "current", "the current tables' refresh (the compaction task role, or its own)"},
 			} {
 				if err := checkOperations(c.file, c.golden, c.cmd, c.role); err != nil {
 					fmt.Fprintln(os.Stderr, err)
