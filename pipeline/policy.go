@@ -75,7 +75,7 @@ func (p Policy) withDefaults() Policy {
 }
 
 // The memory budget, in one place: GOMEMLIMIT (backfill and consume), the
-// flag help, the README and the memory tests all use MemoryBudget.
+// flag help, docs/operating.md ("Sizing") and the memory tests all use MemoryBudget.
 const (
 	// BudgetBase is the process beyond its batches: the runtime, read
 	// buffers, the dedup windows' maps at their largest, slack.

@@ -41,7 +41,7 @@ var (
 		noBounds: [][]string{
 			{"raw_finding"}, {"resources", "list", "element", "details_json"},
 		},
-		// Measured on a generated day with the typical queries of README.md
+		// Measured on a generated day with the typical queries of docs/tables.md
 		// (BENCHMARKS.md, "Sort keys").
 		sortKeys:  []string{"severity_label", "product_name", "compliance_security_control_id", "aws_account_id", "updated_at"},
 		takeOrder: 0,

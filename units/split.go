@@ -283,7 +283,7 @@ func (s *Splitter) finish() error {
 //
 // The members before "Findings" are held until it is found, like any unit:
 // when they pass the unit limit, the object is handed out as an oversize
-// unit (README: a document whose members before Findings exceed
+// unit (docs/operating.md, "backfill": a document whose members before Findings exceed
 // --max-unit-bytes is one dead letter).
 func (s *Splitter) object() (p Piece, doc bool, err error) {
 	i := s.start + 1 // past '{'

@@ -387,22 +387,24 @@ func compactChaos(t *testing.T, seed uint64, duration time.Duration) {
 		var running sync.WaitGroup
 		defer running.Wait()
 		slots := make(chan struct{}, 4)
-		killsLaunched := 0
-		launch := func(killAfter time.Duration) {
-			if killAfter > 0 {
-				// A run to be killed waits for a slot (a loaded machine
-				// keeps them busy): the test must kill runs to prove
-				// anything.
-				select {
-				case slots <- struct{}{}:
-				case <-time.After(3 * time.Second):
-					return
-				}
-				killsLaunched++
-			} else {
+		killedSoFar := func() int {
+			mu.Lock()
+			defer mu.Unlock()
+			return killed
+		}
+		// launch starts a run (killed killAfter after it starts, if set)
+		// if a slot is free within wait.
+		launch := func(killAfter, wait time.Duration) {
+			if wait <= 0 {
 				select {
 				case slots <- struct{}{}:
 				default:
+					return
+				}
+			} else {
+				select {
+				case slots <- struct{}{}:
+				case <-time.After(wait):
 					return
 				}
 			}
@@ -412,33 +414,45 @@ func compactChaos(t *testing.T, seed uint64, duration time.Duration) {
 			})
 		}
 		// Kills stop after the first 60 % of the time, so that the last
-		// compaction does not wait long for a killed run's lock.
-		killUntil := time.Now().Add(duration * 6 / 10)
+		// compaction does not wait long for a killed run's lock; but the
+		// test must kill runs to prove anything, and a loaded machine keeps
+		// the slots busy and the runs slow: from halfway through the kill
+		// period until two runs have been killed (counted when the kill
+		// landed, not when it was asked for), every turn launches a run to
+		// kill, waiting for a slot, up to 90 % of the time.
+		start := time.Now()
+		killUntil := start.Add(duration * 6 / 10)
+		forceFrom, forceUntil := start.Add(duration*3/10), start.Add(duration*9/10)
 		for {
 			kill := time.Duration(200+rng.IntN(1300)) * time.Millisecond
-			if time.Now().After(killUntil) {
+			now := time.Now()
+			forced := now.After(forceFrom) && now.Before(forceUntil) && killedSoFar() < 2
+			if now.After(killUntil) && !forced {
 				kill = 0
 			}
 			choice := rng.IntN(5)
-			if kill > 0 && killsLaunched < 4 && time.Now().After(killUntil.Add(-duration*3/10)) {
-				// Halfway through the kill period with few kills: kill
-				// one for sure.
-				choice = 2
+			if forced {
+				launch(kill, time.Until(forceUntil))
+				choice = -1
+			}
+			wait := time.Duration(0) // a run not killed starts only if a slot is free
+			if kill > 0 {
+				wait = 3 * time.Second
 			}
 			switch choice {
 			case 0:
-				launch(0)
+				launch(0, 0)
 			case 1:
-				launch(0)
-				launch(0)
+				launch(0, 0)
+				launch(0, 0)
 			case 2:
-				launch(kill)
+				launch(kill, wait)
 			case 3:
-				launch(0)
-				launch(kill)
+				launch(0, 0)
+				launch(kill, wait)
 			case 4:
-				launch(kill)
-				launch(kill / 2)
+				launch(kill, wait)
+				launch(kill/2, wait)
 			}
 			select {
 			case <-chaosOver:

@@ -418,8 +418,21 @@ func TestConsumeThrottled(t *testing.T) {
 	if recovered == 0 {
 		t.Error("no throttled Kinesis call was retried to success by the SDK")
 	}
+	// A throttle the SDK retried to success never reaches hublake: no
+	// checkpoint fails of it. A checkpoint can still fail for a lease the
+	// KCL gave up (its renewals throttled and backed off past the lease's
+	// duration on a loaded machine): that is the fence working (the rows
+	// are checked above), and the log says so.
 	if f := p.metric("hublake_checkpoint_failures_total"); f != 0 {
-		t.Errorf("%v checkpoint failures: a throttle reached hublake", f)
+		out := p.output()
+		switch {
+		case strings.Contains(out, "cannot store the batch"):
+			t.Errorf("%v checkpoint failures, and a throttle reached hublake as a failed batch:\n%s", f, tail(out, 30))
+		case !strings.Contains(out, "lease lost") && !strings.Contains(out, "giving the shard's lease up"):
+			t.Errorf("%v checkpoint failures without a lost lease: a throttle reached hublake:\n%s", f, tail(out, 30))
+		default:
+			t.Logf("%v checkpoint failures, of a lease lost while renewals were throttled", f)
+		}
 	}
 	if !p.running() {
 		t.Fatal("the consumer exited")

@@ -57,7 +57,7 @@ type cli struct {
 	Help        helpCmd        `cmd:"" help:"Show the help of a command: hublake help backfill."`
 }
 
-// Exit statuses (README.md, "Exit status"). A run stopped by a signal exits
+// Exit statuses (docs/operating.md, "Exit status"). A run stopped by a signal exits
 // 128 + the signal's number, as a shell reports it: 130 for SIGINT (Ctrl-C),
 // 143 for SIGTERM; but a command that stops cleanly on SIGTERM (consume, as
 // ECS stops it) exits 0.

@@ -6,8 +6,8 @@ import (
 	"time"
 )
 
-// Shapes real producers write besides today's Security Hub (README.md's
-// table section has the rule hublake reads each by). A share of new
+// Shapes real producers write besides today's Security Hub (docs/tables.md's
+// "as real producers send it" sections have the rule hublake reads each by). A share of new
 // findings (Config.ShapesRatio, 0 by default: the default corpus and the
 // benchmark's reference stay as they were) is written in one of them; the
 // finding keeps its shape through its updates and custom actions. Each is

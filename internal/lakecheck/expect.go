@@ -57,7 +57,7 @@ func documentFindings(path string, data []byte) []docFinding {
 	return documentFindingsAt(path, 0, data)
 }
 
-// isOCSF tells a finding's table as README.md states it: by the first of
+// isOCSF tells a finding's table as docs/tables.md states it: by the first of
 // its top-level keys that names a format (class_uid, finding_info or
 // metadata: OCSF; SchemaVersion or ProductArn: ASFF), else by its container
 // (dflt: OCSF in a Findings Imported V2 event).
@@ -193,7 +193,7 @@ func unitFindings(path string, base int64, data []byte, split bool) []docFinding
 // ExpectedFindings computes, with gjson, the findings row each (ASFF)
 // finding of one source document should become when the document is read
 // from a file named path (see documentFindings): every column, at every
-// depth, by the rules README.md's table section states.
+// depth, by the rules docs/tables.md states.
 func ExpectedFindings(path string, data []byte) []map[string]any {
 	var out []map[string]any
 	for _, d := range documentFindings(path, data) {

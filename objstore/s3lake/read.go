@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -42,6 +43,13 @@ import (
 // A server that ignores Range (200 with the whole object) is handled too: the
 // bytes before the resume point are read and dropped.
 //
+// A body that stalls (no byte for Range.Stall, DefaultStall unless set) is
+// taken for a dead connection: it is closed and resumed like a cut one. The
+// SDK bounds only the wait for response headers (awsconf), and a connection
+// that goes quiet mid-body without a reset (a NAT entry dropped, a peer gone
+// without a FIN) would otherwise hold a backfill input or a compaction
+// partition until the kernel's keepalive gives up, which is hours.
+//
 // One limit: a whole-object GET's checksum (the SDK validates it when the
 // object has one) covers a body read in one go; a resumed body is checked
 // by its ETag and length only, as ranged reads are.
@@ -60,7 +68,15 @@ type Range struct {
 	// with ErrChanged otherwise); when empty, the first response's ETag
 	// pins the rest of the read.
 	IfMatch string
+	// Stall is the longest wait for the body's next byte before the
+	// connection is taken for dead and the read resumed (0: DefaultStall).
+	Stall time.Duration
 }
+
+// DefaultStall is Range.Stall's default: twice the SDK client's wait for
+// response headers (awsconf.HTTPClientWithTimeouts, 30 s). S3 streams a
+// body without pauses; a minute without a byte is a dead connection.
+const DefaultStall = time.Minute
 
 // Body is an object's body being read (see GetObject). It is not safe
 // for concurrent use.
@@ -80,6 +96,12 @@ type Body struct {
 	attempt int   // attempts in a row that delivered nothing
 	lastErr error // why the last attempt ended early
 	resumed int
+
+	stall   time.Duration
+	watch   *time.Timer // closes a body that stalls (see bodyRead)
+	mu      sync.Mutex  // guards reading and stalled, shared with watch
+	reading io.Closer   // the body a Read waits on
+	stalled bool        // watch closed it
 }
 
 // GetObject starts reading r of s3://bucket/key and returns its body,
@@ -89,7 +111,10 @@ type Body struct {
 func GetObject(ctx context.Context, client *s3.Client, bucket, key string, r Range) (*Body, error) {
 	b := &Body{
 		ctx: ctx, client: client, retryer: client.Options().Retryer, bucket: bucket, key: key,
-		etag: r.IfMatch, size: -1, pos: r.Offset, end: -1,
+		etag: r.IfMatch, size: -1, pos: r.Offset, end: -1, stall: r.Stall,
+	}
+	if b.stall <= 0 {
+		b.stall = DefaultStall
 	}
 	in := b.input(r.Offset, r.Length)
 	out, err := client.GetObject(ctx, in)
@@ -118,6 +143,9 @@ func (b *Body) Resumed() int { return b.resumed }
 
 // Close implements io.Closer.
 func (b *Body) Close() error {
+	if b.watch != nil {
+		b.watch.Stop()
+	}
 	if b.body != nil {
 		b.body.Close()
 		b.body = nil
@@ -239,7 +267,7 @@ func (b *Body) Read(p []byte) (int, error) {
 			continue
 		}
 		if b.skip > 0 {
-			n, err := io.CopyN(io.Discard, b.body, b.skip)
+			n, err := io.CopyN(io.Discard, readerFunc(b.bodyRead), b.skip)
 			b.skip -= n
 			if err != nil {
 				b.broken(err)
@@ -250,7 +278,7 @@ func (b *Body) Read(p []byte) (int, error) {
 		if b.end >= 0 {
 			q = p[:min(int64(len(p)), b.end-b.pos)]
 		}
-		n, err := b.body.Read(q)
+		n, err := b.bodyRead(q)
 		b.pos += int64(n)
 		if n > 0 {
 			b.attempt = 0
@@ -275,6 +303,45 @@ func (b *Body) Read(p []byte) (int, error) {
 		}
 	}
 }
+
+// bodyRead reads the current body, closing it if no byte comes for
+// b.stall: the Read then returns an error saying so, and the body is
+// resumed like a cut one.
+func (b *Body) bodyRead(p []byte) (int, error) {
+	b.mu.Lock()
+	b.reading, b.stalled = b.body, false
+	b.mu.Unlock()
+	if b.watch == nil {
+		b.watch = time.AfterFunc(b.stall, b.stalledBody)
+	} else {
+		b.watch.Reset(b.stall)
+	}
+	n, err := b.body.Read(p)
+	b.watch.Stop()
+	b.mu.Lock()
+	stalled := b.stalled
+	b.reading = nil
+	b.mu.Unlock()
+	if stalled && err != nil && n == 0 {
+		err = fmt.Errorf("no byte for %s, the connection taken for dead: %w", b.stall, err)
+	}
+	return n, err
+}
+
+// stalledBody is b.watch's function: it closes the body a Read waits on
+// (net/http unblocks a Read of a body closed meanwhile with an error).
+func (b *Body) stalledBody() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.reading != nil {
+		b.stalled = true
+		b.reading.Close()
+	}
+}
+
+type readerFunc func([]byte) (int, error)
+
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
 
 // notEOF keeps an error from reading as the end of the object: a reader's
 // end is io.EOF itself, but a network client's error may wrap io.EOF (a

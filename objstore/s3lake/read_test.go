@@ -43,6 +43,10 @@ type serverFaults struct {
 	// cuts: a response whose bytes reach cuts[0] stops there (the
 	// connection is dropped), and the cut is used up.
 	cuts []int64
+	// stalls: a response whose bytes reach stalls[0] stops there and sends
+	// nothing more until the client goes (a connection gone quiet), and the
+	// stall is used up.
+	stalls []int64
 	// replaceAt: the GET of this number (from 1) and the later ones see
 	// replacement instead (another ETag).
 	replaceAt   int
@@ -109,7 +113,17 @@ func (s *objectServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if len(s.cuts) > 0 && s.cuts[0] >= start && s.cuts[0] < end {
 		cut, s.cuts = s.cuts[0], s.cuts[1:]
 	}
+	stall := int64(-1)
+	if len(s.stalls) > 0 && s.stalls[0] >= start && s.stalls[0] < end {
+		stall, s.stalls = s.stalls[0], s.stalls[1:]
+	}
 	s.mu.Unlock()
+	if stall >= 0 {
+		w.Write(data[start:stall])
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+		return
+	}
 	if cut < 0 {
 		w.Write(data[start:end])
 		return
@@ -221,6 +235,52 @@ func TestGetS3ObjectResumes(t *testing.T) {
 // error naming the key and the bytes received and expected, never an early
 // io.EOF; an object that is gone is objstore.ErrNotExist; an empty object reads as
 // empty.
+// TestGetS3ObjectStalls: a body that stops sending without a reset is
+// closed after Range.Stall without a byte and resumed from the last byte
+// received, within its range too.
+func TestGetS3ObjectStalls(t *testing.T) {
+	t.Parallel()
+	data := bytes.Repeat([]byte("0123456789abcdef"), 64<<10) // 1 MiB
+	for _, tc := range []struct {
+		name   string
+		r      s3lake.Range
+		want   []byte
+		stalls []int64
+	}{
+		{"whole object", s3lake.Range{Length: -1}, data, []int64{300 << 10, 700 << 10}},
+		{"a range", s3lake.Range{Offset: 100 << 10, Length: 500 << 10}, data[100<<10 : 600<<10], []int64{400 << 10}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv, client := newObjectServer(t, serverFaults{data: data, stalls: tc.stalls})
+			tc.r.Stall = 200 * time.Millisecond
+			body, err := s3lake.GetObject(context.Background(), client, "bucket", "k", tc.r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := io.ReadAll(body)
+			if err != nil {
+				t.Fatalf("read: %v (requests %q)", err, srv.requests())
+			}
+			if !bytes.Equal(got, tc.want) {
+				t.Fatalf("read %d bytes, want %d and the same bytes", len(got), len(tc.want))
+			}
+			if body.Resumed() != len(tc.stalls) {
+				t.Errorf("resumed %d times, want %d", body.Resumed(), len(tc.stalls))
+			}
+			reqs := srv.requests()
+			if len(reqs) != len(tc.stalls)+1 {
+				t.Fatalf("requests %q, want %d", reqs, len(tc.stalls)+1)
+			}
+			for i, at := range tc.stalls {
+				if want := fmt.Sprintf("bytes=%d-", at); !strings.HasPrefix(reqs[i+1], want) || !strings.HasSuffix(reqs[i+1], "|"+etagOf(data)) {
+					t.Errorf("resumption %d asked %q, want Range %s… and If-Match", i+1, reqs[i+1], want)
+				}
+			}
+		})
+	}
+}
+
 func TestGetS3ObjectFails(t *testing.T) {
 	t.Parallel()
 	data := laketest.RandomBytes(t, 1<<20)

@@ -335,12 +335,17 @@ func httpStatus(err error) int {
 	return 0
 }
 
-// Delete implements objstore.Store (S3 deletes are idempotent and free of charge).
+// Delete implements objstore.Store (S3 deletes are idempotent and free of
+// charge). An absent object is no error, as objstore.Store promises: AWS
+// answers 204 for it, but S3-compatible stores (versitygw, MinIO in some
+// modes) answer 404 NoSuchKey, which a retried DELETE whose first answer
+// was lost also meets.
 func (s *Lake) Delete(ctx context.Context, key string) error {
 	if err := layout.CheckKey(key); err != nil {
 		return err
 	}
-	if _, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(s.fullKey(key))}); err != nil {
+	_, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(s.fullKey(key))})
+	if err != nil && httpStatus(err) != http.StatusNotFound {
 		return fmt.Errorf("delete s3://%s/%s: %w", s.bucket, s.fullKey(key), err)
 	}
 	return nil

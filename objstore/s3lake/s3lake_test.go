@@ -3,8 +3,10 @@ package s3lake_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -47,6 +49,48 @@ func TestS3StatWhenHEADIsRefused(t *testing.T) {
 		if _, err := store.Stat(ctx, k); !errors.Is(err, objstore.ErrNotExist) {
 			t.Errorf("Stat(%s) = %v, want objstore.ErrNotExist", k, err)
 		}
+	}
+}
+
+// TestS3DeleteOfAbsentObject: a store that answers a DELETE of an absent
+// key with 404 NoSuchKey (versitygw does; AWS answers 204) is no error, as
+// objstore.Store promises; another failure still is.
+func TestS3DeleteOfAbsentObject(t *testing.T) {
+	t.Parallel()
+	backend := gofakes3.New(s3mem.New()).Server()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodDelete {
+			switch {
+			case strings.HasSuffix(r.URL.Path, "/absent.parquet"):
+				w.Header().Set("Content-Type", "application/xml")
+				w.WriteHeader(http.StatusNotFound)
+				io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>`)
+				return
+			case strings.HasSuffix(r.URL.Path, "/denied.parquet"):
+				w.Header().Set("Content-Type", "application/xml")
+				w.WriteHeader(http.StatusForbidden)
+				io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`)
+				return
+			}
+		}
+		backend.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	store := laketest.NewS3(t, srv.URL, "s3://lake/root", s3lake.Options{}, 0, time.Second)
+	laketest.CreateBucket(t, store.Client(), "lake")
+	ctx := context.Background()
+	laketest.Put(t, store, "findings/dt=2024-01-02/a.parquet", []byte("aaaa"))
+	if err := store.Delete(ctx, "findings/dt=2024-01-02/a.parquet"); err != nil {
+		t.Errorf("Delete of a present object: %v", err)
+	}
+	if _, err := store.Stat(ctx, "findings/dt=2024-01-02/a.parquet"); !errors.Is(err, objstore.ErrNotExist) {
+		t.Errorf("after Delete, Stat = %v, want objstore.ErrNotExist", err)
+	}
+	if err := store.Delete(ctx, "findings/dt=2024-01-02/absent.parquet"); err != nil {
+		t.Errorf("Delete answered 404 NoSuchKey: %v, want no error", err)
+	}
+	if err := store.Delete(ctx, "findings/dt=2024-01-02/denied.parquet"); err == nil {
+		t.Error("Delete answered 403 AccessDenied: no error")
 	}
 }
 

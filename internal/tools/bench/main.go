@@ -377,7 +377,7 @@ func benchScaling(o options, rep *strings.Builder) error {
 	return nil
 }
 
-// dedupKeys are the tables' dedup keys over a lake's columns (README,
+// dedupKeys are the tables' dedup keys over a lake's columns (docs/tables.md,
 // "Deduplication"; the source without its #offset is the input file).
 var dedupKeys = map[string]string{
 	"findings":        "split_part(source, '#', 1), event_detail_type, coalesce(action_arn, ''), md5(raw_finding)",
