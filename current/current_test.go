@@ -4,7 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -299,4 +304,68 @@ func TestMemoryBudget(t *testing.T) {
 	if got, want := MemoryBudget(Options{}), compact.MemoryBudget(compact.Options{}); got > want {
 		t.Errorf("a refresh's budget %d MiB, compaction's %d MiB", got>>20, want>>20)
 	}
+}
+
+// TestRefreshClearsLeftovers: an object of another snapshot under the
+// current table (a rolled-back refresh's upload that landed later) is
+// deleted by the next refresh even with nothing new; a stranger's file is
+// kept, and costs no write.
+func TestRefreshClearsLeftovers(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	root := t.TempDir()
+	lk, err := dirlake.New(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	putRows(t, lk, "findings/dt=2026-11-01/a.parquet", schema.Finding{ProductARN: "p", ID: "1", UpdatedAt: day0, Source: "s"})
+	opts := Options{Tables: []string{"findings"}, DeleteGrace: -1, Now: func() time.Time { return day0 }}
+	if sums, err := Run(ctx, lk, opts); err != nil || sums[0].Outcome != Refreshed {
+		t.Fatalf("%+v, %v", sums, err)
+	}
+	late, _ := layout.SnapshotObjectKey("findings", "0123456789abcdef0123456789abcdef", 0)
+	putRows(t, lk, late, schema.Finding{ProductARN: "p", ID: "2", Source: "s"})
+	stranger := filepath.Join(root, "findings_current", "README.txt")
+	if err := os.WriteFile(stranger, []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sums, err := Run(ctx, lk, opts)
+	if err != nil || sums[0].Outcome != UpToDate || sums[0].Deleted != 1 {
+		t.Fatalf("%+v, %v", sums, err)
+	}
+	if _, err := lk.Stat(ctx, late); !errors.Is(err, objstore.ErrNotExist) {
+		t.Errorf("the late upload is still there: %v", err)
+	}
+	before := tree(t, root)
+	sums, err = Run(ctx, lk, opts)
+	if err != nil || sums[0].Outcome != UpToDate || sums[0].Deleted != 0 {
+		t.Fatalf("%+v, %v", sums, err)
+	}
+	if after := tree(t, root); !maps.Equal(before, after) {
+		t.Errorf("a refresh with nothing to do wrote:\nbefore %v\nafter  %v", before, after)
+	}
+	if _, err := os.Stat(stranger); err != nil {
+		t.Errorf("the stranger's file: %v", err)
+	}
+}
+
+// tree is every file under root with its size and modification time.
+func tree(t *testing.T, root string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		info, err := e.Info()
+		if err != nil {
+			return err
+		}
+		out[p] = info.ModTime().String() + " " + strconv.FormatInt(info.Size(), 10)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

@@ -87,6 +87,20 @@ func (r *refresher) run(ctx context.Context) error {
 		return err
 	}
 	if !r.stale(history, asOf) {
+		// Up to date, but something is left under the table (an upload of
+		// a rolled-back refresh that landed later, a dead writer's
+		// temporary file): clear it as a refresh's end would.
+		if r.committed != nil {
+			garbage, err := r.garbage(r.committed)
+			if err != nil {
+				return err
+			}
+			if len(garbage) > 0 {
+				if err := r.finish(f, r.committed, time.Time{}); err != nil {
+					return err
+				}
+			}
+		}
 		r.upToDate(asOf)
 		return nil
 	}
@@ -225,8 +239,14 @@ func (r *refresher) garbage(m *manifest) (keys []objstore.ObjectInfo, err error)
 		if err != nil {
 			return nil, fmt.Errorf("list the current table: %w", err)
 		}
-		if !keep[o.Key] {
+		switch {
+		case keep[o.Key]:
+		case !o.Irregular && layout.CheckKey(o.Key) == nil, !o.Irregular && layout.IsTempName(path.Base(o.Key)):
 			keys = append(keys, o)
+		default:
+			// A stranger: never read, never deleted, and no reason to take
+			// the lock.
+			r.log.Warn("unrecognised object under the current table kept (never read or deleted)", "key", fmt.Sprintf("%q", o.Key))
 		}
 	}
 	return keys, nil
@@ -365,8 +385,6 @@ func (r *refresher) finish(f *objstore.Fence, m *manifest, put time.Time) error 
 			if err := r.cleanTemp(dir); err != nil {
 				return err
 			}
-		} else {
-			r.log.Warn("unrecognised object under the current table kept (never read or deleted)", "dir", dir)
 		}
 	}
 	for _, old := range r.manifests {
