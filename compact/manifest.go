@@ -188,12 +188,12 @@ type marker struct {
 	Manifest string `json:"manifest"`
 }
 
-// RunInputs returns the keys of the inputs of compaction run of partition
-// dt of table when its manifest says it committed (committed or done): its
-// outputs hold exactly the rows of these inputs. ok is false when there is
+// RunInputs returns the inputs of compaction run of partition dt of table,
+// key → ETag as the run listed it, when its manifest says it committed
+// (committed or done): its outputs hold exactly the rows of these inputs. ok is false when there is
 // no such manifest (the run is pending, rolled back, or forgotten). The
 // current-state refresh uses it to skip outputs whose inputs it has read.
-func RunInputs(ctx context.Context, lk objstore.Lake, table, dt, run string) (inputs []string, ok bool, err error) {
+func RunInputs(ctx context.Context, lk objstore.Lake, table, dt, run string) (inputs map[string]string, ok bool, err error) {
 	key, err := layout.ManifestKey(table, dt, run)
 	if err != nil {
 		return nil, false, err
@@ -207,8 +207,9 @@ func RunInputs(ctx context.Context, lk objstore.Lake, table, dt, run string) (in
 	case m.State != stateCommitted && m.State != stateDone:
 		return nil, false, nil
 	}
+	inputs = map[string]string{}
 	for _, in := range m.Inputs {
-		inputs = append(inputs, in.Key)
+		inputs[in.Key] = in.ETag
 	}
 	return inputs, true, nil
 }

@@ -369,3 +369,32 @@ func tree(t *testing.T, root string) map[string]string {
 	}
 	return out
 }
+
+// TestRefreshRereadsRewrittenObject: an object written again under its
+// name with other bytes (a replayed batch holding one more logical
+// duplicate) is read again: the state keeps names with their ETags.
+func TestRefreshRereadsRewrittenObject(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	lk, err := dirlake.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := schema.Finding{ProductARN: "p", ID: "1", UpdatedAt: day0, Source: "s1"}
+	dup := schema.Finding{ProductARN: "p", ID: "1", UpdatedAt: day0, Source: "s2", Title: "the replay's copy"}
+	key := "findings/dt=2026-11-01/a.parquet"
+	putRows(t, lk, key, first)
+	opts := Options{Tables: []string{"findings"}, DeleteGrace: -1, Now: func() time.Time { return day0 }}
+	if _, err := Run(ctx, lk, opts); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10 * time.Millisecond) // a directory's ETag is size and modification time
+	putRows(t, lk, key, first, dup)
+	sums, err := Run(ctx, lk, opts)
+	if err != nil || sums[0].Outcome != Refreshed || sums[0].ObjectsRead != 1 {
+		t.Fatalf("%+v, %v", sums, err)
+	}
+	if got := snapshotRows(t, lk, "findings"); len(got) != 1 || got[0].Source != "s2" {
+		t.Errorf("snapshot %+v, want the row the tiebreak picks (source s2)", got)
+	}
+}

@@ -43,8 +43,11 @@ type manifest struct {
 	NextExpiry time.Time `json:"next_expiry,omitzero"`
 	// Folded are the history's objects the snapshot holds the rows of, by
 	// partition: their names (object names are content-derived, so a name
-	// seen is a content seen), as the refresh's listing saw them.
-	Folded map[string][]string `json:"folded,omitempty"`
+	// seen is a content seen) and ETags, as the refresh's listing saw them.
+	// An object written again under its name with other bytes (a replayed
+	// batch that holds a logical duplicate more: docs/design.md, claim 9)
+	// has another ETag and is read again.
+	Folded map[string]map[string]string `json:"folded,omitempty"`
 
 	key string
 }
@@ -139,7 +142,7 @@ func (m *manifest) validate(table string) error {
 		}
 	}
 	for dt, names := range m.Folded {
-		for _, n := range names {
+		for n := range names {
 			k, err := layout.ParseKey(layout.PartitionPrefix(table, dt) + n)
 			if err != nil || k.Table != table || k.Date != dt {
 				return fmt.Errorf("refresh manifest %s: folded object %q of dt %q is not an object of %s", m.key, n, dt, table)
@@ -149,15 +152,15 @@ func (m *manifest) validate(table string) error {
 	return nil
 }
 
-// folded returns the set of history keys m's snapshot holds.
-func (m *manifest) folded() map[string]bool {
-	out := map[string]bool{}
+// folded returns the history keys m's snapshot holds, with their ETags.
+func (m *manifest) folded() map[string]string {
+	out := map[string]string{}
 	if m == nil {
 		return out
 	}
 	for dt, names := range m.Folded {
-		for _, n := range names {
-			out[layout.PartitionPrefix(m.Table, dt)+n] = true
+		for n, etag := range names {
+			out[layout.PartitionPrefix(m.Table, dt)+n] = etag
 		}
 	}
 	return out
@@ -214,15 +217,18 @@ func putSmall(ctx context.Context, lk objstore.Lake, key string, body []byte) er
 	return w.Commit()
 }
 
-// foldedOf groups history keys by partition, names sorted.
-func foldedOf(table string, keys map[string]bool) map[string][]string {
-	out := map[string][]string{}
+// foldedOf groups history keys (with their ETags) by partition.
+func foldedOf(table string, keys map[string]string) map[string]map[string]string {
+	out := map[string]map[string]string{}
 	for _, k := range slices.Sorted(maps.Keys(keys)) {
 		p, err := layout.ParseKey(k)
 		if err != nil || p.Table != table {
 			continue
 		}
-		out[p.Date] = append(out[p.Date], k[len(layout.PartitionPrefix(table, p.Date)):])
+		if out[p.Date] == nil {
+			out[p.Date] = map[string]string{}
+		}
+		out[p.Date][k[len(layout.PartitionPrefix(table, p.Date)):]] = keys[k]
 	}
 	return out
 }

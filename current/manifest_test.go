@@ -15,11 +15,11 @@ func FuzzDecodeManifest(f *testing.F) {
 	id := "0123456789abcdef0123456789abcdef"
 	good := manifest{Version: 1, ID: id, Table: "findings", State: stateCommitted, Committed: time.Unix(1, 0).UTC(),
 		Objects: []object{{Key: "findings_current/snapshot=" + id + "/part-0000.parquet", Size: 1}},
-		Folded:  map[string][]string{"2026-11-01": {"a.parquet"}}}
+		Folded:  map[string]map[string]string{"2026-11-01": {"a.parquet": `"0123"`}}}
 	b, _ := json.Marshal(good)
 	f.Add(b, "findings")
 	f.Add([]byte(`{"version":1,"id":"`+id+`","table":"findings","state":"pending","objects":[{"key":"../x"}]}`), "findings")
-	f.Add([]byte(`{"version":1,"id":"`+id+`","table":"findings","state":"done","committed":"2026-01-01T00:00:00Z","folded":{"../../x":["a.parquet"]}}`), "findings")
+	f.Add([]byte(`{"version":1,"id":"`+id+`","table":"findings","state":"done","committed":"2026-01-01T00:00:00Z","folded":{"../../x":{"a.parquet":"e"}}}`), "findings")
 	f.Add([]byte(`{}`), "ocsf_findings")
 	f.Fuzz(func(t *testing.T, b []byte, table string) {
 		if table != "findings" && table != "ocsf_findings" {

@@ -211,8 +211,8 @@ func (r *refresher) stale(history map[string]*partition, asOf time.Time) bool {
 	}
 	folded := m.folded()
 	for _, p := range history {
-		for key := range p.objects {
-			if !folded[key] {
+		for key, o := range p.objects {
+			if etag, ok := folded[key]; !ok || etag != o.ETag {
 				return true
 			}
 		}
@@ -452,7 +452,7 @@ func (r *refresher) refresh(f *objstore.Fence, history map[string]*partition, as
 	read := map[string]bool{} // history keys read or skipped by this run
 	choose := func(dt string, objs map[string]objstore.ObjectInfo) error {
 		for _, key := range slices.Sorted(maps.Keys(objs)) {
-			if folded[key] || read[key] {
+			if etag, ok := folded[key]; (ok && etag == objs[key].ETag) || read[key] {
 				continue
 			}
 			read[key] = true
@@ -562,14 +562,13 @@ func (r *refresher) refresh(f *objstore.Fence, history map[string]*partition, as
 	r.sum.Spilled = newest.Spilled() + out.Spilled()
 
 	// Everything is read: now the lake is written.
-	newFolded := map[string]bool{}
-	for dt, p := range history {
-		for key := range p.objects {
-			if folded[key] || read[key] {
-				newFolded[key] = true
+	newFolded := map[string]string{}
+	for _, p := range history {
+		for key, o := range p.objects {
+			if etag, ok := folded[key]; (ok && etag == o.ETag) || read[key] {
+				newFolded[key] = o.ETag
 			}
 		}
-		_ = dt
 	}
 	m := &manifest{
 		Version: manifestVersion, Table: t.Name(), State: statePending, Holder: r.opts.Holder,
@@ -658,7 +657,7 @@ func (r *refresher) refresh(f *objstore.Fence, history map[string]*partition, as
 
 // absorbedAlready reports whether the history object at key is a compacted
 // object whose compaction's inputs were all read by an earlier refresh.
-func (r *refresher) absorbedAlready(dt, key string, folded map[string]bool) (bool, error) {
+func (r *refresher) absorbedAlready(dt, key string, folded map[string]string) (bool, error) {
 	if len(folded) == 0 {
 		return false, nil
 	}
@@ -674,8 +673,8 @@ func (r *refresher) absorbedAlready(dt, key string, folded map[string]bool) (boo
 	if err != nil || !ok || len(ins) == 0 {
 		return false, err
 	}
-	for _, in := range ins {
-		if !folded[in] {
+	for in, etag := range ins {
+		if got, ok := folded[in]; !ok || (etag != "" && got != etag) {
 			return false, nil
 		}
 	}
