@@ -56,8 +56,10 @@
 //     ever named them); a committed one not done is finished (steps 6–8).
 //  3. Read the previous snapshot's objects and the history objects it has
 //     not read (the committed manifest keeps, per partition, the names it
-//     has read: object names are content-derived, so a name read is a
-//     content read; a late event into an old partition is a new name). A
+//     has read with their ETags: object names are content-derived, so a
+//     name read is a content read; a late event into an old partition is a
+//     new name, and an object written again with other bytes, a replayed
+//     batch holding a logical duplicate more, a new ETag). A
 //     compacted object whose compaction (compact.RunInputs) replaced only
 //     objects already read holds exactly their rows and is skipped. Reading
 //     a row twice is harmless: newest-of is idempotent. A history object
@@ -76,8 +78,8 @@
 //  6. Commit: the lock is renewed (on S3 a conditional write: a holder
 //     that lost it stops here), then the manifest, state committed, with
 //     the objects, the row count, the earliest expiry and the new
-//     incremental state: the names of the history objects as listed that
-//     the snapshot holds (names no longer listed drop out, so the state is
+//     incremental state: the names and ETags of the history objects as
+//     listed that the snapshot holds (names no longer listed drop out, so the state is
 //     as large as the lake's object count) ("after-commit"). From here on
 //     the refresh is only ever finished, never undone.
 //  7. The readers' commit: the PUT of the symlink manifest
