@@ -76,7 +76,7 @@ unit: tools
 
 # Each fuzz target runs briefly; the corpus they found lives in testdata/fuzz.
 fuzz-smoke:
-	@set -e; for pkg in ./schema ./units ./layout; do \
+	@set -e; for pkg in ./schema ./units ./layout ./current; do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 	    echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
 	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \

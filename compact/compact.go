@@ -2,7 +2,6 @@ package compact
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -10,9 +9,9 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
-	"golang.org/x/sync/semaphore"
 
 	"github.com/hublake/hublake/encode"
+	"github.com/hublake/hublake/extsort"
 	"github.com/hublake/hublake/layout"
 	"github.com/hublake/hublake/objstore"
 	"github.com/hublake/hublake/schema"
@@ -93,8 +92,6 @@ const (
 	rolledBackKeep = time.Hour
 	// parallel is how many markers, deletes or reads are in flight at once.
 	parallel = 16
-	// readAhead is how many inputs are fetched ahead of the one being read.
-	readAhead = 4
 )
 
 // Validate refuses options the defaults cannot mend: a delete grace longer
@@ -126,11 +123,11 @@ func MemoryBudget(o Options) int64 { return partitionBudget(o.withDefaults()) + 
 // partitionBudget is what compacting one partition under o (defaults
 // applied) holds at most, however large the partition: the sort buffer and
 // the run being spilled (twice SortBuffer), the inputs decoded ahead (8 ×
-// decodeInFlight), the merge's readers (two spill blocks of each of
-// mergeFanIn runs), the row group being encoded (its values, their encoding
+// extsort.DecodeInFlight), the merge's readers (two spill blocks of each of
+// extsort.MergeFanIn runs), the row group being encoded (its values, their encoding
 // and its pages: 3 × RowGroupBytes), and budgetFixed.
 func partitionBudget(o Options) int64 {
-	return 2*o.SortBuffer + 8*decodeInFlight + mergeFanIn*2*spillBlock + 3*o.Encode.RowGroupBytes + budgetFixed
+	return 2*o.SortBuffer + 8*extsort.DecodeInFlight + extsort.MergeFanIn*2*extsort.SpillBlock + 3*o.Encode.RowGroupBytes + budgetFixed
 }
 
 func (o Options) withDefaults() Options {
@@ -216,7 +213,7 @@ func Run(ctx context.Context, lk objstore.Lake, opts Options) (*Summary, error) 
 				return c.sum, fmt.Errorf("unknown table %q (tables: %s)", name, strings.Join(schema.AllTableNames(), ", "))
 			}
 			t.rows = rows
-			if _, err := sortColumns(rows.Schema(), c.sortKeys(t)); err != nil {
+			if _, err := extsort.ResolveColumns(rows.Schema(), c.sortKeys(t)); err != nil {
 				return c.sum, err
 			}
 		}
@@ -448,68 +445,4 @@ func parallelDo[T any](ctx context.Context, items []T, fn func(context.Context, 
 		return err
 	}
 	return context.Cause(ctx)
-}
-
-// prefetch prepares the inputs (opens them, and may decode them) side by
-// side, up to readAhead of them and inFlight bytes of them (by their size;
-// one input is always admitted) ahead of the one consume is at, and hands
-// them to consume in input order. release frees what was prepared but not
-// consumed (after an error).
-func prefetch[T any](ctx context.Context, inputs []object, inFlight int64,
-	prepare func(context.Context, object) (T, error), consume func(object, T) error, release func(T)) error {
-	type result struct {
-		v   T
-		err error
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	// An input larger than inFlight waits until none is in flight, then
-	// goes alone (its weight is clamped to the whole).
-	budget := semaphore.NewWeighted(inFlight)
-	weight := func(in object) int64 { return min(in.Size, inFlight) }
-	queue := make(chan chan result, readAhead)
-	go func() {
-		defer close(queue)
-		for _, in := range inputs {
-			ch := make(chan result, 1)
-			if budget.Acquire(ctx, weight(in)) != nil {
-				return
-			}
-			select {
-			case queue <- ch:
-			case <-ctx.Done():
-				budget.Release(weight(in))
-				return
-			}
-			go func() {
-				v, err := prepare(ctx, in)
-				ch <- result{v, err}
-			}()
-		}
-	}()
-	var err error
-	i := 0
-	for ch := range queue {
-		r := <-ch
-		switch {
-		case err != nil:
-			if r.err == nil {
-				release(r.v) // draining after an error
-			}
-		case r.err != nil:
-			err = r.err
-			cancel()
-		default:
-			err = consume(inputs[i], r.v)
-			if err != nil {
-				cancel()
-			}
-		}
-		budget.Release(weight(inputs[i]))
-		i++
-	}
-	if err == nil && i < len(inputs) {
-		err = errors.Join(ctx.Err(), errors.New("inputs not all read"))
-	}
-	return err
 }

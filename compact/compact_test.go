@@ -22,6 +22,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/hublake/hublake/encode"
+	"github.com/hublake/hublake/extsort"
 	"github.com/hublake/hublake/files"
 	"github.com/hublake/hublake/internal/gen"
 	"github.com/hublake/hublake/internal/lakecheck"
@@ -228,8 +229,8 @@ func TestCompactSpillsAndSplits(t *testing.T) {
 	before := lakecheck.LakeDigest(t, db, root)
 	opts := Options{SortBuffer: 64 << 10, TargetSize: 400 << 10, Encode: encode.Options{RowGroupBytes: 64 << 10}}
 	sum := run(t, lk, opts)
-	if sum.Spilled <= mergeFanIn {
-		t.Errorf("%d runs spilled, want more than the fan-in %d", sum.Spilled, mergeFanIn)
+	if sum.Spilled <= extsort.MergeFanIn {
+		t.Errorf("%d runs spilled, want more than the fan-in %d", sum.Spilled, extsort.MergeFanIn)
 	}
 	if got := lakecheck.LakeDigest(t, db, root); !reflect.DeepEqual(got, before) {
 		t.Fatalf("rows changed:\nbefore %v\nafter  %v", before, got)
@@ -596,7 +597,7 @@ func TestCompactMemoryBound(t *testing.T) {
 	<-done
 	live := int64(peak.Load()) - int64(base)
 	t.Logf("live heap before %.1f MiB, peak %.1f MiB", float64(base)/(1<<20), float64(peak.Load())/(1<<20))
-	// 2×4 MiB + 8×decodeInFlight + mergeFanIn×2×spillBlock + 3×2 MiB + 16 MiB
+	// 2×4 MiB + 8×extsort.DecodeInFlight + extsort.MergeFanIn×2×extsort.SpillBlock + 3×2 MiB + 16 MiB
 	bound := partitionBudget(Options{SortBuffer: 4 << 20, Encode: encode.Options{RowGroupBytes: 2 << 20}}.withDefaults())
 	t.Logf("compacted %d objects, %d rows, %d runs spilled; peak live heap %.1f MiB (bound %d MiB)", sum.ObjectsIn, sum.Rows, sum.Spilled, float64(live)/(1<<20), bound>>20)
 	if sum.Spilled < 3 {

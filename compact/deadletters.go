@@ -11,6 +11,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/hublake/hublake/encode"
+	"github.com/hublake/hublake/extsort"
 	"github.com/hublake/hublake/layout"
 	"github.com/hublake/hublake/objstore"
 )
@@ -48,7 +49,7 @@ func spoolDeadLetters(ctx context.Context, lk objstore.Lake, inputs []object, tm
 	var off int64
 	open := func(ctx context.Context, in object) (objstore.ReadObject, error) { return lk.Open(ctx, in.Key) }
 	closeObj := func(o objstore.ReadObject) { o.Close() }
-	err = prefetch(ctx, inputs, 32<<20, open, func(in object, obj objstore.ReadObject) error {
+	err = extsort.Prefetch(ctx, inputs, func(o object) int64 { return o.Size }, 32<<20, open, func(in object, obj objstore.ReadObject) error {
 		defer obj.Close()
 		cw := &encode.CountingWriter{W: bw}
 		raw := io.TeeReader(io.NewSectionReader(obj, 0, obj.Size()), cw)

@@ -56,7 +56,7 @@
 //     a recent partition compacted objects smaller than half the target.
 //     Nothing to do (a partition compacted and untouched since): stop.
 //  4. Read every input and sort its rows into local temporary files
-//     (merge.go): a damaged input fails the run before the lake is touched.
+//     (package extsort): a damaged input fails the run before the lake is touched.
 //  5. Write the manifest, state pending, naming the inputs. Then write the
 //     outputs, compacted-<run>-<k>. The run id is a digest of the inputs and
 //     settings, so the same inputs give the same names and bytes.
@@ -153,8 +153,8 @@
 // # Memory
 //
 // A partition is never held in memory: rows go through an external merge
-// sort (merge.go) whose buffer is Options.SortBuffer, at most a few inputs
-// are decoded ahead of it (decodeInFlight), at most mergeFanIn sorted runs
+// sort (package extsort) whose buffer is Options.SortBuffer, at most a few inputs
+// are decoded ahead of it (extsort.DecodeInFlight), at most extsort.MergeFanIn sorted runs
 // are read at once, and the Parquet writer holds one row group. The live
 // heap does not depend on the partition's size (TestCompactMemoryBound;
 // peak RSS on a day of a four-shard stream in BENCHMARKS.md).

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -185,4 +186,30 @@ func putSmall(ctx context.Context, lk objstore.Lake, key string, body []byte) er
 type marker struct {
 	Run      string `json:"run"`
 	Manifest string `json:"manifest"`
+}
+
+// RunInputs returns the inputs of compaction run of partition dt of table,
+// key → ETag as the run listed it, when its manifest says it committed
+// (committed or done): its outputs hold exactly the rows of these inputs. ok is false when there is
+// no such manifest (the run is pending, rolled back, or forgotten). The
+// current-state refresh uses it to skip outputs whose inputs it has read.
+func RunInputs(ctx context.Context, lk objstore.Lake, table, dt, run string) (inputs map[string]string, ok bool, err error) {
+	key, err := layout.ManifestKey(table, dt, run)
+	if err != nil {
+		return nil, false, err
+	}
+	m, err := readManifest(ctx, lk, key, table, dt)
+	switch {
+	case errors.Is(err, objstore.ErrNotExist):
+		return nil, false, nil
+	case err != nil:
+		return nil, false, err
+	case m.State != stateCommitted && m.State != stateDone:
+		return nil, false, nil
+	}
+	inputs = map[string]string{}
+	for _, in := range m.Inputs {
+		inputs[in.Key] = in.ETag
+	}
+	return inputs, true, nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/hublake/hublake/encode"
+	"github.com/hublake/hublake/extsort"
 	"github.com/hublake/hublake/layout"
 	"github.com/hublake/hublake/objstore"
 )
@@ -39,9 +40,9 @@ func (c *compactor) partition(ctx context.Context, t table, dt string) error {
 	if err != nil {
 		return fmt.Errorf("lock: %w", err)
 	}
-	f := newFence(ctx, lock, c.opts.LockTTL, log)
-	defer f.release()
-	p := &partRun{c: c, t: t, dt: dt, log: log, fence: f, ctx: f.ctx, prefix: layout.PartitionPrefix(t.name, dt)}
+	f := objstore.NewFence(ctx, lock, c.opts.LockTTL, log)
+	defer f.Release()
+	p := &partRun{c: c, t: t, dt: dt, log: log, fence: f, ctx: f.Ctx(), prefix: layout.PartitionPrefix(t.name, dt)}
 	if err := p.run(); err != nil {
 		return err
 	}
@@ -59,7 +60,7 @@ type partRun struct {
 	dt     string
 	prefix string
 	log    *slog.Logger
-	fence  *fence
+	fence  *objstore.Fence
 	ctx    context.Context
 
 	listing map[string]objstore.ObjectInfo // the partition's objects
@@ -364,7 +365,7 @@ func markRolledBack(ctx context.Context, lk objstore.Lake, m *manifest) error {
 // that dies anywhere here is finished by the next.
 func (p *partRun) finish(m *manifest) error {
 	ctx, c := p.ctx, p.c
-	if err := p.fence.check(); err != nil {
+	if err := p.fence.Check(); err != nil {
 		return err
 	}
 	body, _ := json.Marshal(marker{Run: m.Run, Manifest: m.key})
@@ -462,7 +463,7 @@ func (p *partRun) compact(inputs []object) error {
 
 	// The manifest before any output: a crash from here on leaves a record
 	// that recovery acts on.
-	if err := p.fence.check(); err != nil {
+	if err := p.fence.Check(); err != nil {
 		return err
 	}
 	if err := m.write(ctx, c.lake); err != nil {
@@ -472,7 +473,7 @@ func (p *partRun) compact(inputs []object) error {
 	err = writeOutputs(func(o object) error {
 		m.Outputs = append(m.Outputs, o)
 		c.opts.CrashHook("after-output")
-		return p.fence.check()
+		return p.fence.Check()
 	})
 	if err != nil {
 		// Undo now rather than at the next run (which would, too).
@@ -488,7 +489,7 @@ func (p *partRun) compact(inputs []object) error {
 	// renewed first, by a conditional write on S3: a holder whose lock was
 	// taken over (it was paused for longer than the lock's lifetime) learns
 	// it here, before it changes anything it cannot undo.
-	if err := p.fence.renewNow(ctx); err != nil {
+	if err := p.fence.RenewNow(ctx); err != nil {
 		return err
 	}
 	m.State = stateCommitted
@@ -534,71 +535,74 @@ func (p *partRun) rollbackAfterError(m *manifest) error {
 func (p *partRun) readParquet(inputs []object, sortKeys []string, tmp, run string) (func(func(object) error) error, int64, error) {
 	ctx, c := p.ctx, p.c
 	s := p.t.rows.Schema()
-	cols, err := sortColumns(s, sortKeys)
+	cols, err := extsort.ResolveColumns(s, sortKeys)
 	if err != nil {
 		return nil, 0, err
 	}
-	srt := &sorter{keys: cols, budget: c.opts.SortBuffer, tmpDir: tmp}
+	srt := extsort.NewSorter(cols, c.opts.SortBuffer, tmp)
 	var rows int64
 	// Small inputs (batch objects) are decoded side by side, on every core;
 	// a large one is streamed into the sorter as it is read.
-	prepare := func(ctx context.Context, in object) (*decoded, error) {
+	prepare := func(ctx context.Context, in object) (*extsort.Decoded, error) {
 		obj, err := c.lake.Open(ctx, in.Key)
 		if err != nil {
 			return nil, err
 		}
-		if obj.Size() > wholeRead {
-			return &decoded{obj: obj}, nil
+		if obj.Size() > extsort.WholeRead {
+			return &extsort.Decoded{Obj: obj}, nil
 		}
 		defer obj.Close()
-		return decodeInput(obj, in.Key, s, cols)
+		return extsort.DecodeInput(obj, in.Key, s, cols)
 	}
-	consume := func(in object, d *decoded) error {
-		if d.obj != nil {
-			defer d.obj.Close()
-			n, err := forEachRow(d.obj, in.Key, s, srt.add)
+	consume := func(in object, d *extsort.Decoded) error {
+		if d.Obj != nil {
+			defer d.Obj.Close()
+			n, err := extsort.ForEachRow(d.Obj, in.Key, s, srt.Add)
 			rows += n
 			return err
 		}
-		rows += int64(len(d.rows))
-		return srt.adopt(d)
+		rows += int64(d.Rows())
+		return srt.Adopt(d)
 	}
-	release := func(d *decoded) {
-		if d.obj != nil {
-			d.obj.Close()
+	release := func(d *extsort.Decoded) {
+		if d.Obj != nil {
+			d.Obj.Close()
 		}
 	}
-	err = prefetch(ctx, inputs, decodeInFlight, prepare, consume, release)
+	err = extsort.Prefetch(ctx, inputs, func(o object) int64 { return o.Size }, extsort.DecodeInFlight, prepare, consume, release)
 	if err != nil {
-		srt.discard()
+		srt.Discard()
 		return nil, 0, err
 	}
-	src, err := srt.finish()
+	src, err := srt.Finish()
 	if err != nil {
-		srt.discard()
+		srt.Discard()
 		return nil, 0, err
 	}
-	p.spilled = srt.spilled
+	p.spilled = srt.Spilled()
 	// The row groups are cut here (rows and bytes, as the writer cuts them),
 	// so that an output ends on a row group's end.
-	opts := append(encode.WriterOptions(p.t.rows, c.opts.Encode), parquet.MaxRowsPerRowGroup(math.MaxInt64), sortingColumns(sortKeys))
+	opts := append(encode.WriterOptions(p.t.rows, c.opts.Encode), parquet.MaxRowsPerRowGroup(math.MaxInt64), extsort.SortingColumns(sortKeys))
 	return func(written func(object) error) error {
-		defer src.close()
-		ow := &outputWriter{
-			ctx: ctx, lake: c.lake, table: p.t.rows, dt: p.dt, run: run, opts: opts,
-			groupRows: c.opts.Encode.RowGroupRowsOrDefault(), groupBytes: c.opts.Encode.RowGroupBytesOrDefault(), target: c.opts.TargetSize,
-			written: written,
+		defer src.Close()
+		ow := &extsort.OutputWriter{
+			Ctx: ctx, Store: c.lake, Table: p.t.rows, Options: opts,
+			ObjectKey: func(k int) (string, error) {
+				return layout.ObjectKey(p.t.rows.Name(), p.dt, layout.CompactedName(run, k))
+			},
+			GroupRows: c.opts.Encode.RowGroupRowsOrDefault(), GroupBytes: c.opts.Encode.RowGroupBytesOrDefault(), Target: c.opts.TargetSize,
+			Written: func(key string, size int64) error { return written(object{Key: key, Size: size}) },
 		}
 		for {
-			row, err := src.next()
+			row, err := src.Next()
 			if err == io.EOF {
-				return ow.close()
+				return ow.Close()
 			}
 			if err == nil {
-				err = ow.write(row)
+				err = ow.Write(row)
 			}
 			if err != nil {
-				ow.abort()
+				ow.Abort()
 				return err
 			}
 		}

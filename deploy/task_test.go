@@ -440,11 +440,6 @@ func TestCompactionTask(t *testing.T) {
 // compaction schedule, sized as the compaction task, on the same lake.
 func TestCurrentTask(t *testing.T) {
 	tpl := loadTemplate(t)
-	if out, err := exec.Command(staticBinary(t), "current", "--help").CombinedOutput(); err != nil {
-		// TODO(issue 23): the command lands with the core of the issue
-		// (another branch); the merge removes this skip.
-		t.Skipf("this build has no `hublake current` yet: %v\n%s", err, out)
-	}
 	checkScheduledTask(t, tpl, scheduledTask{command: "current", taskDef: "CurrentTaskDefinition", role: "CurrentTaskRole",
 		schedule: "CurrentSchedule", schedulerRole: "CurrentSchedulerRole"})
 }

@@ -49,6 +49,10 @@ type Lake interface {
 	// object in partition prefix (see PartitionPrefix) and that no live
 	// writer can still own, older than minAge; it returns how many.
 	CleanTemp(ctx context.Context, prefix string, minAge time.Duration) (int, error)
+	// URL returns where a reader outside hublake finds the object at key:
+	// s3://bucket/prefix/key, or a directory store's absolute path (the
+	// current tables' symlink manifests list these).
+	URL(key string) string
 }
 
 // DeferredSync is a Store whose durability can be deferred to the end of a

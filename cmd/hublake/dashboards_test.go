@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"regexp"
 	"slices"
 	"strings"
@@ -106,11 +105,7 @@ func TestDashboardsUseExportedMetrics(t *testing.T) {
 
 	// The current-state refresh's lines (one per table, by Lake and Table)
 	// on the same lake, compacted.
-	// TODO(issue 23): `hublake current` lands with the core of the issue
-	// (another branch); until then its metrics are left unchecked, and the
-	// merge removes this condition.
-	hasCurrent := exec.Command(hublakeBin, "current", "--help").Run() == nil
-	if hasCurrent {
+	{
 		args := append(append([]string{"current", "--progress", "none", "--log-level", "warn"}, lk.out...), "--emf")
 		code, out := hublake(t, []string{"HUBLAKE_RECORD_AWS_OPS=" + currentOpsFile}, args...)
 		if code != 0 {
@@ -215,9 +210,6 @@ func TestDashboardsUseExportedMetrics(t *testing.T) {
 			byLake[r.Widget]++
 		}
 		seen, ok := published[key{r.Namespace, r.Name, r.DimNames()}]
-		if !ok && !hasCurrent && strings.HasPrefix(r.Name, "Current") {
-			continue
-		}
 		if !ok {
 			t.Errorf("%s: %s %s by %s is not an EMF metric of the consumer or of hublake compact", r.Widget, r.Namespace, r.Name, r.DimNames())
 			continue

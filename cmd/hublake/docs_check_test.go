@@ -10,14 +10,17 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 	"unicode"
 
 	"github.com/alecthomas/kong"
 	"gopkg.in/yaml.v3"
 
+	"github.com/hublake/hublake/current"
 	"github.com/hublake/hublake/pipeline"
 )
 
@@ -441,5 +444,50 @@ func TestReadmeExitCodes(t *testing.T) {
 		if !strings.Contains(line, want) {
 			t.Errorf("README.md's exit codes say %q, not %q", line, want)
 		}
+	}
+}
+
+// statedRetention matches the current tables' retention rules wherever the
+// docs state them: "archived 30 days, others 90 days … closed 14 days,
+// others 90 days" (README.md, docs/operating.md), or the rows of the
+// retention table in docs/tables.md.
+var (
+	statedRetention = regexp.MustCompile(`archived\s+(\d+)\s+days,\s+others\s+(\d+)[\s\S]{0,80}?closed\s+(\d+)\s+days,\s+others\s+(\d+)\s+days`)
+	retentionRow    = regexp.MustCompile("(?m)^\\| `(ocsf_)?findings_current`[^|]*\\| ([^|]+)\\| (\\d+) days")
+)
+
+// TestDocsRetention: the retention the docs state is current's default
+// (fails with a rule changed in current.DefaultRetention or in the text).
+func TestDocsRetention(t *testing.T) {
+	r := current.DefaultRetention()
+	days := func(d time.Duration) string { return strconv.Itoa(int(d / (24 * time.Hour))) }
+	want := []string{days(r.Archived), days(r.Active), days(r.Closed), days(r.Active)}
+	n := 0
+	for _, d := range readDocs(t) {
+		for _, m := range statedRetention.FindAllStringSubmatch(d.text, -1) {
+			n++
+			if got := m[1:5]; !slices.Equal(got, want) {
+				t.Errorf("%s: states retention %v days (archived, active, closed, active); the code's is %v", d.file, got, want)
+			}
+		}
+		for _, m := range retentionRow.FindAllStringSubmatch(d.text, -1) {
+			n++
+			rule, got := m[2], m[3]
+			var w string
+			switch {
+			case strings.Contains(rule, "ARCHIVED"):
+				w = days(r.Archived)
+			case strings.Contains(rule, "Close"):
+				w = days(r.Closed)
+			default:
+				w = days(r.Active)
+			}
+			if got != w {
+				t.Errorf("%s: the retention table says %s days for %q; the code's is %s", d.file, got, strings.TrimSpace(rule), w)
+			}
+		}
+	}
+	if n < 6 {
+		t.Errorf("only %d statements of the retention found (README, operating, four table rows): the patterns are broken", n)
 	}
 }

@@ -35,6 +35,7 @@ import (
 
 	"github.com/hublake/hublake/awsconf"
 	"github.com/hublake/hublake/compact"
+	"github.com/hublake/hublake/current"
 	"github.com/hublake/hublake/encode"
 	"github.com/hublake/hublake/layout"
 	"github.com/hublake/hublake/pipeline"
@@ -61,7 +62,7 @@ const (
 
 func docSections() []docSection {
 	var s []docSection
-	for _, cmd := range []string{"global", "backfill", "consume", "compact", "check", "publish", "ddl", "gen", "healthcheck"} {
+	for _, cmd := range []string{"global", "backfill", "consume", "compact", "current", "check", "publish", "ddl", "gen", "healthcheck"} {
 		s = append(s, docSection{"docs/operating.md", "flags " + cmd, func(t *testing.T, _ string) string { return flagTable(t, cmd) }})
 	}
 	s = append(s,
@@ -437,6 +438,12 @@ func emfMetrics(t *testing.T) []emfDoc {
 	if err := writeCompactEMF(&compaction, &compact.Summary{}, nil, "s3://bucket/lake", time.Now()); err != nil {
 		t.Fatal(err)
 	}
+	var refresh bytes.Buffer
+	now := time.Now()
+	sums := []current.TableSummary{{Table: schema.TableFindings, Outcome: current.UpToDate, Snapshot: "s", Rows: 1, Fresh: now}}
+	if err := writeCurrentEMF(&refresh, []string{schema.TableFindings}, sums, nil, "s3://bucket/lake", now); err != nil {
+		t.Fatal(err)
+	}
 	var out []emfDoc
 	seen := map[string]int{}
 	add := func(writer string, raw []byte) {
@@ -474,6 +481,7 @@ func emfMetrics(t *testing.T) []emfDoc {
 	}
 	add("consume", consumer.Bytes())
 	add("compact", compaction.Bytes())
+	add("current", refresh.Bytes())
 	return out
 }
 

@@ -37,18 +37,13 @@ var (
 	// opsFile collects "<service>:<Operation>" of every AWS call the
 	// consumers make (HUBLAKE_RECORD_AWS_OPS), backfillOpsFile those of
 	// the backfills over S3, compactOpsFile those of `hublake compact`.
-	opsFile, backfillOpsFile, compactOpsFile string
-	// currentOpsFile records those of `hublake current` (issue 23).
-	// TODO(issue 23): once the command lands, compare it with
-	// ../../deploy/testdata/current-aws-operations.txt as the others are
-	// ("the refresh task role"; deploy's TestCurrentRoleLeastPrivilege
-	// reads it).
-	currentOpsFile string
+	opsFile, backfillOpsFile, compactOpsFile, currentOpsFile string
 )
 
 // opsGolden lists the AWS operations `hublake consume` calls,
 // backfillOpsGolden those of `hublake backfill` from S3 into S3 and
-// compactOpsGolden those of `hublake compact`; deploy/'s tests check the
+// compactOpsGolden those of `hublake compact` (currentOpsGolden of `hublake
+// current`); deploy/'s tests check the
 // task role's, the Batch job role's and the compaction task role's
 // permissions against them. A full run of this package compares what it observed with them;
 // HUBLAKE_UPDATE_GOLDEN=1 rewrites them.
@@ -56,6 +51,7 @@ const (
 	opsGolden         = "../../deploy/testdata/consume-aws-operations.txt"
 	backfillOpsGolden = "../../deploy/testdata/backfill-aws-operations.txt"
 	compactOpsGolden  = "../../deploy/testdata/compact-aws-operations.txt"
+	currentOpsGolden  = "../../deploy/testdata/current-aws-operations.txt"
 )
 
 func TestMain(m *testing.M) {
@@ -112,6 +108,7 @@ func TestMain(m *testing.M) {
 				{opsFile, opsGolden, "consume", "the task role"},
 				{backfillOpsFile, backfillOpsGolden, "backfill", "the Batch job role"},
 				{compactOpsFile, compactOpsGolden, "compact", "the compaction task role"},
+				{currentOpsFile, currentOpsGolden, "current", "the current tables' refresh (the compaction task role, or its own)"},
 			} {
 				if err := checkOperations(c.file, c.golden, c.cmd, c.role); err != nil {
 					fmt.Fprintln(os.Stderr, err)

@@ -35,6 +35,21 @@ func (compactCmd) Help() string {
 The lake must exist: compaction never creates one.`
 }
 
+func (currentCmd) Help() string {
+	return `Examples:
+
+  hublake current --out s3://my-lake/lake
+  hublake current --out ./lake --table findings --retention none
+
+Athena reads each current table through its symlink manifest
+(<table>_current/_symlink_format_manifest/manifest: the committed snapshot's
+objects, one a line; hublake ddl prints the tables); any other reader reads
+that list. The lake must exist. A second refresh while one runs skips the
+table it holds and says so. With --emf, one line per table: namespace hublake,
+dimension Table, metrics CurrentSnapshotAgeSeconds, CurrentRows and
+CurrentRefreshErrors.`
+}
+
 func (publishCmd) Help() string {
 	return `Examples:
 

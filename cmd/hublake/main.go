@@ -21,6 +21,7 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/hublake/hublake/compact"
+	"github.com/hublake/hublake/current"
 	"github.com/hublake/hublake/encode"
 	"github.com/hublake/hublake/pipeline"
 	"github.com/hublake/hublake/stream"
@@ -47,6 +48,7 @@ type cli struct {
 	Backfill    backfillCmd    `cmd:"" help:"Read Security Hub events or findings from files, S3 or stdin into the lake."`
 	Consume     consumeCmd     `cmd:"" help:"Consume the Kinesis stream into the lake (the long-running ECS service)."`
 	Compact     compactCmd     `cmd:"" help:"Replace the lake's many small batch objects with few large sorted ones, exactly once (the scheduled ECS task)."`
+	Current     currentCmd     `cmd:"" help:"Refresh findings_current and ocsf_findings_current: one row per finding, the row the latest views pick, at the cost of what changed since the last refresh."`
 	Check       checkCmd       `cmd:"" help:"Check a consume, backfill or compact configuration before running it: credentials, stream, lease table, a probe write in the lake."`
 	Publish     publishCmd     `cmd:"" help:"Put events into a Kinesis stream as an EventBridge rule target does."`
 	Ddl         ddlCmd         `cmd:"" help:"Print the Athena DDL (or the Glue columns) of the lake's tables."`
@@ -313,28 +315,33 @@ const defaultMetricsAddr = ":8977"
 func flagDefaults() kong.Vars {
 	policy := pipeline.DefaultPolicy()
 	return kong.Vars{
-		"version":          buildVersion().String(),
-		"metrics_addr":     defaultMetricsAddr,
-		"flush_records":    strconv.Itoa(policy.MaxUnits),
-		"flush_bytes":      byteSize(policy.MaxBytes).String(),
-		"max_unit_bytes":   byteSize(policy.MaxUnitBytes).String(),
-		"dedup_window":     strconv.Itoa(policy.DedupWindow),
-		"default_codec":    encode.DefaultCodec,
-		"stream_codec":     encode.StreamCodec,
-		"batch_factor":     strconv.Itoa(pipeline.BudgetBatchFactor),
-		"budget_fixed_mib": strconv.Itoa(pipeline.BudgetBatchFixed >> 20),
-		"budget_base_mib":  strconv.Itoa(pipeline.BudgetBase >> 20),
-		"stream_window":    seconds(pipeline.DefaultStreamWindow),
-		"shard_sync":       seconds(stream.DefaultShardSync),
-		"lease_duration":   seconds(stream.DefaultLeaseDuration),
-		"lease_sync":       seconds(stream.DefaultLeaseSync),
-		"shutdown_timeout": seconds(stream.DefaultShutdownTimeout),
-		"initial_position": stream.DefaultInitialPosition,
-		"older_than":       minutes(compact.DefaultOlderThan),
-		"target_size":      byteSize(compact.DefaultTargetSize).String(),
-		"lock_ttl":         minutes(compact.DefaultLockTTL),
-		"delete_grace":     seconds(compact.DefaultDeleteGrace),
-		"sort_buffer":      byteSize(compact.DefaultSortBuffer).String(),
+		"version":              buildVersion().String(),
+		"metrics_addr":         defaultMetricsAddr,
+		"flush_records":        strconv.Itoa(policy.MaxUnits),
+		"flush_bytes":          byteSize(policy.MaxBytes).String(),
+		"max_unit_bytes":       byteSize(policy.MaxUnitBytes).String(),
+		"dedup_window":         strconv.Itoa(policy.DedupWindow),
+		"default_codec":        encode.DefaultCodec,
+		"stream_codec":         encode.StreamCodec,
+		"batch_factor":         strconv.Itoa(pipeline.BudgetBatchFactor),
+		"budget_fixed_mib":     strconv.Itoa(pipeline.BudgetBatchFixed >> 20),
+		"budget_base_mib":      strconv.Itoa(pipeline.BudgetBase >> 20),
+		"stream_window":        seconds(pipeline.DefaultStreamWindow),
+		"shard_sync":           seconds(stream.DefaultShardSync),
+		"lease_duration":       seconds(stream.DefaultLeaseDuration),
+		"lease_sync":           seconds(stream.DefaultLeaseSync),
+		"shutdown_timeout":     seconds(stream.DefaultShutdownTimeout),
+		"initial_position":     stream.DefaultInitialPosition,
+		"older_than":           minutes(compact.DefaultOlderThan),
+		"target_size":          byteSize(compact.DefaultTargetSize).String(),
+		"lock_ttl":             minutes(compact.DefaultLockTTL),
+		"delete_grace":         seconds(compact.DefaultDeleteGrace),
+		"sort_buffer":          byteSize(compact.DefaultSortBuffer).String(),
+		"current_active":       hours(current.DefaultActive),
+		"current_archived":     hours(current.DefaultArchived),
+		"current_closed":       hours(current.DefaultClosed),
+		"current_delete_grace": minutes(current.DefaultDeleteGrace),
+		"current_sort_buffer":  byteSize(current.DefaultSortBuffer).String(),
 	}
 }
 
@@ -343,6 +350,15 @@ func flagDefaults() kong.Vars {
 func minutes(d time.Duration) string {
 	if d%time.Minute == 0 {
 		return strconv.FormatInt(int64(d/time.Minute), 10) + "m"
+	}
+	return d.String()
+}
+
+// hours renders a whole number of hours as "2160h" (time.Duration's
+// String says "2160h0m0s"), anything else as Duration does.
+func hours(d time.Duration) string {
+	if d%time.Hour == 0 {
+		return strconv.FormatInt(int64(d/time.Hour), 10) + "h"
 	}
 	return d.String()
 }

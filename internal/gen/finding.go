@@ -18,6 +18,7 @@ type finding struct {
 	prev       uint8 // previous compliance status, noStatus when none
 	workflow   uint8 // index into workflowStatus
 	archived   bool
+	closed     bool // OCSF: closed (activity Close); only Daily closes findings
 	note       int8 // index into notes, -1 when none
 	noteBy     uint8
 	udf        uint8 // 0: no UserDefinedFields, else how many

@@ -160,7 +160,10 @@ func (g *Generator) ocsfOpen(e *enc, c *fctx, x *ocsfFacts) string {
 // and class.
 func (e *enc) ocsfHead(f *finding, x *ocsfFacts) {
 	act, actName := int64(1), "Create"
-	if f.updates > 0 {
+	switch {
+	case f.closed:
+		act, actName = 3, "Close"
+	case f.updates > 0:
 		act, actName = 2, "Update"
 	}
 	e.int("activity_id", act)
@@ -309,7 +312,10 @@ func (g *Generator) ocsfTail(e *enc, f *finding, x *ocsfFacts) {
 	e.int("status_id", st.id)
 	e.ocsfTime("time", f.updated, x.twinOnly)
 	act, actID := "Create", int64(1)
-	if f.updates > 0 {
+	switch {
+	case f.closed:
+		act, actID = "Close", 3
+	case f.updates > 0:
 		act, actID = "Update", 2
 	}
 	e.cat("type_name", x.className, ": ", act)

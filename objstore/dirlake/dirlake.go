@@ -80,6 +80,9 @@ func New(dir string) (*Lake, error) {
 
 func (d *Lake) String() string { return "dir:" + d.root }
 
+// URL implements objstore.Lake: the object's absolute path.
+func (d *Lake) URL(key string) string { return filepath.Join(d.root, filepath.FromSlash(key)) }
+
 // Ping checks that the root exists and is a directory.
 func (d *Lake) Ping(context.Context) error {
 	st, err := os.Stat(d.root)

@@ -136,6 +136,9 @@ func (s *Lake) Client() *s3.Client { return s.client }
 
 func (s *Lake) String() string { return "s3://" + s.bucket + "/" + s.prefix }
 
+// URL implements objstore.Lake: s3://bucket/prefix/key.
+func (s *Lake) URL(key string) string { return "s3://" + s.bucket + "/" + s.fullKey(key) }
+
 func (s *Lake) fullKey(key string) string {
 	if s.prefix == "" {
 		return key

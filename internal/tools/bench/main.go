@@ -65,6 +65,9 @@ type options struct {
 	compact, sortStudy     bool
 	compactBytes           string
 	scale                  string
+	current                bool
+	currentLive            int
+	currentRSSRows         int
 }
 
 func main() {
@@ -84,6 +87,9 @@ func main() {
 	flag.BoolVar(&o.sortStudy, "sort-study", true, "with -compact: compare sort keys of findings")
 	flag.StringVar(&o.compactBytes, "compact-bytes", "100MB", "size of the generated day for the compaction measurement")
 	flag.StringVar(&o.scale, "scale", "100MB,400MB,1600MB", "input sizes of the scaling table (many files and one file each); empty: no scaling table")
+	flag.BoolVar(&o.current, "current", true, "measure the current tables: refreshes over 7, 30 and 90 days of history, and their queries against the latest views")
+	flag.IntVar(&o.currentLive, "current-live", 3000, "with -current: the live findings re-sent daily")
+	flag.IntVar(&o.currentRSSRows, "current-rss-rows", 1000000, "with -current: the live findings of the synthetic history whose full build's peak RSS is measured (0: none)")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -167,6 +173,11 @@ func run(o options) error {
 	if o.compact {
 		if err := benchCompaction(o, &rep); err != nil {
 			return fmt.Errorf("compaction: %w", err)
+		}
+	}
+	if o.current {
+		if err := benchCurrent(o, &rep); err != nil {
+			return fmt.Errorf("current: %w", err)
 		}
 	}
 	if o.gob {

@@ -1,4 +1,4 @@
-package compact
+package extsort
 
 import (
 	"bufio"
@@ -30,9 +30,9 @@ import (
 
 var errCorrupt = errors.New("corrupt encoded row")
 
-// spillBlock is the s2 block size of spill files: a reader holds about two
-// blocks, and a merge reads up to mergeFanIn files at once.
-const spillBlock = 256 << 10
+// SpillBlock is the s2 block size of spill files: a reader holds about two
+// blocks, and a merge reads up to MergeFanIn files at once.
+const SpillBlock = 256 << 10
 
 // appendRow appends the encoding of row to b.
 func appendRow(b []byte, row parquet.Row) []byte {
@@ -145,9 +145,9 @@ func decodeRow(b []byte) (parquet.Row, error) {
 	return row, nil
 }
 
-// rowBytes is a row's size as the row group bound counts it: the bytes of
+// RowBytes is a row's size as the row group bound counts it: the bytes of
 // its values.
-func rowBytes(row parquet.Row) int64 {
+func RowBytes(row parquet.Row) int64 {
 	var n int64
 	for _, v := range row {
 		switch {
@@ -170,11 +170,11 @@ type spillWriter struct {
 }
 
 func newSpill(dir string) (*spillWriter, error) {
-	f, err := os.CreateTemp(dir, "hublake-compact-run-*")
+	f, err := os.CreateTemp(dir, "hublake-sort-run-*")
 	if err != nil {
 		return nil, fmt.Errorf("spill: %w", err)
 	}
-	zw := s2.NewWriter(f, s2.WriterConcurrency(1), s2.WriterBlockSize(spillBlock))
+	zw := s2.NewWriter(f, s2.WriterConcurrency(1), s2.WriterBlockSize(SpillBlock))
 	return &spillWriter{f: f, zw: zw, bw: bufio.NewWriterSize(zw, 256<<10)}, nil
 }
 
@@ -201,7 +201,7 @@ func (w *spillWriter) finish() (*spillReader, error) {
 	if _, err := w.f.Seek(0, io.SeekStart); err != nil {
 		return nil, w.fail(err)
 	}
-	zr := s2.NewReader(w.f, s2.ReaderMaxBlockSize(spillBlock))
+	zr := s2.NewReader(w.f, s2.ReaderMaxBlockSize(SpillBlock))
 	return &spillReader{f: w.f, br: bufio.NewReaderSize(zr, 32<<10)}, nil
 }
 
