@@ -44,14 +44,14 @@ start)
   for t in "$TOOLS/node_modules/kinesis-local/main.js" "$TOOLS/node_modules/dynalite/cli.js" "$TOOLS/bin/versitygw"; do
     [ -e "$t" ] || { echo "stack: $t missing; run 'make tools'" >&2; exit 1; }
   done
-  mkdir -p "$STACK_DIR/s3"
+  mkdir -p "$STACK_DIR/s3" "$STACK_DIR/versitygw-meta"
   kdir=$TOOLS/node_modules/kinesis-local
   start_one kinesis env KINESIS_MOCK_PLAIN_PORT="$KINESIS_PORT" KINESIS_MOCK_TLS_PORT="$KINESIS_TLS_PORT" \
     KINESIS_MOCK_CERT_PATH="$kdir/server.json" AWS_REGION=us-east-1 LOG_LEVEL=WARN CREATE_STREAM_DURATION=100ms \
     node "$kdir/main.js"
   start_one dynamodb env NODE_PATH="$TOOLS/node_modules" node "$ROOT/scripts/dynalite.js" --host 127.0.0.1 --port "$DYNAMODB_PORT"
   start_one s3 "$TOOLS/bin/versitygw" --access "$ACCESS_KEY" --secret "$SECRET_KEY" --region us-east-1 \
-    --port "127.0.0.1:$S3_PORT" --quiet posix --nometa --bucketlinks "$STACK_DIR/s3"
+    --port "127.0.0.1:$S3_PORT" --quiet posix --sidecar "$STACK_DIR/versitygw-meta" --bucketlinks "$STACK_DIR/s3"
   wait_port "$KINESIS_PORT" kinesis
   wait_port "$DYNAMODB_PORT" dynamodb
   wait_port "$S3_PORT" s3
