@@ -37,7 +37,12 @@
 //     rolled back: every object of its name is deleted (its inputs were
 //     never touched), then the manifest is replaced by a record of the
 //     rollback (<run>.rolled-back.json). A committed run is finished: steps
-//     7–8. An output of a rolled-back run that appears after the rollback
+//     7–8 — unless one of its outputs is missing from the partition: a
+//     committed run's outputs leave only once a later run absorbed them,
+//     and only a done run's outputs can be absorbed, so missing outputs
+//     mean a commit PUT held up on the way that landed after the run had
+//     been rolled back; finishing it would delete inputs whose rows are in
+//     no output, so it is rolled back again, its inputs kept. An output of a rolled-back run that appears after the rollback
 //     (an upload the dead process had sent, held up on the way: S3 may
 //     still store it minutes later) is deleted by whoever visits the
 //     partition while the record lasts: an hour, more than the 15 minutes

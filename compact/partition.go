@@ -114,6 +114,24 @@ func (p *partRun) run() error {
 			p.log.Info("rolled back a compaction a crash interrupted before it committed", "run", m.Run)
 			continue
 		case stateCommitted:
+			if missing := p.missingOutputs(m); missing > 0 {
+				// A committed run's outputs are written before its commit
+				// and leave only once absorbed by a later run, which only
+				// a finished (done) run's outputs can be. Outputs missing
+				// mean the commit is not what the run left: its manifest
+				// PUT was held up on the way and landed after the run had
+				// been rolled back (its lock expired, its outputs
+				// deleted). Finishing it would delete inputs whose rows
+				// are in no output; it is rolled back again instead, its
+				// inputs kept (docs/design.md, claim 12).
+				if err := p.rollback(m); err != nil {
+					return err
+				}
+				rolled[m.Run] = true
+				c.sum.Recovered++
+				p.log.Warn("rolled back a committed compaction whose outputs are missing (its commit landed after its rollback); its inputs are kept", "run", m.Run, "missing", missing)
+				continue
+			}
 			if err := p.finish(m); err != nil {
 				return err
 			}
@@ -310,6 +328,18 @@ func (p *partRun) manifests() ([]*manifest, error) {
 	}
 	slices.SortStableFunc(out, func(a, b *manifest) int { return a.Started.Compare(b.Started) })
 	return out, nil
+}
+
+// missingOutputs counts the outputs m names that the partition's listing
+// does not hold.
+func (p *partRun) missingOutputs(m *manifest) int {
+	n := 0
+	for _, o := range m.Outputs {
+		if _, ok := p.listing[o.Key]; !ok {
+			n++
+		}
+	}
+	return n
 }
 
 // rollback undoes a run that had not committed: its outputs (any object of

@@ -102,3 +102,65 @@ func TestCompactRemovesLateOutputs(t *testing.T) {
 		t.Errorf("a partition was visited again: %+v", sum)
 	}
 }
+
+// TestCompactLateCommitAfterRollback: a run's commit (its manifest's PUT,
+// state committed) held up on the way lands after the next run rolled the
+// run back (deleted its outputs) and left the inputs alone (here: too
+// recent for it). The run after that must not finish the resurrected run —
+// that would delete inputs whose rows are in no output — but roll it back
+// again, and then compact the partition with every row kept.
+func TestCompactLateCommitAfterRollback(t *testing.T) {
+	t.Parallel()
+	root, lk, parts := newLake(t, 300, 1, 20)
+	dt := dateOf(parts[0])
+	db := lakecheck.Open(t)
+	before := lakecheck.LakeDigest(t, db, root)
+
+	// A run dies right after its commit; its committed manifest is what
+	// the late PUT will carry.
+	var manifestPath string
+	var committed []byte
+	func() {
+		defer func() {
+			if r := recover(); r != errCrash {
+				panic(r)
+			}
+		}()
+		_, _ = Run(context.Background(), lk, Options{Tables: []string{"findings"}, DeleteGrace: -1, CrashHook: func(p string) {
+			if p != "after-commit" {
+				return
+			}
+			ms, _ := filepath.Glob(filepath.Join(root, "_hublake", "compactions", "findings", "dt="+dt, "*.json"))
+			manifestPath = ms[0]
+			var err error
+			if committed, err = os.ReadFile(manifestPath); err != nil {
+				t.Error(err)
+			}
+			panic(errCrash)
+		}})
+	}()
+	if !bytes.Contains(committed, []byte(`"committed"`)) {
+		t.Fatalf("the manifest at the commit: %s", committed)
+	}
+	// As the lake would be had the commit not landed yet: pending.
+	pending := bytes.Replace(committed, []byte(`"committed"`), []byte(`"pending"`), 1)
+	if err := os.WriteFile(manifestPath, pending, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The next run rolls it back and compacts nothing (its inputs are too
+	// recent for it).
+	if sum := run(t, lk, Options{Tables: []string{"findings"}, OlderThan: 24 * time.Hour}); sum.Recovered != 1 || sum.Compacted != 0 {
+		t.Fatalf("the run that rolled back: %+v", sum)
+	}
+	// The held-up commit lands.
+	if err := os.WriteFile(manifestPath, committed, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sum := run(t, lk, Options{Tables: []string{"findings"}})
+	if sum.Recovered != 1 || sum.Compacted != 1 {
+		t.Errorf("the run after the late commit: %+v", sum)
+	}
+	if got := lakecheck.LakeDigest(t, db, root); !reflect.DeepEqual(got, before) {
+		t.Fatalf("rows changed:\nbefore %v\nafter  %v", before, got)
+	}
+}
