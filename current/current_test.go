@@ -439,3 +439,86 @@ func TestRefreshEmptyLiveSet(t *testing.T) {
 		t.Errorf("%d rows, schema %v; want 0 rows and the table's schema", f.NumRows(), f.Schema())
 	}
 }
+
+// errTestCrash stops a refresh at a crash point (recovered by crashAt).
+var errTestCrash = errors.New("crash")
+
+// crashAt runs a refresh that stops at point, calling at first.
+func crashAt(t *testing.T, lk objstore.Lake, opts Options, point string, at func()) {
+	t.Helper()
+	defer func() {
+		if r := recover(); r != errTestCrash {
+			panic(r)
+		}
+	}()
+	opts.CrashHook = func(p string) {
+		if p == point {
+			at()
+			panic(errTestCrash)
+		}
+	}
+	_, _ = Run(context.Background(), lk, opts)
+	t.Fatalf("the refresh did not reach %s", point)
+}
+
+// TestRefreshLateCommitAfterRollback: a refresh's commit (its manifest's
+// PUT) held up on the way lands after the next run rolled the refresh back
+// and had not replaced it yet. The run after that must not finish it —
+// readers would be pointed at objects that are gone, and the snapshot they
+// read deleted — but roll it back again and refresh from the snapshot
+// before it.
+func TestRefreshLateCommitAfterRollback(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	root := t.TempDir()
+	lk, err := dirlake.New(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := Options{Tables: []string{"findings"}, DeleteGrace: -1, Now: func() time.Time { return day0 }}
+	putRows(t, lk, "findings/dt=2026-11-01/a.parquet", schema.Finding{ProductARN: "p", ID: "1", UpdatedAt: day0, Source: "s1", Title: "old"})
+	if _, err := Run(ctx, lk, opts); err != nil {
+		t.Fatal(err)
+	}
+	putRows(t, lk, "findings/dt=2026-11-01/b.parquet", schema.Finding{ProductARN: "p", ID: "1", UpdatedAt: day0.Add(time.Hour), Source: "s2", Title: "new"},
+		schema.Finding{ProductARN: "p", ID: "2", UpdatedAt: day0, Source: "s2", Title: "two"})
+
+	// A refresh dies right after its commit; its committed manifest is what
+	// the held-up PUT carries.
+	var manifestPath string
+	var committed []byte
+	crashAt(t, lk, opts, "after-commit", func() {
+		ms, _ := filepath.Glob(filepath.Join(root, "_hublake", "current", "findings", "*.json"))
+		for _, m := range ms {
+			b, _ := os.ReadFile(m)
+			if bytes.Contains(b, []byte(`"state": "committed"`)) {
+				manifestPath, committed = m, b
+			}
+		}
+	})
+	if committed == nil {
+		t.Fatal("no committed manifest at the commit")
+	}
+	// As the lake would be had the commit not landed: pending. The next
+	// run rolls it back, and dies before it has written its own snapshot.
+	if err := os.WriteFile(manifestPath, bytes.Replace(committed, []byte(`"state": "committed"`), []byte(`"state": "pending"`), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	crashAt(t, lk, opts, "after-manifest", func() {})
+	// The held-up commit lands.
+	if err := os.WriteFile(manifestPath, committed, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sums, err := Run(ctx, lk, opts)
+	if err != nil {
+		t.Fatalf("the run after the late commit: %+v, %v", sums, err)
+	}
+	got := snapshotRows(t, lk, "findings")
+	titles := map[string]string{}
+	for _, r := range got {
+		titles[r.ID] = r.Title
+	}
+	if len(got) != 2 || titles["1"] != "new" || titles["2"] != "two" {
+		t.Errorf("snapshot %v, want finding 1 new and finding 2", titles)
+	}
+}

@@ -54,7 +54,12 @@
 //  2. Lock the table (a second refresh skips it and says so), read the
 //     manifests again and recover: a pending refresh is rolled back (its
 //     snapshot's objects deleted, then its manifest: no symlink manifest
-//     ever named them); a committed one not done is finished (steps 6–8).
+//     ever named them); a committed one not done is finished (steps 6–8),
+//     unless its snapshot's objects are not all there: a committed
+//     refresh's objects leave only once a later snapshot replaced it, so
+//     that is a commit PUT held up on the way that landed after the refresh
+//     had been rolled back, and it is rolled back again (finishing it would
+//     point readers at objects that are gone).
 //  3. Read the previous snapshot's objects and the history objects it has
 //     not read (the committed manifest keeps, per partition, the names it
 //     has read with their ETags: object names are content-derived, so a

@@ -269,6 +269,38 @@ func (r *refresher) recover(f *objstore.Fence) error {
 		r.log.Info("rolled back a refresh a crash interrupted before it committed", "refresh", m.ID)
 	}
 	r.manifests = slices.DeleteFunc(r.manifests, func(m *manifest) bool { return m.State == statePending })
+	// A committed refresh's objects are written before its commit and leave
+	// only once a later snapshot replaced it. One whose objects are missing
+	// is not what the refresh left: its manifest's PUT was held up on the
+	// way and landed after the refresh had been rolled back (its lock
+	// expired, its objects deleted). Finishing it would point readers at
+	// objects that are gone and delete the snapshot they read; it is rolled
+	// back again, and the committed snapshot is the one before it.
+	for r.committed != nil && r.committed.State != stateDone {
+		missing, err := r.missingObjects(r.committed)
+		if err != nil {
+			return err
+		}
+		if missing == 0 {
+			break
+		}
+		m := r.committed
+		if err := f.Check(); err != nil {
+			return err
+		}
+		if err := r.rollback(m); err != nil {
+			return err
+		}
+		r.sum.Recovered++
+		r.log.Warn("rolled back a committed refresh whose objects are missing (its commit landed after its rollback)", "refresh", m.ID, "missing", missing)
+		r.manifests = slices.DeleteFunc(r.manifests, func(x *manifest) bool { return x == m })
+		r.committed = nil
+		for _, x := range r.manifests {
+			if x.State != statePending && (r.committed == nil || x.Committed.After(r.committed.Committed)) {
+				r.committed = x
+			}
+		}
+	}
 	if m := r.committed; m != nil && m.State != stateDone {
 		if err := r.finish(f, m, time.Time{}); err != nil {
 			return err
@@ -277,6 +309,25 @@ func (r *refresher) recover(f *objstore.Fence) error {
 		r.log.Info("finished a refresh a crash interrupted after it committed", "refresh", m.ID)
 	}
 	return nil
+}
+
+// missingObjects counts the snapshot objects m names that are not under
+// its snapshot's prefix.
+func (r *refresher) missingObjects(m *manifest) (int, error) {
+	there := map[string]bool{}
+	for o, err := range r.lake.List(r.ctx, layout.SnapshotPrefix(r.t.Name(), m.ID)) {
+		if err != nil {
+			return 0, err
+		}
+		there[o.Key] = true
+	}
+	n := 0
+	for _, o := range m.Objects {
+		if !there[o.Key] {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // rollback deletes what a pending refresh wrote (its snapshot's objects:
