@@ -522,3 +522,40 @@ func TestRefreshLateCommitAfterRollback(t *testing.T) {
 		t.Errorf("snapshot %v, want finding 1 new and finding 2", titles)
 	}
 }
+
+// TestRefreshRepairsSymlink: a symlink manifest that does not list the
+// committed snapshot (an earlier refresh's PUT held up on the way that
+// landed after a later one) is written again by the next run, even with
+// nothing new in the history.
+func TestRefreshRepairsSymlink(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	lk, err := dirlake.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := Options{Tables: []string{"findings"}, DeleteGrace: -1, Now: func() time.Time { return day0 }}
+	putRows(t, lk, "findings/dt=2026-11-01/a.parquet", schema.Finding{ProductARN: "p", ID: "1", UpdatedAt: day0, Source: "s1"})
+	if _, err := Run(ctx, lk, opts); err != nil {
+		t.Fatal(err)
+	}
+	key, _ := layout.SymlinkManifestKey("findings")
+	good, err := readSmall(ctx, lk, key, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := putSmall(ctx, lk, key, []byte(lk.URL("findings_current/snapshot=00000000000000000000000000000000/part-0000.parquet")+"\n")); err != nil {
+		t.Fatal(err)
+	}
+	sums, err := Run(ctx, lk, opts)
+	if err != nil {
+		t.Fatalf("%+v, %v", sums, err)
+	}
+	got, err := readSmall(ctx, lk, key, 1<<20)
+	if err != nil || !bytes.Equal(got, good) {
+		t.Errorf("the symlink manifest after the run: %q, %v; want %q", got, err, good)
+	}
+	if rows := snapshotRows(t, lk, "findings"); len(rows) != 1 {
+		t.Errorf("%d rows, want 1", len(rows))
+	}
+}

@@ -55,7 +55,11 @@ func (r *refresher) run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if len(garbage) == 0 && !r.stale(history, asOf) {
+		misled, err := r.symlinkStale(r.committed)
+		if err != nil {
+			return err
+		}
+		if len(garbage) == 0 && !misled && !r.stale(history, asOf) {
 			r.upToDate(asOf)
 			return nil
 		}
@@ -95,7 +99,14 @@ func (r *refresher) run(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			if len(garbage) > 0 {
+			misled, err := r.symlinkStale(r.committed)
+			if err != nil {
+				return err
+			}
+			if misled {
+				r.log.Warn("the symlink manifest does not list the committed snapshot (a write held up on the way that landed late?); writing it again", "snapshot", r.committed.ID)
+			}
+			if len(garbage) > 0 || misled {
 				if err := r.finish(f, r.committed, time.Time{}); err != nil {
 					return err
 				}
@@ -309,6 +320,26 @@ func (r *refresher) recover(f *objstore.Fence) error {
 		r.log.Info("finished a refresh a crash interrupted after it committed", "refresh", m.ID)
 	}
 	return nil
+}
+
+// symlinkStale reports whether the symlink manifest readers start from
+// is not the committed snapshot's list: absent, or another list (a PUT of
+// an earlier refresh held up on the way that landed after a later one).
+// A run that finds it so writes it again (finish), so readers are never
+// left on a replaced snapshot.
+func (r *refresher) symlinkStale(m *manifest) (bool, error) {
+	key, err := layout.SymlinkManifestKey(r.t.Name())
+	if err != nil {
+		return false, err
+	}
+	b, err := readSmall(r.ctx, r.lake, key, maxManifest)
+	switch {
+	case errors.Is(err, objstore.ErrNotExist):
+		return true, nil
+	case err != nil:
+		return false, fmt.Errorf("read the symlink manifest: %w", err)
+	}
+	return string(b) != string(symlinkBody(r.lake, m.Objects)), nil
 }
 
 // missingObjects counts the snapshot objects m names that are not under
