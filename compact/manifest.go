@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 	"time"
@@ -122,7 +121,7 @@ func (m *manifest) validate(table, dt string) error {
 
 // readManifest reads and validates the manifest at key.
 func readManifest(ctx context.Context, lk objstore.Lake, key, table, dt string) (*manifest, error) {
-	b, err := readSmall(ctx, lk, key, 64<<20)
+	b, err := objstore.ReadSmall(ctx, lk, key, 64<<20)
 	if err != nil {
 		return nil, err
 	}
@@ -139,46 +138,16 @@ func readManifest(ctx context.Context, lk objstore.Lake, key, table, dt string) 
 	return m, nil
 }
 
-// readSmall reads a whole object of at most limit bytes.
-func readSmall(ctx context.Context, lk objstore.Lake, key string, limit int64) ([]byte, error) {
-	r, err := lk.Open(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	if r.Size() > limit {
-		return nil, fmt.Errorf("%s: %d bytes, more than the %d expected", key, r.Size(), limit)
-	}
-	b := make([]byte, r.Size())
-	if _, err := r.ReadAt(b, 0); err != nil && err != io.EOF {
-		return nil, fmt.Errorf("read %s: %w", key, err)
-	}
-	return b, nil
-}
-
 // write stores the manifest in its current state.
 func (m *manifest) write(ctx context.Context, lk objstore.Lake) error {
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := putSmall(ctx, lk, m.key, append(b, '\n')); err != nil {
+	if err := objstore.PutSmall(ctx, lk, m.key, append(b, '\n')); err != nil {
 		return fmt.Errorf("write manifest (%s): %w", m.State, err)
 	}
 	return nil
-}
-
-// putSmall writes a small object whole.
-func putSmall(ctx context.Context, lk objstore.Lake, key string, body []byte) error {
-	w, err := lk.Create(ctx, key)
-	if err != nil {
-		return err
-	}
-	if _, err := w.Write(body); err != nil {
-		_ = w.Abort()
-		return err
-	}
-	return w.Commit()
 }
 
 // marker is the body of an absorbed-name marker: which run absorbed the

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"maps"
 	"math"
@@ -416,7 +415,7 @@ func (p *partRun) finish(m *manifest) error {
 		if err != nil {
 			return err
 		}
-		if err := putSmall(ctx, c.lake, key, body); err != nil {
+		if err := objstore.PutSmall(ctx, c.lake, key, body); err != nil {
 			return fmt.Errorf("write marker: %w", err)
 		}
 		return nil
@@ -623,19 +622,7 @@ func (p *partRun) readParquet(inputs []object, sortKeys []string, tmp, run strin
 			GroupRows: c.opts.Encode.RowGroupRowsOrDefault(), GroupBytes: c.opts.Encode.RowGroupBytesOrDefault(), Target: c.opts.TargetSize,
 			Written: func(key string, size int64) error { return written(object{Key: key, Size: size}) },
 		}
-		for {
-			row, err := src.Next()
-			if err == io.EOF {
-				return ow.Close()
-			}
-			if err == nil {
-				err = ow.Write(row)
-			}
-			if err != nil {
-				ow.Abort()
-				return err
-			}
-		}
+		return ow.WriteAll(src)
 	}, rows, nil
 }
 

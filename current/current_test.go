@@ -149,7 +149,7 @@ func putRows[T any](t *testing.T, lk objstore.Lake, key string, rows ...T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := putSmall(context.Background(), lk, key, b.Bytes()); err != nil {
+	if err := objstore.PutSmall(context.Background(), lk, key, b.Bytes()); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -158,7 +158,7 @@ func putRows[T any](t *testing.T, lk objstore.Lake, key string, rows ...T) {
 func snapshotRows(t *testing.T, lk objstore.Lake, table string) []schema.Finding {
 	t.Helper()
 	key, _ := layout.SymlinkManifestKey(table)
-	b, err := readSmall(context.Background(), lk, key, 1<<20)
+	b, err := objstore.ReadSmall(context.Background(), lk, key, 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -418,7 +418,7 @@ func TestRefreshEmptyLiveSet(t *testing.T) {
 		t.Fatalf("%+v, %v", sums, err)
 	}
 	key, _ := layout.SymlinkManifestKey("findings")
-	b, err := readSmall(ctx, lk, key, 1<<20)
+	b, err := objstore.ReadSmall(ctx, lk, key, 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -540,18 +540,18 @@ func TestRefreshRepairsSymlink(t *testing.T) {
 		t.Fatal(err)
 	}
 	key, _ := layout.SymlinkManifestKey("findings")
-	good, err := readSmall(ctx, lk, key, 1<<20)
+	good, err := objstore.ReadSmall(ctx, lk, key, 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := putSmall(ctx, lk, key, []byte(lk.URL("findings_current/snapshot=00000000000000000000000000000000/part-0000.parquet")+"\n")); err != nil {
+	if err := objstore.PutSmall(ctx, lk, key, []byte(lk.URL("findings_current/snapshot=00000000000000000000000000000000/part-0000.parquet")+"\n")); err != nil {
 		t.Fatal(err)
 	}
 	sums, err := Run(ctx, lk, opts)
 	if err != nil {
 		t.Fatalf("%+v, %v", sums, err)
 	}
-	got, err := readSmall(ctx, lk, key, 1<<20)
+	got, err := objstore.ReadSmall(ctx, lk, key, 1<<20)
 	if err != nil || !bytes.Equal(got, good) {
 		t.Errorf("the symlink manifest after the run: %q, %v; want %q", got, err, good)
 	}

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
 	"slices"
 	"time"
@@ -168,28 +167,11 @@ func (m *manifest) folded() map[string]string {
 
 // readManifest reads and validates the manifest at key.
 func readManifest(ctx context.Context, lk objstore.Lake, key, table string) (*manifest, error) {
-	b, err := readSmall(ctx, lk, key, maxManifest)
+	b, err := objstore.ReadSmall(ctx, lk, key, maxManifest)
 	if err != nil {
 		return nil, err
 	}
 	return decodeManifest(b, key, table)
-}
-
-// readSmall reads a whole object of at most limit bytes.
-func readSmall(ctx context.Context, lk objstore.Lake, key string, limit int64) ([]byte, error) {
-	r, err := lk.Open(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	if r.Size() > limit {
-		return nil, fmt.Errorf("%s: %d bytes, more than the %d expected", key, r.Size(), limit)
-	}
-	b := make([]byte, r.Size())
-	if _, err := r.ReadAt(b, 0); err != nil && err != io.EOF {
-		return nil, fmt.Errorf("read %s: %w", key, err)
-	}
-	return b, nil
 }
 
 // write stores the manifest in its current state.
@@ -198,23 +180,10 @@ func (m *manifest) write(ctx context.Context, lk objstore.Lake) error {
 	if err != nil {
 		return err
 	}
-	if err := putSmall(ctx, lk, m.key, append(b, '\n')); err != nil {
+	if err := objstore.PutSmall(ctx, lk, m.key, append(b, '\n')); err != nil {
 		return fmt.Errorf("write refresh manifest (%s): %w", m.State, err)
 	}
 	return nil
-}
-
-// putSmall writes a small object whole.
-func putSmall(ctx context.Context, lk objstore.Lake, key string, body []byte) error {
-	w, err := lk.Create(ctx, key)
-	if err != nil {
-		return err
-	}
-	if _, err := w.Write(body); err != nil {
-		_ = w.Abort()
-		return err
-	}
-	return w.Commit()
 }
 
 // foldedOf groups history keys (with their ETags) by partition.

@@ -332,7 +332,7 @@ func (r *refresher) symlinkStale(m *manifest) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	b, err := readSmall(r.ctx, r.lake, key, maxManifest)
+	b, err := objstore.ReadSmall(r.ctx, r.lake, key, maxManifest)
 	switch {
 	case errors.Is(err, objstore.ErrNotExist):
 		return true, nil
@@ -402,7 +402,7 @@ func (r *refresher) finish(f *objstore.Fence, m *manifest, put time.Time) error 
 	}
 	if put.IsZero() {
 		body := symlinkBody(r.lake, m.Objects)
-		old, err := readSmall(ctx, r.lake, symlink, maxManifest)
+		old, err := objstore.ReadSmall(ctx, r.lake, symlink, maxManifest)
 		switch {
 		case err == nil && string(old) == string(body):
 			// In place already: the replaced objects stopped being listed
@@ -417,7 +417,7 @@ func (r *refresher) finish(f *objstore.Fence, m *manifest, put time.Time) error 
 			if err := f.Check(); err != nil {
 				return err
 			}
-			if err := putSmall(ctx, r.lake, symlink, body); err != nil {
+			if err := objstore.PutSmall(ctx, r.lake, symlink, body); err != nil {
 				return fmt.Errorf("write the symlink manifest: %w", err)
 			}
 			put = time.Now()
@@ -684,21 +684,7 @@ func (r *refresher) refresh(f *objstore.Fence, history map[string]*partition, as
 			return f.Check()
 		},
 	}
-	err = func() error {
-		for {
-			row, err := sorted.Next()
-			if err == io.EOF {
-				return ow.Close()
-			}
-			if err == nil {
-				err = ow.Write(row)
-			}
-			if err != nil {
-				ow.Abort()
-				return err
-			}
-		}
-	}()
+	err = ow.WriteAll(sorted)
 	if err != nil {
 		if rerr := r.rollback(m); rerr != nil {
 			r.log.Error("could not roll back the failed refresh; the next run will", "refresh", m.ID, "err", rerr)
@@ -723,7 +709,7 @@ func (r *refresher) refresh(f *objstore.Fence, history map[string]*partition, as
 	if err != nil {
 		return err
 	}
-	if err := putSmall(ctx, r.lake, symlink, symlinkBody(r.lake, m.Objects)); err != nil {
+	if err := objstore.PutSmall(ctx, r.lake, symlink, symlinkBody(r.lake, m.Objects)); err != nil {
 		return fmt.Errorf("write the symlink manifest: %w", err)
 	}
 	put := time.Now()

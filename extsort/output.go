@@ -3,6 +3,7 @@ package extsort
 import (
 	"context"
 	"fmt"
+	"io"
 
 	"github.com/parquet-go/parquet-go"
 
@@ -138,6 +139,29 @@ func (o *OutputWriter) open() error {
 	o.obj, o.key, o.cw = obj, key, &encode.CountingWriter{W: obj}
 	o.w = encode.NewParquetWriter[any](o.cw, o.Table, o.Options)
 	return nil
+}
+
+// RowSource is what WriteAll copies: sorted rows, io.EOF at the end.
+type RowSource interface {
+	Next() (parquet.Row, error)
+}
+
+// WriteAll writes every row of src, then closes; on an error the object
+// being written is abandoned.
+func (o *OutputWriter) WriteAll(src RowSource) error {
+	for {
+		row, err := src.Next()
+		if err == io.EOF {
+			return o.Close()
+		}
+		if err == nil {
+			err = o.Write(row)
+		}
+		if err != nil {
+			o.Abort()
+			return err
+		}
+	}
 }
 
 // Close writes what is left. With AtLeastOne, a writer that was given no
