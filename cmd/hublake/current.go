@@ -24,7 +24,7 @@ import (
 // seconds, this one outlasts a query).
 type currentCmd struct {
 	lakeFlags         `set:"codec=${default_codec}"`
-	Table             []string      `env:"HUBLAKE_CURRENT_TABLE" help:"Tables whose current table to refresh: findings, ocsf_findings (default: both)." placeholder:"TABLE"`
+	Table             []string      `env:"HUBLAKE_CURRENT_TABLE" help:"Tables whose current table to refresh: findings, ocsf_findings, or the current tables' names (default: both)." placeholder:"TABLE"`
 	Retention         string        `help:"What the current tables keep: securityhub (Security Hub's rules, durations below) or none (every finding, however old)." default:"securityhub" enum:"securityhub,none"`
 	RetentionActive   time.Duration `name:"retention-active" help:"A finding leaves the current table this long after its last update (updated_at; OCSF: modified_time; else event_time)." default:"${current_active}"`
 	RetentionArchived time.Duration `name:"retention-archived" help:"findings: an ARCHIVED finding leaves this long after its last update." default:"${current_archived}"`
@@ -42,10 +42,14 @@ type currentCmd struct {
 
 func (c *currentCmd) Run(ctx context.Context, g *globals) error {
 	log := g.logger
-	for _, t := range c.Table {
+	for i, t := range c.Table {
+		// The current table's own name (findings_current) names it too:
+		// the name an analyst knows from Athena.
+		t = strings.TrimSuffix(t, schema.CurrentSuffix)
 		if !slices.Contains(schema.CurrentTableNames(), t) {
-			return usagef("--table %q: no current table (tables: %s)", t, strings.Join(schema.CurrentTableNames(), ", "))
+			return usagef("--table %q: no current table (tables: %s)", c.Table[i], strings.Join(schema.CurrentTableNames(), ", "))
 		}
+		c.Table[i] = t
 	}
 	now := time.Now
 	if c.Now != "" {

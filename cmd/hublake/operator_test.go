@@ -138,6 +138,8 @@ func TestUsageErrors(t *testing.T) {
 		{"a batch whose memory budget is past 64 bits", nil, []string{"backfill", "--flush-bytes", "2000000000GiB", src}, "memory budget"},
 		{"the consumer's too", []string{"HUBLAKE_MAX_UNIT_BYTES=2000000000GiB"}, []string{"consume", "--stream", "s", "--app", "a"}, "memory budget"},
 		{"a KMS key without aws:kms", nil, []string{"backfill", "--sse-kms-key-id", "k", src}, "--sse aws:kms"},
+		{"a table without a current table", nil, []string{"current", "--out", "lake", "--table", "insight_results"}, "no current table (tables: findings, ocsf_findings)"},
+		{"current retention in days", nil, []string{"current", "--out", "lake", "--retention-active", "90d"}, "--retention-active"},
 		{"publish's old --endpoint", nil, []string{"publish", "--stream", "s", "--endpoint", "http://127.0.0.1:1", src}, "unknown flag --endpoint"},
 		{"help of no command", nil, []string{"help", "nosuch"}, "nosuch"},
 	} {
@@ -411,6 +413,7 @@ func TestLogFormat(t *testing.T) {
 				{"compact", nil, []string{"compact", "--out", lk, "--older-than", "0s", "--delete-grace", "0s", "--progress", "lines"}, 0},
 				{"compact on S3", nil, []string{"compact", "--out", s3lake, "--s3-endpoint", stack.S3, "--older-than", "0s", "--delete-grace", "0s"}, 0},
 				{"check compact", nil, []string{"check", "compact", "--out", lk}, 0},
+				{"current", nil, []string{"current", "--out", lk, "--table", "findings_current", "--retention", "none", "--progress", "lines"}, 0},
 				{"check consume", nil, []string{"check", "consume", "--stream", e.name, "--app", e.name + "-check", "--out", s3lake,
 					"--s3-endpoint", stack.S3, "--kinesis-endpoint", stack.Kinesis, "--dynamodb-endpoint", stack.DynamoDB}, 0},
 				{"publish", nil, []string{"publish", "--stream", e.name, "--kinesis-endpoint", stack.Kinesis, corpus}, 0},
