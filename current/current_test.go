@@ -33,6 +33,16 @@ func ocsfRow(f schema.OCSFFinding) parquet.Row {
 }
 func i32(v int32) *int32 { return &v }
 
+// newLake is an empty directory lake for a test.
+func newLake(t *testing.T) *dirlake.Lake {
+	t.Helper()
+	lk, err := dirlake.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lk
+}
+
 // TestRetentionRules: Security Hub's rules, each judged on a finding's
 // newest row against the refresh's clock.
 func TestRetentionRules(t *testing.T) {
@@ -184,10 +194,7 @@ func snapshotRows(t *testing.T, lk objstore.Lake, table string) []schema.Finding
 func TestRefreshLocked(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	lk, err := dirlake.New(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	lk := newLake(t)
 	putRows(t, lk, "findings/dt=2026-11-01/a.parquet", schema.Finding{ProductARN: "p", ID: "1", UpdatedAt: day0, Source: "s"})
 	lockKey, _ := layout.CurrentLockKey("findings")
 	lock, err := lk.TryLock(ctx, lockKey, "someone", time.Minute)
@@ -235,10 +242,7 @@ func (g *goneLake) Open(ctx context.Context, key string) (objstore.ReadObject, e
 func TestRefreshRelists(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	d, err := dirlake.New(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := newLake(t)
 	newer := schema.Finding{ProductARN: "p", ID: "1", UpdatedAt: day0.Add(time.Hour), Source: "s2", Title: "newer"}
 	putRows(t, d, "findings/dt=2026-11-01/a.parquet", schema.Finding{ProductARN: "p", ID: "1", UpdatedAt: day0, Source: "s1"})
 	putRows(t, d, "findings/dt=2026-11-01/b.parquet", newer)
@@ -265,10 +269,7 @@ func TestRefreshRelists(t *testing.T) {
 func TestRefreshBoundedSort(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	lk, err := dirlake.New(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	lk := newLake(t)
 	var rows []schema.Finding
 	for i := range 6000 {
 		rows = append(rows, schema.Finding{ProductARN: "p", ID: strings.Repeat("x", i%7) + string(rune('a'+i%26)) + time.Duration(i).String(),
@@ -376,10 +377,7 @@ func tree(t *testing.T, root string) map[string]string {
 func TestRefreshRereadsRewrittenObject(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	lk, err := dirlake.New(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	lk := newLake(t)
 	first := schema.Finding{ProductARN: "p", ID: "1", UpdatedAt: day0, Source: "s1"}
 	dup := schema.Finding{ProductARN: "p", ID: "1", UpdatedAt: day0, Source: "s2", Title: "the replay's copy"}
 	key := "findings/dt=2026-11-01/a.parquet"
@@ -407,10 +405,7 @@ func TestRefreshRereadsRewrittenObject(t *testing.T) {
 func TestRefreshEmptyLiveSet(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	lk, err := dirlake.New(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	lk := newLake(t)
 	putRows(t, lk, "findings/dt=2026-11-01/a.parquet", schema.Finding{ProductARN: "p", ID: "1", UpdatedAt: day0, Source: "s"})
 	later := func() time.Time { return day0.Add(365 * 24 * time.Hour) }
 	sums, err := Run(ctx, lk, Options{Tables: []string{"findings"}, DeleteGrace: -1, Now: later})
@@ -530,10 +525,7 @@ func TestRefreshLateCommitAfterRollback(t *testing.T) {
 func TestRefreshRepairsSymlink(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	lk, err := dirlake.New(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	lk := newLake(t)
 	opts := Options{Tables: []string{"findings"}, DeleteGrace: -1, Now: func() time.Time { return day0 }}
 	putRows(t, lk, "findings/dt=2026-11-01/a.parquet", schema.Finding{ProductARN: "p", ID: "1", UpdatedAt: day0, Source: "s1"})
 	if _, err := Run(ctx, lk, opts); err != nil {

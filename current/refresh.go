@@ -51,15 +51,11 @@ func (r *refresher) run(ctx context.Context) error {
 		return err
 	}
 	if !r.unfinished() && r.committed != nil {
-		garbage, err := r.garbage(r.committed)
+		leftovers, misled, err := r.untidy()
 		if err != nil {
 			return err
 		}
-		misled, err := r.symlinkStale(r.committed)
-		if err != nil {
-			return err
-		}
-		if len(garbage) == 0 && !misled && !r.stale(history, asOf) {
+		if !leftovers && !misled && !r.stale(history, asOf) {
 			r.upToDate(asOf)
 			return nil
 		}
@@ -95,18 +91,14 @@ func (r *refresher) run(ctx context.Context) error {
 		// a rolled-back refresh that landed later, a dead writer's
 		// temporary file): clear it as a refresh's end would.
 		if r.committed != nil {
-			garbage, err := r.garbage(r.committed)
-			if err != nil {
-				return err
-			}
-			misled, err := r.symlinkStale(r.committed)
+			leftovers, misled, err := r.untidy()
 			if err != nil {
 				return err
 			}
 			if misled {
 				r.log.Warn("the symlink manifest does not list the committed snapshot (a write held up on the way that landed late?); writing it again", "snapshot", r.committed.ID)
 			}
-			if len(garbage) > 0 || misled {
+			if leftovers || misled {
 				if err := r.finish(f, r.committed, time.Time{}); err != nil {
 					return err
 				}
@@ -116,6 +108,18 @@ func (r *refresher) run(ctx context.Context) error {
 		return nil
 	}
 	return r.refresh(f, history, asOf)
+}
+
+// untidy reports what a run with nothing new must still do for the
+// committed snapshot: objects left under the table to clear (leftovers),
+// and a symlink manifest that does not list it (misled) to write again.
+func (r *refresher) untidy() (leftovers, misled bool, err error) {
+	garbage, err := r.garbage(r.committed)
+	if err != nil {
+		return false, false, err
+	}
+	misled, err = r.symlinkStale(r.committed)
+	return len(garbage) > 0, misled, err
 }
 
 // upToDate records a run that found nothing to do.

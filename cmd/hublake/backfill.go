@@ -409,6 +409,15 @@ func (p *progress) setTotal(n int64) {
 	}
 }
 
+// counter is the Progress callback of compaction and the refresh: done of
+// total units (partitions, tables), the total known from the first call.
+func (p *progress) counter(done, total int) {
+	if done == 1 {
+		p.setTotal(int64(total))
+	}
+	p.update(int64(done))
+}
+
 func (p *progress) finish() {
 	if p.bar != nil {
 		_ = p.bar.Finish()

@@ -51,29 +51,19 @@ func (c *compactCmd) Run(ctx context.Context, g *globals) error {
 	}
 	prog := newProgress(c.Progress, "compact", "partitions", -1, log)
 	opts := compact.Options{
-		Tables:     c.Table,
-		OlderThan:  c.OlderThan,
-		TargetSize: int64(c.TargetSize),
-		Encode:     c.encodeOptions(),
-		SortBuffer: int64(c.SortBuffer),
-		TempDir:    c.TempDir,
-		LockTTL:    c.LockTTL,
-		DeleteGrace: func() time.Duration {
-			if c.DeleteGrace <= 0 {
-				return -1
-			}
-			return c.DeleteGrace
-		}(),
-		Holder:   defaultWorkerID(ctx),
-		SortKeys: sortKeys,
-		Logger:   log,
-		Progress: func(done, total int) {
-			if done == 1 {
-				prog.setTotal(int64(total))
-			}
-			prog.update(int64(done))
-		},
-		CrashHook: crashHookFromEnv(),
+		Tables:      c.Table,
+		OlderThan:   c.OlderThan,
+		TargetSize:  int64(c.TargetSize),
+		Encode:      c.encodeOptions(),
+		SortBuffer:  int64(c.SortBuffer),
+		TempDir:     c.TempDir,
+		LockTTL:     c.LockTTL,
+		DeleteGrace: graceOption(c.DeleteGrace),
+		Holder:      defaultWorkerID(ctx),
+		SortKeys:    sortKeys,
+		Logger:      log,
+		Progress:    prog.counter,
+		CrashHook:   crashHookFromEnv(),
 	}
 	// Compaction stays inside its budget however large a partition is (its
 	// sort buffer, the inputs decoded ahead, the merge's readers, one row
@@ -165,4 +155,14 @@ func writeCompactEMF(w io.Writer, s *compact.Summary, runErr error, lk string, n
 	}
 	_, err = w.Write(append(b, '\n'))
 	return err
+}
+
+// graceOption is a --delete-grace flag as compact.Options and
+// current.Options take it: the flag's 0 is no grace, which the options
+// spell as a negative value (their 0 is the default).
+func graceOption(flag time.Duration) time.Duration {
+	if flag <= 0 {
+		return -1
+	}
+	return flag
 }

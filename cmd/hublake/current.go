@@ -76,29 +76,19 @@ func (c *currentCmd) Run(ctx context.Context, g *globals) error {
 	}
 	prog := newProgress(c.Progress, "current", "tables", -1, log)
 	opts := current.Options{
-		Tables:     c.Table,
-		Retention:  ret,
-		TargetSize: int64(c.TargetSize),
-		Encode:     c.encodeOptions(),
-		SortBuffer: int64(c.SortBuffer),
-		TempDir:    c.TempDir,
-		LockTTL:    c.LockTTL,
-		DeleteGrace: func() time.Duration {
-			if c.DeleteGrace == 0 {
-				return -1
-			}
-			return c.DeleteGrace
-		}(),
-		Holder: defaultWorkerID(ctx),
-		Logger: log,
-		Progress: func(done, total int) {
-			if done == 1 {
-				prog.setTotal(int64(total))
-			}
-			prog.update(int64(done))
-		},
-		CrashHook: crashHookFromEnv(),
-		Now:       now,
+		Tables:      c.Table,
+		Retention:   ret,
+		TargetSize:  int64(c.TargetSize),
+		Encode:      c.encodeOptions(),
+		SortBuffer:  int64(c.SortBuffer),
+		TempDir:     c.TempDir,
+		LockTTL:     c.LockTTL,
+		DeleteGrace: graceOption(c.DeleteGrace),
+		Holder:      defaultWorkerID(ctx),
+		Logger:      log,
+		Progress:    prog.counter,
+		CrashHook:   crashHookFromEnv(),
+		Now:         now,
 	}
 	tuneMemory(log, current.MemoryBudget(opts), "the refresh's limits")
 	start := time.Now()

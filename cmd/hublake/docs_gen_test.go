@@ -151,7 +151,12 @@ func TestDocs(t *testing.T) {
 
 // markdownFiles returns the repository's Markdown files that are ours (no
 // tools, no test data), relative to the root.
-func markdownFiles(t *testing.T) []string {
+func markdownFiles(t *testing.T) []string { return repoFiles(t, ".md") }
+
+// repoFiles returns the repository's files whose names end in suffix,
+// relative to the root: not under hidden directories (tools, git), test
+// data, npm packages, built binaries or a demo's lake.
+func repoFiles(t *testing.T, suffix string) []string {
 	t.Helper()
 	var out []string
 	err := filepath.WalkDir(repoRoot, func(path string, d os.DirEntry, err error) error {
@@ -162,7 +167,7 @@ func markdownFiles(t *testing.T) []string {
 		if d.IsDir() && path != repoRoot && (strings.HasPrefix(name, ".") || name == "testdata" || name == "node_modules" || name == "bin" || name == "lake") {
 			return filepath.SkipDir
 		}
-		if !d.IsDir() && strings.HasSuffix(name, ".md") {
+		if !d.IsDir() && strings.HasSuffix(name, suffix) {
 			rel, err := filepath.Rel(repoRoot, path)
 			if err != nil {
 				return err
