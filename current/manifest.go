@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/hublake/hublake/layout"
@@ -76,21 +77,11 @@ func refreshID(table, settings, previous string, asOf time.Time, inputs []object
 	h := sha256.New()
 	fmt.Fprintf(h, "hublake current %d\n%s\n%s\n%s\n%s\n", manifestVersion, table, settings, previous, asOf.UTC().Format(time.RFC3339Nano))
 	keys := slices.Clone(inputs)
-	slices.SortFunc(keys, func(a, b object) int { return cmpString(a.Key, b.Key) })
+	slices.SortFunc(keys, func(a, b object) int { return strings.Compare(a.Key, b.Key) })
 	for _, in := range keys {
 		fmt.Fprintf(h, "%s %d\n", in.Key, in.Size)
 	}
 	return hex.EncodeToString(h.Sum(nil))[:32]
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // decodeManifest decodes and validates the manifest stored at key for

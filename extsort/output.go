@@ -110,11 +110,18 @@ func (o *OutputWriter) endGroup(last bool) error {
 	if !last && o.cw.N+o.lastRG+(o.groups+1)*o.footer <= o.Target {
 		return nil
 	}
+	return o.commit()
+}
+
+// commit closes the object being written (its footer) and commits it.
+func (o *OutputWriter) commit() error {
 	body := o.cw.N
 	if err := o.w.Close(); err != nil {
 		return o.fail(fmt.Errorf("encode %s: %w", o.key, err))
 	}
-	o.footer = max(o.footer, (o.cw.N-body)/o.groups+1)
+	if o.groups > 0 {
+		o.footer = max(o.footer, (o.cw.N-body)/o.groups+1)
+	}
 	o.groups = 0
 	if err := o.obj.Commit(); err != nil {
 		o.w, o.obj = nil, nil
@@ -171,17 +178,7 @@ func (o *OutputWriter) Close() error {
 		if err := o.open(); err != nil {
 			return err
 		}
-		if err := o.w.Close(); err != nil {
-			return o.fail(fmt.Errorf("encode %s: %w", o.key, err))
-		}
-		if err := o.obj.Commit(); err != nil {
-			o.w, o.obj = nil, nil
-			return err
-		}
-		key, size := o.key, o.cw.N
-		o.w, o.obj = nil, nil
-		o.k++
-		return o.Written(key, size)
+		return o.commit()
 	}
 	if o.w == nil {
 		return nil
