@@ -186,6 +186,9 @@ func TestConsumeOCSF(t *testing.T) {
 	}
 }
 
+// longWindow is a flush window no test run crosses the end of.
+const longWindow = "8760h"
+
 // TestConsumeSIGTERM: SIGTERM with records read but not yet flushed exits 0
 // within the ECS stop timeout, having flushed and checkpointed them; a
 // restart neither loses nor doubles anything. Then the same, but the worker
@@ -199,8 +202,11 @@ func TestConsumeSIGTERM(t *testing.T) {
 	batch1 := syntheticEvents(200, "sigterm-1")
 	e.publish(e.writeEvents(batch1))
 
-	// A long window: nothing is flushed until SIGTERM.
-	p := e.consume("w1", nil, "--flush-window", "1h")
+	// A long window: nothing is flushed until SIGTERM. Windows are aligned
+	// (to the hour for 1h), and the idle rule cuts a batch whose window has
+	// closed: a year's window keeps a run that crosses a wall-clock hour
+	// from flushing early (seen at 23:00 with 1h).
+	p := e.consume("w1", nil, "--flush-window", longWindow)
 	waitMetric(t, p, "hublake_records_total", float64(len(batch1)), 60*time.Second)
 	if rows, _ := e.count(db); rows != 0 {
 		t.Fatalf("%d rows before SIGTERM, want none yet", rows)
@@ -220,7 +226,7 @@ func TestConsumeSIGTERM(t *testing.T) {
 	// Crash in the middle of the shutdown flush, then restart with other limits.
 	batch2 := syntheticEvents(150, "sigterm-2")
 	e.publish(e.writeEvents(batch2))
-	p = e.consume("w2", []string{"HUBLAKE_TEST_CRASH_AT=before-checkpoint"}, "--flush-window", "1h")
+	p = e.consume("w2", []string{"HUBLAKE_TEST_CRASH_AT=before-checkpoint"}, "--flush-window", longWindow)
 	waitMetric(t, p, "hublake_records_total", float64(len(batch2)), 60*time.Second)
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	if code := p.wait(t, 30*time.Second); code != 128+int(syscall.SIGKILL) {
