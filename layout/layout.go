@@ -141,7 +141,8 @@ func ObjectKey(table, dt, name string) (string, error) {
 	if !ValidDate(dt) {
 		return "", fmt.Errorf("invalid partition date %q", dt)
 	}
-	if !ValidName(name) {
+	// A name ending in '.' would make ".." with the extension.
+	if !ValidName(name) || strings.HasSuffix(name, ".") {
 		return "", fmt.Errorf("invalid object name %q", name)
 	}
 	return PartitionPrefix(table, dt) + name + ext, nil
